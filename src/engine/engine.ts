@@ -1,0 +1,380 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { backoffDelay } from '../connectors/http.ts';
+import type { Store } from '../store/db.ts';
+import type { Database } from '../store/schema.ts';
+import { appendAudit } from '../store/audit.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { PermanentError, RetryableError } from './errors.ts';
+import { applyEventIn, ConcurrentUpdateError, type Applied, type Flow, type FlowDispatch } from './flow.ts';
+import {
+  claimJobs,
+  completeJob,
+  completeJobs,
+  enqueueJobs,
+  extendLease,
+  failJob,
+  reapExpiredLeases,
+  type JobRow,
+  type JobSpec,
+} from './jobs.ts';
+
+/**
+ * The durable engine: claims due jobs with a lease, runs their handlers, retries failures with
+ * exponential backoff + jitter (or the upstream's Retry-After), dead-letters after max attempts,
+ * re-queues jobs whose worker died, and fires periodic schedules on exactly one instance.
+ */
+
+export interface JobContext {
+  job: JobRow;
+  clock: Clock;
+  db: Kysely<Database>;
+  log: Logger | undefined;
+  /** Extend the lease of a long-running job. */
+  heartbeat(): Promise<void>;
+}
+
+export interface JobResult {
+  /** Events to apply to flows in the same transaction that marks the job done. */
+  events?: FlowDispatch[];
+  /** Follow-up jobs, enqueued in that same transaction. */
+  jobs?: JobSpec[];
+}
+
+export type JobHandler = (payload: any, ctx: JobContext) => Promise<JobResult | void>;
+
+export interface EngineMetrics {
+  jobFinished(kind: string, outcome: 'done' | 'retry' | 'dead' | 'lost', latencyMs: number, runMs: number): void;
+  claimLatency(ms: number): void;
+}
+
+export interface EngineOptions {
+  store: Store;
+  clock?: Clock;
+  workerId?: string;
+  concurrency?: number;
+  pollIntervalMs?: number;
+  leaseMs?: number;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  log?: Logger;
+  metrics?: EngineMetrics;
+}
+
+interface ScheduleDef {
+  name: string;
+  intervalMs: number;
+  kind: string;
+  payload: unknown;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Engine {
+  readonly workerId: string;
+  readonly clock: Clock;
+  private readonly store: Store;
+  private readonly o: Required<Pick<EngineOptions, 'concurrency' | 'pollIntervalMs' | 'leaseMs' | 'backoffBaseMs' | 'backoffMaxMs'>>;
+  private readonly handlers = new Map<string, JobHandler>();
+  private readonly flows = new Map<string, Flow<any, any>>();
+  private readonly schedules = new Map<string, ScheduleDef>();
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private inFlight = new Set<Promise<void>>();
+  private wakeUp: (() => void) | undefined;
+  private lastReap = 0;
+  /** Jobs finished with nothing to apply, waiting for the next group commit. */
+  private pendingDone: { id: string; resolve: (ok: boolean) => void; reject: (e: unknown) => void }[] = [];
+  private flushingDone = false;
+  private lastScheduleTick = 0;
+  private readonly log: Logger | undefined;
+  private readonly metrics: EngineMetrics | undefined;
+
+  constructor(o: EngineOptions) {
+    this.store = o.store;
+    this.clock = o.clock ?? systemClock;
+    this.workerId = o.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.o = {
+      concurrency: o.concurrency ?? 16,
+      pollIntervalMs: o.pollIntervalMs ?? 200,
+      leaseMs: o.leaseMs ?? 30_000,
+      backoffBaseMs: o.backoffBaseMs ?? 1_000,
+      backoffMaxMs: o.backoffMaxMs ?? 15 * 60_000,
+    };
+    this.log = o.log;
+    this.metrics = o.metrics;
+  }
+
+  get db(): Kysely<Database> {
+    return this.store.db;
+  }
+
+  register(kind: string, handler: JobHandler): this {
+    this.handlers.set(kind, handler);
+    return this;
+  }
+
+  /** A flow and its effect handlers (`effects[kind]` handles jobs `<flow>.<kind>`). */
+  registerFlow(flow: Flow<any, any>, effects: Record<string, JobHandler> = {}): this {
+    this.flows.set(flow.name, flow);
+    for (const [kind, h] of Object.entries(effects)) this.register(`${flow.name}.${kind}`, h);
+    return this;
+  }
+
+  /** Run `kind` every `intervalMs` on exactly one instance at a time. */
+  async schedule(name: string, intervalMs: number, kind: string, payload: unknown = {}): Promise<void> {
+    this.schedules.set(name, { name, intervalMs, kind, payload });
+    const now = this.clock.now();
+    await this.db
+      .insertInto('schedules')
+      .values({ name, interval_ms: intervalMs, next_run_at: now })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ interval_ms: intervalMs }))
+      .execute();
+    this.lastScheduleTick = 0;
+  }
+
+  async enqueue(specs: JobSpec | JobSpec[], db: Kysely<Database> = this.db): Promise<number> {
+    const n = await enqueueJobs(db, Array.isArray(specs) ? specs : [specs], this.clock.now());
+    if (n > 0 && db === this.db) this.wake();
+    return n;
+  }
+
+  /** Apply an event to a flow in its own transaction; retried on a concurrent update. */
+  async dispatch<S>(flowName: string, id: string, event: unknown, actor = 'ticketloop'): Promise<Applied<S>> {
+    const flow = this.flows.get(flowName);
+    if (!flow) throw new Error(`unknown flow ${flowName}`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await this.db.transaction().execute((trx) => applyEventIn(trx, flow, id, event, this.clock.now(), actor));
+        if (r.jobs > 0) this.wake();
+        return r as Applied<S>;
+      } catch (e) {
+        if (!isContention(e) || attempt >= 20) throw e;
+        await sleep(Math.random() * 5 * attempt);
+      }
+    }
+  }
+
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Stop claiming; wait for in-flight jobs to finish. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** For tests and one-shot commands: run until nothing is due now. */
+  async drain(maxRounds = 10_000): Promise<void> {
+    for (let i = 0; i < maxRounds; i++) {
+      await this.housekeeping(true);
+      const jobs = await this.claim(this.o.concurrency);
+      if (jobs.length === 0 && this.inFlight.size === 0) return;
+      await Promise.all(jobs.map((j) => this.execute(j)));
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        await this.housekeeping(false);
+        const free = this.o.concurrency - this.inFlight.size;
+        const jobs = free > 0 ? await this.claim(free) : [];
+        for (const job of jobs) {
+          const p = this.execute(job).finally(() => {
+            this.inFlight.delete(p);
+            this.wake();
+          });
+          this.inFlight.add(p);
+        }
+        if (jobs.length === 0 || this.inFlight.size >= this.o.concurrency) await this.idle();
+      } catch (e) {
+        // Database gone or similar: back off and try again; nothing accepted is lost.
+        this.log?.warn({ err: (e as Error).message }, 'engine loop error; retrying');
+        await this.idle(Math.min(5_000, this.o.pollIntervalMs * 5));
+      }
+    }
+  }
+
+  private idle(ms = this.o.pollIntervalMs): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+
+  private async claim(limit: number): Promise<JobRow[]> {
+    const t0 = performance.now();
+    const jobs = await claimJobs(this.db, this.store.dialect, this.workerId, limit, this.clock.now(), this.o.leaseMs);
+    if (jobs.length) this.metrics?.claimLatency(performance.now() - t0);
+    return jobs;
+  }
+
+  private async housekeeping(force: boolean): Promise<void> {
+    const now = this.clock.now();
+    if (force || now - this.lastReap >= Math.min(this.o.leaseMs / 2, 5_000)) {
+      this.lastReap = now;
+      const n = await reapExpiredLeases(this.db, now);
+      if (n) this.log?.warn({ jobs: n }, 're-queued jobs whose worker stopped');
+    }
+    if (this.schedules.size && (force || now - this.lastScheduleTick >= 1_000)) {
+      this.lastScheduleTick = now;
+      for (const s of this.schedules.values()) await this.tickSchedule(s, now);
+    }
+  }
+
+  /**
+   * The conditional UPDATE on next_run_at is atomic, so only one instance wins each slot; the
+   * "no unfinished run" check keeps a slow run from overlapping the next one.
+   */
+  private async tickSchedule(s: ScheduleDef, now: number): Promise<void> {
+    const prefix = `schedule:${s.name}:`;
+    await this.db.transaction().execute(async (trx) => {
+      const busy = await trx
+        .selectFrom('jobs')
+        .select('id')
+        .where('kind', '=', s.kind)
+        .where('key', 'like', `${prefix}%`)
+        .where('state', 'in', ['ready', 'running'])
+        .executeTakeFirst();
+      if (busy) return;
+      const won = await trx
+        .updateTable('schedules')
+        .set({ next_run_at: now + s.intervalMs })
+        .where('name', '=', s.name)
+        .where('next_run_at', '<=', now)
+        .returning('next_run_at')
+        .executeTakeFirst();
+      if (!won) return;
+      await enqueueJobs(trx, [{ kind: s.kind, key: `${prefix}${now}`, payload: s.payload, maxAttempts: 3 }], now);
+    });
+  }
+
+  private async execute(job: JobRow): Promise<void> {
+    const started = performance.now();
+    const handler = this.handlers.get(job.kind);
+    const ctx: JobContext = {
+      job,
+      clock: this.clock,
+      db: this.db,
+      log: this.log,
+      heartbeat: async () => {
+        await extendLease(this.db, job, this.workerId, this.clock.now() + this.o.leaseMs);
+      },
+    };
+    let outcome: 'done' | 'retry' | 'dead' | 'lost';
+    try {
+      if (!handler) throw new PermanentError(`no handler registered for job kind ${job.kind}`);
+      const result = (await handler(JSON.parse(job.payload), ctx)) ?? {};
+      outcome = await this.finish(job, result);
+    } catch (e) {
+      outcome = await this.fail(job, e);
+    }
+    const now = this.clock.now();
+    this.metrics?.jobFinished(job.kind, outcome, Math.max(0, now - job.run_at), performance.now() - started);
+  }
+
+  /** Mark done and apply the handler's events/jobs atomically; retried on contention. */
+  private async finish(job: JobRow, result: JobResult): Promise<'done' | 'lost'> {
+    if (!result.events?.length && !result.jobs?.length) return (await this.completeInGroup(job.id)) ? 'done' : 'lost';
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const ok = await this.db.transaction().execute(async (trx) => {
+          const now = this.clock.now();
+          if (!(await completeJob(trx, job, this.workerId, now))) return false;
+          for (const d of result.events ?? []) {
+            const flow = this.flows.get(d.flow);
+            if (!flow) throw new PermanentError(`unknown flow ${d.flow}`);
+            await applyEventIn(trx, flow, d.id, d.event, now, `job:${job.kind}`);
+          }
+          if (result.jobs?.length) await enqueueJobs(trx, result.jobs, now);
+          return true;
+        });
+        if (ok && (result.events?.length || result.jobs?.length)) this.wake();
+        return ok ? 'done' : 'lost';
+      } catch (e) {
+        if (!isContention(e) || attempt >= 20) throw e;
+        await sleep(Math.random() * 5 * attempt);
+      }
+    }
+  }
+
+  /**
+   * Group commit: jobs that finish while a flush is under way are marked done together in the
+   * next single statement — one commit for many jobs instead of one each, with no added wait
+   * when the engine is quiet.
+   */
+  private completeInGroup(id: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.pendingDone.push({ id, resolve, reject });
+      if (!this.flushingDone) void this.flushDone();
+    });
+  }
+
+  private async flushDone(): Promise<void> {
+    this.flushingDone = true;
+    try {
+      while (this.pendingDone.length) {
+        const batch = this.pendingDone.splice(0, 500);
+        try {
+          const done = await completeJobs(this.db, batch.map((b) => b.id), this.workerId, this.clock.now());
+          for (const b of batch) b.resolve(done.has(b.id));
+        } catch (e) {
+          for (const b of batch) b.reject(e);
+        }
+      }
+    } finally {
+      this.flushingDone = false;
+    }
+  }
+
+  private async fail(job: JobRow, e: unknown): Promise<'retry' | 'dead' | 'lost'> {
+    const now = this.clock.now();
+    const err = e as Error;
+    const message = `${err?.name ?? 'Error'}: ${err?.message ?? String(e)}`;
+    let retryAt: number | null;
+    if (e instanceof PermanentError) retryAt = null;
+    else if (e instanceof RetryableError && e.retryAfterMs !== undefined) retryAt = now + e.retryAfterMs;
+    else retryAt = now + backoffDelay(job.attempts, this.o.backoffBaseMs, this.o.backoffMaxMs);
+    try {
+      const outcome = await failJob(this.db, job, this.workerId, now, message, retryAt, job.key.startsWith('schedule:') ? 'done' : 'dead');
+      if (outcome === 'dead' && !job.key.startsWith('schedule:')) {
+        this.log?.error({ job: job.id, kind: job.kind, err: message }, 'job dead-lettered');
+        await this.db
+          .transaction()
+          .execute((trx) =>
+            appendAudit(trx, [{ kind: 'job', actor: this.workerId, subject: `job/${job.id}`, detail: { action: 'dead-lettered', kind: job.kind, key: job.key, attempts: job.attempts, error: message } }], now),
+          );
+      } else if (outcome === 'retry') {
+        this.log?.debug({ job: job.id, kind: job.kind, err: message, retryAt }, 'job failed; will retry');
+      }
+      return outcome;
+    } catch (dbErr) {
+      // Could not even record the failure (database down): the lease runs out and the job re-runs.
+      this.log?.warn({ job: job.id, err: (dbErr as Error).message }, 'could not record job failure');
+      return 'lost';
+    }
+  }
+}
+
+/** Errors that mean "someone else wrote first / the database was busy": safe to retry. */
+function isContention(e: unknown): boolean {
+  if (e instanceof ConcurrentUpdateError) return true;
+  const code = (e as { code?: string })?.code ?? '';
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === '40001' || code === '40P01' || code === '23505';
+}

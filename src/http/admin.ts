@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { listJobs, retryDeadJobs } from '../engine/jobs.ts';
+import { verifyAudit } from '../store/audit.ts';
+import type { Ticketloop } from '../app/build.ts';
+import { HttpProblem } from './server.ts';
+
+/** Operator API: jobs (list, dead letters, retry) and audit verification. */
+
+const jobView = z.object({
+  id: z.string(),
+  kind: z.string(),
+  key: z.string(),
+  state: z.enum(['ready', 'running', 'done', 'dead']),
+  attempts: z.number(),
+  maxAttempts: z.number(),
+  runAt: z.string(),
+  lastError: z.string().nullable(),
+  updatedAt: z.string(),
+});
+
+export function registerAdminRoutes(t: Ticketloop): void {
+  const app = t.http;
+  app.get(
+    '/api/jobs',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'List jobs, newest first',
+        querystring: z.object({
+          state: z.enum(['ready', 'running', 'done', 'dead']).optional(),
+          kind: z.string().max(200).optional(),
+          limit: z.coerce.number().int().min(1).max(1000).default(50),
+          offset: z.coerce.number().int().min(0).default(0),
+        }),
+        response: { 200: z.object({ jobs: z.array(jobView) }) },
+      },
+    },
+    async (req) => {
+      const rows = await listJobs(t.store.db, req.query);
+      return {
+        jobs: rows.map((j) => ({
+          id: j.id,
+          kind: j.kind,
+          key: j.key,
+          state: j.state,
+          attempts: Number(j.attempts),
+          maxAttempts: Number(j.max_attempts),
+          runAt: new Date(Number(j.run_at)).toISOString(),
+          lastError: j.last_error,
+          updatedAt: new Date(Number(j.updated_at)).toISOString(),
+        })),
+      };
+    },
+  );
+  app.post(
+    '/api/jobs/:id/retry',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Put a dead-lettered job back in the queue',
+        params: z.object({ id: z.string().uuid() }),
+        response: { 200: z.object({ retried: z.number() }) },
+      },
+    },
+    async (req) => {
+      const n = await retryDeadJobs(t.store.db, t.clock.now(), req.params.id);
+      if (n === 0) throw new HttpProblem(404, 'not_found', `no dead job with id ${req.params.id}`);
+      t.engine.wake();
+      return { retried: n };
+    },
+  );
+  app.post(
+    '/api/jobs/retry-dead',
+    { schema: { tags: ['jobs'], summary: 'Retry every dead-lettered job', response: { 200: z.object({ retried: z.number() }) } } },
+    async () => {
+      const n = await retryDeadJobs(t.store.db, t.clock.now());
+      t.engine.wake();
+      return { retried: n };
+    },
+  );
+  app.get(
+    '/api/sync/status',
+    {
+      schema: {
+        tags: ['sync'],
+        summary: 'What each ITSM instance last told us (push, poll or reconcile); stale when quiet too long',
+        response: {
+          200: z.object({
+            instances: z.array(z.object({ instance: z.string(), lastSeenAt: z.string().optional(), source: z.string().optional(), stale: z.boolean() })),
+          }),
+        },
+      },
+    },
+    async () => ({ instances: t.watch.status() }),
+  );
+  app.get(
+    '/api/audit/verify',
+    {
+      schema: {
+        tags: ['audit'],
+        summary: 'Verify the audit log hash chain',
+        response: { 200: z.object({ ok: z.boolean(), rows: z.number(), problem: z.string().optional(), seq: z.number().optional() }) },
+      },
+    },
+    async () => verifyAudit(t.store.db),
+  );
+}

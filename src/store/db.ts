@@ -1,0 +1,96 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Store {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  /** Where it lives, without credentials (for logs and errors). */
+  description: string;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions {
+  /** postgres://… — when set, PostgreSQL; otherwise SQLite in dataDir. */
+  databaseUrl?: string;
+  dataDir: string;
+  /** SQLite file name inside dataDir (default ticketloop.db); ':memory:' for tests. */
+  sqliteFile?: string;
+  poolSize?: number;
+}
+
+// pg returns BIGINT (int8) as strings; our bigints are epoch-ms times that fit a double.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+export class StoreUnavailableError extends Error {
+  constructor(description: string, cause: unknown) {
+    super(`database unreachable (${description}): ${(cause as Error)?.message ?? cause}`);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+export function describeDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `postgres ${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    return 'postgres (unparseable DATABASE_URL)';
+  }
+}
+
+export async function openStore(o: StoreOptions): Promise<Store> {
+  if (o.databaseUrl) {
+    const description = describeDatabaseUrl(o.databaseUrl);
+    const pool = new pg.Pool({
+      connectionString: o.databaseUrl,
+      max: o.poolSize ?? 10,
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+    });
+    // A client losing its connection (idle in the pool, or checked out between two queries of a
+    // transaction) must not crash the process: the query in flight fails, the pool drops the client.
+    pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    try {
+      await sql`select 1`.execute(db);
+    } catch (e) {
+      await db.destroy().catch(() => {});
+      throw new StoreUnavailableError(description, e);
+    }
+    return { db, dialect: 'postgres', description, close: () => db.destroy() };
+  }
+  const file = o.sqliteFile === ':memory:' ? ':memory:' : join(o.dataDir, o.sqliteFile ?? 'ticketloop.db');
+  if (file !== ':memory:') mkdirSync(o.dataDir, { recursive: true });
+  let database: SQLite.Database;
+  try {
+    database = new SQLite(file);
+  } catch (e) {
+    throw new StoreUnavailableError(`sqlite ${file}`, e);
+  }
+  database.pragma('journal_mode = WAL');
+  database.pragma('synchronous = NORMAL');
+  database.pragma('busy_timeout = 5000');
+  database.pragma('foreign_keys = ON');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return { db, dialect: 'sqlite', description: `sqlite ${file}`, close: () => db.destroy() };
+}
+
+/** True when the error means the database itself is gone (not a constraint or syntax error). */
+export function isConnectionError(e: unknown): boolean {
+  if (e instanceof StoreUnavailableError) return true;
+  const err = e as { code?: string; message?: string };
+  const code = err?.code ?? '';
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '53300', '57P01', '57P02', '57P03'].includes(code) ||
+    code.startsWith('08') ||
+    /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Client has encountered a connection error|not currently accepting connections|terminating connection/i.test(
+      err?.message ?? '',
+    )
+  );
+}

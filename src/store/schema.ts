@@ -1,0 +1,98 @@
+import type { Generated } from 'kysely';
+
+/**
+ * Table types. Times are epoch milliseconds (bigint in PostgreSQL, integer in SQLite): one
+ * representation for both dialects, no time-zone ambiguity.
+ */
+export interface JobsTable {
+  id: string;
+  kind: string;
+  /** Idempotency key: enqueueing the same key twice is one job. */
+  key: string;
+  payload: string;
+  state: 'ready' | 'running' | 'done' | 'dead';
+  run_at: number;
+  attempts: number;
+  max_attempts: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+export interface SchedulesTable {
+  name: string;
+  interval_ms: number;
+  next_run_at: number;
+}
+
+export interface FlowStateTable {
+  flow: string;
+  id: string;
+  state: string;
+  version: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AuditTable {
+  seq: number;
+  at: number;
+  kind: string;
+  actor: string;
+  subject: string;
+  detail: string;
+  prev_hash: string;
+  hash: string;
+}
+
+/** One row: the head of the audit hash chain, locked by every append so the chain stays linear. */
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+}
+
+export interface SecretsTable {
+  name: string;
+  ciphertext: string;
+  updated_at: number;
+}
+
+export interface KvTable {
+  key: string;
+  value: string;
+  updated_at: number;
+}
+
+/** Defender for Cloud: an unhealthy assessment being tracked (see migration 0002_defender). */
+export interface DefenderAssessmentTable {
+  integration: string;
+  /** Hash of the assessment's ARM id. */
+  id: string;
+  /** The flow item (ticket) it belongs to; null while held back by the daily cap. */
+  item: string | null;
+  /** Assessment key (recommendation GUID). */
+  name: string;
+  resource_id: string;
+  severity: string;
+  /** Ticket number its governance assignment carries; null = none written. */
+  gov: string | null;
+  /** Reconcile pass that last saw it. */
+  seen: number;
+}
+
+export interface Database {
+  jobs: JobsTable;
+  schedules: SchedulesTable;
+  flow_state: FlowStateTable;
+  audit_log: AuditTable;
+  audit_head: AuditHeadTable;
+  secrets: SecretsTable;
+  kv: KvTable;
+  defender_assessment: DefenderAssessmentTable;
+}
+
+export type { Generated };
