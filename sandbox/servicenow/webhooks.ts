@@ -1,0 +1,163 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { rootCertificates } from 'node:tls';
+import { Agent, request } from 'undici';
+import type { Clock } from '../../src/engine/clock.ts';
+import type { Faults } from '../shared/faults.ts';
+import type { Formatter } from './format.ts';
+import type { Operation } from './records.ts';
+import type { Settings, WebhookConfig } from './settings.ts';
+import type { Row } from './store.ts';
+
+/**
+ * Business-rule webhooks: what an instance admin builds with an async business rule +
+ * RESTMessageV2 (fact sheet §1.12), configured here through `PUT /_sandbox/servicenow/webhooks`.
+ * The full wire contract is in WEBHOOKS.md next to this file. In short:
+ *
+ *   POST <url>
+ *   Content-Type: application/json
+ *   User-Agent: ServiceNow/1.0
+ *   X-Sn-Delivery: <uuid>            same value on every retry of one delivery (dedupe on it)
+ *   X-Sn-Timestamp: <unix seconds>   sandbox-clock time of the change; informational, NOT signed
+ *   X-Sn-Event: <table>.<operation>
+ *   X-Sn-Attempt: <1..4>
+ *   X-Sn-Signature: sha256=<hex>     hmac auth only: lower-case hex HMAC-SHA256 over the exact raw
+ *                                    request body bytes (UTF-8), key = the secret's UTF-8 bytes
+ *   Authorization: Basic …|Bearer …  basic / bearer auth only
+ *
+ *   {"table":"incident","operation":"insert|update|delete","sys_id":"…","record":{…}}
+ *
+ * `record` is the row as the Table API returns it with sysparm_exclude_reference_link=true (all
+ * strings, references as plain sys_ids, journal fields empty), taken at the moment of the change;
+ * for a delete it is the row as it was just before. Deliveries are asynchronous (the API response
+ * never waits) and may arrive out of order under retries: order by record.sys_updated_on /
+ * sys_mod_count. A failed attempt (network error, timeout, 408, 429, 5xx) is retried after 0.5 s,
+ * 2 s and 5 s; other 4xx answers are final. `faults.dropWebhookRate` silently drops deliveries.
+ */
+
+export interface DeliveryLog {
+  id: string;
+  table: string;
+  operation: Operation;
+  sys_id: string;
+  url: string;
+  state: 'pending' | 'delivered' | 'failed' | 'dropped';
+  attempts: number;
+  lastStatus?: number;
+  lastError?: string;
+}
+
+const RETRY_DELAYS_MS = [500, 2000, 5000];
+const ATTEMPT_TIMEOUT_MS = 10_000;
+const LOG_SIZE = 500;
+
+export function signBody(secret: string, body: string): string {
+  return 'sha256=' + createHmac('sha256', secret).update(body, 'utf8').digest('hex');
+}
+
+export class Webhooks {
+  readonly log: DeliveryLog[] = [];
+  private readonly agent: Agent;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly inflight = new Set<AbortController>();
+  private closed = false;
+
+  constructor(
+    private readonly settings: Settings,
+    private readonly fmt: Formatter,
+    private readonly faults: Faults,
+    private readonly clock: Clock,
+    ca: string,
+  ) {
+    // Targets may be http:// or https:// signed by the sandbox CA or a public CA.
+    this.agent = new Agent({ connect: { ca: [ca, ...rootCertificates] } });
+  }
+
+  /** Change listener (Records.listeners): snapshot now, deliver later. */
+  readonly onChange = (table: string, operation: Operation, row: Row): void => {
+    if (this.closed) return;
+    const hooks = this.settings.value.webhooks.filter((w) => w.table === table && w.events.includes(operation));
+    if (hooks.length === 0) return;
+    const record = this.fmt.format(table, row, { display: 'false', excludeRefLink: true });
+    const body = JSON.stringify({ table, operation, sys_id: row.sys_id, record });
+    const timestamp = String(Math.floor(this.clock.now() / 1000));
+    for (const hook of hooks) {
+      const entry: DeliveryLog = { id: randomUUID(), table, operation, sys_id: row.sys_id, url: hook.url, state: 'pending', attempts: 0 };
+      this.log.push(entry);
+      if (this.log.length > LOG_SIZE) this.log.shift();
+      if (!this.faults.deliverWebhook()) {
+        entry.state = 'dropped';
+        continue;
+      }
+      this.schedule(0, () => this.attempt(hook, entry, body, timestamp));
+    }
+  };
+
+  private schedule(ms: number, fn: () => Promise<void>): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      void fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private headers(hook: WebhookConfig, entry: DeliveryLog, body: string, timestamp: string): Record<string, string> {
+    const h: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': 'ServiceNow/1.0',
+      'x-sn-delivery': entry.id,
+      'x-sn-timestamp': timestamp,
+      'x-sn-event': `${entry.table}.${entry.operation}`,
+      'x-sn-attempt': String(entry.attempts),
+    };
+    const a = hook.auth;
+    if (a?.type === 'hmac') h['x-sn-signature'] = signBody(a.secret, body);
+    if (a?.type === 'basic') h.authorization = 'Basic ' + Buffer.from(`${a.username}:${a.password}`).toString('base64');
+    if (a?.type === 'bearer') h.authorization = `Bearer ${a.token}`;
+    return h;
+  }
+
+  private async attempt(hook: WebhookConfig, entry: DeliveryLog, body: string, timestamp: string): Promise<void> {
+    if (this.closed) return;
+    entry.attempts++;
+    const ac = new AbortController();
+    this.inflight.add(ac);
+    const timer = setTimeout(() => ac.abort(), ATTEMPT_TIMEOUT_MS);
+    let retry = false;
+    try {
+      const res = await request(hook.url, {
+        method: 'POST',
+        body,
+        headers: this.headers(hook, entry, body, timestamp),
+        dispatcher: this.agent,
+        signal: ac.signal,
+      });
+      await res.body.dump();
+      entry.lastStatus = res.statusCode;
+      entry.lastError = undefined;
+      if (res.statusCode >= 200 && res.statusCode < 300) entry.state = 'delivered';
+      else retry = res.statusCode >= 500 || res.statusCode === 408 || res.statusCode === 429;
+      if (!retry && entry.state !== 'delivered') entry.state = 'failed';
+    } catch (err) {
+      entry.lastError = (err as Error).message;
+      retry = true;
+    } finally {
+      clearTimeout(timer);
+      this.inflight.delete(ac);
+    }
+    if (!retry) return;
+    const delay = RETRY_DELAYS_MS[entry.attempts - 1];
+    if (delay === undefined || this.closed) {
+      entry.state = 'failed';
+      return;
+    }
+    this.schedule(delay, () => this.attempt(hook, entry, body, timestamp));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const ac of this.inflight) ac.abort();
+    await this.agent.close().catch(() => undefined);
+  }
+}

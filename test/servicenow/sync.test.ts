@@ -1,0 +1,140 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { request } from 'undici';
+import type { TicketChange } from '../../src/itsm/port.ts';
+import { ServiceNowItsm } from '../../src/itsm/servicenow.ts';
+import { registerServiceNowWebhook, signBody } from '../../src/connectors/servicenow/webhook.ts';
+import { MemoryWatermarkStore, ServiceNowPoller } from '../../src/connectors/servicenow/poller.ts';
+import { q } from '../../src/connectors/servicenow/query.ts';
+import { str } from '../../src/connectors/servicenow/client.ts';
+import { eventually, startEnv, type Env } from './helpers.ts';
+
+let env: Env;
+let app: FastifyInstance;
+let hookUrl: string;
+const received: TicketChange[] = [];
+const SECRET = 'webhook-secret-for-tests';
+
+before(async () => {
+  env = await startEnv();
+  app = Fastify();
+  await registerServiceNowWebhook(app, {
+    auth: { type: 'hmac', secret: SECRET },
+    instanceUrl: env.sn.baseUrl,
+    onChange: async (c) => {
+      received.push(c);
+    },
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const addr = app.server.address();
+  hookUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/webhooks/servicenow`;
+  await env.admin('PUT', '/_sandbox/servicenow/webhooks', [{ table: 'incident', url: hookUrl, events: ['insert', 'update', 'delete'], auth: { type: 'hmac', secret: SECRET } }]);
+});
+after(async () => {
+  await app?.close();
+  await env?.close();
+});
+
+const CLOSE_OUT = { incident: { resolve: { close_code: 'Solution provided' } } };
+
+test('webhook and polling both see a resolve', async () => {
+  const c = env.client();
+  const itsm = new ServiceNowItsm({ client: c, closeOut: CLOSE_OUT });
+  const store = new MemoryWatermarkStore();
+  const polled: TicketChange[] = [];
+  const poller = new ServiceNowPoller({ client: c, table: 'incident', store, onChange: async (ch) => void polled.push(ch), filter: q().startsWith('correlation_id', 'tl:sync') });
+  await poller.pollOnce(); // sets the watermark
+
+  const { ticket } = await itsm.openTicket({ table: 'incident', correlationId: 'tl:sync-1', fields: { short_description: 'sync' } });
+  await itsm.resolveTicket(ticket, { notes: 'fixed upstream' });
+
+  const hook = await eventually(() => received.find((ch) => ch.ref.sysId === ticket.sysId && ch.ticket?.status === 'resolved'), 10_000, 'webhook resolve');
+  assert.equal(hook.source, 'webhook');
+  assert.equal(hook.ticket!.closeCode, 'Solution provided');
+  assert.equal(hook.ref.number, ticket.number);
+
+  const r = await poller.pollOnce();
+  const seen = polled.filter((ch) => ch.ref.sysId === ticket.sysId);
+  assert.equal(seen.length, 1, 'insert+resolve between polls → one change with the latest state');
+  assert.equal(seen[0].ticket!.status, 'resolved');
+  assert.equal(seen[0].source, 'poll');
+  assert.match(r.watermark, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+  const again = await poller.pollOnce();
+  assert.equal(again.changes, 0, 'the look-back re-reads but dedupes by sys_id + sys_mod_count');
+  assert.ok(again.seen >= 1);
+});
+
+test('webhook: bad signature or credentials → 401 and nothing stored; deletes are reported', async () => {
+  const before = received.length;
+  const body = JSON.stringify({ table: 'incident', operation: 'update', sys_id: 'a'.repeat(32), record: { state: '6' } });
+  for (const sig of [undefined, 'sha256=' + '0'.repeat(64), signBody('other-secret', body)]) {
+    const r = await request(hookUrl, { method: 'POST', body, headers: { 'content-type': 'application/json', ...(sig ? { 'x-sn-signature': sig } : {}) } });
+    assert.equal(r.statusCode, 401);
+    await r.body.dump();
+  }
+  const bad = await request(hookUrl, { method: 'POST', body: '{"table":1}', headers: { 'content-type': 'application/json', 'x-sn-signature': signBody(SECRET, '{"table":1}') } });
+  assert.equal(bad.statusCode, 400);
+  await bad.body.dump();
+  assert.equal(received.length, before);
+
+  const c = env.client();
+  const rec = await c.create('incident', { short_description: 'to delete', correlation_id: 'tl:sync-del' });
+  await c.delete('incident', str(rec.sys_id));
+  const del = await eventually(() => received.find((ch) => ch.ref.sysId === str(rec.sys_id) && ch.deleted), 10_000, 'webhook delete');
+  assert.equal(del.ticket, undefined);
+  assert.equal(del.ref.number, str(rec.number));
+});
+
+test('poller: keyset paging over many records sharing one sys_updated_on', async () => {
+  await env.admin('POST', '/_sandbox/servicenow/seed', { table: 'problem', count: 2_500, fields: { short_description: 'Same second {n}' } });
+  const ids = new Set<string>();
+  let n = 0;
+  const poller = new ServiceNowPoller({
+    client: env.client(),
+    table: 'problem',
+    store: new MemoryWatermarkStore(),
+    pageSize: 400,
+    initialLookBackMs: 3_600_000,
+    onChange: async (ch) => {
+      n++;
+      ids.add(ch.ref.sysId);
+    },
+  });
+  const r = await poller.pollOnce();
+  assert.equal(ids.size, 2_500);
+  assert.equal(n, 2_500, 'no record delivered twice');
+  assert.equal(r.changes, 2_500);
+});
+
+test('reconcile catches a reopened record and a hard-deleted one', async () => {
+  const c = env.client();
+  const itsm = new ServiceNowItsm({ client: c, closeOut: CLOSE_OUT });
+  const a = (await itsm.openTicket({ table: 'incident', correlationId: 'tl:rec-a', fields: { short_description: 'a' } })).ticket;
+  const b = (await itsm.openTicket({ table: 'incident', correlationId: 'tl:rec-b', fields: { short_description: 'b' } })).ticket;
+  const u = (await itsm.openTicket({ table: 'incident', correlationId: 'tl:rec-c', fields: { short_description: 'c' } })).ticket;
+  const resolved = await itsm.resolveTicket(a, { notes: 'done' });
+  // What we stored: a resolved (with its mod count), b open. Then, behind our back: a reopened, b deleted.
+  const known = [{ sysId: a.sysId, modCount: resolved.fields.sys_mod_count }, { sysId: b.sysId, modCount: b.fields.sys_mod_count }];
+  await c.update('incident', a.sysId, { state: '2' });
+  await c.delete('incident', b.sysId);
+
+  const changes: TicketChange[] = [];
+  const poller = new ServiceNowPoller({ client: c, table: 'incident', store: new MemoryWatermarkStore(), onChange: async (ch) => void changes.push(ch) });
+  async function* stream() {
+    yield* known;
+  }
+  const stats = await poller.reconcile('incident', stream(), q().startsWith('correlation_id', 'tl:rec-'));
+  assert.deepEqual(stats, { checked: 2, changed: 1, deleted: 1, untracked: 1 });
+  const reopened = changes.find((ch) => ch.ref.sysId === a.sysId)!;
+  assert.deepEqual([reopened.source, reopened.ticket!.status, reopened.ticket!.rawState], ['reconcile', 'open', '2']);
+  const gone = changes.find((ch) => ch.ref.sysId === b.sysId)!;
+  assert.deepEqual([gone.deleted, gone.ticket], [true, undefined]);
+  assert.ok(changes.some((ch) => ch.ref.sysId === u.sysId && !ch.deleted), 'untracked matching record reported');
+  // unchanged known tickets are not reported again
+  const quiet: TicketChange[] = [];
+  const p2 = new ServiceNowPoller({ client: c, table: 'incident', store: new MemoryWatermarkStore(), onChange: async (ch) => void quiet.push(ch) });
+  const now = (await c.get('incident', a.sysId, { fields: ['sys_mod_count'] }))!;
+  assert.deepEqual(await p2.reconcile('incident', [{ sysId: a.sysId, modCount: str(now.sys_mod_count) }]), { checked: 1, changed: 0, deleted: 0, untracked: 0 });
+  assert.equal(quiet.length, 0);
+});
