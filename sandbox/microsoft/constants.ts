@@ -1,0 +1,31 @@
+/** Fixed identifiers of the sandbox's demo tenant, so config files and docs can name them. */
+
+export const TENANT_ID = '5e1d7c0a-7c3b-4f0e-9a57-1c2b3d4e5f60';
+export const TENANT_DOMAIN = 'ticketloopsandbox.onmicrosoft.com';
+
+/** Ticketloop's own confidential client in the demo tenant (Graph: EntitlementManagement.ReadWrite.All). */
+export const TICKETLOOP_APP = {
+  clientId: 'c0ffee00-7e57-4c1a-9a11-5a4db0c1e7a1',
+  clientSecret: 'tl~sandbox.DemoSecret-0nly_for_the_sandbox',
+  displayName: 'Ticketloop (sandbox)',
+};
+
+/** First-party "Azure AD Identity Governance - Entitlement Management" app: the callout token's appid/azp. */
+export const EM_APP_ID = '810dcf14-1858-4bf2-8134-4c369fa3235b';
+/** Its service principal's object id in the demo tenant (the callout token's oid). */
+export const EM_SP_OBJECT_ID = '3b9f1e2d-8c4a-4d6e-b0f1-2a3c4d5e6f70';
+
+export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
+export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
+export const ARM_RESOURCE = 'https://management.azure.com';
+
+export const EM_READWRITE = 'EntitlementManagement.ReadWrite.All';
+export const EM_READ = 'EntitlementManagement.Read.All';
+
+/** Demo users, so assignment targets resolve to names and mail addresses in callouts. */
+export const DEMO_USERS = [
+  { id: 'a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a01', displayName: 'Adele Vance', mail: 'adele.vance@ticketloopsandbox.onmicrosoft.com' },
+  { id: 'a1b2c3d4-0002-4e5f-8a9b-0c1d2e3f4a02', displayName: 'Alex Wilber', mail: 'alex.wilber@ticketloopsandbox.onmicrosoft.com' },
+  { id: 'a1b2c3d4-0003-4e5f-8a9b-0c1d2e3f4a03', displayName: 'Megan Bowen', mail: 'megan.bowen@ticketloopsandbox.onmicrosoft.com' },
+  { id: 'a1b2c3d4-0004-4e5f-8a9b-0c1d2e3f4a04', displayName: 'Nestor Wilke', mail: 'nestor.wilke@ticketloopsandbox.onmicrosoft.com' },
+].map((u) => ({ ...u, userPrincipalName: u.mail }));

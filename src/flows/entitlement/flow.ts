@@ -1,0 +1,182 @@
+import type { Decision, Effect, Flow } from '../../engine/flow.ts';
+import type { Ticket, TicketRef } from '../../itsm/port.ts';
+import type { TicketChangedEvent } from '../../itsm/watch.ts';
+import type { CalloutStage } from './config.ts';
+
+/**
+ * The entitlement flow's decisions — pure: (state, event, now) → (state, effects, audit).
+ *
+ *   received ──ticket opened──► ticket_open ──ticket resolved/closed──► resuming ──204──► resumed
+ *       │                           │  └──ticket canceled (created/approved)──► resuming ──► denied
+ *       └───────────────────────────┴──timer (extension timeout)──► expired (a later close never resumes)
+ *   resuming ──Graph "not waiting"──► failed
+ *
+ * One item per custom-extension stage instance (CustomExtensionStageInstanceId).
+ */
+
+export const FLOW = 'entitlement';
+
+export type ItemStatus = 'received' | 'ticket_open' | 'resuming' | 'resumed' | 'denied' | 'expired' | 'failed' | 'closed';
+
+export interface EntitlementState {
+  status: ItemStatus;
+  integration: string;
+  stage: CalloutStage;
+  requestId?: string;
+  /** Present for launch-and-wait stages: the request can (and must) be resumed. */
+  callbackUriPath?: string;
+  table: string;
+  opensTicket: boolean;
+  receivedAt: number;
+  deadline?: number;
+  onTimeout: 'annotate' | 'resolve';
+  resumeSource: string;
+  ticket?: TicketRef;
+  /** What the resume said (or will say). */
+  resume?: { state?: 'denied'; detail: string };
+  /** Why the item ended the way it did (failed, closed, expired). */
+  reason?: string;
+  /** Ticket version whose cancel / late close was already audited (so each is recorded once). */
+  noted?: string;
+}
+
+/** Built by the route from a validated callout and its integration's config (templates rendered there). */
+export interface CalloutEvent {
+  type: 'callout';
+  integration: string;
+  stage: CalloutStage;
+  requestId?: string;
+  callbackUriPath?: string;
+  opensTicket: boolean;
+  table: string;
+  ticket: { fields: Record<string, string>; correlationDisplay: string };
+  timeoutMs: number;
+  onTimeout: 'annotate' | 'resolve';
+  resumeSource: string;
+  via: 'entra' | 'logic-app';
+}
+
+export type EntitlementEvent =
+  | CalloutEvent
+  | { type: 'ticket_opened'; ticket: TicketRef; created: boolean }
+  | TicketChangedEvent
+  | { type: 'timeout' }
+  | { type: 'resumed' }
+  | { type: 'resume_refused'; reason: string };
+
+/** Stages at which a resume may deny the request (§2.5: the docs allow created and approved). */
+export const DENIABLE: readonly string[] = ['assignmentRequestCreated', 'assignmentRequestApproved'];
+
+const refOf = (t: TicketRef): TicketRef => ({ system: t.system, table: t.table, sysId: t.sysId, number: t.number, link: t.link });
+
+function resumeEffect(s: EntitlementState, detail: string, state?: 'denied'): Effect {
+  return {
+    kind: 'resume',
+    key: 'resume', // one resume per stage instance, ever
+    payload: { integration: s.integration, requestId: s.requestId, stage: s.stage, callbackUriPath: s.callbackUriPath, source: s.resumeSource, detail, ...(state ? { state } : {}) },
+  };
+}
+
+/** "RITM0010001 closed by david.miller: Access granted in SAP." — shown to approvers and requestors. */
+export function closeDetail(t: Ticket): string {
+  const who = t.fields.sys_updated_by || t.closedBy || 'unknown';
+  const verb = t.status === 'canceled' ? 'canceled' : t.status;
+  return `${t.number} ${verb} by ${who}${t.closeNotes ? `: ${t.closeNotes}` : ''}`.slice(0, 1000);
+}
+
+function onCallout(s: EntitlementState | undefined, e: CalloutEvent, now: number): Decision<EntitlementState> {
+  if (s) return { state: s, audit: { action: 'callout-redelivered', detail: { status: s.status, via: e.via } } };
+  const state: EntitlementState = {
+    status: 'received',
+    integration: e.integration,
+    stage: e.stage,
+    ...(e.requestId ? { requestId: e.requestId } : {}),
+    ...(e.callbackUriPath ? { callbackUriPath: e.callbackUriPath } : {}),
+    table: e.table,
+    opensTicket: e.opensTicket,
+    receivedAt: now,
+    onTimeout: e.onTimeout,
+    resumeSource: e.resumeSource,
+  };
+  const detail = { stage: e.stage, requestId: e.requestId, via: e.via };
+  if (!e.opensTicket) {
+    if (!e.callbackUriPath) return { state: { ...state, status: 'closed', reason: 'stage opens no ticket and waits for nothing' }, audit: { action: 'callout-ignored', detail } };
+    const resume = { detail: `No ticket is required at this stage (${e.stage}); continued by ${e.resumeSource}.` };
+    return { state: { ...state, status: 'resuming', resume }, effects: [resumeEffect(state, resume.detail)], audit: { action: 'callout-passed-through', detail } };
+  }
+  const effects: Effect[] = [{ kind: 'open-ticket', key: 'open-ticket', payload: { integration: e.integration, table: e.table, ...e.ticket } }];
+  if (e.callbackUriPath) {
+    // Durable timer at Entra's own deadline: after it no resume can succeed.
+    state.deadline = now + e.timeoutMs;
+    effects.push({ kind: 'timeout', key: 'timeout', runAt: state.deadline, maxAttempts: 20 });
+  }
+  return { state, effects, audit: { action: 'callout-accepted', detail: { ...detail, deadline: state.deadline && new Date(state.deadline).toISOString() } } };
+}
+
+function onTicketChanged(s: EntitlementState, e: TicketChangedEvent): Decision<EntitlementState> | null {
+  const t = e.ticket;
+  const version = `${t.status}:${t.fields.sys_mod_count ?? t.updatedAt}`;
+  const base = { ticket: t.number, ticketStatus: t.status, source: e.source };
+  if (s.status === 'received' || s.status === 'ticket_open') {
+    const open: EntitlementState = { ...s, status: 'ticket_open', ticket: s.ticket ?? refOf(t) };
+    if (t.status === 'resolved' || t.status === 'closed') {
+      const detail = closeDetail(t);
+      if (!s.callbackUriPath) return { state: { ...open, status: 'closed', reason: 'launch-and-continue stage: nothing to resume' }, audit: { action: 'ticket-closed', detail: base } };
+      return { state: { ...open, status: 'resuming', resume: { detail } }, effects: [resumeEffect(s, detail)], audit: { action: 'ticket-closed-resuming', detail: { ...base, resumeDetail: detail } } };
+    }
+    if (t.status === 'canceled') {
+      const detail = closeDetail(t);
+      if (s.callbackUriPath && DENIABLE.includes(s.stage)) {
+        return { state: { ...open, status: 'resuming', resume: { state: 'denied', detail } }, effects: [resumeEffect(s, detail, 'denied')], audit: { action: 'ticket-canceled-denying', detail: { ...base, resumeDetail: detail } } };
+      }
+      if (s.noted === version) return null;
+      const reason = s.callbackUriPath
+        ? `a request cannot be denied at stage ${s.stage}; no resume sent. Reopen and close the ticket to continue the request, or Entra fails it at its timeout`
+        : 'launch-and-continue stage: nothing to resume';
+      return { state: { ...open, noted: version }, audit: { action: 'ticket-canceled-not-resumed', detail: { ...base, reason } } };
+    }
+    if (!s.ticket) return { state: open, audit: { action: 'ticket-seen', detail: base } };
+    return null;
+  }
+  if (s.status === 'expired' && t.status !== 'open' && s.noted !== version) {
+    const reason = `Entra stopped waiting at ${s.deadline ? new Date(s.deadline).toISOString() : 'its timeout'} (the stage expired); a resume can no longer succeed, so none was sent`;
+    return { state: { ...s, noted: version }, audit: { action: 'ticket-closed-after-expiry-not-resumed', detail: { ...base, reason } } };
+  }
+  return null;
+}
+
+export const entitlementFlow: Flow<EntitlementState, EntitlementEvent> = {
+  name: FLOW,
+  decide(s, e, now) {
+    if (e.type === 'callout') return onCallout(s, e, now);
+    if (!s) return null; // an event for an item we never accepted (e.g. a stray ticket change)
+    switch (e.type) {
+      case 'ticket_opened': {
+        if (s.ticket) return null;
+        const status = s.status === 'received' ? 'ticket_open' : s.status;
+        return { state: { ...s, status, ticket: refOf(e.ticket) }, audit: { action: e.created ? 'ticket-opened' : 'ticket-found', detail: { ticket: e.ticket.number, table: e.ticket.table, link: e.ticket.link } } };
+      }
+      case 'ticket_changed':
+        return onTicketChanged(s, e);
+      case 'timeout': {
+        if (s.status !== 'received' && s.status !== 'ticket_open') return null;
+        const reason = `the custom extension's timeout passed at ${new Date(s.deadline ?? now).toISOString()} with the ticket still open; Entra fails the stage ("Process expired")`;
+        return {
+          state: { ...s, status: 'expired', reason },
+          effects: [{ kind: 'expire-ticket', key: 'expire-ticket', payload: { integration: s.integration, table: s.table, onTimeout: s.onTimeout, deadline: s.deadline ?? now, requestId: s.requestId, stage: s.stage, ...(s.ticket ? { ticket: s.ticket } : {}) } }],
+          audit: { action: 'expired', detail: { reason, ticket: s.ticket?.number, onTimeout: s.onTimeout } },
+        };
+      }
+      case 'resumed': {
+        if (s.status !== 'resuming') return null;
+        const status = s.resume?.state === 'denied' ? 'denied' : 'resumed';
+        return { state: { ...s, status }, audit: { action: status, detail: { requestId: s.requestId, stage: s.stage, resumeDetail: s.resume?.detail } } };
+      }
+      case 'resume_refused': {
+        if (s.status !== 'resuming') return null;
+        return { state: { ...s, status: 'failed', reason: e.reason }, audit: { action: 'resume-refused', detail: { reason: e.reason, note: 'Graph says the request is no longer waiting; not retried' } } };
+      }
+    }
+    return null;
+  },
+};
