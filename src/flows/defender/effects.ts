@@ -1,0 +1,254 @@
+import { createHash } from 'node:crypto';
+import type { Ticketloop } from '../../app/build.ts';
+import { HttpError } from '../../connectors/http.ts';
+import type { GovernanceAssignmentProperties } from '../../connectors/microsoft/arm.ts';
+import type { JobContext, JobHandler, JobResult } from '../../engine/engine.ts';
+import { PermanentError } from '../../engine/errors.ts';
+import { loadFlowState, type FlowDispatch } from '../../engine/flow.ts';
+import type { Ticket } from '../../itsm/port.ts';
+import { correlationIdFor } from '../../itsm/watch.ts';
+import type { DefenderIntegration } from './config.ts';
+import { ACTIVE, FLOW, ticketCorrelationItem, type DefenderEvent, type ItemState, type TicketInfo } from './flow.ts';
+import type { Integrations } from './integrations.ts';
+import { reminderText, type Mailer, type People } from './notify.ts';
+
+/**
+ * Effect handlers: the flow's decisions carried out against ServiceNow (through the ITSM port),
+ * ARM (governance assignments) and SMTP. Each reads the item's current state first, so a job that
+ * runs late or twice does nothing wrong; results go back to the flow as events.
+ */
+
+export interface MetadataInfo {
+  displayName: string;
+  severity: 'Low' | 'Medium' | 'High' | 'Critical';
+  description?: string;
+  remediation?: string;
+}
+
+export interface Deps {
+  app: Ticketloop;
+  integrations: Integrations;
+  people: People;
+  mailer: Mailer;
+  metadata(key: string): Promise<MetadataInfo | undefined>;
+}
+
+/** The caller-chosen governance assignment key: a GUID derived from integration + assessment. */
+export function governanceKey(integration: string, resourceId: string, assessmentKey: string): string {
+  const h = createHash('sha1').update(`ticketloop:defender:${integration}:${resourceId.toLowerCase()}:${assessmentKey.toLowerCase()}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** `additionalData.ticketNumber` is int32: INC0010001 → 10001 (the full number goes in the link/status). */
+export function ticketNumberInt(number: string): number | undefined {
+  const digits = number.replace(/\D/g, '');
+  if (!digits) return undefined;
+  const n = Number(digits);
+  return Number.isSafeInteger(n) && n <= 2_147_483_647 ? n : undefined;
+}
+
+const STATUS_WORD: Record<TicketInfo['status'], string> = { open: 'Active', resolved: 'Resolved', closed: 'Closed', canceled: 'Canceled' };
+
+export function governanceProperties(i: DefenderIntegration, s: ItemState, t: TicketInfo): GovernanceAssignmentProperties {
+  const ticketNumber = ticketNumberInt(t.number);
+  return {
+    ...(s.owner ? { owner: s.owner } : {}),
+    remediationDueDate: new Date(s.dueAt).toISOString(),
+    isGracePeriod: s.grace,
+    governanceEmailNotification: { disableOwnerEmailNotification: !i.notifications.owner, disableManagerEmailNotification: !i.notifications.manager },
+    additionalData: { ...(ticketNumber !== undefined ? { ticketNumber } : {}), ticketLink: t.link, ticketStatus: `${STATUS_WORD[t.status]} (${t.number})` },
+  };
+}
+
+export function toInfo(t: Ticket): TicketInfo {
+  return { system: t.system, table: t.table, sysId: t.sysId, number: t.number, link: t.link, status: t.status };
+}
+
+function render(template: string, vars: Record<string, string | number>): string {
+  return template.replace(/\{(\w+)\}/g, (m, k: string) => (k in vars ? String(vars[k]) : m));
+}
+
+/** Run `fn` over `items`, `width` at a time; results in order, first error rethrown after all settle. */
+export async function pool<T, R>(items: T[], width: number, fn: (t: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const out: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, items.length) }, async () => {
+      while (next < items.length) {
+        const k = next++;
+        try {
+          out[k] = { status: 'fulfilled', value: await fn(items[k]) };
+        } catch (e) {
+          out[k] = { status: 'rejected', reason: e };
+        }
+      }
+    }),
+  );
+  return out;
+}
+
+export function jobError(e: unknown): unknown {
+  return e instanceof HttpError ? e.toJobError() : e;
+}
+
+const ev = (id: string, event: DefenderEvent): FlowDispatch => ({ flow: FLOW, id, event });
+
+export function effectHandlers(d: Deps): Record<string, JobHandler> {
+  const db = d.app.store.db;
+
+  /** The item and its integration, or undefined when the job no longer applies. */
+  async function load(p: { flowId: string; gen?: number }): Promise<{ s: ItemState; i: DefenderIntegration } | undefined> {
+    const s = await loadFlowState<ItemState>(db, FLOW, p.flowId);
+    if (!s || (p.gen !== undefined && p.gen !== s.gen)) return undefined;
+    const i = d.integrations.any(s.integration);
+    if (!i) throw new PermanentError(`defender integration ${s.integration} is unknown`);
+    return { s, i };
+  }
+  const sn = (i: DefenderIntegration) => d.app.connections.servicenow(i.servicenow);
+  const guarded =
+    (fn: (p: any, ctx: JobContext) => Promise<JobResult>): JobHandler =>
+    async (p, ctx) => {
+      try {
+        return await fn(p, ctx);
+      } catch (e) {
+        throw jobError(e);
+      }
+    };
+
+  async function ticketFields(i: DefenderIntegration, s: ItemState, flowId: string): Promise<Record<string, string>> {
+    const m = await d.metadata(s.assessmentKey);
+    const example = s.resourceId ?? (await db.selectFrom('defender_assessment').select('resource_id').where('integration', '=', s.integration).where('item', '=', flowId).limit(1).executeTakeFirst())?.resource_id;
+    const vars = {
+      title: s.title,
+      severity: s.severity,
+      count: s.members,
+      resourceId: example ?? '',
+      assessmentKey: s.assessmentKey,
+      description: m?.description ?? '',
+      remediation: m?.remediation ?? '',
+      portalLink: `https://portal.azure.com/#view/Microsoft_Azure_Security/GenericRecommendationDetailsBlade/assessmentKey/${s.assessmentKey}`,
+      dueDate: new Date(s.dueAt).toISOString().slice(0, 10),
+      integration: s.integration,
+    };
+    const map = i.mapping;
+    const fields: Record<string, string> = { short_description: render(map.shortDescription, vars).slice(0, 160), description: render(map.description, vars) };
+    const client = sn(i).client;
+    if (map.assignedTo) {
+      const u = await d.people.lookup(client, map.assignedTo);
+      if (u) fields.assigned_to = u.sysId;
+    }
+    if (map.caller && i.ticketType === 'incident') {
+      const u = await d.people.lookup(client, map.caller);
+      if (u) fields.caller_id = u.sysId;
+    }
+    if (map.mode === 'customized') {
+      if (map.assignmentGroup) fields.assignment_group = map.assignmentGroup;
+      if (map.impact) fields.impact = map.impact;
+      if (map.urgency) fields.urgency = map.urgency;
+      if (map.category) fields.category = map.category;
+      for (const [k, v] of Object.entries(map.fields ?? {})) fields[k] = render(v, vars);
+    }
+    return fields;
+  }
+
+  return {
+    open: guarded(async (p: { flowId: string; gen: number }) => {
+      const x = await load(p);
+      if (!x || x.s.ticket || x.s.status === 'deleted') return {};
+      const { ticket } = await sn(x.i).itsm.openTicket({
+        table: x.i.ticketType,
+        correlationId: correlationIdFor(FLOW, ticketCorrelationItem(p.flowId, p.gen)),
+        correlationDisplay: 'Ticketloop Defender for Cloud',
+        fields: await ticketFields(x.i, x.s, p.flowId),
+      });
+      return { events: [ev(p.flowId, { type: 'ticket_opened', gen: p.gen, ticket: toInfo(ticket) })] };
+    }),
+
+    /** Write (or rewrite) the governance assignment of every member not yet carrying this ticket. */
+    govern: guarded(async (p: { flowId: string; gen: number; sweep: number }, ctx) => {
+      // Always answer `governed`, so the item knows the sweep is over (and may start the next).
+      const done = { events: [ev(p.flowId, { type: 'governed', gen: p.gen, sweep: p.sweep })] };
+      const x = await load(p);
+      if (!x || !x.s.ticket || x.s.status !== 'ticket_open') return done;
+      const { s, i } = x;
+      const t = x.s.ticket!;
+      const arm = d.app.connections.microsoft().arm;
+      const props = governanceProperties(i, s, t);
+      for (;;) {
+        const rows = await db
+          .selectFrom('defender_assessment')
+          .select(['id', 'resource_id', 'name'])
+          .where('integration', '=', s.integration)
+          .where('item', '=', p.flowId)
+          .where((eb) => eb.or([eb('gov', 'is', null), eb('gov', '!=', t.number)]))
+          .limit(200)
+          .execute();
+        if (!rows.length) return done;
+        const results = await pool(rows, 8, (r) => arm.putGovernanceAssignment(r.resource_id, r.name, governanceKey(s.integration, r.resource_id, r.name), props));
+        const ok = rows.filter((_, k) => results[k].status === 'fulfilled').map((r) => r.id);
+        if (ok.length) await db.updateTable('defender_assessment').set({ gov: t.number }).where('integration', '=', s.integration).where('id', 'in', ok).execute();
+        const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+        if (failed) throw failed.reason;
+        await ctx.heartbeat();
+        if (rows.length < 200) return done;
+      }
+    }),
+
+    resolve: guarded(async (p: { flowId: string; gen: number }) => {
+      const x = await load(p);
+      if (!x || !x.s.ticket || x.s.status !== 'resolving') return {};
+      const { s } = x;
+      let ticket = s.ticket!;
+      if (ticket.status === 'open') {
+        const notes = `Defender for Cloud reports "${s.title}" healthy on every resource this ticket covered. Resolved by Ticketloop (integration ${s.integration}).`;
+        ticket = toInfo(await sn(x.i).itsm.resolveTicket(ticket, { notes }));
+      }
+      return { events: [ev(p.flowId, { type: 'ticket_resolved', gen: p.gen, ticket })] };
+    }),
+
+    reopen: guarded(async (p: { flowId: string; gen: number }) => {
+      const x = await load(p);
+      if (!x || !x.s.ticket || x.s.status !== 'ticket_open' || x.s.ticket.status === 'open') return {};
+      const note = `Reopened by Ticketloop: Defender for Cloud still reports "${x.s.title}" unhealthy on ${x.s.members} resource(s).`;
+      const t = await sn(x.i).itsm.reopenTicket(x.s.ticket, note);
+      return { events: [ev(p.flowId, { type: 'ticket_changed', ticket: t, source: 'reconcile' })] };
+    }),
+
+    comment: guarded(async (p: { flowId: string; gen: number }) => {
+      const x = await load(p);
+      if (!x || !x.s.ticket) return {};
+      await sn(x.i).itsm.addComment(x.s.ticket, `This ticket was closed, but Defender for Cloud still reports "${x.s.title}" unhealthy on ${x.s.members} resource(s).`);
+      return {};
+    }),
+
+    note: guarded(async (p: { flowId: string; gen: number; what: 'overdue' | 'deleted' }) => {
+      const x = await load(p);
+      if (!x || !x.s.ticket) return {};
+      const text =
+        p.what === 'overdue'
+          ? `Remediation of "${x.s.title}" is overdue: it was due ${new Date(x.s.dueAt).toISOString().slice(0, 10)}.`
+          : `The Ticketloop integration "${x.s.integration}" was deleted: this ticket is no longer tracked and its Defender governance assignments were removed.`;
+      await sn(x.i).itsm.addWorkNote(x.s.ticket, text);
+      return {};
+    }),
+
+    due: async (p: { flowId: string; gen: number }) => ({ events: [ev(p.flowId, { type: 'due', gen: p.gen })] }),
+
+    remind: guarded(async (p: { flowId: string; gen: number; n: number; at: number }) => {
+      const x = await load(p);
+      if (!x || !ACTIVE.includes(x.s.status)) return {};
+      const { s, i } = x;
+      const to: string[] = [];
+      if (s.owner && i.notifications.owner) to.push(s.owner);
+      if (s.owner && i.notifications.manager) {
+        const u = await d.people.lookup(sn(i).client, s.owner);
+        if (u?.managerEmail) to.push(u.managerEmail);
+      }
+      if (to.length) {
+        const m = reminderText(s, d.app.clock.now());
+        await d.mailer.send(i, to, m.subject, m.text);
+      }
+      return { events: [ev(p.flowId, { type: 'reminded', gen: p.gen, n: p.n, at: p.at })] };
+    }),
+  };
+}

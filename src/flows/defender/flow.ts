@@ -1,0 +1,253 @@
+import type { Decision, Effect, Flow } from '../../engine/flow.ts';
+import type { TicketStatus } from '../../itsm/port.ts';
+import type { TicketChangedEvent } from '../../itsm/watch.ts';
+import type { Severity } from './config.ts';
+
+/**
+ * The Defender flow, pure: one item per ticket-to-be — a recommendation (all its unhealthy
+ * resources) or one resource's recommendation, by the integration's grouping. Reconcile feeds it
+ * member counts; it decides when to open, resolve, reopen or re-ticket, when the due date passes
+ * and when to remind. No I/O and no clock but `now`.
+ *
+ *   open ──ticket_opened──► ticket_open ──members→0──► resolving ──ticket_resolved──► resolved
+ *     closed by someone while unhealthy: reopen (a Resolved ticket; a Closed one is final, so a
+ *     new ticket) | new ticket (next generation) | comment
+ *     a member unhealthy again after resolve: the next generation, a new ticket
+ */
+
+export const FLOW = 'defender';
+const DAY = 86_400_000;
+const WEEK = 7 * DAY;
+
+export interface TicketInfo {
+  system: string;
+  table: string;
+  sysId: string;
+  number: string;
+  link: string;
+  status: TicketStatus;
+}
+
+export interface Policy {
+  closedWhileUnhealthy: 'reopen' | 'new_ticket' | 'comment';
+  /** Reminders go out at all (owner or manager switched on). */
+  remind: boolean;
+  daysBefore: number;
+  weekly: boolean;
+}
+
+/** What reconcile knows about the item, sent with every member change. */
+export interface ItemInfo {
+  integration: string;
+  assessmentKey: string;
+  resourceId?: string;
+  title: string;
+  severity: Severity;
+  timeframeDays: number;
+  grace: boolean;
+  owner?: string;
+  policy: Policy;
+}
+
+export type ItemStatus = 'open' | 'ticket_open' | 'resolving' | 'resolved' | 'closed_unhealthy' | 'deleted';
+
+export interface ItemState extends Omit<ItemInfo, 'timeframeDays'> {
+  status: ItemStatus;
+  /** Unhealthy resources in this item. */
+  members: number;
+  /** Ticket generation: a new ticket (policy or regression) is the next generation. */
+  gen: number;
+  ticket?: TicketInfo;
+  openedAt: number;
+  dueAt: number;
+  overdue: boolean;
+  /** Counters that keep repeatable effect keys unique. */
+  sweeps: number;
+  /** A governance sweep is running; members added meanwhile ask for one more when it ends. */
+  sweeping?: boolean;
+  sweepAgain?: boolean;
+  reopens: number;
+  reminders: number;
+}
+
+export type DefenderEvent =
+  /** From reconcile: members attached/healed on this page, and the item's member count after it. */
+  | { type: 'members'; added: number; removed: number; members: number; info: ItemInfo }
+  | { type: 'ticket_opened'; gen: number; ticket: TicketInfo }
+  | { type: 'ticket_resolved'; gen: number; ticket: TicketInfo }
+  | TicketChangedEvent
+  | { type: 'due'; gen: number }
+  | { type: 'reminded'; gen: number; n: number; at: number }
+  | { type: 'governed'; gen: number; sweep: number }
+  | { type: 'integration_deleted' };
+
+/** Ticket generation 1 carries `tl:defender:<item>`, later ones `…/<gen>` (routed back by itemOf). */
+export function ticketCorrelationItem(item: string, gen: number): string {
+  return gen <= 1 ? item : `${item}/${gen}`;
+}
+
+export function itemOf(correlationItem: string): string {
+  return correlationItem.replace(/\/\d+$/, '');
+}
+
+/** Still someone's work: reminders, overdue and the query API's "open" all mean these. */
+export const ACTIVE: ItemStatus[] = ['open', 'ticket_open', 'closed_unhealthy'];
+
+/** The next reminder strictly after `after`: the pre-due one, or the next weekly one. */
+export function nextReminder(s: Pick<ItemState, 'policy' | 'dueAt' | 'openedAt'>, after: number): number | undefined {
+  if (!s.policy.remind) return undefined;
+  const candidates: number[] = [];
+  if (s.policy.daysBefore > 0) {
+    const pre = s.dueAt - s.policy.daysBefore * DAY;
+    if (pre > after) candidates.push(pre);
+  }
+  if (s.policy.weekly) candidates.push(s.openedAt + (Math.floor(Math.max(0, after - s.openedAt) / WEEK) + 1) * WEEK);
+  return candidates.length ? Math.min(...candidates) : undefined;
+}
+
+function newGeneration(s: ItemState, now: number, keepDue: boolean, timeframeDays?: number): { state: ItemState; effects: Effect[] } {
+  const gen = s.gen + 1;
+  const dueAt = keepDue ? s.dueAt : now + (timeframeDays ?? 30) * DAY;
+  const state: ItemState = { ...s, gen, status: 'open', ticket: undefined, openedAt: now, dueAt, overdue: keepDue ? s.overdue : false, reminders: 0 };
+  const effects: Effect[] = [{ kind: 'open', key: `open:${gen}`, payload: { gen } }];
+  if (!state.overdue) effects.push({ kind: 'due', key: `due:${gen}`, runAt: dueAt, payload: { gen } });
+  return { state, effects };
+}
+
+function startSweep(s: ItemState): { state: ItemState; effects: Effect[] } {
+  const sweeps = s.sweeps + 1;
+  return { state: { ...s, sweeps, sweeping: true, sweepAgain: false }, effects: [{ kind: 'govern', key: `govern:${s.gen}:${sweeps}`, payload: { gen: s.gen, sweep: sweeps } }] };
+}
+
+function firstReminder(s: ItemState, now: number): Effect[] {
+  const at = nextReminder(s, now);
+  return at === undefined ? [] : [{ kind: 'remind', key: `remind:${s.gen}:1`, runAt: at, payload: { gen: s.gen, n: 1, at } }];
+}
+
+function onMembers(s: ItemState | undefined, e: Extract<DefenderEvent, { type: 'members' }>, now: number): Decision<ItemState> | null {
+  const { timeframeDays, ...info } = e.info;
+  if (!s) {
+    if (e.added <= 0 || e.members <= 0) return null;
+    const dueAt = now + timeframeDays * DAY;
+    const state: ItemState = { ...info, status: 'open', members: e.members, gen: 1, openedAt: now, dueAt, overdue: false, sweeps: 0, reopens: 0, reminders: 0 };
+    return {
+      state,
+      effects: [
+        { kind: 'open', key: 'open:1', payload: { gen: 1 } },
+        { kind: 'due', key: 'due:1', runAt: dueAt, payload: { gen: 1 } },
+      ],
+      audit: { action: 'opened', detail: { members: state.members, severity: info.severity, dueAt: new Date(dueAt).toISOString() } },
+    };
+  }
+  // A deleted integration's item comes back only if an integration of the same name is created again.
+  if (s.status === 'deleted' && e.added <= 0) return null;
+  const members = e.members;
+  const base: ItemState = { ...s, ...info, members };
+  const detail = { added: e.added, removed: e.removed, members };
+
+  if ((s.status === 'resolving' || s.status === 'resolved' || s.status === 'deleted') && e.added > 0 && members > 0) {
+    const next = newGeneration(base, now, false, timeframeDays);
+    return { ...next, audit: { action: 'unhealthy_again', detail: { ...detail, gen: next.state.gen } } };
+  }
+  if (members === 0 && ACTIVE.includes(s.status)) {
+    if (s.status === 'ticket_open') {
+      return { state: { ...base, status: 'resolving' }, effects: [{ kind: 'resolve', key: `resolve:${s.gen}`, payload: { gen: s.gen } }], audit: { action: 'healthy', detail } };
+    }
+    // No ticket yet: resolve once it exists. A ticket closed by hand (comment policy): nothing to close.
+    return { state: { ...base, status: s.status === 'open' ? 'resolving' : 'resolved' }, audit: { action: 'healthy', detail } };
+  }
+  if (e.added > 0 && s.status === 'ticket_open') {
+    // One sweep at a time per item: concurrent sweeps would write the same assignments twice.
+    if (s.sweeping) return { state: { ...base, sweepAgain: true }, audit: { action: 'members', detail } };
+    const next = startSweep(base);
+    return { ...next, audit: { action: 'members', detail } };
+  }
+  if (e.added === 0 && e.removed === 0 && members === s.members) return null;
+  return { state: base, audit: { action: 'members', detail } };
+}
+
+function onTicketChanged(s: ItemState, e: TicketChangedEvent, now: number): Decision<ItemState> | null {
+  if (!s.ticket || e.ticket.sysId !== s.ticket.sysId || e.ticket.status === s.ticket.status) return null;
+  const ticket: TicketInfo = { ...s.ticket, status: e.ticket.status };
+  const base: ItemState = { ...s, ticket };
+  const detail = { ticket: ticket.number, status: ticket.status, source: e.source };
+  if (s.status === 'ticket_open' && ticket.status !== 'open' && s.members > 0) {
+    const policy = s.policy.closedWhileUnhealthy;
+    // A Closed (or Canceled) record is final in ServiceNow — only Resolved ones can be reopened —
+    // so "reopen" falls back to a new ticket there.
+    if (policy === 'reopen' && ticket.status === 'resolved') {
+      const reopens = s.reopens + 1;
+      return {
+        state: { ...base, reopens },
+        effects: [{ kind: 'reopen', key: `reopen:${s.gen}:${reopens}`, payload: { gen: s.gen } }],
+        audit: { action: 'closed_while_unhealthy', detail: { ...detail, policy } },
+      };
+    }
+    if (policy !== 'comment') {
+      const next = newGeneration(base, now, true);
+      return { ...next, audit: { action: 'closed_while_unhealthy', detail: { ...detail, policy, outcome: 'new_ticket', gen: next.state.gen } } };
+    }
+    return {
+      state: { ...base, status: 'closed_unhealthy' },
+      effects: [{ kind: 'comment', key: `comment:${s.gen}`, payload: { gen: s.gen } }],
+      audit: { action: 'closed_while_unhealthy', detail: { ...detail, policy } },
+    };
+  }
+  if (s.status === 'closed_unhealthy' && ticket.status === 'open') return { state: { ...base, status: 'ticket_open' }, audit: { action: 'ticket_reopened', detail } };
+  return { state: base, audit: { action: 'ticket_changed', detail } };
+}
+
+export const defenderFlow: Flow<ItemState, DefenderEvent> = {
+  name: FLOW,
+  decide(s, e, now) {
+    if (e.type === 'members') return onMembers(s, e, now);
+    if (!s || s.status === 'deleted') return null;
+    switch (e.type) {
+      case 'ticket_opened': {
+        if (e.gen !== s.gen || s.ticket) return null;
+        const state: ItemState = { ...s, ticket: e.ticket };
+        const detail = { ticket: e.ticket.number, gen: e.gen };
+        if (s.status === 'resolving') {
+          return { state, effects: [{ kind: 'resolve', key: `resolve:${s.gen}`, payload: { gen: s.gen } }], audit: { action: 'ticket_opened', detail } };
+        }
+        if (s.status !== 'open') return { state, audit: { action: 'ticket_opened', detail } };
+        const open = startSweep({ ...state, status: 'ticket_open' });
+        return { state: open.state, effects: [...open.effects, ...firstReminder(open.state, now)], audit: { action: 'ticket_opened', detail } };
+      }
+      case 'ticket_resolved':
+        if (e.gen !== s.gen || s.status !== 'resolving') return null;
+        return { state: { ...s, status: 'resolved', ticket: e.ticket }, audit: { action: 'resolved', detail: { ticket: e.ticket.number } } };
+      case 'ticket_changed':
+        return onTicketChanged(s, e, now);
+      case 'due':
+        if (e.gen !== s.gen || s.overdue || !ACTIVE.includes(s.status) || now < s.dueAt) return null;
+        return {
+          state: { ...s, overdue: true },
+          effects: s.ticket ? [{ kind: 'note', key: `overdue:${s.gen}`, payload: { gen: s.gen, what: 'overdue' } }] : [],
+          audit: { action: 'overdue', detail: { dueAt: new Date(s.dueAt).toISOString() } },
+        };
+      case 'governed': {
+        if (e.gen !== s.gen || e.sweep !== s.sweeps || !s.sweeping) return null;
+        if (s.sweepAgain && s.status === 'ticket_open') {
+          const next = startSweep(s);
+          return { ...next, audit: { action: 'governed', detail: { again: true } } };
+        }
+        return { state: { ...s, sweeping: false, sweepAgain: false }, audit: { action: 'governed' } };
+      }
+      case 'reminded': {
+        if (e.gen !== s.gen || !ACTIVE.includes(s.status) || e.n <= s.reminders) return null;
+        const state: ItemState = { ...s, reminders: e.n };
+        const at = nextReminder(state, e.at);
+        const effects: Effect[] = at === undefined ? [] : [{ kind: 'remind', key: `remind:${s.gen}:${e.n + 1}`, runAt: at, payload: { gen: s.gen, n: e.n + 1, at } }];
+        return { state, effects, audit: { action: 'reminded', detail: { n: e.n } } };
+      }
+      case 'integration_deleted':
+        return {
+          state: { ...s, status: 'deleted' },
+          effects: s.ticket && s.ticket.status === 'open' ? [{ kind: 'note', key: `deleted:${s.gen}`, payload: { gen: s.gen, what: 'deleted' } }] : [],
+          audit: { action: 'integration_deleted' },
+        };
+    }
+    return null;
+  },
+};

@@ -1,0 +1,308 @@
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Assessment, ArmClient } from '../../connectors/microsoft/arm.ts';
+import type { JobHandler } from '../../engine/engine.ts';
+import { applyEventIn } from '../../engine/flow.ts';
+import { enqueueJobs, type JobSpec } from '../../engine/jobs.ts';
+import type { Database, DefenderAssessmentTable } from '../../store/schema.ts';
+import { timeframeDays, type DefenderIntegration, type Severity } from './config.ts';
+import { jobError, type Deps, type MetadataInfo } from './effects.ts';
+import { ACTIVE, defenderFlow, FLOW, type DefenderEvent, type ItemInfo, type ItemState } from './flow.ts';
+
+/**
+ * The reconcile pass: stream assessment pages from ARM (one page in memory at a time), diff each
+ * page against the stored rows in ONE query, and in one transaction per page write the changed
+ * rows and feed the flow only the items whose members changed. Rows exist only for unhealthy
+ * assessments being tracked, so "healthy and no row" — the common case — costs nothing; a pass
+ * that finds nothing changed writes only `seen` stamps and makes no ServiceNow call at all.
+ * Rows not seen by a complete pass belong to assessments that are gone: treated as healed.
+ */
+
+export interface ReconcileStats {
+  integration: string;
+  pass: number;
+  pages: number;
+  assessments: number;
+  unhealthy: number;
+  /** Unhealthy assessments newly attached to an item (ticket). */
+  attached: number;
+  /** Tracked assessments now healthy, filtered out, or gone. */
+  healed: number;
+  /** Held back by the daily cap. */
+  capped: number;
+  /** Items that got a `members` event (each may open or resolve a ticket). */
+  itemEvents: number;
+  ms: number;
+}
+
+const hash = (s: string, n: number) => createHash('sha1').update(s.toLowerCase()).digest('base64url').slice(0, n);
+
+/** Compact stable row key for an assessment's ARM id. */
+export const rowId = (assessmentArmId: string) => hash(assessmentArmId, 22);
+
+export function itemIdFor(i: DefenderIntegration, assessmentKey: string, resourceId: string): string {
+  const base = `${i.name}:${assessmentKey.toLowerCase()}`;
+  return i.grouping === 'recommendation' ? base : `${base}:${hash(resourceId, 12)}`;
+}
+
+export function resourceIdOf(a: Assessment): string {
+  return a.properties.resourceDetails?.id ?? a.id.replace(/\/providers\/Microsoft\.Security\/assessments\/[^/]+$/i, '');
+}
+
+/** Assessment metadata (title, severity, texts), listed once and kept for hours; unknown keys fetched one by one. */
+export class MetadataCache {
+  private map = new Map<string, MetadataInfo | undefined>();
+  private loadedAt = 0;
+  private loading: Promise<void> | undefined;
+
+  constructor(
+    private readonly arm: () => ArmClient,
+    private readonly now: () => number,
+    private readonly ttlMs = 6 * 3600_000,
+  ) {}
+
+  async prime(): Promise<void> {
+    if (this.now() - this.loadedAt < this.ttlMs) return;
+    this.loading ??= (async () => {
+      const all = await this.arm().getAssessmentMetadata();
+      const map = new Map<string, MetadataInfo | undefined>();
+      for (const m of all) map.set(m.name.toLowerCase(), info(m.properties));
+      this.map = map;
+      this.loadedAt = this.now();
+    })().finally(() => (this.loading = undefined));
+    await this.loading;
+  }
+
+  async get(key: string): Promise<MetadataInfo | undefined> {
+    const k = key.toLowerCase();
+    if (!this.map.has(k)) {
+      const m = await this.arm().getAssessmentMetadataByName(key);
+      this.map.set(k, m && info(m.properties));
+    }
+    return this.map.get(k);
+  }
+}
+
+function info(p: { displayName: string; severity: Severity; description?: string; remediationDescription?: string }): MetadataInfo {
+  return { displayName: p.displayName, severity: p.severity, description: p.description, remediation: p.remediationDescription };
+}
+
+type Row = Pick<DefenderAssessmentTable, 'id' | 'item' | 'gov' | 'resource_id' | 'name'>;
+interface Entry {
+  id: string;
+  name: string;
+  resourceId: string;
+  severity: Severity;
+  title: string;
+}
+
+const chunks = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, k) => xs.slice(k * n, k * n + n));
+const day = (t: number) => new Date(t).toISOString().slice(0, 10);
+
+async function kvGet(db: Kysely<Database>, key: string): Promise<string | undefined> {
+  return (await db.selectFrom('kv').select('value').where('key', '=', key).executeTakeFirst())?.value;
+}
+async function kvPut(db: Kysely<Database>, key: string, value: string, now: number): Promise<void> {
+  await db
+    .insertInto('kv')
+    .values({ key, value, updated_at: now })
+    .onConflict((oc) => oc.column('key').doUpdateSet({ value, updated_at: now }))
+    .execute();
+}
+
+/** One pass at a time per integration in this process (the schedule keeps instances apart). */
+const running = new WeakMap<object, Map<string, Promise<unknown>>>();
+
+export async function reconcile(d: Deps & { meta: MetadataCache }, i: DefenderIntegration, heartbeat: () => Promise<void> = async () => {}): Promise<ReconcileStats> {
+  const locks = running.get(d) ?? new Map<string, Promise<unknown>>();
+  running.set(d, locks);
+  const before = locks.get(i.name) ?? Promise.resolve();
+  const mine = before.catch(() => {}).then(() => runPass(d, i, heartbeat));
+  locks.set(i.name, mine);
+  try {
+    return await mine;
+  } finally {
+    if (locks.get(i.name) === mine) locks.delete(i.name);
+  }
+}
+
+async function runPass(d: Deps & { meta: MetadataCache }, i: DefenderIntegration, heartbeat: () => Promise<void>): Promise<ReconcileStats> {
+  const started = performance.now();
+  const db = d.app.store.db;
+  const now = d.app.clock.now();
+  const arm = d.app.connections.microsoft().arm;
+  // A pass stamp that always grows, even on a clock that stands still (tests).
+  const pass = Math.max(now, Number((await kvGet(db, `defender:pass:${i.name}`)) ?? 0) + 1);
+  await kvPut(db, `defender:pass:${i.name}`, String(pass), now);
+  const capKey = `defender:cap:${i.name}`;
+  const capState = JSON.parse((await kvGet(db, capKey)) ?? '{}') as { day?: string; opened?: number };
+  let openedToday = capState.day === day(now) ? (capState.opened ?? 0) : 0;
+  const stats: ReconcileStats = { integration: i.name, pass, pages: 0, assessments: 0, unhealthy: 0, attached: 0, healed: 0, capped: 0, itemEvents: 0, ms: 0 };
+  const sevOk = (s: Severity) => !i.filters.severities || i.filters.severities.includes(s);
+  const recs = i.filters.recommendations && new Set(i.filters.recommendations.map((r) => r.toLowerCase()));
+  const policy = {
+    closedWhileUnhealthy: i.closedWhileUnhealthy,
+    remind: i.notifications.owner || i.notifications.manager,
+    daysBefore: i.notifications.daysBefore,
+    weekly: i.notifications.weekly,
+  };
+  const itemInfo = (e: Entry): ItemInfo => ({
+    integration: i.name,
+    assessmentKey: e.name,
+    ...(i.grouping === 'resource' ? { resourceId: e.resourceId } : {}),
+    title: e.title,
+    severity: e.severity,
+    timeframeDays: timeframeDays(i, e.severity),
+    grace: i.gracePeriod,
+    owner: i.mapping.assignedTo,
+    policy,
+  });
+
+  /** One transaction: rows written, flow fed, governance deletions queued. */
+  async function commit(o: { upserts: (Entry & { item: string | null })[]; seen: string[]; healed: Row[]; added: Map<string, Entry[]>; tag: string }) {
+    const removed = new Map<string, number>();
+    for (const r of o.healed) if (r.item) removed.set(r.item, (removed.get(r.item) ?? 0) + 1);
+    const items = new Set([...o.added.keys(), ...removed.keys()]);
+    const ungovern = o.healed.filter((r) => r.gov).map((r) => [r.resource_id, r.name] as [string, string]);
+    if (!o.upserts.length && !o.seen.length && !o.healed.length) return;
+    await db.transaction().execute(async (trx) => {
+      for (const part of chunks(o.upserts, 1000)) {
+        await trx
+          .insertInto('defender_assessment')
+          .values(part.map((e) => ({ integration: i.name, id: e.id, item: e.item, name: e.name, resource_id: e.resourceId, severity: e.severity, gov: null, seen: pass })))
+          .onConflict((oc) => oc.columns(['integration', 'id']).doUpdateSet((eb) => ({ item: eb.ref('excluded.item'), seen: eb.ref('excluded.seen'), severity: eb.ref('excluded.severity') })))
+          .execute();
+      }
+      for (const part of chunks(o.seen, 5000)) {
+        await trx.updateTable('defender_assessment').set({ seen: pass }).where('integration', '=', i.name).where('id', 'in', part).execute();
+      }
+      for (const part of chunks(o.healed.map((r) => r.id), 5000)) {
+        await trx.deleteFrom('defender_assessment').where('integration', '=', i.name).where('id', 'in', part).execute();
+      }
+      for (const item of items) {
+        const added = o.added.get(item) ?? [];
+        const sample = added[0] ?? (await sampleEntry(trx, i.name, item));
+        if (!sample) continue;
+        // The count comes from the rows just written, so it is right however the events interleave.
+        const members = Number(
+          (await trx.selectFrom('defender_assessment').select((eb) => eb.fn.countAll().as('n')).where('integration', '=', i.name).where('item', '=', item).executeTakeFirstOrThrow()).n,
+        );
+        const event: DefenderEvent = { type: 'members', added: added.length, removed: removed.get(item) ?? 0, members, info: itemInfo(sample) };
+        await applyEventIn(trx, defenderFlow, item, event, now, `reconcile:${i.name}`);
+      }
+      const jobs: JobSpec[] = chunks(ungovern, 500).map((pairs, k) => ({
+        kind: 'defender.ungovern',
+        key: `defender-ungovern:${i.name}:${pass}:${o.tag}:${k}`,
+        payload: { integration: i.name, pairs },
+      }));
+      if (jobs.length) await enqueueJobs(trx, jobs, now);
+      await kvPut(trx, capKey, JSON.stringify({ day: day(now), opened: openedToday }), now);
+    });
+    stats.healed += o.healed.length;
+    stats.itemEvents += items.size;
+    if (items.size || ungovern.length) d.app.engine.wake();
+  }
+
+  await d.meta.prime();
+  for await (const page of arm.listAssessments(i.scope, { pageSize: i.pageSize })) {
+    stats.pages++;
+    stats.assessments += page.value.length;
+    await heartbeat();
+    const keys = new Set(page.value.map((a) => a.name.toLowerCase()));
+    const meta = new Map<string, MetadataInfo | undefined>();
+    for (const k of keys) meta.set(k, await d.meta.get(k));
+
+    const entries = new Map<string, { e: Entry; unhealthy: boolean }>();
+    for (const a of page.value) {
+      const m = meta.get(a.name.toLowerCase());
+      const severity = m?.severity ?? a.properties.metadata?.severity ?? 'Medium';
+      const unhealthy = a.properties.status?.code === 'Unhealthy' && sevOk(severity) && (!recs || recs.has(a.name.toLowerCase()));
+      if (unhealthy) stats.unhealthy++;
+      entries.set(rowId(a.id), { e: { id: rowId(a.id), name: a.name, resourceId: resourceIdOf(a), severity, title: m?.displayName ?? a.properties.displayName }, unhealthy });
+    }
+    const rows = await db
+      .selectFrom('defender_assessment')
+      .select(['id', 'item', 'gov', 'resource_id', 'name'])
+      .where('integration', '=', i.name)
+      .where('id', 'in', [...entries.keys()])
+      .execute();
+    const byId = new Map(rows.map((r) => [r.id, r]));
+
+    const seen: string[] = [];
+    const healed: Row[] = [];
+    const candidates = new Map<string, Entry[]>();
+    for (const [id, { e, unhealthy }] of entries) {
+      const row = byId.get(id);
+      if (!unhealthy) {
+        if (row) healed.push(row);
+      } else if (row?.item) {
+        seen.push(id);
+      } else {
+        const item = itemIdFor(i, e.name, e.resourceId);
+        const list = candidates.get(item) ?? [];
+        list.push(e);
+        candidates.set(item, list);
+      }
+    }
+    // Attach new unhealthy members: free when their item has a live ticket, else one ticket against the cap.
+    const upserts: (Entry & { item: string | null })[] = [];
+    const added = new Map<string, Entry[]>();
+    if (candidates.size) {
+      const states = await db.selectFrom('flow_state').select(['id', 'state']).where('flow', '=', FLOW).where('id', 'in', [...candidates.keys()]).execute();
+      const status = new Map(states.map((r) => [r.id, (JSON.parse(r.state) as ItemState).status]));
+      for (const [item, list] of candidates) {
+        const st = status.get(item);
+        const live = st !== undefined && ACTIVE.includes(st);
+        if (live || i.dailyCap === 0 || openedToday < i.dailyCap) {
+          if (!live) openedToday++;
+          added.set(item, list);
+          for (const e of list) upserts.push({ ...e, item });
+          stats.attached += list.length;
+        } else {
+          for (const e of list) upserts.push({ ...e, item: null });
+          stats.capped += list.length;
+        }
+      }
+    }
+    await commit({ upserts, seen, healed, added, tag: `p${stats.pages}` });
+  }
+
+  // The pass completed: whatever it did not see is gone from Defender (resource deleted, scope changed).
+  for (let k = 0; ; k++) {
+    const gone = await db
+      .selectFrom('defender_assessment')
+      .select(['id', 'item', 'gov', 'resource_id', 'name'])
+      .where('integration', '=', i.name)
+      .where('seen', '<', pass)
+      .limit(5000)
+      .execute();
+    if (!gone.length) break;
+    await commit({ upserts: [], seen: [], healed: gone, added: new Map(), tag: `gone${k}` });
+    if (gone.length < 5000) break;
+  }
+  stats.ms = Math.round(performance.now() - started);
+  await kvPut(db, `defender:last:${i.name}`, JSON.stringify({ ...stats, at: new Date(now).toISOString() }), now);
+  return stats;
+}
+
+/** Item info for an item that only lost members (no new entry on this page to describe it). */
+async function sampleEntry(db: Kysely<Database>, integration: string, item: string): Promise<Entry | undefined> {
+  const row = await db.selectFrom('flow_state').select('state').where('flow', '=', FLOW).where('id', '=', item).executeTakeFirst();
+  if (!row) return undefined;
+  const s = JSON.parse(row.state) as ItemState;
+  return { id: '', name: s.assessmentKey, resourceId: s.resourceId ?? '', severity: s.severity, title: s.title };
+}
+
+export function reconcileHandler(d: Deps & { meta: MetadataCache }): JobHandler {
+  return async (p: { integration: string }, ctx) => {
+    const i = d.integrations.get(p.integration);
+    if (!i || !i.enabled) return {};
+    try {
+      const stats = await reconcile(d, i, () => ctx.heartbeat());
+      d.app.log.info(stats, 'defender reconcile pass');
+      return {};
+    } catch (e) {
+      throw jobError(e);
+    }
+  };
+}

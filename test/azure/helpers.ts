@@ -1,0 +1,119 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT, generateKeyPair, jwtVerify, type CryptoKey } from 'jose';
+import { Agent, request } from 'undici';
+import { startAzureSandbox, type AzureSandbox } from '../../sandbox/azure/index.ts';
+import { ensureSandboxTls, type SandboxTls } from '../../sandbox/shared/tls.ts';
+import { OffsetClock } from '../../sandbox/shared/clock.ts';
+import { ArmClient } from '../../src/connectors/microsoft/arm.ts';
+import type { AuthProvider } from '../../src/connectors/http.ts';
+
+/**
+ * An Azure sandbox in a temp dir, with a local signing key standing in for Entra: tokens are
+ * RS256 JWTs with aud https://management.azure.com, checked by `verifyBearer`.
+ */
+
+export const ARM_AUD = 'https://management.azure.com';
+
+let keys: Promise<{ publicKey: CryptoKey; privateKey: CryptoKey }> | undefined;
+const testKeys = () => (keys ??= generateKeyPair('RS256'));
+
+export async function signToken(o: { aud?: string; expiresInSec?: number; now?: number } = {}): Promise<string> {
+  const { privateKey } = await testKeys();
+  const iat = Math.floor((o.now ?? Date.now()) / 1000);
+  return new SignJWT({ tid: 'test-tenant', appid: 'test-app', roles: [] })
+    .setProtectedHeader({ alg: 'RS256', kid: 'test' })
+    .setIssuer('https://sts.windows.net/test-tenant/')
+    .setAudience(o.aud ?? ARM_AUD)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + (o.expiresInSec ?? 3600))
+    .sign(privateKey);
+}
+
+export async function verifyTestToken(token: string): Promise<Record<string, unknown>> {
+  const { publicKey } = await testKeys();
+  // exp is checked by the sandbox against its own clock; here only signature and audience.
+  const { payload } = await jwtVerify(token, publicKey, { audience: ARM_AUD, clockTolerance: 10 * 365 * 86_400 });
+  return payload as Record<string, unknown>;
+}
+
+export interface Harness {
+  dir: string;
+  tls: SandboxTls;
+  sb: AzureSandbox;
+  clock: OffsetClock;
+  agent: Agent;
+  /** A raw HTTPS call; adds a valid bearer token unless `token: null`. */
+  call(
+    method: string,
+    path: string,
+    o?: { json?: unknown; token?: string | null; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  admin(path: string, json: unknown): Promise<any>;
+  client(o?: { maxRetries?: number; auth?: AuthProvider }): ArmClient;
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Tokens are minted on sandbox time, as the Microsoft sandbox (sharing the clock) would. */
+export const bearerAuth = (clock?: OffsetClock): AuthProvider => ({
+  headers: async () => ({ authorization: `Bearer ${await signToken({ now: clock?.now() })}` }),
+});
+
+export async function startHarness(o: { seedDemo?: boolean } = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'tl-az-'));
+  const tls = ensureSandboxTls(join(dir, 'tls'));
+  const clock = new OffsetClock();
+  const agent = new Agent({ connect: { ca: tls.ca } });
+  const start = () => startAzureSandbox({ dataDir: dir, tls, clock, verifyBearer: verifyTestToken, seedDemo: o.seedDemo });
+  const clients: ArmClient[] = [];
+  const h: Harness = {
+    dir,
+    tls,
+    clock,
+    agent,
+    sb: await start(),
+    async call(method, path, co = {}) {
+      const headers: Record<string, string> = { ...co.headers };
+      const token = co.token === undefined ? await signToken({ now: clock.now() }) : co.token;
+      if (token !== null) headers.authorization = `Bearer ${token}`;
+      let body: string | undefined;
+      if (co.json !== undefined) {
+        headers['content-type'] = 'application/json';
+        body = JSON.stringify(co.json);
+      }
+      const url = /^https:/.test(path) ? path : h.sb.baseUrl + path;
+      const r = await request(url, { method: method as 'GET', headers, body, dispatcher: agent });
+      const text = await r.body.text();
+      let parsed: unknown = text;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        /* keep text */
+      }
+      return { status: r.statusCode, body: parsed, headers: r.headers };
+    },
+    async admin(path, json) {
+      const r = await h.call('POST', `/_sandbox/azure${path}`, { json, token: null });
+      if (r.status !== 200) throw new Error(`admin ${path} → ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body;
+    },
+    client(co = {}) {
+      const c = new ArmClient({ baseUrl: h.sb.baseUrl, ca: tls.ca, auth: co.auth ?? bearerAuth(clock), maxRetries: co.maxRetries ?? 2, baseDelayMs: 20 });
+      clients.push(c);
+      return c;
+    },
+    async restart() {
+      await h.sb.close();
+      h.sb = await start();
+    },
+    async close() {
+      await Promise.all(clients.map((c) => c.close()));
+      await h.sb.close();
+      await agent.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
