@@ -43,7 +43,9 @@ export function bodyCases(): BodyCase[] {
     { name: '__proto__ poisoning', raw: '{"__proto__":{"polluted":true},"Stage":"AssignmentRequestCreated"}', parseLevel: true },
     { name: 'constructor.prototype poisoning', raw: '{"constructor":{"prototype":{"polluted":true}}}', parseLevel: true },
     { name: '10 MB body', raw: tenMB, parseLevel: true, mayCloseEarly: true },
-    { name: '1.5 MB body (over the 1 MB limit)', raw: `{"pad":"${'b'.repeat(1536 * 1024)}"}`, parseLevel: true },
+    // Over the limit the server answers 413 from Content-Length and may close before the client has
+    // written everything (RFC 9110 §15.5.14); the client then sees EPIPE instead of the answer.
+    { name: '1.5 MB body (over the 1 MB limit)', raw: `{"pad":"${'b'.repeat(1536 * 1024)}"}`, parseLevel: true, mayCloseEarly: true },
     { name: '10,000 nested arrays', raw: deepArray(10_000) },
     { name: '10,000 nested objects', raw: deepObject(10_000) },
     { name: 'lone surrogates (escaped)', raw: '{"CustomExtensionStageInstanceId":"\\ud800","Stage":"\\udfffAssignmentRequestCreated","table":"\\ud83d"}' },
