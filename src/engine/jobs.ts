@@ -18,12 +18,23 @@ export type JobRow = JobsTable;
 
 export const DEFAULT_MAX_ATTEMPTS = 10;
 
+/**
+ * A UUIDv7 (RFC 9562): 48 bits of wall-clock milliseconds, then random bits. Time-ordered ids
+ * append to the primary-key index instead of landing on random pages, which matters at
+ * thousands of enqueues per second.
+ */
+export function uuidv7(ms = Date.now()): string {
+  // randomUUID draws from a cached entropy pool; keep its random bits and variant, put the time first.
+  const ts = ms.toString(16).padStart(12, '0');
+  return `${ts.slice(0, 8)}-${ts.slice(8)}-7${randomUUID().slice(15)}`;
+}
+
 /** Insert jobs; existing keys are left alone. Returns how many were new. */
 export async function enqueueJobs(db: Kysely<Database>, specs: JobSpec[], now: number): Promise<number> {
   let inserted = 0;
   for (let i = 0; i < specs.length; i += 500) {
     const rows = specs.slice(i, i + 500).map((s) => ({
-      id: randomUUID(),
+      id: uuidv7(),
       kind: s.kind,
       key: s.key,
       payload: JSON.stringify(s.payload ?? {}),
