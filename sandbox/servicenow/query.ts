@@ -36,6 +36,8 @@ export interface CompiledQuery {
   order: { field: string; desc: boolean }[];
   /** At least one term was invalid (and dropped). */
   invalid: boolean;
+  /** Every matching row has exactly this correlation_id (an AND-ed `correlation_id=` term): an index can narrow the scan. */
+  correlationId?: string;
 }
 
 type Pred = (row: Row) => boolean;
@@ -214,6 +216,7 @@ export function compileQuery(query: string, ctx: QueryContext, byDisplay = false
   const blocks: Pred[][][] = [[]];
   const order: { field: string; desc: boolean }[] = [];
   let invalid = false;
+  const correlationTerms = new Map<Pred[][], { group: Pred[]; value: string }>();
   const q = query.trim();
   for (let tok of q === '' ? [] : tokens(q)) {
     if (tok === '' || tok === 'EQ') continue;
@@ -241,13 +244,17 @@ export function compileQuery(query: string, ctx: QueryContext, byDisplay = false
     const block = blocks[blocks.length - 1];
     if (isOr && block.length > 0) block[block.length - 1].push(pred);
     else block.push([pred]);
+    if (!isOr && !byDisplay && tok.startsWith('correlation_id=')) correlationTerms.set(block, { group: block[block.length - 1], value: evalValue(tok.slice(15), ctx)! });
   }
   const live = blocks.filter((b) => b.length > 0);
+  // Usable as an index only if it is the whole query's single block and nothing was OR-ed onto it.
+  const eq = live.length === 1 ? correlationTerms.get(live[0]) : undefined;
+  const correlationId = eq && eq.group.length === 1 ? eq.value : undefined;
   const matchAll = live.length === 0;
   const match: Pred = matchAll
     ? () => true
     : (row) => live.some((groups) => groups.every((ors) => (ors.length === 1 ? ors[0](row) : ors.some((p) => p(row)))));
-  return { match, matchAll, order, invalid };
+  return { match, matchAll, order, invalid, correlationId };
 }
 
 /** Sort rows by ORDERBY clauses (stable: ties keep insertion order; empty values first). */

@@ -104,7 +104,7 @@ export function registerTableApi(app: FastifyInstance, ctx: SnContext): void {
     let rows: Row[];
     if (compiled.invalid && ctx.settings.property('glide.invalid_query.returns_no_rows') === 'true') rows = [];
     else if (compiled.matchAll && compiled.order.length === 0) rows = ctx.store.rows(table);
-    else if (!compiled.invalid && /^correlation_id=[^^]+$/.test(queryText)) rows = ctx.store.byCorrelationId(table, queryText.slice('correlation_id='.length));
+    else if (compiled.correlationId !== undefined) rows = sortRows(ctx.store.byCorrelationId(table, compiled.correlationId).filter(compiled.match), compiled.order, qc);
     else {
       const key = `${queryText}\u0000${byDisplay}\u0000${actor.sysId}`;
       const version = ctx.store.version(table);

@@ -86,7 +86,7 @@ export class Engine {
   private wakeUp: (() => void) | undefined;
   private lastReap = 0;
   /** Jobs finished with nothing to apply, waiting for the next group commit. */
-  private pendingDone: { id: string; resolve: (ok: boolean) => void; reject: (e: unknown) => void }[] = [];
+  private pendingDone: PendingFinish[] = [];
   private flushingDone = false;
   private lastScheduleTick = 0;
   private readonly log: Logger | undefined;
@@ -198,7 +198,12 @@ export class Engine {
           });
           this.inFlight.add(p);
         }
-        if (jobs.length === 0 || this.inFlight.size >= this.o.concurrency) await this.idle();
+        if (jobs.length === 0 || this.inFlight.size >= this.o.concurrency) {
+          await this.idle();
+          // Woken by a finishing job while others run: let the rest of its group finish first,
+          // so one claim fills many free slots instead of one claim per slot.
+          if (this.inFlight.size > 0) await new Promise((r) => setImmediate(r));
+        }
       } catch (e) {
         // Database gone or similar: back off and try again; nothing accepted is lost.
         this.log?.warn({ err: (e as Error).message }, 'engine loop error; retrying');
@@ -289,39 +294,15 @@ export class Engine {
     this.metrics?.jobFinished(job.kind, outcome, Math.max(0, now - job.run_at), performance.now() - started);
   }
 
-  /** Mark done and apply the handler's events/jobs atomically; retried on contention. */
-  private async finish(job: JobRow, result: JobResult): Promise<'done' | 'lost'> {
-    if (!result.events?.length && !result.jobs?.length) return (await this.completeInGroup(job.id)) ? 'done' : 'lost';
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const ok = await this.db.transaction().execute(async (trx) => {
-          const now = this.clock.now();
-          if (!(await completeJob(trx, job, this.workerId, now))) return false;
-          for (const d of result.events ?? []) {
-            const flow = this.flows.get(d.flow);
-            if (!flow) throw new PermanentError(`unknown flow ${d.flow}`);
-            await applyEventIn(trx, flow, d.id, d.event, now, `job:${job.kind}`);
-          }
-          if (result.jobs?.length) await enqueueJobs(trx, result.jobs, now);
-          return true;
-        });
-        if (ok && (result.events?.length || result.jobs?.length)) this.wake();
-        return ok ? 'done' : 'lost';
-      } catch (e) {
-        if (!isContention(e) || attempt >= 20) throw e;
-        await sleep(Math.random() * 5 * attempt);
-      }
-    }
-  }
-
   /**
-   * Group commit: jobs that finish while a flush is under way are marked done together in the
-   * next single statement — one commit for many jobs instead of one each, with no added wait
-   * when the engine is quiet.
+   * Group commit: jobs that finish while a flush is under way are marked done — with the events
+   * and jobs their handlers returned — together in the next transaction: one commit for many jobs
+   * instead of one each, with no added wait when the engine is quiet. If the group's transaction
+   * fails (a concurrent update, a bad event), each job is finished on its own instead.
    */
-  private completeInGroup(id: string): Promise<boolean> {
+  private finish(job: JobRow, result: JobResult): Promise<'done' | 'lost'> {
     return new Promise((resolve, reject) => {
-      this.pendingDone.push({ id, resolve, reject });
+      this.pendingDone.push({ job, result, resolve, reject });
       if (!this.flushingDone) void this.flushDone();
     });
   }
@@ -330,16 +311,50 @@ export class Engine {
     this.flushingDone = true;
     try {
       while (this.pendingDone.length) {
-        const batch = this.pendingDone.splice(0, 500);
+        const batch = this.pendingDone.splice(0, 200);
+        let done: Set<string>;
         try {
-          const done = await completeJobs(this.db, batch.map((b) => b.id), this.workerId, this.clock.now());
-          for (const b of batch) b.resolve(done.has(b.id));
-        } catch (e) {
-          for (const b of batch) b.reject(e);
+          done = await this.db.transaction().execute((trx) => this.finishIn(trx, batch));
+        } catch {
+          await Promise.all(batch.map((b) => this.finishAlone(b.job, b.result).then(b.resolve, b.reject)));
+          continue;
         }
+        for (const b of batch) b.resolve(done.has(b.job.id) ? 'done' : 'lost');
+        if (batch.some((b) => done.has(b.job.id) && hasOutput(b.result))) this.wake();
       }
     } finally {
       this.flushingDone = false;
+    }
+  }
+
+  /** Mark the jobs done (only those whose lease is still ours) and apply what their handlers returned. */
+  private async finishIn(trx: Kysely<Database>, batch: PendingFinish[]): Promise<Set<string>> {
+    const now = this.clock.now();
+    const done = await completeJobs(trx, batch.filter((b) => !hasOutput(b.result)).map((b) => b.job.id), this.workerId, now);
+    for (const { job, result } of batch.filter((b) => hasOutput(b.result))) {
+      if (!(await completeJob(trx, job, this.workerId, now))) continue;
+      for (const d of result.events ?? []) {
+        const flow = this.flows.get(d.flow);
+        if (!flow) throw new PermanentError(`unknown flow ${d.flow}`);
+        await applyEventIn(trx, flow, d.id, d.event, now, `job:${job.kind}`);
+      }
+      if (result.jobs?.length) await enqueueJobs(trx, result.jobs, now);
+      done.add(job.id);
+    }
+    return done;
+  }
+
+  /** One job in its own transaction; retried on contention. */
+  private async finishAlone(job: JobRow, result: JobResult): Promise<'done' | 'lost'> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const done = await this.db.transaction().execute((trx) => this.finishIn(trx, [{ job, result, resolve() {}, reject() {} }]));
+        if (done.size && hasOutput(result)) this.wake();
+        return done.size ? 'done' : 'lost';
+      } catch (e) {
+        if (!isContention(e) || attempt >= 20) throw e;
+        await sleep(Math.random() * 5 * attempt);
+      }
     }
   }
 
@@ -370,6 +385,15 @@ export class Engine {
       return 'lost';
     }
   }
+}
+
+const hasOutput = (r: JobResult) => !!(r.events?.length || r.jobs?.length);
+
+interface PendingFinish {
+  job: JobRow;
+  result: JobResult;
+  resolve(outcome: 'done' | 'lost'): void;
+  reject(e: unknown): void;
 }
 
 /** Errors that mean "someone else wrote first / the database was busy": safe to retry. */

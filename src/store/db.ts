@@ -80,8 +80,33 @@ export async function openStore(o: StoreOptions): Promise<Store> {
   // 64 MiB of page cache (default 2 MiB): the job and state indexes stay in memory under load.
   database.pragma('cache_size = -65536');
   database.pragma('temp_store = MEMORY');
+  cacheStatements(database);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   return { db, dialect: 'sqlite', description: `sqlite ${file}`, close: () => db.destroy() };
+}
+
+/**
+ * Kysely prepares every query afresh; on SQLite, preparing costs about as much as running the
+ * statement. Reuse prepared statements by SQL text (bounded: multi-row inserts vary in shape).
+ * A statement still being iterated is busy and cannot be reused, so that caller gets a new one.
+ */
+function cacheStatements(database: SQLite.Database, max = 256): void {
+  const prepare = database.prepare.bind(database);
+  const cache = new Map<string, SQLite.Statement>();
+  database.prepare = ((sql: string) => {
+    const hit = cache.get(sql);
+    if (hit && !hit.busy) {
+      cache.delete(sql); // re-insert: the Map's order is the LRU order
+      cache.set(sql, hit);
+      return hit;
+    }
+    const stmt = prepare(sql);
+    if (!hit) {
+      cache.set(sql, stmt);
+      if (cache.size > max) cache.delete(cache.keys().next().value!);
+    }
+    return stmt;
+  }) as typeof database.prepare;
 }
 
 /** True when the error means the database itself is gone (not a constraint or syntax error). */

@@ -88,6 +88,11 @@ describe('ServiceNow sandbox: Table API', () => {
       return r.json.result.map((x: any) => x.correlation_id || '-').sort().join(',');
     };
     assert.equal(await numbers('correlation_id=corr-a'), 'corr-a');
+    // The correlation index narrows the scan; the rest of the query still applies.
+    assert.equal(await numbers('correlation_id=corr-a^ORDERBYsys_created_on^ORDERBYsys_id'), 'corr-a');
+    assert.equal(await numbers('correlation_id=corr-a^short_descriptionLIKEprinter'), '');
+    assert.equal(await numbers('correlation_id=corr-a^ORcorrelation_id=corr-b'), 'corr-a,corr-b');
+    assert.equal(await numbers('correlation_id=corr-a^NQcorrelation_id=corr-b'), 'corr-a,corr-b');
     assert.equal(await numbers('correlation_id!=corr-a'), '-,corr-b');
     assert.equal(await numbers('short_descriptionLIKEvpn'), '-,corr-a');
     assert.equal(await numbers('short_descriptionNOT LIKEvpn'), 'corr-b');
