@@ -97,6 +97,7 @@ export async function buildTicketloop(config: Config, o: BuildOptions = {}): Pro
     leaseMs: config.engine.leaseMs,
     backoffBaseMs: config.engine.backoffBaseMs,
     backoffMaxMs: config.engine.backoffMaxMs,
+    retainDoneMs: config.engine.retainDoneHours * 3_600_000,
   });
   const http = await createHttpServer({
     logger: log,

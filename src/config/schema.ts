@@ -45,9 +45,11 @@ export const configSchema = z
         leaseMs: z.number().int().min(1000).default(30_000),
         backoffBaseMs: z.number().int().min(1).default(1_000),
         backoffMaxMs: z.number().int().min(1).default(15 * 60_000),
+        /** Finished jobs are kept this long (for `jobs list` and audits), then deleted. */
+        retainDoneHours: z.number().min(1).default(168),
       })
       .strict()
-      .default({ concurrency: 16, pollIntervalMs: 200, leaseMs: 30_000, backoffBaseMs: 1_000, backoffMaxMs: 900_000 }),
+      .default({ concurrency: 16, pollIntervalMs: 200, leaseMs: 30_000, backoffBaseMs: 1_000, backoffMaxMs: 900_000, retainDoneHours: 168 }),
     sandbox: z
       .object({
         /** Start the bundled ServiceNow / Microsoft / Azure sandbox in-process. */

@@ -16,6 +16,7 @@ import {
   enqueueJobs,
   extendLease,
   failJob,
+  purgeDoneJobs,
   reapExpiredLeases,
   type JobRow,
   type JobSpec,
@@ -59,6 +60,8 @@ export interface EngineOptions {
   leaseMs?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** Finished (done) jobs older than this are deleted by housekeeping; default 7 days. */
+  retainDoneMs?: number;
   log?: Logger;
   metrics?: EngineMetrics;
 }
@@ -76,7 +79,7 @@ export class Engine {
   readonly workerId: string;
   readonly clock: Clock;
   private readonly store: Store;
-  private readonly o: Required<Pick<EngineOptions, 'concurrency' | 'pollIntervalMs' | 'leaseMs' | 'backoffBaseMs' | 'backoffMaxMs'>>;
+  private readonly o: Required<Pick<EngineOptions, 'concurrency' | 'pollIntervalMs' | 'leaseMs' | 'backoffBaseMs' | 'backoffMaxMs' | 'retainDoneMs'>>;
   private readonly handlers = new Map<string, JobHandler>();
   private readonly flows = new Map<string, Flow<any, any>>();
   private readonly schedules = new Map<string, ScheduleDef>();
@@ -85,6 +88,7 @@ export class Engine {
   private inFlight = new Set<Promise<void>>();
   private wakeUp: (() => void) | undefined;
   private lastReap = 0;
+  private lastPurge = 0;
   /** Jobs finished with nothing to apply, waiting for the next group commit. */
   private pendingDone: PendingFinish[] = [];
   private flushingDone = false;
@@ -102,6 +106,7 @@ export class Engine {
       leaseMs: o.leaseMs ?? 30_000,
       backoffBaseMs: o.backoffBaseMs ?? 1_000,
       backoffMaxMs: o.backoffMaxMs ?? 15 * 60_000,
+      retainDoneMs: o.retainDoneMs ?? 7 * 86_400_000,
     };
     this.log = o.log;
     this.metrics = o.metrics;
@@ -237,6 +242,10 @@ export class Engine {
       const n = await reapExpiredLeases(this.db, now);
       if (n) this.log?.warn({ jobs: n }, 're-queued jobs whose worker stopped');
     }
+    if (now - this.lastPurge >= 60_000) {
+      this.lastPurge = now;
+      await purgeDoneJobs(this.db, now - this.o.retainDoneMs);
+    }
     if (this.schedules.size && (force || now - this.lastScheduleTick >= 1_000)) {
       this.lastScheduleTick = now;
       for (const s of this.schedules.values()) await this.tickSchedule(s, now);
@@ -250,23 +259,22 @@ export class Engine {
   private async tickSchedule(s: ScheduleDef, now: number): Promise<void> {
     const prefix = `schedule:${s.name}:`;
     await this.db.transaction().execute(async (trx) => {
-      const busy = await trx
-        .selectFrom('jobs')
-        .select('id')
-        .where('kind', '=', s.kind)
-        .where('key', 'like', `${prefix}%`)
-        .where('state', 'in', ['ready', 'running'])
-        .executeTakeFirst();
-      if (busy) return;
+      const row = await trx.selectFrom('schedules').select(['next_run_at', 'last_job_key']).where('name', '=', s.name).executeTakeFirst();
+      if (!row || Number(row.next_run_at) > now) return;
+      if (row.last_job_key) {
+        const last = await trx.selectFrom('jobs').select('state').where('key', '=', row.last_job_key).executeTakeFirst();
+        if (last && (last.state === 'ready' || last.state === 'running')) return;
+      }
+      const key = `${prefix}${now}`;
       const won = await trx
         .updateTable('schedules')
-        .set({ next_run_at: now + s.intervalMs })
+        .set({ next_run_at: now + s.intervalMs, last_job_key: key })
         .where('name', '=', s.name)
         .where('next_run_at', '<=', now)
         .returning('next_run_at')
         .executeTakeFirst();
       if (!won) return;
-      await enqueueJobs(trx, [{ kind: s.kind, key: `${prefix}${now}`, payload: s.payload, maxAttempts: 3 }], now);
+      await enqueueJobs(trx, [{ kind: s.kind, key, payload: s.payload, maxAttempts: 3 }], now);
     });
   }
 

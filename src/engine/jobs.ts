@@ -131,6 +131,24 @@ export async function completeJobs(db: Kysely<Database>, ids: string[], owner: s
   return new Set(rows.map((r) => r.id));
 }
 
+/** Delete done jobs finished before `before`, a bounded chunk at a time. Returns how many. */
+export async function purgeDoneJobs(db: Kysely<Database>, before: number, chunk = 5_000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const r = await db
+      .deleteFrom('jobs')
+      .where('id', 'in', (eb) => eb.selectFrom('jobs').select('id').where('state', '=', 'done')
+          // A job finishes after it was due, so run_at < before too: a range on the (state, run_at) index.
+          .where('run_at', '<', before)
+          .where('finished_at', '<', before)
+          .limit(chunk))
+      .executeTakeFirst();
+    const n = Number(r.numDeletedRows);
+    total += n;
+    if (n < chunk) return total;
+  }
+}
+
 export async function failJob(
   db: Kysely<Database>,
   job: JobRow,

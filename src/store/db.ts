@@ -77,8 +77,8 @@ export async function openStore(o: StoreOptions): Promise<Store> {
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
-  // 64 MiB of page cache (default 2 MiB): the job and state indexes stay in memory under load.
-  database.pragma('cache_size = -65536');
+  // 16 MiB of page cache (default 2 MiB): the job and state indexes stay in memory under load.
+  database.pragma('cache_size = -16384');
   database.pragma('temp_store = MEMORY');
   cacheStatements(database);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });

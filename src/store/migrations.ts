@@ -116,6 +116,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('defender_assessment_item').on('defender_assessment').columns(['integration', 'item']).execute();
       },
     },
+    '0003_schedule_last_job': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('schedules').addColumn('last_job_key', 'text').execute();
+      },
+    },
   };
 }
 

@@ -26,6 +26,8 @@ export interface SchedulesTable {
   name: string;
   interval_ms: number;
   next_run_at: number;
+  /** Idempotency key of the job the last tick enqueued (a run still unfinished blocks the next). */
+  last_job_key: string | null;
 }
 
 export interface FlowStateTable {

@@ -160,4 +160,23 @@ await describeEachDialect('engine', (ctx) => {
     }
     assert.equal(runs, 3);
   });
+
+  test('finished jobs are deleted after the retention period; unfinished and dead ones stay', async () => {
+    const clock = new ManualClock();
+    const engine = new Engine({ store: ctx.store, clock, retainDoneMs: 7 * DAY_MS });
+    engine.register('purge.ok', async () => {});
+    engine.register('purge.bad', async () => {
+      throw new PermanentError('no');
+    });
+    await engine.enqueue([{ kind: 'purge.ok', key: 'purge-old' }, { kind: 'purge.bad', key: 'purge-dead' }]);
+    await engine.drain();
+    clock.advance(6 * DAY_MS);
+    await engine.enqueue([{ kind: 'purge.ok', key: 'purge-recent' }, { kind: 'purge.ok', key: 'purge-later', runAt: clock.now() + 30 * DAY_MS }]);
+    await engine.drain();
+    clock.advance(2 * DAY_MS);
+    await engine.drain();
+    const left = async (kind: string) => (await listJobs(ctx.store.db, { kind })).map((j) => `${j.key}:${j.state}`).sort();
+    assert.deepEqual(await left('purge.ok'), ['purge-later:ready', 'purge-recent:done']);
+    assert.deepEqual(await left('purge.bad'), ['purge-dead:dead']);
+  });
 });
