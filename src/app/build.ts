@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { sql } from 'kysely';
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
+import { resolveSecret } from '../config/load.ts';
 import { loadSecretKey, SecretBox, SecretStore } from '../config/secrets.ts';
 import { systemClock, type Clock } from '../engine/clock.ts';
 import { Engine } from '../engine/engine.ts';
@@ -102,6 +103,7 @@ export async function buildTicketloop(config: Config, o: BuildOptions = {}): Pro
   const http = await createHttpServer({
     logger: log,
     bodyLimit: config.server.bodyLimitBytes,
+    apiToken: config.server.apiToken ? resolveSecret(config.server.apiToken).reveal() : undefined,
     metrics,
     readiness: {
       async check() {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { anyUrl, microsoftConnection, serviceNowConnection, serviceNowInstance } from './common.ts';
+import { anyUrl, secretRef, microsoftConnection, serviceNowConnection, serviceNowInstance } from './common.ts';
 import { entitlementIntegration } from '../flows/entitlement/config.ts';
 import { defenderIntegration } from '../flows/defender/config.ts';
 
@@ -21,6 +21,8 @@ export const configSchema = z
         bodyLimitBytes: z.number().int().min(1024).max(50 * 1024 * 1024).default(1024 * 1024),
         /** The URL others (Entra, ServiceNow business rules) use to reach us. */
         publicUrl: anyUrl.optional(),
+        /** Bearer token the operator API (`/api/…`) requires; mandatory when listening beyond loopback. */
+        apiToken: secretRef.optional(),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 1024 * 1024 }),
@@ -67,6 +69,8 @@ export const configSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (!c.server.apiToken && !isLoopback(c.server.host))
+      ctx.addIssue({ code: 'custom', path: ['server', 'apiToken'], message: `required when server.host (${c.server.host}) is not a loopback address: the operator API under /api would be open to the network` });
     const names = new Set(c.servicenow.map((s) => s.name));
     c.integrations.forEach((i, n) => {
       if (typeof i.servicenow === 'string' && !names.has(i.servicenow))
@@ -80,6 +84,10 @@ export const configSchema = z
   });
 
 export type Config = z.infer<typeof configSchema>;
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
 export { secretRef, serviceNowConnection, serviceNowInstance, microsoftConnection } from './common.ts';
 export type { SecretRef } from './common.ts';
 export type ServiceNowConnection = z.infer<typeof serviceNowConnection>;

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import {
@@ -51,6 +51,8 @@ export interface HttpServerOptions {
   bodyLimit: number;
   metrics?: Metrics;
   readiness?: Readiness;
+  /** When set, every `/api/…` request must carry `Authorization: Bearer <apiToken>`. */
+  apiToken?: string;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -85,6 +87,18 @@ export async function createHttpServer(o: HttpServerOptions): Promise<App> {
     },
     transform: jsonSchemaTransform,
   });
+
+  if (o.apiToken) {
+    const want = createHash('sha256').update(o.apiToken).digest();
+    app.addHook('onRequest', async (req) => {
+      if (!req.url.startsWith('/api/')) return;
+      const h = req.headers.authorization;
+      const given = typeof h === 'string' && /^Bearer /i.test(h) ? h.slice(7) : '';
+      // Compare digests: constant time, and no length leak.
+      if (!timingSafeEqual(createHash('sha256').update(given).digest(), want))
+        throw new HttpProblem(401, 'unauthorized', 'the operator API needs Authorization: Bearer <server.apiToken>', [{ path: 'headers.authorization', message: given ? 'wrong token' : 'missing' }]);
+    });
+  }
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);

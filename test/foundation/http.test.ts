@@ -101,6 +101,33 @@ describe('HTTP surface', () => {
   });
 });
 
+describe('operator API token', () => {
+  test('/api needs the bearer token when one is configured; other routes do not', async () => {
+    const tdb = await createTestDatabase('sqlite');
+    process.env.TL_TEST_API_TOKEN = 's3cret-operator-token'; // the secret comes from the environment
+    const { app, url } = await build(tdb, { server: { host: '127.0.0.1', port: 0, apiToken: { env: 'TL_TEST_API_TOKEN' } } });
+    try {
+      const get = (token?: string) => fetch(`${url}/api/jobs`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+      const none = await get();
+      assert.equal(none.status, 401);
+      const body = (await none.json()) as { error: { code: string; requestId: string } };
+      assert.equal(body.error.code, 'unauthorized');
+      assert.ok(body.error.requestId);
+      assert.equal((await get('wrong-token')).status, 401);
+      assert.equal((await get('s3cret-operator-token')).status, 200);
+      assert.equal((await fetch(`${url}/healthz`)).status, 200);
+    } finally {
+      await app.stop();
+      await tdb.drop();
+    }
+  });
+
+  test('listening beyond loopback without a token is a configuration error', () => {
+    assert.throws(() => validateConfig({ server: { host: '0.0.0.0' } }, 'test'), /server\.apiToken: required when server\.host \(0\.0\.0\.0\)/);
+    assert.doesNotThrow(() => validateConfig({ server: { host: '0.0.0.0', apiToken: 'x'.repeat(32) } }, 'test'));
+  });
+});
+
 describe('PostgreSQL lost while running', { skip: await postgresSkip() }, () => {
   test('requests answer 503, the engine keeps going, and queued work runs once the database is back', async () => {
     const tdb = await createTestDatabase('postgres');
