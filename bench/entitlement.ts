@@ -90,6 +90,12 @@ function peakRssMb(pid: number): number {
   return m ? Math.round(Number(m[1]) / 1024) : 0;
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function stop(p: ChildProcess): Promise<void> {
   const done = new Promise((r) => p.once('exit', r));
   p.kill('SIGTERM');
@@ -195,6 +201,7 @@ async function main(): Promise<void> {
         return Number(r.headers['x-total-count'] ?? 0);
       };
       const before = await count();
+      const cpu0 = { tl: cpuSeconds(s.proc.pid!), sandbox: process.cpuUsage() };
       const t0 = performance.now();
       const r = await runLoad(s.url, { amount: E2E_N });
       const accepted = performance.now() - t0;
@@ -212,11 +219,16 @@ async function main(): Promise<void> {
       }
       const seconds = (performance.now() - t0) / 1000;
       maxRss = Math.max(maxRss, peakRssMb(s.proc.pid!));
+      const sb = process.cpuUsage(cpu0.sandbox);
+      const cpuMs = { tl: ((cpuSeconds(s.proc.pid!) - cpu0.tl) * 1000) / n, sandbox: (sb.user + sb.system) / 1000 / n };
       await stop(s.proc);
       const rate = Math.round(n / seconds);
       results.push(
         { metric: `${E2E_N.toLocaleString('en-US')} callouts → sandbox tickets, end to end`, value: rate, unit: 'tickets/s', target: '>= 3000', met: rate >= 3000, note: `${n} tickets in ${seconds.toFixed(1)} s; callouts all accepted after ${(accepted / 1000).toFixed(1)} s` },
         { metric: 'Ticketloop peak RSS (end to end)', value: maxRss, unit: 'MB', target: '<= 300', met: maxRss <= 300 },
+        { metric: 'CPU per ticket: Ticketloop (intake + engine + ServiceNow client)', value: Number(cpuMs.tl.toFixed(2)), unit: 'ms' },
+        { metric: 'CPU per ticket: sandbox ServiceNow (lookup + create, HTTPS)', value: Number(cpuMs.sandbox.toFixed(2)), unit: 'ms' },
+        { metric: 'ceiling on this machine: 2 cores / (Ticketloop + sandbox CPU per ticket)', value: Math.round(2000 / (cpuMs.tl + cpuMs.sandbox)), unit: 'tickets/s', note: 'before the load generator takes its share' },
       );
     }
 
