@@ -235,6 +235,9 @@ async function main(): Promise<void> {
     // 3. Ticket closed → resume received, push and poll.
     for (const push of PHASES.has('resume') ? [true, false] : []) {
       progress(`close → resume (${push ? 'push' : 'poll'}), ${RESUME_N} tickets`);
+      // A fresh instance's first poll would otherwise catch up on the end-to-end phase's 20,000 tickets
+      // first, and this phase would measure that backlog instead of the close → resume path.
+      await call('DELETE', `${sn.baseUrl}/_sandbox/servicenow/table/sc_req_item`);
       const s = await startServer(push ? 'push' : 'poll', { webhook: push, engine: true });
       await call('PUT', `${sn.baseUrl}/_sandbox/servicenow/webhooks`, push ? [{ table: 'sc_req_item', url: `${s.url}/webhooks/servicenow/sandbox`, events: ['update'], auth: { type: 'hmac', secret: WEBHOOK_SECRET } }] : []);
       const tok = (await call('POST', `${ms.baseUrl}/_sandbox/entra/token`, { clientId: ms.apps.ticketloop.clientId, audience: 'https://graph.microsoft.com', roles: ['EntitlementManagement.ReadWrite.All'] })).body.access_token;
@@ -279,6 +282,7 @@ async function main(): Promise<void> {
         if (!push) await sleep(Math.random() * 1000); // spread closes over the poll cycle
       }
       await stop(s.proc);
+      progress(`  latencies (ms): ${latencies.join(' ')}`);
       latencies.sort((a, b) => a - b);
       const p50 = percentile(latencies, 50);
       const max = latencies[latencies.length - 1] ?? NaN;
