@@ -40,12 +40,21 @@ export const EM_PREFIXES = ['/v1.0/identityGovernance/entitlementManagement', '/
 type Handler = (req: FastifyRequest, caller: GraphCaller) => unknown;
 type Body = Record<string, any>;
 
+/** The fields findDocs looks up by: each gets an expression index, or every lookup scans the collection. */
+const INDEXED_FIELDS = ['_targetId', '_assignmentId', 'requestId'];
+const indexed = new WeakSet<DocStore>();
+
 /** Documents whose top-level fields equal the given values (matched inside SQLite, no full parse). */
 export function findDocs<T>(store: DocStore, coll: string, where: Record<string, string>): T[] {
+  if (!indexed.has(store)) {
+    for (const k of INDEXED_FIELDS) store.db.exec(`CREATE INDEX IF NOT EXISTS docs_by${k} ON docs (coll, json_extract(body, '$.${k}'))`);
+    indexed.add(store);
+  }
   const keys = Object.keys(where);
-  const sql = `SELECT body FROM docs WHERE coll = ? ${keys.map((k) => `AND json_extract(body, '$.${k}') = ?`).join(' ')} ORDER BY seq`;
-  const rows = store.db.prepare(sql).all(coll, ...keys.map((k) => where[k])) as { body: string }[];
-  return rows.map((r) => JSON.parse(r.body) as T);
+  // Sorted here, not by ORDER BY: that would make SQLite walk the (coll, seq) index instead.
+  const sql = `SELECT body, seq FROM docs WHERE coll = ? ${keys.map((k) => `AND json_extract(body, '$.${k}') = ?`).join(' ')}`;
+  const rows = store.db.prepare(sql).all(coll, ...keys.map((k) => where[k])) as { body: string; seq: number }[];
+  return rows.sort((a, b) => a.seq - b.seq).map((r) => JSON.parse(r.body) as T);
 }
 
 /** Minimal `$filter`: `a eq 'x'` (also `accessPackage/id eq 'x'`) joined by `and`. */
