@@ -19,6 +19,7 @@ export interface Effect {
   /** A timer: run no earlier than this (epoch ms). */
   runAt?: number;
   maxAttempts?: number;
+  priority?: JobSpec['priority'];
 }
 
 export interface Decision<S> {
@@ -48,6 +49,7 @@ export function effectJob(flow: string, id: string, e: Effect): JobSpec {
     payload: { flowId: id, ...e.payload },
     runAt: e.runAt,
     maxAttempts: e.maxAttempts,
+    priority: e.priority,
   };
 }
 

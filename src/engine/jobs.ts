@@ -12,6 +12,8 @@ export interface JobSpec {
   payload?: unknown;
   runAt?: number;
   maxAttempts?: number;
+  /** 'urgent': claimed before older normal jobs — for work that finishes what a person is waiting on. */
+  priority?: 'urgent' | 'normal';
 }
 
 export type JobRow = JobsTable;
@@ -48,6 +50,7 @@ export async function enqueueJobs(db: Kysely<Database>, specs: JobSpec[], now: n
       created_at: now,
       updated_at: now,
       finished_at: null,
+      priority: s.priority === 'urgent' ? 1 : 0,
     }));
     const r = await db
       .insertInto('jobs')
@@ -73,14 +76,20 @@ export async function claimJobs(
   leaseMs: number,
 ): Promise<JobRow[]> {
   const lock = dialect === 'postgres' ? sql`FOR UPDATE SKIP LOCKED` : sql``;
-  const r = await sql<JobRow>`
+  const claim = async (urgentOnly: boolean, n: number) =>
+    (
+      await sql<JobRow>`
     UPDATE jobs SET state = 'running', lease_owner = ${owner}, lease_until = ${now + leaseMs},
       attempts = attempts + 1, updated_at = ${now}
     WHERE id IN (
-      SELECT id FROM jobs WHERE state = 'ready' AND run_at <= ${now}
-      ORDER BY run_at LIMIT ${limit} ${lock})
-    RETURNING *`.execute(db);
-  return r.rows.map((row) => ({ ...row, run_at: Number(row.run_at), attempts: Number(row.attempts) }));
+      SELECT id FROM jobs WHERE state = 'ready' ${urgentOnly ? sql`AND priority > 0` : sql``} AND run_at <= ${now}
+      ORDER BY run_at LIMIT ${n} ${lock})
+    RETURNING *`.execute(db)
+    ).rows;
+  // Urgent jobs first (a small partial index), then the oldest due jobs of any priority.
+  const rows = await claim(true, limit);
+  if (rows.length < limit) rows.push(...(await claim(false, limit - rows.length)));
+  return rows.map((row) => ({ ...row, run_at: Number(row.run_at), attempts: Number(row.attempts) }));
 }
 
 /** Jobs whose worker died (lease ran out) go back to ready — or to dead once out of attempts. */

@@ -66,6 +66,7 @@ export function changeJob(instance: string, c: TicketChange, correlationId?: str
     if (!parseCorrelationId(correlationId)) return undefined;
     return {
       kind: 'itsm.change',
+      priority: 'urgent',
       key: `itsm-deleted:${instance}:${c.ref.table}:${c.ref.sysId}`,
       payload: { instance, ref: c.ref, correlationId, deleted: true, source: c.source },
     };
@@ -75,6 +76,8 @@ export function changeJob(instance: string, c: TicketChange, correlationId?: str
   const version = t.fields.sys_mod_count ?? t.updatedAt;
   return {
     kind: 'itsm.change',
+    // A person just changed the ticket (often: closed it); do not queue that behind a backlog of new work.
+    priority: 'urgent',
     key: `itsm-change:${instance}:${t.table}:${t.sysId}:${version}`,
     payload: { instance, ticket: t, source: c.source },
   };

@@ -121,6 +121,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('schedules').addColumn('last_job_key', 'text').execute();
       },
     },
+    // Urgent jobs (a closed ticket's change, a resume) are claimed before a backlog of older normal
+    // ones. A partial index keeps that lookup cheap: it holds only ready urgent jobs.
+    '0004_job_priority': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('jobs').addColumn('priority', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await sql`CREATE INDEX jobs_claim_urgent ON jobs (run_at) WHERE state = 'ready' AND priority > 0`.execute(db);
+      },
+    },
   };
 }
 

@@ -20,6 +20,8 @@ export interface JobsTable {
   created_at: number;
   updated_at: number;
   finished_at: number | null;
+  /** 1 = urgent (claimed before older normal jobs), 0 = normal. */
+  priority: number;
 }
 
 export interface SchedulesTable {

@@ -179,4 +179,24 @@ await describeEachDialect('engine', (ctx) => {
     assert.deepEqual(await left('purge.ok'), ['purge-later:ready', 'purge-recent:done']);
     assert.deepEqual(await left('purge.bad'), ['purge-dead:dead']);
   });
+
+  test('urgent jobs are claimed before an older backlog of normal ones', async () => {
+    const clock = new ManualClock();
+    const engine = new Engine({ store: ctx.store, clock, concurrency: 2 });
+    const order: string[] = [];
+    engine.register('prio.work', async (p: { n: string }) => {
+      order.push(p.n);
+    });
+    await engine.enqueue(Array.from({ length: 6 }, (_, i) => ({ kind: 'prio.work', key: `prio-old-${i}`, payload: { n: `old${i}` } })));
+    clock.advance(1_000);
+    await engine.enqueue({ kind: 'prio.work', key: 'prio-urgent', payload: { n: 'urgent' }, priority: 'urgent' });
+    await engine.enqueue({ kind: 'prio.work', key: 'prio-urgent-later', payload: { n: 'later' }, priority: 'urgent', runAt: clock.now() + 60_000 });
+    await engine.drain();
+    assert.equal(order[0], 'urgent', order.join(','));
+    // Same run_at: their order among themselves is the database's to choose.
+    assert.deepEqual(order.slice(1).sort(), ['old0', 'old1', 'old2', 'old3', 'old4', 'old5'], 'a future urgent job waits for its time');
+    clock.advance(60_000);
+    await engine.drain();
+    assert.equal(order.at(-1), 'later');
+  });
 });

@@ -73,6 +73,7 @@ function resumeEffect(s: EntitlementState, detail: string, state?: 'denied'): Ef
   return {
     kind: 'resume',
     key: 'resume', // one resume per stage instance, ever
+    priority: 'urgent', // the requester waits on it; it must not queue behind new callouts
     payload: { integration: s.integration, requestId: s.requestId, stage: s.stage, callbackUriPath: s.callbackUriPath, source: s.resumeSource, detail, ...(state ? { state } : {}) },
   };
 }
