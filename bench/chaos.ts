@@ -183,6 +183,11 @@ async function main(): Promise<number> {
       if (r) log(`  under faults: resumes ${r.accepted}/${deliverer.accepted}`);
       await sleep(5000);
     }
+    const underFaults = {
+      tickets: await ticketCensus(sb).then((x) => x.tickets, () => NaN),
+      resumes: await resumeCensus(sb).then((x) => x.accepted, () => NaN),
+      seconds: Math.round((Date.now() - t0) / 1000),
+    };
     await sb.sn('PUT', '/_sandbox/faults', { dropWebhookRate: 0 });
     await sb.ms('PUT', '/_sandbox/faults', { dropWebhookRate: 1 });
     log('faults off; waiting for quiescence…');
@@ -215,6 +220,7 @@ async function main(): Promise<number> {
       kills: instances.reduce((s, i) => s + i.kills, 0),
       faultRate: FAULT,
       sendSeconds: Math.round(sendS),
+      underFaults,
       accepted: expected,
       posts: deliverer.posts,
       resends: deliverer.resends,
@@ -279,6 +285,7 @@ async function main(): Promise<number> {
         m('callout re-sends (no answer: process dead)', report.resends),
         m('SIGKILLs', report.kills),
         m('time to deliver all callouts', report.sendSeconds, 's'),
+        m(`tickets opened / resumes accepted while faults were on (${report.underFaults.seconds} s)`, `${report.underFaults.tickets} / ${report.underFaults.resumes}`),
       ],
       notes: [
         `${INSTANCES} Ticketloop process(es) on ${INSTANCES > 1 ? 'one PostgreSQL' : 'SQLite'}; instance 0 SIGKILLed and restarted at random moments; ${Math.round(FAULT * 100)}% faults (429 + Retry-After, 503, hung connections; ${Math.round(FAULT * 100)}% of ServiceNow webhooks dropped) on the ServiceNow Table API and Graph.`,
