@@ -89,7 +89,7 @@ export class Engine {
   private wakeUp: (() => void) | undefined;
   private lastReap = 0;
   private lastPurge = 0;
-  /** Jobs finished with nothing to apply, waiting for the next group commit. */
+  /** Finished jobs (with what their handlers returned) waiting for the next group commit. */
   private pendingDone: PendingFinish[] = [];
   private flushingDone = false;
   private lastScheduleTick = 0;
