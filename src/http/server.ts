@@ -91,7 +91,8 @@ export async function createHttpServer(o: HttpServerOptions): Promise<App> {
   if (o.apiToken) {
     const want = createHash('sha256').update(o.apiToken).digest();
     app.addHook('onRequest', async (req) => {
-      if (!req.url.startsWith('/api/')) return;
+      // The matched route, not the raw URL: the router decodes the path (`/%61pi/jobs` is /api/jobs).
+      if (!(req.routeOptions.url ?? req.url).startsWith('/api/')) return;
       const h = req.headers.authorization;
       const given = typeof h === 'string' && /^Bearer /i.test(h) ? h.slice(7) : '';
       // Compare digests: constant time, and no length leak.

@@ -115,6 +115,7 @@ describe('operator API token', () => {
       assert.ok(body.error.requestId);
       assert.equal((await get('wrong-token')).status, 401);
       assert.equal((await get('s3cret-operator-token')).status, 200);
+      assert.equal((await fetch(`${url}/%61pi/jobs`)).status, 401, 'a percent-encoded path reaches the same route and needs the token');
       assert.equal((await fetch(`${url}/healthz`)).status, 200);
     } finally {
       await app.stop();
