@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, generateKeyPair, jwtVerify, type CryptoKey } from 'jose';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
+import { send } from '../helpers/http.ts';
 import { startAzureSandbox, type AzureSandbox } from '../../sandbox/azure/index.ts';
 import { ensureSandboxTls, type SandboxTls } from '../../sandbox/shared/tls.ts';
 import { OffsetClock } from '../../sandbox/shared/clock.ts';
@@ -83,16 +84,7 @@ export async function startHarness(o: { seedDemo?: boolean } = {}): Promise<Harn
         headers['content-type'] = 'application/json';
         body = JSON.stringify(co.json);
       }
-      const url = /^https:/.test(path) ? path : h.sb.baseUrl + path;
-      const r = await request(url, { method: method as 'GET', headers, body, dispatcher: agent });
-      const text = await r.body.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        /* keep text */
-      }
-      return { status: r.statusCode, body: parsed, headers: r.headers };
+      return send(agent, method, /^https:/.test(path) ? path : h.sb.baseUrl + path, headers, body);
     },
     async admin(path, json) {
       const r = await h.call('POST', `/_sandbox/azure${path}`, { json, token: null });

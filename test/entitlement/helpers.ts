@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
+import { send } from '../helpers/http.ts';
 import { buildTicketloop, createLogger, type Ticketloop } from '../../src/app/build.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import type { Clock } from '../../src/engine/clock.ts';
@@ -115,15 +116,8 @@ export async function startLoop(o: LoopOptions = {}): Promise<Loop> {
       headers['content-type'] ??= 'application/json';
       body = JSON.stringify(h.json);
     }
-    const r = await request(u, { method: method as 'GET', headers, body, dispatcher: agent });
-    const text = await r.body.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      /* text */
-    }
-    return { status: r.statusCode, body: parsed };
+    const r = await send(agent, method, u, headers, body);
+    return { status: r.status, body: r.body };
   };
   const graphToken = async () => (await http('POST', `${msb.baseUrl}/_sandbox/entra/token`, { json: { clientId: msb.apps.ticketloop.clientId, audience: 'https://graph.microsoft.com', roles: ['EntitlementManagement.ReadWrite.All'] } })).body.access_token as string;
   const basic = `Basic ${Buffer.from(`${sn.credentials.itil.username}:${sn.credentials.itil.password}`).toString('base64')}`;

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
+import { send } from '../helpers/http.ts';
 import { ensureSandboxTls, type SandboxTls } from '../../sandbox/shared/tls.ts';
 import { startMicrosoftSandbox, type MicrosoftSandbox } from '../../sandbox/microsoft/index.ts';
 
@@ -36,16 +37,7 @@ export async function startHarness(): Promise<Harness> {
         headers['content-type'] = 'application/json';
         body = JSON.stringify(o.json);
       }
-      const url = /^https:/.test(path) ? path : h.sb.baseUrl + path;
-      const r = await request(url, { method: method as 'GET', headers, body, dispatcher: agent });
-      const text = await r.body.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        /* keep text */
-      }
-      return { status: r.statusCode, body: parsed, headers: r.headers };
+      return send(agent, method, /^https:/.test(path) ? path : h.sb.baseUrl + path, headers, body);
     },
     async token(clientId = h.sb.apps.ticketloop.clientId, secret = h.sb.apps.ticketloop.clientSecret, scope = 'https://graph.microsoft.com/.default') {
       const r = await h.call('POST', `/${h.sb.tenantId}/oauth2/v2.0/token`, {
