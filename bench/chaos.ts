@@ -15,8 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
-import { ADMIN_DATABASE_URL } from '../test/helpers/dialects.ts';
+import { createPgDatabase } from '../test/helpers/dialects.ts';
 import { calloutToken, createWaitingRequests, type Callout } from './harness/entra-requests.ts';
 import { sleep } from './harness/http.ts';
 import { Closer, resumeCensus, ticketCensus } from './harness/itsm-agent.ts';
@@ -49,25 +48,6 @@ const WEBHOOK_SECRET = `chaos-${randomUUID()}`;
 function faultSettings(pathPattern: string, extra: Record<string, unknown> = {}) {
   // The 20% split three ways: throttling with Retry-After, server errors, hung-then-dropped connections.
   return { rateLimitRate: FAULT * 0.35, retryAfterSeconds: 1, errorRate: FAULT * 0.35, errorStatus: 503, timeoutRate: FAULT * 0.3, timeoutHangMs: 2000, pathPattern, ...extra };
-}
-
-async function createPgDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `tl_chaos_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(ADMIN_DATABASE_URL);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
 }
 
 /** Entra's side: deliver every callout to some live instance, re-sending until a 2xx (bounded). */
@@ -123,7 +103,7 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'tl-chaos-'));
   log(`${N.toLocaleString()} callouts, ${INSTANCES} instance(s), ${KILLS} SIGKILLs, ${Math.round(FAULT * 100)}% faults; scratch ${dir}`);
   const sb = await startSandboxProcess(join(dir, 'sandbox'));
-  const db = INSTANCES > 1 ? await createPgDatabase() : undefined;
+  const db = INSTANCES > 1 ? await createPgDatabase('tl_chaos') : undefined;
   const instances: TicketloopProcess[] = [];
   let closer: Closer | undefined;
   try {

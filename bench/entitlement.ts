@@ -116,22 +116,14 @@ async function main(): Promise<void> {
   const ms = sandbox.microsoft;
   const basic = `Basic ${Buffer.from(`${sn.credentials.itil.username}:${sn.credentials.itil.password}`).toString('base64')}`;
   const WEBHOOK_SECRET = 'bench-webhook-secret';
+  const connections = (await import('../src/cli/demo.ts')).sandboxConnections(sandbox);
   const configFor = (dbDir: string, o: { webhook: boolean; concurrency?: number }) => ({
     dataDir: dbDir,
     server: { host: '127.0.0.1', port: 0 },
     log: { level: 'warn' },
     engine: { concurrency: o.concurrency ?? 16, pollIntervalMs: 50 },
-    servicenow: [
-      {
-        name: 'sandbox',
-        instanceUrl: sn.baseUrl,
-        caFile: sandbox.tls.caPath,
-        auth: { type: 'oauth', grant: 'client_credentials', clientId: sn.credentials.oauth.clientId, clientSecret: sn.credentials.oauth.clientSecret },
-        pollIntervalSeconds: POLL_SECONDS,
-        ...(o.webhook ? { webhook: { type: 'hmac', secret: WEBHOOK_SECRET } } : {}),
-      },
-    ],
-    microsoft: { tenantId: ms.tenantId, clientId: ms.apps.ticketloop.clientId, clientSecret: ms.apps.ticketloop.clientSecret, authorityHost: ms.authorityHost, graphUrl: ms.graphUrl, caFile: sandbox.tls.caPath },
+    servicenow: [{ ...connections.servicenow, pollIntervalSeconds: POLL_SECONDS, ...(o.webhook ? { webhook: { type: 'hmac', secret: WEBHOOK_SECRET } } : {}) }],
+    microsoft: connections.microsoft,
     integrations: [{ name: 'bench', type: 'entitlement', servicenow: 'sandbox' }],
   });
   const startServer = async (name: string, o: { webhook: boolean; engine: boolean; concurrency?: number }) => {

@@ -41,15 +41,12 @@ type Handler = (req: FastifyRequest, caller: GraphCaller) => unknown;
 type Body = Record<string, any>;
 
 /** The fields findDocs looks up by: each gets an expression index, or every lookup scans the collection. */
-const INDEXED_FIELDS = ['_targetId', '_assignmentId', 'requestId'];
-const indexed = new WeakSet<DocStore>();
+function indexLookupFields(store: DocStore): void {
+  for (const k of ['_targetId', '_assignmentId', 'requestId']) store.db.exec(`CREATE INDEX IF NOT EXISTS docs_by${k} ON docs (coll, json_extract(body, '$.${k}'))`);
+}
 
 /** Documents whose top-level fields equal the given values (matched inside SQLite, no full parse). */
 export function findDocs<T>(store: DocStore, coll: string, where: Record<string, string>): T[] {
-  if (!indexed.has(store)) {
-    for (const k of INDEXED_FIELDS) store.db.exec(`CREATE INDEX IF NOT EXISTS docs_by${k} ON docs (coll, json_extract(body, '$.${k}'))`);
-    indexed.add(store);
-  }
   const keys = Object.keys(where);
   // Sorted here, not by ORDER BY: that would make SQLite walk the (coll, seq) index instead.
   const sql = `SELECT body, seq FROM docs WHERE coll = ? ${keys.map((k) => `AND json_extract(body, '$.${k}') = ?`).join(' ')}`;
@@ -72,6 +69,7 @@ function applyFilter<T extends Record<string, any>>(items: T[], filter: string |
 
 export function registerGraphEm(app: FastifyInstance, d: EmDeps, baseUrl: () => string): void {
   const { store, engine } = d;
+  indexLookupFields(store);
   const now = () => new Date(d.clock.now()).toISOString();
   const expand = (req: FastifyRequest) => String((req.query as Body).$expand ?? '').toLowerCase();
 

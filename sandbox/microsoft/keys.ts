@@ -35,25 +35,30 @@ export function certDerBase64(certPem: string): string {
   return certPem.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, '');
 }
 
-function createKey(): StoredSigningKey {
+/** A new RSA-2048 key pair with a self-signed certificate for it (PEM). */
+export function selfSignedCert(commonName: string, years: number): { certPem: string; privateKeyPem: string; publicKeyPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
-  // Entra publishes each key with a self-signed certificate (x5c); we do the same.
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.publicKeyFromPem(publicKey);
   cert.serialNumber = '01' + randomBytes(15).toString('hex');
   cert.validity.notBefore = new Date(Date.now() - 86_400_000);
-  cert.validity.notAfter = new Date(Date.now() + 5 * 365 * 86_400_000);
-  const attrs = [{ name: 'commonName', value: 'accounts.sandbox.ticketloop' }];
+  cert.validity.notAfter = new Date(Date.now() + years * 365 * 86_400_000);
+  const attrs = [{ name: 'commonName', value: commonName }];
   cert.setSubject(attrs);
   cert.setIssuer(attrs);
   cert.sign(forge.pki.privateKeyFromPem(privateKey), forge.md.sha256.create());
-  const certPem = forge.pki.certificateToPem(cert);
+  return { certPem: forge.pki.certificateToPem(cert), privateKeyPem: privateKey, publicKeyPem: publicKey };
+}
+
+function createKey(): StoredSigningKey {
+  // Entra publishes each key with a self-signed certificate (x5c); we do the same.
+  const { certPem, privateKeyPem, publicKeyPem } = selfSignedCert('accounts.sandbox.ticketloop', 5);
   const x5t = certThumbprint(certPem);
-  return { kid: x5t, x5t, privateKeyPem: privateKey, publicKeyPem: publicKey, certPem, createdAt: new Date().toISOString() };
+  return { kid: x5t, x5t, privateKeyPem, publicKeyPem, certPem, createdAt: new Date().toISOString() };
 }
 
 async function load(k: StoredSigningKey): Promise<SigningKey> {

@@ -244,7 +244,7 @@ export function compileQuery(query: string, ctx: QueryContext, byDisplay = false
     const block = blocks[blocks.length - 1];
     if (isOr && block.length > 0) block[block.length - 1].push(pred);
     else block.push([pred]);
-    if (!isOr && !byDisplay && tok.startsWith('correlation_id=')) correlationTerms.set(block, { group: block[block.length - 1], value: evalValue(tok.slice(15), ctx)! });
+    if (!isOr && !byDisplay && tok.startsWith('correlation_id=')) correlationTerms.set(block, { group: block[block.length - 1], value: evalValue(tok.slice('correlation_id='.length), ctx)! });
   }
   const live = blocks.filter((b) => b.length > 0);
   // Usable as an index only if it is the whole query's single block and nothing was OR-ed onto it.

@@ -20,37 +20,42 @@ export interface DemoContext {
 }
 
 /** The configuration Ticketloop runs with against the sandbox: the user's file plus the sandbox endpoints. */
-export function sandboxConfig(base: Config, s: DemoContext['sandbox']): Config {
+/** The configuration entries that point Ticketloop at a sandbox: ServiceNow instance "sandbox" and Microsoft. */
+export function sandboxConnections(s: DemoContext['sandbox']) {
   const sn = s.servicenow;
   const ms = s.microsoft;
+  return {
+    servicenow: {
+      name: 'sandbox',
+      instanceUrl: sn.baseUrl,
+      caFile: s.tls.caPath,
+      auth: { type: 'oauth' as const, grant: 'client_credentials' as const, clientId: sn.credentials.oauth.clientId, clientSecret: sn.credentials.oauth.clientSecret },
+      closeOut: { incident: { resolve: { close_code: 'Solution provided' }, close: { close_code: 'Solution provided' } } },
+    },
+    microsoft: {
+      tenantId: ms.tenantId,
+      clientId: ms.apps.ticketloop.clientId,
+      clientSecret: ms.apps.ticketloop.clientSecret,
+      authorityHost: ms.authorityHost,
+      graphUrl: ms.graphUrl,
+      armUrl: s.azure.baseUrl,
+      caFile: s.tls.caPath,
+    },
+  };
+}
+
+export function sandboxConfig(base: Config, s: DemoContext['sandbox']): Config {
+  const c = sandboxConnections(s);
   return validateConfig(
     {
       ...base,
       servicenow: [
         ...base.servicenow.filter((i) => i.name !== 'sandbox'),
-        {
-          name: 'sandbox',
-          instanceUrl: sn.baseUrl,
-          caFile: s.tls.caPath,
-          auth: { type: 'oauth', grant: 'client_credentials', clientId: sn.credentials.oauth.clientId, clientSecret: sn.credentials.oauth.clientSecret },
-          closeOut: {
-            incident: { resolve: { close_code: 'Solution provided' }, close: { close_code: 'Solution provided' } },
-          },
-          pollIntervalSeconds: 5,
-          // Closes are pushed by the sandbox's business-rule webhook (flows configure it in their demo).
-          webhook: { type: 'hmac', secret: 'sandbox-webhook-secret' },
-        },
+        // Closes are pushed by the sandbox's business-rule webhook (flows configure it in their demo).
+        { ...c.servicenow, pollIntervalSeconds: 5, webhook: { type: 'hmac', secret: 'sandbox-webhook-secret' } },
       ],
       integrations: [...base.integrations, ...entitlementDemoIntegrations(s), ...defenderDemoIntegrations(s)],
-      microsoft: base.microsoft ?? {
-        tenantId: ms.tenantId,
-        clientId: ms.apps.ticketloop.clientId,
-        clientSecret: ms.apps.ticketloop.clientSecret,
-        authorityHost: ms.authorityHost,
-        graphUrl: ms.graphUrl,
-        armUrl: s.azure.baseUrl,
-        caFile: s.tls.caPath,
-      },
+      microsoft: base.microsoft ?? c.microsoft,
     },
     'embedded defaults + sandbox',
   );

@@ -336,7 +336,7 @@ export class Engine {
   }
 
   /** Mark the jobs done (only those whose lease is still ours) and apply what their handlers returned. */
-  private async finishIn(trx: Kysely<Database>, batch: PendingFinish[]): Promise<Set<string>> {
+  private async finishIn(trx: Kysely<Database>, batch: { job: JobRow; result: JobResult }[]): Promise<Set<string>> {
     const now = this.clock.now();
     const done = await completeJobs(trx, batch.filter((b) => !hasOutput(b.result)).map((b) => b.job.id), this.workerId, now);
     for (const { job, result } of batch.filter((b) => hasOutput(b.result))) {
@@ -356,7 +356,7 @@ export class Engine {
   private async finishAlone(job: JobRow, result: JobResult): Promise<'done' | 'lost'> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const done = await this.db.transaction().execute((trx) => this.finishIn(trx, [{ job, result, resolve() {}, reject() {} }]));
+        const done = await this.db.transaction().execute((trx) => this.finishIn(trx, [{ job, result }]));
         if (done.size && hasOutput(result)) this.wake();
         return done.size ? 'done' : 'lost';
       } catch (e) {

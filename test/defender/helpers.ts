@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { buildTicketloop, createLogger, type Ticketloop } from '../../src/app/build.ts';
+import { sandboxConnections } from '../../src/cli/demo.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import type { OutboundCall } from '../../src/connectors/http.ts';
 import { ManualClock } from '../../src/engine/clock.ts';
@@ -49,32 +50,15 @@ export async function startDefenderEnv(integrations: Record<string, unknown>[], 
   const sandbox = await startSandbox({ dataDir: join(dir, 'sandbox') });
   const clock = o.clock ?? new ManualClock();
   const sn = sandbox.servicenow;
-  const ms = sandbox.microsoft;
+  const connections = sandboxConnections(sandbox);
   const config = validateConfig(
     {
       dataDir: join(dir, 'tl'),
       server: { host: '127.0.0.1', port: 0 },
       log: { level: 'silent' },
       engine: { pollIntervalMs: 20, backoffBaseMs: 50, backoffMaxMs: 2000 },
-      servicenow: [
-        {
-          name: 'sandbox',
-          instanceUrl: sn.baseUrl,
-          caFile: sandbox.tls.caPath,
-          auth: { type: 'oauth', grant: 'client_credentials', clientId: sn.credentials.oauth.clientId, clientSecret: sn.credentials.oauth.clientSecret },
-          closeOut: { incident: { resolve: { close_code: 'Solution provided' }, close: { close_code: 'Solution provided' } } },
-          pollIntervalSeconds: 3600,
-        },
-      ],
-      microsoft: {
-        tenantId: ms.tenantId,
-        clientId: ms.apps.ticketloop.clientId,
-        clientSecret: ms.apps.ticketloop.clientSecret,
-        authorityHost: ms.authorityHost,
-        graphUrl: ms.graphUrl,
-        armUrl: sandbox.azure.baseUrl,
-        caFile: sandbox.tls.caPath,
-      },
+      servicenow: [{ ...connections.servicenow, pollIntervalSeconds: 3600 }],
+      microsoft: connections.microsoft,
       integrations,
     },
     'test',

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Agent } from 'undici';
 import { send } from '../helpers/http.ts';
 import { buildTicketloop, createLogger, type Ticketloop } from '../../src/app/build.ts';
+import { sandboxConnections } from '../../src/cli/demo.ts';
 import { validateConfig } from '../../src/config/load.ts';
 import type { Clock } from '../../src/engine/clock.ts';
 import { loadFlowState } from '../../src/engine/flow.ts';
@@ -76,31 +77,15 @@ export async function startLoop(o: LoopOptions = {}): Promise<Loop> {
   const tdb = await createTestDatabase(o.dialect ?? 'sqlite');
   const sn = sandbox.servicenow;
   const msb = sandbox.microsoft;
+  const connections = sandboxConnections(sandbox);
   const config = validateConfig(
     {
       dataDir: tdb.dataDir,
       server: { host: '127.0.0.1', port: 0 },
       database: tdb.url ? { url: tdb.url } : {},
       engine: { pollIntervalMs: 20, backoffBaseMs: 50, backoffMaxMs: 2000 },
-      servicenow: [
-        {
-          name: 'sandbox',
-          instanceUrl: sn.baseUrl,
-          caFile: sandbox.tls.caPath,
-          auth: { type: 'oauth', grant: 'client_credentials', clientId: sn.credentials.oauth.clientId, clientSecret: sn.credentials.oauth.clientSecret },
-          closeOut: { incident: { resolve: { close_code: 'Solution provided' }, close: { close_code: 'Solution provided' } } },
-          pollIntervalSeconds: o.pollIntervalSeconds ?? 1,
-          webhook: { type: 'hmac', secret: WEBHOOK_SECRET },
-        },
-      ],
-      microsoft: {
-        tenantId: msb.tenantId,
-        clientId: msb.apps.ticketloop.clientId,
-        clientSecret: msb.apps.ticketloop.clientSecret,
-        authorityHost: msb.authorityHost,
-        graphUrl: msb.graphUrl,
-        caFile: sandbox.tls.caPath,
-      },
+      servicenow: [{ ...connections.servicenow, pollIntervalSeconds: o.pollIntervalSeconds ?? 1, webhook: { type: 'hmac', secret: WEBHOOK_SECRET } }],
+      microsoft: connections.microsoft,
       integrations: [{ name: 'ent', type: 'entitlement', servicenow: 'sandbox', inbound: { logicAppHmacSecret: HMAC_SECRET }, ...o.integration }],
     },
     'test',

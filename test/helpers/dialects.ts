@@ -27,6 +27,26 @@ export function postgresReachable(): Promise<boolean> {
   return pgReachable;
 }
 
+/** A fresh, empty PostgreSQL database (`<prefix>_<pid>_<random>`) and the way to drop it. */
+export async function createPgDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(ADMIN_DATABASE_URL);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
 export interface TestDatabase {
   /** DATABASE_URL for child processes; undefined for SQLite. */
   url?: string;
@@ -48,14 +68,7 @@ export async function createTestDatabase(dialect: 'sqlite' | 'postgres'): Promis
       drop: async () => rmSync(dataDir, { recursive: true, force: true }),
     };
   }
-  const name = `tl_test_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(ADMIN_DATABASE_URL);
-  u.pathname = `/${name}`;
-  const url = u.toString();
+  const { url, drop } = await createPgDatabase('tl_test');
   return {
     url,
     dataDir,
@@ -65,10 +78,7 @@ export async function createTestDatabase(dialect: 'sqlite' | 'postgres'): Promis
       return s;
     },
     drop: async () => {
-      const c = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
+      await drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

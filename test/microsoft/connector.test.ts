@@ -4,7 +4,7 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { SignJWT, importPKCS8 } from 'jose';
 import { startHarness, decodeJwt, type Harness } from './helpers.ts';
 import { startReceiver } from './receiver.ts';
-import { makeClientCert } from './certs.ts';
+import { selfSignedCert } from '../../sandbox/microsoft/keys.ts';
 import { DEMO_USERS, EM_APP_ID } from '../../sandbox/microsoft/constants.ts';
 import { EntraTokenSource, TokenAcquisitionError, TokenRejected, createEntraTokenVerifier } from '../../src/connectors/microsoft/identity.ts';
 import { GRAPH_SCOPE, GraphClient, ResumeNotWaiting, buildResumeBody, resumePath } from '../../src/connectors/microsoft/graph.ts';
@@ -35,7 +35,7 @@ test('EntraTokenSource: MSAL with secret or certificate, cached, invalidated on 
     assert.equal(decodeJwt(arm.authorization.slice(7)).payload.aud, 'https://management.azure.com');
     await s.close();
 
-    const cert = makeClientCert();
+    const cert = selfSignedCert('ticketloop-client', 1);
     const reg = await h.call('POST', '/_sandbox/entra/apps', { json: { certificatePem: cert.certPem, roles: ['EntitlementManagement.ReadWrite.All'] } });
     const c = source(h, { clientId: reg.body.clientId, certificate: { certificatePem: cert.certPem, privateKeyPem: cert.privateKeyPem } });
     const ct = decodeJwt(await c.getToken(GRAPH_SCOPE)).payload;

@@ -17,6 +17,18 @@ async function until<T>(fn: () => Promise<T | undefined>, what: string, ms = 10_
   }
 }
 
+/** A Microsoft sandbox and a callout receiver for one test, both closed afterwards. */
+async function withSandbox(fn: (h: Harness, rx: Awaited<ReturnType<typeof startReceiver>>) => Promise<void>): Promise<void> {
+  const h = await startHarness();
+  const rx = await startReceiver();
+  try {
+    await fn(h, rx);
+  } finally {
+    await rx.close();
+    await h.close();
+  }
+}
+
 /** Catalog + extension (pointing at the receiver) + package + policy with the given stages. */
 async function setup(h: Harness, url: string, stages: string[], o: { approval?: boolean; timeout?: string; maximumRetries?: number } = {}) {
   const auth = { authorization: `Bearer ${await h.token()}` };
@@ -61,10 +73,8 @@ async function setup(h: Harness, url: string, stages: string[], o: { approval?: 
   return { g, cat, ext: ext.body, pkg, policy: pol.body, request, getRequest, resume, auth };
 }
 
-test('extension creation sends the connection test with an Entra bearer for resourceId', async () => {
-  const h = await startHarness();
-  const rx = await startReceiver();
-  try {
+test('extension creation sends the connection test with an Entra bearer for resourceId', () =>
+  withSandbox(async (h, rx) => {
     const s = await setup(h, rx.url, []);
     assert.equal(s.ext.callbackConfiguration.timeoutDuration, 'P14D');
     const c = await rx.next((c) => c.body.Stage === 'CustomExtensionConnectionTest');
@@ -72,16 +82,10 @@ test('extension creation sends the connection test with an Entra bearer for reso
     const claims = await h.sb.entra.verifyAccessToken(token, { audience: RESOURCE_ID });
     assert.equal(claims.appid, EM_APP_ID);
     assert.equal(claims.iss, `https://sts.windows.net/${h.sb.tenantId}/`);
-  } finally {
-    await rx.close();
-    await h.close();
-  }
-});
+  }));
 
-test('approved-stage callout, resume → 204 → delivered, second resume → 400', async () => {
-  const h = await startHarness();
-  const rx = await startReceiver();
-  try {
+test('approved-stage callout, resume → 204 → delivered, second resume → 400', () =>
+  withSandbox(async (h, rx) => {
     const s = await setup(h, rx.url, ['assignmentRequestApproved']);
     const req = await s.request();
     assert.equal(req.state, 'submitted');
@@ -131,16 +135,10 @@ test('approved-stage callout, resume → 204 → delivered, second resume → 40
     const resumes = (await h.call('GET', `/_sandbox/graph/resumes?requestId=${req.id}`)).body;
     assert.equal(resumes.accepted, 1);
     assert.equal(resumes.rejected, 2);
-  } finally {
-    await rx.close();
-    await h.close();
-  }
-});
+  }));
 
-test('resume needs a Graph token with EntitlementManagement.ReadWrite.All', async () => {
-  const h = await startHarness();
-  const rx = await startReceiver();
-  try {
+test('resume needs a Graph token with EntitlementManagement.ReadWrite.All', () =>
+  withSandbox(async (h, rx) => {
     const s = await setup(h, rx.url, ['assignmentRequestCreated']);
     const req = await s.request();
     const c = await rx.next((c) => c.body.AccessPackageAssignmentRequestId === req.id);
@@ -157,16 +155,10 @@ test('resume needs a Graph token with EntitlementManagement.ReadWrite.All', asyn
     const wrongAud = await h.call('POST', path, { json: body, headers: { authorization: `Bearer ${armToken}` } });
     assert.equal(wrongAud.status, 401);
     assert.equal((await s.getRequest(req.id)).status, 'WaitingForCallback');
-  } finally {
-    await rx.close();
-    await h.close();
-  }
-});
+  }));
 
-test('deny at the created stage; beta legacy resume path', async () => {
-  const h = await startHarness();
-  const rx = await startReceiver();
-  try {
+test('deny at the created stage; beta legacy resume path', () =>
+  withSandbox(async (h, rx) => {
     const s = await setup(h, rx.url, ['assignmentRequestCreated']);
     const req = await s.request();
     const c = await rx.next((c) => c.body.AccessPackageAssignmentRequestId === req.id);
@@ -177,16 +169,10 @@ test('deny at the created stage; beta legacy resume path', async () => {
     const after = await s.getRequest(req.id);
     assert.equal(after.state, 'denied');
     assert.equal((await s.g('GET', '/assignments')).body.value.length, 0);
-  } finally {
-    await rx.close();
-    await h.close();
-  }
-});
+  }));
 
-test('approval through the admin endpoint, then the approved stage', async () => {
-  const h = await startHarness();
-  const rx = await startReceiver();
-  try {
+test('approval through the admin endpoint, then the approved stage', () =>
+  withSandbox(async (h, rx) => {
     const s = await setup(h, rx.url, ['assignmentRequestApproved'], { approval: true });
     const req = await s.request(DEMO_USERS[1].id, 'userAdd');
     const pending = await until(async () => {
@@ -204,16 +190,10 @@ test('approval through the admin endpoint, then the approved stage', async () =>
     await until(async () => ((await s.getRequest(other.id)).state === 'pendingApproval' ? true : undefined), 'pending');
     await h.call('POST', `/_sandbox/graph/assignmentRequests/${other.id}/deny`);
     assert.equal((await s.getRequest(other.id)).state, 'denied');
-  } finally {
-    await rx.close();
-    await h.close();
-  }
-});
+  }));
 
-test('no resume within the timeout: the stage fails after the clock moves 14 days', async () => {
-  const h = await startHarness();
-  const rx = await startReceiver();
-  try {
+test('no resume within the timeout: the stage fails after the clock moves 14 days', () =>
+  withSandbox(async (h, rx) => {
     const s = await setup(h, rx.url, ['assignmentRequestApproved']);
     const req = await s.request();
     const c = await rx.next((c) => c.body.AccessPackageAssignmentRequestId === req.id);
@@ -228,16 +208,10 @@ test('no resume within the timeout: the stage fails after the clock moves 14 day
     const late = await s.resume(req.id, 'assignmentRequestApproved', c.body.CustomExtensionStageInstanceId);
     assert.equal(late.status, 400);
     assert.match(late.body.error.message, /not waiting for a callback/);
-  } finally {
-    await rx.close();
-    await h.close();
-  }
-});
+  }));
 
-test('removal: the assignment goes and the removed-stage callout is sent', async () => {
-  const h = await startHarness();
-  const rx = await startReceiver();
-  try {
+test('removal: the assignment goes and the removed-stage callout is sent', () =>
+  withSandbox(async (h, rx) => {
     const s = await setup(h, rx.url, ['assignmentRequestRemoved']);
     const add = await s.request();
     await until(async () => ((await s.getRequest(add.id)).state === 'delivered' ? true : undefined), 'delivered');
@@ -251,16 +225,10 @@ test('removal: the assignment goes and the removed-stage callout is sent', async
     assert.equal((await s.g('GET', '/assignments')).body.value.length, 0);
     assert.equal((await s.resume(rm.body.id, 'assignmentRequestRemoved', c.body.CustomExtensionStageInstanceId)).status, 204);
     await until(async () => ((await s.getRequest(rm.body.id)).state === 'delivered' ? true : undefined), 'removal delivered');
-  } finally {
-    await rx.close();
-    await h.close();
-  }
-});
+  }));
 
-test('state survives a restart: a waiting request can be resumed afterwards', async () => {
-  const h = await startHarness();
-  const rx = await startReceiver();
-  try {
+test('state survives a restart: a waiting request can be resumed afterwards', () =>
+  withSandbox(async (h, rx) => {
     const s = await setup(h, rx.url, ['assignmentRequestGranted']);
     const req = await s.request();
     const c = await rx.next((c) => c.body.AccessPackageAssignmentRequestId === req.id);
@@ -272,11 +240,7 @@ test('state survives a restart: a waiting request can be resumed afterwards', as
     assert.ok(login);
     assert.equal((await s.resume(req.id, 'assignmentRequestGranted', c.body.CustomExtensionStageInstanceId)).status, 204);
     await until(async () => ((await s.getRequest(req.id)).state === 'delivered' ? true : undefined), 'delivered');
-  } finally {
-    await rx.close();
-    await h.close();
-  }
-});
+  }));
 
 test('paging with @odata.nextLink; injected 429 uses the Graph envelope', async () => {
   const h = await startHarness();
@@ -303,10 +267,8 @@ test('paging with @odata.nextLink; injected 429 uses the Graph envelope', async 
   }
 });
 
-test('callout delivery: 5xx retried per maximumRetries then the stage fails; dropped callouts leave it waiting', async () => {
-  const h = await startHarness();
-  const rx = await startReceiver();
-  try {
+test('callout delivery: 5xx retried per maximumRetries then the stage fails; dropped callouts leave it waiting', () =>
+  withSandbox(async (h, rx) => {
     rx.state.status = 503;
     const s = await setup(h, rx.url, ['assignmentRequestCreated'], { maximumRetries: 2 });
     const req = await s.request();
@@ -330,8 +292,4 @@ test('callout delivery: 5xx retried per maximumRetries then the stage fails; dro
     assert.equal(dropped.outcome, 'dropped');
     assert.equal((await s.getRequest(other.id)).status, 'WaitingForCallback');
     assert.equal(rx.received.filter((c) => c.body.AccessPackageAssignmentRequestId === other.id).length, 0);
-  } finally {
-    await rx.close();
-    await h.close();
-  }
-});
+  }));

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { SignJWT, importPKCS8 } from 'jose';
 import { startHarness, decodeJwt } from './helpers.ts';
-import { makeClientCert } from './certs.ts';
+import { selfSignedCert } from '../../sandbox/microsoft/keys.ts';
 import { certThumbprint } from '../../sandbox/microsoft/keys.ts';
 
 test('client credentials with a secret (form and HTTP Basic) give realistic v1 Graph tokens', async () => {
@@ -84,7 +84,7 @@ test('token endpoint errors use the AADSTS shape', async () => {
 test('client assertion signed with a registered certificate', async () => {
   const h = await startHarness();
   try {
-    const cert = makeClientCert();
+    const cert = selfSignedCert('ticketloop-client', 1);
     const reg = await h.call('POST', '/_sandbox/entra/apps', { json: { certificatePem: cert.certPem, roles: ['EntitlementManagement.ReadWrite.All'] } });
     assert.equal(reg.status, 201);
     const clientId = reg.body.clientId;
@@ -125,7 +125,7 @@ test('client assertion signed with a registered certificate', async () => {
     assert.equal(expired.status, 401);
     assert.deepEqual(expired.body.error_codes, [700024]);
 
-    const other = makeClientCert('someone-else');
+    const other = selfSignedCert('someone-else', 1);
     const forged = await new SignJWT({ jti: randomUUID() })
       .setProtectedHeader({ alg: 'RS256', x5t: certThumbprint(cert.certPem) })
       .setIssuer(clientId).setSubject(clientId).setAudience(endpoint).setExpirationTime('10m')
