@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
 import { buildTicketloop, createLogger } from '../src/app/build.ts';
-import { validateConfig } from '../src/config/load.ts';
+import { ITSM_MODULES } from '../src/app/registry.ts';
+import { validateConfig } from '../src/app/config.ts';
 import type { OutboundCall } from '../src/connectors/http.ts';
 import { defenderModule, reconcileNow } from '../src/flows/defender/module.ts';
 import { renderTable, saveResult, type Metric } from './lib.ts';
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
       },
       'bench',
     );
-    const app = await buildTicketloop(config, { logger: createLogger('warn'), modules: [defenderModule] });
+    const app = await buildTicketloop(config, { logger: createLogger('warn'), itsm: ITSM_MODULES, flows: [defenderModule] });
     let calls: OutboundCall[] = [];
     const record = app.outbound.record.bind(app.outbound);
     app.outbound.record = (c: OutboundCall) => {

@@ -32,10 +32,11 @@ const EM_APP = '810dcf14-1858-4bf2-8134-4c369fa3235b';
 
 async function server(): Promise<void> {
   const { buildTicketloop, createLogger } = await import('../src/app/build.ts');
-  const { validateConfig } = await import('../src/config/load.ts');
+  const { validateConfig } = await import('../src/app/config.ts');
   const { entitlementModule } = await import('../src/flows/entitlement/module.ts');
+  const { ITSM_MODULES } = await import('../src/app/registry.ts');
   const o = JSON.parse(process.env.TL_BENCH!) as { config: unknown; engine: boolean };
-  const app = await buildTicketloop(validateConfig(o.config, 'bench'), { logger: createLogger('warn'), modules: [entitlementModule], engine: o.engine });
+  const app = await buildTicketloop(validateConfig(o.config, 'bench'), { logger: createLogger('warn'), itsm: ITSM_MODULES, flows: [entitlementModule], engine: o.engine });
   const url = await app.start();
   process.stdout.write(`${JSON.stringify({ url })}\n`);
   process.on('SIGTERM', () => void app.stop().then(() => process.exit(0)));

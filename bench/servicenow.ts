@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Agent, request } from 'undici';
-import { BasicAuth } from '../src/connectors/servicenow/auth.ts';
-import { ServiceNowClient } from '../src/connectors/servicenow/client.ts';
-import { MemoryWatermarkStore, ServiceNowPoller } from '../src/connectors/servicenow/poller.ts';
-import { formatSnDate } from '../src/connectors/servicenow/query.ts';
+import { BasicAuth } from '../src/itsm/servicenow/auth.ts';
+import { ServiceNowClient } from '../src/itsm/servicenow/client.ts';
+import { MemoryWatermarkStore, ServiceNowPoller } from '../src/itsm/servicenow/poller.ts';
+import { formatSnDate } from '../src/itsm/servicenow/query.ts';
 import { renderTable, saveResult, type Metric } from './lib.ts';
 
 const LIST_N = 100_000;

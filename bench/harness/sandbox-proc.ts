@@ -59,10 +59,9 @@ export async function startSandboxProcess(dataDir: string): Promise<SandboxProce
 
 async function runChild(dataDir: string): Promise<void> {
   const { startSandbox } = await import('../../sandbox/index.ts');
-  const { sandboxConfig } = await import('../../src/cli/demo.ts');
-  const { validateConfig } = await import('../../src/config/load.ts');
+  const { loadDemos, sandboxConfig } = await import('../../src/cli/demo.ts');
   const sandbox = await startSandbox({ dataDir });
-  const config = sandboxConfig(validateConfig({ dataDir: join(dataDir, 'ticketloop'), log: { level: 'warn' } }, 'harness'), sandbox);
+  const config = sandboxConfig({ dataDir: join(dataDir, 'ticketloop'), log: { level: 'warn' } }, sandbox, await loadDemos());
   const sn = sandbox.servicenow;
   const info: SandboxInfo = {
     caPath: sandbox.tls.caPath,

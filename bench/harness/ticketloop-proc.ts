@@ -48,7 +48,7 @@ export function writeInstanceConfig(o: InstanceOptions): string {
   c.log = { level: o.logLevel ?? 'warn' };
   if (o.engine) c.engine = { ...(c.engine ?? {}), ...o.engine };
   if (o.webhookSecret) {
-    for (const sn of c.servicenow ?? []) if (sn.name === 'sandbox') sn.webhook = { type: 'hmac', secret: o.webhookSecret };
+    for (const sn of c.itsm ?? []) if (sn.name === 'sandbox') sn.webhook = { type: 'hmac', secret: o.webhookSecret };
   }
   const file = join(o.dir, 'ticketloop.json');
   writeFileSync(file, JSON.stringify(c, null, 2));

@@ -8,7 +8,7 @@ import type { SandboxTls } from '../shared/tls.ts';
 import { ArmError, faultBody, throttledBody } from './arm.ts';
 import { registerAdmin } from './admin.ts';
 import { registerArmRoutes } from './routes.ts';
-import { seedDemo } from './seed.ts';
+import { DEMO, seedDemo } from './seed.ts';
 import { AzureStore } from './store.ts';
 
 export { DEMO } from './seed.ts';
@@ -32,6 +32,8 @@ export interface AzureSandboxOptions {
 
 export interface AzureSandbox {
   baseUrl: string;
+  /** Ids in the seeded demo tenant. */
+  demo: typeof DEMO;
   faults: Faults;
   clock: OffsetClock;
   close(): Promise<void>;
@@ -120,6 +122,7 @@ export async function startAzureSandbox(o: AzureSandboxOptions): Promise<AzureSa
   const baseUrl = await listen(app, o.port ?? 0);
   return {
     baseUrl,
+    demo: DEMO,
     faults,
     clock,
     async close() {

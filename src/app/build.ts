@@ -2,23 +2,25 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { sql } from 'kysely';
 import pino, { type Logger } from 'pino';
-import type { Config } from '../config/schema.ts';
-import { resolveSecret } from '../config/load.ts';
-import { loadSecretKey, SecretBox, SecretStore } from '../config/secrets.ts';
+import type { Config, IntegrationConfig } from '../config/schema.ts';
+import { loadSecretKey, resolveSecret, SecretBox, SecretStore } from '../config/secrets.ts';
 import { systemClock, type Clock } from '../engine/clock.ts';
 import { Engine } from '../engine/engine.ts';
-import { openStore, type Store } from '../store/db.ts';
-import { migrateToLatest, pendingMigrations } from '../store/migrations.ts';
-import { createHttpServer, type App } from '../http/server.ts';
 import { registerAdminRoutes } from '../http/admin.ts';
-import { Metrics } from './metrics.ts';
-import { OutboundAudit } from './outbound.ts';
-import { Connections } from './connections.ts';
+import { createHttpServer, type App } from '../http/server.ts';
+import type { ItsmModule } from '../itsm/port.ts';
 import { TicketWatch } from '../itsm/watch.ts';
+import { openStore, type Store } from '../store/db.ts';
+import { migrateToLatest, pendingMigrations, type Migrations } from '../store/migrations.ts';
+import { Connections } from './connections.ts';
+import { Metrics } from './metrics.ts';
+import type { FlowModule } from './module.ts';
+import { OutboundAudit } from './outbound.ts';
 
 /**
- * The composition root: store → engine → HTTP, with metrics, audit and secrets wired in. Flow
- * modules plug in through `modules`; each registers its routes, effect handlers and schedules.
+ * The composition root: store → engine → HTTP, with metrics, audit and secrets wired in, then the
+ * ITSM connections and the flow modules (app/module.ts), each adding its effects, routes and
+ * schedules. Which modules exist is app/registry.ts's business; this file names none of them.
  */
 
 export interface Ticketloop {
@@ -31,26 +33,24 @@ export interface Ticketloop {
   clock: Clock;
   secrets: SecretStore;
   outbound: OutboundAudit;
-  /** Connector instances from configuration (ServiceNow, Entra/Graph/ARM), shared by all flows. */
+  /** ITSM ports and Microsoft clients from configuration, shared by all flows. */
   connections: Connections;
-  /** Ticket changes (webhook push + polling) routed to flows by correlation id. */
+  /** Ticket changes (push, poll, reconcile) routed to flows by correlation key. */
   watch: TicketWatch;
+  /** The ITSM adapter modules (their connection schemas validate integrations created over the API). */
+  itsmModules: ItsmModule[];
+  /** This flow's enabled and disabled integrations from the configuration file. */
+  integrations<I extends IntegrationConfig>(type: string): I[];
   /** Listen and start the engine; returns the base URL. */
   start(): Promise<string>;
   stop(): Promise<void>;
 }
 
-export interface Module {
-  name: string;
-  register(app: Ticketloop): Promise<void> | void;
-  /** Walk through this flow's loop against the sandbox (`ticketloop demo`). */
-  demo?(ctx: import('../cli/demo.ts').DemoContext): Promise<void>;
-}
-
 export interface BuildOptions {
+  itsm: ItsmModule[];
+  flows: FlowModule[];
   clock?: Clock;
   logger?: Logger;
-  modules?: Module[];
   /** Skip the engine loop (one-shot CLI commands). */
   engine?: boolean;
 }
@@ -76,12 +76,18 @@ export function createLogger(level: string): Logger {
   });
 }
 
-export async function buildTicketloop(config: Config, o: BuildOptions = {}): Promise<Ticketloop> {
+/** Every module's migrations. */
+export function moduleMigrations(flows: FlowModule[]): Migrations[] {
+  return flows.flatMap((m) => (m.migrations ? [m.migrations] : []));
+}
+
+export async function buildTicketloop(config: Config, o: BuildOptions): Promise<Ticketloop> {
   const log = o.logger ?? createLogger(config.log.level);
   const clock = o.clock ?? systemClock;
   const dataDir = resolve(config.dataDir);
   const store = await openStore({ databaseUrl: config.database.url, dataDir, poolSize: config.database.poolSize });
-  const applied = await migrateToLatest(store);
+  const migrations = moduleMigrations(o.flows);
+  const applied = await migrateToLatest(store, migrations);
   if (applied.length) log.info({ migrations: applied }, 'migrations applied');
 
   const metrics = new Metrics();
@@ -111,7 +117,7 @@ export async function buildTicketloop(config: Config, o: BuildOptions = {}): Pro
         try {
           await sql`select 1`.execute(store.db);
           checks.database = 'ok';
-          const pending = await pendingMigrations(store);
+          const pending = await pendingMigrations(store, migrations);
           checks.migrations = pending.length ? `pending: ${pending.join(', ')}` : 'ok';
         } catch (e) {
           checks.database = `unreachable: ${(e as Error).message}`;
@@ -122,8 +128,15 @@ export async function buildTicketloop(config: Config, o: BuildOptions = {}): Pro
   });
   const secrets = new SecretStore(store.db, new SecretBox(loadSecretKey(dataDir)));
   const outbound = new OutboundAudit(store.db, clock, workerId, metrics, log);
-  const connections = new Connections(config, outbound, clock, metrics);
-  const watch = new TicketWatch({ engine, http, db: store.db });
+  const connections = new Connections(config, o.itsm, { recorder: outbound, clock, registry: metrics.registry });
+  const watch = new TicketWatch({
+    engine,
+    http,
+    db: store.db,
+    clock,
+    connection: (name) => (connections.hasItsm(name) ? connections.itsm(name) : undefined),
+    connections: () => connections.itsmAll(),
+  });
 
   const app: Ticketloop = {
     config,
@@ -137,6 +150,8 @@ export async function buildTicketloop(config: Config, o: BuildOptions = {}): Pro
     outbound,
     connections,
     watch,
+    itsmModules: o.itsm,
+    integrations: <I extends IntegrationConfig>(type: string) => config.integrations.filter((i) => i.type === type) as I[],
     async start() {
       await http.listen({ host: config.server.host, port: config.server.port });
       if (o.engine !== false) engine.start();
@@ -153,7 +168,9 @@ export async function buildTicketloop(config: Config, o: BuildOptions = {}): Pro
     },
   };
   registerAdminRoutes(app);
-  for (const m of o.modules ?? []) await m.register(app);
+  // Every flow's effects first: an item stored earlier may still have effects to finish.
+  for (const m of o.flows) app.engine.registerFlow(m.flow, m.effects(app));
+  for (const m of o.flows) await m.register?.(app);
   await watch.install();
   return app;
 }

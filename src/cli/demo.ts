@@ -1,27 +1,20 @@
 import { join, resolve } from 'node:path';
+import { Agent, request } from 'undici';
+import { validateConfig } from '../app/config.ts';
 import { buildTicketloop, type Ticketloop } from '../app/build.ts';
-import { validateConfig } from '../config/load.ts';
+import type { DemoContext, DemoSandbox, FlowDemo } from '../app/module.ts';
+import { FLOW_MODULES, ITSM_MODULES } from '../app/registry.ts';
 import type { Config } from '../config/schema.ts';
-import { loadModules } from '../app/modules.ts';
-import { entitlementDemoIntegrations } from '../flows/entitlement/module.ts';
-import { defenderDemoIntegrations } from '../flows/defender/module.ts';
 
 /**
  * `npm start` / `ticketloop demo`: start the sandbox and Ticketloop wired to it, then let each
  * flow module walk through its loop step by step (`--auto` plays the IT agent too).
  */
-export interface DemoContext {
-  app: Ticketloop;
-  sandbox: import('../../sandbox/index.ts').Sandbox;
-  /** Ticketloop's own base URL (callouts and webhooks arrive here). */
-  url: string;
-  auto: boolean;
-  step(text: string): void;
-}
 
-/** The configuration Ticketloop runs with against the sandbox: the user's file plus the sandbox endpoints. */
+export const SANDBOX_WEBHOOK_SECRET = 'sandbox-webhook-secret';
+
 /** The configuration entries that point Ticketloop at a sandbox: ServiceNow instance "sandbox" and Microsoft. */
-export function sandboxConnections(s: DemoContext['sandbox']) {
+export function sandboxConnections(s: DemoSandbox) {
   const sn = s.servicenow;
   const ms = s.microsoft;
   return {
@@ -29,7 +22,12 @@ export function sandboxConnections(s: DemoContext['sandbox']) {
       name: 'sandbox',
       instanceUrl: sn.baseUrl,
       caFile: s.tls.caPath,
-      auth: { type: 'oauth' as const, grant: 'client_credentials' as const, clientId: sn.credentials.oauth.clientId, clientSecret: sn.credentials.oauth.clientSecret },
+      auth: {
+        type: 'oauth' as const,
+        grant: 'client_credentials' as const,
+        clientId: sn.credentials.oauth.clientId,
+        clientSecret: sn.credentials.oauth.clientSecret,
+      },
       closeOut: { incident: { resolve: { close_code: 'Solution provided' }, close: { close_code: 'Solution provided' } } },
     },
     microsoft: {
@@ -44,27 +42,55 @@ export function sandboxConnections(s: DemoContext['sandbox']) {
   };
 }
 
-export function sandboxConfig(base: Config, s: DemoContext['sandbox']): Config {
+/** The user's configuration plus the sandbox connections and every flow's demo integrations. */
+export function sandboxConfig(base: Record<string, any>, s: DemoSandbox, demos: FlowDemo[]): Config {
   const c = sandboxConnections(s);
   return validateConfig(
     {
       ...base,
       servicenow: [
-        ...base.servicenow.filter((i) => i.name !== 'sandbox'),
-        // Closes are pushed by the sandbox's business-rule webhook (flows configure it in their demo).
-        { ...c.servicenow, pollIntervalSeconds: 5, webhook: { type: 'hmac', secret: 'sandbox-webhook-secret' } },
+        ...(base.servicenow ?? []).filter((i: { name: string }) => i.name !== 'sandbox'),
+        // Closes are pushed by the sandbox's business-rule webhook (set up below), polled as the backstop.
+        { ...c.servicenow, pollIntervalSeconds: 5, webhook: { type: 'hmac', secret: SANDBOX_WEBHOOK_SECRET } },
       ],
-      integrations: [...base.integrations, ...entitlementDemoIntegrations(s), ...defenderDemoIntegrations(s)],
+      integrations: [...(base.integrations ?? []), ...demos.flatMap((d) => d.integrations(s))],
       microsoft: base.microsoft ?? c.microsoft,
     },
     'embedded defaults + sandbox',
   );
 }
 
-export async function runDemo(base: Config, o: { auto: boolean }): Promise<void> {
+/** Every flow's demo. */
+export function loadDemos(): Promise<FlowDemo[]> {
+  return Promise.all(FLOW_MODULES.flatMap((m) => (m.demo ? [m.demo()] : [])));
+}
+
+/** Point the sandbox instance's business rule at Ticketloop for every ticket kind the flows watch. */
+async function connectSandboxWebhooks(app: Ticketloop, s: DemoSandbox, url: string): Promise<string[]> {
+  const agent = new Agent({ connect: { ca: s.tls.ca } });
+  const kinds = app.watch.kindsOf('sandbox');
+  const hookUrl = `${url}/webhooks/servicenow/sandbox`;
+  try {
+    const webhooks = kinds.map((table) => ({ table, url: hookUrl, events: ['insert', 'update'], auth: { type: 'hmac', secret: SANDBOX_WEBHOOK_SECRET } }));
+    const r = await request(`${s.servicenow.baseUrl}/_sandbox/servicenow/webhooks`, {
+      method: 'PUT',
+      dispatcher: agent,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(webhooks),
+    });
+    await r.body.text();
+    if (r.statusCode >= 300) throw new Error(`the sandbox refused the webhooks: ${r.statusCode}`);
+  } finally {
+    await agent.close();
+  }
+  return kinds;
+}
+
+export async function runDemo(raw: Record<string, any>, base: Config, o: { auto: boolean }): Promise<void> {
   const { startSandbox, describeSandbox } = await import('../../sandbox/index.ts');
   let n = 0;
   const step = (text: string) => process.stdout.write(`\n[${++n}] ${text}\n`);
+  const say = (text: string) => process.stdout.write(`    ${text}\n`);
   step('Starting the sandbox (ServiceNow, Microsoft Entra + Graph, Azure Resource Manager)…');
   const sandbox = await startSandbox({
     dataDir: resolve(base.sandbox.dataDir ?? join(base.dataDir, 'sandbox')),
@@ -73,11 +99,14 @@ export async function runDemo(base: Config, o: { auto: boolean }): Promise<void>
   process.stdout.write(`${describeSandbox(sandbox)}\n`);
 
   step('Starting Ticketloop on the embedded defaults…');
-  const config = sandboxConfig(base, sandbox);
-  const modules = await loadModules();
-  const app = await buildTicketloop(config, { modules });
+  const demos = await loadDemos();
+  const config = sandboxConfig(raw, sandbox, demos);
+  const app = await buildTicketloop(config, { itsm: ITSM_MODULES, flows: FLOW_MODULES });
   const url = await app.start();
-  process.stdout.write(`    Ticketloop ${url}  (store: ${app.store.description})\n    API docs ${url}/openapi.json   metrics ${url}/metrics\n`);
+  say(`Ticketloop ${url}  (store: ${app.store.description})`);
+  say(`API docs ${url}/openapi.json   metrics ${url}/metrics`);
+  const kinds = await connectSandboxWebhooks(app, sandbox, url);
+  say(`ServiceNow pushes changes of ${kinds.join(', ')} to ${url}/webhooks/servicenow/sandbox (HMAC-signed); polled every 5 s as the backstop`);
 
   const shutdown = async () => {
     await app.stop();
@@ -87,8 +116,8 @@ export async function runDemo(base: Config, o: { auto: boolean }): Promise<void>
   process.once('SIGINT', () => void shutdown());
   process.once('SIGTERM', () => void shutdown());
 
-  const ctx: DemoContext = { app, sandbox, url, auto: o.auto, step };
-  for (const m of modules) if (m.demo) await m.demo(ctx);
+  const ctx: DemoContext = { app, sandbox, url, auto: o.auto, step, say };
+  for (const demo of demos) await demo.run(ctx);
   if (o.auto) {
     step('Demo finished.');
     await shutdown();

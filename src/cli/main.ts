@@ -1,13 +1,15 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { buildTicketloop, createLogger } from '../app/build.ts';
-import { loadModules } from '../app/modules.ts';
-import { ConfigError, loadConfig } from '../config/load.ts';
+import { buildTicketloop, createLogger, moduleMigrations } from '../app/build.ts';
+import { loadConfig } from '../app/config.ts';
+import { FLOW_MODULES, ITSM_MODULES } from '../app/registry.ts';
+import { ConfigError, type LoadedConfig } from '../config/load.ts';
 import { listJobs, retryDeadJobs, countJobsByState } from '../engine/jobs.ts';
 import { verifyAudit } from '../store/audit.ts';
 import { openStore, StoreUnavailableError } from '../store/db.ts';
 import { migrateToLatest } from '../store/migrations.ts';
 import type { Config } from '../config/schema.ts';
+import { systemClock } from '../engine/clock.ts';
 
 const USAGE = `ticketloop — closes the loop between cloud events and ITSM tickets
 
@@ -34,19 +36,22 @@ function fail(message: string, code = 1): never {
   process.exit(code);
 }
 
-function load(file: string | undefined): Config {
+function loaded(file: string | undefined): LoadedConfig {
   try {
-    return loadConfig({ file }).config;
+    return loadConfig({ file });
   } catch (e) {
     if (e instanceof ConfigError) fail(e.message, 2);
     throw e;
   }
 }
 
+const load = (file: string | undefined): Config => loaded(file).config;
+const migrations = moduleMigrations(FLOW_MODULES);
+
 async function withStore<T>(config: Config, fn: (s: Awaited<ReturnType<typeof openStore>>) => Promise<T>): Promise<T> {
   const store = await openStore({ databaseUrl: config.database.url, dataDir: resolve(config.dataDir) });
   try {
-    await migrateToLatest(store);
+    await migrateToLatest(store, migrations);
     return await fn(store);
   } finally {
     await store.close();
@@ -98,7 +103,7 @@ async function main(argv: string[]): Promise<void> {
     case 'migrate': {
       const config = load(values.config);
       const store = await openStore({ databaseUrl: config.database.url, dataDir: resolve(config.dataDir) });
-      const applied = await migrateToLatest(store);
+      const applied = await migrateToLatest(store, migrations);
       await store.close();
       process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
       return;
@@ -117,7 +122,7 @@ async function main(argv: string[]): Promise<void> {
           process.stdout.write(`\n${Object.entries(counts).map(([k, v]) => `${k}: ${v}`).join('  ')}\n`);
         } else if (sub === 'retry') {
           if (!arg && !values.all) fail('jobs retry needs a job id or --all', 2);
-          const n = await retryDeadJobs(store.db, Date.now(), values.all ? undefined : arg);
+          const n = await retryDeadJobs(store.db, systemClock.now(), values.all ? undefined : arg);
           if (n === 0) fail(values.all ? 'no dead jobs' : `no dead job with id ${arg}`, 1);
           process.stdout.write(`re-queued ${n} job(s)\n`);
         } else fail(`unknown command: jobs ${sub ?? ''}\n\n${USAGE}`, 2);
@@ -134,7 +139,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'start': {
       const config = load(values.config);
-      const app = await buildTicketloop(config, { modules: await loadModules() });
+      const app = await buildTicketloop(config, { itsm: ITSM_MODULES, flows: FLOW_MODULES });
       const url = await app.start();
       app.log.info({ url, database: app.store.description }, 'Ticketloop started');
       const shutdown = async (signal: string) => {
@@ -153,7 +158,8 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'demo': {
       const { runDemo } = await import('./demo.ts');
-      await runDemo(load(values.config), { auto: Boolean(values.auto) });
+      const { raw, config } = loaded(values.config);
+      await runDemo(raw, config, { auto: Boolean(values.auto) });
       return;
     }
     default:

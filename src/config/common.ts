@@ -1,6 +1,12 @@
 import { z } from 'zod';
 
-/** Schemas shared by the top-level configuration and the flows' integration entries. */
+/** Schemas shared by the top-level configuration, the ITSM adapters and the flows' integration entries. */
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  return out;
+}
 
 /** A secret given inline, from an environment variable, or from a file. */
 export const secretRef = z.union([
@@ -29,60 +35,6 @@ export const anyUrl = z.string().refine((v) => {
     return false;
   }
 }, 'must be a URL');
-
-export const serviceNowAuth = z.discriminatedUnion('type', [
-  z
-    .object({
-      type: z.literal('oauth'),
-      grant: z.enum(['client_credentials', 'password']).default('client_credentials'),
-      clientId: z.string().min(1),
-      clientSecret: secretRef,
-      username: z.string().min(1).optional(),
-      password: secretRef.optional(),
-    })
-    .strict()
-    .refine((a) => a.grant !== 'password' || (a.username && a.password), {
-      message: 'the password grant needs username and password',
-      path: ['username'],
-    }),
-  z.object({ type: z.literal('basic'), username: z.string().min(1), password: secretRef }).strict(),
-  z.object({ type: z.literal('apikey'), key: secretRef }).strict(),
-]);
-
-/** close-out field values per table and action, e.g. incident.resolve.close_code = "Solution provided". */
-export const closeOut = z.record(
-  z.string(),
-  z
-    .object({
-      resolve: z.record(z.string(), z.string()).optional(),
-      close: z.record(z.string(), z.string()).optional(),
-      cancel: z.record(z.string(), z.string()).optional(),
-    })
-    .strict(),
-);
-
-export const serviceNowConnection = z
-  .object({
-    instanceUrl: httpsUrl,
-    auth: serviceNowAuth,
-    /** Extra CA to trust (self-hosted instances, the sandbox). */
-    caFile: z.string().optional(),
-    timeoutMs: z.number().int().positive().default(30_000),
-    closeOut: closeOut.default({}),
-    /** Inbound business-rule webhook authentication. */
-    webhook: z
-      .discriminatedUnion('type', [
-        z.object({ type: z.literal('hmac'), secret: secretRef }).strict(),
-        z.object({ type: z.literal('basic'), username: z.string().min(1), password: secretRef }).strict(),
-        z.object({ type: z.literal('bearer'), token: secretRef }).strict(),
-      ])
-      .optional(),
-    pollIntervalSeconds: z.number().int().min(1).default(30),
-    reconcileIntervalSeconds: z.number().int().min(60).default(3600),
-  })
-  .strict();
-
-export const serviceNowInstance = serviceNowConnection.extend({ name: z.string().min(1) }).strict();
 
 export const microsoftConnection = z
   .object({

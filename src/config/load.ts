@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
-import { configSchema, type Config, type SecretRef } from './schema.ts';
+import { formatPath } from './common.ts';
+import type { Config } from './schema.ts';
 
 /**
  * Load the configuration: file (YAML or JSON) → environment overrides → schema. Nothing is
@@ -22,12 +23,6 @@ export class ConfigError extends Error {
     super(`invalid configuration (${source}):\n${problems.map((p) => `  ${p.path || '(root)'}: ${p.message}`).join('\n')}`);
     this.name = 'ConfigError';
   }
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = '';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
-  return out;
 }
 
 /** The file to read: explicit, $TICKETLOOP_CONFIG, or ./ticketloop.{yaml,yml,json} if present. */
@@ -76,7 +71,6 @@ export function applyEnv(raw: Record<string, any>, env: NodeJS.ProcessEnv): Reco
     PORT: ['server', 'port'],
     TICKETLOOP_PORT: ['server', 'port'],
     TICKETLOOP_HOST: ['server', 'host'],
-    TICKETLOOP_PUBLIC_URL: ['server', 'publicUrl'],
     TICKETLOOP_DATA_DIR: ['dataDir'],
     LOG_LEVEL: ['log', 'level'],
     TICKETLOOP_LOG_LEVEL: ['log', 'level'],
@@ -92,8 +86,9 @@ export function applyEnv(raw: Record<string, any>, env: NodeJS.ProcessEnv): Reco
   return out;
 }
 
-export function validateConfig(raw: unknown, source: string): Config {
-  const r = configSchema.safeParse(raw);
+/** Validate against the schema built from the registered modules (app/config.ts binds it). */
+export function validateConfig(schema: z.ZodType<Config>, raw: unknown, source: string): Config {
+  const r = schema.safeParse(raw);
   if (!r.success) throw new ConfigError(source, issues(r.error));
   return r.data;
 }
@@ -104,10 +99,18 @@ function issues(e: z.ZodError): ConfigProblem[] {
 
 export interface LoadedConfig {
   config: Config;
+  /** What was validated (file + environment + overrides), for tools that extend it (the demo). */
+  raw: Record<string, any>;
   source: string;
 }
 
-export function loadConfig(o: { file?: string; env?: NodeJS.ProcessEnv; overrides?: Record<string, any> } = {}): LoadedConfig {
+export interface LoadOptions {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  overrides?: Record<string, any>;
+}
+
+export function loadConfig(schema: z.ZodType<Config>, o: LoadOptions = {}): LoadedConfig {
   const env = o.env ?? process.env;
   const file = findConfigFile(o.file, env);
   const raw = file ? parseFile(file) : {};
@@ -115,13 +118,13 @@ export function loadConfig(o: { file?: string; env?: NodeJS.ProcessEnv; override
     throw new ConfigError(file ?? 'defaults', [{ path: '', message: 'must be an object' }]);
   const merged = { ...applyEnv(raw as Record<string, any>, env), ...(o.overrides ?? {}) };
   const source = file ?? 'embedded defaults';
-  const config = validateConfig(merged, source);
-  checkSecrets(config, source, env);
-  return { config, source };
+  const config = validateConfig(schema, merged, source);
+  checkSecrets(merged, source, env);
+  return { config, raw: merged, source };
 }
 
 /** Secret references must resolve now, so a missing env var or file is caught by `config check`. */
-function checkSecrets(config: Config, source: string, env: NodeJS.ProcessEnv) {
+function checkSecrets(raw: Record<string, unknown>, source: string, env: NodeJS.ProcessEnv) {
   const problems: ConfigProblem[] = [];
   const walk = (v: unknown, path: (string | number)[]) => {
     if (!v || typeof v !== 'object') return;
@@ -136,40 +139,7 @@ function checkSecrets(config: Config, source: string, env: NodeJS.ProcessEnv) {
     }
     for (const [k, child] of Object.entries(o)) walk(child, [...path, Array.isArray(v) ? Number(k) : k]);
   };
-  walk(config, []);
+  walk(raw, []);
   if (problems.length) throw new ConfigError(source, problems);
 }
 
-/**
- * A resolved secret. It prints as [secret] in logs, JSON and string interpolation; only
- * `reveal()` gives the value, at the point where it goes on the wire.
- */
-export class Secret {
-  readonly #value: string;
-  constructor(value: string) {
-    this.#value = value;
-  }
-  reveal(): string {
-    return this.#value;
-  }
-  toString(): string {
-    return '[secret]';
-  }
-  toJSON(): string {
-    return '[secret]';
-  }
-  [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return '[secret]';
-  }
-}
-
-export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env): Secret {
-  if (typeof ref === 'string') return new Secret(ref);
-  if ('value' in ref) return new Secret(ref.value);
-  if ('env' in ref) {
-    const v = env[ref.env];
-    if (!v) throw new Error(`environment variable ${ref.env} is not set`);
-    return new Secret(v);
-  }
-  return new Secret(readFileSync(ref.file, 'utf8').trim());
-}

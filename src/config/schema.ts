@@ -1,94 +1,203 @@
 import { z } from 'zod';
-import { anyUrl, secretRef, microsoftConnection, serviceNowConnection, serviceNowInstance } from './common.ts';
-import { entitlementIntegration } from '../flows/entitlement/config.ts';
-import { defenderIntegration } from '../flows/defender/config.ts';
+import { ENGINE_DEFAULTS } from '../engine/defaults.ts';
+import { microsoftConnection, secretRef } from './common.ts';
 
 /**
- * The one schema for the whole configuration file. Every error is reported with its path, e.g.
+ * The configuration schema, built from the registered modules (app/config.ts): the core's keys,
+ * one list of named connections per ITSM adapter (`servicenow: [...]`), and `integrations[]`,
+ * told apart by `type`, each entry's schema owned by its flow. Every error names its path, e.g.
  * `integrations[0].servicenow.instanceUrl: must be an https URL`.
  */
 
-/** Each flow's `integrations[]` entry, told apart by `type`; schemas live with the flows. */
-const integration = z.discriminatedUnion('type', [entitlementIntegration, defenderIntegration]);
+/** What an ITSM adapter module contributes: a configuration key and the schema of one connection. */
+export interface ConnectionSchemaPart {
+  configKey: string;
+  connectionSchema: z.ZodObject<any>;
+}
 
-export const configSchema = z
-  .object({
-    dataDir: z.string().default('./data'),
-    server: z
-      .object({
-        host: z.string().default('127.0.0.1'),
-        port: z.number().int().min(0).max(65535).default(8080),
-        bodyLimitBytes: z.number().int().min(1024).max(50 * 1024 * 1024).default(1024 * 1024),
-        /** The URL others (Entra, ServiceNow business rules) use to reach us. */
-        publicUrl: anyUrl.optional(),
-        /** Bearer token the operator API (`/api/…`) requires; mandatory when listening beyond loopback. */
-        apiToken: secretRef.optional(),
-      })
-      .strict()
-      .default({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 1024 * 1024 }),
-    database: z
-      .object({
-        url: z
-          .string()
-          .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL')
-          .optional(),
-        poolSize: z.number().int().min(1).max(100).default(10),
-      })
-      .strict()
-      .default({ poolSize: 10 }),
-    log: z
-      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
-      .strict()
-      .default({ level: 'info' }),
-    engine: z
-      .object({
-        concurrency: z.number().int().min(1).max(512).default(16),
-        pollIntervalMs: z.number().int().min(5).default(200),
-        leaseMs: z.number().int().min(1000).default(30_000),
-        backoffBaseMs: z.number().int().min(1).default(1_000),
-        backoffMaxMs: z.number().int().min(1).default(15 * 60_000),
-        /** Finished jobs are kept this long (for `jobs list` and audits), then deleted. */
-        retainDoneHours: z.number().min(1).default(168),
-      })
-      .strict()
-      .default({ concurrency: 16, pollIntervalMs: 200, leaseMs: 30_000, backoffBaseMs: 1_000, backoffMaxMs: 900_000, retainDoneHours: 168 }),
-    sandbox: z
-      .object({
-        /** Start the bundled ServiceNow / Microsoft / Azure sandbox in-process. */
-        enabled: z.boolean().default(false),
-        dataDir: z.string().optional(),
-        servicenowPort: z.number().int().min(0).max(65535).default(0),
-        microsoftPort: z.number().int().min(0).max(65535).default(0),
-        azurePort: z.number().int().min(0).max(65535).default(0),
-      })
-      .strict()
-      .default({ enabled: false, servicenowPort: 0, microsoftPort: 0, azurePort: 0 }),
-    servicenow: z.array(serviceNowInstance).default([]),
-    microsoft: microsoftConnection.optional(),
-    integrations: z.array(integration).default([]),
-  })
-  .strict()
-  .superRefine((c, ctx) => {
-    if (!c.server.apiToken && !isLoopback(c.server.host))
-      ctx.addIssue({ code: 'custom', path: ['server', 'apiToken'], message: `required when server.host (${c.server.host}) is not a loopback address: the operator API under /api would be open to the network` });
-    const names = new Set(c.servicenow.map((s) => s.name));
-    c.integrations.forEach((i, n) => {
-      if (typeof i.servicenow === 'string' && !names.has(i.servicenow))
-        ctx.addIssue({ code: 'custom', path: ['integrations', n, 'servicenow'], message: `no servicenow instance named "${i.servicenow}"` });
-    });
-    const seen = new Set<string>();
-    c.integrations.forEach((i, n) => {
-      if (seen.has(i.name)) ctx.addIssue({ code: 'custom', path: ['integrations', n, 'name'], message: `duplicate integration name "${i.name}"` });
-      seen.add(i.name);
-    });
-  });
+/** What a flow module contributes: its `type` and the fields of its integration entries. */
+export interface IntegrationSchemaPart {
+  type: string;
+  shape: z.ZodRawShape;
+}
 
-export type Config = z.infer<typeof configSchema>;
+/** Fields every integration has once validated: the ITSM connection it uses is always `itsm`. */
+export interface IntegrationConfig {
+  name: string;
+  type: string;
+  enabled: boolean;
+  /** The name of an ITSM connection (of any adapter). */
+  itsm: string;
+  [key: string]: unknown;
+}
+
+/** A flow's integration entry, typed from its shape. */
+export type Integration<S extends z.ZodRawShape> = Omit<z.infer<z.ZodObject<S>>, 'itsm'> & IntegrationConfig;
+
+/** One ITSM connection; `type` is the adapter's configuration key. */
+export interface ItsmConnectionConfig {
+  type: string;
+  name: string;
+  [key: string]: unknown;
+}
+
+const coreShape = {
+  dataDir: z.string().default('./data'),
+  server: z
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      bodyLimitBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(50 * 1024 * 1024)
+        .default(1024 * 1024),
+      /** Bearer token the operator API (`/api/…`) requires; mandatory when listening beyond loopback. */
+      apiToken: secretRef.optional(),
+    })
+    .strict()
+    .prefault({}),
+  database: z
+    .object({
+      url: z
+        .string()
+        .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// URL')
+        .optional(),
+      poolSize: z.number().int().min(1).max(100).default(10),
+    })
+    .strict()
+    .prefault({}),
+  log: z
+    .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .strict()
+    .prefault({}),
+  engine: z
+    .object({
+      concurrency: z.number().int().min(1).max(512).default(ENGINE_DEFAULTS.concurrency),
+      pollIntervalMs: z.number().int().min(5).default(ENGINE_DEFAULTS.pollIntervalMs),
+      leaseMs: z.number().int().min(1000).default(ENGINE_DEFAULTS.leaseMs),
+      backoffBaseMs: z.number().int().min(1).default(ENGINE_DEFAULTS.backoffBaseMs),
+      backoffMaxMs: z.number().int().min(1).default(ENGINE_DEFAULTS.backoffMaxMs),
+      /** Finished jobs are kept this long (for `jobs list` and audits), then deleted. */
+      retainDoneHours: z
+        .number()
+        .min(1)
+        .default(ENGINE_DEFAULTS.retainDoneMs / 3_600_000),
+    })
+    .strict()
+    .prefault({}),
+  sandbox: z
+    .object({
+      dataDir: z.string().optional(),
+      servicenowPort: z.number().int().min(0).max(65535).default(0),
+      microsoftPort: z.number().int().min(0).max(65535).default(0),
+      azurePort: z.number().int().min(0).max(65535).default(0),
+    })
+    .strict()
+    .prefault({}),
+  microsoft: microsoftConnection.optional(),
+};
+
+const core = z.object(coreShape);
+export type CoreConfig = z.infer<typeof core>;
+export type Config = CoreConfig & { itsm: ItsmConnectionConfig[]; integrations: IntegrationConfig[] };
+export type MicrosoftConnection = z.infer<typeof microsoftConnection>;
+
+/** One flow's integration entry; the API validates integrations created there with it too. */
+export function integrationSchema(part: IntegrationSchemaPart, connections: ConnectionSchemaPart[]) {
+  const refs = Object.fromEntries(
+    connections.map((c) => [c.configKey, z.union([z.string().min(1), c.connectionSchema.omit({ name: true })]).optional()]),
+  );
+  return z
+    .object({
+      name: z.string().min(1),
+      type: z.literal(part.type),
+      enabled: z.boolean().default(true),
+      /** The ITSM connection by name; `<adapter key>: name | {inline connection}` is accepted too. */
+      itsm: z.string().min(1).optional(),
+      ...refs,
+      ...part.shape,
+    })
+    .strict();
+}
+
+export function buildConfigSchema(connections: ConnectionSchemaPart[], flows: IntegrationSchemaPart[]): z.ZodType<Config> {
+  const entries = flows.map((f) => integrationSchema(f, connections));
+  const integration =
+    entries.length >= 2 ? z.discriminatedUnion('type', entries as any) : (entries[0] ?? z.never());
+  const lists = Object.fromEntries(connections.map((c) => [c.configKey, z.array(c.connectionSchema).default([])]));
+  // The neutral form `itsm: [{type: 'servicenow', name, …}]`, which is also what validation produces,
+  // so a validated configuration validates again unchanged.
+  const typed = connections.map((c) => c.connectionSchema.extend({ type: z.literal(c.configKey) }).strict());
+  const anyConnection = typed.length >= 2 ? z.discriminatedUnion('type', typed as any) : (typed[0] ?? z.never());
+  return z
+    .object({ ...coreShape, ...lists, itsm: z.array(anyConnection).default([]), integrations: z.array(integration).default([]) })
+    .strict()
+    .superRefine((raw: Record<string, any>, ctx) => {
+      if (!raw.server.apiToken && !isLoopback(raw.server.host))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['server', 'apiToken'],
+          message: `required when server.host (${raw.server.host}) is not a loopback address: the operator API under /api would be open to the network`,
+        });
+      const names = new Set<string>();
+      (raw.itsm as { name: string }[]).forEach((conn, n) => {
+        if (names.has(conn.name)) ctx.addIssue({ code: 'custom', path: ['itsm', n, 'name'], message: `duplicate connection name "${conn.name}"` });
+        names.add(conn.name);
+      });
+      for (const c of connections) {
+        (raw[c.configKey] as { name: string }[]).forEach((conn, n) => {
+          if (names.has(conn.name))
+            ctx.addIssue({ code: 'custom', path: [c.configKey, n, 'name'], message: `duplicate connection name "${conn.name}"` });
+          names.add(conn.name);
+        });
+      }
+      const seen = new Set<string>();
+      (raw.integrations as Record<string, unknown>[]).forEach((i, n) => {
+        if (seen.has(i.name as string))
+          ctx.addIssue({ code: 'custom', path: ['integrations', n, 'name'], message: `duplicate integration name "${i.name}"` });
+        seen.add(i.name as string);
+        const given = ['itsm', ...connections.map((c) => c.configKey)].filter((k) => i[k] !== undefined);
+        if (given.length !== 1) {
+          const keys = ['itsm', ...connections.map((c) => c.configKey)].join(', ');
+          ctx.addIssue({
+            code: 'custom',
+            path: ['integrations', n, given[1] ?? 'itsm'],
+            message: given.length ? `give one of ${keys}, not several` : `required: the ITSM connection (${keys})`,
+          });
+          return;
+        }
+        const ref = i[given[0]];
+        if (typeof ref === 'string' && !names.has(ref))
+          ctx.addIssue({ code: 'custom', path: ['integrations', n, given[0]], message: `no ITSM connection named "${ref}"` });
+      });
+    })
+    .transform((raw: Record<string, any>): Config => {
+      const itsm: ItsmConnectionConfig[] = [
+        ...(raw.itsm as ItsmConnectionConfig[]),
+        ...connections.flatMap((c) => (raw[c.configKey] as { name: string }[]).map((conn) => ({ type: c.configKey, ...conn }))),
+      ];
+      const integrations = (raw.integrations as Record<string, unknown>[]).map((entry) => {
+        const i = { ...entry } as IntegrationConfig;
+        for (const c of connections) {
+          const ref = i[c.configKey];
+          delete i[c.configKey];
+          if (typeof ref === 'string') i.itsm = ref;
+          else if (ref) {
+            // An inline connection becomes a named one, so everything downstream sees names only.
+            i.itsm = `inline:${i.name}`;
+            itsm.push({ type: c.configKey, name: i.itsm, ...(ref as object) });
+          }
+        }
+        return i;
+      });
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(coreShape)) out[k] = raw[k];
+      return { ...(out as CoreConfig), itsm, integrations };
+    }) as unknown as z.ZodType<Config>;
+}
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
-export { secretRef, serviceNowConnection, serviceNowInstance, microsoftConnection } from './common.ts';
-export type { SecretRef } from './common.ts';
-export type ServiceNowConnection = z.infer<typeof serviceNowConnection>;
-export type MicrosoftConnection = z.infer<typeof microsoftConnection>;

@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
+import type { SecretRef } from './common.ts';
 
 /**
  * Secrets at rest: AES-256-GCM with a key from TICKETLOOP_SECRET_KEY (base64, 32 bytes) or a key
@@ -70,4 +71,38 @@ export class SecretStore {
   async delete(name: string): Promise<void> {
     await this.db.deleteFrom('secrets').where('name', '=', name).execute();
   }
+}
+
+/**
+ * A resolved secret. It prints as [secret] in logs, JSON and string interpolation; only
+ * `reveal()` gives the value, at the point where it goes on the wire.
+ */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '[secret]';
+  }
+  toJSON(): string {
+    return '[secret]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return '[secret]';
+  }
+}
+
+export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env): Secret {
+  if (typeof ref === 'string') return new Secret(ref);
+  if ('value' in ref) return new Secret(ref.value);
+  if ('env' in ref) {
+    const v = env[ref.env];
+    if (!v) throw new Error(`environment variable ${ref.env} is not set`);
+    return new Secret(v);
+  }
+  return new Secret(readFileSync(ref.file, 'utf8').trim());
 }

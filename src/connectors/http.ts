@@ -1,10 +1,12 @@
 import { Agent, request, type Dispatcher } from 'undici';
-import { RetryableError, PermanentError } from '../engine/errors.ts';
+import { HttpError } from '../engine/errors.ts';
+
 
 /**
- * The one outbound HTTP client every connector uses: timeouts on every call, retries with
- * exponential backoff + jitter that honour Retry-After, and one record per attempt (for the audit
- * log and metrics). Connectors stay thin wire clients on top of it.
+ * The one outbound HTTP client every connector uses: timeouts on every call, one record per call
+ * (for the audit log and metrics), and failures as typed HttpErrors (status, Retry-After) that the
+ * engine's retry policy (engine/retry.ts) turns into the next attempt. It retries nothing itself,
+ * except once after a 401 with a fresh token, and token endpoints (`retries`) on transient failures.
  */
 
 export interface OutboundCall {
@@ -35,11 +37,11 @@ export interface HttpClientOptions {
   /** Extra CA certificate(s) to trust (the sandbox's own CA). */
   ca?: string | Buffer;
   timeoutMs?: number;
-  /** Attempts after the first one, for retryable failures. */
-  maxRetries?: number;
-  baseDelayMs?: number;
-  /** A Retry-After longer than this is not slept on here: the error goes up so the engine reschedules. */
-  maxInlineWaitMs?: number;
+  /**
+   * Token and key endpoints only: retry a transient failure (429, 5xx, no response) this many times
+   * after a short pause. Everything else goes up to the engine, which decides.
+   */
+  retries?: number;
   auth?: AuthProvider;
   recorder?: OutboundRecorder;
   userAgent?: string;
@@ -55,11 +57,6 @@ export interface RequestOptions {
   form?: Record<string, string>;
   /** Skip the auth provider (token endpoints). */
   noAuth?: boolean;
-  /**
-   * Retry a non-idempotent method on ambiguous failures (5xx, network). Off by default: a POST
-   * whose response was lost may have been applied, so callers look up by correlation id instead.
-   */
-  retryUnsafe?: boolean;
 }
 
 export interface HttpResponse<T = unknown> {
@@ -67,39 +64,6 @@ export interface HttpResponse<T = unknown> {
   headers: Record<string, string | string[] | undefined>;
   body: T;
   text: string;
-}
-
-export class HttpError extends Error {
-  constructor(
-    readonly upstream: string,
-    readonly method: string,
-    readonly url: string,
-    readonly status: number,
-    readonly body: unknown,
-    readonly headers: Record<string, string | string[] | undefined>,
-    readonly retryAfterMs?: number,
-  ) {
-    super(`${upstream} ${method} ${url} → ${status || 'no response'}${describeBody(body)}`);
-    this.name = 'HttpError';
-  }
-  get retryable(): boolean {
-    return this.status === 0 || this.status === 429 || this.status >= 500;
-  }
-  /** Map to the engine's retry vocabulary so a job reschedules instead of spinning. */
-  toJobError(): Error {
-    return this.retryable ? new RetryableError(this.message, this.retryAfterMs) : new PermanentError(this.message);
-  }
-}
-
-function describeBody(body: unknown): string {
-  if (!body || typeof body !== 'object') return typeof body === 'string' && body ? `: ${body.slice(0, 200)}` : '';
-  const err = (body as { error?: unknown }).error;
-  if (err && typeof err === 'object') {
-    const e = err as { message?: string; detail?: string; code?: string };
-    return `: ${[e.code, e.message, e.detail].filter(Boolean).join(' — ')}`;
-  }
-  if (typeof err === 'string') return `: ${err} ${(body as { error_description?: string }).error_description ?? ''}`;
-  return '';
 }
 
 const SECRET_QUERY = /^(code|token|access_token|refresh_token|client_secret|password|sig|signature|key|apikey|client_assertion)$/i;
@@ -125,21 +89,15 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   return Number.isNaN(t) ? undefined : Math.max(0, t - now);
 }
 
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number): number {
-  const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(exp / 2 + Math.random() * (exp / 2)); // "equal jitter": never zero, never above the cap
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class HttpClient {
   readonly baseUrl: string;
   private readonly dispatcher: Dispatcher;
-  private readonly o: Required<Pick<HttpClientOptions, 'timeoutMs' | 'maxRetries' | 'baseDelayMs' | 'maxInlineWaitMs'>> &
-    HttpClientOptions;
+  private readonly o: Required<Pick<HttpClientOptions, 'timeoutMs' | 'retries'>> & HttpClientOptions;
 
   constructor(options: HttpClientOptions) {
-    this.o = { timeoutMs: 30_000, maxRetries: 4, baseDelayMs: 200, maxInlineWaitMs: 10_000, ...options };
+    this.o = { timeoutMs: 30_000, retries: 0, ...options };
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.dispatcher = new Agent({
       connect: options.ca ? { ca: options.ca } : undefined,
@@ -160,16 +118,14 @@ export class HttpClient {
 
   async request<T = unknown>(opts: RequestOptions): Promise<HttpResponse<T>> {
     const url = this.url(opts.path, opts.query);
-    const safe = opts.method === 'GET' || opts.method === 'HEAD' || opts.method === 'PUT' || opts.method === 'DELETE';
     let reauthed = false;
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 0; ; attempt++) {
       let res: HttpResponse<T> | undefined;
       let networkError: Error | undefined;
       try {
         res = await this.once<T>(opts, url);
       } catch (e) {
-        // An HttpError here comes from the auth provider's own token request (already retried
-        // there): pass it up as is instead of retrying it as a network failure.
+        // An HttpError here comes from the auth provider's own token request: pass it up as is.
         if (e instanceof HttpError) throw e;
         networkError = e as Error;
       }
@@ -180,22 +136,17 @@ export class HttpClient {
         attempt--;
         continue;
       }
-      const status = res?.status ?? 0;
-      const retryAfterMs = res ? parseRetryAfter(res.headers['retry-after']) : undefined;
       const err = new HttpError(
         this.o.upstream,
         opts.method,
         redactUrl(url),
-        status,
+        res?.status ?? 0,
         res?.body ?? networkError?.message,
         res?.headers ?? {},
-        retryAfterMs,
+        res ? parseRetryAfter(res.headers['retry-after']) : undefined,
       );
-      const retryable = status === 429 || ((status === 0 || status >= 500) && (safe || opts.retryUnsafe));
-      if (!retryable || attempt > this.o.maxRetries) throw err;
-      const wait = retryAfterMs ?? backoffDelay(attempt, this.o.baseDelayMs, 5_000);
-      if (wait > this.o.maxInlineWaitMs) throw err; // let the job engine reschedule rather than block a worker
-      await sleep(wait);
+      if (!err.retryable || err.status === 409 || attempt >= this.o.retries) throw err;
+      await sleep(Math.min(err.retryAfterMs ?? 200 * 2 ** attempt, 2_000));
     }
   }
 

@@ -2,13 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
-import { backoffDelay } from '../connectors/http.ts';
 import type { Store } from '../store/db.ts';
 import type { Database } from '../store/schema.ts';
 import { appendAudit } from '../store/audit.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { PermanentError, RetryableError } from './errors.ts';
-import { applyEventIn, ConcurrentUpdateError, type Applied, type Flow, type FlowDispatch } from './flow.ts';
+import { ENGINE_DEFAULTS } from './defaults.ts';
+import { PermanentError } from './errors.ts';
+import { nextAttemptAt } from './retry.ts';
+import { applyEvents, inTransaction, type AppliedEvent, type FlowEvent } from './apply.ts';
+import type { Flow } from './flow.ts';
 import {
   claimJobs,
   completeJob,
@@ -39,7 +41,7 @@ export interface JobContext {
 
 export interface JobResult {
   /** Events to apply to flows in the same transaction that marks the job done. */
-  events?: FlowDispatch[];
+  events?: FlowEvent[];
   /** Follow-up jobs, enqueued in that same transaction. */
   jobs?: JobSpec[];
 }
@@ -60,7 +62,7 @@ export interface EngineOptions {
   leaseMs?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
-  /** Finished (done) jobs older than this are deleted by housekeeping; default 7 days. */
+  /** Finished (done) jobs older than this are deleted by housekeeping. */
   retainDoneMs?: number;
   log?: Logger;
   metrics?: EngineMetrics;
@@ -72,8 +74,6 @@ interface ScheduleDef {
   kind: string;
   payload: unknown;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class Engine {
   readonly workerId: string;
@@ -100,14 +100,8 @@ export class Engine {
     this.store = o.store;
     this.clock = o.clock ?? systemClock;
     this.workerId = o.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.o = {
-      concurrency: o.concurrency ?? 16,
-      pollIntervalMs: o.pollIntervalMs ?? 200,
-      leaseMs: o.leaseMs ?? 30_000,
-      backoffBaseMs: o.backoffBaseMs ?? 1_000,
-      backoffMaxMs: o.backoffMaxMs ?? 15 * 60_000,
-      retainDoneMs: o.retainDoneMs ?? 7 * 86_400_000,
-    };
+    const defined = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+    this.o = { ...ENGINE_DEFAULTS, ...defined };
     this.log = o.log;
     this.metrics = o.metrics;
   }
@@ -146,20 +140,23 @@ export class Engine {
     return n;
   }
 
-  /** Apply an event to a flow in its own transaction; retried on a concurrent update. */
-  async dispatch<S>(flowName: string, id: string, event: unknown, actor = 'ticketloop'): Promise<Applied<S>> {
-    const flow = this.flows.get(flowName);
-    if (!flow) throw new Error(`unknown flow ${flowName}`);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const r = await this.db.transaction().execute((trx) => applyEventIn(trx, flow, id, event, this.clock.now(), actor));
-        if (r.jobs > 0) this.wake();
-        return r as Applied<S>;
-      } catch (e) {
-        if (!isContention(e) || attempt >= 20) throw e;
-        await sleep(Math.random() * 5 * attempt);
-      }
-    }
+  /** Apply an event to a flow in its own transaction; redone on a concurrent update. */
+  async dispatch<S>(flowName: string, id: string, event: unknown, actor = 'ticketloop'): Promise<AppliedEvent<S>> {
+    this.flow(flowName);
+    const r = await inTransaction(this.db, (trx) => this.applyIn(trx, [{ flow: flowName, id, event }], actor));
+    if (r.jobs > 0) this.wake();
+    return r.results[0] as AppliedEvent<S>;
+  }
+
+  /** Apply events inside the caller's transaction (pull-style passes that write their own rows too). */
+  applyIn(trx: Kysely<Database>, events: FlowEvent[], actor: string) {
+    return applyEvents(trx, (name) => this.flow(name), events, this.clock.now(), actor);
+  }
+
+  private flow(name: string): Flow<unknown, unknown> {
+    const flow = this.flows.get(name);
+    if (!flow) throw new PermanentError(`unknown flow ${name}`);
+    return flow;
   }
 
   wake(): void {
@@ -341,39 +338,25 @@ export class Engine {
     const done = await completeJobs(trx, batch.filter((b) => !hasOutput(b.result)).map((b) => b.job.id), this.workerId, now);
     for (const { job, result } of batch.filter((b) => hasOutput(b.result))) {
       if (!(await completeJob(trx, job, this.workerId, now))) continue;
-      for (const d of result.events ?? []) {
-        const flow = this.flows.get(d.flow);
-        if (!flow) throw new PermanentError(`unknown flow ${d.flow}`);
-        await applyEventIn(trx, flow, d.id, d.event, now, `job:${job.kind}`);
-      }
+      if (result.events?.length) await this.applyIn(trx, result.events, `job:${job.kind}`);
       if (result.jobs?.length) await enqueueJobs(trx, result.jobs, now);
       done.add(job.id);
     }
     return done;
   }
 
-  /** One job in its own transaction; retried on contention. */
+  /** One job in its own transaction; redone on contention. */
   private async finishAlone(job: JobRow, result: JobResult): Promise<'done' | 'lost'> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const done = await this.db.transaction().execute((trx) => this.finishIn(trx, [{ job, result }]));
-        if (done.size && hasOutput(result)) this.wake();
-        return done.size ? 'done' : 'lost';
-      } catch (e) {
-        if (!isContention(e) || attempt >= 20) throw e;
-        await sleep(Math.random() * 5 * attempt);
-      }
-    }
+    const done = await inTransaction(this.db, (trx) => this.finishIn(trx, [{ job, result }]));
+    if (done.size && hasOutput(result)) this.wake();
+    return done.size ? 'done' : 'lost';
   }
 
   private async fail(job: JobRow, e: unknown): Promise<'retry' | 'dead' | 'lost'> {
     const now = this.clock.now();
     const err = e as Error;
     const message = `${err?.name ?? 'Error'}: ${err?.message ?? String(e)}`;
-    let retryAt: number | null;
-    if (e instanceof PermanentError) retryAt = null;
-    else if (e instanceof RetryableError && e.retryAfterMs !== undefined) retryAt = now + e.retryAfterMs;
-    else retryAt = now + backoffDelay(job.attempts, this.o.backoffBaseMs, this.o.backoffMaxMs);
+    const retryAt = nextAttemptAt(e, job.attempts, now, this.o);
     try {
       const outcome = await failJob(this.db, job, this.workerId, now, message, retryAt, job.key.startsWith('schedule:') ? 'done' : 'dead');
       if (outcome === 'dead' && !job.key.startsWith('schedule:')) {
@@ -402,11 +385,4 @@ interface PendingFinish {
   result: JobResult;
   resolve(outcome: 'done' | 'lost'): void;
   reject(e: unknown): void;
-}
-
-/** Errors that mean "someone else wrote first / the database was busy": safe to retry. */
-function isContention(e: unknown): boolean {
-  if (e instanceof ConcurrentUpdateError) return true;
-  const code = (e as { code?: string })?.code ?? '';
-  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === '40001' || code === '40P01' || code === '23505';
 }

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { isConnectionError } from '../store/db.ts';
 import type { Metrics } from '../app/metrics.ts';
-import { formatPath } from '../config/load.ts';
+import { formatPath } from '../config/common.ts';
 
 /**
  * The HTTP server: Fastify 5 with zod schemas (which also produce /openapi.json), one error

@@ -1,35 +1,61 @@
+import type { Registry } from 'prom-client';
+import type { z } from 'zod';
+import type { OutboundRecorder } from '../connectors/http.ts';
+import type { Clock } from '../engine/clock.ts';
+import type { App } from '../http/server.ts';
+
 /**
- * The ITSM port the flows use. Nothing here is ServiceNow-specific: a ticket is a reference
- * (system, table, id, number, link), a normalised status, and its raw fields as strings.
+ * The ITSM port: what flows know of a ticketing system. Nothing here names a vendor: a ticket is a
+ * reference (system, kind, id, key, link), a normalised status and a version; how an adapter
+ * stores them (ServiceNow's sys_id, tables, sys_mod_count, correlation_id) stays in its folder.
+ * A second ITSM is a new adapter that passes test/itsm/contract.ts, with no change in any flow.
  */
 
 export type TicketStatus = 'open' | 'resolved' | 'closed' | 'canceled';
 
 export interface TicketRef {
+  /** The ITSM connection's configured name, e.g. "prod" or "sandbox". */
   system: string;
-  table: string;
-  sysId: string;
-  number: string;
+  /** What sort of ticket, in the adapter's terms (ServiceNow: its table, e.g. "incident"). */
+  kind: string;
+  /** The adapter's stable id of the record. */
+  id: string;
+  /** What people call it: "INC0010001", "ITSM-42". */
+  key: string;
+  /** A link a person can open. */
   link: string;
 }
 
-export interface Ticket extends TicketRef {
+export interface Ticket {
+  ref: TicketRef;
   status: TicketStatus;
-  rawState: string;
-  correlationId: string;
+  /** Changes with every update of the record; one change event per version. */
+  version: string;
   /** ISO 8601 UTC. */
   updatedAt: string;
+  /** Ticketloop's correlation key (`tl:<flow>:<item>`), empty for tickets Ticketloop did not open. */
+  correlation: string;
+  /** Who closed (resolved, canceled) it, when it is not open. */
   closedBy?: string;
   closeNotes?: string;
   closeCode?: string;
+  /** The adapter's raw fields as strings, for templates and display. */
   fields: Record<string, string>;
 }
 
 export interface OpenTicketInput {
-  table: string;
-  correlationId: string;
-  correlationDisplay?: string;
-  fields: Record<string, string>;
+  kind: string;
+  /** The idempotency key: a ticket with this correlation is found, never created twice. */
+  correlation: string;
+  /** A short label of what the ticket belongs to, shown where the ITSM has a place for it. */
+  origin?: string;
+  title?: string;
+  description?: string;
+  /** Person ids from `findPerson`. */
+  assignee?: string;
+  caller?: string;
+  /** Further fields in the adapter's own names (from a customized mapping in the configuration). */
+  fields?: Record<string, string>;
 }
 
 export interface CloseOutInput {
@@ -38,11 +64,35 @@ export interface CloseOutInput {
   fields?: Record<string, string>;
 }
 
+export interface Person {
+  id: string;
+  email: string;
+  managerEmail?: string;
+}
+
+/** A ticket changed, or vanished (seen by a full reconcile), as an adapter reports it. */
+export interface TicketChange {
+  ref: TicketRef;
+  ticket?: Ticket;
+  source: 'webhook' | 'poll' | 'reconcile';
+  deleted?: boolean;
+}
+
+export type OnTicketChange = (change: TicketChange) => Promise<void>;
+
+/** A ticket the watch already knows, for the full reconcile. */
+export interface KnownTicket {
+  id: string;
+  version?: string;
+}
+
 export interface ItsmPort {
-  /** Looks up by correlation id first (non-empty, exact) and creates only if absent. */
+  /** The connection's name (every ref it returns carries it as `system`). */
+  readonly system: string;
+  /** Looks up by correlation first (exact, non-empty) and creates only if absent. */
   openTicket(i: OpenTicketInput): Promise<{ ticket: Ticket; created: boolean }>;
-  findByCorrelationId(table: string, correlationId: string): Promise<Ticket | undefined>;
-  getTicket(table: string, sysId: string): Promise<Ticket | undefined>;
+  findByCorrelation(kind: string, correlation: string): Promise<Ticket | undefined>;
+  getTicket(ref: Pick<TicketRef, 'kind' | 'id'>): Promise<Ticket | undefined>;
   updateTicket(ref: TicketRef, fields: Record<string, string>): Promise<Ticket>;
   addWorkNote(ref: TicketRef, text: string): Promise<void>;
   addComment(ref: TicketRef, text: string): Promise<void>;
@@ -50,13 +100,44 @@ export interface ItsmPort {
   closeTicket(ref: TicketRef, c: CloseOutInput): Promise<Ticket>;
   cancelTicket(ref: TicketRef, c: CloseOutInput): Promise<Ticket>;
   reopenTicket(ref: TicketRef, note: string): Promise<Ticket>;
-  /** Auth works, tables reachable, close-out config valid. */
+  /** The person with this e-mail address (and their manager's), or undefined. */
+  findPerson(email: string): Promise<Person | undefined>;
+  /** Auth works, kinds reachable, close-out configuration valid. */
   checkSetup(): Promise<{ ok: boolean; problems: string[] }>;
+
+  // The change feed. The watch (itsm/watch.ts) stores watermarks and known tickets and turns each
+  // reported change into one durable job; the adapter only reads its system.
+
+  /** Changes to `kind` tickets whose correlation starts with `prefix`, since an opaque watermark. */
+  pollChanges(kind: string, prefix: string, watermark: string | undefined, onChange: OnTicketChange): Promise<string>;
+  /**
+   * Compare known tickets with the system: changed ones are reported, vanished ones reported
+   * `deleted`, and tickets carrying `prefix` that are not known are reported too.
+   */
+  reconcile(kind: string, prefix: string, known: KnownTicket[], onChange: OnTicketChange): Promise<void>;
+  /** Register the push endpoint, if the adapter has one; `kinds()` says what is watched now. */
+  registerPush?(http: App, kinds: () => ReadonlySet<string>, onChange: OnTicketChange): Promise<void>;
+  /** How often the watch polls and fully reconciles this connection. */
+  readonly pollIntervalMs: number;
+  readonly reconcileIntervalMs: number;
+  close(): Promise<void>;
 }
 
-export interface TicketChange {
-  ticket?: Ticket;
-  ref: TicketRef;
-  source: 'webhook' | 'poll' | 'reconcile';
-  deleted?: boolean;
+export interface ItsmAdapterDeps {
+  recorder: OutboundRecorder;
+  clock: Clock;
+  /** The app's metrics registry. */
+  registry: Registry;
+}
+
+/**
+ * An ITSM adapter module (`src/itsm/<vendor>/module.ts`), registered in app/registry.ts: the
+ * configuration key it owns (a list of named connections) and how to build a connection.
+ */
+export interface ItsmModule<C extends { name: string } = any> {
+  /** Top-level configuration key, e.g. "servicenow". */
+  configKey: string;
+  /** One named connection. */
+  connectionSchema: z.ZodObject<any>;
+  connect(config: C, deps: ItsmAdapterDeps): ItsmPort;
 }

@@ -2,10 +2,10 @@ import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'k
 import type { Dialect, Store } from './db.ts';
 
 /**
- * Versioned migrations, in code so they ship with the build. Run on start and by
- * `ticketloop migrate`. Never edit a released migration: add the next one.
+ * Versioned migrations, in code so they ship with the build: the core's here, each module's in its
+ * folder. Run on start and by `ticketloop migrate`. Never edit a released migration: add the next one.
  */
-function migrations(dialect: Dialect): Record<string, Migration> {
+function coreMigrations(dialect: Dialect): Record<string, Migration> {
   const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
   return {
     '0001_core': {
@@ -97,25 +97,6 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
-    // Defender for Cloud: one compact row per unhealthy assessment being tracked (healthy ones
-    // have no row), so a reconcile pass diffs each page against stored rows in one query.
-    '0002_defender': {
-      async up(db: Kysely<any>) {
-        await db.schema
-          .createTable('defender_assessment')
-          .addColumn('integration', 'text', (c) => c.notNull())
-          .addColumn('id', 'text', (c) => c.notNull())
-          .addColumn('item', 'text')
-          .addColumn('name', 'text', (c) => c.notNull())
-          .addColumn('resource_id', 'text', (c) => c.notNull())
-          .addColumn('severity', 'text', (c) => c.notNull())
-          .addColumn('gov', 'text')
-          .addColumn('seen', bigint, (c) => c.notNull())
-          .addPrimaryKeyConstraint('defender_assessment_pk', ['integration', 'id'])
-          .execute();
-        await db.schema.createIndex('defender_assessment_item').on('defender_assessment').columns(['integration', 'item']).execute();
-      },
-    },
     '0003_schedule_last_job': {
       async up(db: Kysely<any>) {
         await db.schema.alterTable('schedules').addColumn('last_job_key', 'text').execute();
@@ -129,30 +110,93 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await sql`CREATE INDEX jobs_claim_urgent ON jobs (run_at) WHERE state = 'ready' AND priority > 0`.execute(db);
       },
     },
+    // The ITSM watch's state in tables of its own (it was kept in `kv` under string prefixes):
+    // a watermark per connection and kind, and every ticket Ticketloop tracks with its last version.
+    '0005_itsm_state': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('itsm_watermark')
+          .addColumn('system', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('watermark', 'text', (c) => c.notNull())
+          .addColumn('updated_at', bigint, (c) => c.notNull())
+          .addPrimaryKeyConstraint('itsm_watermark_pk', ['system', 'kind'])
+          .execute();
+        await db.schema
+          .createTable('itsm_ticket')
+          .addColumn('system', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('id', 'text', (c) => c.notNull())
+          .addColumn('correlation', 'text', (c) => c.notNull())
+          .addColumn('version', 'text')
+          .addColumn('updated_at', bigint, (c) => c.notNull())
+          .addPrimaryKeyConstraint('itsm_ticket_pk', ['system', 'kind', 'id'])
+          .execute();
+        await moveKvRows(db, 'watermark:servicenow:', async (rest, value, at) => {
+          // watermark:servicenow:<instance>/<table> → {"ts": "YYYY-MM-DD HH:MM:SS"}
+          const slash = rest.lastIndexOf('/');
+          const row = { system: rest.slice(0, slash), kind: rest.slice(slash + 1), watermark: value, updated_at: at };
+          await db.insertInto('itsm_watermark').values(row).execute();
+        });
+        await moveKvRows(db, 'ticket:', async (rest, value, at) => {
+          // ticket:<instance>:<table>:<sys_id> → {"correlationId", "modCount"}
+          const [id, kind, ...system] = rest.split(':').reverse();
+          const known = JSON.parse(value) as { correlationId: string; modCount?: string };
+          const row = { system: system.reverse().join(':'), kind, id, correlation: known.correlationId, version: known.modCount ?? null, updated_at: at };
+          await db.insertInto('itsm_ticket').values(row).execute();
+        });
+      },
+    },
   };
 }
 
+/**
+ * A module's migrations (flows and adapters bring their own). Names sort globally — `NNNN_<module>_<what>`
+ * — and run together with the core's, in name order; a module may add one numbered below a core
+ * migration already applied (unordered migrations are allowed), so modules never renumber.
+ */
+export type Migrations = (dialect: Dialect) => Record<string, Migration>;
+
 class CodeMigrations implements MigrationProvider {
-  constructor(private readonly dialect: Dialect) {}
+  constructor(
+    private readonly dialect: Dialect,
+    private readonly extra: Migrations[],
+  ) {}
   async getMigrations() {
-    return migrations(this.dialect);
+    const all: Record<string, Migration> = { ...coreMigrations(this.dialect) };
+    for (const more of this.extra) {
+      for (const [name, m] of Object.entries(more(this.dialect))) {
+        if (all[name]) throw new Error(`two migrations are named ${name}`);
+        all[name] = m;
+      }
+    }
+    return all;
   }
 }
 
-export const LATEST_MIGRATION = Object.keys(migrations('sqlite')).sort().at(-1)!;
-
-function migrator(store: Store) {
-  return new Migrator({ db: store.db, provider: new CodeMigrations(store.dialect) });
+function migrator(store: Store, extra: Migrations[]) {
+  return new Migrator({ db: store.db, provider: new CodeMigrations(store.dialect, extra), allowUnorderedMigrations: true });
 }
 
-export async function migrateToLatest(store: Store): Promise<string[]> {
-  const { error, results } = await migrator(store).migrateToLatest();
+export async function migrateToLatest(store: Store, extra: Migrations[] = []): Promise<string[]> {
+  const { error, results } = await migrator(store, extra).migrateToLatest();
   if (error) throw new Error(`migration failed: ${(error as Error).message ?? error}`);
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
 /** Pending migration names ([] = up to date). Used by /readyz. */
-export async function pendingMigrations(store: Store): Promise<string[]> {
-  const all = await migrator(store).getMigrations();
+export async function pendingMigrations(store: Store, extra: Migrations[] = []): Promise<string[]> {
+  const all = await migrator(store, extra).getMigrations();
   return all.filter((m) => !m.executedAt).map((m) => m.name);
+}
+
+/** Move the `kv` rows under `prefix` (the old catch-all table, left in place) to a table of their own. */
+export async function moveKvRows(
+  db: Kysely<any>,
+  prefix: string,
+  insert: (rest: string, value: string, updatedAt: number) => Promise<void>,
+): Promise<void> {
+  const rows = await db.selectFrom('kv').select(['key', 'value', 'updated_at']).where('key', 'like', `${prefix}%`).execute();
+  for (const r of rows) if (r.key.startsWith(prefix)) await insert(r.key.slice(prefix.length), r.value, Number(r.updated_at));
+  await db.deleteFrom('kv').where('key', 'like', `${prefix}%`).execute();
 }

@@ -65,27 +65,22 @@ export interface SecretsTable {
   updated_at: number;
 }
 
-export interface KvTable {
-  key: string;
-  value: string;
+/** The ITSM watch: where polling each connection's kind got to (the adapter's opaque watermark). */
+export interface ItsmWatermarkTable {
+  system: string;
+  kind: string;
+  watermark: string;
   updated_at: number;
 }
 
-/** Defender for Cloud: an unhealthy assessment being tracked (see migration 0002_defender). */
-export interface DefenderAssessmentTable {
-  integration: string;
-  /** Hash of the assessment's ARM id. */
+/** Every ticket Ticketloop opened and has seen, with its last version (the full reconcile compares them). */
+export interface ItsmTicketTable {
+  system: string;
+  kind: string;
   id: string;
-  /** The flow item (ticket) it belongs to; null while held back by the daily cap. */
-  item: string | null;
-  /** Assessment key (recommendation GUID). */
-  name: string;
-  resource_id: string;
-  severity: string;
-  /** Ticket number its governance assignment carries; null = none written. */
-  gov: string | null;
-  /** Reconcile pass that last saw it. */
-  seen: number;
+  correlation: string;
+  version: string | null;
+  updated_at: number;
 }
 
 export interface Database {
@@ -95,8 +90,8 @@ export interface Database {
   audit_log: AuditTable;
   audit_head: AuditHeadTable;
   secrets: SecretsTable;
-  kv: KvTable;
-  defender_assessment: DefenderAssessmentTable;
+  itsm_watermark: ItsmWatermarkTable;
+  itsm_ticket: ItsmTicketTable;
 }
 
 export type { Generated };

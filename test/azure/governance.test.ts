@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { DEMO } from '../../sandbox/azure/index.ts';
-import { HttpError } from '../../src/connectors/http.ts';
+import { HttpError } from '../../src/engine/errors.ts';
 import { armError } from '../../src/connectors/microsoft/arm.ts';
 import { startHarness } from './helpers.ts';
 
@@ -11,7 +11,7 @@ const path = (scope: string, name: string, key?: string) =>
   `${scope}/providers/Microsoft.Security/assessments/${name}/governanceAssignments${key ? `/${key}` : ''}?api-version=2022-01-01-preview`;
 
 const example = JSON.parse(
-  readFileSync(new URL('../../../shared/reference/specs/security-PutGovernanceAssignment_example-2022-01-01-preview.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('./fixtures/security-PutGovernanceAssignment_example-2022-01-01-preview.json', import.meta.url), 'utf8'),
 );
 
 test('PUT/GET/list/DELETE a governance assignment exactly as the spec example (raw HTTPS)', async () => {

@@ -52,7 +52,7 @@ export interface Harness {
     o?: { json?: unknown; token?: string | null; headers?: Record<string, string> },
   ): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   admin(path: string, json: unknown): Promise<any>;
-  client(o?: { maxRetries?: number; auth?: AuthProvider }): ArmClient;
+  client(o?: { auth?: AuthProvider }): ArmClient;
   restart(): Promise<void>;
   close(): Promise<void>;
 }
@@ -92,7 +92,7 @@ export async function startHarness(o: { seedDemo?: boolean } = {}): Promise<Harn
       return r.body;
     },
     client(co = {}) {
-      const c = new ArmClient({ baseUrl: h.sb.baseUrl, ca: tls.ca, auth: co.auth ?? bearerAuth(clock), maxRetries: co.maxRetries ?? 2, baseDelayMs: 20 });
+      const c = new ArmClient({ baseUrl: h.sb.baseUrl, ca: tls.ca, auth: co.auth ?? bearerAuth(clock) });
       clients.push(c);
       return c;
     },

@@ -7,7 +7,8 @@ import { DEMO, startAzureSandbox } from '../../sandbox/azure/index.ts';
 import { startMicrosoftSandbox } from '../../sandbox/microsoft/index.ts';
 import { OffsetClock } from '../../sandbox/shared/clock.ts';
 import { ensureSandboxTls } from '../../sandbox/shared/tls.ts';
-import { HttpClient, HttpError, type AuthProvider } from '../../src/connectors/http.ts';
+import { HttpClient, type AuthProvider } from '../../src/connectors/http.ts';
+import { HttpError } from '../../src/engine/errors.ts';
 import { ARM_SCOPE, ArmClient, armError } from '../../src/connectors/microsoft/arm.ts';
 
 test('Entra (Microsoft sandbox) client-credentials token for ARM is accepted; a Graph token is not', async () => {
@@ -21,7 +22,7 @@ test('Entra (Microsoft sandbox) client-credentials token for ARM is accepted; a 
     clock,
     verifyBearer: (t) => ms.entra.verifyAccessToken(t, { audience: 'https://management.azure.com' }),
   });
-  const login = new HttpClient({ upstream: 'entra', baseUrl: ms.authorityHost, ca: tls.ca, maxRetries: 0 });
+  const login = new HttpClient({ upstream: 'entra', baseUrl: ms.authorityHost, ca: tls.ca });
   const tokenFor = (scope: string): AuthProvider => ({
     async headers() {
       const r = await login.request<{ access_token: string }>({
@@ -33,8 +34,8 @@ test('Entra (Microsoft sandbox) client-credentials token for ARM is accepted; a 
       return { authorization: `Bearer ${r.body.access_token}` };
     },
   });
-  const arm = new ArmClient({ baseUrl: az.baseUrl, ca: tls.ca, auth: tokenFor(ARM_SCOPE), maxRetries: 0 });
-  const graphArm = new ArmClient({ baseUrl: az.baseUrl, ca: tls.ca, auth: tokenFor('https://graph.microsoft.com/.default'), maxRetries: 0 });
+  const arm = new ArmClient({ baseUrl: az.baseUrl, ca: tls.ca, auth: tokenFor(ARM_SCOPE) });
+  const graphArm = new ArmClient({ baseUrl: az.baseUrl, ca: tls.ca, auth: tokenFor('https://graph.microsoft.com/.default') });
   try {
     let n = 0;
     for await (const page of arm.listAssessments(`/subscriptions/${DEMO.prodSubscription}`)) n += page.value.length;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEMO } from '../../sandbox/azure/seed.ts';
 import { governanceKey } from '../../src/flows/defender/effects.ts';
+import { listJobs } from '../../src/engine/jobs.ts';
 import { startDefenderEnv } from './helpers.ts';
 
 const MG = `/providers/Microsoft.Management/managementGroups/${DEMO.managementGroup}`;
@@ -35,7 +36,7 @@ test('integrations over the API; query API (filters, paging, CSV); deleting casc
     const shown = await api('GET', '/api/defender/integrations/api-1');
     assert.equal(shown.body.lastReconcile.unhealthy, stats.unhealthy);
     const [someItem] = await env.items('api-1:');
-    const inc = (await env.snAsAgent('GET', `/api/now/table/incident/${someItem.s.ticket!.sysId}`)).result;
+    const inc = (await env.snAsAgent('GET', `/api/now/table/incident/${someItem.s.ticket!.id}`)).result;
     assert.equal(inc.impact, '2');
     assert.equal(inc.category, 'security');
 
@@ -84,18 +85,29 @@ test('integrations over the API; query API (filters, paging, CSV); deleting casc
   }
 });
 
-test('429 from ARM and from ServiceNow: Retry-After obeyed, the pass and the tickets still complete', async () => {
+test('429 from ARM and from ServiceNow: the job is rescheduled at Retry-After; the pass and the tickets still complete', async () => {
   const env = await startDefenderEnv([{ name: 'thr', type: 'defender', servicenow: 'sandbox', scope: `/subscriptions/${DEMO.prodSubscription}`, grouping: 'resource' }]);
   try {
     env.sandbox.azure.faults.update({ burst429: 2, retryAfterSeconds: 1 });
-    const t0 = Date.now();
-    const stats = await env.reconcile();
-    assert.ok(Date.now() - t0 >= 1900, 'waited Retry-After twice');
+    env.sandbox.servicenow.faults.update({ burst429: 3, retryAfterSeconds: 1 });
+    const pass = { kind: 'defender.reconcile', key: 'test-thr-pass', payload: { integration: 'thr' } };
+    await env.app.engine.enqueue(pass);
+    await env.drain();
+    const [waiting] = await listJobs(env.app.store.db, { kind: 'defender.reconcile' });
+    assert.equal(waiting.state, 'ready', 'the 429 is not waited out inline: the pass job waits');
+    assert.equal(Number(waiting.run_at), env.clock.now() + 1000, 'rescheduled exactly at Retry-After');
+    assert.match(waiting.last_error ?? '', /429/);
+    for (let k = 0; k < 3; k++) {
+      env.clock.advance(1000);
+      await env.drain();
+    }
+    const [done] = await listJobs(env.app.store.db, { kind: 'defender.reconcile' });
+    assert.equal(done.state, 'done');
     assert.equal(env.sandbox.azure.faults.injected.rateLimited, 2);
     assert.ok(env.calls.some((c) => c.upstream === 'arm' && c.status === 429));
+    const stats = await env.reconcile();
 
-    env.sandbox.servicenow.faults.update({ burst429: 3, retryAfterSeconds: 1 });
-    // A 429 the client cannot wait out inline reschedules the job at Retry-After (on the test's clock).
+    // ServiceNow's 429s reschedule the ticket jobs at Retry-After too (on the test's clock).
     for (let k = 0; k < 10; k++) {
       await env.drain();
       env.clock.advance(5_000);

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { buildTicketloop, createLogger, type Ticketloop } from '../../src/app/build.ts';
+import { ITSM_MODULES } from '../../src/app/registry.ts';
 import { sandboxConnections } from '../../src/cli/demo.ts';
-import { validateConfig } from '../../src/config/load.ts';
+import { validateConfig } from '../../src/app/config.ts';
 import type { OutboundCall } from '../../src/connectors/http.ts';
 import { ManualClock } from '../../src/engine/clock.ts';
 import { loadFlowState } from '../../src/engine/flow.ts';
@@ -63,7 +64,7 @@ export async function startDefenderEnv(integrations: Record<string, unknown>[], 
     },
     'test',
   );
-  const app = await buildTicketloop(config, { logger: createLogger('silent'), clock, modules: [defenderModule] });
+  const app = await buildTicketloop(config, { logger: createLogger('silent'), clock, itsm: ITSM_MODULES, flows: [defenderModule] });
   const calls: OutboundCall[] = [];
   const record = app.outbound.record.bind(app.outbound);
   app.outbound.record = (c: OutboundCall) => {

@@ -19,12 +19,12 @@ test('open → governance link-back → healthy → resolve; an unchanged pass m
 
     const items = await env.items('core:');
     assert.equal(items.length, first.unhealthy, 'one item per unhealthy resource');
-    assert.ok(items.every((x) => x.s.status === 'ticket_open' && x.s.ticket?.number.startsWith('INC')));
+    assert.ok(items.every((x) => x.s.status === 'ticket_open' && x.s.ticket?.key.startsWith('INC')));
 
     // The ticket: owner, caller, texts from the assessment, correlation id.
     const vmItem = itemIdFor(i, DEMO.systemUpdates, DEMO.vm);
     const s = (await env.item(vmItem))!;
-    const inc = (await env.snAsAgent('GET', `/api/now/table/incident/${s.ticket!.sysId}?sysparm_exclude_reference_link=true`)).result;
+    const inc = (await env.snAsAgent('GET', `/api/now/table/incident/${s.ticket!.id}?sysparm_exclude_reference_link=true`)).result;
     assert.equal(inc.correlation_id, `tl:defender:${vmItem}`);
     assert.match(inc.short_description, /System updates should be installed/);
     assert.match(inc.description, /vm-web-01/);
@@ -38,7 +38,7 @@ test('open → governance link-back → healthy → resolve; an unchanged pass m
     assert.ok(gov, 'governance assignment exists');
     assert.equal(gov.properties.owner, 'abel.tuter@example.com');
     assert.equal(gov.properties.isGracePeriod, true);
-    assert.equal(gov.properties.additionalData?.ticketNumber, Number(s.ticket!.number.replace(/\D/g, '')));
+    assert.equal(gov.properties.additionalData?.ticketNumber, Number(s.ticket!.key.replace(/\D/g, '')));
     assert.equal(gov.properties.additionalData?.ticketLink, s.ticket!.link);
     assert.match(gov.properties.additionalData?.ticketStatus ?? '', /^Active/);
     assert.equal(Date.parse(gov.properties.remediationDueDate), s.dueAt);
@@ -60,7 +60,7 @@ test('open → governance link-back → healthy → resolve; an unchanged pass m
     await env.drain();
     const after = (await env.item(vmItem))!;
     assert.equal(after.status, 'resolved');
-    const resolved = (await env.snAsAgent('GET', `/api/now/table/incident/${s.ticket!.sysId}`)).result;
+    const resolved = (await env.snAsAgent('GET', `/api/now/table/incident/${s.ticket!.id}`)).result;
     assert.equal(resolved.state, '6');
     assert.match(resolved.close_notes, /healthy/);
     assert.equal(await arm.getGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, governanceKey('core', DEMO.vm, DEMO.systemUpdates)), undefined);

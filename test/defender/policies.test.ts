@@ -10,7 +10,7 @@ const one = (name: string, policy: string) =>
 
 let polls = 0;
 async function poll(env: DefenderEnv) {
-  await env.app.engine.enqueue({ kind: 'itsm.poll', key: `test-poll-${++polls}`, payload: { instance: 'sandbox', table: 'incident' } });
+  await env.app.engine.enqueue({ kind: 'itsm.poll', key: `test-poll-${++polls}`, payload: { system: 'sandbox', kind: 'incident' } });
   await env.drain();
 }
 
@@ -27,42 +27,42 @@ test('closed while still unhealthy: reopen, new ticket (next generation), or com
     const first = Object.fromEntries(await Promise.all(['p-reopen', 'p-new', 'p-comment'].map(async (n) => [n, (await env.item(id(n)))!] as const)));
     for (const s of Object.values(first)) assert.equal(s.status, 'ticket_open');
     // The agent resolves the reopen-policy ticket and closes the others.
-    await env.snAsAgent('PATCH', `/api/now/table/incident/${first['p-reopen'].ticket!.sysId}`, { state: '6', close_code: 'Solution provided', close_notes: 'Done, I think' });
-    for (const n of ['p-new', 'p-comment']) await closeAsAgent(env, first[n].ticket!.sysId);
+    await env.snAsAgent('PATCH', `/api/now/table/incident/${first['p-reopen'].ticket!.id}`, { state: '6', close_code: 'Solution provided', close_notes: 'Done, I think' });
+    for (const n of ['p-new', 'p-comment']) await closeAsAgent(env, first[n].ticket!.id);
     await poll(env);
 
     // reopen: the same ticket, back in progress, with a work note.
     const r = (await env.item(id('p-reopen')))!;
     assert.equal(r.status, 'ticket_open');
-    assert.equal(r.ticket!.sysId, first['p-reopen'].ticket!.sysId);
-    assert.equal((await env.snAsAgent('GET', `/api/now/table/incident/${r.ticket!.sysId}`)).result.state, '2');
+    assert.equal(r.ticket!.id, first['p-reopen'].ticket!.id);
+    assert.equal((await env.snAsAgent('GET', `/api/now/table/incident/${r.ticket!.id}`)).result.state, '2');
 
     // A Closed ticket cannot be reopened (ServiceNow makes it read-only): reopen falls back to a new ticket.
-    await closeAsAgent(env, r.ticket!.sysId);
+    await closeAsAgent(env, r.ticket!.id);
     await poll(env);
     const r2 = (await env.item(id('p-reopen')))!;
     assert.equal(r2.gen, 2);
-    assert.notEqual(r2.ticket!.sysId, r.ticket!.sysId);
+    assert.notEqual(r2.ticket!.id, r.ticket!.id);
 
     // new ticket: generation 2 with its own correlation id; governance now points at it.
     const n = (await env.item(id('p-new')))!;
     assert.equal(n.gen, 2);
     assert.equal(n.status, 'ticket_open');
-    assert.notEqual(n.ticket!.sysId, first['p-new'].ticket!.sysId);
-    const inc2 = (await env.snAsAgent('GET', `/api/now/table/incident/${n.ticket!.sysId}`)).result;
+    assert.notEqual(n.ticket!.id, first['p-new'].ticket!.id);
+    const inc2 = (await env.snAsAgent('GET', `/api/now/table/incident/${n.ticket!.id}`)).result;
     assert.equal(inc2.correlation_id, `tl:defender:${id('p-new')}/2`);
     const gov = await env.app.connections.microsoft().arm.getGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, governanceKey('p-new', DEMO.vm, DEMO.systemUpdates));
-    assert.equal(gov?.properties.additionalData?.ticketNumber, Number(n.ticket!.number.replace(/\D/g, '')));
+    assert.equal(gov?.properties.additionalData?.ticketNumber, Number(n.ticket!.key.replace(/\D/g, '')));
     // Changes to the generation-2 ticket come back to the same item: close it too → generation 3.
-    await closeAsAgent(env, n.ticket!.sysId);
+    await closeAsAgent(env, n.ticket!.id);
     await poll(env);
     assert.equal((await env.item(id('p-new')))!.gen, 3);
 
     // comment: the ticket stays closed, a comment says the resource is still unhealthy.
     const c = (await env.item(id('p-comment')))!;
     assert.equal(c.status, 'closed_unhealthy');
-    assert.equal((await env.snAsAgent('GET', `/api/now/table/incident/${c.ticket!.sysId}`)).result.state, '7');
-    assert.ok(env.snWrites().some((w) => w.method === 'PATCH' && w.url.includes(c.ticket!.sysId)), 'comment written');
+    assert.equal((await env.snAsAgent('GET', `/api/now/table/incident/${c.ticket!.id}`)).result.state, '7');
+    assert.ok(env.snWrites().some((w) => w.method === 'PATCH' && w.url.includes(c.ticket!.id)), 'comment written');
 
     // A poll that sees nothing new changes nothing.
     const writes = env.snWrites().length;

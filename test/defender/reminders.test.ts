@@ -28,9 +28,9 @@ test('reminders to owner and manager over SMTP (each switch honoured), weekly wh
     for (const n of ['r-both', 'r-mgr', 'r-off']) await env.reconcile(n);
     await env.drain();
     const ticket = async (n: string) => (await env.items(`${n}:`))[0].s;
-    const both = (await ticket('r-both')).ticket!.number;
-    const mgr = (await ticket('r-mgr')).ticket!.number;
-    const off = (await ticket('r-off')).ticket!.number;
+    const both = (await ticket('r-both')).ticket!.key;
+    const mgr = (await ticket('r-mgr')).ticket!.key;
+    const off = (await ticket('r-off')).ticket!.key;
     assert.equal(mails().length, 0, 'nothing before the first reminder is due');
 
     // Day 7 = 3 days before the due date (and the first weekly one): one reminder each.

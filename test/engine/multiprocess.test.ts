@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { Kysely } from 'kysely';
 import { Engine } from '../../src/engine/engine.ts';
 import { listJobs } from '../../src/engine/jobs.ts';
 import type { Store } from '../../src/store/db.ts';
@@ -22,8 +23,11 @@ function startWorker(tdb: TestDatabase, env: Record<string, string>): { child: C
   return { child, ready };
 }
 
+/** The workers' scratch table (made by the worker fixture). */
+const scratch = (store: Store) => store.db as unknown as Kysely<any>;
+
 async function runsPerKey(store: Store, prefix: string): Promise<Map<string, number>> {
-  const rows = await store.db.selectFrom('kv').select('key').where('key', 'like', `run:${prefix}%`).execute();
+  const rows = await scratch(store).selectFrom('mp_run').select('key').where('key', 'like', `run:${prefix}%`).execute();
   const m = new Map<string, number>();
   for (const r of rows) {
     const jobKey = r.key.split(':')[1];
@@ -41,7 +45,7 @@ await describeEachDialect('engine across processes', (ctx) => {
     await w.ready;
     // Wait until the child has started the job, then kill it without warning.
     for (let i = 0; i < 200; i++) {
-      const started = await ctx.store.db.selectFrom('kv').select('key').where('key', 'like', 'started:slow-1:%').execute();
+      const started = await scratch(ctx.store).selectFrom('mp_run').select('key').where('key', 'like', 'started:slow-1:%').execute();
       if (started.length) break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -70,7 +74,12 @@ await describeEachDialect('engine across processes', (ctx) => {
     assert.equal(runs.size, 1000, 'every job ran');
     const twice = [...runs].filter(([, n]) => n !== 1);
     assert.deepEqual(twice, [], 'no job ran twice');
-    const byWorker = await ctx.store.db.selectFrom('kv').select(['value', (eb) => eb.fn.countAll<number>().as('n')]).where('key', 'like', 'run:count-%').groupBy('value').execute();
+    const byWorker = await scratch(ctx.store)
+      .selectFrom('mp_run')
+      .select(['worker', (eb) => eb.fn.countAll<number>().as('n')])
+      .where('key', 'like', 'run:count-%')
+      .groupBy('worker')
+      .execute();
     assert.ok(byWorker.length >= 1);
   });
 });

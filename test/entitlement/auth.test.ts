@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { EM_APP_ID } from '../../src/flows/entitlement/config.ts';
 import { CALLOUT_PATH, LOGIC_APP_PATH } from '../../src/flows/entitlement/routes.ts';
-import { correlationIdFor } from '../../src/itsm/watch.ts';
+import { correlationKey } from '../../src/itsm/watch.ts';
 import { HMAC_SECRET, startLoop, until, type Loop } from './helpers.ts';
 
 /** Who may call the callout endpoints, and what a bad body gets. Nothing refused is ever stored. */
@@ -54,8 +54,8 @@ describe('callout endpoint: authentication and validation', () => {
     assert.equal(r.status, 202, JSON.stringify(r.body));
     assert.deepEqual(r.body, { status: 'accepted', id: body.CustomExtensionStageInstanceId });
     const st = await until(async () => ((await L.state(body.CustomExtensionStageInstanceId))?.ticket ? L.state(body.CustomExtensionStageInstanceId) : undefined), 'ticket');
-    const [t] = await L.tickets(correlationIdFor('entitlement', body.CustomExtensionStageInstanceId));
-    assert.equal(t.number, st.ticket!.number);
+    const [t] = await L.tickets(correlationKey('entitlement', body.CustomExtensionStageInstanceId));
+    assert.equal(t.number, st.ticket!.key);
     assert.match(t.description, /Why\?: Month-end close/);
     assert.ok(st.deadline! - st.receivedAt === 3 * 86_400_000, 'deadline from DurationBeforeTimeout');
   });

@@ -4,8 +4,7 @@ import { DEMO_USERS } from '../../sandbox/microsoft/constants.ts';
 import { ManualClock } from '../../src/engine/clock.ts';
 import { claimJobs } from '../../src/engine/jobs.ts';
 import { createEffects } from '../../src/flows/entitlement/effects.ts';
-import { entitlementIntegrations } from '../../src/flows/entitlement/module.ts';
-import { correlationIdFor } from '../../src/itsm/watch.ts';
+import { correlationKey } from '../../src/itsm/watch.ts';
 import { startLoop, until } from './helpers.ts';
 
 /**
@@ -26,10 +25,10 @@ test('killed between opening the ticket and recording it → still one ticket', 
     // The doomed worker: claim, run the effect (ticket created), then "crash" — no completion.
     const [job] = await claimJobs(L.app.store.db, L.app.store.dialect, 'doomed-worker', 1, clock.now(), 30_000);
     assert.equal(job.kind, 'entitlement.open-ticket');
-    const handlers = createEffects(L.app, () => entitlementIntegrations(L.app));
+    const handlers = createEffects(L.app, () => L.app.integrations('entitlement'));
     const lost = await handlers['open-ticket'](JSON.parse(job.payload), {} as never);
     assert.ok(lost && lost.events?.length, 'the effect ran');
-    const first = await L.tickets(correlationIdFor('entitlement', id));
+    const first = await L.tickets(correlationKey('entitlement', id));
     assert.equal(first.length, 1);
     assert.equal((await L.state(id))?.ticket, undefined, 'the result was never recorded');
 
@@ -37,9 +36,9 @@ test('killed between opening the ticket and recording it → still one ticket', 
     clock.advance(31_000);
     await L.app.engine.drain();
     const st = await until(async () => ((await L.state(id))?.ticket ? L.state(id) : undefined), 'ticket recorded');
-    const all = await L.tickets(correlationIdFor('entitlement', id));
+    const all = await L.tickets(correlationKey('entitlement', id));
     assert.equal(all.length, 1, 'no duplicate ticket');
-    assert.equal(st.ticket!.number, first[0].number);
+    assert.equal(st.ticket!.key, first[0].number);
     assert.ok((await L.audit(id)).some((a) => a.action === 'ticket-found'), 'audit says the ticket was found, not created');
   } finally {
     await L.close();

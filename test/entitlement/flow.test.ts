@@ -14,8 +14,9 @@ const callout = (o: Partial<CalloutEvent> = {}): CalloutEvent => ({
   timeoutMs: 1000, onTimeout: 'annotate', resumeSource: 'Ticketloop', via: 'entra', ...o,
 });
 const ticket = (status: Ticket['status'], n = 1): Ticket => ({
-  system: 'servicenow', table: 'sc_req_item', sysId: 'abc', number: 'RITM0010001', link: 'https://sn/x', status, rawState: '3',
-  correlationId: 'tl:entitlement:x', updatedAt: '2026-01-01T00:00:00Z', closeNotes: 'done', fields: { sys_mod_count: String(n), sys_updated_by: 'david.miller' },
+  ref: { system: 'servicenow', kind: 'sc_req_item', id: 'abc', key: 'RITM0010001', link: 'https://sn/x' },
+  status, version: String(n), correlation: 'tl:entitlement:x', updatedAt: '2026-01-01T00:00:00Z',
+  closedBy: status === 'open' ? undefined : 'david.miller', closeNotes: 'done', fields: {},
 });
 const decide = (s: EntitlementState | undefined, e: unknown, now = 0) => entitlementFlow.decide(s, e as never, now);
 

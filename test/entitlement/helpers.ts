@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { Agent } from 'undici';
 import { send } from '../helpers/http.ts';
 import { buildTicketloop, createLogger, type Ticketloop } from '../../src/app/build.ts';
+import { ITSM_MODULES } from '../../src/app/registry.ts';
 import { sandboxConnections } from '../../src/cli/demo.ts';
-import { validateConfig } from '../../src/config/load.ts';
+import { validateConfig } from '../../src/app/config.ts';
 import type { Clock } from '../../src/engine/clock.ts';
 import { loadFlowState } from '../../src/engine/flow.ts';
 import { entitlementModule } from '../../src/flows/entitlement/module.ts';
@@ -90,7 +91,7 @@ export async function startLoop(o: LoopOptions = {}): Promise<Loop> {
     },
     'test',
   );
-  const app = await buildTicketloop(config, { logger: createLogger('silent'), modules: [entitlementModule], clock: o.clock, engine: o.engine });
+  const app = await buildTicketloop(config, { logger: createLogger('silent'), itsm: ITSM_MODULES, flows: [entitlementModule], clock: o.clock, engine: o.engine });
   const url = await app.start();
   const agent = new Agent({ connect: { ca: sandbox.tls.ca } });
 

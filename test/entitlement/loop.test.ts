@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DEMO_USERS } from '../../sandbox/microsoft/constants.ts';
 import { CALLOUT_PATH } from '../../src/flows/entitlement/routes.ts';
-import { correlationIdFor } from '../../src/itsm/watch.ts';
+import { correlationKey } from '../../src/itsm/watch.ts';
 import { startLoop, until, type Loop } from './helpers.ts';
 
 /** The whole loop against the sandbox: callout → ticket → close (push) → resume → delivered. */
 
-const corr = (id: string) => correlationIdFor('entitlement', id);
+const corr = (id: string) => correlationKey('entitlement', id);
 
 describe('entitlement loop (sqlite, webhook push)', () => {
   let L: Loop;
@@ -29,7 +29,7 @@ describe('entitlement loop (sqlite, webhook push)', () => {
     assert.equal(st.requestId, req.id);
 
     const [t] = await L.tickets(corr(id));
-    assert.equal(t.number, st.ticket!.number);
+    assert.equal(t.number, st.ticket!.key);
     assert.match(t.short_description, /Finance app/);
     assert.match(t.description, new RegExp(`AccessPackageAssignmentRequestId: ${req.id}`));
     assert.match(t.description, /Stage: assignmentRequestApproved/);

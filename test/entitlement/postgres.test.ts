@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEMO_USERS } from '../../sandbox/microsoft/constants.ts';
-import { correlationIdFor } from '../../src/itsm/watch.ts';
+import { correlationKey } from '../../src/itsm/watch.ts';
 import { postgresSkip } from '../helpers/dialects.ts';
 import { startLoop, until } from './helpers.ts';
 
@@ -14,11 +14,11 @@ test('whole loop on PostgreSQL, polling: callout → ticket → close → resume
     const callout = await s.callout(req.id, 'assignmentRequestApproved');
     const id = callout.customExtensionStageInstanceId;
     await until(async () => (await L.state(id))?.ticket, 'ticket');
-    const [t] = await L.tickets(correlationIdFor('entitlement', id));
+    const [t] = await L.tickets(correlationKey('entitlement', id));
     await L.sn('PATCH', `/api/now/table/sc_req_item/${t.sys_id}`, { state: '3', close_notes: 'done' });
     await until(async () => (await s.getRequest(req.id)).state === 'delivered', 'delivered (seen by polling)');
     const st = await until(async () => ((await L.state(id))?.status === 'resumed' ? L.state(id) : undefined), 'resumed');
-    assert.equal(st.ticket!.number, t.number);
+    assert.equal(st.ticket!.key, t.number);
     assert.ok((await L.audit(id)).some((a) => a.action === 'ticket-closed-resuming' && a.source === 'poll'));
   } finally {
     await L.close();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEMO_USERS } from '../../sandbox/microsoft/constants.ts';
 import { DAY_MS, ManualClock } from '../../src/engine/clock.ts';
-import { correlationIdFor } from '../../src/itsm/watch.ts';
+import { correlationKey } from '../../src/itsm/watch.ts';
 import { startLoop, until, type Loop } from './helpers.ts';
 
 /**
@@ -17,7 +17,7 @@ async function expireOne(L: Loop, clock: ManualClock) {
   const callout = await s.callout(req.id, 'assignmentRequestApproved');
   const id = callout.customExtensionStageInstanceId;
   await until(async () => (await L.state(id))?.ticket, 'ticket');
-  const [t] = await L.tickets(correlationIdFor('entitlement', id));
+  const [t] = await L.tickets(correlationKey('entitlement', id));
 
   const advanceMs = 14 * DAY_MS + 60_000;
   await L.http('POST', `${L.sandbox.microsoft.baseUrl}/_sandbox/clock`, { json: { advanceMs } });

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { test } from 'node:test';
-import { ConfigError, loadConfig, resolveSecret } from '../../src/config/load.ts';
+import { loadConfig } from '../../src/app/config.ts';
+import { ConfigError } from '../../src/config/load.ts';
+import { resolveSecret } from '../../src/config/secrets.ts';
 import { loadSecretKey, SecretBox } from '../../src/config/secrets.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tl-config-'));
@@ -61,7 +63,7 @@ test('secret references resolve from inline, env and file; a missing env var is 
     JSON.stringify({ servicenow: [{ name: 'prod', instanceUrl: 'https://x.service-now.com', auth: { type: 'basic', username: 'u', password: { env: 'SN_PASSWORD' } } }] }),
   );
   assert.throws(() => loadConfig({ file: f, env: {} }), (e: ConfigError) => e.problems[0].path === 'servicenow[0].auth.password' && /SN_PASSWORD/.test(e.problems[0].message));
-  assert.equal(loadConfig({ file: f, env: { SN_PASSWORD: 'pw' } }).config.servicenow[0].name, 'prod');
+  assert.equal(loadConfig({ file: f, env: { SN_PASSWORD: 'pw' } }).config.itsm[0].name, 'prod');
 });
 
 test('secrets at rest: AES-256-GCM, key generated with mode 0600, tampering detected', () => {

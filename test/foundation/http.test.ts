@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { buildTicketloop, createLogger, type Ticketloop } from '../../src/app/build.ts';
-import { validateConfig } from '../../src/config/load.ts';
+import { ITSM_MODULES } from '../../src/app/registry.ts';
+import { validateConfig } from '../../src/app/config.ts';
 import { listJobs } from '../../src/engine/jobs.ts';
 import { ADMIN_DATABASE_URL, createTestDatabase, postgresSkip, type TestDatabase } from '../helpers/dialects.ts';
 
@@ -17,7 +18,7 @@ async function build(tdb: TestDatabase, extra: Record<string, unknown> = {}): Pr
     },
     'test',
   );
-  const app = await buildTicketloop(config, { logger: createLogger('silent') });
+  const app = await buildTicketloop(config, { logger: createLogger('silent'), itsm: ITSM_MODULES, flows: [] });
   const url = await app.start();
   return { app, url };
 }

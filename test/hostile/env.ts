@@ -8,8 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
-import { sandboxConfig } from '../../src/cli/demo.ts';
-import { validateConfig } from '../../src/config/load.ts';
+import { loadDemos, sandboxConfig } from '../../src/cli/demo.ts';
 import { Http } from '../../bench/harness/http.ts';
 import { freePort, TicketloopProcess } from '../../bench/harness/ticketloop-proc.ts';
 
@@ -61,7 +60,7 @@ async function discover(http: Http, url: string, config: Record<string, any>): P
     }
   }
   const known = [
-    ...(config.servicenow ?? []).map((s: { name: string }) => ({ method: 'POST', path: `/webhooks/servicenow/${encodeURIComponent(s.name)}` })),
+    ...(config.itsm ?? []).map((s: { name: string }) => ({ method: 'POST', path: `/webhooks/servicenow/${encodeURIComponent(s.name)}` })),
     { method: 'POST', path: '/callouts/entitlement' },
     { method: 'POST', path: '/callouts/entitlement/logic-app' },
   ];
@@ -77,7 +76,7 @@ async function discover(http: Http, url: string, config: Record<string, any>): P
 export async function startHostileEnv(): Promise<HostileEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'tl-hostile-'));
   const sandbox = await startSandbox({ dataDir: join(dir, 'sandbox') });
-  const config = structuredClone(sandboxConfig(validateConfig({ dataDir: join(dir, 'tl'), log: { level: 'warn' } }, 'hostile'), sandbox)) as Record<string, any>;
+  const config = structuredClone(sandboxConfig({ dataDir: join(dir, 'tl'), log: { level: 'warn' } }, sandbox, await loadDemos())) as Record<string, any>;
   for (const i of config.integrations ?? []) {
     if (i.type === 'entitlement') i.inbound = { ...(i.inbound ?? {}), logicAppHmacSecret: LOGIC_APP_SECRET };
   }
@@ -103,7 +102,7 @@ export async function startHostileEnv(): Promise<HostileEnv> {
     endpoints,
     async settle(timeoutMs = 45_000) {
       // Stable for longer than one ticket-poll interval, so changes the poller has yet to see are counted.
-      const quietMs = Math.max(...(config.servicenow ?? []).map((x: { pollIntervalSeconds?: number }) => x.pollIntervalSeconds ?? 30), 1) * 1000 + 2000;
+      const quietMs = Math.max(...(config.itsm ?? []).map((x: { pollIntervalSeconds?: number }) => x.pollIntervalSeconds ?? 30), 1) * 1000 + 2000;
       const until = Date.now() + timeoutMs;
       let last = JSON.stringify(await env.snapshot());
       let since = Date.now();

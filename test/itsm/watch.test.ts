@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildTicketloop, createLogger, type Ticketloop } from '../../src/app/build.ts';
-import { validateConfig } from '../../src/config/load.ts';
+import { validateConfig } from '../../src/app/config.ts';
+import { ITSM_MODULES } from '../../src/app/registry.ts';
 import type { Flow } from '../../src/engine/flow.ts';
 import { loadFlowState } from '../../src/engine/flow.ts';
 import { listJobs } from '../../src/engine/jobs.ts';
-import { correlationIdFor, webhookPath, type TicketChangedEvent, type TicketDeletedEvent } from '../../src/itsm/watch.ts';
+import { correlationKey, type TicketChangedEvent, type TicketDeletedEvent } from '../../src/itsm/watch.ts';
+import { webhookPath } from '../../src/itsm/servicenow/webhook.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/dialects.ts';
 import { startEnv, type Env } from '../servicenow/helpers.ts';
 
@@ -66,13 +68,13 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
     );
     app = await buildTicketloop(config, {
       logger: createLogger('silent'),
-      modules: [
+      itsm: ITSM_MODULES,
+      flows: [
         {
           name: 'toy',
-          register(t) {
-            t.engine.registerFlow(toyFlow);
-            t.watch.track(t.connections.servicenow('sn'), 'incident');
-          },
+          flow: toyFlow,
+          effects: () => ({}),
+          register: (t) => t.watch.track(t.connections.itsm('sn'), 'incident'),
         },
       ],
     });
@@ -86,9 +88,9 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
 
   test('a resolve pushed by the business rule reaches the flow; polling sees the same version and adds nothing', async () => {
     await env.admin('PUT', '/_sandbox/servicenow/webhooks', [{ table: 'incident', url: `${url}${webhookPath('sn')}`, events: ['update'], auth: { type: 'hmac', secret } }]);
-    const itsm = app.connections.servicenow('sn').itsm;
-    const { ticket } = await itsm.openTicket({ table: 'incident', correlationId: correlationIdFor('toy', 'push-1'), fields: { short_description: 'push path' } });
-    await itsm.resolveTicket(ticket, { notes: 'fixed' });
+    const itsm = app.connections.itsm('sn');
+    const { ticket } = await itsm.openTicket({ kind: 'incident', correlation: correlationKey('toy', 'push-1'), fields: { short_description: 'push path' } });
+    await itsm.resolveTicket(ticket.ref, { notes: 'fixed' });
     const state = await until('the flow to see the resolve', async () => {
       const s = await loadFlowState<Seen>(app.store.db, 'toy', 'push-1');
       return s?.status === 'resolved' && s;
@@ -105,9 +107,9 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
   test('with webhooks dropped, polling alone delivers the change', async () => {
     await env.admin('PATCH', '/_sandbox/faults', { dropWebhookRate: 1 });
     try {
-      const itsm = app.connections.servicenow('sn').itsm;
-      const { ticket } = await itsm.openTicket({ table: 'incident', correlationId: correlationIdFor('toy', 'poll-1'), fields: { short_description: 'poll path' } });
-      await itsm.resolveTicket(ticket, { notes: 'fixed without a push' });
+      const itsm = app.connections.itsm('sn');
+      const { ticket } = await itsm.openTicket({ kind: 'incident', correlation: correlationKey('toy', 'poll-1'), fields: { short_description: 'poll path' } });
+      await itsm.resolveTicket(ticket.ref, { notes: 'fixed without a push' });
       const state = await until('the poller to deliver the resolve', async () => {
         const s = await loadFlowState<Seen>(app.store.db, 'toy', 'poll-1');
         return s?.status === 'resolved' && s;
@@ -131,12 +133,10 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
   });
 
   test('the reconcile reports a hard-deleted ticket to its flow', async () => {
-    const handle = app.connections.servicenow('sn');
-    const { ticket } = await handle.itsm.openTicket({ table: 'incident', correlationId: correlationIdFor('toy', 'gone-1'), fields: { short_description: 'to be deleted' } });
+    const { ticket } = await app.connections.itsm('sn').openTicket({ kind: 'incident', correlation: correlationKey('toy', 'gone-1'), fields: { short_description: 'to be deleted' } });
     await until('the ticket to be tracked', async () => (await loadFlowState<Seen>(app.store.db, 'toy', 'gone-1'))?.status === 'open');
-    await handle.client.delete('incident', ticket.sysId);
-    const result = await app.watch.reconcile('sn', 'incident');
-    await app.engine.enqueue(result.jobs ?? []);
+    await env.client().delete('incident', ticket.ref.id);
+    await app.engine.enqueue({ kind: 'itsm.reconcile', key: 'test-reconcile-gone-1', payload: { system: 'sn', kind: 'incident' } });
     const state = await until('the flow to hear of the deletion', async () => {
       const s = await loadFlowState<Seen>(app.store.db, 'toy', 'gone-1');
       return s?.deleted && s;

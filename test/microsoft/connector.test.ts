@@ -7,8 +7,12 @@ import { startReceiver } from './receiver.ts';
 import { selfSignedCert } from '../../sandbox/microsoft/keys.ts';
 import { DEMO_USERS, EM_APP_ID } from '../../sandbox/microsoft/constants.ts';
 import { EntraTokenSource, TokenAcquisitionError, TokenRejected, createEntraTokenVerifier } from '../../src/connectors/microsoft/identity.ts';
-import { GRAPH_SCOPE, GraphClient, ResumeNotWaiting, buildResumeBody, resumePath } from '../../src/connectors/microsoft/graph.ts';
-import { PermanentError, RetryableError } from '../../src/engine/errors.ts';
+import { GRAPH_SCOPE, GraphClient } from '../../src/connectors/microsoft/graph.ts';
+import { HttpError } from '../../src/engine/errors.ts';
+import { nextAttemptAt } from '../../src/engine/retry.ts';
+import { EntitlementGraph, ResumeNotWaiting, buildResumeBody, resumePath } from '../../src/flows/entitlement/graph-em.ts';
+
+const POLICY = { backoffBaseMs: 1000, backoffMaxMs: 1000 };
 
 const RESOURCE_ID = 'c0ffee00-7e57-4c1a-9a11-5a4db0c1e7a1';
 
@@ -53,14 +57,15 @@ test('EntraTokenSource: MSAL with secret or certificate, cached, invalidated on 
       return true;
     });
     // Through an HttpClient: a permanent engine error naming the AADSTS code, never the secret.
-    const badGraph = new GraphClient({ graphUrl: h.sb.graphUrl, auth: bad.authProvider(GRAPH_SCOPE), ca: h.tls.ca });
+    const badGraph = new EntitlementGraph(new GraphClient({ graphUrl: h.sb.graphUrl, auth: bad.authProvider(GRAPH_SCOPE), ca: h.tls.ca }));
     await assert.rejects(badGraph.getAssignmentRequest(randomUUID()), (e: unknown) => {
-      assert.ok(e instanceof PermanentError, String(e));
+      assert.ok(e instanceof HttpError, String(e));
+      assert.equal(nextAttemptAt(e, 1, 0, POLICY), null, 'a wrong secret is never retried');
       assert.match(e.message, /AADSTS7000215/);
       assert.doesNotMatch(e.message, /not-the-secret/);
       return true;
     });
-    await badGraph.close();
+    await badGraph.graph.close();
     await bad.close();
   } finally {
     await h.close();
@@ -132,11 +137,11 @@ test('resumePath honours CallbackUriPath only in its known shape', () => {
   assert.throws(() => resumePath(id, 'v1.0', `https://evil.example/${id}/resume`));
 });
 
-test('GraphClient end to end: set up, callout verified, resume, ResumeNotWaiting, 429 → RetryableError', async () => {
+test('Graph end to end: set up, callout verified, resume, ResumeNotWaiting, 429 → retried after its Retry-After', async () => {
   const h = await startHarness();
   const rx = await startReceiver();
   const tokens = source(h);
-  const graph = new GraphClient({ graphUrl: h.sb.graphUrl, auth: tokens.authProvider(GRAPH_SCOPE), ca: h.tls.ca, maxRetries: 0 });
+  const graph = new EntitlementGraph(new GraphClient({ graphUrl: h.sb.graphUrl, auth: tokens.authProvider(GRAPH_SCOPE), ca: h.tls.ca }));
   const verifier = createEntraTokenVerifier({ authorityHost: h.sb.authorityHost, tenantId: h.sb.tenantId, audiences: [RESOURCE_ID], allowedAppIds: [EM_APP_ID], ca: h.tls.ca });
   try {
     const cat = await graph.createCatalog({ displayName: 'Ticketed' });
@@ -162,10 +167,10 @@ test('GraphClient end to end: set up, callout verified, resume, ResumeNotWaiting
     await assert.rejects(graph.resumeAssignmentRequest(randomUUID(), body), ResumeNotWaiting);
 
     h.sb.faults.update({ burst429: 1, retryAfterSeconds: 2 });
-    await assert.rejects(graph.getAssignmentRequest(req.id), (e: unknown) => e instanceof RetryableError && e.retryAfterMs === 2000);
+    await assert.rejects(graph.getAssignmentRequest(req.id), (e: unknown) => e instanceof HttpError && e.retryable && nextAttemptAt(e, 1, 0, POLICY) === 2000);
   } finally {
     await verifier.close();
-    await graph.close();
+    await graph.graph.close();
     await tokens.close();
     await rx.close();
     await h.close();

@@ -1,10 +1,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { HttpError } from '../../src/connectors/http.ts';
+import { HttpError } from '../../src/engine/errors.ts';
 import { ManualClock } from '../../src/engine/clock.ts';
-import { ApiKeyAuth, BasicAuth, OAuthAuth } from '../../src/connectors/servicenow/auth.ts';
-import { q } from '../../src/connectors/servicenow/query.ts';
+import { ApiKeyAuth, BasicAuth, OAuthAuth } from '../../src/itsm/servicenow/auth.ts';
+import { q } from '../../src/itsm/servicenow/query.ts';
 import { startEnv, type Env } from './helpers.ts';
 
 let env: Env;

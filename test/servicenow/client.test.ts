@@ -1,11 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { HttpError } from '../../src/connectors/http.ts';
-import { RetryableError } from '../../src/engine/errors.ts';
-import { q } from '../../src/connectors/servicenow/query.ts';
-import { str, type RateLimitInfo } from '../../src/connectors/servicenow/client.ts';
-import { registerServiceNowMetrics } from '../../src/connectors/servicenow/metrics.ts';
+import { HttpError } from '../../src/engine/errors.ts';
+import { nextAttemptAt } from '../../src/engine/retry.ts';
+import { q } from '../../src/itsm/servicenow/query.ts';
+import { str, type RateLimitInfo } from '../../src/itsm/servicenow/client.ts';
+import { registerServiceNowMetrics } from '../../src/itsm/servicenow/metrics.ts';
 import { startEnv, type Env } from './helpers.ts';
 
 let env: Env;
@@ -34,7 +34,7 @@ test('CRUD on a table: strings, {result} envelope, reference links, 404s', async
   assert.equal(typeof plain!.opened_by, 'string');
   assert.deepEqual(Object.keys(plain!).sort(), ['number', 'opened_by', 'sys_id']);
 
-  const updated = await c.update('incident', id, { short_description: 'Disk full on db01' }, { idempotent: true });
+  const updated = await c.update('incident', id, { short_description: 'Disk full on db01' });
   assert.equal(str(updated.short_description), 'Disk full on db01');
   assert.equal(str(updated.sys_mod_count), '1');
 
@@ -134,18 +134,25 @@ test('refuses an empty list query unless asked; unknown table is an error', asyn
   await assert.rejects(c.get('incident', 'not-a-sys-id'), /invalid sys_id/);
 });
 
-test('429: burst is retried with Retry-After; rate-limit headers reach the metrics', async () => {
+test('429: surfaced with its Retry-After for the engine to honour; rate-limit headers reach the metrics', async () => {
   const registry = new Registry();
   const metrics = registerServiceNowMetrics(registry);
   const infos: RateLimitInfo[] = [];
   const c = env.client({ onRateLimit: (i) => (infos.push(i), metrics.onRateLimit(i)) });
-  await env.admin('PATCH', '/_sandbox/faults', { burst429: 2, retryAfterSeconds: 1 });
-  const t0 = Date.now();
+  await env.admin('PATCH', '/_sandbox/faults', { burst429: 1, retryAfterSeconds: 1 });
+  try {
+    await assert.rejects(c.list('incident', { allowEmpty: true, pageSize: 1 }), (e: unknown) => {
+      assert.ok(e instanceof HttpError && e.status === 429 && e.retryable);
+      assert.equal(e.retryAfterMs, 1000);
+      assert.equal(nextAttemptAt(e, 1, 5_000, { backoffBaseMs: 1, backoffMaxMs: 1 }), 6_000);
+      return true;
+    });
+  } finally {
+    await env.admin('DELETE', '/_sandbox/faults');
+  }
+  assert.equal(infos.filter((i) => i.status === 429).length, 1);
   const page = await c.list('incident', { allowEmpty: true, pageSize: 1 });
-  assert.equal(page.records.length, 1);
-  assert.ok(Date.now() - t0 >= 1_900, 'waited Retry-After twice');
-  assert.equal(infos.filter((i) => i.status === 429).length, 2);
-  await env.admin('DELETE', '/_sandbox/faults');
+  assert.equal(page.records.length, 1, 'the next attempt goes through');
 
   // The instance's own rate-limit rule: headers on every answer, 429 + a long Retry-After when exceeded.
   await env.admin('PUT', '/_sandbox/servicenow/rate-limit', { requestsPerHour: 3 });
@@ -157,8 +164,8 @@ test('429: burst is retried with Retry-After; rate-limit headers reach the metri
     const err = await c.list('incident', { allowEmpty: true, pageSize: 1 }).catch((e) => e);
     assert.ok(err instanceof HttpError && err.status === 429, String(err));
     assert.ok(err.retryAfterMs! > 1000);
-    const job = err.toJobError();
-    assert.ok(job instanceof RetryableError && job.retryAfterMs === err.retryAfterMs, 'engine reschedules after Retry-After');
+    assert.equal(err.retryable, true);
+    assert.equal(nextAttemptAt(err, 1, 1_000, { backoffBaseMs: 1, backoffMaxMs: 1 }), 1_000 + err.retryAfterMs!, 'engine reschedules after Retry-After');
     const text = await registry.metrics();
     assert.match(text, /ticketloop_servicenow_rate_limit_limit\{instance="default"\} 3/);
     assert.match(text, /ticketloop_servicenow_rate_limited_total\{instance="default"\} [1-9]/);
@@ -168,14 +175,14 @@ test('429: burst is retried with Retry-After; rate-limit headers reach the metri
   }
 });
 
-test('5xx on GET is retried; POST is not retried on an ambiguous failure', async () => {
+test('5xx: no call is retried inline — the error goes up, retryable, for the engine to reschedule', async () => {
   const c = env.client();
   await env.admin('PATCH', '/_sandbox/faults', { errorRate: 1, errorStatus: 503, pathPattern: '^/api/now/table/incident$' });
   try {
     const seen: number[] = [];
-    const c2 = env.client({ maxRetries: 2, recorder: { record: (x) => seen.push(x.status) } });
-    await assert.rejects(c2.list('incident', { allowEmpty: true, pageSize: 1 }), (e: unknown) => e instanceof HttpError && e.status === 503);
-    assert.deepEqual(seen, [503, 503, 503]);
+    const c2 = env.client({ recorder: { record: (x) => seen.push(x.status) } });
+    await assert.rejects(c2.list('incident', { allowEmpty: true, pageSize: 1 }), (e: unknown) => e instanceof HttpError && e.status === 503 && e.retryable);
+    assert.deepEqual(seen, [503], 'a GET is sent once');
     seen.length = 0;
     await assert.rejects(c2.create('incident', { short_description: 'x' }), (e: unknown) => e instanceof HttpError && e.status === 503);
     assert.deepEqual(seen, [503], 'a POST is sent once');

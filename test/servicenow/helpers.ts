@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { ensureSandboxTls } from '../../sandbox/shared/tls.ts';
 import { startServiceNowSandbox, type ServiceNowSandbox } from '../../sandbox/servicenow/index.ts';
-import { ServiceNowClient, type ServiceNowClientOptions } from '../../src/connectors/servicenow/client.ts';
-import { BasicAuth } from '../../src/connectors/servicenow/auth.ts';
+import { ServiceNowClient, type ServiceNowClientOptions } from '../../src/itsm/servicenow/client.ts';
+import { BasicAuth } from '../../src/itsm/servicenow/auth.ts';
 
 /** A fresh sandbox in its own temp dir, an admin helper for /_sandbox endpoints, and a client factory. */
 export interface Env {
@@ -43,7 +43,6 @@ export async function startEnv(): Promise<Env> {
         baseUrl: sn.baseUrl,
         ca: tls.ca,
         auth: new BasicAuth(sn.credentials.itil.username, sn.credentials.itil.password),
-        baseDelayMs: 20,
         ...opts,
       });
       clients.push(c);

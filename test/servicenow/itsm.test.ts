@@ -1,11 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { PermanentError } from '../../src/engine/errors.ts';
-import { HttpError } from '../../src/connectors/http.ts';
-import { BasicAuth } from '../../src/connectors/servicenow/auth.ts';
-import { str, type ServiceNowClient } from '../../src/connectors/servicenow/client.ts';
-import { q } from '../../src/connectors/servicenow/query.ts';
-import { ServiceNowItsm, type CloseOutConfig } from '../../src/itsm/servicenow.ts';
+import { HttpError } from '../../src/engine/errors.ts';
+import { BasicAuth } from '../../src/itsm/servicenow/auth.ts';
+import { str, type ServiceNowClient } from '../../src/itsm/servicenow/client.ts';
+import { q } from '../../src/itsm/servicenow/query.ts';
+import { ServiceNowItsm, type CloseOutConfig } from '../../src/itsm/servicenow/adapter.ts';
 import { startEnv, type Env } from './helpers.ts';
 
 let env: Env;
@@ -29,26 +29,26 @@ async function countByCorrelation(c: ServiceNowClient, table: string, id: string
 test('openTicket looks up by correlation id before creating; empty ids never reach the wire', async () => {
   const c = env.client();
   const itsm = new ServiceNowItsm({ client: c, closeOut: CLOSE_OUT });
-  const a = await itsm.openTicket({ table: 'incident', correlationId: 'tl:defender:a1', correlationDisplay: 'Defender', fields: { short_description: 'Storage account allows public access' } });
+  const a = await itsm.openTicket({ kind: 'incident', correlation: 'tl:defender:a1', origin: 'Defender', fields: { short_description: 'Storage account allows public access' } });
   assert.equal(a.created, true);
   assert.equal(a.ticket.status, 'open');
-  assert.match(a.ticket.number, /^INC\d+$/);
-  assert.equal(a.ticket.correlationId, 'tl:defender:a1');
+  assert.match(a.ticket.ref.key, /^INC\d+$/);
+  assert.equal(a.ticket.correlation, 'tl:defender:a1');
   assert.match(a.ticket.updatedAt, /Z$/);
-  const b = await itsm.openTicket({ table: 'incident', correlationId: 'tl:defender:a1', fields: { short_description: 'again' } });
-  assert.deepEqual([b.created, b.ticket.sysId], [false, a.ticket.sysId]);
-  assert.equal((await itsm.findByCorrelationId('incident', 'tl:defender:a1'))?.sysId, a.ticket.sysId);
-  assert.equal(await itsm.findByCorrelationId('incident', 'tl:defender:a'), undefined, 'exact match only');
-  assert.equal(await itsm.findByCorrelationId('incident', 'TL:DEFENDER:A1'), undefined, 'case-sensitive');
+  const b = await itsm.openTicket({ kind: 'incident', correlation: 'tl:defender:a1', fields: { short_description: 'again' } });
+  assert.deepEqual([b.created, b.ticket.ref.id], [false, a.ticket.ref.id]);
+  assert.equal((await itsm.findByCorrelation('incident', 'tl:defender:a1'))?.ref.id, a.ticket.ref.id);
+  assert.equal(await itsm.findByCorrelation('incident', 'tl:defender:a'), undefined, 'exact match only');
+  assert.equal(await itsm.findByCorrelation('incident', 'TL:DEFENDER:A1'), undefined, 'case-sensitive');
   const calls: string[] = [];
   const watched = new ServiceNowItsm({ client: env.client({ recorder: { record: (x) => calls.push(x.url) } }) });
   for (const bad of ['', '  ', 'a^ORactive=true', 'x\ny']) {
-    await assert.rejects(watched.openTicket({ table: 'incident', correlationId: bad, fields: {} }), PermanentError);
-    await assert.rejects(watched.findByCorrelationId('incident', bad));
+    await assert.rejects(watched.openTicket({ kind: 'incident', correlation: bad, fields: {} }), PermanentError);
+    await assert.rejects(watched.findByCorrelation('incident', bad));
   }
   assert.deepEqual(calls, [], 'nothing was sent');
-  assert.equal((await itsm.getTicket('incident', a.ticket.sysId))?.number, a.ticket.number);
-  assert.equal(await itsm.getTicket('incident', 'f'.repeat(32)), undefined);
+  assert.equal((await itsm.getTicket({ kind: 'incident', id: a.ticket.ref.id }))?.ref.key, a.ticket.ref.key);
+  assert.equal(await itsm.getTicket({ kind: 'incident', id: 'f'.repeat(32) }), undefined);
 });
 
 /** The instance applies the create, but the client never sees the answer (first call only). */
@@ -79,40 +79,37 @@ function faultAroundFirstCreate(c: ServiceNowClient, fault: object): void {
   };
 }
 
-test('create whose response is lost (applied server-side) is not duplicated', async () => {
+test('create whose response is lost (applied server-side) is not duplicated: the re-run finds it', async () => {
   const c = env.client();
   loseFirstCreateResponse(c);
-  const itsm = new ServiceNowItsm({ client: c, ambiguousWaitMs: 50 });
-  const r = await itsm.openTicket({ table: 'incident', correlationId: 'tl:lost-response', fields: { short_description: 'lost response' } });
+  const itsm = new ServiceNowItsm({ client: c });
+  const input = { kind: 'incident', correlation: 'tl:lost-response', fields: { short_description: 'lost response' } };
+  // No inline retry: the ambiguous failure goes up, retryable, and the job runs again.
+  await assert.rejects(itsm.openTicket(input), (e: unknown) => e instanceof HttpError && e.retryable);
+  const r = await itsm.openTicket(input);
   assert.equal(r.created, false, 'the lookup before the next attempt found the ticket the lost request created');
-  const again = await itsm.openTicket({ table: 'incident', correlationId: 'tl:lost-response', fields: { short_description: 'lost response' } });
-  assert.equal(again.ticket.sysId, r.ticket.sysId);
+  const again = await itsm.openTicket(input);
+  assert.equal(again.ticket.ref.id, r.ticket.ref.id);
   assert.equal(await countByCorrelation(c, 'incident', 'tl:lost-response'), 1);
 });
 
-test('create whose connection the sandbox drops (timeoutRate) is retried after a lookup: exactly one ticket', async () => {
+test('create whose connection the sandbox drops (timeoutRate): the re-run looks up first, exactly one ticket', async () => {
   const c = env.client({ timeoutMs: 2000 });
   faultAroundFirstCreate(c, { timeoutRate: 1, timeoutHangMs: 200 });
-  const itsm = new ServiceNowItsm({ client: c, ambiguousWaitMs: 300, createAttempts: 3 });
-  const r = await itsm.openTicket({ table: 'incident', correlationId: 'tl:dropped', fields: { short_description: 'dropped' } });
-  const again = await itsm.openTicket({ table: 'incident', correlationId: 'tl:dropped', fields: { short_description: 'dropped' } });
+  const itsm = new ServiceNowItsm({ client: c });
+  const input = { kind: 'incident', correlation: 'tl:dropped', fields: { short_description: 'dropped' } };
+  await assert.rejects(itsm.openTicket(input), HttpError);
+  const r = await itsm.openTicket(input);
+  const again = await itsm.openTicket(input);
   assert.equal(again.created, false);
-  assert.equal(again.ticket.sysId, r.ticket.sysId);
+  assert.equal(again.ticket.ref.id, r.ticket.ref.id);
   assert.equal(await countByCorrelation(c, 'incident', 'tl:dropped'), 1);
-  // the caller-level retry (a job re-run after openTicket threw) converges too
-  const c2 = env.client({ timeoutMs: 2000 });
-  faultAroundFirstCreate(c2, { timeoutRate: 1, timeoutHangMs: 200 });
-  const once = new ServiceNowItsm({ client: c2, createAttempts: 1 });
-  await assert.rejects(once.openTicket({ table: 'incident', correlationId: 'tl:dropped-2', fields: { short_description: 'x' } }), HttpError);
-  await once.openTicket({ table: 'incident', correlationId: 'tl:dropped-2', fields: { short_description: 'x' } });
-  await once.openTicket({ table: 'incident', correlationId: 'tl:dropped-2', fields: { short_description: 'x' } });
-  assert.equal(await countByCorrelation(c, 'incident', 'tl:dropped-2'), 1);
 });
 
 test('close-out fields: missing mandatory field and invalid sys_choice value are clear errors', async () => {
   const c = env.client();
   const bare = new ServiceNowItsm({ client: c });
-  const { ticket } = await bare.openTicket({ table: 'incident', correlationId: 'tl:closeout-1', fields: { short_description: 'close-out' } });
+  const ticket = (await bare.openTicket({ kind: 'incident', correlation: 'tl:closeout-1', fields: { short_description: 'close-out' } })).ticket.ref;
   await assert.rejects(bare.resolveTicket(ticket, { notes: 'fixed' }), (e: unknown) => e instanceof PermanentError && /mandatory field 'close_code'/.test(e.message));
   await assert.rejects(bare.resolveTicket(ticket, { notes: '', code: 'Solution provided' }), /close_notes/);
 
@@ -122,7 +119,7 @@ test('close-out fields: missing mandatory field and invalid sys_choice value are
   assert.equal(setup.ok, false);
   assert.ok(setup.problems.some((p) => /incident resolve: 'Fixed it'/.test(p)), setup.problems.join('\n'));
   assert.ok(setup.problems.some((p) => /incident close: 'Fixed it'/.test(p)), 'close falls back to the resolve config');
-  assert.equal((await c.get('incident', ticket.sysId, { fields: ['state'] }))!.state, '1', 'nothing was written');
+  assert.equal((await c.get('incident', ticket.id, { fields: ['state'] }))!.state, '1', 'nothing was written');
 
   const good = new ServiceNowItsm({ client: c, closeOut: CLOSE_OUT, tables: ['incident', 'change_request', 'problem', 'sc_task'] });
   assert.deepEqual(await good.checkSetup(), { ok: true, problems: [] });
@@ -133,44 +130,44 @@ test('close-out fields: missing mandatory field and invalid sys_choice value are
 test('resolve, close, cancel, reopen across tables; work notes and comments', async () => {
   const c = env.client();
   const itsm = new ServiceNowItsm({ client: c, closeOut: CLOSE_OUT });
-  const inc = (await itsm.openTicket({ table: 'incident', correlationId: 'tl:life-1', fields: { short_description: 'life' } })).ticket;
+  const inc = (await itsm.openTicket({ kind: 'incident', correlation: 'tl:life-1', fields: { short_description: 'life' } })).ticket.ref;
   await itsm.addWorkNote(inc, 'Ticketloop: finding still open');
   await itsm.addComment(inc, 'We are on it');
   const journal = await env
     .client({ auth: new BasicAuth(env.sn.credentials.admin.username, env.sn.credentials.admin.password) })
-    .list('sys_journal_field', { query: q().eq('element_id', inc.sysId), fields: ['element', 'value'] });
+    .list('sys_journal_field', { query: q().eq('element_id', inc.id), fields: ['element', 'value'] });
   assert.deepEqual(journal.records.map((r) => str(r.element)).sort(), ['comments', 'work_notes']);
 
   const resolved = await itsm.resolveTicket(inc, { notes: 'Public access disabled' });
-  assert.deepEqual([resolved.status, resolved.rawState, resolved.closeCode, resolved.closeNotes], ['resolved', '6', 'Solution provided', 'Public access disabled']);
+  assert.deepEqual([resolved.status, resolved.fields.state, resolved.closeCode, resolved.closeNotes], ['resolved', '6', 'Solution provided', 'Public access disabled']);
   const reopened = await itsm.reopenTicket(inc, 'Finding came back');
-  assert.deepEqual([reopened.status, reopened.rawState], ['open', '2']);
+  assert.deepEqual([reopened.status, reopened.fields.state], ['open', '2']);
   const closed = await itsm.closeTicket(inc, { notes: 'done' });
   assert.equal(closed.status, 'closed');
 
-  const inc2 = (await itsm.openTicket({ table: 'incident', correlationId: 'tl:life-2', fields: { short_description: 'cancel me' } })).ticket;
+  const inc2 = (await itsm.openTicket({ kind: 'incident', correlation: 'tl:life-2', fields: { short_description: 'cancel me' } })).ticket.ref;
   assert.equal((await itsm.cancelTicket(inc2, { notes: 'not needed' })).status, 'canceled');
 
-  const chg = (await itsm.openTicket({ table: 'change_request', correlationId: 'tl:chg-1', fields: { short_description: 'chg' } })).ticket;
-  assert.match(chg.number, /^CHG\d+$/);
+  const chg = (await itsm.openTicket({ kind: 'change_request', correlation: 'tl:chg-1', fields: { short_description: 'chg' } })).ticket.ref;
+  assert.match(chg.key, /^CHG\d+$/);
   assert.equal((await itsm.closeTicket(chg, { notes: 'implemented' })).status, 'closed');
 
-  const prb = (await itsm.openTicket({ table: 'problem', correlationId: 'tl:prb-1', fields: { short_description: 'prb' } })).ticket;
+  const prb = (await itsm.openTicket({ kind: 'problem', correlation: 'tl:prb-1', fields: { short_description: 'prb' } })).ticket.ref;
   const prbResolved = await itsm.resolveTicket(prb, { notes: 'fixed' });
   assert.deepEqual([prbResolved.status, prbResolved.closeCode], ['resolved', 'fix_applied']);
-  const prb2 = (await itsm.openTicket({ table: 'problem', correlationId: 'tl:prb-2', fields: { short_description: 'prb2' } })).ticket;
+  const prb2 = (await itsm.openTicket({ kind: 'problem', correlation: 'tl:prb-2', fields: { short_description: 'prb2' } })).ticket.ref;
   const prbCanceled = await itsm.cancelTicket(prb2, { notes: 'dup' });
-  assert.deepEqual([prbCanceled.rawState, prbCanceled.closeCode], ['107', 'canceled']);
+  assert.deepEqual([prbCanceled.fields.state, prbCanceled.closeCode], ['107', 'canceled']);
 
-  const task = (await itsm.openTicket({ table: 'sc_task', correlationId: 'tl:task-1', fields: { short_description: 'grant access' } })).ticket;
-  assert.deepEqual([(await itsm.closeTicket(task, { notes: 'granted' })).rawState], ['3']);
-  const task2 = (await itsm.openTicket({ table: 'sc_task', correlationId: 'tl:task-2', fields: { short_description: 'grant access' } })).ticket;
+  const task = (await itsm.openTicket({ kind: 'sc_task', correlation: 'tl:task-1', fields: { short_description: 'grant access' } })).ticket.ref;
+  assert.deepEqual([(await itsm.closeTicket(task, { notes: 'granted' })).fields.state], ['3']);
+  const task2 = (await itsm.openTicket({ kind: 'sc_task', correlation: 'tl:task-2', fields: { short_description: 'grant access' } })).ticket.ref;
   assert.deepEqual([(await itsm.cancelTicket(task2, { notes: 'withdrawn' })).status], ['canceled']);
 
-  const inc3 = (await itsm.openTicket({ table: 'incident', correlationId: 'tl:life-3', fields: { short_description: 'update me' } })).ticket;
+  const inc3 = (await itsm.openTicket({ kind: 'incident', correlation: 'tl:life-3', fields: { short_description: 'update me' } })).ticket.ref;
   const updated = await itsm.updateTicket(inc3, { description: 'more detail' });
   assert.equal(updated.fields.description, 'more detail');
-  await c.delete('incident', inc3.sysId);
+  await c.delete('incident', inc3.id);
   await assert.rejects(itsm.updateTicket(inc3, { description: 'x' }), (e: unknown) => e instanceof PermanentError && /no longer exists/.test(e.message));
 });
 

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { q, QueryError, formatSnDate, parseSnDate } from '../../src/connectors/servicenow/query.ts';
-import { nextOffset, rateLimitInfo, str } from '../../src/connectors/servicenow/client.ts';
-import { checkCorrelationId } from '../../src/itsm/servicenow.ts';
-import { toTicket } from '../../src/itsm/servicenow-map.ts';
-import { signBody, verifyWebhookAuth } from '../../src/connectors/servicenow/webhook.ts';
+import { q, QueryError, formatSnDate, parseSnDate } from '../../src/itsm/servicenow/query.ts';
+import { nextOffset, rateLimitInfo, str } from '../../src/itsm/servicenow/client.ts';
+import { checkCorrelationId } from '../../src/itsm/servicenow/adapter.ts';
+import { toTicket } from '../../src/itsm/servicenow/map.ts';
+import { signBody, verifyWebhookAuth } from '../../src/itsm/servicenow/webhook.ts';
 
 test('builds AND / OR / NQ terms and ordering', () => {
   assert.equal(q().eq('active', true).orderBy('number').orderByDesc('category').build(), 'active=true^ORDERBYnumber^ORDERBYDESCcategory');
@@ -108,7 +108,7 @@ test('record → ticket: states per table, UTC timestamps', () => {
   assert.equal(t.updatedAt, '2024-05-01T10:00:00.000Z');
   assert.equal(t.closeCode, 'Solution provided');
   assert.equal(t.closedBy, 'u1');
-  assert.match(t.link, /^https:\/\/sn\.example\/nav_to\.do\?uri=incident\.do/);
+  assert.match(t.ref.link, /^https:\/\/sn\.example\/nav_to\.do\?uri=incident\.do/);
   assert.equal(toTicket(ctx, 'change_request', { ...rec, state: '4' }).status, 'canceled');
   assert.equal(toTicket(ctx, 'problem', { ...rec, state: '107' }).status, 'closed');
   assert.equal(toTicket(ctx, 'sc_task', { ...rec, state: '4' }).status, 'canceled');

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { request } from 'undici';
 import type { TicketChange } from '../../src/itsm/port.ts';
-import { ServiceNowItsm } from '../../src/itsm/servicenow.ts';
-import { registerServiceNowWebhook, signBody } from '../../src/connectors/servicenow/webhook.ts';
-import { MemoryWatermarkStore, ServiceNowPoller } from '../../src/connectors/servicenow/poller.ts';
-import { q } from '../../src/connectors/servicenow/query.ts';
-import { str } from '../../src/connectors/servicenow/client.ts';
+import { ServiceNowItsm } from '../../src/itsm/servicenow/adapter.ts';
+import { registerServiceNowWebhook, signBody } from '../../src/itsm/servicenow/webhook.ts';
+import { MemoryWatermarkStore, ServiceNowPoller } from '../../src/itsm/servicenow/poller.ts';
+import { q } from '../../src/itsm/servicenow/query.ts';
+import { str } from '../../src/itsm/servicenow/client.ts';
 import { eventually, startEnv, type Env } from './helpers.ts';
 
 let env: Env;
@@ -46,16 +46,16 @@ test('webhook and polling both see a resolve', async () => {
   const poller = new ServiceNowPoller({ client: c, table: 'incident', store, onChange: async (ch) => void polled.push(ch), filter: q().startsWith('correlation_id', 'tl:sync') });
   await poller.pollOnce(); // sets the watermark
 
-  const { ticket } = await itsm.openTicket({ table: 'incident', correlationId: 'tl:sync-1', fields: { short_description: 'sync' } });
-  await itsm.resolveTicket(ticket, { notes: 'fixed upstream' });
+  const { ticket } = await itsm.openTicket({ kind: 'incident', correlation: 'tl:sync-1', fields: { short_description: 'sync' } });
+  await itsm.resolveTicket(ticket.ref, { notes: 'fixed upstream' });
 
-  const hook = await eventually(() => received.find((ch) => ch.ref.sysId === ticket.sysId && ch.ticket?.status === 'resolved'), 10_000, 'webhook resolve');
+  const hook = await eventually(() => received.find((ch) => ch.ref.id === ticket.ref.id && ch.ticket?.status === 'resolved'), 10_000, 'webhook resolve');
   assert.equal(hook.source, 'webhook');
   assert.equal(hook.ticket!.closeCode, 'Solution provided');
-  assert.equal(hook.ref.number, ticket.number);
+  assert.equal(hook.ref.key, ticket.ref.key);
 
   const r = await poller.pollOnce();
-  const seen = polled.filter((ch) => ch.ref.sysId === ticket.sysId);
+  const seen = polled.filter((ch) => ch.ref.id === ticket.ref.id);
   assert.equal(seen.length, 1, 'insert+resolve between polls → one change with the latest state');
   assert.equal(seen[0].ticket!.status, 'resolved');
   assert.equal(seen[0].source, 'poll');
@@ -81,9 +81,9 @@ test('webhook: bad signature or credentials → 401 and nothing stored; deletes 
   const c = env.client();
   const rec = await c.create('incident', { short_description: 'to delete', correlation_id: 'tl:sync-del' });
   await c.delete('incident', str(rec.sys_id));
-  const del = await eventually(() => received.find((ch) => ch.ref.sysId === str(rec.sys_id) && ch.deleted), 10_000, 'webhook delete');
+  const del = await eventually(() => received.find((ch) => ch.ref.id === str(rec.sys_id) && ch.deleted), 10_000, 'webhook delete');
   assert.equal(del.ticket, undefined);
-  assert.equal(del.ref.number, str(rec.number));
+  assert.equal(del.ref.key, str(rec.number));
 });
 
 test('poller: keyset paging over many records sharing one sys_updated_on', async () => {
@@ -98,7 +98,7 @@ test('poller: keyset paging over many records sharing one sys_updated_on', async
     initialLookBackMs: 3_600_000,
     onChange: async (ch) => {
       n++;
-      ids.add(ch.ref.sysId);
+      ids.add(ch.ref.id);
     },
   });
   const r = await poller.pollOnce();
@@ -110,14 +110,14 @@ test('poller: keyset paging over many records sharing one sys_updated_on', async
 test('reconcile catches a reopened record and a hard-deleted one', async () => {
   const c = env.client();
   const itsm = new ServiceNowItsm({ client: c, closeOut: CLOSE_OUT });
-  const a = (await itsm.openTicket({ table: 'incident', correlationId: 'tl:rec-a', fields: { short_description: 'a' } })).ticket;
-  const b = (await itsm.openTicket({ table: 'incident', correlationId: 'tl:rec-b', fields: { short_description: 'b' } })).ticket;
-  const u = (await itsm.openTicket({ table: 'incident', correlationId: 'tl:rec-c', fields: { short_description: 'c' } })).ticket;
-  const resolved = await itsm.resolveTicket(a, { notes: 'done' });
+  const a = (await itsm.openTicket({ kind: 'incident', correlation: 'tl:rec-a', fields: { short_description: 'a' } })).ticket;
+  const b = (await itsm.openTicket({ kind: 'incident', correlation: 'tl:rec-b', fields: { short_description: 'b' } })).ticket;
+  const u = (await itsm.openTicket({ kind: 'incident', correlation: 'tl:rec-c', fields: { short_description: 'c' } })).ticket;
+  const resolved = await itsm.resolveTicket(a.ref, { notes: 'done' });
   // What we stored: a resolved (with its mod count), b open. Then, behind our back: a reopened, b deleted.
-  const known = [{ sysId: a.sysId, modCount: resolved.fields.sys_mod_count }, { sysId: b.sysId, modCount: b.fields.sys_mod_count }];
-  await c.update('incident', a.sysId, { state: '2' });
-  await c.delete('incident', b.sysId);
+  const known = [{ sysId: a.ref.id, modCount: resolved.fields.sys_mod_count }, { sysId: b.ref.id, modCount: b.fields.sys_mod_count }];
+  await c.update('incident', a.ref.id, { state: '2' });
+  await c.delete('incident', b.ref.id);
 
   const changes: TicketChange[] = [];
   const poller = new ServiceNowPoller({ client: c, table: 'incident', store: new MemoryWatermarkStore(), onChange: async (ch) => void changes.push(ch) });
@@ -126,15 +126,15 @@ test('reconcile catches a reopened record and a hard-deleted one', async () => {
   }
   const stats = await poller.reconcile('incident', stream(), q().startsWith('correlation_id', 'tl:rec-'));
   assert.deepEqual(stats, { checked: 2, changed: 1, deleted: 1, untracked: 1 });
-  const reopened = changes.find((ch) => ch.ref.sysId === a.sysId)!;
-  assert.deepEqual([reopened.source, reopened.ticket!.status, reopened.ticket!.rawState], ['reconcile', 'open', '2']);
-  const gone = changes.find((ch) => ch.ref.sysId === b.sysId)!;
+  const reopened = changes.find((ch) => ch.ref.id === a.ref.id)!;
+  assert.deepEqual([reopened.source, reopened.ticket!.status, reopened.ticket!.fields.state], ['reconcile', 'open', '2']);
+  const gone = changes.find((ch) => ch.ref.id === b.ref.id)!;
   assert.deepEqual([gone.deleted, gone.ticket], [true, undefined]);
-  assert.ok(changes.some((ch) => ch.ref.sysId === u.sysId && !ch.deleted), 'untracked matching record reported');
+  assert.ok(changes.some((ch) => ch.ref.id === u.ref.id && !ch.deleted), 'untracked matching record reported');
   // unchanged known tickets are not reported again
   const quiet: TicketChange[] = [];
   const p2 = new ServiceNowPoller({ client: c, table: 'incident', store: new MemoryWatermarkStore(), onChange: async (ch) => void quiet.push(ch) });
-  const now = (await c.get('incident', a.sysId, { fields: ['sys_mod_count'] }))!;
-  assert.deepEqual(await p2.reconcile('incident', [{ sysId: a.sysId, modCount: str(now.sys_mod_count) }]), { checked: 1, changed: 0, deleted: 0, untracked: 0 });
+  const now = (await c.get('incident', a.ref.id, { fields: ['sys_mod_count'] }))!;
+  assert.deepEqual(await p2.reconcile('incident', [{ sysId: a.ref.id, modCount: str(now.sys_mod_count) }]), { checked: 1, changed: 0, deleted: 0, untracked: 0 });
   assert.equal(quiet.length, 0);
 });

@@ -1,5 +1,6 @@
 import type { TokenCredential } from '@azure/core-auth';
-import { HttpClient, HttpError, type AuthProvider, type HttpClientOptions } from '../http.ts';
+import { HttpError } from '../../engine/errors.ts';
+import { HttpClient, type AuthProvider, type HttpClientOptions } from '../http.ts';
 
 /**
  * Thin Azure Resource Manager client for Defender for Cloud: assessments (recommendations),

@@ -7,9 +7,9 @@ import {
   type NetworkResponse,
 } from '@azure/msal-node';
 import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
-import { HttpClient, HttpError, type AuthProvider, type OutboundRecorder } from '../http.ts';
+import { HttpError } from '../../engine/errors.ts';
+import { HttpClient, type AuthProvider, type OutboundRecorder } from '../http.ts';
 import { systemClock, type Clock } from '../../engine/clock.ts';
-import { PermanentError, RetryableError } from '../../engine/errors.ts';
 
 /**
  * Microsoft identity platform, both directions:
@@ -78,9 +78,6 @@ export class TokenAcquisitionError extends Error {
   constructor(message: string, readonly retryable: boolean, readonly errorCode?: string, readonly status?: number) {
     super(message);
     this.name = 'TokenAcquisitionError';
-  }
-  toJobError(): Error {
-    return this.retryable ? new RetryableError(this.message) : new PermanentError(this.message);
   }
 }
 
@@ -162,7 +159,7 @@ export class EntraTokenSource {
   /**
    * An HttpClient AuthProvider that sends `Authorization: Bearer` for `scope`. A failed token
    * request surfaces as an HttpError of the token endpoint (HttpClient passes those up unchanged),
-   * so `toJobError()` tells a wrong secret (permanent) from an outage (retry later).
+   * so the retry policy tells a wrong secret (permanent) from an outage (retry later).
    */
   authProvider(scope: string): AuthProvider {
     const tokenUrl = `${this.o.authorityHost.replace(/\/+$/, '')}/${this.o.tenantId}/oauth2/v2.0/token`;
@@ -250,7 +247,7 @@ export function createEntraTokenVerifier(o: EntraTokenVerifierOptions): EntraTok
   const http = new HttpClient({
     upstream: 'entra-keys',
     baseUrl: host,
-    maxRetries: 2,
+    retries: 2,
     timeoutMs: 10_000,
     ...(o.ca ? { ca: o.ca } : {}),
     ...(o.recorder ? { recorder: o.recorder } : {}),

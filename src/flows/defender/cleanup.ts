@@ -1,8 +1,9 @@
-import { HttpError } from '../../connectors/http.ts';
+import type { FlowEvent } from '../../engine/apply.ts';
 import type { JobHandler, JobResult } from '../../engine/engine.ts';
-import type { FlowDispatch } from '../../engine/flow.ts';
-import { governanceKey, jobError, pool, type Deps } from './effects.ts';
+import { HttpError } from '../../engine/errors.ts';
+import { governanceKey, pool, type Deps } from './effects.ts';
 import { FLOW } from './flow.ts';
+import { defenderDb } from './tables.ts';
 
 /**
  * Removing what Ticketloop wrote into Defender: governance assignments of healed assessments
@@ -26,42 +27,41 @@ async function deleteAssignments(d: Deps, integration: string, pairs: [string, s
   if (failed) throw failed.reason; // DELETE is idempotent: the retry redoes the whole batch safely
 }
 
+/** Job handlers `defender.ungovern` and `defender.purge`. */
 export function cleanupHandlers(d: Deps): Record<string, JobHandler> {
-  const db = d.app.store.db;
+  const db = defenderDb(d.app.store.db);
   return {
-    'defender.ungovern': async (p: { integration: string; pairs: [string, string][] }) => {
-      try {
-        await deleteAssignments(d, p.integration, p.pairs);
-        return {};
-      } catch (e) {
-        throw jobError(e);
-      }
+    async ungovern(p: { integration: string; pairs: [string, string][] }) {
+      await deleteAssignments(d, p.integration, p.pairs);
+      return {};
     },
 
     /** One batch of the deletion cascade; chains itself until the integration's rows are gone. */
-    'defender.purge': async (p: { integration: string; run: string; round: number }, ctx): Promise<JobResult> => {
+    async purge(p: { integration: string; run: string; round: number }, ctx): Promise<JobResult> {
       if (d.integrations.get(p.integration)) return {}; // re-created meanwhile: not ours to purge
-      try {
-        const rows = await db
-          .selectFrom('defender_assessment')
-          .select(['id', 'resource_id', 'name', 'gov'])
-          .where('integration', '=', p.integration)
-          .limit(PURGE_BATCH)
-          .execute();
-        await deleteAssignments(d, p.integration, rows.filter((r) => r.gov).map((r) => [r.resource_id, r.name]));
-        if (rows.length) await db.deleteFrom('defender_assessment').where('integration', '=', p.integration).where('id', 'in', rows.map((r) => r.id)).execute();
-        await ctx.heartbeat();
-        if (rows.length === PURGE_BATCH) {
-          return { jobs: [{ kind: 'defender.purge', key: `defender-purge:${p.integration}:${p.run}:${p.round + 1}`, payload: { ...p, round: p.round + 1 } }] };
-        }
-        // Rows done: tell every item of the integration, which annotates its open ticket.
-        const prefix = `${p.integration}:`;
-        const items = await db.selectFrom('flow_state').select('id').where('flow', '=', FLOW).where('id', 'like', `${prefix}%`).execute();
-        const events: FlowDispatch[] = items.filter((r) => r.id.startsWith(prefix)).map((r) => ({ flow: FLOW, id: r.id, event: { type: 'integration_deleted' } }));
-        return { events };
-      } catch (e) {
-        throw jobError(e);
+      const rows = await db
+        .selectFrom('defender_assessment')
+        .select(['id', 'resource_id', 'name', 'governed_ticket'])
+        .where('integration', '=', p.integration)
+        .limit(PURGE_BATCH)
+        .execute();
+      await deleteAssignments(d, p.integration, rows.filter((r) => r.governed_ticket).map((r) => [r.resource_id, r.name]));
+      if (rows.length) {
+        const ids = rows.map((r) => r.id);
+        await db.deleteFrom('defender_assessment').where('integration', '=', p.integration).where('id', 'in', ids).execute();
       }
+      await ctx.heartbeat();
+      if (rows.length === PURGE_BATCH) {
+        const next = { ...p, round: p.round + 1 };
+        return { jobs: [{ kind: 'defender.purge', key: `defender-purge:${p.integration}:${p.run}:${next.round}`, payload: next }] };
+      }
+      // Rows done: tell every item of the integration, which annotates its open ticket.
+      const prefix = `${p.integration}:`;
+      const items = await db.selectFrom('flow_state').select('id').where('flow', '=', FLOW).where('id', 'like', `${prefix}%`).execute();
+      const events: FlowEvent[] = items
+        .filter((r) => r.id.startsWith(prefix))
+        .map((r) => ({ flow: FLOW, id: r.id, event: { type: 'integration_deleted' } }));
+      return { events };
     },
   };
 }

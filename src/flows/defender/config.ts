@@ -1,10 +1,11 @@
 import { z } from 'zod';
-import { secretRef, serviceNowConnection } from '../../config/common.ts';
+import { secretRef } from '../../config/common.ts';
+import type { Integration } from '../../config/schema.ts';
 
 /**
- * The `integrations[]` entry for Defender for Cloud recommendations → tickets (type: 'defender').
- * The same schema validates integrations created through the API (those must name a configured
- * ServiceNow instance, so no credentials are ever stored in the database).
+ * The fields of a Defender for Cloud integration (type: 'defender'); name, enabled and the ITSM
+ * connection come from the core. The same schema validates integrations created through the API
+ * (those must name a configured connection, so no credentials are ever stored in the database).
  */
 
 export const SEVERITIES = ['Low', 'Medium', 'High', 'Critical'] as const;
@@ -22,9 +23,9 @@ const mapping = z
       .string()
       .min(1)
       .default('Defender for Cloud recommendation "{title}" ({severity}) is unhealthy on {count} resource(s), e.g. {resourceId}.\n\n{description}\n\nRemediation: {remediation}\nDue: {dueDate}\n{portalLink}'),
-    /** Owner: an email address looked up in sys_user (also the governance assignment owner). */
+    /** Owner: an e-mail address looked up in the ITSM's people (also the governance assignment owner). */
     assignedTo: z.email().optional(),
-    /** Caller (incidents): an email address looked up in sys_user. */
+    /** Caller (incidents): an e-mail address looked up in the ITSM's people. */
     caller: z.email().optional(),
     assignmentGroup: z.string().min(1).optional(),
     impact: z.enum(['1', '2', '3']).optional(),
@@ -66,46 +67,41 @@ const notifications = z
   .strict()
   .refine((n) => !(n.owner || n.manager) || n.smtp, { message: 'owner/manager reminders need smtp', path: ['smtp'] });
 
-export const defenderIntegration = z
-  .object({
-    // Short and plain: it is part of every ticket's correlation id (≤ 100 characters in ServiceNow).
-    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/, 'letters, digits, _ . - (at most 32)'),
-    type: z.literal('defender'),
-    enabled: z.boolean().default(true),
-    /** A named instance from `servicenow`, or an inline connection. */
-    servicenow: z.union([z.string().min(1), serviceNowConnection]),
-    /** Subscription (`/subscriptions/{id}`), management group or security connector id. */
-    scope: z.string().regex(/^\/?(subscriptions|providers\/Microsoft\.Management\/managementGroups)\/[^/]+/i, 'a subscription, management group or security connector id'),
-    ticketType: z.enum(['incident', 'change_request', 'problem']).default('incident'),
-    mapping: mapping.prefault({}),
-    /** One ticket per recommendation (all its unhealthy resources) or one per resource. */
-    grouping: z.enum(['recommendation', 'resource']).default('recommendation'),
-    filters: z
-      .object({
-        severities: z.array(z.enum(SEVERITIES)).min(1).optional(),
-        /** Assessment keys (GUIDs) to include. */
-        recommendations: z.array(z.string().min(1)).min(1).optional(),
-      })
-      .strict()
-      .prefault({}),
-    /** New tickets per UTC day; the rest wait for the next day (0 = none). */
-    dailyCap: z.number().int().min(0).default(100),
-    /** Days to remediate: one number, or per severity. */
-    remediationTimeframeDays: z
-      .union([days, z.object({ Low: days, Medium: days, High: days, Critical: days }).strict()])
-      .default({ Low: 90, Medium: 30, High: 14, Critical: 7 }),
-    /** Recorded on the governance assignment: no secure-score penalty until the due date. */
-    gracePeriod: z.boolean().default(true),
-    /** A ticket closed by someone while resources are still unhealthy. */
-    closedWhileUnhealthy: z.enum(['reopen', 'new_ticket', 'comment']).default('reopen'),
-    notifications: notifications.prefault({}),
-    reconcileIntervalSeconds: z.number().int().min(10).default(3600),
-    /** ARM page size ($top) while streaming assessments. */
-    pageSize: z.number().int().min(10).max(5000).default(5000),
-  })
-  .strict();
+export const defenderShape = {
+  // Short and plain: it is part of every ticket's correlation key (ITSMs bound its length).
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/, 'letters, digits, _ . - (at most 32)'),
+  /** Subscription (`/subscriptions/{id}`), management group or security connector id. */
+  scope: z.string().regex(/^\/?(subscriptions|providers\/Microsoft\.Management\/managementGroups)\/[^/]+/i, 'a subscription, management group or security connector id'),
+  ticketType: z.enum(['incident', 'change_request', 'problem']).default('incident'),
+  mapping: mapping.prefault({}),
+  /** One ticket per recommendation (all its unhealthy resources) or one per resource. */
+  grouping: z.enum(['recommendation', 'resource']).default('recommendation'),
+  filters: z
+    .object({
+      severities: z.array(z.enum(SEVERITIES)).min(1).optional(),
+      /** Assessment keys (GUIDs) to include. */
+      recommendations: z.array(z.string().min(1)).min(1).optional(),
+    })
+    .strict()
+    .prefault({}),
+  /** New tickets per UTC day; the rest wait for the next day (0 = none). */
+  dailyCap: z.number().int().min(0).default(100),
+  /** Days to remediate: one number, or per severity. */
+  remediationTimeframeDays: z
+    .union([days, z.object({ Low: days, Medium: days, High: days, Critical: days }).strict()])
+    .default({ Low: 90, Medium: 30, High: 14, Critical: 7 }),
+  /** Recorded on the governance assignment: no secure-score penalty until the due date. */
+  gracePeriod: z.boolean().default(true),
+  /** A ticket closed by someone while resources are still unhealthy. */
+  closedWhileUnhealthy: z.enum(['reopen', 'new_ticket', 'comment']).default('reopen'),
+  notifications: notifications.prefault({}),
+  reconcileIntervalSeconds: z.number().int().min(10).default(3600),
+  /** ARM page size ($top) while streaming assessments. */
+  pageSize: z.number().int().min(10).max(5000).default(5000),
+};
 
-export type DefenderIntegration = z.infer<typeof defenderIntegration>;
+
+export type DefenderIntegration = Integration<typeof defenderShape>;
 
 export function timeframeDays(i: DefenderIntegration, severity: Severity): number {
   const t = i.remediationTimeframeDays;

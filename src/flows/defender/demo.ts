@@ -1,11 +1,9 @@
 import { Agent, request } from 'undici';
-import type { DemoContext } from '../../cli/demo.ts';
-import type { Sandbox } from '../../../sandbox/index.ts';
-import { DEMO } from '../../../sandbox/azure/seed.ts';
+import type { DemoContext, DemoSandbox, FlowDemo } from '../../app/module.ts';
 import { loadFlowState } from '../../engine/flow.ts';
 import { governanceKey } from './effects.ts';
 import { FLOW, type ItemState } from './flow.ts';
-import type { DefenderRuntime } from './module.ts';
+import { defenderRuntime } from './module.ts';
 import { itemIdFor, reconcile } from './reconcile.ts';
 
 /**
@@ -16,12 +14,17 @@ import { itemIdFor, reconcile } from './reconcile.ts';
 
 export const DEMO_INTEGRATION = 'demo-defender';
 
-export function demoIntegration(_s: Sandbox): Record<string, unknown> {
+export const defenderDemo: FlowDemo = {
+  integrations: (s) => [demoIntegration(s)],
+  run: (ctx) => runDefenderDemo(ctx),
+};
+
+export function demoIntegration(s: DemoSandbox): Record<string, unknown> {
   return {
     name: DEMO_INTEGRATION,
     type: 'defender',
-    servicenow: 'sandbox',
-    scope: `/subscriptions/${DEMO.prodSubscription}`,
+    itsm: 'sandbox',
+    scope: `/subscriptions/${s.azure.demo.prodSubscription}`,
     ticketType: 'incident',
     grouping: 'resource',
     mapping: { mode: 'default', assignedTo: 'abel.tuter@example.com', caller: 'abel.tuter@example.com' },
@@ -43,10 +46,12 @@ async function until<T>(fn: () => Promise<T | undefined>, ms = 30_000): Promise<
   }
 }
 
-export async function runDefenderDemo(ctx: DemoContext, d: DefenderRuntime): Promise<void> {
+async function runDefenderDemo(ctx: DemoContext): Promise<void> {
+  const d = defenderRuntime(ctx.app);
   const i = d.integrations.get(DEMO_INTEGRATION);
   if (!i) return;
-  const out = (s: string) => process.stdout.write(`    ${s}\n`);
+  const out = ctx.say;
+  const DEMO = ctx.sandbox.azure.demo;
   const db = ctx.app.store.db;
   ctx.step(`Defender for Cloud: integration "${i.name}" reconciles ${i.scope} (one ticket per unhealthy resource, owner ${i.mapping.assignedTo}).`);
   const first = await reconcile(d, i);
@@ -58,7 +63,7 @@ export async function runDefenderDemo(ctx: DemoContext, d: DefenderRuntime): Pro
     return states.every((s) => s?.ticket) ? states : undefined;
   });
   ctx.step('Tickets opened in ServiceNow, governance assignments written back to Defender:');
-  for (const s of opened ?? []) if (s?.ticket) out(`${s.ticket.number}  [${s.severity}] ${s.title}\n        ${s.resourceId}`);
+  for (const s of opened ?? []) if (s?.ticket) out(`${s.ticket.key}  [${s.severity}] ${s.title}\n        ${s.resourceId}`);
 
   const target = itemIdFor(i, DEMO.systemUpdates, DEMO.vm);
   const vmItem = await loadFlowState<ItemState>(db, FLOW, target);
@@ -87,7 +92,7 @@ export async function runDefenderDemo(ctx: DemoContext, d: DefenderRuntime): Pro
   });
   ctx.step(
     resolved
-      ? `${resolved.ticket?.number} resolved with a note ("healthy on every resource"); the other ${Math.max(0, (opened?.length ?? 1) - 1)} ticket(s) stay open. (${vmItem?.ticket?.link ?? ''})`
+      ? `${resolved.ticket?.key} resolved with a note ("healthy on every resource"); the other ${Math.max(0, (opened?.length ?? 1) - 1)} ticket(s) stay open. (${vmItem?.ticket?.link ?? ''})`
       : 'The ticket was not resolved in time — see /api/jobs for what is pending.',
   );
   ctx.step(`Query API: ${ctx.url}/api/defender/assignments  ·  CSV: ${ctx.url}/api/defender/assignments.csv`);

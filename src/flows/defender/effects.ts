@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto';
 import type { Ticketloop } from '../../app/build.ts';
-import { HttpError } from '../../connectors/http.ts';
 import type { GovernanceAssignmentProperties } from '../../connectors/microsoft/arm.ts';
-import type { JobContext, JobHandler, JobResult } from '../../engine/engine.ts';
+import type { FlowEvent } from '../../engine/apply.ts';
+import type { JobHandler } from '../../engine/engine.ts';
 import { PermanentError } from '../../engine/errors.ts';
-import { loadFlowState, type FlowDispatch } from '../../engine/flow.ts';
-import type { Ticket } from '../../itsm/port.ts';
-import { correlationIdFor } from '../../itsm/watch.ts';
+import { loadFlowState } from '../../engine/flow.ts';
+import type { OpenTicketInput, Ticket } from '../../itsm/port.ts';
+import { correlationKey } from '../../itsm/watch.ts';
 import type { DefenderIntegration } from './config.ts';
 import { ACTIVE, FLOW, ticketCorrelationItem, type DefenderEvent, type ItemState, type TicketInfo } from './flow.ts';
 import type { Integrations } from './integrations.ts';
-import { reminderText, type Mailer, type People } from './notify.ts';
+import { reminderText, type Mailer } from './notify.ts';
+import { defenderDb } from './tables.ts';
 
 /**
  * Effect handlers: the flow's decisions carried out against ServiceNow (through the ITSM port),
@@ -28,7 +29,6 @@ export interface MetadataInfo {
 export interface Deps {
   app: Ticketloop;
   integrations: Integrations;
-  people: People;
   mailer: Mailer;
   metadata(key: string): Promise<MetadataInfo | undefined>;
 }
@@ -50,18 +50,18 @@ export function ticketNumberInt(number: string): number | undefined {
 const STATUS_WORD: Record<TicketInfo['status'], string> = { open: 'Active', resolved: 'Resolved', closed: 'Closed', canceled: 'Canceled' };
 
 export function governanceProperties(i: DefenderIntegration, s: ItemState, t: TicketInfo): GovernanceAssignmentProperties {
-  const ticketNumber = ticketNumberInt(t.number);
+  const ticketNumber = ticketNumberInt(t.key);
   return {
     ...(s.owner ? { owner: s.owner } : {}),
     remediationDueDate: new Date(s.dueAt).toISOString(),
     isGracePeriod: s.grace,
     governanceEmailNotification: { disableOwnerEmailNotification: !i.notifications.owner, disableManagerEmailNotification: !i.notifications.manager },
-    additionalData: { ...(ticketNumber !== undefined ? { ticketNumber } : {}), ticketLink: t.link, ticketStatus: `${STATUS_WORD[t.status]} (${t.number})` },
+    additionalData: { ...(ticketNumber !== undefined ? { ticketNumber } : {}), ticketLink: t.link, ticketStatus: `${STATUS_WORD[t.status]} (${t.key})` },
   };
 }
 
 export function toInfo(t: Ticket): TicketInfo {
-  return { system: t.system, table: t.table, sysId: t.sysId, number: t.number, link: t.link, status: t.status };
+  return { ...t.ref, status: t.status };
 }
 
 function render(template: string, vars: Record<string, string | number>): string {
@@ -87,35 +87,22 @@ export async function pool<T, R>(items: T[], width: number, fn: (t: T) => Promis
   return out;
 }
 
-export function jobError(e: unknown): unknown {
-  return e instanceof HttpError ? e.toJobError() : e;
-}
-
-const ev = (id: string, event: DefenderEvent): FlowDispatch => ({ flow: FLOW, id, event });
+const ev = (id: string, event: DefenderEvent): FlowEvent => ({ flow: FLOW, id, event });
 
 export function effectHandlers(d: Deps): Record<string, JobHandler> {
-  const db = d.app.store.db;
+  const db = defenderDb(d.app.store.db);
 
   /** The item and its integration, or undefined when the job no longer applies. */
   async function load(p: { flowId: string; gen?: number }): Promise<{ s: ItemState; i: DefenderIntegration } | undefined> {
-    const s = await loadFlowState<ItemState>(db, FLOW, p.flowId);
+    const s = await loadFlowState<ItemState>(d.app.store.db, FLOW, p.flowId);
     if (!s || (p.gen !== undefined && p.gen !== s.gen)) return undefined;
     const i = d.integrations.any(s.integration);
     if (!i) throw new PermanentError(`defender integration ${s.integration} is unknown`);
     return { s, i };
   }
-  const sn = (i: DefenderIntegration) => d.app.connections.servicenow(i.servicenow);
-  const guarded =
-    (fn: (p: any, ctx: JobContext) => Promise<JobResult>): JobHandler =>
-    async (p, ctx) => {
-      try {
-        return await fn(p, ctx);
-      } catch (e) {
-        throw jobError(e);
-      }
-    };
+  const itsm = (i: DefenderIntegration) => d.app.connections.itsm(i.itsm);
 
-  async function ticketFields(i: DefenderIntegration, s: ItemState, flowId: string): Promise<Record<string, string>> {
+  async function ticketContent(i: DefenderIntegration, s: ItemState, flowId: string): Promise<Omit<OpenTicketInput, 'kind' | 'correlation'>> {
     const m = await d.metadata(s.assessmentKey);
     const example = s.resourceId ?? (await db.selectFrom('defender_assessment').select('resource_id').where('integration', '=', s.integration).where('item', '=', flowId).limit(1).executeTakeFirst())?.resource_id;
     const vars = {
@@ -131,16 +118,8 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
       integration: s.integration,
     };
     const map = i.mapping;
-    const fields: Record<string, string> = { short_description: render(map.shortDescription, vars).slice(0, 160), description: render(map.description, vars) };
-    const client = sn(i).client;
-    if (map.assignedTo) {
-      const u = await d.people.lookup(client, map.assignedTo);
-      if (u) fields.assigned_to = u.sysId;
-    }
-    if (map.caller && i.ticketType === 'incident') {
-      const u = await d.people.lookup(client, map.caller);
-      if (u) fields.caller_id = u.sysId;
-    }
+    const port = itsm(i);
+    const fields: Record<string, string> = {};
     if (map.mode === 'customized') {
       if (map.assignmentGroup) fields.assignment_group = map.assignmentGroup;
       if (map.impact) fields.impact = map.impact;
@@ -148,24 +127,30 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
       if (map.category) fields.category = map.category;
       for (const [k, v] of Object.entries(map.fields ?? {})) fields[k] = render(v, vars);
     }
-    return fields;
+    return {
+      origin: 'Ticketloop Defender for Cloud',
+      title: render(map.shortDescription, vars),
+      description: render(map.description, vars),
+      assignee: map.assignedTo ? (await port.findPerson(map.assignedTo))?.id : undefined,
+      caller: map.caller ? (await port.findPerson(map.caller))?.id : undefined,
+      fields,
+    };
   }
 
   return {
-    open: guarded(async (p: { flowId: string; gen: number }) => {
+    async open(p: { flowId: string; gen: number }) {
       const x = await load(p);
       if (!x || x.s.ticket || x.s.status === 'deleted') return {};
-      const { ticket } = await sn(x.i).itsm.openTicket({
-        table: x.i.ticketType,
-        correlationId: correlationIdFor(FLOW, ticketCorrelationItem(p.flowId, p.gen)),
-        correlationDisplay: 'Ticketloop Defender for Cloud',
-        fields: await ticketFields(x.i, x.s, p.flowId),
+      const { ticket } = await itsm(x.i).openTicket({
+        kind: x.i.ticketType,
+        correlation: correlationKey(FLOW, ticketCorrelationItem(p.flowId, p.gen)),
+        ...(await ticketContent(x.i, x.s, p.flowId)),
       });
       return { events: [ev(p.flowId, { type: 'ticket_opened', gen: p.gen, ticket: toInfo(ticket) })] };
-    }),
+    },
 
     /** Write (or rewrite) the governance assignment of every member not yet carrying this ticket. */
-    govern: guarded(async (p: { flowId: string; gen: number; sweep: number }, ctx) => {
+    async govern(p: { flowId: string; gen: number; sweep: number }, ctx) {
       // Always answer `governed`, so the item knows the sweep is over (and may start the next).
       const done = { events: [ev(p.flowId, { type: 'governed', gen: p.gen, sweep: p.sweep })] };
       const x = await load(p);
@@ -180,75 +165,77 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
           .select(['id', 'resource_id', 'name'])
           .where('integration', '=', s.integration)
           .where('item', '=', p.flowId)
-          .where((eb) => eb.or([eb('gov', 'is', null), eb('gov', '!=', t.number)]))
+          .where((eb) => eb.or([eb('governed_ticket', 'is', null), eb('governed_ticket', '!=', t.key)]))
           .limit(200)
           .execute();
         if (!rows.length) return done;
         const results = await pool(rows, 8, (r) => arm.putGovernanceAssignment(r.resource_id, r.name, governanceKey(s.integration, r.resource_id, r.name), props));
         const ok = rows.filter((_, k) => results[k].status === 'fulfilled').map((r) => r.id);
-        if (ok.length) await db.updateTable('defender_assessment').set({ gov: t.number }).where('integration', '=', s.integration).where('id', 'in', ok).execute();
+        if (ok.length) {
+          await db.updateTable('defender_assessment').set({ governed_ticket: t.key }).where('integration', '=', s.integration).where('id', 'in', ok).execute();
+        }
         const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
         if (failed) throw failed.reason;
         await ctx.heartbeat();
         if (rows.length < 200) return done;
       }
-    }),
+    },
 
-    resolve: guarded(async (p: { flowId: string; gen: number }) => {
+    async resolve(p: { flowId: string; gen: number }) {
       const x = await load(p);
       if (!x || !x.s.ticket || x.s.status !== 'resolving') return {};
       const { s } = x;
       let ticket = s.ticket!;
       if (ticket.status === 'open') {
         const notes = `Defender for Cloud reports "${s.title}" healthy on every resource this ticket covered. Resolved by Ticketloop (integration ${s.integration}).`;
-        ticket = toInfo(await sn(x.i).itsm.resolveTicket(ticket, { notes }));
+        ticket = toInfo(await itsm(x.i).resolveTicket(ticket, { notes }));
       }
       return { events: [ev(p.flowId, { type: 'ticket_resolved', gen: p.gen, ticket })] };
-    }),
+    },
 
-    reopen: guarded(async (p: { flowId: string; gen: number }) => {
+    async reopen(p: { flowId: string; gen: number }) {
       const x = await load(p);
       if (!x || !x.s.ticket || x.s.status !== 'ticket_open' || x.s.ticket.status === 'open') return {};
       const note = `Reopened by Ticketloop: Defender for Cloud still reports "${x.s.title}" unhealthy on ${x.s.members} resource(s).`;
-      const t = await sn(x.i).itsm.reopenTicket(x.s.ticket, note);
+      const t = await itsm(x.i).reopenTicket(x.s.ticket, note);
       return { events: [ev(p.flowId, { type: 'ticket_changed', ticket: t, source: 'reconcile' })] };
-    }),
+    },
 
-    comment: guarded(async (p: { flowId: string; gen: number }) => {
+    async comment(p: { flowId: string; gen: number }) {
       const x = await load(p);
       if (!x || !x.s.ticket) return {};
-      await sn(x.i).itsm.addComment(x.s.ticket, `This ticket was closed, but Defender for Cloud still reports "${x.s.title}" unhealthy on ${x.s.members} resource(s).`);
+      await itsm(x.i).addComment(x.s.ticket, `This ticket was closed, but Defender for Cloud still reports "${x.s.title}" unhealthy on ${x.s.members} resource(s).`);
       return {};
-    }),
+    },
 
-    note: guarded(async (p: { flowId: string; gen: number; what: 'overdue' | 'deleted' }) => {
+    async note(p: { flowId: string; gen: number; what: 'overdue' | 'deleted' }) {
       const x = await load(p);
       if (!x || !x.s.ticket) return {};
       const text =
         p.what === 'overdue'
           ? `Remediation of "${x.s.title}" is overdue: it was due ${new Date(x.s.dueAt).toISOString().slice(0, 10)}.`
           : `The Ticketloop integration "${x.s.integration}" was deleted: this ticket is no longer tracked and its Defender governance assignments were removed.`;
-      await sn(x.i).itsm.addWorkNote(x.s.ticket, text);
+      await itsm(x.i).addWorkNote(x.s.ticket, text);
       return {};
-    }),
+    },
 
     due: async (p: { flowId: string; gen: number }) => ({ events: [ev(p.flowId, { type: 'due', gen: p.gen })] }),
 
-    remind: guarded(async (p: { flowId: string; gen: number; n: number; at: number }) => {
+    async remind(p: { flowId: string; gen: number; n: number; at: number }) {
       const x = await load(p);
       if (!x || !ACTIVE.includes(x.s.status)) return {};
       const { s, i } = x;
       const to: string[] = [];
       if (s.owner && i.notifications.owner) to.push(s.owner);
       if (s.owner && i.notifications.manager) {
-        const u = await d.people.lookup(sn(i).client, s.owner);
-        if (u?.managerEmail) to.push(u.managerEmail);
+        const owner = await itsm(i).findPerson(s.owner);
+        if (owner?.managerEmail) to.push(owner.managerEmail);
       }
       if (to.length) {
         const m = reminderText(s, d.app.clock.now());
         await d.mailer.send(i, to, m.subject, m.text);
       }
       return { events: [ev(p.flowId, { type: 'reminded', gen: p.gen, n: p.n, at: p.at })] };
-    }),
+    },
   };
 }

@@ -1,5 +1,6 @@
+import { DAY_MS } from '../../engine/clock.ts';
 import type { Decision, Effect, Flow } from '../../engine/flow.ts';
-import type { TicketStatus } from '../../itsm/port.ts';
+import type { TicketRef, TicketStatus } from '../../itsm/port.ts';
 import type { TicketChangedEvent } from '../../itsm/watch.ts';
 import type { Severity } from './config.ts';
 
@@ -16,15 +17,10 @@ import type { Severity } from './config.ts';
  */
 
 export const FLOW = 'defender';
-const DAY = 86_400_000;
-const WEEK = 7 * DAY;
+const WEEK = 7 * DAY_MS;
 
-export interface TicketInfo {
-  system: string;
-  table: string;
-  sysId: string;
-  number: string;
-  link: string;
+/** The item's ticket as last seen. */
+export interface TicketInfo extends TicketRef {
   status: TicketStatus;
 }
 
@@ -98,7 +94,7 @@ export function nextReminder(s: Pick<ItemState, 'policy' | 'dueAt' | 'openedAt'>
   if (!s.policy.remind) return undefined;
   const candidates: number[] = [];
   if (s.policy.daysBefore > 0) {
-    const pre = s.dueAt - s.policy.daysBefore * DAY;
+    const pre = s.dueAt - s.policy.daysBefore * DAY_MS;
     if (pre > after) candidates.push(pre);
   }
   if (s.policy.weekly) candidates.push(s.openedAt + (Math.floor(Math.max(0, after - s.openedAt) / WEEK) + 1) * WEEK);
@@ -107,7 +103,7 @@ export function nextReminder(s: Pick<ItemState, 'policy' | 'dueAt' | 'openedAt'>
 
 function newGeneration(s: ItemState, now: number, keepDue: boolean, timeframeDays?: number): { state: ItemState; effects: Effect[] } {
   const gen = s.gen + 1;
-  const dueAt = keepDue ? s.dueAt : now + (timeframeDays ?? 30) * DAY;
+  const dueAt = keepDue ? s.dueAt : now + (timeframeDays ?? 30) * DAY_MS;
   const state: ItemState = { ...s, gen, status: 'open', ticket: undefined, openedAt: now, dueAt, overdue: keepDue ? s.overdue : false, reminders: 0 };
   const effects: Effect[] = [{ kind: 'open', key: `open:${gen}`, payload: { gen } }];
   if (!state.overdue) effects.push({ kind: 'due', key: `due:${gen}`, runAt: dueAt, payload: { gen } });
@@ -128,7 +124,7 @@ function onMembers(s: ItemState | undefined, e: Extract<DefenderEvent, { type: '
   const { timeframeDays, ...info } = e.info;
   if (!s) {
     if (e.added <= 0 || e.members <= 0) return null;
-    const dueAt = now + timeframeDays * DAY;
+    const dueAt = now + timeframeDays * DAY_MS;
     const state: ItemState = { ...info, status: 'open', members: e.members, gen: 1, openedAt: now, dueAt, overdue: false, sweeps: 0, reopens: 0, reminders: 0 };
     return {
       state,
@@ -167,10 +163,10 @@ function onMembers(s: ItemState | undefined, e: Extract<DefenderEvent, { type: '
 }
 
 function onTicketChanged(s: ItemState, e: TicketChangedEvent, now: number): Decision<ItemState> | null {
-  if (!s.ticket || e.ticket.sysId !== s.ticket.sysId || e.ticket.status === s.ticket.status) return null;
+  if (!s.ticket || e.ticket.ref.id !== s.ticket.id || e.ticket.status === s.ticket.status) return null;
   const ticket: TicketInfo = { ...s.ticket, status: e.ticket.status };
   const base: ItemState = { ...s, ticket };
-  const detail = { ticket: ticket.number, status: ticket.status, source: e.source };
+  const detail = { ticket: ticket.key, status: ticket.status, source: e.source };
   if (s.status === 'ticket_open' && ticket.status !== 'open' && s.members > 0) {
     const policy = s.policy.closedWhileUnhealthy;
     // A Closed (or Canceled) record is final in ServiceNow — only Resolved ones can be reopened —
@@ -206,7 +202,7 @@ export const defenderFlow: Flow<ItemState, DefenderEvent> = {
       case 'ticket_opened': {
         if (e.gen !== s.gen || s.ticket) return null;
         const state: ItemState = { ...s, ticket: e.ticket };
-        const detail = { ticket: e.ticket.number, gen: e.gen };
+        const detail = { ticket: e.ticket.key, gen: e.gen };
         if (s.status === 'resolving') {
           return { state, effects: [{ kind: 'resolve', key: `resolve:${s.gen}`, payload: { gen: s.gen } }], audit: { action: 'ticket_opened', detail } };
         }
@@ -216,7 +212,7 @@ export const defenderFlow: Flow<ItemState, DefenderEvent> = {
       }
       case 'ticket_resolved':
         if (e.gen !== s.gen || s.status !== 'resolving') return null;
-        return { state: { ...s, status: 'resolved', ticket: e.ticket }, audit: { action: 'resolved', detail: { ticket: e.ticket.number } } };
+        return { state: { ...s, status: 'resolved', ticket: e.ticket }, audit: { action: 'resolved', detail: { ticket: e.ticket.key } } };
       case 'ticket_changed':
         return onTicketChanged(s, e, now);
       case 'due':

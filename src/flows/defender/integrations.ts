@@ -1,16 +1,15 @@
 import type { Ticketloop } from '../../app/build.ts';
-import { formatPath } from '../../config/load.ts';
+import { formatPath } from '../../config/common.ts';
+import { integrationSchema } from '../../config/schema.ts';
 import { HttpProblem } from '../../http/server.ts';
-import { defenderIntegration, type DefenderIntegration } from './config.ts';
+import { defenderShape, type DefenderIntegration } from './config.ts';
+import { defenderDb } from './tables.ts';
 
 /**
- * Defender integrations: those in the config file (seeded, read-only here) and those created
- * through the API (kept in `kv`). A deleted API integration leaves a tombstone so the jobs still
- * cleaning up after it can reach its ServiceNow instance.
+ * Defender integrations: those in the configuration file (read-only here) and those created over
+ * the API (rows of `defender_integration`). A deleted API integration stays as a tombstone
+ * (`deleted_at`) so the jobs still cleaning up after it can reach its ITSM connection.
  */
-
-const LIVE = 'defender:integration:';
-const TOMBSTONE = 'defender:deleted:';
 
 export interface IntegrationEntry {
   config: DefenderIntegration;
@@ -20,20 +19,19 @@ export interface IntegrationEntry {
 export class Integrations {
   private readonly live = new Map<string, IntegrationEntry>();
   private readonly dead = new Map<string, DefenderIntegration>();
+  private readonly schema;
 
   constructor(private readonly app: Ticketloop) {
-    for (const i of app.config.integrations) if (i.type === 'defender') this.live.set(i.name, { config: i, source: 'config' });
+    for (const config of app.integrations<DefenderIntegration>('defender')) this.live.set(config.name, { config, source: 'config' });
+    this.schema = integrationSchema({ type: 'defender', shape: defenderShape }, app.itsmModules);
   }
 
   async load(): Promise<void> {
-    const rows = await this.app.store.db.selectFrom('kv').select(['key', 'value']).where('key', 'like', 'defender:%').execute();
+    const rows = await defenderDb(this.app.store.db).selectFrom('defender_integration').selectAll().execute();
     for (const r of rows) {
-      if (r.key.startsWith(LIVE)) {
-        const config = defenderIntegration.parse(JSON.parse(r.value));
-        if (!this.live.has(config.name)) this.live.set(config.name, { config, source: 'api' });
-      } else if (r.key.startsWith(TOMBSTONE)) {
-        this.dead.set(r.key.slice(TOMBSTONE.length), defenderIntegration.parse(JSON.parse(r.value)));
-      }
+      const config = JSON.parse(r.config) as DefenderIntegration;
+      if (r.deleted_at !== null) this.dead.set(r.name, config);
+      else if (!this.live.has(config.name)) this.live.set(config.name, { config, source: 'api' });
     }
   }
 
@@ -54,29 +52,32 @@ export class Integrations {
     return this.live.get(name);
   }
 
-  /** Validate with the config schema and store; API integrations must name a configured instance. */
+  /** Validate with the configuration's schema and store; API integrations must name a configured connection. */
   async create(raw: unknown): Promise<DefenderIntegration> {
     const body = raw && typeof raw === 'object' ? { type: 'defender', ...(raw as object) } : raw;
-    const parsed = defenderIntegration.safeParse(body);
+    const parsed = this.schema.safeParse(body);
     if (!parsed.success) {
       const details = parsed.error.issues.map((i) => ({ path: formatPath(['body', ...i.path]), message: i.message }));
       throw new HttpProblem(400, 'invalid_request', details.map((d) => `${d.path}: ${d.message}`).join('; '), details);
     }
-    const config = parsed.data;
-    if (typeof config.servicenow !== 'string') {
-      throw new HttpProblem(400, 'invalid_request', 'servicenow must name an instance from the config file (credentials are not accepted over the API)');
+    const data = parsed.data as Record<string, unknown>;
+    const refs = ['itsm', ...this.app.itsmModules.map((m) => m.configKey)].filter((k) => data[k] !== undefined);
+    if (refs.length !== 1 || typeof data[refs[0]] !== 'string') {
+      throw new HttpProblem(400, 'invalid_request', 'itsm must name a connection from the config file (credentials are not accepted over the API)');
     }
-    if (!this.app.config.servicenow.some((s) => s.name === config.servicenow)) {
-      throw new HttpProblem(400, 'invalid_request', `no servicenow instance named "${config.servicenow}"`);
-    }
+    const itsm = data[refs[0]] as string;
+    if (!this.app.connections.hasItsm(itsm)) throw new HttpProblem(400, 'invalid_request', `no ITSM connection named "${itsm}"`);
+    for (const k of refs) delete data[k];
+    const config = { ...data, itsm } as DefenderIntegration;
     if (this.live.has(config.name) || this.app.config.integrations.some((i) => i.name === config.name)) {
       throw new HttpProblem(409, 'conflict', `an integration named "${config.name}" already exists`);
     }
-    const now = this.app.clock.now();
-    await this.app.store.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('kv').where('key', '=', TOMBSTONE + config.name).execute();
-      await trx.insertInto('kv').values({ key: LIVE + config.name, value: JSON.stringify(config), updated_at: now }).execute();
-    });
+    const row = { name: config.name, config: JSON.stringify(config), deleted_at: null, updated_at: this.app.clock.now() };
+    await defenderDb(this.app.store.db)
+      .insertInto('defender_integration')
+      .values(row)
+      .onConflict((oc) => oc.column('name').doUpdateSet({ config: row.config, deleted_at: null, updated_at: row.updated_at }))
+      .execute();
     this.dead.delete(config.name);
     this.live.set(config.name, { config, source: 'api' });
     return config;
@@ -88,14 +89,7 @@ export class Integrations {
     if (!e) throw new HttpProblem(404, 'not_found', `no defender integration named "${name}"`);
     if (e.source === 'config') throw new HttpProblem(409, 'conflict', `"${name}" is defined in the config file; remove it there`);
     const now = this.app.clock.now();
-    await this.app.store.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('kv').where('key', '=', LIVE + name).execute();
-      await trx
-        .insertInto('kv')
-        .values({ key: TOMBSTONE + name, value: JSON.stringify(e.config), updated_at: now })
-        .onConflict((oc) => oc.column('key').doUpdateSet({ value: JSON.stringify(e.config), updated_at: now }))
-        .execute();
-    });
+    await defenderDb(this.app.store.db).updateTable('defender_integration').set({ deleted_at: now, updated_at: now }).where('name', '=', name).execute();
     this.live.delete(name);
     this.dead.set(name, e.config);
     return e.config;

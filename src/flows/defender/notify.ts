@@ -1,46 +1,11 @@
 import { readFileSync } from 'node:fs';
 import nodemailer, { type Transporter } from 'nodemailer';
-import { resolveSecret } from '../../config/load.ts';
-import { str, type ServiceNowClient } from '../../connectors/servicenow/client.ts';
-import { q } from '../../connectors/servicenow/query.ts';
+import { DAY_MS } from '../../engine/clock.ts';
+import { resolveSecret } from '../../config/secrets.ts';
 import type { DefenderIntegration } from './config.ts';
 import type { ItemState } from './flow.ts';
 
-/**
- * People and mail: owner email → sys_user (for assigned_to / caller), the owner's manager from
- * `sys_user.manager`, and reminder emails over SMTP (nodemailer). Lookups are cached for an hour
- * so a reconcile that opens many tickets asks ServiceNow once per person.
- */
-
-export interface SnUser {
-  sysId: string;
-  email: string;
-  managerEmail?: string;
-}
-
-const USER_TTL_MS = 60 * 60_000;
-
-export class People {
-  private readonly cache = new Map<string, { at: number; user: Promise<SnUser | undefined> }>();
-
-  /** The sys_user with this email (and their manager's email), or undefined. */
-  lookup(client: ServiceNowClient, email: string): Promise<SnUser | undefined> {
-    const key = `${client.baseUrl}|${email.toLowerCase()}`;
-    const hit = this.cache.get(key);
-    if (hit && Date.now() - hit.at < USER_TTL_MS) return hit.user;
-    const user = (async () => {
-      const page = await client.list('sys_user', { query: q().eq('email', email), fields: ['sys_id', 'email', 'manager'], pageSize: 2, noCount: true, excludeReferenceLink: true });
-      const rec = page.records.find((r) => str(r.email).toLowerCase() === email.toLowerCase());
-      if (!rec) return undefined;
-      const managerId = str(rec.manager);
-      const manager = managerId ? await client.get('sys_user', managerId, { fields: ['email'] }) : undefined;
-      return { sysId: str(rec.sys_id), email: str(rec.email), managerEmail: manager ? str(manager.email) || undefined : undefined };
-    })();
-    user.catch(() => this.cache.delete(key)); // never cache a failure
-    this.cache.set(key, { at: Date.now(), user });
-    return user;
-  }
-}
+/** Reminder e-mails over SMTP (nodemailer), one transport per SMTP configuration. */
 
 export class Mailer {
   private readonly transports = new Map<string, Transporter>();
@@ -81,11 +46,11 @@ export class Mailer {
 
 export function reminderText(s: ItemState, now: number): { subject: string; text: string } {
   const due = new Date(s.dueAt).toISOString().slice(0, 10);
-  const days = Math.ceil((s.dueAt - now) / 86_400_000);
+  const days = Math.ceil((s.dueAt - now) / DAY_MS);
   const when = days > 0 ? `due in ${days} day(s) (${due})` : `overdue since ${due}`;
-  const ticket = s.ticket ? `${s.ticket.number} (${s.ticket.link})` : 'not yet opened';
+  const ticket = s.ticket ? `${s.ticket.key} (${s.ticket.link})` : 'not yet opened';
   return {
-    subject: `[Ticketloop] ${s.ticket?.number ?? 'Defender'}: "${s.title}" is ${when}`,
+    subject: `[Ticketloop] ${s.ticket?.key ?? 'Defender'}: "${s.title}" is ${when}`,
     text: [
       `Defender for Cloud recommendation: ${s.title} (${s.severity})`,
       `Unhealthy resources: ${s.members}${s.resourceId ? ` — ${s.resourceId}` : ''}`,

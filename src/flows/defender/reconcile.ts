@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import type { Assessment, ArmClient } from '../../connectors/microsoft/arm.ts';
+import type { FlowEvent } from '../../engine/apply.ts';
 import type { JobHandler } from '../../engine/engine.ts';
-import { applyEventIn } from '../../engine/flow.ts';
 import { enqueueJobs, type JobSpec } from '../../engine/jobs.ts';
-import type { Database, DefenderAssessmentTable } from '../../store/schema.ts';
 import { timeframeDays, type DefenderIntegration, type Severity } from './config.ts';
-import { jobError, type Deps, type MetadataInfo } from './effects.ts';
-import { ACTIVE, defenderFlow, FLOW, type DefenderEvent, type ItemInfo, type ItemState } from './flow.ts';
+import type { Deps, MetadataInfo } from './effects.ts';
+import { ACTIVE, FLOW, type DefenderEvent, type ItemInfo, type ItemState } from './flow.ts';
+import { coreDb, defenderDb, type DefenderAssessmentTable, type DefenderDb } from './tables.ts';
 
 /**
  * The reconcile pass: stream assessment pages from ARM (one page in memory at a time), diff each
@@ -87,7 +86,7 @@ function info(p: { displayName: string; severity: Severity; description?: string
   return { displayName: p.displayName, severity: p.severity, description: p.description, remediation: p.remediationDescription };
 }
 
-type Row = Pick<DefenderAssessmentTable, 'id' | 'item' | 'gov' | 'resource_id' | 'name'>;
+type Row = Pick<DefenderAssessmentTable, 'id' | 'item' | 'governed_ticket' | 'resource_id' | 'name'>;
 interface Entry {
   id: string;
   name: string;
@@ -99,15 +98,16 @@ interface Entry {
 const chunks = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, k) => xs.slice(k * n, k * n + n));
 const day = (t: number) => new Date(t).toISOString().slice(0, 10);
 
-async function kvGet(db: Kysely<Database>, key: string): Promise<string | undefined> {
-  return (await db.selectFrom('kv').select('value').where('key', '=', key).executeTakeFirst())?.value;
-}
-async function kvPut(db: Kysely<Database>, key: string, value: string, now: number): Promise<void> {
+/** Start a pass: its stamp always grows, even on a clock that stands still (tests). */
+async function startPass(db: DefenderDb, integration: string, now: number) {
+  const row = await db.selectFrom('defender_pass').selectAll().where('integration', '=', integration).executeTakeFirst();
+  const pass = Math.max(now, Number(row?.pass ?? 0) + 1);
   await db
-    .insertInto('kv')
-    .values({ key, value, updated_at: now })
-    .onConflict((oc) => oc.column('key').doUpdateSet({ value, updated_at: now }))
+    .insertInto('defender_pass')
+    .values({ integration, pass, cap_day: null, cap_opened: 0, last_stats: null, updated_at: now })
+    .onConflict((oc) => oc.column('integration').doUpdateSet({ pass, updated_at: now }))
     .execute();
+  return { pass, capDay: row?.cap_day ?? undefined, capOpened: Number(row?.cap_opened ?? 0) };
 }
 
 /** One pass at a time per integration in this process (the schedule keeps instances apart). */
@@ -128,15 +128,11 @@ export async function reconcile(d: Deps & { meta: MetadataCache }, i: DefenderIn
 
 async function runPass(d: Deps & { meta: MetadataCache }, i: DefenderIntegration, heartbeat: () => Promise<void>): Promise<ReconcileStats> {
   const started = performance.now();
-  const db = d.app.store.db;
+  const db = defenderDb(d.app.store.db);
   const now = d.app.clock.now();
   const arm = d.app.connections.microsoft().arm;
-  // A pass stamp that always grows, even on a clock that stands still (tests).
-  const pass = Math.max(now, Number((await kvGet(db, `defender:pass:${i.name}`)) ?? 0) + 1);
-  await kvPut(db, `defender:pass:${i.name}`, String(pass), now);
-  const capKey = `defender:cap:${i.name}`;
-  const capState = JSON.parse((await kvGet(db, capKey)) ?? '{}') as { day?: string; opened?: number };
-  let openedToday = capState.day === day(now) ? (capState.opened ?? 0) : 0;
+  const { pass, capDay, capOpened } = await startPass(db, i.name, now);
+  let openedToday = capDay === day(now) ? capOpened : 0;
   const stats: ReconcileStats = { integration: i.name, pass, pages: 0, assessments: 0, unhealthy: 0, attached: 0, healed: 0, capped: 0, itemEvents: 0, ms: 0 };
   const sevOk = (s: Severity) => !i.filters.severities || i.filters.severities.includes(s);
   const recs = i.filters.recommendations && new Set(i.filters.recommendations.map((r) => r.toLowerCase()));
@@ -163,13 +159,15 @@ async function runPass(d: Deps & { meta: MetadataCache }, i: DefenderIntegration
     const removed = new Map<string, number>();
     for (const r of o.healed) if (r.item) removed.set(r.item, (removed.get(r.item) ?? 0) + 1);
     const items = new Set([...o.added.keys(), ...removed.keys()]);
-    const ungovern = o.healed.filter((r) => r.gov).map((r) => [r.resource_id, r.name] as [string, string]);
+    const ungovern = o.healed.filter((r) => r.governed_ticket).map((r) => [r.resource_id, r.name] as [string, string]);
     if (!o.upserts.length && !o.seen.length && !o.healed.length) return;
     await db.transaction().execute(async (trx) => {
       for (const part of chunks(o.upserts, 1000)) {
         await trx
           .insertInto('defender_assessment')
-          .values(part.map((e) => ({ integration: i.name, id: e.id, item: e.item, name: e.name, resource_id: e.resourceId, severity: e.severity, gov: null, seen: pass })))
+          .values(
+            part.map((e) => ({ integration: i.name, id: e.id, item: e.item, name: e.name, resource_id: e.resourceId, severity: e.severity, governed_ticket: null, seen: pass })),
+          )
           .onConflict((oc) => oc.columns(['integration', 'id']).doUpdateSet((eb) => ({ item: eb.ref('excluded.item'), seen: eb.ref('excluded.seen'), severity: eb.ref('excluded.severity') })))
           .execute();
       }
@@ -179,24 +177,29 @@ async function runPass(d: Deps & { meta: MetadataCache }, i: DefenderIntegration
       for (const part of chunks(o.healed.map((r) => r.id), 5000)) {
         await trx.deleteFrom('defender_assessment').where('integration', '=', i.name).where('id', 'in', part).execute();
       }
+      const events: FlowEvent[] = [];
       for (const item of items) {
         const added = o.added.get(item) ?? [];
-        const sample = added[0] ?? (await sampleEntry(trx, i.name, item));
+        const sample = added[0] ?? (await sampleEntry(trx, item));
         if (!sample) continue;
         // The count comes from the rows just written, so it is right however the events interleave.
-        const members = Number(
-          (await trx.selectFrom('defender_assessment').select((eb) => eb.fn.countAll().as('n')).where('integration', '=', i.name).where('item', '=', item).executeTakeFirstOrThrow()).n,
-        );
-        const event: DefenderEvent = { type: 'members', added: added.length, removed: removed.get(item) ?? 0, members, info: itemInfo(sample) };
-        await applyEventIn(trx, defenderFlow, item, event, now, `reconcile:${i.name}`);
+        const count = await trx
+          .selectFrom('defender_assessment')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('integration', '=', i.name)
+          .where('item', '=', item)
+          .executeTakeFirstOrThrow();
+        const event: DefenderEvent = { type: 'members', added: added.length, removed: removed.get(item) ?? 0, members: Number(count.n), info: itemInfo(sample) };
+        events.push({ flow: FLOW, id: item, event });
       }
+      if (events.length) await d.app.engine.applyIn(coreDb(trx), events, `reconcile:${i.name}`);
       const jobs: JobSpec[] = chunks(ungovern, 500).map((pairs, k) => ({
         kind: 'defender.ungovern',
         key: `defender-ungovern:${i.name}:${pass}:${o.tag}:${k}`,
         payload: { integration: i.name, pairs },
       }));
-      if (jobs.length) await enqueueJobs(trx, jobs, now);
-      await kvPut(trx, capKey, JSON.stringify({ day: day(now), opened: openedToday }), now);
+      if (jobs.length) await enqueueJobs(coreDb(trx), jobs, now);
+      await trx.updateTable('defender_pass').set({ cap_day: day(now), cap_opened: openedToday }).where('integration', '=', i.name).execute();
     });
     stats.healed += o.healed.length;
     stats.itemEvents += items.size;
@@ -222,7 +225,7 @@ async function runPass(d: Deps & { meta: MetadataCache }, i: DefenderIntegration
     }
     const rows = await db
       .selectFrom('defender_assessment')
-      .select(['id', 'item', 'gov', 'resource_id', 'name'])
+      .select(['id', 'item', 'governed_ticket', 'resource_id', 'name'])
       .where('integration', '=', i.name)
       .where('id', 'in', [...entries.keys()])
       .execute();
@@ -271,7 +274,7 @@ async function runPass(d: Deps & { meta: MetadataCache }, i: DefenderIntegration
   for (let k = 0; ; k++) {
     const gone = await db
       .selectFrom('defender_assessment')
-      .select(['id', 'item', 'gov', 'resource_id', 'name'])
+      .select(['id', 'item', 'governed_ticket', 'resource_id', 'name'])
       .where('integration', '=', i.name)
       .where('seen', '<', pass)
       .limit(5000)
@@ -281,12 +284,13 @@ async function runPass(d: Deps & { meta: MetadataCache }, i: DefenderIntegration
     if (gone.length < 5000) break;
   }
   stats.ms = Math.round(performance.now() - started);
-  await kvPut(db, `defender:last:${i.name}`, JSON.stringify({ ...stats, at: new Date(now).toISOString() }), now);
+  const lastStats = JSON.stringify({ ...stats, at: new Date(now).toISOString() });
+  await db.updateTable('defender_pass').set({ last_stats: lastStats, updated_at: now }).where('integration', '=', i.name).execute();
   return stats;
 }
 
 /** Item info for an item that only lost members (no new entry on this page to describe it). */
-async function sampleEntry(db: Kysely<Database>, integration: string, item: string): Promise<Entry | undefined> {
+async function sampleEntry(db: DefenderDb, item: string): Promise<Entry | undefined> {
   const row = await db.selectFrom('flow_state').select('state').where('flow', '=', FLOW).where('id', '=', item).executeTakeFirst();
   if (!row) return undefined;
   const s = JSON.parse(row.state) as ItemState;
@@ -297,12 +301,8 @@ export function reconcileHandler(d: Deps & { meta: MetadataCache }): JobHandler 
   return async (p: { integration: string }, ctx) => {
     const i = d.integrations.get(p.integration);
     if (!i || !i.enabled) return {};
-    try {
-      const stats = await reconcile(d, i, () => ctx.heartbeat());
-      d.app.log.info(stats, 'defender reconcile pass');
-      return {};
-    } catch (e) {
-      throw jobError(e);
-    }
+    const stats = await reconcile(d, i, () => ctx.heartbeat());
+    d.app.log.info(stats, 'defender reconcile pass');
+    return {};
   };
 }

@@ -3,6 +3,7 @@ import { HttpProblem } from '../../http/server.ts';
 import { SEVERITIES, type DefenderIntegration } from './config.ts';
 import type { Deps } from './effects.ts';
 import { ACTIVE, FLOW, type ItemState } from './flow.ts';
+import { defenderDb } from './tables.ts';
 
 /**
  * The Defender API: integrations (list, create, show, delete → cascade, reconcile now) and a query
@@ -51,9 +52,9 @@ export interface RouteDeps extends Deps {
 
 export function registerDefenderRoutes(d: RouteDeps): void {
   const app = d.app.http;
-  const db = d.app.store.db;
+  const db = defenderDb(d.app.store.db);
   const lastPass = async (name: string) => {
-    const v = (await db.selectFrom('kv').select('value').where('key', '=', `defender:last:${name}`).executeTakeFirst())?.value;
+    const v = (await db.selectFrom('defender_pass').select('last_stats').where('integration', '=', name).executeTakeFirst())?.last_stats;
     return v ? (JSON.parse(v) as Record<string, unknown>) : null;
   };
   const view = async (name: string) => {
@@ -130,7 +131,6 @@ function csvCell(v: unknown): string {
 
 function redact(i: DefenderIntegration): Record<string, unknown> {
   const out = JSON.parse(JSON.stringify(i)) as Record<string, any>;
-  if (typeof out.servicenow === 'object') out.servicenow = `inline:${out.servicenow.instanceUrl}`;
   if (out.notifications?.smtp?.password) out.notifications.smtp.password = '[redacted]';
   return out;
 }
@@ -145,7 +145,7 @@ function decodeCursor(c: string | undefined): { integration: string; id: string 
 
 /** Keyset scan over (integration, id), filtered after the join with item state; bounded per request. */
 async function scan(d: Deps, q: Query, limit: number): Promise<{ out: Assignment[]; cursor: string | null }> {
-  const db = d.app.store.db;
+  const db = defenderDb(d.app.store.db);
   const now = d.app.clock.now();
   let after = decodeCursor(q.cursor);
   const out: Assignment[] = [];
@@ -176,10 +176,10 @@ async function scan(d: Deps, q: Query, limit: number): Promise<{ out: Assignment
         owner: s?.owner ?? null,
         dueDate: s ? new Date(s.dueAt).toISOString() : null,
         overdue: !!s && ACTIVE.includes(s.status) && (s.overdue || now > s.dueAt),
-        ticketNumber: s?.ticket?.number ?? null,
+        ticketNumber: s?.ticket?.key ?? null,
         ticketLink: s?.ticket?.link ?? null,
         ticketStatus: s?.ticket?.status ?? null,
-        governanceWritten: r.gov !== null,
+        governanceWritten: r.governed_ticket !== null,
       };
       after = { integration: r.integration, id: r.id };
       if (scope && !(a.resourceId.toLowerCase() === scope || a.resourceId.toLowerCase().startsWith(`${scope}/`))) continue;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { secretRef, serviceNowConnection } from '../../config/common.ts';
+import { secretRef } from '../../config/common.ts';
+import type { Integration } from '../../config/schema.ts';
 
 /** The first-party "Azure AD Identity Governance – Entitlement Management" app that sends callouts (§2.4). */
 export const EM_APP_ID = '810dcf14-1858-4bf2-8134-4c369fa3235b';
@@ -15,43 +16,37 @@ export type CalloutStage = (typeof ALL_STAGES)[number];
 export const TICKET_TABLES = ['sc_req_item', 'sc_task', 'incident'] as const;
 
 const idList = z.array(z.string().min(1)).min(1, 'give at least one id, or "*"');
-const templates = z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a ServiceNow field name'), z.string());
+const templates = z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a field name of the ITSM'), z.string());
 
-/** The `integrations[]` entry for this flow (type: 'entitlement'). */
-export const entitlementIntegration = z
-  .object({
-    name: z.string().min(1),
-    type: z.literal('entitlement'),
-    enabled: z.boolean().default(true),
-    /** A named instance from `servicenow`, or an inline connection. */
-    servicenow: z.union([z.string().min(1), serviceNowConnection]),
-    /** Access package ids this entry handles ("*" = any). Both this and `catalogs` must match. */
-    accessPackages: idList.default(['*']),
-    /** Catalog ids this entry handles ("*" = any). */
-    catalogs: idList.default(['*']),
-    /** Stages that open a ticket; other request stages are resumed at once. */
-    stages: z.array(z.enum(ALL_STAGES)).min(1).default(['assignmentRequestApproved', 'assignmentRequestRemoved']),
-    table: z.enum(TICKET_TABLES).default('sc_req_item'),
-    /** Ticket field templates; `{{Path.In.Callout}}` placeholders (PascalCase or camelCase), plus {{AnswersText}}, {{StageLabel}}. */
-    fields: templates.default({}),
-    /** Overrides of `fields` for the "assignment is removed" stage (a deprovisioning ticket). */
-    removalFields: templates.default({}),
-    /** When Entra stops waiting: add a work note only, or also resolve the ticket. */
-    onTimeout: z.enum(['annotate', 'resolve']).default('annotate'),
-    /** `source` of the resume call (audited by Entra). */
-    resumeSource: z.string().min(1).max(200).default('Ticketloop'),
-    inbound: z
-      .object({
-        /** Accepted token audiences: the extension's `authenticationConfiguration.resourceId`. Default: microsoft.clientId and api://<clientId>. */
-        audiences: z.array(z.string().min(1)).min(1).optional(),
-        /** Accepted calling apps (appid / azp). */
-        allowedAppIds: z.array(z.string().min(1)).min(1).default([EM_APP_ID]),
-        /** Shared secret of the Logic App forwarder (POST /callouts/entitlement/logic-app). */
-        logicAppHmacSecret: secretRef.optional(),
-      })
-      .strict()
-      .default({ allowedAppIds: [EM_APP_ID] }),
-  })
-  .strict();
+/** The fields of this flow's `integrations[]` entries (type: 'entitlement'); name, enabled and itsm come from the core. */
+export const entitlementShape = {
+  /** Access package ids this entry handles ("*" = any). Both this and `catalogs` must match. */
+  accessPackages: idList.default(['*']),
+  /** Catalog ids this entry handles ("*" = any). */
+  catalogs: idList.default(['*']),
+  /** Stages that open a ticket; other request stages are resumed at once. */
+  stages: z.array(z.enum(ALL_STAGES)).min(1).default(['assignmentRequestApproved', 'assignmentRequestRemoved']),
+  /** The kind of ticket (ServiceNow: the table). */
+  table: z.enum(TICKET_TABLES).default('sc_req_item'),
+  /** Ticket field templates; `{{Path.In.Callout}}` placeholders (PascalCase or camelCase), plus {{AnswersText}}, {{StageLabel}}. */
+  fields: templates.default({}),
+  /** Overrides of `fields` for the "assignment is removed" stage (a deprovisioning ticket). */
+  removalFields: templates.default({}),
+  /** When Entra stops waiting: add a work note only, or also resolve the ticket. */
+  onTimeout: z.enum(['annotate', 'resolve']).default('annotate'),
+  /** `source` of the resume call (audited by Entra). */
+  resumeSource: z.string().min(1).max(200).default('Ticketloop'),
+  inbound: z
+    .object({
+      /** Accepted token audiences: the extension's `authenticationConfiguration.resourceId`. Default: microsoft.clientId and api://<clientId>. */
+      audiences: z.array(z.string().min(1)).min(1).optional(),
+      /** Accepted calling apps (appid / azp). */
+      allowedAppIds: z.array(z.string().min(1)).min(1).default([EM_APP_ID]),
+      /** Shared secret of the Logic App forwarder (POST /callouts/entitlement/logic-app). */
+      logicAppHmacSecret: secretRef.optional(),
+    })
+    .strict()
+    .prefault({}),
+};
 
-export type EntitlementIntegration = z.infer<typeof entitlementIntegration>;
+export type EntitlementIntegration = Integration<typeof entitlementShape>;

@@ -1,10 +1,9 @@
 import { Agent, request } from 'undici';
-import type { DemoContext } from '../../cli/demo.ts';
-import { resolveSecret } from '../../config/load.ts';
+import type { DemoContext, DemoSandbox, FlowDemo } from '../../app/module.ts';
 import { loadFlowState } from '../../engine/flow.ts';
-import { webhookPath } from '../../itsm/watch.ts';
+import type { EntitlementIntegration } from './config.ts';
 import type { EntitlementState } from './flow.ts';
-import { entitlementIntegrations } from './module.ts';
+import { EntitlementGraph } from './graph-em.ts';
 import { audiencesOf, CALLOUT_PATH } from './routes.ts';
 
 /**
@@ -15,9 +14,29 @@ import { audiencesOf, CALLOUT_PATH } from './routes.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function runEntitlementDemo(ctx: DemoContext): Promise<void> {
-  const { app, sandbox, step } = ctx;
-  const integ = entitlementIntegrations(app).find((i) => i.servicenow === 'sandbox');
+/** The sandbox demo's Logic App forwarder secret (not a real secret: the sandbox only). */
+export const DEMO_LOGIC_APP_SECRET = 'tl-demo-logic-app-secret';
+
+export const entitlementDemo: FlowDemo = {
+  integrations: (_sandbox: DemoSandbox) => [
+    {
+      name: 'entitlement-demo',
+      type: 'entitlement',
+      itsm: 'sandbox',
+      accessPackages: ['*'],
+      stages: ['assignmentRequestApproved', 'assignmentRequestRemoved'],
+      table: 'sc_req_item',
+      onTimeout: 'annotate',
+      resumeSource: 'Ticketloop (ServiceNow sandbox)',
+      inbound: { logicAppHmacSecret: DEMO_LOGIC_APP_SECRET },
+    },
+  ],
+  run: runEntitlementDemo,
+};
+
+async function runEntitlementDemo(ctx: DemoContext): Promise<void> {
+  const { app, sandbox, step, say: out } = ctx;
+  const integ = app.integrations<EntitlementIntegration>('entitlement').find((i) => i.itsm === 'sandbox');
   if (!integ) return;
   const sn = sandbox.servicenow;
   const ms = sandbox.microsoft;
@@ -33,22 +52,9 @@ export async function runEntitlementDemo(ctx: DemoContext): Promise<void> {
     if (r.statusCode >= 300) throw new Error(`${method} ${url} → ${r.statusCode} ${text.slice(0, 300)}`);
     return text ? JSON.parse(text) : undefined;
   };
-  const graph = app.connections.microsoft().graph;
-  const out = (line: string) => process.stdout.write(`    ${line}\n`);
+  const graph = new EntitlementGraph(app.connections.microsoft().graph);
 
   try {
-    step('Entitlement management: ServiceNow pushes ticket changes to Ticketloop (business-rule webhook)');
-    const hook = app.config.servicenow.find((s) => s.name === 'sandbox')?.webhook;
-    if (hook?.type === 'hmac') {
-      const url = `${ctx.url}${webhookPath('sandbox')}`;
-      // Other flows may have hooks too: replace only ours.
-      const current = ((await call('GET', `${sn.baseUrl}/_sandbox/servicenow/webhooks`)) ?? []) as { table: string; url: string }[];
-      const mine = { table: integ.table, url, events: ['insert', 'update'], auth: { type: 'hmac', secret: resolveSecret(hook.secret).reveal() } };
-      await call('PUT', `${sn.baseUrl}/_sandbox/servicenow/webhooks`, [...current.filter((w) => !(w.table === integ.table && w.url === url)), mine]);
-      out(`${integ.table} changes → ${url} (HMAC-signed); polling every ${app.config.servicenow.find((s) => s.name === 'sandbox')?.pollIntervalSeconds}s as the backstop`);
-    } else {
-      out('no webhook configured for the sandbox instance: closes are seen by polling');
-    }
 
     step('Creating a catalog, a custom extension that calls Ticketloop, and a ticketed access package (Graph)');
     const cat = (await graph.listCatalogs("displayName eq 'Ticketloop demo'"))[0] ?? (await graph.createCatalog({ displayName: 'Ticketloop demo', description: 'Access packages provisioned through ServiceNow tickets' }));
@@ -96,14 +102,14 @@ export async function runEntitlementDemo(ctx: DemoContext): Promise<void> {
       item = instanceId ? await loadFlowState<EntitlementState>(app.store.db, 'entitlement', instanceId) : undefined;
     }
     if (!item?.ticket) throw new Error('no ticket was opened within 30 s (see `ticketloop audit` and the jobs API)');
-    const page = `${sn.baseUrl}/ui/${item.ticket.table}/${item.ticket.sysId}`;
-    out(`ticket ${item.ticket.number}   ${page}`);
+    const page = `${sn.baseUrl}/ui/${item.ticket.kind}/${item.ticket.id}`;
+    out(`ticket ${item.ticket.key}   ${page}`);
     out(`(correlation id tl:entitlement:${instanceId})`);
 
     if (ctx.auto) {
-      step(`--auto: the IT agent (${sn.credentials.itil.username}) closes ${item.ticket.number} through the Table API`);
+      step(`--auto: the IT agent (${sn.credentials.itil.username}) closes ${item.ticket.key} through the Table API`);
       const basic = Buffer.from(`${sn.credentials.itil.username}:${sn.credentials.itil.password}`).toString('base64');
-      await call('PATCH', `${sn.baseUrl}/api/now/table/${item.ticket.table}/${item.ticket.sysId}`, { state: '3', close_notes: 'Access granted in SAP (demo --auto)' }, { authorization: `Basic ${basic}` });
+      await call('PATCH', `${sn.baseUrl}/api/now/table/${item.ticket.kind}/${item.ticket.id}`, { state: '3', close_notes: 'Access granted in SAP (demo --auto)' }, { authorization: `Basic ${basic}` });
     } else {
       step(`Open ${page} , then close the ticket ("Close Complete", with close notes) — waiting…`);
     }

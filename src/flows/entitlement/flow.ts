@@ -67,8 +67,6 @@ export type EntitlementEvent =
 /** Stages at which a resume may deny the request (§2.5: the docs allow created and approved). */
 export const DENIABLE: readonly string[] = ['assignmentRequestCreated', 'assignmentRequestApproved'];
 
-const refOf = (t: TicketRef): TicketRef => ({ system: t.system, table: t.table, sysId: t.sysId, number: t.number, link: t.link });
-
 function resumeEffect(s: EntitlementState, detail: string, state?: 'denied'): Effect {
   return {
     kind: 'resume',
@@ -80,9 +78,7 @@ function resumeEffect(s: EntitlementState, detail: string, state?: 'denied'): Ef
 
 /** "RITM0010001 closed by david.miller: Access granted in SAP." — shown to approvers and requestors. */
 export function closeDetail(t: Ticket): string {
-  const who = t.fields.sys_updated_by || t.closedBy || 'unknown';
-  const verb = t.status === 'canceled' ? 'canceled' : t.status;
-  return `${t.number} ${verb} by ${who}${t.closeNotes ? `: ${t.closeNotes}` : ''}`.slice(0, 1000);
+  return `${t.ref.key} ${t.status} by ${t.closedBy || 'unknown'}${t.closeNotes ? `: ${t.closeNotes}` : ''}`.slice(0, 1000);
 }
 
 function onCallout(s: EntitlementState | undefined, e: CalloutEvent, now: number): Decision<EntitlementState> {
@@ -116,10 +112,10 @@ function onCallout(s: EntitlementState | undefined, e: CalloutEvent, now: number
 
 function onTicketChanged(s: EntitlementState, e: TicketChangedEvent): Decision<EntitlementState> | null {
   const t = e.ticket;
-  const version = `${t.status}:${t.fields.sys_mod_count ?? t.updatedAt}`;
-  const base = { ticket: t.number, ticketStatus: t.status, source: e.source };
+  const version = `${t.status}:${t.version}`;
+  const base = { ticket: t.ref.key, ticketStatus: t.status, source: e.source };
   if (s.status === 'received' || s.status === 'ticket_open') {
-    const open: EntitlementState = { ...s, status: 'ticket_open', ticket: s.ticket ?? refOf(t) };
+    const open: EntitlementState = { ...s, status: 'ticket_open', ticket: s.ticket ?? t.ref };
     if (t.status === 'resolved' || t.status === 'closed') {
       const detail = closeDetail(t);
       if (!s.callbackUriPath) return { state: { ...open, status: 'closed', reason: 'launch-and-continue stage: nothing to resume' }, audit: { action: 'ticket-closed', detail: base } };
@@ -155,7 +151,8 @@ export const entitlementFlow: Flow<EntitlementState, EntitlementEvent> = {
       case 'ticket_opened': {
         if (s.ticket) return null;
         const status = s.status === 'received' ? 'ticket_open' : s.status;
-        return { state: { ...s, status, ticket: refOf(e.ticket) }, audit: { action: e.created ? 'ticket-opened' : 'ticket-found', detail: { ticket: e.ticket.number, table: e.ticket.table, link: e.ticket.link } } };
+        const detail = { ticket: e.ticket.key, table: e.ticket.kind, link: e.ticket.link };
+        return { state: { ...s, status, ticket: e.ticket }, audit: { action: e.created ? 'ticket-opened' : 'ticket-found', detail } };
       }
       case 'ticket_changed':
         return onTicketChanged(s, e);
@@ -165,7 +162,7 @@ export const entitlementFlow: Flow<EntitlementState, EntitlementEvent> = {
         return {
           state: { ...s, status: 'expired', reason },
           effects: [{ kind: 'expire-ticket', key: 'expire-ticket', payload: { integration: s.integration, table: s.table, onTimeout: s.onTimeout, deadline: s.deadline ?? now, requestId: s.requestId, stage: s.stage, ...(s.ticket ? { ticket: s.ticket } : {}) } }],
-          audit: { action: 'expired', detail: { reason, ticket: s.ticket?.number, onTimeout: s.onTimeout } },
+          audit: { action: 'expired', detail: { reason, ticket: s.ticket?.key, onTimeout: s.onTimeout } },
         };
       }
       case 'resumed': {

@@ -1,34 +1,30 @@
 import { Counter } from 'prom-client';
-import type { Module, Ticketloop } from '../../app/build.ts';
-import type { Sandbox } from '../../../sandbox/index.ts';
-import type { EntitlementIntegration } from './config.ts';
+import type { FlowModule } from '../../app/module.ts';
+import { GroupIntake } from '../../engine/intake.ts';
+import { entitlementShape, type EntitlementIntegration } from './config.ts';
 import { createEffects } from './effects.ts';
-import { entitlementFlow, type CalloutEvent } from './flow.ts';
-import { GroupIntake } from './intake.ts';
+import { entitlementFlow, FLOW } from './flow.ts';
 import { registerCalloutRoutes } from './routes.ts';
 
 /**
- * Wires the entitlement flow into Ticketloop: the flow and its effect handlers, the callout
- * endpoints, and the ticket tables the watch should follow (push + poll) for closes.
+ * Entitlement management's ticketed provisioning: the flow and its effects, the callout endpoints,
+ * and the ticket kinds the watch follows (push + poll) for closes.
  */
-
-export function entitlementIntegrations(app: Ticketloop): EntitlementIntegration[] {
-  return app.config.integrations.filter((i): i is EntitlementIntegration => i.type === 'entitlement' && i.enabled);
-}
-
-export const entitlementModule: Module = {
-  name: 'entitlement',
-  register(app) {
-    const integrations = () => entitlementIntegrations(app);
-    // Registered even without integrations, so items already stored still finish their effects.
-    app.engine.registerFlow(entitlementFlow, createEffects(app, integrations));
-    const list = integrations();
+export const entitlementModule: FlowModule = {
+  name: FLOW,
+  flow: entitlementFlow,
+  integration: { type: 'entitlement', shape: entitlementShape },
+  effects: (app) => createEffects(app, () => app.integrations<EntitlementIntegration>('entitlement')),
+  async register(app) {
+    const list = app.integrations<EntitlementIntegration>('entitlement').filter((i) => i.enabled);
     if (list.length === 0) return;
     if (!app.config.microsoft) {
       const n = app.config.integrations.findIndex((i) => i.type === 'entitlement' && i.enabled);
-      throw new Error(`integrations[${n}] (entitlement "${list[0].name}"): needs the top-level \`microsoft\` connection (tenantId, clientId, clientSecret or certificate) to verify callouts and resume requests`);
+      throw new Error(
+        `integrations[${n}] (entitlement "${list[0].name}"): needs the top-level \`microsoft\` connection (tenantId, clientId, clientSecret or certificate) to verify callouts and resume requests`,
+      );
     }
-    for (const i of list) app.watch.track(app.connections.servicenow(i.servicenow), i.table);
+    for (const i of list) await app.watch.track(app.connections.itsm(i.itsm), i.table);
 
     const counter = new Counter({
       name: 'ticketloop_entitlement_callouts_total',
@@ -36,31 +32,8 @@ export const entitlementModule: Module = {
       labelNames: ['outcome'],
       registers: [app.metrics.registry],
     });
-    const intake = new GroupIntake<unknown, CalloutEvent>(app.store.db, entitlementFlow as never, app.clock, 'callout', () => app.engine.wake());
-    registerCalloutRoutes({ app, integrations, intake, count: (outcome) => counter.inc({ outcome }) });
+    const intake = new GroupIntake(app.store.db, entitlementFlow, app.clock, 'callout', () => app.engine.wake());
+    registerCalloutRoutes({ app, integrations: () => list, intake, count: (outcome) => counter.inc({ outcome }) });
   },
-  async demo(ctx) {
-    const { runEntitlementDemo } = await import('./demo.ts');
-    await runEntitlementDemo(ctx);
-  },
+  demo: () => import('./demo.ts').then((m) => m.entitlementDemo),
 };
-
-/** Integrations the demo runs with against the sandbox. */
-export function entitlementDemoIntegrations(_sandbox: Sandbox): Record<string, unknown>[] {
-  return [
-    {
-      name: 'entitlement-demo',
-      type: 'entitlement',
-      servicenow: 'sandbox',
-      accessPackages: ['*'],
-      stages: ['assignmentRequestApproved', 'assignmentRequestRemoved'],
-      table: 'sc_req_item',
-      onTimeout: 'annotate',
-      resumeSource: 'Ticketloop (ServiceNow sandbox)',
-      inbound: { logicAppHmacSecret: DEMO_LOGIC_APP_SECRET },
-    },
-  ];
-}
-
-/** The sandbox demo's Logic App forwarder secret (not a real secret: the sandbox only). */
-export const DEMO_LOGIC_APP_SECRET = 'tl-demo-logic-app-secret';

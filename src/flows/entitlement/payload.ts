@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { resumePath } from '../../connectors/microsoft/graph.ts';
+import { resumePath } from './graph-em.ts';
 import { DAY_MS } from '../../engine/clock.ts';
 import { ALL_STAGES, REQUEST_STAGES, type CalloutStage, type RequestStage } from './config.ts';
 

@@ -1,15 +1,14 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Ticketloop } from '../../app/build.ts';
-import { resolveSecret } from '../../config/load.ts';
-import { createEntraTokenVerifier, TokenRejected, type EntraTokenVerifier } from '../../connectors/microsoft/identity.ts';
+import { resolveSecret } from '../../config/secrets.ts';
+import { createEntraTokenVerifier, TokenRejected } from '../../connectors/microsoft/identity.ts';
+import type { GroupIntake } from '../../engine/intake.ts';
+import { cachedTokenVerifier, rawBodyHmac } from '../../http/auth.ts';
 import { errorEnvelope, HttpProblem } from '../../http/server.ts';
 import type { EntitlementIntegration } from './config.ts';
 import type { CalloutEvent } from './flow.ts';
-import type { GroupIntake } from './intake.ts';
 import { CalloutInvalid, CONNECTION_TEST, parseCallout, ticketContent, type Callout } from './payload.ts';
 
 /**
@@ -26,21 +25,6 @@ const BODY_LIMIT = 256 * 1024;
 
 type Claims = Record<string, unknown>;
 type Caller = { via: 'entra'; claims: Claims } | { via: 'logic-app'; secrets: Set<string> };
-
-/** The verifier, plus a cache of tokens it already accepted (Entra reuses one token for many callouts). */
-function cachedVerifier(v: EntraTokenVerifier, now: () => number) {
-  const accepted = new Map<string, Claims>();
-  return async (header: string | undefined): Promise<Claims> => {
-    const token = header?.slice(7) ?? '';
-    const hit = header && /^Bearer /i.test(header) ? accepted.get(token) : undefined;
-    // Accepted once with every check; it stays valid until it expires (same skew as the verifier).
-    if (hit && Number(hit.exp) * 1000 + 120_000 > now()) return hit;
-    const claims = await v.verify(header);
-    if (accepted.size >= 10_000) accepted.clear();
-    accepted.set(token, claims);
-    return claims;
-  };
-}
 
 const accepted = z.object({ status: z.enum(['accepted', 'duplicate']), id: z.string() }).describe('stored durably');
 const connectionTest = z.object({ status: z.literal('connection-test') });
@@ -64,7 +48,7 @@ const calloutDoc = z
 export interface CalloutRouteDeps {
   app: Ticketloop;
   integrations: () => EntitlementIntegration[];
-  intake: GroupIntake<unknown, CalloutEvent>;
+  intake: GroupIntake;
   /** Callout counter by outcome (for /metrics). */
   count(outcome: string): void;
 }
@@ -88,7 +72,7 @@ export function registerCalloutRoutes(d: CalloutRouteDeps): void {
     ca: ms.caFile ? readFileSync(ms.caFile) : undefined,
     clock: app.clock,
   });
-  const verify = cachedVerifier(verifier, () => app.clock.now());
+  const verify = cachedTokenVerifier<Claims>((h) => verifier.verify(h), () => app.clock.now());
   app.http.addHook('onClose', async () => verifier.close());
   const secretOf = new Map(all.flatMap((i) => (i.inbound.logicAppHmacSecret ? [[i.name, resolveSecret(i.inbound.logicAppHmacSecret).reveal()] as const] : [])));
   const hmacSecrets = [...new Set(secretOf.values())];
@@ -140,7 +124,7 @@ export function registerCalloutRoutes(d: CalloutRouteDeps): void {
       resumeSource: integ.resumeSource,
       via: caller.via,
     };
-    const r = await d.intake.submit(c.stageInstanceId, event);
+    const r = await d.intake.submit(c.stageInstanceId, event satisfies CalloutEvent);
     d.count(r.created ? 'accepted' : 'duplicate');
     return { code: 202, body: { status: r.created ? ('accepted' as const) : ('duplicate' as const), id: c.stageInstanceId } };
   }
@@ -182,25 +166,13 @@ export function registerCalloutRoutes(d: CalloutRouteDeps): void {
         summary: 'The same callout forwarded by a Logic App (validates Entra PoP) with X-Ticketloop-Signature: sha256=<hex HMAC of the raw body>',
       },
       // Verify the signature over the raw bytes before anything parses them.
-      preParsing: async (req, _reply, payload) => {
-        const header = req.headers[SIGNATURE_HEADER];
-        if (typeof header !== 'string' || !/^sha256=[0-9a-f]{64}$/i.test(header)) throw unauthorized('signature', `missing or malformed ${SIGNATURE_HEADER} (sha256=<hex>)`);
-        const chunks: Buffer[] = [];
-        let size = 0;
-        for await (const chunk of payload) {
-          size += (chunk as Buffer).length;
-          if (size > BODY_LIMIT) throw new HttpProblem(413, 'payload_too_large', `request body is larger than ${BODY_LIMIT} bytes`);
-          chunks.push(chunk as Buffer);
-        }
-        const raw = Buffer.concat(chunks);
-        const given = Buffer.from(header.slice(7).toLowerCase());
-        const ok = new Set(hmacSecrets.filter((s) => timingSafeEqual(Buffer.from(createHmac('sha256', s).update(raw).digest('hex')), given)));
-        if (!ok.size) throw unauthorized('signature', 'the signature does not match the body');
-        (req as FastifyRequest & { caller?: Caller }).caller = { via: 'logic-app', secrets: ok };
-        const replay = Readable.from([raw]) as Readable & { receivedEncodedLength?: number };
-        replay.receivedEncodedLength = raw.length;
-        return replay;
-      },
+      preParsing: rawBodyHmac({
+        header: SIGNATURE_HEADER,
+        bodyLimit: BODY_LIMIT,
+        secrets: () => hmacSecrets,
+        reject: (message) => unauthorized('signature', message),
+        accept: (req, secrets) => ((req as FastifyRequest & { caller?: Caller }).caller = { via: 'logic-app', secrets }),
+      }) as never,
     },
     async (req, reply) => {
       const r = await handle(req, (req as unknown as { caller: Caller }).caller);

@@ -1,4 +1,5 @@
-import { HttpClient, HttpError, type AuthProvider, type OutboundRecorder } from '../http.ts';
+import { HttpError } from '../../engine/errors.ts';
+import { HttpClient, type AuthProvider, type OutboundRecorder } from '../../connectors/http.ts';
 import { systemClock, type Clock } from '../../engine/clock.ts';
 
 /**
@@ -84,7 +85,7 @@ export class OAuthAuth implements AuthProvider {
       baseUrl: opts.baseUrl,
       ca: opts.ca,
       timeoutMs: opts.timeoutMs ?? 30_000,
-      maxRetries: 2,
+      retries: 2,
       recorder: opts.recorder,
       connections: 4,
     });
@@ -144,7 +145,7 @@ export class OAuthAuth implements AuthProvider {
     this.tokenRequests++;
     this.lastGrant = form.grant_type;
     // Token requests change nothing on the instance, so retrying them on 5xx/network is safe.
-    const res = await this.http.request<TokenResponse>({ method: 'POST', path: '/oauth_token.do', form, noAuth: true, retryUnsafe: true });
+    const res = await this.http.request<TokenResponse>({ method: 'POST', path: '/oauth_token.do', form, noAuth: true });
     return res.body;
   }
 

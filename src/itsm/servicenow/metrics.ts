@@ -7,7 +7,7 @@ import type { RateLimitInfo } from './client.ts';
  * Pass the returned `onRateLimit` to `new ServiceNowClient({ onRateLimit })`.
  */
 export interface ServiceNowMetrics {
-  onRateLimit(info: RateLimitInfo): void;
+  onRateLimit(info: RateLimitInfo, instance?: string): void;
 }
 
 export function registerServiceNowMetrics(registry: Registry, opts: { prefix?: string; instance?: string } = {}): ServiceNowMetrics {
@@ -19,8 +19,8 @@ export function registerServiceNowMetrics(registry: Registry, opts: { prefix?: s
   const reset = new Gauge({ name: `${p}rate_limit_reset_seconds`, help: 'X-RateLimit-Reset (UNIX seconds) of the last ServiceNow response', labelNames, registers: [registry] });
   const limited = new Counter({ name: `${p}rate_limited_total`, help: 'ServiceNow 429 Too Many Requests answers', labelNames, registers: [registry] });
   return {
-    onRateLimit(info) {
-      const l = { instance };
+    onRateLimit(info, name = instance) {
+      const l = { instance: name };
       if (info.limit !== undefined) limit.set(l, info.limit);
       if (info.remaining !== undefined) remaining.set(l, info.remaining);
       if (info.reset !== undefined) reset.set(l, info.reset);

@@ -1,8 +1,10 @@
 import { createHmac, timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { TicketChange } from '../../itsm/port.ts';
-import { toRef, toTicket, type MapContext } from '../../itsm/servicenow-map.ts';
+import { resolveSecret } from '../../config/secrets.ts';
+import type { TicketChange } from '../port.ts';
 import type { SnRecord } from './client.ts';
+import type { WebhookAuthConfig } from './config.ts';
+import { toRef, toTicket, type MapContext } from './map.ts';
 
 /**
  * Receiver for the ServiceNow business-rule webhook (docs/servicenow-business-rule.js).
@@ -12,20 +14,21 @@ import type { SnRecord } from './client.ts';
  * and changes nothing. 202 is sent only after `onChange` resolved (it stores the change durably).
  */
 
-export type WebhookAuth =
-  | { type: 'hmac'; secret: string }
-  | { type: 'basic'; username: string; password: string }
-  | { type: 'bearer'; token: string };
-
 export interface ServiceNowWebhookOptions {
   path?: string;
-  auth: WebhookAuth;
+  /** As configured (`servicenow[].webhook`); secret references are resolved once, here. */
+  auth: WebhookAuthConfig;
   onChange(c: TicketChange): Promise<void>;
   /** For the ticket links and `system` of the produced changes. */
   instanceUrl?: string;
   system?: string;
-  /** Only these tables are accepted (default: any). */
-  tables?: string[];
+  /** Only the tables watched right now are accepted (default: any). */
+  tables?: () => ReadonlySet<string>;
+}
+
+/** Where an instance's business rule posts (see docs/servicenow-business-rule.js). */
+export function webhookPath(instance: string): string {
+  return `/webhooks/servicenow/${encodeURIComponent(instance)}`;
 }
 
 export const SIGNATURE_HEADER = 'x-sn-signature';
@@ -41,19 +44,36 @@ function same(a: string, b: string): boolean {
   return timingSafeEqual(da, db) && a.length === b.length;
 }
 
-export function verifyWebhookAuth(auth: WebhookAuth, headers: Record<string, string | string[] | undefined>, raw: Buffer): boolean {
+/** What a valid request carries: the HMAC key, or the exact Authorization header. */
+type Expected = { hmacSecret: string } | { authorization: string };
+
+function expected(auth: WebhookAuthConfig): Expected {
+  switch (auth.type) {
+    case 'hmac':
+      return { hmacSecret: resolveSecret(auth.secret).reveal() };
+    case 'basic': {
+      const password = resolveSecret(auth.password).reveal();
+      return { authorization: `Basic ${Buffer.from(`${auth.username}:${password}`).toString('base64')}` };
+    }
+    case 'bearer': {
+      const token = resolveSecret(auth.token).reveal();
+      return { authorization: token ? `Bearer ${token}` : '' };
+    }
+  }
+}
+
+function verify(want: Expected, headers: Record<string, string | string[] | undefined>, raw: Buffer): boolean {
   const h = (n: string) => {
     const v = headers[n];
     return (Array.isArray(v) ? v[0] : v) ?? '';
   };
-  switch (auth.type) {
-    case 'hmac':
-      return !!auth.secret && same(h(SIGNATURE_HEADER).trim().toLowerCase(), signBody(auth.secret, raw));
-    case 'basic':
-      return same(h('authorization'), `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`);
-    case 'bearer':
-      return !!auth.token && same(h('authorization'), `Bearer ${auth.token}`);
-  }
+  // An empty secret or token would let anyone in: it never verifies.
+  if ('hmacSecret' in want) return !!want.hmacSecret && same(h(SIGNATURE_HEADER).trim().toLowerCase(), signBody(want.hmacSecret, raw));
+  return !!want.authorization && same(h('authorization'), want.authorization);
+}
+
+export function verifyWebhookAuth(auth: WebhookAuthConfig, headers: Record<string, string | string[] | undefined>, raw: Buffer): boolean {
+  return verify(expected(auth), headers, raw);
 }
 
 interface WebhookBody {
@@ -86,22 +106,22 @@ export function webhookChange(body: WebhookBody, ctx: MapContext): TicketChange 
   return { ticket, ref: toRef(ctx, body.table, record), source: 'webhook' };
 }
 
-export async function registerServiceNowWebhook(app: FastifyInstance, opts: ServiceNowWebhookOptions): Promise<void> {
+export async function registerServiceNowWebhook(app: FastifyInstance<any, any, any, any, any>, opts: ServiceNowWebhookOptions): Promise<void> {
   const path = opts.path ?? '/webhooks/servicenow';
   const ctx: MapContext = { system: opts.system ?? 'servicenow', instanceUrl: opts.instanceUrl ?? '' };
-  const tables = opts.tables && new Set(opts.tables);
+  const want = expected(opts.auth);
   await app.register(async (scope) => {
     // Keep the raw bytes: the HMAC covers the body exactly as sent.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
     scope.post(path, async (req: FastifyRequest, reply: FastifyReply) => {
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      if (!verifyWebhookAuth(opts.auth, req.headers, raw)) {
+      if (!verify(want, req.headers, raw)) {
         return reply.code(401).send({ error: { code: 'unauthorized', message: 'invalid webhook signature or credentials', requestId: req.id } });
       }
       const body = parseBody(raw);
       if (typeof body === 'string') return reply.code(400).send({ error: { code: 'invalid_request', message: `bad webhook body: ${body}`, requestId: req.id } });
-      if (tables && !tables.has(body.table)) return reply.code(202).send({ status: 'ignored' });
+      if (opts.tables && !opts.tables().has(body.table)) return reply.code(202).send({ status: 'ignored' });
       await opts.onChange(webhookChange(body, ctx));
       return reply.code(202).send({ status: 'accepted' });
     });

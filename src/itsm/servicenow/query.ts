@@ -163,10 +163,6 @@ export class Query {
   }
 
   // ---- output -------------------------------------------------------------------------------
-  get termCount(): number {
-    return this.terms;
-  }
-
   /**
    * The encoded query. Throws when there is no condition (a lookup without one returns every row)
    * unless `allowEmpty` is set for a deliberate full-table listing.

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../../engine/clock.ts';
-import type { TicketChange } from '../../itsm/port.ts';
-import { TICKET_FIELDS, toRef, toTicket, type MapContext } from '../../itsm/servicenow-map.ts';
+import type { TicketChange } from '../port.ts';
+import { TICKET_FIELDS, toRef, toTicket, type MapContext } from './map.ts';
 import { str, type ServiceNowClient, type SnRecord } from './client.ts';
 import { checkValue, formatSnDate, parseSnDate, q, QueryError, type Query } from './query.ts';
 

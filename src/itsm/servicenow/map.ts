@@ -1,6 +1,6 @@
-import { str, type SnRecord } from '../connectors/servicenow/client.ts';
-import { parseSnDate } from '../connectors/servicenow/query.ts';
-import type { Ticket, TicketRef, TicketStatus } from './port.ts';
+import { str, type SnRecord } from './client.ts';
+import { parseSnDate } from './query.ts';
+import type { Ticket, TicketRef, TicketStatus } from '../port.ts';
 
 /**
  * ServiceNow ↔ port mapping in one place: the state codes per table (wire-format §1.7) and the
@@ -71,11 +71,26 @@ export function toStatus(table: string, rawState: string, overrides?: Record<str
 
 /** The fields the adapter reads back on every call. */
 export const TICKET_FIELDS = [
-  'sys_id', 'number', 'state', 'correlation_id', 'correlation_display', 'sys_updated_on', 'sys_mod_count',
-  'sys_class_name', 'active', 'short_description', 'closed_by', 'resolved_by', 'close_notes', 'close_code', 'resolution_code',
+  'sys_id',
+  'number',
+  'state',
+  'correlation_id',
+  'correlation_display',
+  'sys_updated_on',
+  'sys_updated_by',
+  'sys_mod_count',
+  'sys_class_name',
+  'active',
+  'short_description',
+  'closed_by',
+  'resolved_by',
+  'close_notes',
+  'close_code',
+  'resolution_code',
 ];
 
 export interface MapContext {
+  /** The connection's name: every ref carries it as `system`. */
   system: string;
   instanceUrl: string;
   states?: Record<string, TableStates>;
@@ -87,24 +102,25 @@ export function ticketLink(instanceUrl: string, table: string, sysId: string): s
 
 export function toRef(ctx: MapContext, table: string, record: SnRecord): TicketRef {
   const sysId = str(record.sys_id);
-  return { system: ctx.system, table, sysId, number: str(record.number), link: ticketLink(ctx.instanceUrl, table, sysId) };
+  return { system: ctx.system, kind: table, id: sysId, key: str(record.number), link: ticketLink(ctx.instanceUrl, table, sysId) };
 }
 
-/** A Table API record (display_value=false) as a port Ticket. */
+/** A Table API record (display_value=false) as a port Ticket; its version is `sys_mod_count`. */
 export function toTicket(ctx: MapContext, table: string, record: SnRecord): Ticket {
   const fields: Record<string, string> = {};
   for (const [k, v] of Object.entries(record)) fields[k] = str(v);
-  const rawState = fields.state ?? '';
+  const status = toStatus(table, fields.state ?? '', ctx.states);
   const updated = parseSnDate(fields.sys_updated_on);
   const codeField = (ctx.states?.[table] ?? STATES[table])?.codeField ?? 'close_code';
   const opt = (v: string | undefined) => (v ? v : undefined);
   return {
-    ...toRef(ctx, table, record),
-    status: toStatus(table, rawState, ctx.states),
-    rawState,
-    correlationId: fields.correlation_id ?? '',
+    ref: toRef(ctx, table, record),
+    status,
+    version: fields.sys_mod_count || fields.sys_updated_on || '',
     updatedAt: updated === undefined ? '' : new Date(updated).toISOString(),
-    closedBy: opt(fields.closed_by) ?? opt(fields.resolved_by),
+    correlation: fields.correlation_id ?? '',
+    // The user who made the closing update (closed_by / resolved_by are sys_user references).
+    closedBy: status === 'open' ? undefined : (opt(fields.sys_updated_by) ?? opt(fields.closed_by) ?? opt(fields.resolved_by)),
     closeNotes: opt(fields.close_notes),
     closeCode: opt(fields[codeField]),
     fields,

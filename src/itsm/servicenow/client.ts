@@ -1,4 +1,5 @@
-import { HttpClient, HttpError, type AuthProvider, type OutboundCall, type OutboundRecorder } from '../http.ts';
+import { HttpError } from '../../engine/errors.ts';
+import { HttpClient, type AuthProvider, type OutboundCall, type OutboundRecorder } from '../../connectors/http.ts';
 import { checkField, Query, QueryError } from './query.ts';
 
 /**
@@ -51,9 +52,6 @@ export interface ServiceNowClientOptions {
   auth?: AuthProvider;
   ca?: string | Buffer;
   timeoutMs?: number;
-  maxRetries?: number;
-  baseDelayMs?: number;
-  maxInlineWaitMs?: number;
   recorder?: OutboundRecorder;
   /** Called for every response that carried X-RateLimit-* headers (also intermediate 429s). */
   onRateLimit?(info: RateLimitInfo): void;
@@ -113,8 +111,8 @@ export class ServiceNowClient {
         if (info) onRateLimit!(info);
       },
     };
-    const { timeoutMs, maxRetries, baseDelayMs, maxInlineWaitMs, connections } = opts;
-    const tuning = Object.fromEntries(Object.entries({ timeoutMs, maxRetries, baseDelayMs, maxInlineWaitMs, connections }).filter(([, v]) => v !== undefined));
+    const { timeoutMs, connections } = opts;
+    const tuning = Object.fromEntries(Object.entries({ timeoutMs, connections }).filter(([, v]) => v !== undefined));
     this.http = new HttpClient({ upstream: 'servicenow', baseUrl: this.baseUrl, auth: opts.auth, ca: opts.ca, recorder, ...tuning });
   }
 
@@ -187,18 +185,14 @@ export class ServiceNowClient {
     return envelope(res.body) as SnRecord;
   }
 
-  /**
-   * PATCH a record. `idempotent` lets it be retried after a lost response — true for plain field
-   * sets, false when the change appends (work_notes, comments).
-   */
-  async update(table: string, sysId: string, fields: Record<string, string>, opts: ReadOptions & { idempotent?: boolean } = {}): Promise<SnRecord> {
+  /** PATCH a record. */
+  async update(table: string, sysId: string, fields: Record<string, string>, opts: ReadOptions = {}): Promise<SnRecord> {
     const res = await this.http.request<{ result: SnRecord }>({
       method: 'PATCH',
       path: `/api/now/table/${checkTable(table)}/${checkSysId(sysId)}`,
       query: readParams(opts),
       headers: JSON_HEADERS,
       json: checkFields(fields),
-      retryUnsafe: opts.idempotent ?? false,
     });
     return envelope(res.body) as SnRecord;
   }

@@ -1,0 +1,71 @@
+import type { IntegrationSchemaPart } from '../config/schema.ts';
+import type { JobHandler } from '../engine/engine.ts';
+import type { Flow } from '../engine/flow.ts';
+import type { Migrations } from '../store/migrations.ts';
+import type { Ticketloop } from './build.ts';
+
+/**
+ * The module contract. A flow is a folder `src/flows/<name>/` whose `module.ts` exports one
+ * FlowModule; adding a flow adds that folder and one line in app/registry.ts, nothing else in the
+ * core. The core builds the configuration schema from `integration`, runs `migrations` with its
+ * own, registers `flow` with `effects` in the engine, then calls `register` for routes, schedules,
+ * metrics and ticket kinds to watch. The demo is imported only by `ticketloop demo`.
+ */
+export interface FlowModule {
+  /** The flow's name: its items are `<name>/<id>`, its jobs `<name>.<effect>`. */
+  name: string;
+  /** The pure decisions. */
+  flow: Flow<any, any>;
+  /** The `integrations[]` entry this flow reads (`type` and its fields). */
+  integration?: IntegrationSchemaPart;
+  /** Its tables. */
+  migrations?: Migrations;
+  /** Job handlers by name; the job kind is `<name>.<handler>`. */
+  effects(app: Ticketloop): Record<string, JobHandler>;
+  /** Routes, schedules, metrics, ticket kinds to watch. Runs after every flow's effects are registered. */
+  register?(app: Ticketloop): Promise<void> | void;
+  /** The walk-through against the sandbox, imported lazily. */
+  demo?(): Promise<FlowDemo>;
+}
+
+export interface FlowDemo {
+  /** Integration entries (raw configuration) the demo adds, pointed at the sandbox. */
+  integrations(sandbox: DemoSandbox): Record<string, unknown>[];
+  /** Walk through the loop step by step. */
+  run(ctx: DemoContext): Promise<void>;
+}
+
+/** What a demo needs of the running sandbox (sandbox/index.ts's Sandbox fits it). */
+export interface DemoSandbox {
+  tls: { ca: string; caPath: string };
+  servicenow: {
+    baseUrl: string;
+    credentials: {
+      itil: { username: string; password: string };
+      oauth: { clientId: string; clientSecret: string };
+    };
+  };
+  microsoft: {
+    baseUrl: string;
+    authorityHost: string;
+    graphUrl: string;
+    tenantId: string;
+    apps: { ticketloop: { clientId: string; clientSecret: string } };
+  };
+  azure: {
+    baseUrl: string;
+    /** The seeded demo tenant: a production subscription with a VM missing system updates. */
+    demo: { prodSubscription: string; vm: string; systemUpdates: string };
+  };
+}
+
+export interface DemoContext {
+  app: Ticketloop;
+  sandbox: DemoSandbox;
+  /** Ticketloop's own base URL (callouts and webhooks arrive here). */
+  url: string;
+  auto: boolean;
+  step(text: string): void;
+  /** A detail line under the current step. */
+  say(text: string): void;
+}

@@ -1,0 +1,334 @@
+import { HttpError, PermanentError } from '../../engine/errors.ts';
+import type { App } from '../../http/server.ts';
+import type {
+  CloseOutInput,
+  ItsmPort,
+  KnownTicket,
+  OnTicketChange,
+  OpenTicketInput,
+  Person,
+  Ticket,
+  TicketRef,
+} from '../port.ts';
+import { str, type ServiceNowClient, type SnRecord } from './client.ts';
+import type { WebhookAuthConfig } from './config.ts';
+import { NOTES_FIELD, TICKET_FIELDS, statesFor, toTicket, type CloseAction, type MapContext, type TableStates } from './map.ts';
+import { MemoryWatermarkStore, ServiceNowPoller } from './poller.ts';
+import { q, checkValue } from './query.ts';
+import { registerServiceNowWebhook, webhookPath } from './webhook.ts';
+
+/**
+ * The ITSM port on ServiceNow's Table API. The correlation key is written to `correlation_id` and
+ * is the idempotency key: every create is preceded by an exact lookup, so a create retried after a
+ * lost response finds the first ticket. Close-out fields come from configuration and are checked
+ * against `sys_choice` before the first close. Changes arrive by business-rule webhook (push),
+ * `sys_updated_on` polling and a periodic full reconcile; people come from `sys_user`.
+ */
+
+/** `closeOut: { incident: { resolve: { close_code: 'Solution provided' } } }` */
+export type CloseOutConfig = Record<string, Partial<Record<CloseAction, Record<string, string>>>>;
+
+export interface ServiceNowItsmOptions {
+  client: ServiceNowClient;
+  /** The connection's name (default "servicenow"). */
+  system?: string;
+  /** Base for human links (default: the client's base URL). */
+  instanceUrl?: string;
+  closeOut?: CloseOutConfig;
+  /** Tables `checkSetup()` probes besides those in `closeOut` (default incident). */
+  tables?: string[];
+  /** Override or add per-table state mappings. */
+  states?: Record<string, TableStates>;
+  /** Restrict the fields read back (default: all). */
+  fields?: string[];
+  /** The business-rule push (docs/servicenow-business-rule.js); polling only without it. */
+  webhook?: WebhookAuthConfig;
+  pollIntervalMs?: number;
+  reconcileIntervalMs?: number;
+  /** For the people cache (default Date.now). */
+  now?: () => number;
+}
+
+const MAX_CORRELATION = 100; // task.correlation_id is a 100-character string
+const PERSON_TTL_MS = 60 * 60_000;
+
+export function checkCorrelationId(id: unknown): string {
+  if (typeof id !== 'string' || id.trim() === '') throw new PermanentError('refusing an empty correlation id: it would match unrelated tickets');
+  if (id !== id.trim()) throw new PermanentError('correlation id has leading/trailing whitespace');
+  if (id.length > MAX_CORRELATION) throw new PermanentError(`correlation id longer than ${MAX_CORRELATION} characters would be truncated by ServiceNow`);
+  try {
+    checkValue('correlation_id', id);
+  } catch (e) {
+    throw new PermanentError(`invalid correlation id: ${(e as Error).message}`);
+  }
+  return id;
+}
+
+export class ServiceNowItsm implements ItsmPort {
+  readonly system: string;
+  readonly pollIntervalMs: number;
+  readonly reconcileIntervalMs: number;
+  private readonly client: ServiceNowClient;
+  private readonly ctx: MapContext;
+  private readonly now: () => number;
+  private readonly choices = new Map<string, Promise<Set<string> | null>>();
+  private readonly validated = new Set<string>();
+  private readonly people = new Map<string, { at: number; person: Promise<Person | undefined> }>();
+
+  constructor(private readonly o: ServiceNowItsmOptions) {
+    this.client = o.client;
+    this.system = o.system ?? 'servicenow';
+    this.ctx = { system: this.system, instanceUrl: o.instanceUrl ?? o.client.baseUrl, states: o.states };
+    this.pollIntervalMs = o.pollIntervalMs ?? 30_000;
+    this.reconcileIntervalMs = o.reconcileIntervalMs ?? 3_600_000;
+    this.now = o.now ?? Date.now;
+  }
+
+  /**
+   * One lookup, then one create. A create whose answer was lost is not retried here: the job
+   * that called this runs again, and its lookup finds the ticket the lost create made.
+   */
+  async openTicket(i: OpenTicketInput): Promise<{ ticket: Ticket; created: boolean }> {
+    const correlation = checkCorrelationId(i.correlation);
+    const existing = await this.findByCorrelation(i.kind, correlation);
+    if (existing) return { ticket: existing, created: false };
+    const rec = await this.client.create(i.kind, this.recordFor(i, correlation), this.read());
+    return { ticket: this.ticket(i.kind, rec), created: true };
+  }
+
+  async findByCorrelation(kind: string, correlation: string): Promise<Ticket | undefined> {
+    const id = checkCorrelationId(correlation);
+    const page = await this.client.list(kind, {
+      ...this.read(),
+      query: q().eq('correlation_id', id).orderBy('sys_created_on').orderBy('sys_id'),
+      pageSize: 20,
+      noCount: true,
+    });
+    // `=` may be case-insensitive on the instance's database: keep exact matches only.
+    const hit = page.records.find((r) => str(r.correlation_id) === id);
+    return hit && this.ticket(kind, hit);
+  }
+
+  async getTicket(ref: Pick<TicketRef, 'kind' | 'id'>): Promise<Ticket | undefined> {
+    const rec = await this.client.get(ref.kind, ref.id, this.read());
+    return rec && this.ticket(ref.kind, rec);
+  }
+
+  async updateTicket(ref: TicketRef, fields: Record<string, string>): Promise<Ticket> {
+    return this.patch(ref, fields);
+  }
+
+  async addWorkNote(ref: TicketRef, text: string): Promise<void> {
+    await this.patch(ref, { work_notes: nonEmpty('work note', text) });
+  }
+
+  async addComment(ref: TicketRef, text: string): Promise<void> {
+    await this.patch(ref, { comments: nonEmpty('comment', text) });
+  }
+
+  resolveTicket(ref: TicketRef, c: CloseOutInput): Promise<Ticket> {
+    return this.closeOut(ref, 'resolve', c);
+  }
+
+  closeTicket(ref: TicketRef, c: CloseOutInput): Promise<Ticket> {
+    return this.closeOut(ref, 'close', c);
+  }
+
+  cancelTicket(ref: TicketRef, c: CloseOutInput): Promise<Ticket> {
+    return this.closeOut(ref, 'cancel', c);
+  }
+
+  async reopenTicket(ref: TicketRef, note: string): Promise<Ticket> {
+    const target = statesFor(ref.kind, this.o.states).write.reopen;
+    const t = await this.patch(ref, { state: target, work_notes: nonEmpty('reopen note', note) });
+    if (t.fields.state !== target) throw new PermanentError(`${ref.key}: reopen was not applied (state is ${t.fields.state}, expected ${target})`);
+    return t;
+  }
+
+  /** The sys_user with this e-mail (and their manager's), cached for an hour; failures are not cached. */
+  findPerson(email: string): Promise<Person | undefined> {
+    const key = email.toLowerCase();
+    const hit = this.people.get(key);
+    if (hit && this.now() - hit.at < PERSON_TTL_MS) return hit.person;
+    const person = (async () => {
+      const page = await this.client.list('sys_user', {
+        query: q().eq('email', email),
+        fields: ['sys_id', 'email', 'manager'],
+        pageSize: 2,
+        noCount: true,
+        excludeReferenceLink: true,
+      });
+      const rec = page.records.find((r) => str(r.email).toLowerCase() === key);
+      if (!rec) return undefined;
+      const managerId = str(rec.manager);
+      const manager = managerId ? await this.client.get('sys_user', managerId, { fields: ['email'] }) : undefined;
+      return { id: str(rec.sys_id), email: str(rec.email), managerEmail: manager ? str(manager.email) || undefined : undefined };
+    })();
+    person.catch(() => this.people.delete(key));
+    this.people.set(key, { at: this.now(), person });
+    return person;
+  }
+
+  async pollChanges(kind: string, prefix: string, watermark: string | undefined, onChange: OnTicketChange): Promise<string> {
+    const store = new MemoryWatermarkStore();
+    if (watermark) await store.set(kind, watermark);
+    const poller = new ServiceNowPoller({ ...this.pollerOptions(kind, onChange), store, key: kind, filter: q().startsWith('correlation_id', prefix) });
+    return JSON.stringify({ ts: (await poller.pollOnce()).watermark });
+  }
+
+  async reconcile(kind: string, prefix: string, known: KnownTicket[], onChange: OnTicketChange): Promise<void> {
+    const poller = new ServiceNowPoller({ ...this.pollerOptions(kind, onChange), store: new MemoryWatermarkStore() });
+    await poller.reconcile(
+      kind,
+      known.map((k) => ({ sysId: k.id, modCount: k.version })),
+      q().startsWith('correlation_id', prefix),
+    );
+  }
+
+  async registerPush(http: App, kinds: () => ReadonlySet<string>, onChange: OnTicketChange): Promise<void> {
+    if (!this.o.webhook) return;
+    await registerServiceNowWebhook(http, {
+      path: webhookPath(this.system),
+      auth: this.o.webhook,
+      system: this.system,
+      instanceUrl: this.ctx.instanceUrl,
+      tables: kinds,
+      onChange,
+    });
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+
+  async checkSetup(): Promise<{ ok: boolean; problems: string[] }> {
+    const problems: string[] = [];
+    const tables = new Set([...(this.o.tables ?? ['incident']), ...Object.keys(this.o.closeOut ?? {})]);
+    for (const table of tables) {
+      try {
+        await this.client.list(table, { query: q().isNotEmpty('sys_id'), pageSize: 1, fields: ['sys_id'], noCount: true });
+      } catch (e) {
+        problems.push(`table ${table} is not reachable: ${(e as Error).message}`);
+        continue;
+      }
+      let states: TableStates;
+      try {
+        states = statesFor(table, this.o.states);
+      } catch (e) {
+        problems.push((e as Error).message);
+        continue;
+      }
+      for (const action of ['resolve', 'close', 'cancel'] as const) {
+        if (!this.o.closeOut?.[table]?.[action] && !states.mandatory[action]?.length) continue;
+        problems.push(...(await this.closeOutProblems(table, action, this.configured(table, action))));
+      }
+    }
+    return { ok: problems.length === 0, problems };
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  private read() {
+    const fields = this.o.fields && [...new Set([...TICKET_FIELDS, ...this.o.fields])];
+    return { fields, excludeReferenceLink: true, displayValue: false as const };
+  }
+
+  /** Defaults + config for an action; resolve and close fall back to each other's config. */
+  private configured(table: string, action: CloseAction): Record<string, string> {
+    const cfg = this.o.closeOut?.[table] ?? {};
+    const other = action === 'resolve' ? cfg.close : action === 'close' ? cfg.resolve : undefined;
+    return { ...(statesFor(table, this.o.states).defaults?.[action] ?? {}), ...(cfg[action] ?? other ?? {}) };
+  }
+
+  private ticket(table: string, rec: SnRecord): Ticket {
+    return toTicket(this.ctx, table, rec);
+  }
+
+  private pollerOptions(kind: string, onChange: OnTicketChange) {
+    return { client: this.client, table: kind, system: this.system, instanceUrl: this.ctx.instanceUrl, onChange, clock: { now: this.now } };
+  }
+
+  /** The neutral fields in ServiceNow's names; the caller only on incidents, where `caller_id` exists. */
+  private recordFor(i: OpenTicketInput, correlation: string): Record<string, string> {
+    const record: Record<string, string> = {};
+    if (i.title !== undefined) record.short_description = i.title.slice(0, 160);
+    if (i.description !== undefined) record.description = i.description;
+    if (i.assignee) record.assigned_to = i.assignee;
+    if (i.caller && i.kind === 'incident') record.caller_id = i.caller;
+    Object.assign(record, i.fields);
+    record.correlation_id = correlation;
+    if (i.origin) record.correlation_display = i.origin.slice(0, 100);
+    return record;
+  }
+
+  private async patch(ref: TicketRef, fields: Record<string, string>): Promise<Ticket> {
+    try {
+      return this.ticket(ref.kind, await this.client.update(ref.kind, ref.id, fields, this.read()));
+    } catch (e) {
+      if (e instanceof HttpError && e.status === 404) throw new PermanentError(`${ref.kind} ${ref.key || ref.id} no longer exists (or is hidden by ACL)`);
+      throw e;
+    }
+  }
+
+  private async closeOut(ref: TicketRef, action: CloseAction, c: CloseOutInput): Promise<Ticket> {
+    const states = statesFor(ref.kind, this.o.states);
+    const values: Record<string, string> = { ...this.configured(ref.kind, action), ...(c.fields ?? {}) };
+    if (c.code) values[states.codeField] = c.code;
+    const problems = [...(await this.closeOutProblems(ref.kind, action, values))];
+    if (!c.notes?.trim()) problems.push(`${ref.kind} ${action}: mandatory field '${NOTES_FIELD}' (notes) is empty`);
+    if (problems.length) throw new PermanentError(problems.join('; '));
+    const target = states.write[action];
+    const t = await this.patch(ref, { ...values, [NOTES_FIELD]: c.notes, state: target });
+    if (t.fields.state !== target) {
+      throw new PermanentError(
+        `${ref.key}: ${action} was not applied (state is ${t.fields.state}, expected ${target}); a business rule or data policy may require more fields`,
+      );
+    }
+    return t;
+  }
+
+  /** Mandatory fields present and every value a valid `sys_choice` (when the field has choices). */
+  private async closeOutProblems(table: string, action: CloseAction, values: Record<string, string>): Promise<string[]> {
+    const key = `${table}|${action}|${JSON.stringify(Object.entries(values).sort())}`;
+    if (this.validated.has(key)) return [];
+    const problems: string[] = [];
+    for (const field of statesFor(table, this.o.states).mandatory[action] ?? []) {
+      if (!values[field]?.trim()) problems.push(`${table} ${action}: mandatory field '${field}' is missing (set closeOut.${table}.${action}.${field})`);
+    }
+    for (const [field, value] of Object.entries(values)) {
+      const valid = await this.choicesFor(table, field);
+      if (valid && !valid.has(value)) {
+        problems.push(`${table} ${action}: '${value}' is not a valid choice for field '${field}' (sys_choice has: ${[...valid].join(', ')})`);
+      }
+    }
+    if (!problems.length) this.validated.add(key);
+    return problems;
+  }
+
+  /** Active choice values of table.field (falling back to the parent `task`), or null if none. */
+  private choicesFor(table: string, field: string): Promise<Set<string> | null> {
+    const key = `${table}.${field}`;
+    let p = this.choices.get(key);
+    if (!p) {
+      p = (async () => {
+        for (const name of table === 'task' ? ['task'] : [table, 'task']) {
+          const values = new Set<string>();
+          const query = q().eq('name', name).eq('element', field);
+          for await (const c of this.client.listAll('sys_choice', { query, fields: ['value', 'inactive'], pageSize: 500 })) {
+            if (str(c.inactive) !== 'true') values.add(str(c.value));
+          }
+          if (values.size) return values;
+        }
+        return null;
+      })();
+      p.catch(() => this.choices.delete(key)); // don't cache failures
+      this.choices.set(key, p);
+    }
+    return p;
+  }
+}
+
+function nonEmpty(what: string, text: string): string {
+  if (typeof text !== 'string' || !text.trim()) throw new PermanentError(`refusing an empty ${what}`);
+  return text;
+}

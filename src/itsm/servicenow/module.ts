@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import type { Registry } from 'prom-client';
+import { resolveSecret } from '../../config/secrets.ts';
+import type { ItsmModule } from '../port.ts';
+import { ServiceNowItsm } from './adapter.ts';
+import { createServiceNowAuth, type ServiceNowAuthConfig } from './auth.ts';
+import { ServiceNowClient } from './client.ts';
+import { serviceNowInstance, type ServiceNowConnection } from './config.ts';
+import { registerServiceNowMetrics, type ServiceNowMetrics } from './metrics.ts';
+
+/** The ServiceNow ITSM adapter: `servicenow: [{ name, instanceUrl, auth, … }]` in the configuration. */
+
+function authConfig(c: ServiceNowConnection): ServiceNowAuthConfig {
+  const a = c.auth;
+  if (a.type === 'basic') return { type: 'basic', username: a.username, password: resolveSecret(a.password).reveal() };
+  if (a.type === 'apikey') return { type: 'apikey', apiKey: resolveSecret(a.key).reveal() };
+  const clientSecret = resolveSecret(a.clientSecret).reveal();
+  if (a.grant === 'client_credentials') return { type: 'oauth', grant: 'client_credentials', clientId: a.clientId, clientSecret };
+  const password = resolveSecret(a.password!).reveal();
+  return { type: 'oauth', grant: 'password', clientId: a.clientId, clientSecret, username: a.username!, password };
+}
+
+/** One set of rate-limit metrics per registry (a process may build several apps in tests). */
+const metricsByRegistry = new WeakMap<Registry, ServiceNowMetrics>();
+
+export const servicenowModule: ItsmModule<ServiceNowConnection> = {
+  configKey: 'servicenow',
+  connectionSchema: serviceNowInstance,
+  connect(config, deps) {
+    let metrics = metricsByRegistry.get(deps.registry);
+    if (!metrics) metricsByRegistry.set(deps.registry, (metrics = registerServiceNowMetrics(deps.registry)));
+    const ca = config.caFile ? readFileSync(config.caFile) : undefined;
+    const base = { baseUrl: config.instanceUrl, ca, timeoutMs: config.timeoutMs, recorder: deps.recorder };
+    const client = new ServiceNowClient({
+      ...base,
+      auth: createServiceNowAuth(authConfig(config), { ...base, clock: deps.clock }),
+      onRateLimit: (info) => metrics.onRateLimit(info, config.name),
+    });
+    return new ServiceNowItsm({
+      client,
+      system: config.name,
+      instanceUrl: config.instanceUrl,
+      closeOut: config.closeOut,
+      webhook: config.webhook,
+      pollIntervalMs: config.pollIntervalSeconds * 1000,
+      reconcileIntervalMs: config.reconcileIntervalSeconds * 1000,
+      now: () => deps.clock.now(),
+    });
+  },
+};
