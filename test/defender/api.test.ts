@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { DEMO } from '../../sandbox/azure/seed.ts';
 import { governanceKey } from '../../src/flows/defender/effects.ts';
 import { listJobs } from '../../src/engine/jobs.ts';
-import { startDefenderEnv } from './helpers.ts';
+import { signBody } from '../../src/itsm/servicenow/webhook.ts';
+import { startDefenderEnv, WEBHOOK_SECRET } from './helpers.ts';
 
 const MG = `/providers/Microsoft.Management/managementGroups/${DEMO.managementGroup}`;
 
@@ -120,6 +121,35 @@ test('429 from ARM and from ServiceNow: the job is rescheduled at Retry-After; t
     const list = (await env.snAsAgent('GET', '/api/now/table/incident?sysparm_query=correlation_idSTARTSWITHtl:defender:thr&sysparm_fields=correlation_id')).result;
     assert.equal(new Set(list.map((r: any) => r.correlation_id)).size, list.length);
     assert.equal(list.length, stats.unhealthy);
+  } finally {
+    await env.close();
+  }
+});
+
+test('an integration created over the API after start gets its ITSM poll and reconcile schedules, and pushes for its kind are accepted', async () => {
+  const env = await startDefenderEnv([]);
+  const push = async (table: string) => {
+    const payload = JSON.stringify({ table, operation: 'update', sys_id: 'a'.repeat(32), record: { number: 'PRB0000001', state: '1', correlation_id: 'tl:other:x' } });
+    const r = await env.app.http.inject({
+      method: 'POST',
+      url: '/webhooks/servicenow/sandbox',
+      headers: { 'content-type': 'application/json', 'x-sn-signature': signBody(WEBHOOK_SECRET, payload) },
+      payload,
+    });
+    return r.json().status as string;
+  };
+  try {
+    assert.equal(await push('problem'), 'ignored', 'nothing watches problems yet');
+    const created = await env.app.http.inject({
+      method: 'POST',
+      url: '/api/defender/integrations',
+      payload: { name: 'late', servicenow: 'sandbox', scope: `/subscriptions/${DEMO.prodSubscription}`, ticketType: 'problem' },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const schedules = await env.app.store.db.selectFrom('schedules').select('name').execute();
+    const names = schedules.map((s) => s.name).sort();
+    for (const want of ['defender-reconcile:late', 'itsm-poll:sandbox/problem', 'itsm-reconcile:sandbox/problem']) assert.ok(names.includes(want), `${want} in ${names}`);
+    assert.equal(await push('problem'), 'accepted', 'the webhook accepts the new kind at once');
   } finally {
     await env.close();
   }

@@ -38,6 +38,9 @@ export interface DefenderEnv {
   close(): Promise<void>;
 }
 
+/** The sandbox instance's business-rule webhook secret. */
+export const WEBHOOK_SECRET = 'defender-webhook-secret';
+
 export const base = (name: string, extra: Record<string, unknown> = {}) => ({
   name,
   type: 'defender',
@@ -58,7 +61,7 @@ export async function startDefenderEnv(integrations: Record<string, unknown>[], 
       server: { host: '127.0.0.1', port: 0 },
       log: { level: 'silent' },
       engine: { pollIntervalMs: 20, backoffBaseMs: 50, backoffMaxMs: 2000 },
-      servicenow: [{ ...connections.servicenow, pollIntervalSeconds: 3600 }],
+      servicenow: [{ ...connections.servicenow, pollIntervalSeconds: 3600, webhook: { type: 'hmac', secret: WEBHOOK_SECRET } }],
       microsoft: connections.microsoft,
       integrations,
     },
