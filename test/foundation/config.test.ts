@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { test } from 'node:test';
-import { loadConfig } from '../../src/app/config.ts';
+import { loadConfig, validateConfig } from '../../src/app/config.ts';
 import { ConfigError } from '../../src/config/load.ts';
 import { resolveSecret } from '../../src/config/secrets.ts';
 import { loadSecretKey, SecretBox } from '../../src/config/secrets.ts';
@@ -92,4 +92,30 @@ test('`ticketloop config check` prints each error with its path and exits non-ze
   const r2 = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'config', 'check', '--config', ok], { encoding: 'utf8' });
   assert.equal(r2.status, 0, r2.stderr);
   assert.match(r2.stdout, /configuration OK/);
+});
+
+test('an integration names its ITSM connection as `itsm` (or `servicenow`); a validated configuration validates again unchanged', () => {
+  const prod = { name: 'prod', instanceUrl: 'https://x.service-now.com', auth: { type: 'basic', username: 'u', password: 'p' } };
+  const raw = (integration: Record<string, unknown>) => ({
+    servicenow: [prod],
+    integrations: [{ name: 'd', type: 'defender', scope: '/subscriptions/s1', ...integration }],
+  });
+  const c = validateConfig(raw({ itsm: 'prod' }), 'test');
+  assert.equal(c.integrations[0].itsm, 'prod');
+  assert.deepEqual(c.itsm.map((i) => [i.type, i.name]), [['servicenow', 'prod']]);
+  assert.equal(validateConfig(raw({ servicenow: 'prod' }), 'test').integrations[0].itsm, 'prod');
+  const inline = validateConfig(raw({ servicenow: { instanceUrl: 'https://y.service-now.com', auth: prod.auth } }), 'test');
+  assert.equal(inline.integrations[0].itsm, 'inline:d');
+  assert.deepEqual(validateConfig(JSON.parse(JSON.stringify(inline)), 'again'), inline);
+  const problem = (r: unknown) => {
+    try {
+      validateConfig(r, 'test');
+    } catch (e) {
+      return (e as ConfigError).problems.map((p) => `${p.path}: ${p.message}`).join('\n');
+    }
+    return 'valid';
+  };
+  assert.match(problem(raw({ itsm: 'nope' })), /^integrations\[0\]\.itsm: no ITSM connection named "nope"$/m);
+  assert.match(problem(raw({ itsm: 'prod', servicenow: 'prod' })), /^integrations\[0\]\.servicenow: give one of itsm, servicenow, not several$/m);
+  assert.match(problem(raw({})), /^integrations\[0\]\.itsm: required/m);
 });
