@@ -17,7 +17,8 @@ import { buildTicketloop, createLogger } from '../src/app/build.ts';
 import { ITSM_MODULES } from '../src/app/registry.ts';
 import { validateConfig } from '../src/app/config.ts';
 import type { OutboundCall } from '../src/connectors/http.ts';
-import { defenderModule, reconcileNow } from '../src/flows/defender/module.ts';
+import { defenderModule } from '../src/flows/defender/module.ts';
+import { reconcileNow } from '../src/flows/defender/runtime.ts';
 import { renderTable, saveResult, type Metric } from './lib.ts';
 
 const SIZES = process.argv.includes('--only') ? [Number(process.argv[process.argv.indexOf('--only') + 1])] : [100_000, 1_000_000];

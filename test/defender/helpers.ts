@@ -11,7 +11,8 @@ import type { OutboundCall } from '../../src/connectors/http.ts';
 import { ManualClock } from '../../src/engine/clock.ts';
 import { loadFlowState } from '../../src/engine/flow.ts';
 import { FLOW, type ItemState } from '../../src/flows/defender/flow.ts';
-import { defenderModule, reconcileNow } from '../../src/flows/defender/module.ts';
+import { defenderModule } from '../../src/flows/defender/module.ts';
+import { reconcileNow } from '../../src/flows/defender/runtime.ts';
 
 /**
  * The whole sandbox (ServiceNow, Entra, ARM) over HTTPS in a temp dir and a Ticketloop app with

@@ -3,7 +3,7 @@ import type { DemoContext, DemoSandbox, FlowDemo } from '../../app/module.ts';
 import { loadFlowState } from '../../engine/flow.ts';
 import { governanceKey } from './effects.ts';
 import { FLOW, type ItemState } from './flow.ts';
-import { defenderRuntime } from './module.ts';
+import { defenderRuntime } from './runtime.ts';
 import { itemIdFor, reconcile } from './reconcile.ts';
 
 /**
