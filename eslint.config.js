@@ -21,11 +21,7 @@ export default defineConfig(
   js.configs.recommended,
   tseslint.configs.recommended,
   {
-    languageOptions: {
-      ecmaVersion: 2022,
-      sourceType: 'module',
-      globals: { ...globals.node },
-    },
+    languageOptions: { globals: { ...globals.node } },
     linterOptions: { reportUnusedDisableDirectives: 'warn' },
     rules: {
       // The code talks to loosely typed vendor APIs; `any` is a smell, not an error.
