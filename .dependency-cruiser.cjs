@@ -1,0 +1,81 @@
+// Dependency rules for src/ (npm run deps). The layers, from the README's picture:
+//   http/ → flows/ → engine/ → store/;  flows/ see the ITSM port (itsm/port.ts), never a vendor;
+//   the vendors' clients live in connectors/ and are wired in by app/ (and itsm/'s adapters).
+//
+// Type-only imports (`import type`, `typeof import(…)`) are cruised (tsPreCompilationDeps: true), and
+// they count for the layer rules: a flow that names a ServiceNow record type is coupled to ServiceNow
+// all the same. They do not count for cycles: they are erased before run time, so a cycle through one
+// cannot cause a module to see another half-initialised; `import type` is the usual way out of one.
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'A runtime import cycle in src/ (type-only imports do not count: they are erased).',
+      from: { path: '^src/' },
+      to: { circular: true, viaOnly: { dependencyTypesNot: ['type-only', 'type-import'] } },
+    },
+    {
+      name: 'sandbox-only-from-cli',
+      severity: 'error',
+      comment: 'Only the CLI (src/cli/) starts the sandbox, through its lazy import.',
+      from: { path: '^src/', pathNot: '^src/cli/' },
+      to: { path: '^sandbox/' },
+    },
+    {
+      name: 'flows-see-ports-not-vendors',
+      severity: 'error',
+      comment: 'src/flows/ reach systems through ports (itsm/port.ts …), never connectors/ or a ServiceNow adapter.',
+      from: { path: '^src/flows/' },
+      to: { path: ['^src/connectors/', '^src/itsm/servicenow([./-]|$)'] },
+    },
+    {
+      name: 'engine-is-generic',
+      severity: 'error',
+      comment: 'src/engine/ knows jobs and flows in general, no flow, vendor, ITSM, HTTP server or app wiring.',
+      from: { path: '^src/engine/' },
+      to: { path: '^src/(connectors|flows|itsm|http|app)/' },
+    },
+    {
+      name: 'store-is-the-bottom',
+      severity: 'error',
+      comment: 'src/store/ depends on no layer above it.',
+      from: { path: '^src/store/' },
+      to: { path: '^src/(engine|flows|itsm|connectors|app|http)/' },
+    },
+    {
+      name: 'src-not-to-test-or-bench',
+      severity: 'error',
+      comment: 'Runtime code never imports tests or benchmarks.',
+      from: { path: '^src/' },
+      to: { path: '^(test|bench)/' },
+    },
+    {
+      name: 'runtime-not-to-dev-dep',
+      severity: 'error',
+      comment:
+        'src/ and sandbox/ run from dist/ after `npm ci --omit=dev`: a devDependency is not there (types are fine).',
+      from: { path: '^(src|sandbox)/' },
+      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only', 'type-import'] },
+    },
+    {
+      name: 'no-undeclared-package',
+      severity: 'error',
+      comment: 'A package imported but not in package.json (it only works while something else pulls it in).',
+      from: { path: '^(src|sandbox)/' },
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      mainFields: ['module', 'main', 'types', 'typings'],
+    },
+    reporterOptions: { text: { highlightFocused: true } },
+  },
+};
