@@ -1,6 +1,7 @@
-// Dependency rules for src/ (npm run deps). The layers, from the README's picture:
-//   http/ → flows/ → engine/ → store/;  flows/ see the ITSM port (itsm/port.ts), never a vendor;
-//   the vendors' clients live in connectors/ and are wired in by app/ (and itsm/'s adapters).
+// Dependency rules for src/ (npm run deps). The layers, from docs/architecture.md:
+//   app/ wires everything; flows/ → engine/ → store/; flows/ see ports — the ITSM port (itsm/port.ts)
+//   and the Microsoft cloud clients they are about (connectors/microsoft/) — never an ITSM adapter
+//   (itsm/<vendor>/) or the raw HTTP client (connectors/http.ts).
 //
 // Type-only imports (`import type`, `typeof import(…)`) are cruised (tsPreCompilationDeps: true), and
 // they count for the layer rules: a flow that names a ServiceNow record type is coupled to ServiceNow
@@ -26,9 +27,9 @@ module.exports = {
     {
       name: 'flows-see-ports-not-vendors',
       severity: 'error',
-      comment: 'src/flows/ reach systems through ports (itsm/port.ts …), never connectors/ or a ServiceNow adapter.',
+      comment: 'src/flows/ reach systems through ports (itsm/port.ts, connectors/microsoft/), never an ITSM adapter or raw HTTP.',
       from: { path: '^src/flows/' },
-      to: { path: ['^src/connectors/', '^src/itsm/servicenow([./-]|$)'] },
+      to: { path: ['^src/connectors/http\\.ts$', '^src/itsm/(?!port\\.ts$|watch\\.ts$)'] },
     },
     {
       name: 'engine-is-generic',

@@ -19,16 +19,17 @@ export class Metrics implements EngineMetrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'ticketloop_' });
     const registers = [this.registry];
-    const self = this;
+    const db = () => this.db;
     new Gauge({
       name: 'ticketloop_jobs',
       help: 'Jobs by state',
       labelNames: ['state'],
       registers,
       async collect() {
-        if (!self.db) return;
+        const store = db();
+        if (!store) return;
         try {
-          const counts = await countJobsByState(self.db);
+          const counts = await countJobsByState(store);
           for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
         } catch {
           // database unreachable: leave the last values; /readyz reports the outage

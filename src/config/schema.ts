@@ -99,8 +99,7 @@ const coreShape = {
   microsoft: microsoftConnection.optional(),
 };
 
-const core = z.object(coreShape);
-export type CoreConfig = z.infer<typeof core>;
+export type CoreConfig = z.infer<z.ZodObject<typeof coreShape>>;
 export type Config = CoreConfig & { itsm: ItsmConnectionConfig[]; integrations: IntegrationConfig[] };
 export type MicrosoftConnection = z.infer<typeof microsoftConnection>;
 

@@ -14,7 +14,11 @@ export async function startReceiver() {
   app.post('/callout', async (req, reply) => {
     const c = { headers: req.headers, body: req.body };
     received.push(c);
-    for (const w of [...waiters]) if (w.pred(c)) (waiters.splice(waiters.indexOf(w), 1), w.resolve(c));
+    for (const w of [...waiters]) {
+      if (!w.pred(c)) continue;
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(c);
+    }
     return reply.code(state.status).send();
   });
   await app.listen({ port: 0, host: '127.0.0.1' });

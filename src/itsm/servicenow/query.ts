@@ -148,7 +148,7 @@ export class Query {
   }
   /** A server-side script value (`javascript:gs.daysAgoStart(0)`), used on purpose only. */
   script(field: string, op: '=' | '!=' | '<' | '<=' | '>' | '>=', expression: string): this {
-    if (!/^javascript:[^\^\r\n]+$/.test(expression)) throw new QueryError(`script value for ${field} must be 'javascript:…' without '^'`);
+    if (!/^javascript:[^^\r\n]+$/.test(expression)) throw new QueryError(`script value for ${field} must be 'javascript:…' without '^'`);
     return this.raw(`${checkField(field)}${op}${expression}`);
   }
 
