@@ -27,7 +27,8 @@ module.exports = {
     {
       name: 'flows-see-ports-not-vendors',
       severity: 'error',
-      comment: 'src/flows/ reach systems through ports (itsm/port.ts, connectors/microsoft/), never an ITSM adapter or raw HTTP.',
+      comment:
+        'src/flows/ reach systems through ports (itsm/port.ts, connectors/microsoft/), never an ITSM adapter or raw HTTP.',
       from: { path: '^src/flows/' },
       to: { path: ['^src/connectors/http\\.ts$', '^src/itsm/(?!port\\.ts$|watch\\.ts$)'] },
     },

@@ -47,7 +47,16 @@ const WEBHOOK_SECRET = `chaos-${randomUUID()}`;
 
 function faultSettings(pathPattern: string, extra: Record<string, unknown> = {}) {
   // The 20% split three ways: throttling with Retry-After, server errors, hung-then-dropped connections.
-  return { rateLimitRate: FAULT * 0.35, retryAfterSeconds: 1, errorRate: FAULT * 0.35, errorStatus: 503, timeoutRate: FAULT * 0.3, timeoutHangMs: 2000, pathPattern, ...extra };
+  return {
+    rateLimitRate: FAULT * 0.35,
+    retryAfterSeconds: 1,
+    errorRate: FAULT * 0.35,
+    errorStatus: 503,
+    timeoutRate: FAULT * 0.3,
+    timeoutHangMs: 2000,
+    pathPattern,
+    ...extra,
+  };
 }
 
 /** Entra's side: deliver every callout to some live instance, re-sending until a 2xx (bounded). */
@@ -71,7 +80,11 @@ class Deliverer {
       this.posts++;
       if (attempt > 0) this.resends++;
       try {
-        const r = await this.sb.http.call('POST', `${inst.url}/callouts/entitlement`, { body: c.payload, headers: { authorization: `Bearer ${this.token}` }, timeoutMs: 15_000 });
+        const r = await this.sb.http.call('POST', `${inst.url}/callouts/entitlement`, {
+          body: c.payload,
+          headers: { authorization: `Bearer ${this.token}` },
+          timeoutMs: 15_000,
+        });
         if (r.status === 202 || r.status === 200) {
           this.accepted++;
           if (r.json<{ status?: string }>().status === 'duplicate') this.duplicates++;
@@ -101,7 +114,9 @@ class Deliverer {
 
 async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'tl-chaos-'));
-  log(`${N.toLocaleString()} callouts, ${INSTANCES} instance(s), ${KILLS} SIGKILLs, ${Math.round(FAULT * 100)}% faults; scratch ${dir}`);
+  log(
+    `${N.toLocaleString()} callouts, ${INSTANCES} instance(s), ${KILLS} SIGKILLs, ${Math.round(FAULT * 100)}% faults; scratch ${dir}`,
+  );
   const sb = await startSandboxProcess(join(dir, 'sandbox'));
   const db = INSTANCES > 1 ? await createPgDatabase('tl_chaos') : undefined;
   const instances: TicketloopProcess[] = [];
@@ -109,13 +124,38 @@ async function main(): Promise<number> {
   try {
     const base = structuredClone(sb.config);
     // Only the flow under test: its tickets are incidents, opened at the request-created stage.
-    base.integrations = [{ name: 'chaos', type: 'entitlement', servicenow: 'sandbox', stages: ['assignmentRequestCreated'], table: 'incident', onTimeout: 'annotate', resumeSource: 'Ticketloop chaos' }];
+    base.integrations = [
+      {
+        name: 'chaos',
+        type: 'entitlement',
+        servicenow: 'sandbox',
+        stages: ['assignmentRequestCreated'],
+        table: 'incident',
+        onTimeout: 'annotate',
+        resumeSource: 'Ticketloop chaos',
+      },
+    ];
     for (let i = 0; i < INSTANCES; i++) {
-      instances.push(new TicketloopProcess({ base, dir: join(dir, `tl-${i}`), port: await freePort(), databaseUrl: db?.url, webhookSecret: WEBHOOK_SECRET }));
+      instances.push(
+        new TicketloopProcess({
+          base,
+          dir: join(dir, `tl-${i}`),
+          port: await freePort(),
+          databaseUrl: db?.url,
+          webhookSecret: WEBHOOK_SECRET,
+        }),
+      );
     }
     for (const inst of instances) await inst.start();
     const victim = instances[0];
-    await sb.sn('PUT', '/_sandbox/servicenow/webhooks', [{ table: 'incident', url: `${victim.url}/webhooks/servicenow/sandbox`, events: ['insert', 'update'], auth: { type: 'hmac', secret: WEBHOOK_SECRET } }]);
+    await sb.sn('PUT', '/_sandbox/servicenow/webhooks', [
+      {
+        table: 'incident',
+        url: `${victim.url}/webhooks/servicenow/sandbox`,
+        events: ['insert', 'update'],
+        auth: { type: 'hmac', secret: WEBHOOK_SECRET },
+      },
+    ]);
 
     const callouts = await createWaitingRequests(sb, N, `${victim.url}/callouts/entitlement`, log);
     const token = await calloutToken(sb);
@@ -149,7 +189,9 @@ async function main(): Promise<number> {
     }
     await sending;
     const sendS = (Date.now() - t0) / 1000;
-    log(`all callouts delivered in ${sendS.toFixed(1)} s: ${deliverer.accepted} accepted, ${deliverer.resends} re-sends, ${deliverer.duplicates} duplicate answers, ${deliverer.refused.length} refused`);
+    log(
+      `all callouts delivered in ${sendS.toFixed(1)} s: ${deliverer.accepted} accepted, ${deliverer.resends} re-sends, ${deliverer.duplicates} duplicate answers, ${deliverer.refused.length} refused`,
+    );
     if (KILLS > during) {
       await sleep(2000 + Math.random() * 8000);
       await kill('while the backlog drains');
@@ -164,8 +206,14 @@ async function main(): Promise<number> {
       await sleep(5000);
     }
     const underFaults = {
-      tickets: await ticketCensus(sb).then((x) => x.tickets, () => NaN),
-      resumes: await resumeCensus(sb).then((x) => x.accepted, () => NaN),
+      tickets: await ticketCensus(sb).then(
+        (x) => x.tickets,
+        () => NaN,
+      ),
+      resumes: await resumeCensus(sb).then(
+        (x) => x.accepted,
+        () => NaN,
+      ),
       seconds: Math.round((Date.now() - t0) / 1000),
     };
     await sb.sn('PUT', '/_sandbox/faults', { dropWebhookRate: 0 });
@@ -182,7 +230,9 @@ async function main(): Promise<number> {
         quiet = true;
         break;
       }
-      log(`  tickets ${t.tickets}/${deliverer.accepted}, resolved ${t.resolved}, resumes ${r.accepted}, due jobs ${due}`);
+      log(
+        `  tickets ${t.tickets}/${deliverer.accepted}, resolved ${t.resolved}, resumes ${r.accepted}, due jobs ${due}`,
+      );
       await sleep(5000);
     }
     await closer.stop();
@@ -223,9 +273,11 @@ async function main(): Promise<number> {
       quiescent: quiet,
     };
     const violations: string[] = [];
-    if (report.refused) violations.push(`${report.refused} callouts refused: ${deliverer.refused.slice(0, 3).join(' | ')}`);
+    if (report.refused)
+      violations.push(`${report.refused} callouts refused: ${deliverer.refused.slice(0, 3).join(' | ')}`);
     if (expected !== N) violations.push(`accepted ${expected} ≠ ${N} callouts sent`);
-    if (t.correlations !== expected) violations.push(`tickets opened ${t.correlations} ≠ accepted callouts ${expected}`);
+    if (t.correlations !== expected)
+      violations.push(`tickets opened ${t.correlations} ≠ accepted callouts ${expected}`);
     if (t.duplicated) violations.push(`${t.duplicated} correlation ids have more than one ticket`);
     if (r.accepted !== t.resolved) violations.push(`accepted resumes ${r.accepted} ≠ resolved tickets ${t.resolved}`);
     if (r.duplicated) violations.push(`${r.duplicated} requests were resumed more than once`);
@@ -235,20 +287,40 @@ async function main(): Promise<number> {
     if (!report.auditOk) violations.push(`audit verify failed: ${audit.stdout}${audit.stderr}`);
     if (!quiet) violations.push('no quiescence before the timeout');
 
-    console.log(`\nChaos run — ${INSTANCES} instance(s), ${report.kills} SIGKILLs, ${Math.round(FAULT * 100)}% faults on ServiceNow and Graph`);
-    console.log(`  callouts accepted (2xx)   ${expected} of ${N}  (${report.resends} re-sends, ${report.duplicateAnswers} answered "duplicate")`);
-    console.log(`  tickets opened            ${t.correlations}  (rows ${t.tickets}, duplicated correlation ids ${t.duplicated})`);
+    console.log(
+      `\nChaos run — ${INSTANCES} instance(s), ${report.kills} SIGKILLs, ${Math.round(FAULT * 100)}% faults on ServiceNow and Graph`,
+    );
+    console.log(
+      `  callouts accepted (2xx)   ${expected} of ${N}  (${report.resends} re-sends, ${report.duplicateAnswers} answered "duplicate")`,
+    );
+    console.log(
+      `  tickets opened            ${t.correlations}  (rows ${t.tickets}, duplicated correlation ids ${t.duplicated})`,
+    );
     console.log(`  tickets resolved          ${t.resolved}  (closer PATCHes ${closer.closes})`);
-    console.log(`  resumes accepted          ${r.accepted}  (requests ${r.requests}, duplicated ${r.duplicated}, rejected by Graph ${r.rejected})`);
-    console.log(`  jobs stuck / dead         ${jobs.stuck} / ${jobs.dead}  (timers pending ${jobs.timers}; ${JSON.stringify(jobs.byState)})`);
+    console.log(
+      `  resumes accepted          ${r.accepted}  (requests ${r.requests}, duplicated ${r.duplicated}, rejected by Graph ${r.rejected})`,
+    );
+    console.log(
+      `  jobs stuck / dead         ${jobs.stuck} / ${jobs.dead}  (timers pending ${jobs.timers}; ${JSON.stringify(jobs.byState)})`,
+    );
     console.log(`  audit chain               ${report.auditOk ? 'intact' : 'BROKEN'}`);
-    console.log(`  ticketloop jobs dead:\n${deadList.stdout.split('\n').map((l) => `    ${l}`).join('\n')}`);
+    console.log(
+      `  ticketloop jobs dead:\n${deadList.stdout
+        .split('\n')
+        .map((l) => `    ${l}`)
+        .join('\n')}`,
+    );
     console.log(violations.length ? `\nVIOLATIONS:\n  ${violations.join('\n  ')}` : '\nall checks passed');
     if (args.json) {
       const { writeFileSync } = await import('node:fs');
       writeFileSync(args.json, JSON.stringify({ ...report, violations }, null, 2));
     }
-    const m = (metric: string, value: number | string, unit = '', target?: string, met?: boolean) => ({ metric, value, unit, ...(target ? { target, met } : {}) });
+    const m = (metric: string, value: number | string, unit = '', target?: string, met?: boolean) => ({
+      metric,
+      value,
+      unit,
+      ...(target ? { target, met } : {}),
+    });
     saveResult({
       name: `chaos-${INSTANCES === 1 ? 'single' : `${INSTANCES}-instances`}`,
       results: [
@@ -265,7 +337,10 @@ async function main(): Promise<number> {
         m('callout re-sends (no answer: process dead)', report.resends),
         m('SIGKILLs', report.kills),
         m('time to deliver all callouts', report.sendSeconds, 's'),
-        m(`tickets opened / resumes accepted while faults were on (${report.underFaults.seconds} s)`, `${report.underFaults.tickets} / ${report.underFaults.resumes}`),
+        m(
+          `tickets opened / resumes accepted while faults were on (${report.underFaults.seconds} s)`,
+          `${report.underFaults.tickets} / ${report.underFaults.resumes}`,
+        ),
       ],
       notes: [
         `${INSTANCES} Ticketloop process(es) on ${INSTANCES > 1 ? 'one PostgreSQL' : 'SQLite'}; instance 0 SIGKILLed and restarted at random moments; ${Math.round(FAULT * 100)}% faults (429 + Retry-After, 503, hung connections; ${Math.round(FAULT * 100)}% of ServiceNow webhooks dropped) on the ServiceNow Table API and Graph.`,

@@ -21,7 +21,9 @@ import { defenderModule } from '../src/flows/defender/module.ts';
 import { reconcileNow } from '../src/flows/defender/runtime.ts';
 import { renderTable, saveResult, type Metric } from './lib.ts';
 
-const SIZES = process.argv.includes('--only') ? [Number(process.argv[process.argv.indexOf('--only') + 1])] : [100_000, 1_000_000];
+const SIZES = process.argv.includes('--only')
+  ? [Number(process.argv[process.argv.indexOf('--only') + 1])]
+  : [100_000, 1_000_000];
 const RECOMMENDATIONS = 100;
 const UNHEALTHY = 0.05;
 
@@ -34,7 +36,13 @@ if (process.argv[2] === '--sandbox') {
       caPath: sb.tls.caPath,
       ca: sb.tls.ca,
       sn: { baseUrl: sb.servicenow.baseUrl, oauth: sb.servicenow.credentials.oauth },
-      ms: { tenantId: ms.tenantId, clientId: ms.apps.ticketloop.clientId, clientSecret: ms.apps.ticketloop.clientSecret, authorityHost: ms.authorityHost, graphUrl: ms.graphUrl },
+      ms: {
+        tenantId: ms.tenantId,
+        clientId: ms.apps.ticketloop.clientId,
+        clientSecret: ms.apps.ticketloop.clientSecret,
+        authorityHost: ms.authorityHost,
+        graphUrl: ms.graphUrl,
+      },
       armUrl: sb.azure.baseUrl,
     })}\n`,
   );
@@ -46,7 +54,9 @@ if (process.argv[2] === '--sandbox') {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tl-bench-defender-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--sandbox', join(dir, 'sandbox')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--sandbox', join(dir, 'sandbox')], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const results: Metric[] = [];
   const notes: string[] = [];
   try {
@@ -57,7 +67,12 @@ async function main(): Promise<void> {
     const s = JSON.parse(line);
     const agent = new Agent({ connect: { ca: s.ca }, headersTimeout: 600_000, bodyTimeout: 600_000 });
     const admin = async (path: string, body: unknown) => {
-      const r = await request(`${s.armUrl}${path}`, { method: 'POST', dispatcher: agent, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const r = await request(`${s.armUrl}${path}`, {
+        method: 'POST',
+        dispatcher: agent,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       const text = await r.body.text();
       if (r.statusCode >= 400) throw new Error(`${path} → ${r.statusCode} ${text}`);
       return JSON.parse(text);
@@ -74,7 +89,14 @@ async function main(): Promise<void> {
       mapping: { mode: 'default', assignedTo: 'abel.tuter@example.com' },
       pageSize: 5000,
     }));
-    for (const n of SIZES) await admin('/_sandbox/azure/generate', { subscriptionId: `bench-${n}`, count: n, recommendations: RECOMMENDATIONS, unhealthyRatio: UNHEALTHY, seed: 7 });
+    for (const n of SIZES)
+      await admin('/_sandbox/azure/generate', {
+        subscriptionId: `bench-${n}`,
+        count: n,
+        recommendations: RECOMMENDATIONS,
+        unhealthyRatio: UNHEALTHY,
+        seed: 7,
+      });
 
     const config = validateConfig(
       {
@@ -86,7 +108,12 @@ async function main(): Promise<void> {
             name: 'sandbox',
             instanceUrl: s.sn.baseUrl,
             caFile: s.caPath,
-            auth: { type: 'oauth', grant: 'client_credentials', clientId: s.sn.oauth.clientId, clientSecret: s.sn.oauth.clientSecret },
+            auth: {
+              type: 'oauth',
+              grant: 'client_credentials',
+              clientId: s.sn.oauth.clientId,
+              clientSecret: s.sn.oauth.clientSecret,
+            },
             pollIntervalSeconds: 3600,
             timeoutMs: 120_000,
           },
@@ -96,7 +123,11 @@ async function main(): Promise<void> {
       },
       'bench',
     );
-    const app = await buildTicketloop(config, { logger: createLogger('warn'), itsm: ITSM_MODULES, flows: [defenderModule] });
+    const app = await buildTicketloop(config, {
+      logger: createLogger('warn'),
+      itsm: ITSM_MODULES,
+      flows: [defenderModule],
+    });
     let calls: OutboundCall[] = [];
     const record = app.outbound.record.bind(app.outbound);
     app.outbound.record = (c: OutboundCall) => {
@@ -131,14 +162,52 @@ async function main(): Promise<void> {
         console.error(`  unchanged pass ${secondS.toFixed(1)} s`, c2);
         const big = n >= 1_000_000;
         results.push(
-          { metric: `${label}: first pass (stream + diff + state)`, value: Number(passS.toFixed(1)), unit: 's', ...(big ? { target: '<= 120', met: passS <= 120 } : {}) },
-          { metric: `${label}: first run incl. tickets + governance writes drained`, value: Number(totalS.toFixed(1)), unit: 's', note: `${first.unhealthy.toLocaleString('en-US')} unhealthy` },
-          { metric: `${label}: ServiceNow calls, first run`, value: c1.snAll, unit: 'calls', note: `${c1.snWrites} writes (ticket creates; the rest are correlation and sys_user look-ups)` },
-          { metric: `${label}: ARM calls, first run`, value: c1.armGets + c1.armWrites, unit: 'calls', note: `${c1.armGets} GET (pages + metadata), ${c1.armWrites} governance PUT` },
+          {
+            metric: `${label}: first pass (stream + diff + state)`,
+            value: Number(passS.toFixed(1)),
+            unit: 's',
+            ...(big ? { target: '<= 120', met: passS <= 120 } : {}),
+          },
+          {
+            metric: `${label}: first run incl. tickets + governance writes drained`,
+            value: Number(totalS.toFixed(1)),
+            unit: 's',
+            note: `${first.unhealthy.toLocaleString('en-US')} unhealthy`,
+          },
+          {
+            metric: `${label}: ServiceNow calls, first run`,
+            value: c1.snAll,
+            unit: 'calls',
+            note: `${c1.snWrites} writes (ticket creates; the rest are correlation and sys_user look-ups)`,
+          },
+          {
+            metric: `${label}: ARM calls, first run`,
+            value: c1.armGets + c1.armWrites,
+            unit: 'calls',
+            note: `${c1.armGets} GET (pages + metadata), ${c1.armWrites} governance PUT`,
+          },
           { metric: `${label}: unchanged second pass`, value: Number(secondS.toFixed(1)), unit: 's' },
-          { metric: `${label}: ServiceNow writes, unchanged second pass`, value: c2.snWrites, unit: 'calls', target: '0', met: c2.snWrites === 0, note: `${c2.snAll} ServiceNow calls in all` },
-          { metric: `${label}: ARM calls, unchanged second pass`, value: c2.armGets + c2.armWrites, unit: 'calls', target: `${second.pages} (pages)`, met: c2.armGets + c2.armWrites === second.pages },
-          { metric: `${label}: Ticketloop peak RSS so far (maxRSS)`, value: rss(), unit: 'MB', ...(big ? { target: '<= 512', met: rss() <= 512 } : {}) },
+          {
+            metric: `${label}: ServiceNow writes, unchanged second pass`,
+            value: c2.snWrites,
+            unit: 'calls',
+            target: '0',
+            met: c2.snWrites === 0,
+            note: `${c2.snAll} ServiceNow calls in all`,
+          },
+          {
+            metric: `${label}: ARM calls, unchanged second pass`,
+            value: c2.armGets + c2.armWrites,
+            unit: 'calls',
+            target: `${second.pages} (pages)`,
+            met: c2.armGets + c2.armWrites === second.pages,
+          },
+          {
+            metric: `${label}: Ticketloop peak RSS so far (maxRSS)`,
+            value: rss(),
+            unit: 'MB',
+            ...(big ? { target: '<= 512', met: rss() <= 512 } : {}),
+          },
         );
       }
     } finally {

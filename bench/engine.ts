@@ -29,7 +29,9 @@ async function floorSqlite(tdb: TestDatabase): Promise<number> {
   const db = new Database(join(tdb.dataDir, 'floor.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.exec(`CREATE TABLE jobs (id TEXT PRIMARY KEY, kind TEXT, key TEXT UNIQUE, payload TEXT, state TEXT, run_at INTEGER, attempts INTEGER, max_attempts INTEGER, lease_owner TEXT, lease_until INTEGER, last_error TEXT, created_at INTEGER, updated_at INTEGER, finished_at INTEGER)`);
+  db.exec(
+    `CREATE TABLE jobs (id TEXT PRIMARY KEY, kind TEXT, key TEXT UNIQUE, payload TEXT, state TEXT, run_at INTEGER, attempts INTEGER, max_attempts INTEGER, lease_owner TEXT, lease_until INTEGER, last_error TEXT, created_at INTEGER, updated_at INTEGER, finished_at INTEGER)`,
+  );
   const ins = db.prepare(`${INSERT} VALUES (${Array(14).fill('?').join(',')})`);
   const t0 = performance.now();
   const now = Date.now();
@@ -48,7 +50,11 @@ async function floorPostgres(tdb: TestDatabase): Promise<number> {
   await Promise.all(
     clients.map(async (c, w) => {
       for (let i = w; i < N; i += clients.length)
-        await c.query({ name: 'floor', text: `${INSERT.replace('jobs', 'floor_jobs')} VALUES (${Array.from({ length: 14 }, (_, k) => `$${k + 1}`).join(',')})`, values: row(i, now) });
+        await c.query({
+          name: 'floor',
+          text: `${INSERT.replace('jobs', 'floor_jobs')} VALUES (${Array.from({ length: 14 }, (_, k) => `$${k + 1}`).join(',')})`,
+          values: row(i, now),
+        });
     }),
   );
   const s = (performance.now() - t0) / 1000;
@@ -56,7 +62,10 @@ async function floorPostgres(tdb: TestDatabase): Promise<number> {
   return N / s;
 }
 
-async function runWorkers(tdb: TestDatabase, count: number): Promise<{ seconds: number; claims: number[]; finished: number }> {
+async function runWorkers(
+  tdb: TestDatabase,
+  count: number,
+): Promise<{ seconds: number; claims: number[]; finished: number }> {
   const workers = Array.from({ length: count }, () =>
     spawn(process.execPath, ['--import', 'tsx', WORKER], {
       env: { ...process.env, DATA_DIR: tdb.dataDir, ...(tdb.url ? { DATABASE_URL: tdb.url } : {}) },
@@ -74,7 +83,9 @@ async function runWorkers(tdb: TestDatabase, count: number): Promise<{ seconds: 
   await Promise.all(workers.map((w) => new Promise<void>((r) => w.stdout!.once('data', () => r()))));
   const t0 = performance.now();
   for (const w of workers) w.stdin!.write('go\n');
-  const results = (await Promise.all(outputs)).map((o) => JSON.parse(o.trim().split('\n').at(-1)!) as { finished: number; claims: number[] });
+  const results = (await Promise.all(outputs)).map(
+    (o) => JSON.parse(o.trim().split('\n').at(-1)!) as { finished: number; claims: number[] },
+  );
   return {
     seconds: (performance.now() - t0) / 1000,
     claims: results.flatMap((r) => r.claims).sort((a, b) => a - b),
@@ -103,12 +114,29 @@ async function benchDialect(dialect: 'sqlite' | 'postgres', workers: number, tar
     const label = `${dialect}, ${workers} worker${workers > 1 ? 's' : ''}`;
     if (run.finished !== N) throw new Error(`${label}: ${run.finished} of ${N} jobs finished`);
     return [
-      { metric: `${label}: enqueue + complete ${N.toLocaleString('en-US')} no-op jobs`, value: Math.round(jobsPerSecond), unit: 'jobs/s', target: `>= ${target}`, met: jobsPerSecond >= target },
+      {
+        metric: `${label}: enqueue + complete ${N.toLocaleString('en-US')} no-op jobs`,
+        value: Math.round(jobsPerSecond),
+        unit: 'jobs/s',
+        target: `>= ${target}`,
+        met: jobsPerSecond >= target,
+      },
       { metric: `${label}: enqueue only (batched)`, value: Math.round(N / enqueueSeconds), unit: 'jobs/s' },
       { metric: `${label}: claim + run + complete only`, value: Math.round(N / run.seconds), unit: 'jobs/s' },
-      { metric: `${label}: p99 claim latency`, value: Number(p99.toFixed(2)), unit: 'ms', target: '<= 50', met: p99 <= 50 },
+      {
+        metric: `${label}: p99 claim latency`,
+        value: Number(p99.toFixed(2)),
+        unit: 'ms',
+        target: '<= 50',
+        met: p99 <= 50,
+      },
       { metric: `${label}: p50 claim latency`, value: Number(percentile(run.claims, 50).toFixed(2)), unit: 'ms' },
-      { metric: `${dialect} floor: raw autocommitted inserts of the same rows, no engine`, value: Math.round(floor), unit: 'rows/s', note: dialect === 'postgres' ? '2 connections' : 'better-sqlite3, WAL, synchronous=NORMAL' },
+      {
+        metric: `${dialect} floor: raw autocommitted inserts of the same rows, no engine`,
+        value: Math.round(floor),
+        unit: 'rows/s',
+        note: dialect === 'postgres' ? '2 connections' : 'better-sqlite3, WAL, synchronous=NORMAL',
+      },
     ];
   } finally {
     await tdb.drop();
@@ -116,7 +144,9 @@ async function benchDialect(dialect: 'sqlite' | 'postgres', workers: number, tar
 }
 
 const results: Metric[] = [...(await benchDialect('sqlite', 1, 5000))];
-const notes: string[] = ['Each job is claimed with a lease, run, and marked done in its own statement; workers are separate processes.'];
+const notes: string[] = [
+  'Each job is claimed with a lease, run, and marked done in its own statement; workers are separate processes.',
+];
 if (await postgresReachable()) results.push(...(await benchDialect('postgres', 2, 2000)));
 else notes.push('PostgreSQL was not reachable: no PostgreSQL figures in this run.');
 const r = saveResult({ name: 'engine', results, notes });

@@ -22,7 +22,9 @@ import { startSandboxProcess, type SandboxProcess } from './harness/sandbox-proc
 import { freePort, TicketloopProcess } from './harness/ticketloop-proc.ts';
 import { renderTable, saveResult, type Metric } from './lib.ts';
 
-const { values: args } = parseArgs({ options: { duration: { type: 'string', default: '20' }, 'skip-n8n': { type: 'boolean', default: false } } });
+const { values: args } = parseArgs({
+  options: { duration: { type: 'string', default: '20' }, 'skip-n8n': { type: 'boolean', default: false } },
+});
 const DURATION = Number(args.duration);
 const LEVELS = [32, 128];
 const log = (s: string) => console.error(`[ingest] ${s}`);
@@ -37,18 +39,41 @@ const BODY = JSON.stringify({
   RequestType: 'UserAdd',
   State: 'Submitted',
   Status: 'WaitingForCallback',
-  Answers: [{ AnsweredQuestion: { TextString: 'Business justification' }, Value: 'Quarter-end reporting needs read access to the finance share.' }],
+  Answers: [
+    {
+      AnsweredQuestion: { TextString: 'Business justification' },
+      Value: 'Quarter-end reporting needs read access to the finance share.',
+    },
+  ],
   CallbackConfiguration: { DurationBeforeTimeout: 'P1D' },
-  AccessPackage: { Id: '7d1f6c2e-1111-4a2b-9c3d-4e5f6a7b8c9d', DisplayName: 'Finance reporting', Description: 'Read access to finance reports' },
-  AccessPackageCatalog: { Id: '7d1f6c2e-2222-4a2b-9c3d-4e5f6a7b8c9d', DisplayName: 'Finance', Description: 'Finance resources' },
+  AccessPackage: {
+    Id: '7d1f6c2e-1111-4a2b-9c3d-4e5f6a7b8c9d',
+    DisplayName: 'Finance reporting',
+    Description: 'Read access to finance reports',
+  },
+  AccessPackageCatalog: {
+    Id: '7d1f6c2e-2222-4a2b-9c3d-4e5f6a7b8c9d',
+    DisplayName: 'Finance',
+    Description: 'Finance resources',
+  },
   Assignment: {
     Id: '7d1f6c2e-3333-4a2b-9c3d-4e5f6a7b8c9d',
     State: null,
     Status: null,
     AssignmentPolicy: { Id: '7d1f6c2e-4444-4a2b-9c3d-4e5f6a7b8c9d', DisplayName: 'Employees' },
-    Target: { Id: 'a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a01', ObjectId: 'a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a01', DisplayName: 'Adele Vance', Email: 'adele.vance@ticketloopsandbox.onmicrosoft.com', PrincipalName: 'adele.vance@ticketloopsandbox.onmicrosoft.com' },
+    Target: {
+      Id: 'a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a01',
+      ObjectId: 'a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a01',
+      DisplayName: 'Adele Vance',
+      Email: 'adele.vance@ticketloopsandbox.onmicrosoft.com',
+      PrincipalName: 'adele.vance@ticketloopsandbox.onmicrosoft.com',
+    },
   },
-  Requestor: { Id: 'a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a01', ObjectId: 'a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a01', DisplayName: 'Adele Vance' },
+  Requestor: {
+    Id: 'a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a01',
+    ObjectId: 'a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a01',
+    DisplayName: 'Adele Vance',
+  },
 });
 
 const ms = (v: number) => Math.round(v);
@@ -60,15 +85,29 @@ const metricOf = (system: string, r: LoadResult, extra?: string): Metric => ({
 });
 
 async function incidentCount(sb: SandboxProcess, query: string): Promise<number> {
-  const r = await sb.http.call('GET', `${sb.servicenow.baseUrl}/api/now/table/incident?sysparm_query=${encodeURIComponent(query)}&sysparm_limit=1&sysparm_fields=sys_id`, {
-    headers: { authorization: `Basic ${Buffer.from(`${sb.servicenow.admin.username}:${sb.servicenow.admin.password}`).toString('base64')}` },
-  });
+  const r = await sb.http.call(
+    'GET',
+    `${sb.servicenow.baseUrl}/api/now/table/incident?sysparm_query=${encodeURIComponent(query)}&sysparm_limit=1&sysparm_fields=sys_id`,
+    {
+      headers: {
+        authorization: `Basic ${Buffer.from(`${sb.servicenow.admin.username}:${sb.servicenow.admin.password}`).toString('base64')}`,
+      },
+    },
+  );
   return Number(r.headers['x-total-count'] ?? 0);
 }
 
 async function benchTicketloop(sb: SandboxProcess, dir: string): Promise<Metric[]> {
   const base = structuredClone(sb.config);
-  base.integrations = [{ name: 'ingest', type: 'entitlement', servicenow: 'sandbox', stages: ['assignmentRequestCreated'], table: 'incident' }];
+  base.integrations = [
+    {
+      name: 'ingest',
+      type: 'entitlement',
+      servicenow: 'sandbox',
+      stages: ['assignmentRequestCreated'],
+      table: 'incident',
+    },
+  ];
   const tl = new TicketloopProcess({ base, dir: join(dir, 'tl'), port: await freePort(), logLevel: 'error' });
   await tl.start();
   try {
@@ -108,7 +147,10 @@ async function benchN8n(sb: SandboxProcess, dir: string): Promise<{ metrics: Met
   const install = await ensureN8n(log);
   if (!install.ok) {
     log(`n8n unavailable: ${install.reason}`);
-    return { metrics: [{ metric: `n8n ${N8N_VERSION}`, value: 'not measured', unit: '', note: install.reason.slice(0, 300) }], notes: [] };
+    return {
+      metrics: [{ metric: `n8n ${N8N_VERSION}`, value: 'not measured', unit: '', note: install.reason.slice(0, 300) }],
+      notes: [],
+    };
   }
   const metrics: Metric[] = [];
   for (const tuned of [false, true]) {
@@ -118,17 +160,36 @@ async function benchN8n(sb: SandboxProcess, dir: string): Promise<{ metrics: Met
       const run = { port: await freePort(), userFolder, tuned, caFile: sb.caPath };
       const label = `n8n ${N8N_VERSION} ${tuned ? 'tuned (legacy expressions, SQLite pool 4)' : 'shipped defaults'}, respond when done`;
       try {
-        importWorkflow(run, benchWorkflow({ path: 'callout', snBaseUrl: sb.servicenow.baseUrl, user: sb.servicenow.itil.username, password: sb.servicenow.itil.password }));
+        importWorkflow(
+          run,
+          benchWorkflow({
+            path: 'callout',
+            snBaseUrl: sb.servicenow.baseUrl,
+            user: sb.servicenow.itil.username,
+            password: sb.servicenow.itil.password,
+          }),
+        );
         const child = await startN8n(run);
         try {
           const url = `http://127.0.0.1:${run.port}/webhook/callout`;
           const before = await incidentCount(sb, 'correlation_idSTARTSWITHn8n:');
-          const r = await runLoad({ url, headers: {}, bodyTemplate: BODY, connections: c, durationS: DURATION, timeoutS: 30 });
+          const r = await runLoad({
+            url,
+            headers: {},
+            bodyTemplate: BODY,
+            connections: c,
+            durationS: DURATION,
+            timeoutS: 30,
+          });
           await sleep(5000); // executions still running when the load stopped finish (or not)
           const created = (await incidentCount(sb, 'correlation_idSTARTSWITHn8n:')) - before;
           const perS = Math.round((created / DURATION) * 10) / 10;
           log(`${label} c=${c}: ${r.rps}/s 2xx, ${created} tickets (${perS}/s), p50 ${r.p50} p99 ${r.p99}`);
-          metrics.push({ ...metricOf(label, r, `${created} tickets created = ${perS}/s finished executions`), value: perS, unit: 'tickets/s' });
+          metrics.push({
+            ...metricOf(label, r, `${created} tickets created = ${perS}/s finished executions`),
+            value: perS,
+            unit: 'tickets/s',
+          });
         } finally {
           child.kill('SIGTERM');
           await Promise.race([new Promise((res) => child.once('exit', res)), sleep(15_000)]);
@@ -136,7 +197,12 @@ async function benchN8n(sb: SandboxProcess, dir: string): Promise<{ metrics: Met
         }
       } catch (e) {
         log(`${label} c=${c} failed: ${(e as Error).message.slice(0, 500)}`);
-        metrics.push({ metric: `c=${c} ${label}`, value: 'failed', unit: '', note: (e as Error).message.slice(0, 200).replace(/\n/g, ' ') });
+        metrics.push({
+          metric: `c=${c} ${label}`,
+          value: 'failed',
+          unit: '',
+          note: (e as Error).message.slice(0, 200).replace(/\n/g, ' '),
+        });
       }
     }
   }
@@ -161,7 +227,11 @@ async function main(): Promise<void> {
       : await withSandbox('n8n', (sb) => benchN8n(sb, dir));
     const tl = await withSandbox('ticketloop', (sb) => benchTicketloop(sb, dir));
     const byLevel = (c: number, ms: Metric[]) => ms.filter((m) => m.metric.startsWith(`c=${c} `));
-    const results = LEVELS.flatMap((c) => [...byLevel(c, floor), ...byLevel(c, tl), ...byLevel(c, peer.metrics)]).concat(peer.metrics.filter((m) => !m.metric.startsWith('c=')));
+    const results = LEVELS.flatMap((c) => [
+      ...byLevel(c, floor),
+      ...byLevel(c, tl),
+      ...byLevel(c, peer.metrics),
+    ]).concat(peer.metrics.filter((m) => !m.metric.startsWith('c=')));
     const saved = saveResult({
       name: 'ingest',
       results,

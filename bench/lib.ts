@@ -50,7 +50,8 @@ function fmt(v: number | string): string {
 
 export function renderTable(r: BenchResult): string {
   const rows = r.results.map(
-    (m) => `| ${m.metric} | ${fmt(m.value)} ${m.unit} | ${m.target ?? ''} | ${m.met === undefined ? '' : m.met ? 'yes' : '**no**'} | ${m.note ?? ''} |`,
+    (m) =>
+      `| ${m.metric} | ${fmt(m.value)} ${m.unit} | ${m.target ?? ''} | ${m.met === undefined ? '' : m.met ? 'yes' : '**no**'} | ${m.note ?? ''} |`,
   );
   return [
     `### ${r.name}`,
@@ -67,7 +68,9 @@ export function renderTable(r: BenchResult): string {
 
 /** Rebuild bench/results/README.md from every JSON result. */
 export function writeTable(): void {
-  const files = readdirSync(RESULTS_DIR).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(RESULTS_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   const parts = files.map((f) => renderTable(JSON.parse(readFileSync(join(RESULTS_DIR, f), 'utf8')) as BenchResult));
   writeFileSync(
     join(RESULTS_DIR, 'README.md'),

@@ -30,7 +30,11 @@ for (const name of wanted) {
     child.on('exit', (c, signal) => resolve(c ?? (signal ? 128 : 1)));
     child.on('error', () => resolve(1));
   });
-  outcome.push({ name, result: code === 0 ? 'ok' : `FAILED (exit ${code})`, seconds: Math.round((Date.now() - t0) / 1000) });
+  outcome.push({
+    name,
+    result: code === 0 ? 'ok' : `FAILED (exit ${code})`,
+    seconds: Math.round((Date.now() - t0) / 1000),
+  });
 }
 
 writeTable();

@@ -37,32 +37,65 @@ if (process.argv[2] === '--sandbox') {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tl-bench-sn-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--sandbox', dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--sandbox', dir], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   try {
     const first = await new Promise<string>((resolve, reject) => {
       createInterface({ input: child.stdout! }).once('line', resolve);
       child.once('exit', (code) => reject(new Error(`sandbox exited (${code})`)));
     });
-    const { baseUrl, ca, itil } = JSON.parse(first) as { baseUrl: string; ca: string; itil: { username: string; password: string } };
+    const { baseUrl, ca, itil } = JSON.parse(first) as {
+      baseUrl: string;
+      ca: string;
+      itil: { username: string; password: string };
+    };
     const agent = new Agent({ connect: { ca }, headersTimeout: 600_000, bodyTimeout: 600_000 });
     const admin = async (method: 'POST' | 'GET', path: string, body?: unknown) => {
-      const r = await request(`${baseUrl}${path}`, { method, dispatcher: agent, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const r = await request(`${baseUrl}${path}`, {
+        method,
+        dispatcher: agent,
+        headers: { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       const text = await r.body.text();
       if (r.statusCode >= 400) throw new Error(`${path} → ${r.statusCode} ${text}`);
       return JSON.parse(text);
     };
 
     console.error(`seeding ${LIST_N.toLocaleString()} incidents…`);
-    const seeded = await admin('POST', '/_sandbox/servicenow/seed', { table: 'incident', count: LIST_N, fields: { short_description: 'Bench incident {n}' } });
+    const seeded = await admin('POST', '/_sandbox/servicenow/seed', {
+      table: 'incident',
+      count: LIST_N,
+      fields: { short_description: 'Bench incident {n}' },
+    });
     console.error(`  seeded in ${seeded.ms} ms`);
 
-    const client = new ServiceNowClient({ baseUrl, ca, auth: new BasicAuth(itil.username, itil.password), timeoutMs: 120_000 });
-    const fields = ['sys_id', 'number', 'state', 'short_description', 'correlation_id', 'sys_updated_on', 'sys_mod_count'];
+    const client = new ServiceNowClient({
+      baseUrl,
+      ca,
+      auth: new BasicAuth(itil.username, itil.password),
+      timeoutMs: 120_000,
+    });
+    const fields = [
+      'sys_id',
+      'number',
+      'state',
+      'short_description',
+      'correlation_id',
+      'sys_updated_on',
+      'sys_mod_count',
+    ];
     // Warm-up (connection, sandbox query cache), then the measured run.
     await client.list('incident', { allowEmpty: true, pageSize: 10, fields });
     const t0 = performance.now();
     let n = 0;
-    for await (const r of client.listAll('incident', { allowEmpty: true, pageSize: PAGE, fields, excludeReferenceLink: true })) {
+    for await (const r of client.listAll('incident', {
+      allowEmpty: true,
+      pageSize: PAGE,
+      fields,
+      excludeReferenceLink: true,
+    })) {
       if (r.sys_id) n++;
     }
     const listS = (performance.now() - t0) / 1000;
@@ -77,21 +110,45 @@ async function main(): Promise<void> {
     const clock = { now: () => Date.now() + offsetMs };
     const store = new MemoryWatermarkStore();
     let changes = 0;
-    const poller = new ServiceNowPoller({ client, table: 'incident', store, clock, pageSize: PAGE, onChange: async () => void changes++ });
+    const poller = new ServiceNowPoller({
+      client,
+      table: 'incident',
+      store,
+      clock,
+      pageSize: PAGE,
+      onChange: async () => void changes++,
+    });
     await store.set('servicenow:incident', JSON.stringify({ ts: formatSnDate(clock.now() - 1000) }));
-    await admin('POST', '/_sandbox/servicenow/seed', { table: 'incident', count: CHANGES_N, fields: { short_description: 'Changed {n}' } });
+    await admin('POST', '/_sandbox/servicenow/seed', {
+      table: 'incident',
+      count: CHANGES_N,
+      fields: { short_description: 'Changed {n}' },
+    });
     const t1 = performance.now();
     const poll = await poller.pollOnce();
     const pollS = (performance.now() - t1) / 1000;
-    if (changes !== CHANGES_N) throw new Error(`poller saw ${changes} changes, expected ${CHANGES_N} (${JSON.stringify(poll)})`);
+    if (changes !== CHANGES_N)
+      throw new Error(`poller saw ${changes} changes, expected ${CHANGES_N} (${JSON.stringify(poll)})`);
     console.error(`  poller caught ${changes} changes in ${pollS.toFixed(2)} s`);
     await client.close();
     await agent.close();
 
     const results: Metric[] = [
-      { metric: `list ${LIST_N.toLocaleString()} incidents (listAll, page ${PAGE})`, value: Math.round(n / listS), unit: 'records/s', target: '>= 20000', met: n / listS >= 20_000 },
+      {
+        metric: `list ${LIST_N.toLocaleString()} incidents (listAll, page ${PAGE})`,
+        value: Math.round(n / listS),
+        unit: 'records/s',
+        target: '>= 20000',
+        met: n / listS >= 20_000,
+      },
       { metric: 'client peak RSS (maxRSS)', value: Math.round(rssMB), unit: 'MB', target: '<= 200', met: rssMB <= 200 },
-      { metric: `poller catch-up, ${CHANGES_N.toLocaleString()} changes`, value: Number(pollS.toFixed(2)), unit: 's', target: '<= 5', met: pollS <= 5 },
+      {
+        metric: `poller catch-up, ${CHANGES_N.toLocaleString()} changes`,
+        value: Number(pollS.toFixed(2)),
+        unit: 's',
+        target: '<= 5',
+        met: pollS <= 5,
+      },
     ];
     const saved = saveResult({
       name: 'servicenow',

@@ -47,10 +47,15 @@ export class Http {
   }
 
   /** Like call, but a non-2xx answer throws (admin calls that must work). */
-  async ok<T = any>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
+  async ok<T = any>(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    url: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<T> {
     const r = await this.call(method, url, { body, headers });
     if (r.status >= 300) throw new Error(`${method} ${url} → ${r.status} ${r.text.slice(0, 300)}`);
-    return (r.text ? r.json<T>() : (undefined as T));
+    return r.text ? r.json<T>() : (undefined as T);
   }
 
   close(): Promise<void> {
@@ -61,7 +66,11 @@ export class Http {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Poll until `fn` returns a truthy value or the time is up (then undefined). */
-export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 250): Promise<T | undefined> {
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined | false>,
+  timeoutMs: number,
+  everyMs = 250,
+): Promise<T | undefined> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     try {

@@ -46,10 +46,14 @@ export class Closer {
   /** One pass: list open tickets, resolve each. Returns how many were still open. */
   async round(): Promise<number> {
     const q = encodeURIComponent(`correlation_idSTARTSWITH${PREFIX}^stateIN1,2,3`);
-    const r = await this.sb.http.call('GET', `${this.sb.servicenow.baseUrl}/api/now/table/${this.table}?sysparm_query=${q}&sysparm_fields=sys_id,correlation_id,state&sysparm_limit=400`, {
-      headers: { authorization: this.auth },
-      timeoutMs: 15_000,
-    });
+    const r = await this.sb.http.call(
+      'GET',
+      `${this.sb.servicenow.baseUrl}/api/now/table/${this.table}?sysparm_query=${q}&sysparm_fields=sys_id,correlation_id,state&sysparm_limit=400`,
+      {
+        headers: { authorization: this.auth },
+        timeoutMs: 15_000,
+      },
+    );
     if (r.status !== 200) {
       this.errors++;
       return -1;
@@ -61,11 +65,15 @@ export class Closer {
         while (next < rows.length && !this.stopped) {
           const row = rows[next++];
           try {
-            const p = await this.sb.http.call('PATCH', `${this.sb.servicenow.baseUrl}/api/now/table/${this.table}/${row.sys_id}`, {
-              body: { state: '6', close_code: 'Solution provided', close_notes: 'Access provisioned (chaos closer)' },
-              headers: { authorization: this.auth },
-              timeoutMs: 15_000,
-            });
+            const p = await this.sb.http.call(
+              'PATCH',
+              `${this.sb.servicenow.baseUrl}/api/now/table/${this.table}/${row.sys_id}`,
+              {
+                body: { state: '6', close_code: 'Solution provided', close_notes: 'Access provisioned (chaos closer)' },
+                headers: { authorization: this.auth },
+                timeoutMs: 15_000,
+              },
+            );
             if (p.status === 200) this.closes++;
             else this.errors++;
           } catch {
@@ -79,13 +87,25 @@ export class Closer {
 }
 
 /** Every entitlement ticket in the sandbox (faults must be off): count, duplicates, resolved. */
-export async function ticketCensus(sb: SandboxProcess, table = 'incident'): Promise<{ tickets: number; correlations: number; duplicated: number; resolved: number; byCorrelation: Map<string, number> }> {
+export async function ticketCensus(
+  sb: SandboxProcess,
+  table = 'incident',
+): Promise<{
+  tickets: number;
+  correlations: number;
+  duplicated: number;
+  resolved: number;
+  byCorrelation: Map<string, number>;
+}> {
   const q = encodeURIComponent(`correlation_idSTARTSWITH${PREFIX}`);
   const byCorrelation = new Map<string, number>();
   let tickets = 0;
   let resolved = 0;
   for (let offset = 0; ; offset += 2000) {
-    const page = await sb.sn<{ result: Row[] }>('GET', `/api/now/table/${table}?sysparm_query=${q}&sysparm_fields=sys_id,correlation_id,state&sysparm_limit=2000&sysparm_offset=${offset}&sysparm_no_count=true`);
+    const page = await sb.sn<{ result: Row[] }>(
+      'GET',
+      `/api/now/table/${table}?sysparm_query=${q}&sysparm_fields=sys_id,correlation_id,state&sysparm_limit=2000&sysparm_offset=${offset}&sysparm_no_count=true`,
+    );
     for (const row of page.result) {
       tickets++;
       if (row.state === '6' || row.state === '7') resolved++;
@@ -98,9 +118,19 @@ export async function ticketCensus(sb: SandboxProcess, table = 'incident'): Prom
 }
 
 /** Resumes the Graph sandbox accepted, per request id. */
-export async function resumeCensus(sb: SandboxProcess): Promise<{ accepted: number; rejected: number; requests: number; duplicated: number }> {
-  const r = await sb.ms<{ accepted: number; rejected: number; value: { requestId: string; accepted: boolean }[] }>('GET', '/_sandbox/graph/resumes');
+export async function resumeCensus(
+  sb: SandboxProcess,
+): Promise<{ accepted: number; rejected: number; requests: number; duplicated: number }> {
+  const r = await sb.ms<{ accepted: number; rejected: number; value: { requestId: string; accepted: boolean }[] }>(
+    'GET',
+    '/_sandbox/graph/resumes',
+  );
   const per = new Map<string, number>();
   for (const v of r.value) if (v.accepted) per.set(v.requestId, (per.get(v.requestId) ?? 0) + 1);
-  return { accepted: r.accepted, rejected: r.rejected, requests: per.size, duplicated: [...per.values()].filter((n) => n > 1).length };
+  return {
+    accepted: r.accepted,
+    rejected: r.rejected,
+    requests: per.size,
+    duplicated: [...per.values()].filter((n) => n > 1).length,
+  };
 }

@@ -28,10 +28,28 @@ export async function jobCensus(o: { databaseUrl?: string; dataDir: string }, gr
       .execute();
     const byState = Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
     const count = async (where: (q: any) => any) =>
-      Number((await where(store.db.selectFrom('jobs').select(sql<number>`count(*)`.as('n')).where('key', 'not like', 'schedule:%')).executeTakeFirst())?.n ?? 0);
-    const stuck = await count((q) => q.where((eb: any) => eb.or([eb('state', '=', 'running'), eb.and([eb('state', '=', 'ready'), eb('run_at', '<=', now - graceMs)])])));
+      Number(
+        (
+          await where(
+            store.db
+              .selectFrom('jobs')
+              .select(sql<number>`count(*)`.as('n'))
+              .where('key', 'not like', 'schedule:%'),
+          ).executeTakeFirst()
+        )?.n ?? 0,
+      );
+    const stuck = await count((q) =>
+      q.where((eb: any) =>
+        eb.or([eb('state', '=', 'running'), eb.and([eb('state', '=', 'ready'), eb('run_at', '<=', now - graceMs)])]),
+      ),
+    );
     const timers = await count((q) => q.where('state', '=', 'ready').where('run_at', '>', now + graceMs));
-    const deadSamples = await store.db.selectFrom('jobs').select(['kind', 'key', 'last_error']).where('state', '=', 'dead').limit(5).execute();
+    const deadSamples = await store.db
+      .selectFrom('jobs')
+      .select(['kind', 'key', 'last_error'])
+      .where('state', '=', 'dead')
+      .limit(5)
+      .execute();
     return { done: byState.done ?? 0, dead: byState.dead ?? 0, stuck, timers, byState, deadSamples };
   } finally {
     await store.close();
@@ -46,7 +64,12 @@ export async function dueJobs(o: { databaseUrl?: string; dataDir: string }): Pro
       .selectFrom('jobs')
       .select(sql<number>`count(*)`.as('n'))
       .where('key', 'not like', 'schedule:%')
-      .where((eb) => eb.or([eb('state', '=', 'running'), eb.and([eb('state', '=', 'ready'), eb('run_at', '<=', Date.now() + 60_000)])]))
+      .where((eb) =>
+        eb.or([
+          eb('state', '=', 'running'),
+          eb.and([eb('state', '=', 'ready'), eb('run_at', '<=', Date.now() + 60_000)]),
+        ]),
+      )
       .executeTakeFirst();
     return Number(r?.n ?? 0);
   } finally {

@@ -22,14 +22,19 @@ export function n8nBin(): string {
 /** sqlite3 and isolated-vm compiled (their install scripts ran). */
 function nativeBuilt(): boolean {
   const nm = join(N8N_DIR, 'node_modules');
-  return existsSync(join(nm, 'sqlite3', 'build', 'Release', 'node_sqlite3.node')) && existsSync(join(nm, 'isolated-vm', 'out', 'isolated_vm.node'));
+  return (
+    existsSync(join(nm, 'sqlite3', 'build', 'Release', 'node_sqlite3.node')) &&
+    existsSync(join(nm, 'isolated-vm', 'out', 'isolated_vm.node'))
+  );
 }
 
 /** The cached install, if complete. */
 export function cachedN8n(): N8nInstall | undefined {
   if (!existsSync(MARKER) || !existsSync(n8nBin()) || !nativeBuilt()) return undefined;
   try {
-    const pkg = JSON.parse(readFileSync(join(N8N_DIR, 'node_modules', 'n8n', 'package.json'), 'utf8')) as { version: string };
+    const pkg = JSON.parse(readFileSync(join(N8N_DIR, 'node_modules', 'n8n', 'package.json'), 'utf8')) as {
+      version: string;
+    };
     if (pkg.version === N8N_VERSION) return { ok: true, bin: n8nBin(), version: pkg.version };
   } catch {
     /* fall through */
@@ -84,7 +89,9 @@ export async function ensureN8n(log: (s: string) => void = (s) => console.error(
     spawnSync('npm', ['rebuild', 'sqlite3', 'isolated-vm'], { cwd: N8N_DIR, stdio: 'ignore', timeout: 900_000 });
   }
   if (code !== 0 || !existsSync(n8nBin()) || !nativeBuilt()) {
-    const tail = existsSync(join(N8N_DIR, 'install.log')) ? readFileSync(join(N8N_DIR, 'install.log'), 'utf8').trim().split('\n').slice(-5).join(' | ') : '';
+    const tail = existsSync(join(N8N_DIR, 'install.log'))
+      ? readFileSync(join(N8N_DIR, 'install.log'), 'utf8').trim().split('\n').slice(-5).join(' | ')
+      : '';
     return { ok: false, reason: `npm install n8n@${N8N_VERSION} failed (exit ${code}): ${tail.slice(0, 500)}` };
   }
   writeFileSync(MARKER, `${new Date().toISOString()} ${Math.round((Date.now() - t0) / 1000)} s\n`);
@@ -175,7 +182,10 @@ export function importWorkflow(run: N8nRun, wf: unknown): void {
   const file = join(run.userFolder, 'wf.json');
   writeFileSync(file, JSON.stringify(wf));
   const env = n8nEnv(run);
-  for (const args of [['import:workflow', `--input=${file}`], ['update:workflow', '--id=TicketloopBenchWf1', '--active=true']]) {
+  for (const args of [
+    ['import:workflow', `--input=${file}`],
+    ['update:workflow', '--id=TicketloopBenchWf1', '--active=true'],
+  ]) {
     const r = spawnSync(n8nBin(), args, { env, encoding: 'utf8', timeout: 180_000 });
     if (r.status !== 0) throw new Error(`n8n ${args[0]} failed (${r.status}): ${(r.stderr || r.stdout).slice(-800)}`);
   }

@@ -14,7 +14,11 @@ import { Http } from './http.ts';
 export interface SandboxInfo {
   caPath: string;
   ca: string;
-  servicenow: { baseUrl: string; itil: { username: string; password: string }; admin: { username: string; password: string } };
+  servicenow: {
+    baseUrl: string;
+    itil: { username: string; password: string };
+    admin: { username: string; password: string };
+  };
   microsoft: { baseUrl: string; tenantId: string };
   azure: { baseUrl: string };
   /** Ticketloop's configuration against this sandbox (validated; dataDir/server/database set per instance). */
@@ -31,7 +35,9 @@ export interface SandboxProcess extends SandboxInfo {
 }
 
 export async function startSandboxProcess(dataDir: string): Promise<SandboxProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, dataDir], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, dataDir], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`sandbox process exited (${code})`)));
@@ -43,7 +49,8 @@ export async function startSandboxProcess(dataDir: string): Promise<SandboxProce
     ...info,
     http,
     child,
-    sn: (method, path, body) => http.ok(method, `${info.servicenow.baseUrl}${path}`, body, { authorization: adminAuth }),
+    sn: (method, path, body) =>
+      http.ok(method, `${info.servicenow.baseUrl}${path}`, body, { authorization: adminAuth }),
     ms: (method, path, body) => http.ok(method, `${info.microsoft.baseUrl}${path}`, body),
     async close() {
       await http.close();
@@ -61,7 +68,11 @@ async function runChild(dataDir: string): Promise<void> {
   const { startSandbox } = await import('../../sandbox/index.ts');
   const { loadDemos, sandboxConfig } = await import('../../src/cli/demo.ts');
   const sandbox = await startSandbox({ dataDir });
-  const config = sandboxConfig({ dataDir: join(dataDir, 'ticketloop'), log: { level: 'warn' } }, sandbox, await loadDemos());
+  const config = sandboxConfig(
+    { dataDir: join(dataDir, 'ticketloop'), log: { level: 'warn' } },
+    sandbox,
+    await loadDemos(),
+  );
   const sn = sandbox.servicenow;
   const info: SandboxInfo = {
     caPath: sandbox.tls.caPath,

@@ -28,7 +28,10 @@ const need = (cond: unknown, message: string) => {
 function ensureSubscription(ctx: Ctx, subscriptionId: string, displayName?: string) {
   const existing = ctx.store.subscription(subscriptionId);
   if (existing && !displayName) return existing;
-  return ctx.store.putSubscription({ subscriptionId: existing?.subscriptionId ?? subscriptionId, displayName: displayName ?? existing?.displayName ?? subscriptionId });
+  return ctx.store.putSubscription({
+    subscriptionId: existing?.subscriptionId ?? subscriptionId,
+    displayName: displayName ?? existing?.displayName ?? subscriptionId,
+  });
 }
 
 function addToGroup(ctx: Ctx, name: string, subscriptionIds: string[], displayName?: string) {
@@ -83,7 +86,9 @@ export function registerAdmin(app: FastifyInstance, ctx: Ctx): void {
       resourceGroup: b.resourceGroup,
       name: b.name,
       environment: b.environment,
-      hierarchyIdentifier: String(b.hierarchyIdentifier ?? (b.environment === 'AWS' ? '000000000000' : 'sandbox-project')),
+      hierarchyIdentifier: String(
+        b.hierarchyIdentifier ?? (b.environment === 'AWS' ? '000000000000' : 'sandbox-project'),
+      ),
     });
   });
 
@@ -95,8 +100,19 @@ export function registerAdmin(app: FastifyInstance, ctx: Ctx): void {
     if (b.connectorId) {
       const c = ctx.store.connector(b.connectorId);
       need(c, `unknown security connector '${b.connectorId}'`);
-      addMulticloud(ctx.store, c!.id, c!.environment === 'AWS' ? 'Aws' : 'Gcp', String(b.entity ?? 'entity'), b.assessmentName, b.status, now);
-      return getAssessment(ctx.store, `${c!.id}/securityentitydata/${b.entity ?? 'entity'}`, b.assessmentName, { apiVersion: '2025-05-04', expandMetadata: true });
+      addMulticloud(
+        ctx.store,
+        c!.id,
+        c!.environment === 'AWS' ? 'Aws' : 'Gcp',
+        String(b.entity ?? 'entity'),
+        b.assessmentName,
+        b.status,
+        now,
+      );
+      return getAssessment(ctx.store, `${c!.id}/securityentitydata/${b.entity ?? 'entity'}`, b.assessmentName, {
+        apiVersion: '2025-05-04',
+        expandMetadata: true,
+      });
     }
     const sub = /^\/subscriptions\/([^/]+)/i.exec(String(b.resourceId ?? ''));
     need(sub, "'resourceId' must start with /subscriptions/{id}");
@@ -122,7 +138,10 @@ export function registerAdmin(app: FastifyInstance, ctx: Ctx): void {
     const count = Number(b.count ?? 0);
     need(Number.isInteger(count) && count >= 0 && count <= 50_000_000, "'count' must be an integer 0..50,000,000");
     const recommendations = Number(b.recommendations ?? 5);
-    need(Number.isInteger(recommendations) && recommendations >= 1 && recommendations <= MAX_GENERATED_RECOMMENDATIONS, `'recommendations' must be 1..${MAX_GENERATED_RECOMMENDATIONS}`);
+    need(
+      Number.isInteger(recommendations) && recommendations >= 1 && recommendations <= MAX_GENERATED_RECOMMENDATIONS,
+      `'recommendations' must be 1..${MAX_GENERATED_RECOMMENDATIONS}`,
+    );
     const unhealthyRatio = Number(b.unhealthyRatio ?? 0.3);
     need(unhealthyRatio >= 0 && unhealthyRatio <= 1, "'unhealthyRatio' must be 0..1");
     const sub = ensureSubscription(ctx, b.subscriptionId);
@@ -153,21 +172,41 @@ export function registerAdmin(app: FastifyInstance, ctx: Ctx): void {
         stored.code = status;
         stored.cause = cause ?? undefined;
         ctx.store.putAssessment(b.resourceId.split('/')[2], stored);
-        return { flipped: 1, assessment: getAssessment(ctx.store, b.resourceId, b.assessmentName, { apiVersion: '2025-05-04', expandMetadata: false }) };
+        return {
+          flipped: 1,
+          assessment: getAssessment(ctx.store, b.resourceId, b.assessmentName, {
+            apiVersion: '2025-05-04',
+            expandMetadata: false,
+          }),
+        };
       }
       const loc = locateGenerated(ctx.store, b.resourceId, b.assessmentName);
-      if (!loc) throw new ArmError(404, 'ResourceNotFound', `No assessment '${b.assessmentName}' on '${b.resourceId}'.`);
+      if (!loc)
+        throw new ArmError(404, 'ResourceNotFound', `No assessment '${b.assessmentName}' on '${b.resourceId}'.`);
       ctx.store.putOverrides(loc.g.subscriptionId, [loc.index], { code: status, cause, changedAt });
-      return { flipped: 1, index: loc.index, assessment: renderGenerated(generatedItem(loc.g, loc.index, { code: status, cause, changedAt }), { apiVersion: '2025-05-04', expandMetadata: false }) };
+      return {
+        flipped: 1,
+        index: loc.index,
+        assessment: renderGenerated(generatedItem(loc.g, loc.index, { code: status, cause, changedAt }), {
+          apiVersion: '2025-05-04',
+          expandMetadata: false,
+        }),
+      };
     }
-    need(typeof b.subscriptionId === 'string' && Number.isInteger(b.index), "give 'resourceId' + 'assessmentName', or 'subscriptionId' + 'index'");
+    need(
+      typeof b.subscriptionId === 'string' && Number.isInteger(b.index),
+      "give 'resourceId' + 'assessmentName', or 'subscriptionId' + 'index'",
+    );
     const g = ctx.store.generation(b.subscriptionId);
     need(g, `subscription '${b.subscriptionId}' has no generated assessments`);
     const n = Number(b.count ?? 1);
     need(Number.isInteger(n) && n >= 1 && b.index >= 0 && b.index + n <= g!.count, "'index'/'count' out of range");
     const indexes = Array.from({ length: n }, (_, k) => b.index + k);
     ctx.store.putOverrides(g!.subscriptionId, indexes, { code: status, cause, changedAt });
-    const first = renderGenerated(generatedItem(g!, b.index, { code: status, cause, changedAt }), { apiVersion: '2025-05-04', expandMetadata: false });
+    const first = renderGenerated(generatedItem(g!, b.index, { code: status, cause, changedAt }), {
+      apiVersion: '2025-05-04',
+      expandMetadata: false,
+    });
     return { flipped: n, assessment: first };
   });
 }

@@ -23,7 +23,9 @@ export class ArmError extends Error {
     super(message);
   }
   body() {
-    return { error: { code: this.code, message: this.message, target: this.target, details: this.details, additionalInfo: [] } };
+    return {
+      error: { code: this.code, message: this.message, target: this.target, details: this.details, additionalInfo: [] },
+    };
   }
 }
 
@@ -41,7 +43,11 @@ export function firstQuery(q: Record<string, unknown>, name: string): string | u
 export function requireApiVersion(q: Record<string, unknown>, supported: readonly string[]): string {
   const v = firstQuery(q, 'api-version');
   if (!v) {
-    throw new ArmError(400, 'MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.");
+    throw new ArmError(
+      400,
+      'MissingApiVersionParameter',
+      'The api-version query parameter (?api-version=) is required for all requests.',
+    );
   }
   if (!supported.includes(v)) {
     throw new ArmError(
@@ -83,10 +89,18 @@ const STATUS_CODES: Record<number, string> = {
 };
 
 export function faultBody(status: number) {
-  return new ArmError(status, STATUS_CODES[status] ?? 'InternalServerError', `Injected sandbox failure (${status}).`).body();
+  return new ArmError(
+    status,
+    STATUS_CODES[status] ?? 'InternalServerError',
+    `Injected sandbox failure (${status}).`,
+  ).body();
 }
 
 /** Is `s` an RFC 3339 date-time (what the spec's `format: date-time` means)? */
 export function isDateTime(s: unknown): s is string {
-  return typeof s === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(s) && !Number.isNaN(Date.parse(s));
+  return (
+    typeof s === 'string' &&
+    /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/i.test(s) &&
+    !Number.isNaN(Date.parse(s))
+  );
 }

@@ -1,5 +1,12 @@
 import { ArmError } from './arm.ts';
-import { KINDS, findRecommendation, generatedRecommendation, metadataProperties, type Recommendation, type Severity } from './catalog.ts';
+import {
+  KINDS,
+  findRecommendation,
+  generatedRecommendation,
+  metadataProperties,
+  type Recommendation,
+  type Severity,
+} from './catalog.ts';
 import { assessmentId, type AzureStore, type Generation, type Override, type StoredAssessment } from './store.ts';
 
 /**
@@ -68,7 +75,12 @@ export interface RenderOptions {
   expandMetadata: boolean;
 }
 
-const RISK: Record<Severity, 'Low' | 'Medium' | 'High' | 'Critical'> = { Low: 'Low', Medium: 'Medium', High: 'High', Critical: 'Critical' };
+const RISK: Record<Severity, 'Low' | 'Medium' | 'High' | 'Critical'> = {
+  Low: 'Low',
+  Medium: 'Medium',
+  High: 'High',
+  Critical: 'Critical',
+};
 
 // Metadata objects are shared by every item of a recommendation: build each one once.
 const metadataCache = new Map<string, ReturnType<typeof metadataProperties>>();
@@ -81,7 +93,15 @@ function cachedMetadata(r: Recommendation, apiVersion: string) {
 
 /** One item exactly as `SecurityAssessmentResponse`; newer fields only for the api-version that has them. */
 export function render(
-  a: { resourceId: string; name: string; code: string; cause?: string; description?: string; firstEvaluationDate: string; statusChangeDate: string },
+  a: {
+    resourceId: string;
+    name: string;
+    code: string;
+    cause?: string;
+    description?: string;
+    firstEvaluationDate: string;
+    statusChangeDate: string;
+  },
   resourceDetails: Record<string, unknown>,
   additionalData: Record<string, string> | undefined,
   o: RenderOptions,
@@ -124,17 +144,19 @@ export function renderGenerated(item: GeneratedItem, o: RenderOptions) {
 // --- scopes and paging ---------------------------------------------------------------------------
 
 /** A list scope is walked as segments: per subscription its stored assessments, then its generated set. */
-type Segment =
-  | { kind: 'stored'; subscriptionId?: string; connectorId?: string }
-  | { kind: 'generated'; g: Generation };
+type Segment = { kind: 'stored'; subscriptionId?: string; connectorId?: string } | { kind: 'generated'; g: Generation };
 
 export function resolveScope(store: AzureStore, scope: string): Segment[] {
   const sub = /^\/subscriptions\/([^/]+)$/i.exec(scope);
   const mg = /^\/providers\/Microsoft\.Management\/managementGroups\/([^/]+)$/i.exec(scope);
-  const conn = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Security\/securityConnectors\/[^/]+$/i.exec(scope);
+  const conn =
+    /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Security\/securityConnectors\/[^/]+$/i.exec(
+      scope,
+    );
   let subs: string[];
   if (sub) {
-    if (!store.subscription(sub[1])) throw new ArmError(404, 'SubscriptionNotFound', `The subscription '${sub[1]}' could not be found.`);
+    if (!store.subscription(sub[1]))
+      throw new ArmError(404, 'SubscriptionNotFound', `The subscription '${sub[1]}' could not be found.`);
     subs = [sub[1]];
   } else if (mg) {
     const group = store.managementGroup(mg[1]);
@@ -142,10 +164,19 @@ export function resolveScope(store: AzureStore, scope: string): Segment[] {
     subs = group.subscriptions;
   } else if (conn) {
     const c = store.connector(scope);
-    if (!c) throw new ArmError(404, 'ResourceNotFound', `The Resource 'Microsoft.Security/securityConnectors/${scope.split('/').pop()}' was not found.`);
+    if (!c)
+      throw new ArmError(
+        404,
+        'ResourceNotFound',
+        `The Resource 'Microsoft.Security/securityConnectors/${scope.split('/').pop()}' was not found.`,
+      );
     return [{ kind: 'stored', connectorId: c.id }];
   } else {
-    throw new ArmError(400, 'InvalidScope', `The scope '${scope}' is not valid for listing assessments. Use a subscription, management group or security connector.`);
+    throw new ArmError(
+      400,
+      'InvalidScope',
+      `The scope '${scope}' is not valid for listing assessments. Use a subscription, management group or security connector.`,
+    );
   }
   const segments: Segment[] = [];
   for (const s of subs) {
@@ -167,7 +198,13 @@ function decodeToken(t: string | undefined): { seg: number; pos: number } {
   return { seg: Number(m[1]), pos: Number(m[2]) };
 }
 
-export function listPage(store: AzureStore, scope: string, skipToken: string | undefined, top: number, o: RenderOptions) {
+export function listPage(
+  store: AzureStore,
+  scope: string,
+  skipToken: string | undefined,
+  top: number,
+  o: RenderOptions,
+) {
   const segments = resolveScope(store, scope);
   let { seg, pos } = decodeToken(skipToken);
   const value: unknown[] = [];
@@ -202,7 +239,11 @@ export function getAssessment(store: AzureStore, resourceId: string, name: strin
   const stored = store.assessment(assessmentId(resourceId, name));
   if (stored) return renderStored(stored, o);
   const loc = locateGenerated(store, resourceId, name);
-  if (loc) return renderGenerated(generatedItem(loc.g, loc.index, store.overrides(loc.g.subscriptionId, loc.index, loc.index + 1).get(loc.index)), o);
+  if (loc)
+    return renderGenerated(
+      generatedItem(loc.g, loc.index, store.overrides(loc.g.subscriptionId, loc.index, loc.index + 1).get(loc.index)),
+      o,
+    );
   return undefined;
 }
 

@@ -67,7 +67,8 @@ export const CATALOG: Recommendation[] = [
     name: 'ad4f3ff1-30eb-5042-16ed-27198f640b8d',
     displayName: 'Storage accounts should restrict network access using virtual network rules',
     description: 'Use virtual network rules instead of IP-based filtering so public IPs cannot reach the account.',
-    remediationDescription: 'In the storage account Networking blade, allow access from selected virtual networks only.',
+    remediationDescription:
+      'In the storage account Networking blade, allow access from selected virtual networks only.',
     severity: 'Medium',
     categories: ['Data', 'Networking'],
     userImpact: 'Moderate',
@@ -130,7 +131,7 @@ export const CATALOG: Recommendation[] = [
     name: '35b25be2-d08a-e340-45ed-f08a95d804fc',
     displayName: 'Redis Cache should allow access only via SSL',
     description: 'Only TLS connections protect cached data in transit.',
-    remediationDescription: "Disable the non-TLS port (6379) on the cache.",
+    remediationDescription: 'Disable the non-TLS port (6379) on the cache.',
     severity: 'High',
     categories: ['Data'],
     userImpact: 'Moderate',

@@ -20,7 +20,8 @@ const bad = (target: string, message: string) =>
 
 /** Validate a PUT body against the spec's schema and return the properties to store. */
 export function validateAssignment(body: unknown): Record<string, unknown> {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw bad('governanceAssignment', 'The request body must be a JSON object.');
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw bad('governanceAssignment', 'The request body must be a JSON object.');
   const p = (body as { properties?: unknown }).properties;
   if (!p || typeof p !== 'object' || Array.isArray(p)) throw bad('properties', "The 'properties' object is required.");
   const props = p as Record<string, unknown>;
@@ -33,7 +34,8 @@ export function validateAssignment(body: unknown): Record<string, unknown> {
   if (props.remediationDueDate === undefined || props.remediationDueDate === null) {
     throw bad('properties.remediationDueDate', "The 'remediationDueDate' property is required.");
   }
-  if (!isDateTime(props.remediationDueDate)) throw bad('properties.remediationDueDate', "'remediationDueDate' must be an ISO 8601 date-time.");
+  if (!isDateTime(props.remediationDueDate))
+    throw bad('properties.remediationDueDate', "'remediationDueDate' must be an ISO 8601 date-time.");
   out.remediationDueDate = props.remediationDueDate;
 
   if (props.remediationEta !== undefined) {
@@ -43,20 +45,24 @@ export function validateAssignment(body: unknown): Record<string, unknown> {
       throw bad('properties.remediationEta', "'remediationEta' requires both 'eta' and 'justification'.");
     }
     if (!isDateTime(eta.eta)) throw bad('properties.remediationEta.eta', "'eta' must be an ISO 8601 date-time.");
-    if (typeof eta.justification !== 'string') throw bad('properties.remediationEta.justification', "'justification' must be a string.");
+    if (typeof eta.justification !== 'string')
+      throw bad('properties.remediationEta.justification', "'justification' must be a string.");
     out.remediationEta = { eta: eta.eta, justification: eta.justification };
   }
   if (props.isGracePeriod !== undefined) {
-    if (typeof props.isGracePeriod !== 'boolean') throw bad('properties.isGracePeriod', "'isGracePeriod' must be a boolean.");
+    if (typeof props.isGracePeriod !== 'boolean')
+      throw bad('properties.isGracePeriod', "'isGracePeriod' must be a boolean.");
     out.isGracePeriod = props.isGracePeriod;
   }
   if (props.governanceEmailNotification !== undefined) {
     const n = props.governanceEmailNotification as Record<string, unknown> | null;
-    if (!n || typeof n !== 'object') throw bad('properties.governanceEmailNotification', "'governanceEmailNotification' must be an object.");
+    if (!n || typeof n !== 'object')
+      throw bad('properties.governanceEmailNotification', "'governanceEmailNotification' must be an object.");
     const copy: Record<string, boolean> = {};
     for (const k of ['disableManagerEmailNotification', 'disableOwnerEmailNotification']) {
       if (n[k] === undefined) continue;
-      if (typeof n[k] !== 'boolean') throw bad(`properties.governanceEmailNotification.${k}`, `'${k}' must be a boolean.`);
+      if (typeof n[k] !== 'boolean')
+        throw bad(`properties.governanceEmailNotification.${k}`, `'${k}' must be a boolean.`);
       copy[k] = n[k] as boolean;
     }
     out.governanceEmailNotification = copy;
@@ -69,7 +75,10 @@ export function validateAssignment(body: unknown): Record<string, unknown> {
       const n = d.ticketNumber;
       // int32, minimum 0: a ServiceNow number like "INC0010001" is rejected, as the real API does.
       if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > INT32_MAX) {
-        throw bad('properties.additionalData.ticketNumber', `'ticketNumber' must be an integer between 0 and ${INT32_MAX} (int32).`);
+        throw bad(
+          'properties.additionalData.ticketNumber',
+          `'ticketNumber' must be an integer between 0 and ${INT32_MAX} (int32).`,
+        );
       }
       copy.ticketNumber = n;
     }
@@ -90,9 +99,17 @@ export function checkScope(store: AzureStore, scope: string, assessmentName: str
     throw new ArmError(404, 'SubscriptionNotFound', `The subscription '${sub?.[1] ?? scope}' could not be found.`);
   }
   if (!sub[2]) return;
-  if (/^\/resourceGroups\/[^/]+\/providers\/Microsoft\.Security\/securityConnectors\/[^/]+$/i.test(sub[2]) && store.connector(scope)) return;
+  if (
+    /^\/resourceGroups\/[^/]+\/providers\/Microsoft\.Security\/securityConnectors\/[^/]+$/i.test(sub[2]) &&
+    store.connector(scope)
+  )
+    return;
   if (!getAssessment(store, scope, assessmentName, { apiVersion: '2021-06-01', expandMetadata: false })) {
-    throw new ArmError(404, 'ResourceNotFound', `The assessment '${assessmentName}' was not found on resource '${scope}'.`);
+    throw new ArmError(
+      404,
+      'ResourceNotFound',
+      `The assessment '${assessmentName}' was not found on resource '${scope}'.`,
+    );
   }
 }
 

@@ -89,9 +89,19 @@ export async function startAzureSandbox(o: AzureSandboxOptions): Promise<AzureSa
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     if (ADMIN.test(req.url)) return;
     const header = req.headers.authorization;
-    if (!header) return unauthorized(reply, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.");
+    if (!header)
+      return unauthorized(
+        reply,
+        'AuthenticationFailed',
+        "Authentication failed. The 'Authorization' header is missing.",
+      );
     const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!m) return unauthorized(reply, 'AuthenticationFailed', "Authentication failed. The 'Authorization' header is provided in an invalid format.");
+    if (!m)
+      return unauthorized(
+        reply,
+        'AuthenticationFailed',
+        "Authentication failed. The 'Authorization' header is provided in an invalid format.",
+      );
     const exp = tokenExpiry(m[1]);
     if (exp !== undefined && exp <= clock.now()) {
       return unauthorized(
@@ -103,7 +113,11 @@ export async function startAzureSandbox(o: AzureSandboxOptions): Promise<AzureSa
     try {
       await o.verifyBearer(m[1]);
     } catch (e) {
-      return unauthorized(reply, 'InvalidAuthenticationToken', `The access token is invalid. ${(e as Error).message ?? ''}`.trim());
+      return unauthorized(
+        reply,
+        'InvalidAuthenticationToken',
+        `The access token is invalid. ${(e as Error).message ?? ''}`.trim(),
+      );
     }
   });
 
@@ -112,7 +126,11 @@ export async function startAzureSandbox(o: AzureSandboxOptions): Promise<AzureSa
     const e =
       status === 500
         ? new ArmError(500, 'InternalServerError', `The sandbox failed: ${err.message}`)
-        : new ArmError(status, 'InvalidRequestContent', `The request content was invalid and could not be deserialized: ${err.message}`);
+        : new ArmError(
+            status,
+            'InvalidRequestContent',
+            `The request content was invalid and could not be deserialized: ${err.message}`,
+          );
     return reply.code(e.status).send(e.body());
   });
 

@@ -7,8 +7,21 @@ import {
   requireApiVersion,
   sendArmError,
 } from './arm.ts';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, getAssessment, listPage, renderStored, type RenderOptions } from './assessments.ts';
-import { CATALOG, MAX_GENERATED_RECOMMENDATIONS, findRecommendation, generatedRecommendation, metadataResource } from './catalog.ts';
+import {
+  DEFAULT_PAGE_SIZE,
+  MAX_PAGE_SIZE,
+  getAssessment,
+  listPage,
+  renderStored,
+  type RenderOptions,
+} from './assessments.ts';
+import {
+  CATALOG,
+  MAX_GENERATED_RECOMMENDATIONS,
+  findRecommendation,
+  generatedRecommendation,
+  metadataResource,
+} from './catalog.ts';
 import { checkScope, governanceId, resource, validateAssignment } from './governance.ts';
 import { assessmentId, type AzureStore, type StoredAssessment } from './store.ts';
 import type { OffsetClock } from '../shared/clock.ts';
@@ -62,17 +75,28 @@ export function registerArmRoutes(app: FastifyInstance, ctx: Ctx): void {
     url: '/*',
     handler: async (req, reply) => {
       // ARM tolerates `//subscriptions/...` (SDKs given an id with a leading slash) and a trailing slash.
-      const path = decodeURIComponent(req.url.split('?')[0]).replace(/\/{2,}/g, '/').replace(/\/+$/, '');
+      const path = decodeURIComponent(req.url.split('?')[0])
+        .replace(/\/{2,}/g, '/')
+        .replace(/\/+$/, '');
       try {
         for (const [rx, methods] of table) {
           const m = rx.exec(path);
           if (!m) continue;
           const h = methods[req.method];
-          if (!h) throw new ArmError(405, 'MethodNotAllowed', `The requested resource does not support http method '${req.method}'.`);
+          if (!h)
+            throw new ArmError(
+              405,
+              'MethodNotAllowed',
+              `The requested resource does not support http method '${req.method}'.`,
+            );
           const out = await h(req, reply, m);
           return reply.sent ? reply : out;
         }
-        throw new ArmError(404, 'InvalidResourceType', `No route for '${req.method} ${path}' in the sandbox's Microsoft.Security surface.`);
+        throw new ArmError(
+          404,
+          'InvalidResourceType',
+          `No route for '${req.method} ${path}' in the sandbox's Microsoft.Security surface.`,
+        );
       } catch (e) {
         if (e instanceof ArmError) return sendArmError(reply, e);
         throw e;
@@ -93,12 +117,16 @@ function pageSize(req: FastifyRequest, dflt: number): number {
   const t = firstQuery(q(req), '$top');
   if (t === undefined) return dflt;
   const n = Number(t);
-  if (!Number.isInteger(n) || n < 1) throw new ArmError(400, 'InvalidQueryParameterValue', `The value '${t}' of query parameter '$top' is not valid.`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new ArmError(400, 'InvalidQueryParameterValue', `The value '${t}' of query parameter '$top' is not valid.`);
   return Math.min(n, MAX_PAGE_SIZE);
 }
 
 function renderOptions(req: FastifyRequest, apiVersion: string): RenderOptions {
-  const expand = (firstQuery(q(req), '$expand') ?? '').toLowerCase().split(',').map((s) => s.trim());
+  const expand = (firstQuery(q(req), '$expand') ?? '')
+    .toLowerCase()
+    .split(',')
+    .map((s) => s.trim());
   return { apiVersion, expandMetadata: expand.includes('metadata') };
 }
 
@@ -131,7 +159,13 @@ function metadata(req: FastifyRequest, name: string | undefined, subscriptionId?
 
 function list(ctx: Ctx, req: FastifyRequest, scope: string) {
   const v = requireApiVersion(q(req), ASSESSMENT_API_VERSIONS);
-  const page = listPage(ctx.store, scope, firstQuery(q(req), '$skipToken'), pageSize(req, DEFAULT_PAGE_SIZE), renderOptions(req, v));
+  const page = listPage(
+    ctx.store,
+    scope,
+    firstQuery(q(req), '$skipToken'),
+    pageSize(req, DEFAULT_PAGE_SIZE),
+    renderOptions(req, v),
+  );
   const path = `${scope}/providers/Microsoft.Security/assessments`;
   return page.next ? { value: page.value, nextLink: nextLink(req, path, page.next) } : { value: page.value };
 }
@@ -139,7 +173,12 @@ function list(ctx: Ctx, req: FastifyRequest, scope: string) {
 function getOne(ctx: Ctx, req: FastifyRequest, m: RegExpExecArray) {
   const v = requireApiVersion(q(req), ASSESSMENT_API_VERSIONS);
   const found = getAssessment(ctx.store, m[1], m[2], renderOptions(req, v));
-  if (!found) throw new ArmError(404, 'ResourceNotFound', `The Resource 'Microsoft.Security/assessments/${m[2]}' under '${m[1]}' was not found.`);
+  if (!found)
+    throw new ArmError(
+      404,
+      'ResourceNotFound',
+      `The Resource 'Microsoft.Security/assessments/${m[2]}' under '${m[1]}' was not found.`,
+    );
   return found;
 }
 
@@ -154,9 +193,15 @@ function putAssessment(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, m: Re
   if (!subscriptionId) throw new ArmError(400, 'InvalidScope', `Assessments can only be written under a subscription.`);
   const p = ((req.body ?? {}) as { properties?: Record<string, any> }).properties;
   if (!p?.status || !CODES.includes(p.status.code)) {
-    throw new ArmError(400, 'InvalidInput', "'properties.status.code' must be Healthy, Unhealthy or NotApplicable.", 'properties.status.code');
+    throw new ArmError(
+      400,
+      'InvalidInput',
+      "'properties.status.code' must be Healthy, Unhealthy or NotApplicable.",
+      'properties.status.code',
+    );
   }
-  if (!p.resourceDetails?.source) throw new ArmError(400, 'InvalidInput', "'properties.resourceDetails' is required.", 'properties.resourceDetails');
+  if (!p.resourceDetails?.source)
+    throw new ArmError(400, 'InvalidInput', "'properties.resourceDetails' is required.", 'properties.resourceDetails');
   const now = new Date(ctx.clock.now()).toISOString();
   const prev = ctx.store.assessment(assessmentId(resourceId, name));
   const a: StoredAssessment = {
@@ -204,7 +249,8 @@ function listGovernance(ctx: Ctx, req: FastifyRequest, m: RegExpExecArray) {
 function putGovernance(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, m: RegExpExecArray) {
   requireApiVersion(q(req), GOVERNANCE_API_VERSIONS);
   const [scope, assessmentName, key] = [m[1], m[2], m[3]];
-  if (!/^[-\w._()]+$/.test(assessmentName)) throw new ArmError(400, 'InvalidInput', `Invalid assessment name '${assessmentName}'.`, 'assessmentName');
+  if (!/^[-\w._()]+$/.test(assessmentName))
+    throw new ArmError(400, 'InvalidInput', `Invalid assessment name '${assessmentName}'.`, 'assessmentName');
   const props = validateAssignment(req.body);
   checkScope(ctx.store, scope, assessmentName);
   const id = governanceId(scope, assessmentName, key);

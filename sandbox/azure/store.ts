@@ -66,7 +66,8 @@ export interface GovernanceRow {
   properties: Record<string, unknown>;
 }
 
-export const assessmentId = (resourceId: string, name: string) => `${resourceId}/providers/Microsoft.Security/assessments/${name}`;
+export const assessmentId = (resourceId: string, name: string) =>
+  `${resourceId}/providers/Microsoft.Security/assessments/${name}`;
 
 export class AzureStore {
   readonly docs: DocStore;
@@ -101,15 +102,23 @@ export class AzureStore {
       ),
       delA: db.prepare('DELETE FROM az_assessments WHERE id_lc = ?'),
       pageBySub: db.prepare('SELECT seq, body FROM az_assessments WHERE sub = ? AND seq > ? ORDER BY seq LIMIT ?'),
-      pageByConn: db.prepare('SELECT seq, body FROM az_assessments WHERE connector_lc = ? AND seq > ? ORDER BY seq LIMIT ?'),
-      overridesIn: db.prepare('SELECT idx, code, cause, changed_at FROM az_overrides WHERE sub = ? AND idx >= ? AND idx < ?'),
+      pageByConn: db.prepare(
+        'SELECT seq, body FROM az_assessments WHERE connector_lc = ? AND seq > ? ORDER BY seq LIMIT ?',
+      ),
+      overridesIn: db.prepare(
+        'SELECT idx, code, cause, changed_at FROM az_overrides WHERE sub = ? AND idx >= ? AND idx < ?',
+      ),
       putOverride: db.prepare(
         `INSERT INTO az_overrides (sub, idx, code, cause, changed_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (sub, idx) DO UPDATE SET code = excluded.code, cause = excluded.cause, changed_at = excluded.changed_at`,
       ),
       clearOverrides: db.prepare('DELETE FROM az_overrides WHERE sub = ?'),
-      getG: db.prepare('SELECT seq, id, name, body FROM az_governance WHERE scope_lc = ? AND assessment_lc = ? AND key_lc = ?'),
-      insG: db.prepare('INSERT INTO az_governance (scope_lc, assessment_lc, key_lc, id, name, body) VALUES (?, ?, ?, ?, ?, ?)'),
+      getG: db.prepare(
+        'SELECT seq, id, name, body FROM az_governance WHERE scope_lc = ? AND assessment_lc = ? AND key_lc = ?',
+      ),
+      insG: db.prepare(
+        'INSERT INTO az_governance (scope_lc, assessment_lc, key_lc, id, name, body) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
       updG: db.prepare('UPDATE az_governance SET body = ? WHERE seq = ?'),
       delG: db.prepare('DELETE FROM az_governance WHERE scope_lc = ? AND assessment_lc = ? AND key_lc = ?'),
       // A scope also covers the resources below it ("all of your resources inside a scope"):
@@ -206,8 +215,7 @@ export class AzureStore {
 
   governance(scope: string, assessmentName: string, key: string): GovernanceRow | undefined {
     const row = this.q.getG.get(scope.toLowerCase(), assessmentName.toLowerCase(), key.toLowerCase()) as
-      | { seq: number; id: string; name: string; body: string }
-      | undefined;
+      { seq: number; id: string; name: string; body: string } | undefined;
     return row ? { seq: row.seq, id: row.id, name: row.name, properties: JSON.parse(row.body) } : undefined;
   }
   /** Insert or replace; true when it was created. */
@@ -218,7 +226,14 @@ export class AzureStore {
         this.q.updG.run(JSON.stringify(properties), existing.seq);
         return false;
       }
-      this.q.insG.run(scope.toLowerCase(), assessmentName.toLowerCase(), key.toLowerCase(), id, key, JSON.stringify(properties));
+      this.q.insG.run(
+        scope.toLowerCase(),
+        assessmentName.toLowerCase(),
+        key.toLowerCase(),
+        id,
+        key,
+        JSON.stringify(properties),
+      );
       return true;
     });
   }

@@ -95,7 +95,9 @@ export class EmEngine {
   /** Continue a request's pipeline on the next tick (after the HTTP answer went out). */
   schedule(requestId: string): void {
     if (this.closed) return;
-    setImmediate(() => void this.track(this.advance(requestId)).catch((e) => console.error('[microsoft sandbox] pipeline', e)));
+    setImmediate(
+      () => void this.track(this.advance(requestId)).catch((e) => console.error('[microsoft sandbox] pipeline', e)),
+    );
   }
 
   private async advance(requestId: string): Promise<void> {
@@ -139,7 +141,12 @@ export class EmEngine {
         continue;
       }
       if (phase === 'done') {
-        Object.assign(r, { state: 'delivered', status: STATUS.delivered, completedDateTime: this.now(), _wait: undefined });
+        Object.assign(r, {
+          state: 'delivered',
+          status: STATUS.delivered,
+          completedDateTime: this.now(),
+          _wait: undefined,
+        });
         this.store.put(C.requests, r.id, r);
         return;
       }
@@ -164,7 +171,13 @@ export class EmEngine {
     const deadline = this.clock.now() + timeoutMs;
     r.status = STATUS.waiting;
     r._wait = { phase, stage, instanceId, extensionId: ext.id, deadline };
-    r.customExtensionCalloutInstances.push({ id: instanceId, customExtensionId: ext.id, detail: null, externalCorrelationId: null, status: 'waitingForCallback' });
+    r.customExtensionCalloutInstances.push({
+      id: instanceId,
+      customExtensionId: ext.id,
+      detail: null,
+      externalCorrelationId: null,
+      status: 'waitingForCallback',
+    });
     this.store.put(C.requests, r.id, r);
     this.deadlines.set(r.id, deadline);
     const outcome = await this.sendCallout(ext, this.payload(r, stage, instanceId, ext), r.id, stage, instanceId);
@@ -175,10 +188,21 @@ export class EmEngine {
     this.fail(now, instanceId, 'calloutFailed', STATUS.calloutFailed);
   }
 
-  private fail(r: AssignmentRequest, instanceId: string, calloutStatus: 'calloutFailed' | 'callbackTimedOut', status: string): void {
+  private fail(
+    r: AssignmentRequest,
+    instanceId: string,
+    calloutStatus: 'calloutFailed' | 'callbackTimedOut',
+    status: string,
+  ): void {
     const inst = r.customExtensionCalloutInstances.find((c) => c.id === instanceId);
     if (inst) inst.status = calloutStatus;
-    Object.assign(r, { state: 'deliveryFailed', status, completedDateTime: this.now(), _wait: undefined, _phase: 'done' });
+    Object.assign(r, {
+      state: 'deliveryFailed',
+      status,
+      completedDateTime: this.now(),
+      _wait: undefined,
+      _phase: 'done',
+    });
     if (r.requestType.endsWith('Add')) this.setAssignment(r._assignmentId, 'deliveryFailed', 'DeliveryFailed');
     this.store.put(C.requests, r.id, r);
     this.deadlines.delete(r.id);
@@ -232,18 +256,34 @@ export class EmEngine {
       CustomExtensionStageInstanceId: instanceId,
       CallbackConfiguration: { DurationBeforeTimeout: ext.callbackConfiguration?.timeoutDuration ?? null },
     };
-    if (!this.closed) void this.track(this.sendCallout(ext, payload, null, 'CustomExtensionConnectionTest', instanceId));
+    if (!this.closed)
+      void this.track(this.sendCallout(ext, payload, null, 'CustomExtensionConnectionTest', instanceId));
   }
 
   /**
    * POST a callout with an Entra-issued bearer (appid = the EM first-party app, aud = the
    * extension's resourceId, v1 issuer). Retries 5xx/network failures per clientConfiguration.
    */
-  private async sendCallout(ext: Extension, payload: Record<string, unknown>, requestId: string | null, stage: string, instanceId: string) {
+  private async sendCallout(
+    ext: Extension,
+    payload: Record<string, unknown>,
+    requestId: string | null,
+    stage: string,
+    instanceId: string,
+  ) {
     const url = extensionTarget(ext)!;
     const rec: CalloutRecord = {
-      id: randomUUID(), sentAt: this.now(), url, stage, requestId, extensionId: ext.id,
-      customExtensionStageInstanceId: instanceId, outcome: 'dropped', attempts: 0, lastStatus: 0, payload,
+      id: randomUUID(),
+      sentAt: this.now(),
+      url,
+      stage,
+      requestId,
+      extensionId: ext.id,
+      customExtensionStageInstanceId: instanceId,
+      outcome: 'dropped',
+      attempts: 0,
+      lastStatus: 0,
+      payload,
     };
     if (!this.faults.deliverWebhook()) {
       this.store.put(C.callouts, rec.id, rec);
@@ -266,7 +306,11 @@ export class EmEngine {
         const res = await request(url, {
           method: 'POST',
           dispatcher: this.agent,
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'user-agent': 'Azure-Identity-Governance-EntitlementManagement' },
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Bearer ${token}`,
+            'user-agent': 'Azure-Identity-Governance-EntitlementManagement',
+          },
           body: JSON.stringify(payload),
           signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.aborter.signal]),
         });
@@ -300,7 +344,8 @@ export class EmEngine {
       if (deadline > now) continue;
       this.deadlines.delete(id);
       const r = this.store.get<AssignmentRequest>(C.requests, id);
-      if (r?._wait?.instanceId && r._wait.deadline && r._wait.deadline <= now) this.fail(r, r._wait.instanceId, 'callbackTimedOut', STATUS.expired);
+      if (r?._wait?.instanceId && r._wait.deadline && r._wait.deadline <= now)
+        this.fail(r, r._wait.instanceId, 'callbackTimedOut', STATUS.expired);
     }
   }
 
@@ -312,7 +357,12 @@ export class EmEngine {
     const phase = r._wait!.phase;
     r._wait = undefined;
     if (state) {
-      Object.assign(r, { state, status: state === 'denied' ? STATUS.denied : STATUS.canceled, completedDateTime: this.now(), _phase: 'done' });
+      Object.assign(r, {
+        state,
+        status: state === 'denied' ? STATUS.denied : STATUS.canceled,
+        completedDateTime: this.now(),
+        _phase: 'done',
+      });
       this.store.put(C.requests, r.id, r);
       return;
     }

@@ -24,8 +24,24 @@ export const EM_READ = 'EntitlementManagement.Read.All';
 
 /** Demo users, so assignment targets resolve to names and mail addresses in callouts. */
 export const DEMO_USERS = [
-  { id: 'a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a01', displayName: 'Adele Vance', mail: 'adele.vance@ticketloopsandbox.onmicrosoft.com' },
-  { id: 'a1b2c3d4-0002-4e5f-8a9b-0c1d2e3f4a02', displayName: 'Alex Wilber', mail: 'alex.wilber@ticketloopsandbox.onmicrosoft.com' },
-  { id: 'a1b2c3d4-0003-4e5f-8a9b-0c1d2e3f4a03', displayName: 'Megan Bowen', mail: 'megan.bowen@ticketloopsandbox.onmicrosoft.com' },
-  { id: 'a1b2c3d4-0004-4e5f-8a9b-0c1d2e3f4a04', displayName: 'Nestor Wilke', mail: 'nestor.wilke@ticketloopsandbox.onmicrosoft.com' },
+  {
+    id: 'a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a01',
+    displayName: 'Adele Vance',
+    mail: 'adele.vance@ticketloopsandbox.onmicrosoft.com',
+  },
+  {
+    id: 'a1b2c3d4-0002-4e5f-8a9b-0c1d2e3f4a02',
+    displayName: 'Alex Wilber',
+    mail: 'alex.wilber@ticketloopsandbox.onmicrosoft.com',
+  },
+  {
+    id: 'a1b2c3d4-0003-4e5f-8a9b-0c1d2e3f4a03',
+    displayName: 'Megan Bowen',
+    mail: 'megan.bowen@ticketloopsandbox.onmicrosoft.com',
+  },
+  {
+    id: 'a1b2c3d4-0004-4e5f-8a9b-0c1d2e3f4a04',
+    displayName: 'Nestor Wilke',
+    mail: 'nestor.wilke@ticketloopsandbox.onmicrosoft.com',
+  },
 ].map((u) => ({ ...u, userPrincipalName: u.mail }));

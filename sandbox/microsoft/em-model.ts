@@ -15,9 +15,18 @@ export const C = {
   users: 'entra-users',
 } as const;
 
-export const REQUEST_STAGES = ['assignmentRequestCreated', 'assignmentRequestApproved', 'assignmentRequestGranted', 'assignmentRequestRemoved'] as const;
+export const REQUEST_STAGES = [
+  'assignmentRequestCreated',
+  'assignmentRequestApproved',
+  'assignmentRequestGranted',
+  'assignmentRequestRemoved',
+] as const;
 export type RequestStage = (typeof REQUEST_STAGES)[number];
-export const ALL_STAGES = [...REQUEST_STAGES, 'assignmentFourteenDaysBeforeExpiration', 'assignmentOneDayBeforeExpiration'];
+export const ALL_STAGES = [
+  ...REQUEST_STAGES,
+  'assignmentFourteenDaysBeforeExpiration',
+  'assignmentOneDayBeforeExpiration',
+];
 
 export interface Catalog {
   id: string;
@@ -54,7 +63,11 @@ export interface Policy {
   specificAllowedTargets: unknown[];
   expiration: unknown;
   requestorSettings: unknown;
-  requestApprovalSettings: { isApprovalRequiredForAdd?: boolean; isApprovalRequiredForUpdate?: boolean; stages?: unknown[] } | null;
+  requestApprovalSettings: {
+    isApprovalRequiredForAdd?: boolean;
+    isApprovalRequiredForUpdate?: boolean;
+    stages?: unknown[];
+  } | null;
   reviewSettings: unknown;
   automaticRequestSettings: unknown;
   questions: unknown[];
@@ -110,7 +123,12 @@ export interface AssignmentRequest {
   createdDateTime: string;
   completedDateTime: string | null;
   schedule: unknown;
-  answers: { '@odata.type'?: string; value?: string; displayValue?: string; answeredQuestion?: { id?: string; text?: string } }[];
+  answers: {
+    '@odata.type'?: string;
+    value?: string;
+    displayValue?: string;
+    answeredQuestion?: { id?: string; text?: string };
+  }[];
   justification: string | null;
   customExtensionCalloutInstances: CalloutInstance[];
   _accessPackageId: string;

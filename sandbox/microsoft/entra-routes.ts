@@ -16,7 +16,10 @@ type Form = Record<string, string | undefined>;
 export function aadError(now: number, error: string, code: number, message: string) {
   const trace = randomUUID();
   const correlation = randomUUID();
-  const timestamp = new Date(now).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const timestamp = new Date(now)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
   return {
     error,
     error_description: `AADSTS${code}: ${message} Trace ID: ${trace} Correlation ID: ${correlation} Timestamp: ${timestamp}`,
@@ -29,7 +32,12 @@ export function aadError(now: number, error: string, code: number, message: stri
 }
 
 class AadFailure extends Error {
-  constructor(readonly status: number, readonly error: string, readonly code: number, message: string) {
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly code: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -61,11 +69,17 @@ export function registerEntraRoutes(app: FastifyInstance, entra: Entra): void {
       throw new AadFailure(400, 'invalid_request', 50027, 'JWT token is invalid or malformed.');
     }
     const alg = String(header.alg);
-    if (alg !== 'RS256' && alg !== 'PS256') throw bad(5002738, `Invalid JWT token. '${alg}' is not a supported signature algorithm.`);
+    if (alg !== 'RS256' && alg !== 'PS256')
+      throw bad(5002738, `Invalid JWT token. '${alg}' is not a supported signature algorithm.`);
     const s256 = header['x5t#S256'] as string | undefined;
-    const candidates = client.certificates.filter((c) => (s256 ? c.x5tS256 === s256 : header.x5t ? c.x5t === header.x5t : true));
+    const candidates = client.certificates.filter((c) =>
+      s256 ? c.x5tS256 === s256 : header.x5t ? c.x5t === header.x5t : true,
+    );
     if (candidates.length === 0) {
-      throw bad(700027, `Client assertion failed signature validation. (Reason - The key was not found.) Thumbprint of key used by client: '${header.x5t ?? s256 ?? ''}'.`);
+      throw bad(
+        700027,
+        `Client assertion failed signature validation. (Reason - The key was not found.) Thumbprint of key used by client: '${header.x5t ?? s256 ?? ''}'.`,
+      );
     }
     const audiences = [...new Set([tenant, entra.tenantId])].flatMap((t) => [
       `${host()}/${t}/oauth2/v2.0/token`,
@@ -93,7 +107,10 @@ export function registerEntraRoutes(app: FastifyInstance, entra: Entra): void {
         return;
       } catch (e) {
         if (e instanceof AadFailure) throw e;
-        if (e instanceof joseErrors.JWTExpired || (e instanceof joseErrors.JWTClaimValidationFailed && e.claim === 'nbf')) {
+        if (
+          e instanceof joseErrors.JWTExpired ||
+          (e instanceof joseErrors.JWTClaimValidationFailed && e.claim === 'nbf')
+        ) {
           throw bad(700024, 'Client assertion is not within its valid time range.');
         }
         lastError = e;
@@ -106,34 +123,67 @@ export function registerEntraRoutes(app: FastifyInstance, entra: Entra): void {
     try {
       const tenant = req.params.tenant;
       if (!entra.knowsTenant(tenant)) {
-        throw new AadFailure(400, 'invalid_request', 90002, `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+        throw new AadFailure(
+          400,
+          'invalid_request',
+          90002,
+          `Tenant '${tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+        );
       }
-      const form: Form = req.body && typeof req.body === 'object' && !req.headers['content-type']?.includes('json') ? (req.body as Form) : {};
+      const form: Form =
+        req.body && typeof req.body === 'object' && !req.headers['content-type']?.includes('json')
+          ? (req.body as Form)
+          : {};
       if (!form.grant_type) throw missing('grant_type');
       if (form.grant_type !== 'client_credentials') {
-        throw new AadFailure(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${form.grant_type}'.`);
+        throw new AadFailure(
+          400,
+          'unsupported_grant_type',
+          70003,
+          `The app requested an unsupported grant type '${form.grant_type}'.`,
+        );
       }
       const basic = basicAuth(req);
       const clientId = (form.client_id ?? basic.id)?.toLowerCase();
       if (!clientId) throw missing('client_id');
       const client = entra.getApp(clientId);
       if (!client) {
-        throw new AadFailure(400, 'unauthorized_client', 700016, `Application with identifier '${clientId}' was not found in the directory '${TENANT_DOMAIN}'.`);
+        throw new AadFailure(
+          400,
+          'unauthorized_client',
+          700016,
+          `Application with identifier '${clientId}' was not found in the directory '${TENANT_DOMAIN}'.`,
+        );
       }
       let acr: '1' | '2' = '1';
       if (form.client_assertion) {
         if (form.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
-          throw new AadFailure(400, 'invalid_request', 50027, "client_assertion_type must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.");
+          throw new AadFailure(
+            400,
+            'invalid_request',
+            50027,
+            "client_assertion_type must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
+          );
         }
         await verifyAssertion(client, form.client_assertion, tenant);
         acr = '2';
       } else {
         const secret = form.client_secret ?? basic.secret;
         if (!secret) {
-          throw new AadFailure(401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+          throw new AadFailure(
+            401,
+            'invalid_client',
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+          );
         }
         if (!entra.checkSecret(client, secret)) {
-          throw new AadFailure(401, 'invalid_client', 7000215, `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`);
+          throw new AadFailure(
+            401,
+            'invalid_client',
+            7000215,
+            `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+          );
         }
       }
       let resource: string;
@@ -141,7 +191,12 @@ export function registerEntraRoutes(app: FastifyInstance, entra: Entra): void {
         if (!form.scope) throw missing('scope');
         const scopes = form.scope.split(/\s+/).filter((s) => s && !OIDC_SCOPES.has(s));
         if (scopes.length !== 1 || !scopes[0].endsWith('/.default')) {
-          throw new AadFailure(400, 'invalid_scope', 1002012, `The provided value for scope ${form.scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
+          throw new AadFailure(
+            400,
+            'invalid_scope',
+            1002012,
+            `The provided value for scope ${form.scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+          );
         }
         resource = scopes[0].slice(0, -'/.default'.length);
       } else {
@@ -150,12 +205,25 @@ export function registerEntraRoutes(app: FastifyInstance, entra: Entra): void {
       }
       const resolved = entra.resolveResource(resource, client);
       if (!resolved) {
-        throw new AadFailure(400, 'invalid_resource', 500011, `The resource principal named ${resource} was not found in the tenant named ${TENANT_DOMAIN}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`);
+        throw new AadFailure(
+          400,
+          'invalid_resource',
+          500011,
+          `The resource principal named ${resource} was not found in the tenant named ${TENANT_DOMAIN}. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.`,
+        );
       }
       const lifetime = 3599;
-      const accessToken = await entra.issueToken({ clientId, audience: resolved.aud, version: resolved.version, roles: resolved.roles, acr, lifetimeSec: lifetime });
+      const accessToken = await entra.issueToken({
+        clientId,
+        audience: resolved.aud,
+        version: resolved.version,
+        roles: resolved.roles,
+        acr,
+        lifetimeSec: lifetime,
+      });
       reply.header('cache-control', 'no-store, no-cache').header('pragma', 'no-cache');
-      if (v === 2) return { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: accessToken };
+      if (v === 2)
+        return { token_type: 'Bearer', expires_in: lifetime, ext_expires_in: lifetime, access_token: accessToken };
       const now = Math.floor(entra.clock.now() / 1000);
       // The v1 endpoint answers numbers as strings.
       return {
@@ -178,11 +246,15 @@ export function registerEntraRoutes(app: FastifyInstance, entra: Entra): void {
 
   // ---- discovery -----------------------------------------------------------------------------
 
-  const tenantOr = (t: string) => (entra.knowsTenant(t) ? entra.tenantId : t === 'common' || t === 'organizations' ? '{tenantid}' : undefined);
+  const tenantOr = (t: string) =>
+    entra.knowsTenant(t) ? entra.tenantId : t === 'common' || t === 'organizations' ? '{tenantid}' : undefined;
 
   app.get<{ Params: { tenant: string } }>('/:tenant/v2.0/.well-known/openid-configuration', async (req, reply) => {
     const tid = tenantOr(req.params.tenant);
-    if (!tid) return reply.code(400).send(aadError(entra.clock.now(), 'invalid_tenant', 90002, `Tenant '${req.params.tenant}' not found.`));
+    if (!tid)
+      return reply
+        .code(400)
+        .send(aadError(entra.clock.now(), 'invalid_tenant', 90002, `Tenant '${req.params.tenant}' not found.`));
     const base = `${host()}/${tid === '{tenantid}' ? req.params.tenant : tid}`;
     return {
       token_endpoint: `${base}/oauth2/v2.0/token`,
@@ -201,7 +273,22 @@ export function registerEntraRoutes(app: FastifyInstance, entra: Entra): void {
       http_logout_supported: true,
       frontchannel_logout_supported: true,
       end_session_endpoint: `${base}/oauth2/v2.0/logout`,
-      claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'tid', 'oid', 'azp', 'azpacr', 'roles', 'ver', 'uti', 'idtyp'],
+      claims_supported: [
+        'sub',
+        'iss',
+        'aud',
+        'exp',
+        'iat',
+        'nbf',
+        'tid',
+        'oid',
+        'azp',
+        'azpacr',
+        'roles',
+        'ver',
+        'uti',
+        'idtyp',
+      ],
       kerberos_endpoint: `${base}/kerberos`,
       tenant_region_scope: 'EU',
       cloud_instance_name: 'microsoftonline.com',
@@ -213,7 +300,10 @@ export function registerEntraRoutes(app: FastifyInstance, entra: Entra): void {
 
   app.get<{ Params: { tenant: string } }>('/:tenant/.well-known/openid-configuration', async (req, reply) => {
     const tid = tenantOr(req.params.tenant);
-    if (!tid) return reply.code(400).send(aadError(entra.clock.now(), 'invalid_tenant', 90002, `Tenant '${req.params.tenant}' not found.`));
+    if (!tid)
+      return reply
+        .code(400)
+        .send(aadError(entra.clock.now(), 'invalid_tenant', 90002, `Tenant '${req.params.tenant}' not found.`));
     const base = `${host()}/${tid === '{tenantid}' ? req.params.tenant : tid}`;
     return {
       token_endpoint: `${base}/oauth2/token`,
@@ -237,11 +327,17 @@ export function registerEntraRoutes(app: FastifyInstance, entra: Entra): void {
   const keySet = (issuer?: string) => ({ keys: entra.keys.map((k) => (issuer ? { ...k.jwk, issuer } : k.jwk)) });
   app.get<{ Params: { tenant: string } }>('/:tenant/discovery/v2.0/keys', async (req, reply) => {
     const tid = tenantOr(req.params.tenant);
-    if (!tid) return reply.code(400).send(aadError(entra.clock.now(), 'invalid_tenant', 90002, `Tenant '${req.params.tenant}' not found.`));
+    if (!tid)
+      return reply
+        .code(400)
+        .send(aadError(entra.clock.now(), 'invalid_tenant', 90002, `Tenant '${req.params.tenant}' not found.`));
     return keySet(`${host()}/${tid}/v2.0`);
   });
   app.get<{ Params: { tenant: string } }>('/:tenant/discovery/keys', async (req, reply) => {
-    if (!tenantOr(req.params.tenant)) return reply.code(400).send(aadError(entra.clock.now(), 'invalid_tenant', 90002, `Tenant '${req.params.tenant}' not found.`));
+    if (!tenantOr(req.params.tenant))
+      return reply
+        .code(400)
+        .send(aadError(entra.clock.now(), 'invalid_tenant', 90002, `Tenant '${req.params.tenant}' not found.`));
     return keySet();
   });
 
@@ -277,7 +373,9 @@ export function registerEntraRoutes(app: FastifyInstance, entra: Entra): void {
   app.get('/_sandbox/entra/apps', async () => ({ value: entra.listApps().map(publicApp) }));
   app.post('/_sandbox/entra/apps', async (req, reply) => {
     const { app: a, clientSecret } = entra.registerApp((req.body ?? {}) as RegisterAppInput);
-    return reply.code(201).send({ ...publicApp(a), tenantId: entra.tenantId, ...(clientSecret ? { clientSecret } : {}) });
+    return reply
+      .code(201)
+      .send({ ...publicApp(a), tenantId: entra.tenantId, ...(clientSecret ? { clientSecret } : {}) });
   });
   // Mint a token directly (tests, sibling sandboxes in other processes).
   app.post('/_sandbox/entra/token', async (req) => {

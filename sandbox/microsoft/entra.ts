@@ -183,9 +183,15 @@ export class Entra {
       return { aud: GRAPH_RESOURCE, version: 1, roles: caller?.roles ?? [] };
     }
     if (lower === ARM_RESOURCE || lower === 'https://management.core.windows.net') {
-      return { aud: resource.startsWith('https://management.core') ? 'https://management.core.windows.net/' : ARM_RESOURCE, version: 1, roles: [] };
+      return {
+        aud: resource.startsWith('https://management.core') ? 'https://management.core.windows.net/' : ARM_RESOURCE,
+        version: 1,
+        roles: [],
+      };
     }
-    const target = this.listApps().find((a) => a.clientId === lower || a.identifierUris.some((u) => u.toLowerCase() === lower));
+    const target = this.listApps().find(
+      (a) => a.clientId === lower || a.identifierUris.some((u) => u.toLowerCase() === lower),
+    );
     if (!target) return undefined;
     const roles = caller?.appRoles[target.clientId] ?? caller?.appRoles[r] ?? [];
     // v2 tokens always carry the resource's client id; v1 tokens carry what was requested.
@@ -230,7 +236,10 @@ export class Entra {
       ...o.claims,
     };
     const key = this.keys[0];
-    const header = version === 1 ? { alg: 'RS256', typ: 'JWT', x5t: key.x5t, kid: key.kid } : { alg: 'RS256', typ: 'JWT', kid: key.kid };
+    const header =
+      version === 1
+        ? { alg: 'RS256', typ: 'JWT', x5t: key.x5t, kid: key.kid }
+        : { alg: 'RS256', typ: 'JWT', kid: key.kid };
     return new SignJWT(claims).setProtectedHeader(header).sign(key.privateKey);
   }
 

@@ -23,7 +23,11 @@ export function graphError(now: number, req: FastifyRequest, code: string, messa
 
 /** Thrown by handlers; turned into the Graph envelope by the error handler in graph-em.ts. */
 export class GraphFailure extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -69,7 +73,10 @@ export async function authorizeGraph(entra: Entra, req: FastifyRequest, anyOf: s
 
 export function sendGraphFailure(reply: FastifyReply, now: number, req: FastifyRequest, e: GraphFailure) {
   if (e.status === 401) {
-    reply.header('www-authenticate', `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="${GRAPH_APP_ID}"`);
+    reply.header(
+      'www-authenticate',
+      `Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="${GRAPH_APP_ID}"`,
+    );
   }
   return reply.code(e.status).send(graphError(now, req, e.code, e.message));
 }
@@ -82,7 +89,13 @@ export function page<T>(req: FastifyRequest, baseUrl: string, context: string, i
   const q = req.query as Record<string, string | undefined>;
   const top = Math.min(Math.max(Number(q.$top ?? 100) || 100, 1), 999);
   let skip = 0;
-  if (q.$skiptoken) skip = Number(Buffer.from(q.$skiptoken, 'base64url').toString('utf8').replace(/^skip:/, '')) || 0;
+  if (q.$skiptoken)
+    skip =
+      Number(
+        Buffer.from(q.$skiptoken, 'base64url')
+          .toString('utf8')
+          .replace(/^skip:/, ''),
+      ) || 0;
   const slice = items.slice(skip, skip + top);
   const out: Record<string, unknown> = { '@odata.context': `${baseUrl}/${apiVersion(req)}/$metadata#${context}` };
   if (q.$count === 'true') out['@odata.count'] = items.length;

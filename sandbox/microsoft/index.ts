@@ -65,12 +65,32 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
     const path = req.url.split('?')[0];
     if (/^\/(v1\.0|beta)\//.test(path)) {
       return status === 429
-        ? graphError(clock.now(), req, 'TooManyRequests', 'Too many requests. Retry after the time given in Retry-After.')
-        : graphError(clock.now(), req, status === 503 ? 'serviceNotAvailable' : 'generalException', 'Injected sandbox fault.');
+        ? graphError(
+            clock.now(),
+            req,
+            'TooManyRequests',
+            'Too many requests. Retry after the time given in Retry-After.',
+          )
+        : graphError(
+            clock.now(),
+            req,
+            status === 503 ? 'serviceNotAvailable' : 'generalException',
+            'Injected sandbox fault.',
+          );
     }
     return status === 429
-      ? aadError(clock.now(), 'temporarily_unavailable', 90055, 'The request is being throttled. Retry after the time given in Retry-After.')
-      : aadError(clock.now(), 'temporarily_unavailable', 90033, 'A transient error has occurred. Please try again (injected sandbox fault).');
+      ? aadError(
+          clock.now(),
+          'temporarily_unavailable',
+          90055,
+          'The request is being throttled. Retry after the time given in Retry-After.',
+        )
+      : aadError(
+          clock.now(),
+          'temporarily_unavailable',
+          90033,
+          'A transient error has occurred. Please try again (injected sandbox fault).',
+        );
   });
 
   for (const u of DEMO_USERS) if (!store.get(C.users, u.id)) store.put(C.users, u.id, u);
@@ -82,7 +102,12 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
       const status = (err as { statusCode?: number }).statusCode ?? 500;
       return status < 500
         ? sendGraphFailure(reply, clock.now(), req, new GraphFailure(400, 'BadRequest', (err as Error).message))
-        : sendGraphFailure(reply, clock.now(), req, new GraphFailure(500, 'generalException', 'An internal server error occurred.'));
+        : sendGraphFailure(
+            reply,
+            clock.now(),
+            req,
+            new GraphFailure(500, 'generalException', 'An internal server error occurred.'),
+          );
     }
     return reply.send(err);
   });

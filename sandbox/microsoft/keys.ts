@@ -27,7 +27,10 @@ const COLL = 'entra-keys';
 
 /** base64url SHA-1 of the DER certificate: what Entra puts in `x5t` (and, for its keys, in `kid`). */
 export function certThumbprint(certPem: string, alg: 'sha1' | 'sha256' = 'sha1'): string {
-  const der = Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(forge.pki.certificateFromPem(certPem))).getBytes(), 'binary');
+  const der = Buffer.from(
+    forge.asn1.toDer(forge.pki.certificateToAsn1(forge.pki.certificateFromPem(certPem))).getBytes(),
+    'binary',
+  );
   return createHash(alg).update(der).digest('base64url');
 }
 
@@ -36,7 +39,10 @@ export function certDerBase64(certPem: string): string {
 }
 
 /** A new RSA-2048 key pair with a self-signed certificate for it (PEM). */
-export function selfSignedCert(commonName: string, years: number): { certPem: string; privateKeyPem: string; publicKeyPem: string } {
+export function selfSignedCert(
+  commonName: string,
+  years: number,
+): { certPem: string; privateKeyPem: string; publicKeyPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },

@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { STATUS } from './callouts.ts';
-import { C, REQUEST_STAGES, type AssignmentRequest, type CalloutRecord, type DirectoryUser, type ResumeRecord } from './em-model.ts';
+import {
+  C,
+  REQUEST_STAGES,
+  type AssignmentRequest,
+  type CalloutRecord,
+  type DirectoryUser,
+  type ResumeRecord,
+} from './em-model.ts';
 import { EM_PREFIXES, WRITE, findDocs, type EmDeps } from './graph-em.ts';
 import { GraphFailure, authorizeGraph, badRequest, notFound, sendGraphFailure } from './graph-http.ts';
 
@@ -17,7 +24,10 @@ import { GraphFailure, authorizeGraph, badRequest, notFound, sendGraphFailure } 
 type Body = Record<string, any>;
 
 const notWaiting = (r: AssignmentRequest, why: string) =>
-  badRequest(`The access package assignment request '${r.id}' is not waiting for a callback${why}. Current status: ${r.status}.`, 'InvalidRequest');
+  badRequest(
+    `The access package assignment request '${r.id}' is not waiting for a callback${why}. Current status: ${r.status}.`,
+    'InvalidRequest',
+  );
 
 export function registerResume(app: FastifyInstance, d: EmDeps): void {
   const { store, engine, clock } = d;
@@ -49,21 +59,32 @@ export function registerResume(app: FastifyInstance, d: EmDeps): void {
       const r = store.get<AssignmentRequest>(C.requests, req.params.id);
       if (!r) throw notFound('Access package assignment request', req.params.id);
       if (typeof data.customExtensionStageInstanceId !== 'string') {
-        throw badRequest("data.customExtensionStageInstanceId is required.", 'InvalidRequest');
+        throw badRequest('data.customExtensionStageInstanceId is required.', 'InvalidRequest');
       }
-      if (b.type !== undefined && !REQUEST_STAGES.some((s) => String(b.type).toLowerCase() === `microsoft.graph.accesspackagecustomextensionstage.${s.toLowerCase()}`)) {
+      if (
+        b.type !== undefined &&
+        !REQUEST_STAGES.some(
+          (s) =>
+            String(b.type).toLowerCase() === `microsoft.graph.accesspackagecustomextensionstage.${s.toLowerCase()}`,
+        )
+      ) {
         throw badRequest(`type '${b.type}' is not a valid resume type.`, 'InvalidRequest');
       }
       const wait = r._wait;
       if (r.status !== STATUS.waiting || !wait?.instanceId) throw notWaiting(r, '');
-      if (wait.instanceId !== data.customExtensionStageInstanceId) throw notWaiting(r, ` with customExtensionStageInstanceId '${data.customExtensionStageInstanceId}'`);
+      if (wait.instanceId !== data.customExtensionStageInstanceId)
+        throw notWaiting(r, ` with customExtensionStageInstanceId '${data.customExtensionStageInstanceId}'`);
       if (data.stage !== undefined && String(data.stage).toLowerCase() !== wait.stage!.toLowerCase()) {
-        throw badRequest(`data.stage '${data.stage}' does not match the waiting stage '${wait.stage}'.`, 'InvalidRequest');
+        throw badRequest(
+          `data.stage '${data.stage}' does not match the waiting stage '${wait.stage}'.`,
+          'InvalidRequest',
+        );
       }
       let state: 'denied' | 'canceled' | undefined;
       if (data.state !== undefined && data.state !== null) {
         const s = String(data.state).toLowerCase();
-        if (s !== 'denied' && s !== 'canceled') throw badRequest(`data.state '${data.state}' is not supported (denied, canceled).`, 'InvalidRequest');
+        if (s !== 'denied' && s !== 'canceled')
+          throw badRequest(`data.state '${data.state}' is not supported (denied, canceled).`, 'InvalidRequest');
         // Documented for the created and approved stages only (§2.5 notes the docs disagree).
         if (wait.stage !== 'assignmentRequestCreated' && wait.stage !== 'assignmentRequestApproved') {
           throw badRequest(`A request cannot be ${s} at the ${wait.stage} stage.`, 'InvalidRequest');
@@ -110,7 +131,10 @@ export function registerResume(app: FastifyInstance, d: EmDeps): void {
     app.post<{ Params: { id: string } }>(`/_sandbox/graph/assignmentRequests/:id/${action}`, async (req, reply) => {
       const r = store.get<AssignmentRequest>(C.requests, req.params.id);
       if (!r) return reply.code(404).send({ error: 'request not found' });
-      if (r._wait?.phase !== 'approval') return reply.code(409).send({ error: `request is not pending approval (state ${r.state}, status ${r.status})` });
+      if (r._wait?.phase !== 'approval')
+        return reply
+          .code(409)
+          .send({ error: `request is not pending approval (state ${r.state}, status ${r.status})` });
       engine.decide(r, action === 'approve');
       return { id: r.id, state: r.state, status: r.status };
     });
@@ -122,7 +146,11 @@ export function registerResume(app: FastifyInstance, d: EmDeps): void {
   };
   app.get('/_sandbox/graph/resumes', async (req) => {
     const all = byRequest<ResumeRecord>(C.resumes, req);
-    return { accepted: all.filter((r) => r.accepted).length, rejected: all.filter((r) => !r.accepted).length, value: all };
+    return {
+      accepted: all.filter((r) => r.accepted).length,
+      rejected: all.filter((r) => !r.accepted).length,
+      value: all,
+    };
   });
   app.get('/_sandbox/graph/callouts', async (req) => ({ value: byRequest<CalloutRecord>(C.callouts, req) }));
 
@@ -130,13 +158,19 @@ export function registerResume(app: FastifyInstance, d: EmDeps): void {
   // `{users:[{id?, displayName?, mail?}]}` or `{count: n}`: more assignment targets (benchmarks).
   app.post('/_sandbox/entra/users', async (req, reply) => {
     const b = (req.body ?? {}) as { users?: Partial<DirectoryUser>[]; count?: number };
-    const wanted = b.users ?? Array.from({ length: Math.min(Number(b.count) || 1, 100_000) }, (): Partial<DirectoryUser> => ({}));
+    const wanted =
+      b.users ?? Array.from({ length: Math.min(Number(b.count) || 1, 100_000) }, (): Partial<DirectoryUser> => ({}));
     const created = store.transaction(() =>
       wanted.map((u) => {
         const id = u.id ?? randomUUID();
         const name = u.displayName ?? `Sandbox User ${id.slice(0, 8)}`;
         const mail = u.mail ?? `${name.toLowerCase().replace(/[^a-z0-9]+/g, '.')}@ticketloopsandbox.onmicrosoft.com`;
-        return store.put<DirectoryUser>(C.users, id, { id, displayName: name, mail, userPrincipalName: u.userPrincipalName ?? mail });
+        return store.put<DirectoryUser>(C.users, id, {
+          id,
+          displayName: name,
+          mail,
+          userPrincipalName: u.userPrincipalName ?? mail,
+        });
       }),
     );
     return reply.code(201).send({ value: created });

@@ -49,8 +49,10 @@ export function registerAdmin(app: FastifyInstance, ctx: SnContext, webhooks: We
   app.get(`${P}/oauth`, async () => s.value.oauth);
   app.put(`${P}/oauth`, async (req) => {
     const b = (req.body ?? {}) as Partial<typeof s.value.oauth>;
-    if (typeof b.accessTokenTtlSeconds === 'number' && b.accessTokenTtlSeconds > 0) s.value.oauth.accessTokenTtlSeconds = b.accessTokenTtlSeconds;
-    if (typeof b.refreshTokenTtlSeconds === 'number' && b.refreshTokenTtlSeconds > 0) s.value.oauth.refreshTokenTtlSeconds = b.refreshTokenTtlSeconds;
+    if (typeof b.accessTokenTtlSeconds === 'number' && b.accessTokenTtlSeconds > 0)
+      s.value.oauth.accessTokenTtlSeconds = b.accessTokenTtlSeconds;
+    if (typeof b.refreshTokenTtlSeconds === 'number' && b.refreshTokenTtlSeconds > 0)
+      s.value.oauth.refreshTokenTtlSeconds = b.refreshTokenTtlSeconds;
     s.save();
     return s.value.oauth;
   });
@@ -58,10 +60,13 @@ export function registerAdmin(app: FastifyInstance, ctx: SnContext, webhooks: We
   app.get(`${P}/webhooks`, async () => s.value.webhooks);
   app.put(`${P}/webhooks`, async (req, reply) => {
     const list = req.body as WebhookConfig[];
-    if (!Array.isArray(list)) return reply.code(400).send({ error: 'body must be an array of {table, url, events, auth}' });
+    if (!Array.isArray(list))
+      return reply.code(400).send({ error: 'body must be an array of {table, url, events, auth}' });
     for (const w of list) {
       if (!TABLES[w?.table] || typeof w.url !== 'string' || !/^https?:\/\//.test(w.url)) {
-        return reply.code(400).send({ error: `invalid webhook ${JSON.stringify(w)}: needs a known table and an http(s) url` });
+        return reply
+          .code(400)
+          .send({ error: `invalid webhook ${JSON.stringify(w)}: needs a known table and an http(s) url` });
       }
       if (!Array.isArray(w.events) || w.events.length === 0) w.events = ['insert', 'update', 'delete'];
     }

@@ -18,7 +18,8 @@ interface Token {
 }
 
 /** 401 body of the Table API (fact sheet §1.5). */
-export const notAuthenticated = () => new SnError(401, 'User is not authenticated', 'Required to provide Auth information');
+export const notAuthenticated = () =>
+  new SnError(401, 'User is not authenticated', 'Required to provide Auth information');
 
 /**
  * OAuth error body. Its shape is [U] in the fact sheet; real instances answer a wrong password, a
@@ -64,7 +65,14 @@ export class Auth {
   actorFor(userName: string): Actor | undefined {
     const u = this.store.rows('sys_user').find((r) => r.user_name === userName);
     if (!u || u.active === 'false' || u.locked_out === 'true') return undefined;
-    return { userName, sysId: u.sys_id, roles: u.roles.split(',').map((s) => s.trim()).filter(Boolean) };
+    return {
+      userName,
+      sysId: u.sys_id,
+      roles: u.roles
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    };
   }
 
   /** Who is calling; throws the 401 envelope when no valid credential is present. */
@@ -96,7 +104,13 @@ export class Auth {
     throw notAuthenticated();
   }
 
-  private issue(kind: Token['kind'], userName: string, clientId: string, ttlSeconds: number, refreshToken?: string): Token {
+  private issue(
+    kind: Token['kind'],
+    userName: string,
+    clientId: string,
+    ttlSeconds: number,
+    refreshToken?: string,
+  ): Token {
     const t: Token = {
       token: randomBytes(64).toString('base64url'),
       kind,
@@ -120,11 +134,15 @@ export class Auth {
       const b = req.body as Record<string, string>;
       const { accessTokenTtlSeconds: ttl, refreshTokenTtlSeconds: rttl } = this.settings.value.oauth;
       const client = DEMO.oauth;
-      if (!b.grant_type) return reply.code(400).send({ error: 'invalid_request', error_description: 'grant_type is required' });
+      if (!b.grant_type)
+        return reply.code(400).send({ error: 'invalid_request', error_description: 'grant_type is required' });
       if (!['password', 'refresh_token', 'client_credentials'].includes(b.grant_type)) {
-        return reply.code(400).send({ error: 'unsupported_grant_type', error_description: `Unsupported grant type: ${b.grant_type}` });
+        return reply
+          .code(400)
+          .send({ error: 'unsupported_grant_type', error_description: `Unsupported grant type: ${b.grant_type}` });
       }
-      if (b.client_id !== client.clientId || b.client_secret !== client.clientSecret) return reply.code(401).send(oauthDenied);
+      if (b.client_id !== client.clientId || b.client_secret !== client.clientSecret)
+        return reply.code(401).send(oauthDenied);
       const body = (access: Token, refresh?: Token) => ({
         scope: b.scope || 'useraccount',
         token_type: 'Bearer',
@@ -143,7 +161,13 @@ export class Auth {
       }
       if (b.grant_type === 'refresh_token') {
         const r = this.tokens.get(b.refresh_token ?? '');
-        if (!r || r.kind !== 'refresh' || r.expiresAt <= this.clock.now() || r.clientId !== client.clientId || !this.actorFor(r.userName)) {
+        if (
+          !r ||
+          r.kind !== 'refresh' ||
+          r.expiresAt <= this.clock.now() ||
+          r.clientId !== client.clientId ||
+          !this.actorFor(r.userName)
+        ) {
           return reply.code(401).send(oauthDenied);
         }
         // A new access token; the refresh token is not rotated (returned unchanged).

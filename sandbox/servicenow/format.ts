@@ -119,7 +119,8 @@ export class Formatter {
     if (!w || !def) return '';
     const value = def.type === 'journal' ? '' : (w.row[w.field] ?? '');
     const isRef = def.type === 'reference';
-    const link = isRef && value !== '' && !opts.excludeRefLink ? `${this.baseUrl}/api/now/table/${def.ref}/${value}` : undefined;
+    const link =
+      isRef && value !== '' && !opts.excludeRefLink ? `${this.baseUrl}/api/now/table/${def.ref}/${value}` : undefined;
     if (opts.display === 'false') {
       if (!isRef || opts.excludeRefLink || value === '') return value;
       return { link, value };
@@ -141,9 +142,10 @@ export class Formatter {
         for (const name in defs) {
           const def = defs[name];
           const v = def.type === 'journal' ? '' : (row[name] ?? '');
-          out[name] = def.type === 'reference' && v !== '' && !opts.excludeRefLink
-            ? { link: `${this.baseUrl}/api/now/table/${def.ref}/${v}`, value: v }
-            : v;
+          out[name] =
+            def.type === 'reference' && v !== '' && !opts.excludeRefLink
+              ? { link: `${this.baseUrl}/api/now/table/${def.ref}/${v}`, value: v }
+              : v;
         }
         return out;
       }

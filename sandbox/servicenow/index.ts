@@ -67,11 +67,23 @@ export async function startServiceNowSandbox(o: ServiceNowSandboxOptions): Promi
   records.listeners.push(webhooks.onChange);
 
   const app = createSandboxServer(o.tls);
-  const ctx: SnContext = { baseUrl: '', store, records, fmt, auth, settings, limiter: new RateLimiter(settings, clock), clock };
+  const ctx: SnContext = {
+    baseUrl: '',
+    store,
+    records,
+    fmt,
+    auth,
+    settings,
+    limiter: new RateLimiter(settings, clock),
+    clock,
+  };
   registerErrorHandling(app);
   registerFaults(app, faults, {
     error: (status) => ({
-      error: { message: status >= 500 ? 'Internal Server Error' : 'Bad Request', detail: `Injected fault (HTTP ${status})` },
+      error: {
+        message: status >= 500 ? 'Internal Server Error' : 'Bad Request',
+        detail: `Injected fault (HTTP ${status})`,
+      },
       status: 'failure',
     }),
     tooManyRequests: () => rateLimitBody(settings.value.rateLimit.requestsPerHour || 100),

@@ -43,10 +43,38 @@ export interface CompiledQuery {
 type Pred = (row: Row) => boolean;
 
 const OPERATORS = [
-  'NOT LIKE', 'NOT IN', 'ISNOTEMPTY', 'ISEMPTY', 'EMPTYSTRING', 'ANYTHING', 'STARTSWITH', 'ENDSWITH',
-  'LIKE', 'NSAMEAS', 'SAMEAS', 'BETWEEN', 'NOTON', 'ON', 'GT_OR_EQUALS_FIELD', 'LT_OR_EQUALS_FIELD',
-  'GT_FIELD', 'LT_FIELD', 'RELATIVEGE', 'RELATIVEGT', 'RELATIVELE', 'RELATIVELT', 'IN',
-  '!=', '<=', '>=', '=', '<', '>', '!*', '*', '%',
+  'NOT LIKE',
+  'NOT IN',
+  'ISNOTEMPTY',
+  'ISEMPTY',
+  'EMPTYSTRING',
+  'ANYTHING',
+  'STARTSWITH',
+  'ENDSWITH',
+  'LIKE',
+  'NSAMEAS',
+  'SAMEAS',
+  'BETWEEN',
+  'NOTON',
+  'ON',
+  'GT_OR_EQUALS_FIELD',
+  'LT_OR_EQUALS_FIELD',
+  'GT_FIELD',
+  'LT_FIELD',
+  'RELATIVEGE',
+  'RELATIVEGT',
+  'RELATIVELE',
+  'RELATIVELT',
+  'IN',
+  '!=',
+  '<=',
+  '>=',
+  '=',
+  '<',
+  '>',
+  '!*',
+  '*',
+  '%',
 ];
 const ALIASES: Record<string, string> = { '*': 'LIKE', '!*': 'NOT LIKE', '%': 'ENDSWITH' };
 const FIELD_RE = /^[a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)*/;
@@ -83,40 +111,66 @@ const startOfDay = (ms: number) => Math.floor(ms / DAY) * DAY;
 export function evalValue(raw: string, ctx: QueryContext): string | undefined {
   const m = /^javascript:\s*gs\.(\w+)\(([^)]*)\)\s*;?\s*$/.exec(raw);
   if (!m) return raw.startsWith('javascript:') ? undefined : raw;
-  const args = m[2].split(',').map((a) => a.trim().replace(/^['"]|['"]$/g, '')).filter((a) => a !== '');
+  const args = m[2]
+    .split(',')
+    .map((a) => a.trim().replace(/^['"]|['"]$/g, ''))
+    .filter((a) => a !== '');
   const n = Number(args[0] ?? 0);
   const now = ctx.now();
   const MIN = 60_000;
   const HOUR = 3_600_000;
   switch (m[1]) {
-    case 'daysAgoStart': return snDate(startOfDay(now - n * DAY));
-    case 'daysAgoEnd': return snDate(startOfDay(now - n * DAY) + DAY - 1000);
-    case 'daysAgo': return snDate(now - n * DAY);
-    case 'hoursAgoStart': return snDate(Math.floor((now - n * HOUR) / HOUR) * HOUR);
-    case 'hoursAgoEnd': return snDate(Math.floor((now - n * HOUR) / HOUR) * HOUR + HOUR - 1000);
-    case 'hoursAgo': return snDate(now - n * HOUR);
-    case 'minutesAgoStart': return snDate(Math.floor((now - n * MIN) / MIN) * MIN);
-    case 'minutesAgoEnd': return snDate(Math.floor((now - n * MIN) / MIN) * MIN + MIN - 1000);
-    case 'minutesAgo': return snDate(now - n * MIN);
-    case 'beginningOfToday': return snDate(startOfDay(now));
-    case 'endOfToday': return snDate(startOfDay(now) + DAY - 1000);
-    case 'beginningOfYesterday': return snDate(startOfDay(now) - DAY);
-    case 'endOfYesterday': return snDate(startOfDay(now) - 1000);
+    case 'daysAgoStart':
+      return snDate(startOfDay(now - n * DAY));
+    case 'daysAgoEnd':
+      return snDate(startOfDay(now - n * DAY) + DAY - 1000);
+    case 'daysAgo':
+      return snDate(now - n * DAY);
+    case 'hoursAgoStart':
+      return snDate(Math.floor((now - n * HOUR) / HOUR) * HOUR);
+    case 'hoursAgoEnd':
+      return snDate(Math.floor((now - n * HOUR) / HOUR) * HOUR + HOUR - 1000);
+    case 'hoursAgo':
+      return snDate(now - n * HOUR);
+    case 'minutesAgoStart':
+      return snDate(Math.floor((now - n * MIN) / MIN) * MIN);
+    case 'minutesAgoEnd':
+      return snDate(Math.floor((now - n * MIN) / MIN) * MIN + MIN - 1000);
+    case 'minutesAgo':
+      return snDate(now - n * MIN);
+    case 'beginningOfToday':
+      return snDate(startOfDay(now));
+    case 'endOfToday':
+      return snDate(startOfDay(now) + DAY - 1000);
+    case 'beginningOfYesterday':
+      return snDate(startOfDay(now) - DAY);
+    case 'endOfYesterday':
+      return snDate(startOfDay(now) - 1000);
     case 'nowDateTime':
-    case 'now': return snDate(now);
-    case 'getUserID': return ctx.userSysId;
+    case 'now':
+      return snDate(now);
+    case 'getUserID':
+      return ctx.userSysId;
     case 'dateGenerate': {
       const time = args[1] === 'start' ? '00:00:00' : args[1] === 'end' ? '23:59:59' : (args[1] ?? '00:00:00');
       return `${args[0]} ${time}`;
     }
-    default: return undefined;
+    default:
+      return undefined;
   }
 }
 
 function relative(op: string, value: string, ctx: QueryContext): Pred | undefined {
   // RELATIVEGT@hour@ago@3 → field > now - 3 hours
   const [, unit, dir, amount] = value.split('@');
-  const unitMs: Record<string, number> = { minute: 60_000, hour: 3_600_000, day: DAY, week: 7 * DAY, month: 30 * DAY, year: 365 * DAY };
+  const unitMs: Record<string, number> = {
+    minute: 60_000,
+    hour: 3_600_000,
+    day: DAY,
+    week: 7 * DAY,
+    month: 30 * DAY,
+    year: 365 * DAY,
+  };
   if (!unitMs[unit] || !NUM_RE.test(amount ?? '') || (dir !== 'ago' && dir !== 'ahead')) return undefined;
   const t = ctx.now() + (dir === 'ago' ? -1 : 1) * Number(amount) * unitMs[unit];
   const bound = snDate(t);
@@ -174,11 +228,16 @@ function compileTerm(term: string, ctx: QueryContext, byDisplay: boolean): Pred 
     case '=':
       if (byDisplay) return (row) => get(row) === value || ctx.display(row, field) === value;
       return (row) => get(row) === value;
-    case '!=': return (row) => get(row) !== value;
-    case 'LIKE': return (row) => get(row).toLowerCase().includes(lower);
-    case 'NOT LIKE': return (row) => !get(row).toLowerCase().includes(lower);
-    case 'STARTSWITH': return (row) => get(row).toLowerCase().startsWith(lower);
-    case 'ENDSWITH': return (row) => get(row).toLowerCase().endsWith(lower);
+    case '!=':
+      return (row) => get(row) !== value;
+    case 'LIKE':
+      return (row) => get(row).toLowerCase().includes(lower);
+    case 'NOT LIKE':
+      return (row) => !get(row).toLowerCase().includes(lower);
+    case 'STARTSWITH':
+      return (row) => get(row).toLowerCase().startsWith(lower);
+    case 'ENDSWITH':
+      return (row) => get(row).toLowerCase().endsWith(lower);
     case 'IN': {
       const set = new Set(value.split(','));
       return (row) => set.has(get(row));
@@ -188,23 +247,46 @@ function compileTerm(term: string, ctx: QueryContext, byDisplay: boolean): Pred 
       return (row) => !set.has(get(row));
     }
     case 'ISEMPTY':
-    case 'EMPTYSTRING': return (row) => get(row) === '';
-    case 'ISNOTEMPTY': return (row) => get(row) !== '';
-    case 'ANYTHING': return () => true;
-    case '<': return (row) => { const v = get(row); return v !== '' && compare(v, value) < 0; };
-    case '<=': return (row) => { const v = get(row); return v !== '' && compare(v, value) <= 0; };
-    case '>': return (row) => { const v = get(row); return v !== '' && compare(v, value) > 0; };
-    case '>=': return (row) => { const v = get(row); return v !== '' && compare(v, value) >= 0; };
+    case 'EMPTYSTRING':
+      return (row) => get(row) === '';
+    case 'ISNOTEMPTY':
+      return (row) => get(row) !== '';
+    case 'ANYTHING':
+      return () => true;
+    case '<':
+      return (row) => {
+        const v = get(row);
+        return v !== '' && compare(v, value) < 0;
+      };
+    case '<=':
+      return (row) => {
+        const v = get(row);
+        return v !== '' && compare(v, value) <= 0;
+      };
+    case '>':
+      return (row) => {
+        const v = get(row);
+        return v !== '' && compare(v, value) > 0;
+      };
+    case '>=':
+      return (row) => {
+        const v = get(row);
+        return v !== '' && compare(v, value) >= 0;
+      };
     case 'BETWEEN':
     case 'ON':
     case 'NOTON': {
       // BETWEENa@b; ON<label>@<start>@<end>
       const [lo, hi] = op === 'BETWEEN' ? [values[0]!, values[1]] : [values[1], values[2]];
       if (lo === undefined || hi === undefined) return undefined;
-      const inside = (row: Row) => { const v = get(row); return v !== '' && compare(v, lo) >= 0 && compare(v, hi) <= 0; };
+      const inside = (row: Row) => {
+        const v = get(row);
+        return v !== '' && compare(v, lo) >= 0 && compare(v, hi) <= 0;
+      };
       return op === 'NOTON' ? (row) => !inside(row) : inside;
     }
-    default: return undefined;
+    default:
+      return undefined;
   }
 }
 
@@ -244,7 +326,11 @@ export function compileQuery(query: string, ctx: QueryContext, byDisplay = false
     const block = blocks[blocks.length - 1];
     if (isOr && block.length > 0) block[block.length - 1].push(pred);
     else block.push([pred]);
-    if (!isOr && !byDisplay && tok.startsWith('correlation_id=')) correlationTerms.set(block, { group: block[block.length - 1], value: evalValue(tok.slice('correlation_id='.length), ctx)! });
+    if (!isOr && !byDisplay && tok.startsWith('correlation_id='))
+      correlationTerms.set(block, {
+        group: block[block.length - 1],
+        value: evalValue(tok.slice('correlation_id='.length), ctx)!,
+      });
   }
   const live = blocks.filter((b) => b.length > 0);
   // Usable as an index only if it is the whole query's single block and nothing was OR-ed onto it.

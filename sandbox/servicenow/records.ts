@@ -25,7 +25,8 @@ export class SnError extends Error {
   }
 }
 
-export const notFound = () => new SnError(404, 'No Record found', "Record doesn't exist or ACL restricts the record retrieval");
+export const notFound = () =>
+  new SnError(404, 'No Record found', "Record doesn't exist or ACL restricts the record retrieval");
 const aclDenied = (op: 'Insert' | 'Update' | 'Delete') =>
   new SnError(403, 'Operation Failed', `ACL Exception ${op} Failed due to security constraints`);
 
@@ -132,7 +133,8 @@ export class Records {
 
   /** Business rules run before every save; throws SnError for data-policy violations. */
   private rules(def: TableDef, prev: Row | undefined, next: Row, actor: Actor): void {
-    if (def.name === 'sys_user') next.name = [next.first_name, next.last_name].filter(Boolean).join(' ') || next.name || next.user_name;
+    if (def.name === 'sys_user')
+      next.name = [next.first_name, next.last_name].filter(Boolean).join(' ') || next.name || next.user_name;
     const sm = def.states;
     if (!sm) return;
     if (next.state === '') next.state = sm.defaultState;
@@ -166,15 +168,25 @@ export class Records {
     if (sm.closeOutStates.includes(next.state)) {
       const missing = sm.closeOutFields.filter((f) => (next[f.field] ?? '') === '').map((f) => f.label);
       if (missing.length > 0) {
-        throw new SnError(403, 'Operation Failed', `Data Policy Exception: The following fields are mandatory: ${missing.join(', ')}`);
+        throw new SnError(
+          403,
+          'Operation Failed',
+          `Data Policy Exception: The following fields are mandatory: ${missing.join(', ')}`,
+        );
       }
     }
     const cf = sm.closeCodeField;
     if (cf && next[cf] !== '' && (!prev || prev[cf] !== next[cf])) {
-      const choices = this.store.rows('sys_choice').filter((c) => c.name === def.name && c.element === cf && c.inactive !== 'true');
+      const choices = this.store
+        .rows('sys_choice')
+        .filter((c) => c.name === def.name && c.element === cf && c.inactive !== 'true');
       if (choices.length > 0 && !choices.some((c) => c.value === next[cf])) {
         const label = def.fields[cf].label;
-        throw new SnError(403, 'Operation Failed', `Data Policy Exception: Invalid value '${next[cf]}' for ${label} (${cf}); allowed: ${choices.map((c) => c.value).join(', ')}`);
+        throw new SnError(
+          403,
+          'Operation Failed',
+          `Data Policy Exception: Invalid value '${next[cf]}' for ${label} (${cf}); allowed: ${choices.map((c) => c.value).join(', ')}`,
+        );
       }
     }
   }
@@ -206,7 +218,8 @@ export class Records {
     if (table === 'sys_choice') Object.assign(row, { language: 'en', inactive: 'false' });
     const journal = this.apply(def, row, input, opts, true);
     if (!row.sys_id) row.sys_id = newSysId();
-    if (this.store.get(table, row.sys_id)) throw new SnError(403, 'Operation Failed', 'Error during insert of ' + table + ' (duplicate sys_id)');
+    if (this.store.get(table, row.sys_id))
+      throw new SnError(403, 'Operation Failed', 'Error during insert of ' + table + ' (duplicate sys_id)');
     this.rules(def, undefined, row, actor);
     if (def.prefix && !row.number) row.number = this.store.nextNumber(table);
     this.store.insert(table, row);

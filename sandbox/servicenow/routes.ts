@@ -55,18 +55,30 @@ export function registerTableApi(app: FastifyInstance, ctx: SnContext): void {
   const formatOpts = (table: string, q: Query): FormatOptions => {
     const d = one(q.sysparm_display_value)?.toLowerCase();
     const display: DisplayMode = d === 'true' ? 'true' : d === 'all' ? 'all' : 'false';
-    return { fields: Formatter.validFields(table, one(q.sysparm_fields)), display, excludeRefLink: bool(q.sysparm_exclude_reference_link) };
+    return {
+      fields: Formatter.validFields(table, one(q.sysparm_fields)),
+      display,
+      excludeRefLink: bool(q.sysparm_exclude_reference_link),
+    };
   };
 
   /** Header rules, authentication and the rate-limit rule, common to every Table API call. */
-  async function guard(req: FastifyRequest, reply: FastifyReply, method: string): Promise<{ actor: Actor; table: string }> {
+  async function guard(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    method: string,
+  ): Promise<{ actor: Actor; table: string }> {
     const accept = req.headers.accept;
-    if (!accept) throw new SnError(400, 'Bad Request', 'Accept header is required (application/json or application/xml)');
-    if (!ACCEPTABLE.test(accept)) throw new SnError(406, 'Not Acceptable', `The sandbox answers application/json; Accept was ${accept}`);
+    if (!accept)
+      throw new SnError(400, 'Bad Request', 'Accept header is required (application/json or application/xml)');
+    if (!ACCEPTABLE.test(accept))
+      throw new SnError(406, 'Not Acceptable', `The sandbox answers application/json; Accept was ${accept}`);
     if (['POST', 'PUT', 'PATCH'].includes(method)) {
       const ct = req.headers['content-type'];
-      if (!ct) throw new SnError(400, 'Bad Request', 'Content-Type header is required (application/json or application/xml)');
-      if (!/^application\/json/i.test(ct)) throw new SnError(415, 'Unsupported Media Type', `Content-Type ${ct} is not supported; use application/json`);
+      if (!ct)
+        throw new SnError(400, 'Bad Request', 'Content-Type header is required (application/json or application/xml)');
+      if (!/^application\/json/i.test(ct))
+        throw new SnError(415, 'Unsupported Media Type', `Content-Type ${ct} is not supported; use application/json`);
     }
     const actor = ctx.auth.authenticate(req);
     const rl = ctx.limiter.hit(actor.userName);
@@ -104,7 +116,12 @@ export function registerTableApi(app: FastifyInstance, ctx: SnContext): void {
     let rows: Row[];
     if (compiled.invalid && ctx.settings.property('glide.invalid_query.returns_no_rows') === 'true') rows = [];
     else if (compiled.matchAll && compiled.order.length === 0) rows = ctx.store.rows(table);
-    else if (compiled.correlationId !== undefined) rows = sortRows(ctx.store.byCorrelationId(table, compiled.correlationId).filter(compiled.match), compiled.order, qc);
+    else if (compiled.correlationId !== undefined)
+      rows = sortRows(
+        ctx.store.byCorrelationId(table, compiled.correlationId).filter(compiled.match),
+        compiled.order,
+        qc,
+      );
     else {
       const key = `${queryText}\u0000${byDisplay}\u0000${actor.sysId}`;
       const version = ctx.store.version(table);
@@ -169,7 +186,9 @@ export function registerTableApi(app: FastifyInstance, ctx: SnContext): void {
     const sysId = (req.params as { sys_id: string }).sys_id;
     const existing = ctx.store.get(table, sysId);
     if (!existing || !canRead(actor, table, existing)) throw notFound();
-    const row = ctx.records.update(table, sysId, body(req), actor, { inputDisplay: bool(q.sysparm_input_display_value) });
+    const row = ctx.records.update(table, sysId, body(req), actor, {
+      inputDisplay: bool(q.sysparm_input_display_value),
+    });
     return respond(req, reply, table, row, 200);
   }
 
@@ -187,7 +206,8 @@ export function registerTableApi(app: FastifyInstance, ctx: SnContext): void {
   for (const prefix of ['/api/now/table', '/api/now/:version/table']) {
     const checkVersion = (req: FastifyRequest) => {
       const v = (req.params as { version?: string }).version;
-      if (v !== undefined && v !== 'v1' && v !== 'v2') throw new SnError(400, 'Requested URI does not represent any resource', null);
+      if (v !== undefined && v !== 'v1' && v !== 'v2')
+        throw new SnError(400, 'Requested URI does not represent any resource', null);
     };
     app.get(`${prefix}/:table`, async (req, reply) => (checkVersion(req), list(req, reply)));
     app.post(`${prefix}/:table`, async (req, reply) => {
@@ -210,7 +230,15 @@ export function registerTableApi(app: FastifyInstance, ctx: SnContext): void {
 }
 
 /** `Link` header (§1.6): first/prev/next/last; none when everything fits on the first page. */
-function linkHeader(baseUrl: string, url: string, total: number, offset: number, limit: number, noCount: boolean, pageLen: number): string | undefined {
+function linkHeader(
+  baseUrl: string,
+  url: string,
+  total: number,
+  offset: number,
+  limit: number,
+  noCount: boolean,
+  pageLen: number,
+): string | undefined {
   if (!noCount && offset === 0 && total <= limit) return undefined;
   const [path, search = ''] = url.split('?');
   const make = (o: number) => {
@@ -254,9 +282,16 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     const e = err as { statusCode?: number; message?: string };
     const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
-    return reply.code(status).send({ error: { message: status === 500 ? 'Internal Server Error' : 'Bad Request', detail: e.message ?? '' }, status: 'failure' });
+    return reply
+      .code(status)
+      .send({
+        error: { message: status === 500 ? 'Internal Server Error' : 'Bad Request', detail: e.message ?? '' },
+        status: 'failure',
+      });
   });
   app.setNotFoundHandler((_req, reply) =>
-    reply.code(400).send({ error: { message: 'Requested URI does not represent any resource', detail: null }, status: 'failure' }),
+    reply
+      .code(400)
+      .send({ error: { message: 'Requested URI does not represent any resource', detail: null }, status: 'failure' }),
   );
 }

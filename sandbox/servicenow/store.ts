@@ -113,7 +113,9 @@ export class TableStore {
       for (const r of this.rows(table)) this.indexCorrelation(table, r);
     }
     const m = this.tables.get(table)!;
-    const rows = [...(idx.get(value) ?? [])].map((id) => m.get(id)).filter((r): r is Row => !!r && r.correlation_id === value);
+    const rows = [...(idx.get(value) ?? [])]
+      .map((id) => m.get(id))
+      .filter((r): r is Row => !!r && r.correlation_id === value);
     return rows;
   }
 

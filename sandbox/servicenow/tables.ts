@@ -45,7 +45,8 @@ export interface TableDef {
 }
 
 const f = (type: FieldType, label: string, extra: Partial<FieldDef> = {}): FieldDef => ({ type, label, ...extra });
-const ref = (table: string, label: string, extra: Partial<FieldDef> = {}): FieldDef => f('reference', label, { ref: table, ...extra });
+const ref = (table: string, label: string, extra: Partial<FieldDef> = {}): FieldDef =>
+  f('reference', label, { ref: table, ...extra });
 
 /** Columns every record has. */
 const SYS_FIELDS: Record<string, FieldDef> = {
@@ -150,7 +151,12 @@ const TASK_STATES: StateModel = {
 
 export const TABLES: Record<string, TableDef> = {
   incident: {
-    name: 'incident', label: 'Incident', prefix: 'INC', counterStart: 10001, displayField: 'number', isTask: true,
+    name: 'incident',
+    label: 'Incident',
+    prefix: 'INC',
+    counterStart: 10001,
+    displayField: 'number',
+    isTask: true,
     states: INCIDENT_STATES,
     fields: {
       ...TASK_FIELDS,
@@ -165,7 +171,12 @@ export const TABLES: Record<string, TableDef> = {
     },
   },
   change_request: {
-    name: 'change_request', label: 'Change Request', prefix: 'CHG', counterStart: 30001, displayField: 'number', isTask: true,
+    name: 'change_request',
+    label: 'Change Request',
+    prefix: 'CHG',
+    counterStart: 30001,
+    displayField: 'number',
+    isTask: true,
     states: CHANGE_STATES,
     fields: {
       ...TASK_FIELDS,
@@ -178,7 +189,12 @@ export const TABLES: Record<string, TableDef> = {
     },
   },
   problem: {
-    name: 'problem', label: 'Problem', prefix: 'PRB', counterStart: 40001, displayField: 'number', isTask: true,
+    name: 'problem',
+    label: 'Problem',
+    prefix: 'PRB',
+    counterStart: 40001,
+    displayField: 'number',
+    isTask: true,
     states: PROBLEM_STATES,
     fields: {
       ...TASK_FIELDS,
@@ -190,7 +206,12 @@ export const TABLES: Record<string, TableDef> = {
     },
   },
   sc_request: {
-    name: 'sc_request', label: 'Request', prefix: 'REQ', counterStart: 10001, displayField: 'number', isTask: true,
+    name: 'sc_request',
+    label: 'Request',
+    prefix: 'REQ',
+    counterStart: 10001,
+    displayField: 'number',
+    isTask: true,
     states: TASK_STATES,
     fields: {
       ...TASK_FIELDS,
@@ -200,7 +221,12 @@ export const TABLES: Record<string, TableDef> = {
     },
   },
   sc_req_item: {
-    name: 'sc_req_item', label: 'Requested Item', prefix: 'RITM', counterStart: 10001, displayField: 'number', isTask: true,
+    name: 'sc_req_item',
+    label: 'Requested Item',
+    prefix: 'RITM',
+    counterStart: 10001,
+    displayField: 'number',
+    isTask: true,
     states: TASK_STATES,
     fields: {
       ...TASK_FIELDS,
@@ -212,7 +238,12 @@ export const TABLES: Record<string, TableDef> = {
     },
   },
   sc_task: {
-    name: 'sc_task', label: 'Catalog Task', prefix: 'SCTASK', counterStart: 10001, displayField: 'number', isTask: true,
+    name: 'sc_task',
+    label: 'Catalog Task',
+    prefix: 'SCTASK',
+    counterStart: 10001,
+    displayField: 'number',
+    isTask: true,
     states: TASK_STATES,
     fields: {
       ...TASK_FIELDS,
@@ -222,7 +253,10 @@ export const TABLES: Record<string, TableDef> = {
     },
   },
   sys_user: {
-    name: 'sys_user', label: 'User', displayField: 'name', isTask: false,
+    name: 'sys_user',
+    label: 'User',
+    displayField: 'name',
+    isTask: false,
     fields: {
       user_name: f('string', 'User ID'),
       first_name: f('string', 'First name'),
@@ -239,7 +273,10 @@ export const TABLES: Record<string, TableDef> = {
     },
   },
   sys_user_group: {
-    name: 'sys_user_group', label: 'Group', displayField: 'name', isTask: false,
+    name: 'sys_user_group',
+    label: 'Group',
+    displayField: 'name',
+    isTask: false,
     fields: {
       name: f('string', 'Name'),
       description: f('string', 'Description'),
@@ -250,7 +287,10 @@ export const TABLES: Record<string, TableDef> = {
     },
   },
   sys_choice: {
-    name: 'sys_choice', label: 'Choice', displayField: 'label', isTask: false,
+    name: 'sys_choice',
+    label: 'Choice',
+    displayField: 'label',
+    isTask: false,
     fields: {
       name: f('string', 'Table'),
       element: f('string', 'Element'),
@@ -264,7 +304,10 @@ export const TABLES: Record<string, TableDef> = {
     },
   },
   sysapproval_approver: {
-    name: 'sysapproval_approver', label: 'Approval', displayField: 'approver', isTask: false,
+    name: 'sysapproval_approver',
+    label: 'Approval',
+    displayField: 'approver',
+    isTask: false,
     fields: {
       approver: ref('sys_user', 'Approver'),
       sysapproval: ref('task', 'Approval for'),
@@ -277,7 +320,10 @@ export const TABLES: Record<string, TableDef> = {
     },
   },
   sys_journal_field: {
-    name: 'sys_journal_field', label: 'Journal Entry', displayField: 'value', isTask: false,
+    name: 'sys_journal_field',
+    label: 'Journal Entry',
+    displayField: 'value',
+    isTask: false,
     fields: {
       element_id: f('guid', 'Element ID'),
       name: f('string', 'Table name'),
@@ -288,7 +334,9 @@ export const TABLES: Record<string, TableDef> = {
   },
 };
 
-export const TASK_TABLES = Object.values(TABLES).filter((t) => t.isTask).map((t) => t.name);
+export const TASK_TABLES = Object.values(TABLES)
+  .filter((t) => t.isTask)
+  .map((t) => t.name);
 
 /** Priority lookup rules (dl_u_priority), fact sheet §1.7: impact × urgency → priority. */
 export function priorityFor(impact: string, urgency: string): string {

@@ -15,15 +15,38 @@ const UI_TABLES = ['incident', 'sc_req_item', 'sc_task', 'change_request', 'prob
 
 /** Close-out actions per table: target state, and which field holds the code. */
 const ACTIONS: Record<string, { label: string; state: string }[]> = {
-  incident: [{ label: 'Resolve', state: '6' }, { label: 'Close', state: '7' }, { label: 'Cancel', state: '8' }],
-  change_request: [{ label: 'Close', state: '3' }, { label: 'Cancel', state: '4' }],
-  problem: [{ label: 'Resolve', state: '106' }, { label: 'Close', state: '107' }],
-  sc_req_item: [{ label: 'Close Complete', state: '3' }, { label: 'Close Incomplete', state: '4' }, { label: 'Close Skipped', state: '7' }],
-  sc_task: [{ label: 'Close Complete', state: '3' }, { label: 'Close Incomplete', state: '4' }, { label: 'Close Skipped', state: '7' }],
+  incident: [
+    { label: 'Resolve', state: '6' },
+    { label: 'Close', state: '7' },
+    { label: 'Cancel', state: '8' },
+  ],
+  change_request: [
+    { label: 'Close', state: '3' },
+    { label: 'Cancel', state: '4' },
+  ],
+  problem: [
+    { label: 'Resolve', state: '106' },
+    { label: 'Close', state: '107' },
+  ],
+  sc_req_item: [
+    { label: 'Close Complete', state: '3' },
+    { label: 'Close Incomplete', state: '4' },
+    { label: 'Close Skipped', state: '7' },
+  ],
+  sc_task: [
+    { label: 'Close Complete', state: '3' },
+    { label: 'Close Incomplete', state: '4' },
+    { label: 'Close Skipped', state: '7' },
+  ],
 };
-const CODE_FIELD: Record<string, string | undefined> = { incident: 'close_code', change_request: 'close_code', problem: 'resolution_code' };
+const CODE_FIELD: Record<string, string | undefined> = {
+  incident: 'close_code',
+  change_request: 'close_code',
+  problem: 'resolution_code',
+};
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 const CSS = `body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f4f6f8;color:#1d2733}
 header{background:#293e40;color:#fff;padding:10px 20px;display:flex;gap:20px;align-items:center}
@@ -41,9 +64,11 @@ function page(title: string, body: string): string {
 }
 
 export function registerUi(app: FastifyInstance, ctx: SnContext): void {
-  const agent = (): Actor => ctx.auth.actorFor(DEMO.agent.username) ?? { userName: DEMO.agent.username, sysId: '', roles: ['itil'] };
+  const agent = (): Actor =>
+    ctx.auth.actorFor(DEMO.agent.username) ?? { userName: DEMO.agent.username, sysId: '', roles: ['itil'] };
   const disp = (table: string, row: Row, field: string) => ctx.fmt.display(table, row, field);
-  const html = (reply: FastifyReply, s: string, code = 200) => reply.code(code).type('text/html; charset=utf-8').send(s);
+  const html = (reply: FastifyReply, s: string, code = 200) =>
+    reply.code(code).type('text/html; charset=utf-8').send(s);
 
   app.get('/', async (_req, reply) => reply.redirect('/ui'));
 
@@ -54,25 +79,36 @@ export function registerUi(app: FastifyInstance, ctx: SnContext): void {
     const onlyActive = q.active !== 'all';
     const rows = ctx.store
       .rows(table)
-      .filter((r) => (!onlyActive || r.active === 'true') && (!text || `${r.number} ${r.short_description} ${r.correlation_id}`.toLowerCase().includes(text)))
+      .filter(
+        (r) =>
+          (!onlyActive || r.active === 'true') &&
+          (!text || `${r.number} ${r.short_description} ${r.correlation_id}`.toLowerCase().includes(text)),
+      )
       .slice(-200)
       .reverse();
-    const tabs = UI_TABLES.map((t) => `<a class="${t === table ? 'on' : ''}" href="/ui?table=${t}">${esc(TABLES[t].label)}</a>`).join('');
+    const tabs = UI_TABLES.map(
+      (t) => `<a class="${t === table ? 'on' : ''}" href="/ui?table=${t}">${esc(TABLES[t].label)}</a>`,
+    ).join('');
     const trs = rows
       .map(
-        (r) => `<tr><td><a href="/ui/${table}/${r.sys_id}">${esc(r.number)}</a></td><td>${esc(r.short_description)}</td><td>${esc(disp(table, r, 'state'))}</td>
+        (
+          r,
+        ) => `<tr><td><a href="/ui/${table}/${r.sys_id}">${esc(r.number)}</a></td><td>${esc(r.short_description)}</td><td>${esc(disp(table, r, 'state'))}</td>
 <td>${esc(disp(table, r, 'priority'))}</td><td>${esc(disp(table, r, 'assigned_to'))}</td><td>${esc(r.correlation_id)}</td><td>${esc(r.sys_updated_on)}</td></tr>`,
       )
       .join('');
     return html(
       reply,
-      page(TABLES[table].label, `<nav>${tabs}</nav>
+      page(
+        TABLES[table].label,
+        `<nav>${tabs}</nav>
 <form method="get" action="/ui" class="card"><input type="hidden" name="table" value="${table}">
 <input name="q" placeholder="Search number, description, correlation id" value="${esc(q.q ?? '')}" size="40">
 <label style="display:inline"><input type="checkbox" name="active" value="all" ${onlyActive ? '' : 'checked'}> include closed</label>
 <button>Filter</button></form>
 <table id="tickets"><thead><tr><th>Number</th><th>Short description</th><th>State</th><th>Priority</th><th>Assigned to</th><th>Correlation ID</th><th>Updated</th></tr></thead>
-<tbody>${trs || '<tr><td colspan="7">No records</td></tr>'}</tbody></table>`),
+<tbody>${trs || '<tr><td colspan="7">No records</td></tr>'}</tbody></table>`,
+      ),
     );
   });
 
@@ -82,13 +118,20 @@ export function registerUi(app: FastifyInstance, ctx: SnContext): void {
     const row = UI_TABLES.includes(table) ? ctx.store.get(table, sysId) : undefined;
     if (!row) return html(reply, page('Not found', '<p>No such record.</p><p><a href="/ui">Back</a></p>'), 404);
     const def = TABLES[table];
-    const shown = Object.keys(def.fields).filter((f) => def.fields[f].type !== 'journal' && !['sys_domain', 'sys_domain_path', 'sys_tags'].includes(f));
-    const dl = shown.map((f) => `<dt>${esc(def.fields[f].label)}</dt><dd data-field="${f}">${esc(disp(table, row, f))}</dd>`).join('');
+    const shown = Object.keys(def.fields).filter(
+      (f) => def.fields[f].type !== 'journal' && !['sys_domain', 'sys_domain_path', 'sys_tags'].includes(f),
+    );
+    const dl = shown
+      .map((f) => `<dt>${esc(def.fields[f].label)}</dt><dd data-field="${f}">${esc(disp(table, row, f))}</dd>`)
+      .join('');
     const journal = ctx.store
       .journal(sysId)
       .slice()
       .reverse()
-      .map((j) => `<li class="journal"><strong>${esc(j.sys_created_on)} — ${esc(j.sys_created_by)} (${j.element === 'work_notes' ? 'Work notes' : 'Additional comments'})</strong><pre>${esc(j.value)}</pre></li>`)
+      .map(
+        (j) =>
+          `<li class="journal"><strong>${esc(j.sys_created_on)} — ${esc(j.sys_created_by)} (${j.element === 'work_notes' ? 'Work notes' : 'Additional comments'})</strong><pre>${esc(j.value)}</pre></li>`,
+      )
       .join('');
     const codeField = CODE_FIELD[table];
     const codes = codeField
@@ -97,14 +140,17 @@ export function registerUi(app: FastifyInstance, ctx: SnContext): void {
     const actions = (ACTIONS[table] ?? [])
       .map((a) => `<button name="state" value="${a.state}">${esc(a.label)}</button>`)
       .join(' ');
-    const closeForm = row.active === 'true' || def.states?.resolved.includes(row.state)
-      ? `<form method="post" action="/ui/${table}/${sysId}/close" class="card" id="close-form"><h3>Close out</h3>
+    const closeForm =
+      row.active === 'true' || def.states?.resolved.includes(row.state)
+        ? `<form method="post" action="/ui/${table}/${sysId}/close" class="card" id="close-form"><h3>Close out</h3>
 ${codeField ? `<label for="code">${esc(def.fields[codeField].label)}</label><select id="code" name="code"><option value="">-- choose --</option>${codes.map((c) => `<option value="${esc(c.value)}">${esc(c.label)}</option>`).join('')}</select>` : ''}
 <label for="notes">${table === 'problem' ? 'Fix notes' : 'Resolution notes'}</label><textarea id="notes" name="notes"></textarea><p>${actions}</p></form>`
-      : '';
+        : '';
     return html(
       reply,
-      page(row.number, `<p><a href="/ui?table=${table}">← ${esc(def.label)} list</a></p>
+      page(
+        row.number,
+        `<p><a href="/ui?table=${table}">← ${esc(def.label)} list</a></p>
 ${q.error ? `<div class="err" role="alert">${esc(q.error)}</div>` : ''}${q.ok ? `<div class="ok">${esc(q.ok)}</div>` : ''}
 <div class="card"><h2>${esc(row.number)}: ${esc(row.short_description)}</h2><dl>${dl}</dl></div>
 <form method="post" action="/ui/${table}/${sysId}/note" class="card" id="note-form"><h3>Add a note</h3>
@@ -113,7 +159,8 @@ ${q.error ? `<div class="err" role="alert">${esc(q.error)}</div>` : ''}${q.ok ? 
 <label><input type="radio" name="kind" value="comments"> Additional comment (customer visible)</label>
 <p><button>Post</button></p></form>
 <div class="card"><h3>Activity</h3><ul id="journal">${journal || '<li>No notes yet.</li>'}</ul></div>
-${closeForm}`),
+${closeForm}`,
+      ),
     );
   });
 
@@ -124,7 +171,10 @@ ${closeForm}`),
       return reply.redirect(`/ui/${table}/${sysId}?ok=${encodeURIComponent(ok)}`, 303);
     } catch (err) {
       if (!(err instanceof SnError)) throw err;
-      return reply.redirect(`/ui/${table}/${sysId}?error=${encodeURIComponent(`${err.message}: ${err.detail ?? ''}`)}`, 303);
+      return reply.redirect(
+        `/ui/${table}/${sysId}?error=${encodeURIComponent(`${err.message}: ${err.detail ?? ''}`)}`,
+        303,
+      );
     }
   };
 
@@ -132,7 +182,8 @@ ${closeForm}`),
     const { table, sysId } = req.params as { table: string; sysId: string };
     const b = (req.body ?? {}) as { text?: string; kind?: string };
     if (!UI_TABLES.includes(table)) return reply.code(404).send();
-    if (!b.text?.trim()) return reply.redirect(`/ui/${table}/${sysId}?error=${encodeURIComponent('Write a note first')}`, 303);
+    if (!b.text?.trim())
+      return reply.redirect(`/ui/${table}/${sysId}?error=${encodeURIComponent('Write a note first')}`, 303);
     return change(reply, table, sysId, { [b.kind === 'comments' ? 'comments' : 'work_notes']: b.text }, 'Note added');
   });
 

@@ -81,7 +81,15 @@ export class Webhooks {
     const body = JSON.stringify({ table, operation, sys_id: row.sys_id, record });
     const timestamp = String(Math.floor(this.clock.now() / 1000));
     for (const hook of hooks) {
-      const entry: DeliveryLog = { id: randomUUID(), table, operation, sys_id: row.sys_id, url: hook.url, state: 'pending', attempts: 0 };
+      const entry: DeliveryLog = {
+        id: randomUUID(),
+        table,
+        operation,
+        sys_id: row.sys_id,
+        url: hook.url,
+        state: 'pending',
+        attempts: 0,
+      };
       this.log.push(entry);
       if (this.log.length > LOG_SIZE) this.log.shift();
       if (!this.faults.deliverWebhook()) {

@@ -70,7 +70,9 @@ const ADMIN_PREFIX = '/_sandbox';
 
 export function registerFaults(app: FastifyInstance, faults: Faults, bodies: FaultBodies): void {
   app.get(`${ADMIN_PREFIX}/faults`, async () => ({ settings: faults.settings, injected: faults.injected }));
-  app.put(`${ADMIN_PREFIX}/faults`, async (req) => ({ settings: faults.update({ ...noFaults(), ...(req.body as object) }) }));
+  app.put(`${ADMIN_PREFIX}/faults`, async (req) => ({
+    settings: faults.update({ ...noFaults(), ...(req.body as object) }),
+  }));
   app.patch(`${ADMIN_PREFIX}/faults`, async (req) => ({ settings: faults.update(req.body as Partial<FaultSettings>) }));
   app.delete(`${ADMIN_PREFIX}/faults`, async () => ({ settings: faults.reset() }));
 
@@ -91,7 +93,10 @@ export function registerFaults(app: FastifyInstance, faults: Faults, bodies: Fau
       faults.injected.rateLimited++;
       return reply
         .code(429)
-        .headers({ 'retry-after': String(s.retryAfterSeconds), ...(bodies.rateLimitHeaders?.(s.retryAfterSeconds) ?? {}) })
+        .headers({
+          'retry-after': String(s.retryAfterSeconds),
+          ...(bodies.rateLimitHeaders?.(s.retryAfterSeconds) ?? {}),
+        })
         .send(bodies.tooManyRequests(s.retryAfterSeconds));
     }
     if (s.errorRate > 0 && Math.random() < s.errorRate) {

@@ -52,7 +52,8 @@ export class DocStore {
 
   /** All documents of a collection in insertion order (iterated lazily). */
   *iterate<T>(coll: string): IterableIterator<T> {
-    for (const row of this.stmts.all.iterate(coll) as IterableIterator<{ body: string }>) yield JSON.parse(row.body) as T;
+    for (const row of this.stmts.all.iterate(coll) as IterableIterator<{ body: string }>)
+      yield JSON.parse(row.body) as T;
   }
 
   list<T>(coll: string): T[] {

@@ -21,7 +21,11 @@ function newKeyPair() {
     publicKeyEncoding: { type: 'spki', format: 'pem' },
     privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
   });
-  return { privateKey: forge.pki.privateKeyFromPem(privateKey), publicKey: forge.pki.publicKeyFromPem(publicKey), pem: privateKey };
+  return {
+    privateKey: forge.pki.privateKeyFromPem(privateKey),
+    publicKey: forge.pki.publicKeyFromPem(publicKey),
+    pem: privateKey,
+  };
 }
 
 function serial(): string {
@@ -44,7 +48,10 @@ export function ensureSandboxTls(dir: string, hostnames: string[] = ['localhost'
     cert.serialNumber = serial();
     cert.validity.notBefore = new Date(Date.now() - 86_400_000);
     cert.validity.notAfter = new Date(Date.now() + 10 * 365 * 86_400_000);
-    const attrs = [{ name: 'commonName', value: 'Ticketloop Sandbox CA' }, { name: 'organizationName', value: 'Ticketloop' }];
+    const attrs = [
+      { name: 'commonName', value: 'Ticketloop Sandbox CA' },
+      { name: 'organizationName', value: 'Ticketloop' },
+    ];
     cert.setSubject(attrs);
     cert.setIssuer(attrs);
     cert.setExtensions([
@@ -69,9 +76,9 @@ export function ensureSandboxTls(dir: string, hostnames: string[] = ['localhost'
     cert.validity.notAfter = new Date(Date.now() + 2 * 365 * 86_400_000);
     cert.setSubject([{ name: 'commonName', value: 'localhost' }]);
     cert.setIssuer(caCert.subject.attributes);
-    const altNames = names.split(',').map((n) =>
-      /^\d+\.\d+\.\d+\.\d+$/.test(n) ? { type: 7, ip: n } : { type: 2, value: n },
-    );
+    const altNames = names
+      .split(',')
+      .map((n) => (/^\d+\.\d+\.\d+\.\d+$/.test(n) ? { type: 7, ip: n } : { type: 2, value: n }));
     altNames.push({ type: 7, ip: '127.0.0.1' });
     cert.setExtensions([
       { name: 'basicConstraints', cA: false },

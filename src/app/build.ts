@@ -151,7 +151,8 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
     connections,
     watch,
     itsmModules: o.itsm,
-    integrations: <I extends IntegrationConfig>(type: string) => config.integrations.filter((i) => i.type === type) as I[],
+    integrations: <I extends IntegrationConfig>(type: string) =>
+      config.integrations.filter((i) => i.type === type) as I[],
     async start() {
       await http.listen({ host: config.server.host, port: config.server.port });
       if (o.engine !== false) engine.start();

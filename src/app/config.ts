@@ -22,4 +22,3 @@ export function validateConfig(raw: unknown, source: string): Config {
 export function loadConfig(o: LoadOptions = {}): LoadedConfig {
   return load(configSchema, o);
 }
-

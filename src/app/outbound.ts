@@ -48,12 +48,20 @@ export class OutboundAudit implements OutboundRecorder {
               kind: 'outbound' as const,
               actor: this.actor,
               subject: c.upstream,
-              detail: { method: c.method, url: c.url, status: c.status, durationMs: Math.round(c.durationMs), ...(c.error ? { error: c.error } : {}) },
+              detail: {
+                method: c.method,
+                url: c.url,
+                status: c.status,
+                durationMs: Math.round(c.durationMs),
+                ...(c.error ? { error: c.error } : {}),
+              },
             })),
             this.clock.now(),
           ),
         )
-        .catch((e) => this.log?.warn({ err: (e as Error).message, calls: batch.length }, 'could not write outbound audit rows')),
+        .catch((e) =>
+          this.log?.warn({ err: (e as Error).message, calls: batch.length }, 'could not write outbound audit rows'),
+        ),
     );
     return this.flushing;
   }

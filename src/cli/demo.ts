@@ -28,7 +28,9 @@ export function sandboxConnections(s: DemoSandbox) {
         clientId: sn.credentials.oauth.clientId,
         clientSecret: sn.credentials.oauth.clientSecret,
       },
-      closeOut: { incident: { resolve: { close_code: 'Solution provided' }, close: { close_code: 'Solution provided' } } },
+      closeOut: {
+        incident: { resolve: { close_code: 'Solution provided' }, close: { close_code: 'Solution provided' } },
+      },
     },
     microsoft: {
       tenantId: ms.tenantId,
@@ -71,7 +73,12 @@ async function connectSandboxWebhooks(app: Ticketloop, s: DemoSandbox, url: stri
   const kinds = app.watch.kindsOf('sandbox');
   const hookUrl = `${url}/webhooks/servicenow/sandbox`;
   try {
-    const webhooks = kinds.map((table) => ({ table, url: hookUrl, events: ['insert', 'update'], auth: { type: 'hmac', secret: SANDBOX_WEBHOOK_SECRET } }));
+    const webhooks = kinds.map((table) => ({
+      table,
+      url: hookUrl,
+      events: ['insert', 'update'],
+      auth: { type: 'hmac', secret: SANDBOX_WEBHOOK_SECRET },
+    }));
     const r = await request(`${s.servicenow.baseUrl}/_sandbox/servicenow/webhooks`, {
       method: 'PUT',
       dispatcher: agent,
@@ -94,7 +101,11 @@ export async function runDemo(raw: Record<string, any>, base: Config, o: { auto:
   step('Starting the sandbox (ServiceNow, Microsoft Entra + Graph, Azure Resource Manager)…');
   const sandbox = await startSandbox({
     dataDir: resolve(base.sandbox.dataDir ?? join(base.dataDir, 'sandbox')),
-    ports: { servicenow: base.sandbox.servicenowPort, microsoft: base.sandbox.microsoftPort, azure: base.sandbox.azurePort },
+    ports: {
+      servicenow: base.sandbox.servicenowPort,
+      microsoft: base.sandbox.microsoftPort,
+      azure: base.sandbox.azurePort,
+    },
   });
   process.stdout.write(`${describeSandbox(sandbox)}\n`);
 
@@ -106,7 +117,9 @@ export async function runDemo(raw: Record<string, any>, base: Config, o: { auto:
   say(`Ticketloop ${url}  (store: ${app.store.description})`);
   say(`API docs ${url}/openapi.json   metrics ${url}/metrics`);
   const kinds = await connectSandboxWebhooks(app, sandbox, url);
-  say(`ServiceNow pushes changes of ${kinds.join(', ')} to ${url}/webhooks/servicenow/sandbox (HMAC-signed); polled every 5 s as the backstop`);
+  say(
+    `ServiceNow pushes changes of ${kinds.join(', ')} to ${url}/webhooks/servicenow/sandbox (HMAC-signed); polled every 5 s as the backstop`,
+  );
 
   const shutdown = async () => {
     await app.stop();

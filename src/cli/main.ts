@@ -63,7 +63,11 @@ function table(rows: Record<string, unknown>[]): string {
   const cols = Object.keys(rows[0]);
   const width = cols.map((c) => Math.min(60, Math.max(c.length, ...rows.map((r) => String(r[c] ?? '').length))));
   const line = (vals: string[]) => vals.map((v, i) => v.slice(0, 60).padEnd(width[i])).join('  ');
-  return [line(cols), line(width.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => String(r[c] ?? ''))))].join('\n');
+  return [
+    line(cols),
+    line(width.map((w) => '-'.repeat(w))),
+    ...rows.map((r) => line(cols.map((c) => String(r[c] ?? '')))),
+  ].join('\n');
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -113,13 +117,18 @@ async function main(argv: string[]): Promise<void> {
       await withStore(config, async (store) => {
         if (sub === 'list' || sub === 'dead') {
           const state = sub === 'dead' ? 'dead' : (values.state as 'ready' | 'running' | 'done' | 'dead' | undefined);
-          if (state && !['ready', 'running', 'done', 'dead'].includes(state)) fail(`--state must be ready, running, done or dead`, 2);
+          if (state && !['ready', 'running', 'done', 'dead'].includes(state))
+            fail(`--state must be ready, running, done or dead`, 2);
           const jobs = await listJobs(store.db, { state, kind: values.kind, limit: Number(values.limit ?? 50) });
           process.stdout.write(
             `${table(jobs.map((j) => ({ id: j.id, kind: j.kind, state: j.state, attempts: `${j.attempts}/${j.max_attempts}`, run_at: new Date(Number(j.run_at)).toISOString(), last_error: j.last_error ?? '' })))}\n`,
           );
           const counts = await countJobsByState(store.db);
-          process.stdout.write(`\n${Object.entries(counts).map(([k, v]) => `${k}: ${v}`).join('  ')}\n`);
+          process.stdout.write(
+            `\n${Object.entries(counts)
+              .map(([k, v]) => `${k}: ${v}`)
+              .join('  ')}\n`,
+          );
         } else if (sub === 'retry') {
           if (!arg && !values.all) fail('jobs retry needs a job id or --all', 2);
           const n = await retryDeadJobs(store.db, systemClock.now(), values.all ? undefined : arg);

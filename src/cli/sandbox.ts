@@ -7,7 +7,11 @@ export async function runSandboxCommand(config: Config): Promise<void> {
   const dataDir = resolve(config.sandbox.dataDir ?? join(config.dataDir, 'sandbox'));
   const sandbox = await startSandbox({
     dataDir,
-    ports: { servicenow: config.sandbox.servicenowPort, microsoft: config.sandbox.microsoftPort, azure: config.sandbox.azurePort },
+    ports: {
+      servicenow: config.sandbox.servicenowPort,
+      microsoft: config.sandbox.microsoftPort,
+      azure: config.sandbox.azurePort,
+    },
   });
   process.stdout.write(`${describeSandbox(sandbox)}\n\n  state kept in ${dataDir}; Ctrl-C to stop\n`);
   const stop = async () => {

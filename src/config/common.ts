@@ -17,15 +17,13 @@ export const secretRef = z.union([
 ]);
 export type SecretRef = z.infer<typeof secretRef>;
 
-export const httpsUrl = z
-  .string({ error: 'must be an https URL' })
-  .refine((v) => {
-    try {
-      return new URL(v).protocol === 'https:';
-    } catch {
-      return false;
-    }
-  }, 'must be an https URL');
+export const httpsUrl = z.string({ error: 'must be an https URL' }).refine((v) => {
+  try {
+    return new URL(v).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'must be an https URL');
 
 export const anyUrl = z.string().refine((v) => {
   try {
@@ -48,5 +46,7 @@ export const microsoftConnection = z
     caFile: z.string().optional(),
   })
   .strict()
-  .refine((m) => m.clientSecret || m.certificate, { message: 'give clientSecret or certificate', path: ['clientSecret'] });
-
+  .refine((m) => m.clientSecret || m.certificate, {
+    message: 'give clientSecret or certificate',
+    path: ['clientSecret'],
+  });

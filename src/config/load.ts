@@ -20,7 +20,9 @@ export class ConfigError extends Error {
     readonly source: string,
     readonly problems: ConfigProblem[],
   ) {
-    super(`invalid configuration (${source}):\n${problems.map((p) => `  ${p.path || '(root)'}: ${p.message}`).join('\n')}`);
+    super(
+      `invalid configuration (${source}):\n${problems.map((p) => `  ${p.path || '(root)'}: ${p.message}`).join('\n')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -142,4 +144,3 @@ function checkSecrets(raw: Record<string, unknown>, source: string, env: NodeJS.
   walk(raw, []);
   if (problems.length) throw new ConfigError(source, problems);
 }
-

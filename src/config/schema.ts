@@ -106,7 +106,10 @@ export type MicrosoftConnection = z.infer<typeof microsoftConnection>;
 /** One flow's integration entry; the API validates integrations created there with it too. */
 export function integrationSchema(part: IntegrationSchemaPart, connections: ConnectionSchemaPart[]) {
   const refs = Object.fromEntries(
-    connections.map((c) => [c.configKey, z.union([z.string().min(1), c.connectionSchema.omit({ name: true })]).optional()]),
+    connections.map((c) => [
+      c.configKey,
+      z.union([z.string().min(1), c.connectionSchema.omit({ name: true })]).optional(),
+    ]),
   );
   return z
     .object({
@@ -121,17 +124,24 @@ export function integrationSchema(part: IntegrationSchemaPart, connections: Conn
     .strict();
 }
 
-export function buildConfigSchema(connections: ConnectionSchemaPart[], flows: IntegrationSchemaPart[]): z.ZodType<Config> {
+export function buildConfigSchema(
+  connections: ConnectionSchemaPart[],
+  flows: IntegrationSchemaPart[],
+): z.ZodType<Config> {
   const entries = flows.map((f) => integrationSchema(f, connections));
-  const integration =
-    entries.length >= 2 ? z.discriminatedUnion('type', entries as any) : (entries[0] ?? z.never());
+  const integration = entries.length >= 2 ? z.discriminatedUnion('type', entries as any) : (entries[0] ?? z.never());
   const lists = Object.fromEntries(connections.map((c) => [c.configKey, z.array(c.connectionSchema).default([])]));
   // The neutral form `itsm: [{type: 'servicenow', name, …}]`, which is also what validation produces,
   // so a validated configuration validates again unchanged.
   const typed = connections.map((c) => c.connectionSchema.extend({ type: z.literal(c.configKey) }).strict());
   const anyConnection = typed.length >= 2 ? z.discriminatedUnion('type', typed as any) : (typed[0] ?? z.never());
   return z
-    .object({ ...coreShape, ...lists, itsm: z.array(anyConnection).default([]), integrations: z.array(integration).default([]) })
+    .object({
+      ...coreShape,
+      ...lists,
+      itsm: z.array(anyConnection).default([]),
+      integrations: z.array(integration).default([]),
+    })
     .strict()
     .superRefine((raw: Record<string, any>, ctx) => {
       if (!raw.server.apiToken && !isLoopback(raw.server.host))
@@ -142,20 +152,33 @@ export function buildConfigSchema(connections: ConnectionSchemaPart[], flows: In
         });
       const names = new Set<string>();
       (raw.itsm as { name: string }[]).forEach((conn, n) => {
-        if (names.has(conn.name)) ctx.addIssue({ code: 'custom', path: ['itsm', n, 'name'], message: `duplicate connection name "${conn.name}"` });
+        if (names.has(conn.name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['itsm', n, 'name'],
+            message: `duplicate connection name "${conn.name}"`,
+          });
         names.add(conn.name);
       });
       for (const c of connections) {
         (raw[c.configKey] as { name: string }[]).forEach((conn, n) => {
           if (names.has(conn.name))
-            ctx.addIssue({ code: 'custom', path: [c.configKey, n, 'name'], message: `duplicate connection name "${conn.name}"` });
+            ctx.addIssue({
+              code: 'custom',
+              path: [c.configKey, n, 'name'],
+              message: `duplicate connection name "${conn.name}"`,
+            });
           names.add(conn.name);
         });
       }
       const seen = new Set<string>();
       (raw.integrations as Record<string, unknown>[]).forEach((i, n) => {
         if (seen.has(i.name as string))
-          ctx.addIssue({ code: 'custom', path: ['integrations', n, 'name'], message: `duplicate integration name "${i.name}"` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['integrations', n, 'name'],
+            message: `duplicate integration name "${i.name}"`,
+          });
         seen.add(i.name as string);
         const given = ['itsm', ...connections.map((c) => c.configKey)].filter((k) => i[k] !== undefined);
         if (given.length !== 1) {
@@ -169,13 +192,19 @@ export function buildConfigSchema(connections: ConnectionSchemaPart[], flows: In
         }
         const ref = i[given[0]];
         if (typeof ref === 'string' && !names.has(ref))
-          ctx.addIssue({ code: 'custom', path: ['integrations', n, given[0]], message: `no ITSM connection named "${ref}"` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['integrations', n, given[0]],
+            message: `no ITSM connection named "${ref}"`,
+          });
       });
     })
     .transform((raw: Record<string, any>): Config => {
       const itsm: ItsmConnectionConfig[] = [
         ...(raw.itsm as ItsmConnectionConfig[]),
-        ...connections.flatMap((c) => (raw[c.configKey] as { name: string }[]).map((conn) => ({ type: c.configKey, ...conn }))),
+        ...connections.flatMap((c) =>
+          (raw[c.configKey] as { name: string }[]).map((conn) => ({ type: c.configKey, ...conn })),
+        ),
       ];
       const integrations = (raw.integrations as Record<string, unknown>[]).map((entry) => {
         const i = { ...entry } as IntegrationConfig;

@@ -1,7 +1,6 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { HttpError } from '../engine/errors.ts';
 
-
 /**
  * The one outbound HTTP client every connector uses: timeouts on every call, one record per call
  * (for the audit log and metrics), and failures as typed HttpErrors (status, Retry-After) that the
@@ -66,7 +65,8 @@ export interface HttpResponse<T = unknown> {
   text: string;
 }
 
-const SECRET_QUERY = /^(code|token|access_token|refresh_token|client_secret|password|sig|signature|key|apikey|client_assertion)$/i;
+const SECRET_QUERY =
+  /^(code|token|access_token|refresh_token|client_secret|password|sig|signature|key|apikey|client_assertion)$/i;
 
 export function redactUrl(url: string): string {
   try {

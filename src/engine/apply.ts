@@ -79,7 +79,11 @@ export async function applyEvents(
     item.dirty = true;
     return { state: decision.state, changed: true, created: before === undefined };
   });
-  await writeItems(trx, [...items.values()].filter((i) => i.dirty), now);
+  await writeItems(
+    trx,
+    [...items.values()].filter((i) => i.dirty),
+    now,
+  );
   const inserted = jobs.length ? await enqueueJobs(trx, jobs, now) : 0;
   if (audits.length) await appendAudit(trx, audits, now);
   return { results, jobs: inserted };
@@ -87,7 +91,11 @@ export async function applyEvents(
 
 const itemKey = (flow: string, id: string) => `${flow}\u0000${id}`;
 
-async function loadItems(trx: Kysely<Database>, flowNamed: (name: string) => Flow<unknown, unknown>, batch: FlowEvent[]) {
+async function loadItems(
+  trx: Kysely<Database>,
+  flowNamed: (name: string) => Flow<unknown, unknown>,
+  batch: FlowEvent[],
+) {
   const items = new Map<string, Item>();
   const idsByFlow = new Map<string, Set<string>>();
   for (const e of batch) {
@@ -97,14 +105,20 @@ async function loadItems(trx: Kysely<Database>, flowNamed: (name: string) => Flo
   }
   for (const [name, ids] of idsByFlow) {
     const flow = flowNamed(name);
-    for (const id of ids) items.set(itemKey(name, id), { flow, id, state: undefined, version: 0, existed: false, dirty: false });
+    for (const id of ids)
+      items.set(itemKey(name, id), { flow, id, state: undefined, version: 0, existed: false, dirty: false });
     const rows = await trx
       .selectFrom('flow_state')
       .select(['id', 'state', 'version'])
       .where('flow', '=', name)
       .where('id', 'in', [...ids])
       .execute();
-    for (const r of rows) Object.assign(items.get(itemKey(name, r.id))!, { state: JSON.parse(r.state), version: Number(r.version), existed: true });
+    for (const r of rows)
+      Object.assign(items.get(itemKey(name, r.id))!, {
+        state: JSON.parse(r.state),
+        version: Number(r.version),
+        existed: true,
+      });
   }
   return items;
 }
@@ -114,11 +128,21 @@ async function writeItems(trx: Kysely<Database>, dirty: Item[], now: number): Pr
   if (inserts.length) {
     const r = await trx
       .insertInto('flow_state')
-      .values(inserts.map((i) => ({ flow: i.flow.name, id: i.id, state: JSON.stringify(i.state), version: 1, created_at: now, updated_at: now })))
+      .values(
+        inserts.map((i) => ({
+          flow: i.flow.name,
+          id: i.id,
+          state: JSON.stringify(i.state),
+          version: 1,
+          created_at: now,
+          updated_at: now,
+        })),
+      )
       .onConflict((oc) => oc.columns(['flow', 'id']).doNothing())
       .executeTakeFirst();
     // Someone else created one of these items meanwhile: redo against what is there now.
-    if (Number(r.numInsertedOrUpdatedRows ?? 0) !== inserts.length) throw new ConcurrentUpdateError(inserts[0].flow.name, inserts[0].id);
+    if (Number(r.numInsertedOrUpdatedRows ?? 0) !== inserts.length)
+      throw new ConcurrentUpdateError(inserts[0].flow.name, inserts[0].id);
   }
   for (const i of dirty.filter((x) => x.existed)) {
     const r = await trx
@@ -136,13 +160,23 @@ async function writeItems(trx: Kysely<Database>, dirty: Item[], now: number): Pr
 export function isContention(e: unknown): boolean {
   if (e instanceof ConcurrentUpdateError) return true;
   const code = (e as { code?: string })?.code ?? '';
-  return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === '40001' || code === '40P01' || code === '23505';
+  return (
+    code === 'SQLITE_BUSY' ||
+    code === 'SQLITE_BUSY_SNAPSHOT' ||
+    code === '40001' ||
+    code === '40P01' ||
+    code === '23505'
+  );
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Run `work` in a transaction, redoing it (with a little jitter) while it loses to a concurrent writer. */
-export async function inTransaction<T>(db: Kysely<Database>, work: (trx: Kysely<Database>) => Promise<T>, attempts = 20): Promise<T> {
+export async function inTransaction<T>(
+  db: Kysely<Database>,
+  work: (trx: Kysely<Database>) => Promise<T>,
+  attempts = 20,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await db.transaction().execute(work);

@@ -79,7 +79,12 @@ export class Engine {
   readonly workerId: string;
   readonly clock: Clock;
   private readonly store: Store;
-  private readonly o: Required<Pick<EngineOptions, 'concurrency' | 'pollIntervalMs' | 'leaseMs' | 'backoffBaseMs' | 'backoffMaxMs' | 'retainDoneMs'>>;
+  private readonly o: Required<
+    Pick<
+      EngineOptions,
+      'concurrency' | 'pollIntervalMs' | 'leaseMs' | 'backoffBaseMs' | 'backoffMaxMs' | 'retainDoneMs'
+    >
+  >;
   private readonly handlers = new Map<string, JobHandler>();
   private readonly flows = new Map<string, Flow<any, any>>();
   private readonly schedules = new Map<string, ScheduleDef>();
@@ -256,10 +261,18 @@ export class Engine {
   private async tickSchedule(s: ScheduleDef, now: number): Promise<void> {
     const prefix = `schedule:${s.name}:`;
     await this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('schedules').select(['next_run_at', 'last_job_key']).where('name', '=', s.name).executeTakeFirst();
+      const row = await trx
+        .selectFrom('schedules')
+        .select(['next_run_at', 'last_job_key'])
+        .where('name', '=', s.name)
+        .executeTakeFirst();
       if (!row || Number(row.next_run_at) > now) return;
       if (row.last_job_key) {
-        const last = await trx.selectFrom('jobs').select('state').where('key', '=', row.last_job_key).executeTakeFirst();
+        const last = await trx
+          .selectFrom('jobs')
+          .select('state')
+          .where('key', '=', row.last_job_key)
+          .executeTakeFirst();
         if (last && (last.state === 'ready' || last.state === 'running')) return;
       }
       const key = `${prefix}${now}`;
@@ -335,7 +348,12 @@ export class Engine {
   /** Mark the jobs done (only those whose lease is still ours) and apply what their handlers returned. */
   private async finishIn(trx: Kysely<Database>, batch: { job: JobRow; result: JobResult }[]): Promise<Set<string>> {
     const now = this.clock.now();
-    const done = await completeJobs(trx, batch.filter((b) => !hasOutput(b.result)).map((b) => b.job.id), this.workerId, now);
+    const done = await completeJobs(
+      trx,
+      batch.filter((b) => !hasOutput(b.result)).map((b) => b.job.id),
+      this.workerId,
+      now,
+    );
     for (const { job, result } of batch.filter((b) => hasOutput(b.result))) {
       if (!(await completeJob(trx, job, this.workerId, now))) continue;
       if (result.events?.length) await this.applyIn(trx, result.events, `job:${job.kind}`);
@@ -358,13 +376,38 @@ export class Engine {
     const message = `${err?.name ?? 'Error'}: ${err?.message ?? String(e)}`;
     const retryAt = nextAttemptAt(e, job.attempts, now, this.o);
     try {
-      const outcome = await failJob(this.db, job, this.workerId, now, message, retryAt, job.key.startsWith('schedule:') ? 'done' : 'dead');
+      const outcome = await failJob(
+        this.db,
+        job,
+        this.workerId,
+        now,
+        message,
+        retryAt,
+        job.key.startsWith('schedule:') ? 'done' : 'dead',
+      );
       if (outcome === 'dead' && !job.key.startsWith('schedule:')) {
         this.log?.error({ job: job.id, kind: job.kind, err: message }, 'job dead-lettered');
         await this.db
           .transaction()
           .execute((trx) =>
-            appendAudit(trx, [{ kind: 'job', actor: this.workerId, subject: `job/${job.id}`, detail: { action: 'dead-lettered', kind: job.kind, key: job.key, attempts: job.attempts, error: message } }], now),
+            appendAudit(
+              trx,
+              [
+                {
+                  kind: 'job',
+                  actor: this.workerId,
+                  subject: `job/${job.id}`,
+                  detail: {
+                    action: 'dead-lettered',
+                    kind: job.kind,
+                    key: job.key,
+                    attempts: job.attempts,
+                    error: message,
+                  },
+                },
+              ],
+              now,
+            ),
           );
       } else if (outcome === 'retry') {
         this.log?.debug({ job: job.id, kind: job.kind, err: message, retryAt }, 'job failed; will retry');

@@ -34,7 +34,6 @@ export interface Flow<S, E> {
   decide(state: S | undefined, event: E, now: number): Decision<S> | null;
 }
 
-
 export function effectJob(flow: string, id: string, e: Effect): JobSpec {
   return {
     kind: `${flow}.${e.kind}`,
@@ -47,6 +46,11 @@ export function effectJob(flow: string, id: string, e: Effect): JobSpec {
 }
 
 export async function loadFlowState<S>(db: Kysely<Database>, flow: string, id: string): Promise<S | undefined> {
-  const row = await db.selectFrom('flow_state').select('state').where('flow', '=', flow).where('id', '=', id).executeTakeFirst();
+  const row = await db
+    .selectFrom('flow_state')
+    .select('state')
+    .where('flow', '=', flow)
+    .where('id', '=', id)
+    .executeTakeFirst();
   return row ? (JSON.parse(row.state) as S) : undefined;
 }

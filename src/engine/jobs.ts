@@ -130,7 +130,12 @@ export async function completeJob(db: Kysely<Database>, job: JobRow, owner: stri
 }
 
 /** Mark many done in one statement (group commit); returns the ids this worker still held. */
-export async function completeJobs(db: Kysely<Database>, ids: string[], owner: string, now: number): Promise<Set<string>> {
+export async function completeJobs(
+  db: Kysely<Database>,
+  ids: string[],
+  owner: string,
+  now: number,
+): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
   const rows = await db
     .updateTable('jobs')
@@ -148,7 +153,13 @@ export async function purgeDoneJobs(db: Kysely<Database>, before: number, chunk 
   let total = 0;
   for (;;) {
     // A job finishes after it was due, so run_at < before too: a range on the (state, run_at) index.
-    const old = db.selectFrom('jobs').select('id').where('state', '=', 'done').where('run_at', '<', before).where('finished_at', '<', before).limit(chunk);
+    const old = db
+      .selectFrom('jobs')
+      .select('id')
+      .where('state', '=', 'done')
+      .where('run_at', '<', before)
+      .where('finished_at', '<', before)
+      .limit(chunk);
     const r = await db.deleteFrom('jobs').where('id', 'in', old).executeTakeFirst();
     const n = Number(r.numDeletedRows);
     total += n;
@@ -228,7 +239,11 @@ export async function listJobs(db: Kysely<Database>, q: JobListQuery = {}): Prom
 }
 
 export async function countJobsByState(db: Kysely<Database>): Promise<Record<string, number>> {
-  const rows = await db.selectFrom('jobs').select(['state', (eb) => eb.fn.countAll<number>().as('n')]).groupBy('state').execute();
+  const rows = await db
+    .selectFrom('jobs')
+    .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('state')
+    .execute();
   const out: Record<string, number> = { ready: 0, running: 0, done: 0, dead: 0 };
   for (const r of rows) out[r.state] = Number(r.n);
   return out;

@@ -71,7 +71,13 @@ export function registerAdminRoutes(t: Ticketloop): void {
   );
   app.post(
     '/api/jobs/retry-dead',
-    { schema: { tags: ['jobs'], summary: 'Retry every dead-lettered job', response: { 200: z.object({ retried: z.number() }) } } },
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'Retry every dead-lettered job',
+        response: { 200: z.object({ retried: z.number() }) },
+      },
+    },
     async () => {
       const n = await retryDeadJobs(t.store.db, t.clock.now());
       t.engine.wake();
@@ -86,7 +92,14 @@ export function registerAdminRoutes(t: Ticketloop): void {
         summary: 'What each ITSM instance last told us (push, poll or reconcile); stale when quiet too long',
         response: {
           200: z.object({
-            instances: z.array(z.object({ instance: z.string(), lastSeenAt: z.string().optional(), source: z.string().optional(), stale: z.boolean() })),
+            instances: z.array(
+              z.object({
+                instance: z.string(),
+                lastSeenAt: z.string().optional(),
+                source: z.string().optional(),
+                stale: z.boolean(),
+              }),
+            ),
           }),
         },
       },
@@ -99,7 +112,14 @@ export function registerAdminRoutes(t: Ticketloop): void {
       schema: {
         tags: ['audit'],
         summary: 'Verify the audit log hash chain',
-        response: { 200: z.object({ ok: z.boolean(), rows: z.number(), problem: z.string().optional(), seq: z.number().optional() }) },
+        response: {
+          200: z.object({
+            ok: z.boolean(),
+            rows: z.number(),
+            problem: z.string().optional(),
+            seq: z.number().optional(),
+          }),
+        },
       },
     },
     async () => verifyAudit(t.store.db),

@@ -32,12 +32,14 @@ export interface RawBodyHmacOptions {
 export function rawBodyHmac(o: RawBodyHmacOptions) {
   return async (req: FastifyRequest, _reply: unknown, payload: AsyncIterable<Buffer>) => {
     const header = req.headers[o.header];
-    if (typeof header !== 'string' || !/^sha256=[0-9a-f]{64}$/i.test(header)) throw o.reject(`missing or malformed ${o.header} (sha256=<hex>)`);
+    if (typeof header !== 'string' || !/^sha256=[0-9a-f]{64}$/i.test(header))
+      throw o.reject(`missing or malformed ${o.header} (sha256=<hex>)`);
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of payload) {
       size += chunk.length;
-      if (size > o.bodyLimit) throw new HttpProblem(413, 'payload_too_large', `request body is larger than ${o.bodyLimit} bytes`);
+      if (size > o.bodyLimit)
+        throw new HttpProblem(413, 'payload_too_large', `request body is larger than ${o.bodyLimit} bytes`);
       chunks.push(chunk);
     }
     const raw = Buffer.concat(chunks);

@@ -74,7 +74,9 @@ export async function createHttpServer(o: HttpServerOptions): Promise<App> {
     // URLs the router refuses before any route runs (bad percent-encoding, over-long parameters)
     // still answer with the one error envelope.
     frameworkErrors: (err, req, reply) => {
-      (reply as FastifyReply).code(400).send({ error: { code: 'invalid_request', message: err.message, requestId: req.id } });
+      (reply as FastifyReply)
+        .code(400)
+        .send({ error: { code: 'invalid_request', message: err.message, requestId: req.id } });
     },
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -97,7 +99,9 @@ export async function createHttpServer(o: HttpServerOptions): Promise<App> {
       const given = typeof h === 'string' && /^Bearer /i.test(h) ? h.slice(7) : '';
       // Compare digests: constant time, and no length leak.
       if (!timingSafeEqual(createHash('sha256').update(given).digest(), want))
-        throw new HttpProblem(401, 'unauthorized', 'the operator API needs Authorization: Bearer <server.apiToken>', [{ path: 'headers.authorization', message: given ? 'wrong token' : 'missing' }]);
+        throw new HttpProblem(401, 'unauthorized', 'the operator API needs Authorization: Bearer <server.apiToken>', [
+          { path: 'headers.authorization', message: given ? 'wrong token' : 'missing' },
+        ]);
     });
   }
 
@@ -113,7 +117,11 @@ export async function createHttpServer(o: HttpServerOptions): Promise<App> {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, requestId: req.id } });
+    reply
+      .code(404)
+      .send({
+        error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, requestId: req.id },
+      });
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
@@ -122,7 +130,13 @@ export async function createHttpServer(o: HttpServerOptions): Promise<App> {
     if (err instanceof HttpProblem) return send(err.statusCode, err.code, err.message, err.details);
     if (hasZodFastifySchemaValidationErrors(err)) {
       const details = err.validation.map((v) => ({
-        path: formatPath([err.validationContext ?? 'body', ...v.instancePath.split('/').filter(Boolean).map((p: string) => (/^\d+$/.test(p) ? Number(p) : p))]),
+        path: formatPath([
+          err.validationContext ?? 'body',
+          ...v.instancePath
+            .split('/')
+            .filter(Boolean)
+            .map((p: string) => (/^\d+$/.test(p) ? Number(p) : p)),
+        ]),
         message: v.message ?? 'invalid',
       }));
       return send(400, 'invalid_request', details.map((d) => `${d.path}: ${d.message}`).join('; '), details);

@@ -163,7 +163,12 @@ export class TicketWatch {
     const db = this.deps.db;
     if (p.deleted) {
       const { system, kind, id } = p.ref;
-      await db.deleteFrom('itsm_ticket').where('system', '=', system).where('kind', '=', kind).where('id', '=', id).execute();
+      await db
+        .deleteFrom('itsm_ticket')
+        .where('system', '=', system)
+        .where('kind', '=', kind)
+        .where('id', '=', id)
+        .execute();
       const owner = parseCorrelationKey(p.correlation);
       if (!owner) return {};
       const event: TicketDeletedEvent = { type: 'ticket_deleted', ref: p.ref, source: 'reconcile' };
@@ -183,7 +188,11 @@ export class TicketWatch {
     await this.deps.db
       .insertInto('itsm_ticket')
       .values(row)
-      .onConflict((oc) => oc.columns(['system', 'kind', 'id']).doUpdateSet({ correlation: row.correlation, version: row.version, updated_at: row.updated_at }))
+      .onConflict((oc) =>
+        oc
+          .columns(['system', 'kind', 'id'])
+          .doUpdateSet({ correlation: row.correlation, version: row.version, updated_at: row.updated_at }),
+      )
       .execute();
   }
 
@@ -195,7 +204,12 @@ export class TicketWatch {
     const port = this.deps.connection(p.system);
     if (!port) return {};
     const db = this.deps.db;
-    const row = await db.selectFrom('itsm_watermark').select('watermark').where('system', '=', p.system).where('kind', '=', p.kind).executeTakeFirst();
+    const row = await db
+      .selectFrom('itsm_watermark')
+      .select('watermark')
+      .where('system', '=', p.system)
+      .where('kind', '=', p.kind)
+      .executeTakeFirst();
     const jobs: JobSpec[] = [];
     const watermark = await port.pollChanges(p.kind, CORRELATION_PREFIX, row?.watermark, async (c) => {
       const job = changeJob(c);

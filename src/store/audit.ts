@@ -26,7 +26,15 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
-function rowHash(r: { seq: number; at: number; kind: string; actor: string; subject: string; detail: string; prev_hash: string }) {
+function rowHash(r: {
+  seq: number;
+  at: number;
+  kind: string;
+  actor: string;
+  subject: string;
+  detail: string;
+  prev_hash: string;
+}) {
   return createHash('sha256')
     .update(JSON.stringify([r.seq, r.at, r.kind, r.actor, r.subject, r.detail, r.prev_hash]))
     .digest('hex');
@@ -63,7 +71,11 @@ export async function appendAudit(trx: Kysely<Database>, entries: AuditEntry[], 
     return row;
   });
   await trx.updateTable('audit_head').set({ hash: prev }).where('id', '=', 1).execute();
-  for (let i = 0; i < rows.length; i += 200) await trx.insertInto('audit_log').values(rows.slice(i, i + 200)).execute();
+  for (let i = 0; i < rows.length; i += 200)
+    await trx
+      .insertInto('audit_log')
+      .values(rows.slice(i, i + 200))
+      .execute();
 }
 
 export interface AuditVerifyResult {
@@ -95,8 +107,10 @@ export async function verifyAudit(db: Kysely<Database>): Promise<AuditVerifyResu
     for (const r of batch) {
       const seq = Number(r.seq);
       if (seq !== expected) return { ok: false, rows, seq: expected, problem: `row ${expected} is missing (deleted?)` };
-      if (r.prev_hash !== prev) return { ok: false, rows, seq, problem: `row ${seq} does not follow row ${seq - 1} (chain broken)` };
-      if (rowHash({ ...r, seq, at: Number(r.at) }) !== r.hash) return { ok: false, rows, seq, problem: `row ${seq} was edited (hash mismatch)` };
+      if (r.prev_hash !== prev)
+        return { ok: false, rows, seq, problem: `row ${seq} does not follow row ${seq - 1} (chain broken)` };
+      if (rowHash({ ...r, seq, at: Number(r.at) }) !== r.hash)
+        return { ok: false, rows, seq, problem: `row ${seq} was edited (hash mismatch)` };
       prev = r.hash;
       expected++;
       rows++;
@@ -104,7 +118,12 @@ export async function verifyAudit(db: Kysely<Database>): Promise<AuditVerifyResu
     if (batch.length < 5000) break;
   }
   if (head && (Number(head.seq) !== expected - 1 || head.hash !== prev)) {
-    return { ok: false, rows, seq: Number(head.seq), problem: `the last ${Number(head.seq) - (expected - 1)} row(s) are missing (deleted from the end?)` };
+    return {
+      ok: false,
+      rows,
+      seq: Number(head.seq),
+      problem: `the last ${Number(head.seq) - (expected - 1)} row(s) are missing (deleted from the end?)`,
+    };
   }
   return { ok: true, rows };
 }

@@ -106,7 +106,10 @@ function coreMigrations(dialect: Dialect): Record<string, Migration> {
     // ones. A partial index keeps that lookup cheap: it holds only ready urgent jobs.
     '0004_job_priority': {
       async up(db: Kysely<any>) {
-        await db.schema.alterTable('jobs').addColumn('priority', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema
+          .alterTable('jobs')
+          .addColumn('priority', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
         await sql`CREATE INDEX jobs_claim_urgent ON jobs (run_at) WHERE state = 'ready' AND priority > 0`.execute(db);
       },
     },
@@ -142,7 +145,14 @@ function coreMigrations(dialect: Dialect): Record<string, Migration> {
           // ticket:<instance>:<table>:<sys_id> → {"correlationId", "modCount"}
           const [id, kind, ...system] = rest.split(':').reverse();
           const known = JSON.parse(value) as { correlationId: string; modCount?: string };
-          const row = { system: system.reverse().join(':'), kind, id, correlation: known.correlationId, version: known.modCount ?? null, updated_at: at };
+          const row = {
+            system: system.reverse().join(':'),
+            kind,
+            id,
+            correlation: known.correlationId,
+            version: known.modCount ?? null,
+            updated_at: at,
+          };
           await db.insertInto('itsm_ticket').values(row).execute();
         });
       },
@@ -175,7 +185,11 @@ class CodeMigrations implements MigrationProvider {
 }
 
 function migrator(store: Store, extra: Migrations[]) {
-  return new Migrator({ db: store.db, provider: new CodeMigrations(store.dialect, extra), allowUnorderedMigrations: true });
+  return new Migrator({
+    db: store.db,
+    provider: new CodeMigrations(store.dialect, extra),
+    allowUnorderedMigrations: true,
+  });
 }
 
 export async function migrateToLatest(store: Store, extra: Migrations[] = []): Promise<string[]> {
@@ -196,7 +210,12 @@ export async function moveKvRows(
   prefix: string,
   insert: (rest: string, value: string, updatedAt: number) => Promise<void>,
 ): Promise<void> {
-  const rows = await db.selectFrom('kv').select(['key', 'value', 'updated_at']).where('key', 'like', `${prefix}%`).execute();
-  for (const r of rows) if (r.key.startsWith(prefix)) await insert(r.key.slice(prefix.length), r.value, Number(r.updated_at));
+  const rows = await db
+    .selectFrom('kv')
+    .select(['key', 'value', 'updated_at'])
+    .where('key', 'like', `${prefix}%`)
+    .execute();
+  for (const r of rows)
+    if (r.key.startsWith(prefix)) await insert(r.key.slice(prefix.length), r.value, Number(r.updated_at));
   await db.deleteFrom('kv').where('key', 'like', `${prefix}%`).execute();
 }

@@ -19,7 +19,9 @@ test('ARM auth: 401 without, with a garbage and with an expired token; request/c
     assert.equal(bad.status, 401);
     assert.equal(bad.body.error.code, 'InvalidAuthenticationToken');
 
-    const wrongAud = await h.call('GET', `${LIST}?api-version=2025-05-04`, { token: await signToken({ aud: 'https://graph.microsoft.com' }) });
+    const wrongAud = await h.call('GET', `${LIST}?api-version=2025-05-04`, {
+      token: await signToken({ aud: 'https://graph.microsoft.com' }),
+    });
     assert.equal(wrongAud.body.error.code, 'InvalidAuthenticationToken');
 
     // Expiry is judged on sandbox time: move the clock past the token's exp.
@@ -28,7 +30,9 @@ test('ARM auth: 401 without, with a garbage and with an expired token; request/c
     const expired = await h.call('GET', `${LIST}?api-version=2025-05-04`, { token });
     assert.equal(expired.body.error.code, 'ExpiredAuthenticationToken');
 
-    const ok = await h.call('GET', `${LIST}?api-version=2025-05-04`, { headers: { 'x-ms-correlation-request-id': 'corr-1' } });
+    const ok = await h.call('GET', `${LIST}?api-version=2025-05-04`, {
+      headers: { 'x-ms-correlation-request-id': 'corr-1' },
+    });
     assert.equal(ok.status, 200);
     assert.equal(ok.headers['x-ms-correlation-request-id'], 'corr-1');
     assert.ok(ok.headers['x-ms-ratelimit-remaining-subscription-reads']);
@@ -49,9 +53,15 @@ test('api-version is required and validated per resource type', async () => {
     assert.match(wrong.body.error.message, /2025-05-04,2021-06-01/);
     assert.deepEqual(Object.keys(wrong.body.error).sort(), ['additionalInfo', 'code', 'details', 'message', 'target']);
     // Governance assignments only know the preview version.
-    const gov = await h.call('GET', `${DEMO.vm}/providers/Microsoft.Security/assessments/${DEMO.systemUpdates}/governanceAssignments?api-version=2025-05-04`);
+    const gov = await h.call(
+      'GET',
+      `${DEMO.vm}/providers/Microsoft.Security/assessments/${DEMO.systemUpdates}/governanceAssignments?api-version=2025-05-04`,
+    );
     assert.equal(gov.body.error.code, 'InvalidApiVersionParameter');
-    const unknownSub = await h.call('GET', `/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Security/assessments?api-version=2025-05-04`);
+    const unknownSub = await h.call(
+      'GET',
+      `/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Security/assessments?api-version=2025-05-04`,
+    );
     assert.equal(unknownSub.status, 404);
     assert.equal(unknownSub.body.error.code, 'SubscriptionNotFound');
   } finally {
@@ -84,7 +94,9 @@ test('list at subscription scope pages via nextLink; items match the spec; both 
     assert.deepEqual(vm.properties.resourceDetails, { source: 'Azure', id: DEMO.vm });
     assert.equal(vm.properties.displayName, 'System updates should be installed on your machines');
     assert.equal(vm.properties.status.code, 'Unhealthy');
-    assert.ok(Date.parse(vm.properties.status.firstEvaluationDate) <= Date.parse(vm.properties.status.statusChangeDate));
+    assert.ok(
+      Date.parse(vm.properties.status.firstEvaluationDate) <= Date.parse(vm.properties.status.statusChangeDate),
+    );
     assert.match(vm.properties.links.azurePortalUri, /^https:\/\/portal\.azure\.com\//);
     assert.equal(vm.properties.metadata, undefined, 'metadata only with $expand=metadata');
     assert.equal(vm.properties.risk.level, 'High');
@@ -94,7 +106,10 @@ test('list at subscription scope pages via nextLink; items match the spec; both 
 
     const old = await h.call('GET', `${LIST}?api-version=2021-06-01&$expand=metadata`);
     assert.equal(old.body.value.length, 16);
-    assert.ok(old.body.value.every((a: any) => a.properties.risk === undefined), '2021-06-01 has no risk');
+    assert.ok(
+      old.body.value.every((a: any) => a.properties.risk === undefined),
+      '2021-06-01 has no risk',
+    );
     const oldVm = old.body.value.find((a: any) => a.id === vm.id);
     assert.equal(oldVm.properties.metadata.severity, 'High');
     assert.deepEqual(oldVm.properties.metadata.categories, ['Compute']);
@@ -111,7 +126,12 @@ test('list at subscription scope pages via nextLink; items match the spec; both 
 test('management group scope spans its subscriptions; security connector scope lists AWS/GCP assessments', async () => {
   const h = await startHarness();
   try {
-    await h.admin('/generate', { subscriptionId: 'mg-sub-3', count: 7, recommendations: 3, managementGroup: DEMO.managementGroup });
+    await h.admin('/generate', {
+      subscriptionId: 'mg-sub-3',
+      count: 7,
+      recommendations: 3,
+      managementGroup: DEMO.managementGroup,
+    });
     const mgPath = `/providers/Microsoft.Management/managementGroups/${DEMO.managementGroup}/providers/Microsoft.Security/assessments`;
     const all: any[] = [];
     let url: string | undefined = `${mgPath}?api-version=2025-05-04&$top=4`;
@@ -124,14 +144,20 @@ test('management group scope spans its subscriptions; security connector scope l
     assert.ok(all.some((a) => a.id.includes(DEMO.devSubscription)));
     assert.equal(all.filter((a) => a.id.startsWith('/subscriptions/mg-sub-3/')).length, 7);
 
-    const conn = await h.call('GET', `${DEMO.awsConnector}/providers/Microsoft.Security/assessments?api-version=2025-05-04`);
+    const conn = await h.call(
+      'GET',
+      `${DEMO.awsConnector}/providers/Microsoft.Security/assessments?api-version=2025-05-04`,
+    );
     assert.equal(conn.body.value.length, 2);
     for (const a of conn.body.value) {
       assert.equal(a.properties.resourceDetails.source, 'Aws');
       assert.equal(a.properties.resourceDetails.accountId, '123456789012');
       assert.ok(a.id.toLowerCase().startsWith(DEMO.awsConnector.toLowerCase()));
     }
-    const missing = await h.call('GET', `/providers/Microsoft.Management/managementGroups/nope/providers/Microsoft.Security/assessments?api-version=2025-05-04`);
+    const missing = await h.call(
+      'GET',
+      `/providers/Microsoft.Management/managementGroups/nope/providers/Microsoft.Security/assessments?api-version=2025-05-04`,
+    );
     assert.equal(missing.status, 404);
   } finally {
     await h.close();
@@ -141,33 +167,80 @@ test('management group scope spans its subscriptions; security connector scope l
 test('get one assessment, metadata (tenant and subscription level), flip stored and generated', async () => {
   const h = await startHarness();
   try {
-    const one = await h.call('GET', `${DEMO.vm}/providers/Microsoft.Security/assessments/${DEMO.systemUpdates}?api-version=2025-05-04&$expand=metadata`);
+    const one = await h.call(
+      'GET',
+      `${DEMO.vm}/providers/Microsoft.Security/assessments/${DEMO.systemUpdates}?api-version=2025-05-04&$expand=metadata`,
+    );
     assert.equal(one.status, 200);
     assert.equal(one.body.properties.metadata.severity, 'High');
     assert.ok(one.body.properties.metadata.remediationDescription);
-    const absent = await h.call('GET', `${DEMO.vm}/providers/Microsoft.Security/assessments/00000000-0000-0000-0000-000000000000?api-version=2025-05-04`);
+    const absent = await h.call(
+      'GET',
+      `${DEMO.vm}/providers/Microsoft.Security/assessments/00000000-0000-0000-0000-000000000000?api-version=2025-05-04`,
+    );
     assert.equal(absent.status, 404);
 
     const meta = await h.call('GET', '/providers/Microsoft.Security/assessmentMetadata?api-version=2021-06-01');
     const su = meta.body.value.find((m: any) => m.name === DEMO.systemUpdates);
     assert.equal(su.id, `/providers/Microsoft.Security/assessmentMetadata/${DEMO.systemUpdates}`);
     assert.equal(su.type, 'Microsoft.Security/assessmentMetadata');
-    for (const k of ['displayName', 'severity', 'remediationDescription', 'categories', 'userImpact', 'implementationEffort']) assert.ok(k in su.properties, k);
-    const subMeta = await h.call('GET', `/subscriptions/${SUB}/providers/Microsoft.Security/assessmentMetadata/${DEMO.systemUpdates}?api-version=2025-05-04`);
-    assert.equal(subMeta.body.id, `/subscriptions/${SUB}/providers/Microsoft.Security/assessmentMetadata/${DEMO.systemUpdates}`);
+    for (const k of [
+      'displayName',
+      'severity',
+      'remediationDescription',
+      'categories',
+      'userImpact',
+      'implementationEffort',
+    ])
+      assert.ok(k in su.properties, k);
+    const subMeta = await h.call(
+      'GET',
+      `/subscriptions/${SUB}/providers/Microsoft.Security/assessmentMetadata/${DEMO.systemUpdates}?api-version=2025-05-04`,
+    );
+    assert.equal(
+      subMeta.body.id,
+      `/subscriptions/${SUB}/providers/Microsoft.Security/assessmentMetadata/${DEMO.systemUpdates}`,
+    );
 
     h.clock.advance(86_400_000);
-    const flipped = await h.admin('/assessments/flip', { resourceId: DEMO.vm, assessmentName: DEMO.systemUpdates, status: 'Healthy' });
+    const flipped = await h.admin('/assessments/flip', {
+      resourceId: DEMO.vm,
+      assessmentName: DEMO.systemUpdates,
+      status: 'Healthy',
+    });
     assert.equal(flipped.assessment.properties.status.code, 'Healthy');
-    const after = await h.call('GET', `${DEMO.vm}/providers/Microsoft.Security/assessments/${DEMO.systemUpdates}?api-version=2025-05-04`);
+    const after = await h.call(
+      'GET',
+      `${DEMO.vm}/providers/Microsoft.Security/assessments/${DEMO.systemUpdates}?api-version=2025-05-04`,
+    );
     assert.equal(after.body.properties.status.code, 'Healthy');
-    assert.equal(after.body.properties.status.statusChangeDate, new Date(Date.parse(flipped.assessment.properties.status.statusChangeDate)).toISOString());
-    assert.ok(Date.parse(after.body.properties.status.statusChangeDate) > Date.now(), 'statusChangeDate comes from the sandbox clock');
+    assert.equal(
+      after.body.properties.status.statusChangeDate,
+      new Date(Date.parse(flipped.assessment.properties.status.statusChangeDate)).toISOString(),
+    );
+    assert.ok(
+      Date.parse(after.body.properties.status.statusChangeDate) > Date.now(),
+      'statusChangeDate comes from the sandbox clock',
+    );
 
-    await h.admin('/generate', { subscriptionId: 'flip-sub', count: 50, unhealthyRatio: 0, recommendations: 5, seed: 3 });
-    const g = await h.admin('/assessments/flip', { subscriptionId: 'flip-sub', index: 10, count: 3, status: 'Unhealthy' });
+    await h.admin('/generate', {
+      subscriptionId: 'flip-sub',
+      count: 50,
+      unhealthyRatio: 0,
+      recommendations: 5,
+      seed: 3,
+    });
+    const g = await h.admin('/assessments/flip', {
+      subscriptionId: 'flip-sub',
+      index: 10,
+      count: 3,
+      status: 'Unhealthy',
+    });
     assert.equal(g.flipped, 3);
-    const gl = await h.call('GET', `/subscriptions/flip-sub/providers/Microsoft.Security/assessments?api-version=2025-05-04`);
+    const gl = await h.call(
+      'GET',
+      `/subscriptions/flip-sub/providers/Microsoft.Security/assessments?api-version=2025-05-04`,
+    );
     const unhealthy = gl.body.value.filter((a: any) => a.properties.status.code === 'Unhealthy');
     assert.equal(unhealthy.length, 3);
     // Flip back by resource id + name, and read it by id.
@@ -184,7 +257,13 @@ test('get one assessment, metadata (tenant and subscription level), flip stored 
 test('100,000 generated assessments page quickly through the connector', async () => {
   const h = await startHarness({ seedDemo: false });
   try {
-    const gen = await h.admin('/generate', { subscriptionId: 'big-sub', count: 100_000, unhealthyRatio: 0.25, recommendations: 8, seed: 42 });
+    const gen = await h.admin('/generate', {
+      subscriptionId: 'big-sub',
+      count: 100_000,
+      unhealthyRatio: 0.25,
+      recommendations: 8,
+      seed: 42,
+    });
     assert.ok(gen.elapsedMs < 1000, `generate took ${gen.elapsedMs} ms`);
     const arm = h.client();
     const started = performance.now();
@@ -215,15 +294,26 @@ test('state persists across a restart: subscriptions, generated sets, flips', as
   const h = await startHarness();
   try {
     await h.admin('/generate', { subscriptionId: 'persist-sub', count: 20, unhealthyRatio: 0, recommendations: 4 });
-    await h.admin('/assessments/flip', { subscriptionId: 'persist-sub', index: 7, status: 'Unhealthy', cause: 'Sandbox' });
+    await h.admin('/assessments/flip', {
+      subscriptionId: 'persist-sub',
+      index: 7,
+      status: 'Unhealthy',
+      cause: 'Sandbox',
+    });
     await h.admin('/assessments/flip', { resourceId: DEMO.vm, assessmentName: DEMO.systemUpdates, status: 'Healthy' });
     await h.restart();
-    const r = await h.call('GET', `/subscriptions/persist-sub/providers/Microsoft.Security/assessments?api-version=2025-05-04`);
+    const r = await h.call(
+      'GET',
+      `/subscriptions/persist-sub/providers/Microsoft.Security/assessments?api-version=2025-05-04`,
+    );
     assert.equal(r.body.value.length, 20);
     const flipped = r.body.value.filter((a: any) => a.properties.status.code === 'Unhealthy');
     assert.equal(flipped.length, 1);
     assert.equal(flipped[0].properties.status.cause, 'Sandbox');
-    const vm = await h.call('GET', `${DEMO.vm}/providers/Microsoft.Security/assessments/${DEMO.systemUpdates}?api-version=2025-05-04`);
+    const vm = await h.call(
+      'GET',
+      `${DEMO.vm}/providers/Microsoft.Security/assessments/${DEMO.systemUpdates}?api-version=2025-05-04`,
+    );
     assert.equal(vm.body.properties.status.code, 'Healthy');
     const state = (await h.call('GET', '/_sandbox/azure/state', { token: null })).body;
     assert.equal(state.subscriptions.length, 3, 'the demo is not seeded twice');

@@ -10,7 +10,10 @@ test('429 from ARM: throttling body + headers; the connector surfaces it with Re
   const h = await startHarness();
   try {
     h.sb.faults.update({ burst429: 1, retryAfterSeconds: 1 });
-    const raw = await h.call('GET', `/subscriptions/${DEMO.prodSubscription}/providers/Microsoft.Security/assessments?api-version=2025-05-04`);
+    const raw = await h.call(
+      'GET',
+      `/subscriptions/${DEMO.prodSubscription}/providers/Microsoft.Security/assessments?api-version=2025-05-04`,
+    );
     assert.equal(raw.status, 429);
     assert.equal(raw.headers['retry-after'], '1');
     assert.equal(raw.headers['x-ms-ratelimit-remaining-subscription-reads'], '0');
@@ -44,7 +47,10 @@ test('connector: pages, both api-versions, metadata, one assessment; 401 drops t
     await h.admin('/generate', { subscriptionId: 'conn-sub', count: 2500, recommendations: 5, seed: 9 });
     const arm = h.client();
     const sizes: number[] = [];
-    for await (const page of arm.listAssessments('subscriptions/conn-sub', { pageSize: 1000, apiVersion: '2021-06-01' })) {
+    for await (const page of arm.listAssessments('subscriptions/conn-sub', {
+      pageSize: 1000,
+      apiVersion: '2021-06-01',
+    })) {
       sizes.push(page.value.length);
       assert.ok(page.value.every((a) => a.properties.risk === undefined));
     }
@@ -53,7 +59,10 @@ test('connector: pages, both api-versions, metadata, one assessment; 401 drops t
     const meta = await arm.getAssessmentMetadata();
     assert.ok(meta.length >= 10);
     assert.ok(meta.find((m) => m.name === DEMO.systemUpdates)?.properties.severity === 'High');
-    assert.equal((await arm.getAssessmentMetadataByName(DEMO.systemUpdates))?.properties.displayName, 'System updates should be installed on your machines');
+    assert.equal(
+      (await arm.getAssessmentMetadataByName(DEMO.systemUpdates))?.properties.displayName,
+      'System updates should be installed on your machines',
+    );
     assert.equal(await arm.getAssessmentMetadataByName('nope'), undefined);
 
     const one = await arm.getAssessment(DEMO.vm, DEMO.systemUpdates, { expandMetadata: true });
@@ -65,7 +74,9 @@ test('connector: pages, both api-versions, metadata, one assessment; 401 drops t
     let invalidated = 0;
     const flaky = h.client({
       auth: {
-        headers: async () => ({ authorization: `Bearer ${stale ? 'stale.token.x' : await signToken({ now: h.clock.now() })}` }),
+        headers: async () => ({
+          authorization: `Bearer ${stale ? 'stale.token.x' : await signToken({ now: h.clock.now() })}`,
+        }),
         invalidate: () => {
           invalidated++;
           stale = false;

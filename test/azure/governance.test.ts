@@ -11,7 +11,10 @@ const path = (scope: string, name: string, key?: string) =>
   `${scope}/providers/Microsoft.Security/assessments/${name}/governanceAssignments${key ? `/${key}` : ''}?api-version=2022-01-01-preview`;
 
 const example = JSON.parse(
-  readFileSync(new URL('./fixtures/security-PutGovernanceAssignment_example-2022-01-01-preview.json', import.meta.url), 'utf8'),
+  readFileSync(
+    new URL('./fixtures/security-PutGovernanceAssignment_example-2022-01-01-preview.json', import.meta.url),
+    'utf8',
+  ),
 );
 
 test('PUT/GET/list/DELETE a governance assignment exactly as the spec example (raw HTTPS)', async () => {
@@ -36,7 +39,9 @@ test('PUT/GET/list/DELETE a governance assignment exactly as the spec example (r
 
     // Paged list: 3 more, $top=2.
     for (const k of ['a1', 'a2', 'a3']) {
-      const r = await h.call('PUT', path(DEMO.vm, DEMO.systemUpdates, k), { json: { properties: { remediationDueDate: '2030-01-01T00:00:00Z' } } });
+      const r = await h.call('PUT', path(DEMO.vm, DEMO.systemUpdates, k), {
+        json: { properties: { remediationDueDate: '2030-01-01T00:00:00Z' } },
+      });
       assert.equal(r.status, 201);
     }
     const names: string[] = [];
@@ -65,9 +70,17 @@ test('PUT/GET/list/DELETE a governance assignment exactly as the spec example (r
     assert.deepEqual(inSub.body.value.map((v: any) => v.name).sort(), ['a1', 'a2', 'a3', 'k1']);
     const otherSub = await h.call('GET', path(`/subscriptions/${DEMO.devSubscription}`, DEMO.systemUpdates));
     assert.deepEqual(otherSub.body.value, []);
-    const noResource = await h.call('PUT', path(`/subscriptions/${DEMO.prodSubscription}/resourceGroups/x/providers/Microsoft.Compute/virtualMachines/nope`, DEMO.systemUpdates, 'k2'), {
-      json: { properties: { remediationDueDate: '2030-01-01T00:00:00Z' } },
-    });
+    const noResource = await h.call(
+      'PUT',
+      path(
+        `/subscriptions/${DEMO.prodSubscription}/resourceGroups/x/providers/Microsoft.Compute/virtualMachines/nope`,
+        DEMO.systemUpdates,
+        'k2',
+      ),
+      {
+        json: { properties: { remediationDueDate: '2030-01-01T00:00:00Z' } },
+      },
+    );
     assert.equal(noResource.status, 404);
   } finally {
     await h.close();
@@ -77,17 +90,27 @@ test('PUT/GET/list/DELETE a governance assignment exactly as the spec example (r
 test('validation: remediationDueDate required, remediationEta needs both fields, ticketNumber is int32 ≥ 0', async () => {
   const h = await startHarness();
   try {
-    const put = (properties: unknown) => h.call('PUT', path(DEMO.vm, DEMO.systemUpdates, KEY), { json: { properties } });
+    const put = (properties: unknown) =>
+      h.call('PUT', path(DEMO.vm, DEMO.systemUpdates, KEY), { json: { properties } });
     const due = '2030-01-01T00:00:00Z';
     const cases: Array<[unknown, string]> = [
       [{ owner: 'a@b.c' }, 'properties.remediationDueDate'],
       [{ remediationDueDate: 'next week' }, 'properties.remediationDueDate'],
       [{ remediationDueDate: due, remediationEta: { eta: due } }, 'properties.remediationEta'],
       [{ remediationDueDate: due, remediationEta: { justification: 'x' } }, 'properties.remediationEta'],
-      [{ remediationDueDate: due, additionalData: { ticketNumber: 'INC0010001' } }, 'properties.additionalData.ticketNumber'],
-      [{ remediationDueDate: due, additionalData: { ticketNumber: '10001' } }, 'properties.additionalData.ticketNumber'],
+      [
+        { remediationDueDate: due, additionalData: { ticketNumber: 'INC0010001' } },
+        'properties.additionalData.ticketNumber',
+      ],
+      [
+        { remediationDueDate: due, additionalData: { ticketNumber: '10001' } },
+        'properties.additionalData.ticketNumber',
+      ],
       [{ remediationDueDate: due, additionalData: { ticketNumber: -1 } }, 'properties.additionalData.ticketNumber'],
-      [{ remediationDueDate: due, additionalData: { ticketNumber: 2_147_483_648 } }, 'properties.additionalData.ticketNumber'],
+      [
+        { remediationDueDate: due, additionalData: { ticketNumber: 2_147_483_648 } },
+        'properties.additionalData.ticketNumber',
+      ],
       [{ remediationDueDate: due, additionalData: { ticketNumber: 1.5 } }, 'properties.additionalData.ticketNumber'],
       [{ remediationDueDate: due, isGracePeriod: 'yes' }, 'properties.isGracePeriod'],
     ];
@@ -99,11 +122,17 @@ test('validation: remediationDueDate required, remediationEta needs both fields,
     }
     const noProps = await h.call('PUT', path(DEMO.vm, DEMO.systemUpdates, KEY), { json: {} });
     assert.equal(noProps.status, 400);
-    const max = await put({ remediationDueDate: due, additionalData: { ticketNumber: 2_147_483_647, ticketLink: 'https://x', ticketStatus: 'New' } });
+    const max = await put({
+      remediationDueDate: due,
+      additionalData: { ticketNumber: 2_147_483_647, ticketLink: 'https://x', ticketStatus: 'New' },
+    });
     assert.equal(max.status, 201);
     const zero = await put({ remediationDueDate: due, additionalData: { ticketNumber: 0 } });
     assert.equal(zero.status, 200);
-    const broken = await h.call('PUT', path(DEMO.vm, DEMO.systemUpdates, KEY), { headers: { 'content-type': 'application/json' }, json: undefined });
+    const broken = await h.call('PUT', path(DEMO.vm, DEMO.systemUpdates, KEY), {
+      headers: { 'content-type': 'application/json' },
+      json: undefined,
+    });
     assert.ok(broken.status >= 400 && broken.status < 500);
   } finally {
     await h.close();
@@ -114,21 +143,38 @@ test('connector: put/get/list/delete governance assignments; ARM errors surface 
   const h = await startHarness();
   try {
     const arm = h.client();
-    const props = { owner: 'ops@contoso.com', remediationDueDate: '2030-01-07T13:00:00.000Z', additionalData: { ticketNumber: 10001, ticketLink: 'https://snow.example/INC0010001', ticketStatus: 'INC0010001 New' } };
+    const props = {
+      owner: 'ops@contoso.com',
+      remediationDueDate: '2030-01-07T13:00:00.000Z',
+      additionalData: {
+        ticketNumber: 10001,
+        ticketLink: 'https://snow.example/INC0010001',
+        ticketStatus: 'INC0010001 New',
+      },
+    };
     const first = await arm.putGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, KEY, props);
     assert.equal(first.created, true);
     assert.deepEqual(first.assignment.properties, props);
-    const second = await arm.putGovernanceAssignment(DEMO.vm.slice(1), DEMO.systemUpdates, KEY, { ...props, isGracePeriod: true });
+    const second = await arm.putGovernanceAssignment(DEMO.vm.slice(1), DEMO.systemUpdates, KEY, {
+      ...props,
+      isGracePeriod: true,
+    });
     assert.equal(second.created, false, 'scope without leading slash addresses the same assignment');
     assert.equal((await arm.getGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, KEY))?.properties.isGracePeriod, true);
     assert.equal(await arm.getGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, 'missing'), undefined);
 
     const listed = [];
     for await (const page of arm.listGovernanceAssignments(DEMO.vm, DEMO.systemUpdates)) listed.push(...page.value);
-    assert.deepEqual(listed.map((a) => a.name), [KEY]);
+    assert.deepEqual(
+      listed.map((a) => a.name),
+      [KEY],
+    );
 
     await assert.rejects(
-      arm.putGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, KEY, { ...props, additionalData: { ticketNumber: 'INC0010001' as unknown as number } }),
+      arm.putGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, KEY, {
+        ...props,
+        additionalData: { ticketNumber: 'INC0010001' as unknown as number },
+      }),
       (e: unknown) => {
         assert.ok(e instanceof HttpError);
         assert.equal(e.status, 400);
@@ -148,7 +194,10 @@ test('governance assignments persist across a restart', async () => {
   const h = await startHarness();
   try {
     const arm = h.client();
-    await arm.putGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, KEY, { remediationDueDate: '2030-01-01T00:00:00Z', additionalData: { ticketNumber: 7 } });
+    await arm.putGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, KEY, {
+      remediationDueDate: '2030-01-01T00:00:00Z',
+      additionalData: { ticketNumber: 7 },
+    });
     await h.restart();
     const again = h.client();
     const got = await again.getGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, KEY);

@@ -67,7 +67,8 @@ export async function startHarness(o: { seedDemo?: boolean } = {}): Promise<Harn
   const tls = ensureSandboxTls(join(dir, 'tls'));
   const clock = new OffsetClock();
   const agent = new Agent({ connect: { ca: tls.ca } });
-  const start = () => startAzureSandbox({ dataDir: dir, tls, clock, verifyBearer: verifyTestToken, seedDemo: o.seedDemo });
+  const start = () =>
+    startAzureSandbox({ dataDir: dir, tls, clock, verifyBearer: verifyTestToken, seedDemo: o.seedDemo });
   const clients: ArmClient[] = [];
   const h: Harness = {
     dir,

@@ -29,18 +29,29 @@ test('Entra (Microsoft sandbox) client-credentials token for ARM is accepted; a 
         method: 'POST',
         path: `/${ms.tenantId}/oauth2/v2.0/token`,
         noAuth: true,
-        form: { grant_type: 'client_credentials', client_id: ms.apps.ticketloop.clientId, client_secret: ms.apps.ticketloop.clientSecret, scope },
+        form: {
+          grant_type: 'client_credentials',
+          client_id: ms.apps.ticketloop.clientId,
+          client_secret: ms.apps.ticketloop.clientSecret,
+          scope,
+        },
       });
       return { authorization: `Bearer ${r.body.access_token}` };
     },
   });
   const arm = new ArmClient({ baseUrl: az.baseUrl, ca: tls.ca, auth: tokenFor(ARM_SCOPE) });
-  const graphArm = new ArmClient({ baseUrl: az.baseUrl, ca: tls.ca, auth: tokenFor('https://graph.microsoft.com/.default') });
+  const graphArm = new ArmClient({
+    baseUrl: az.baseUrl,
+    ca: tls.ca,
+    auth: tokenFor('https://graph.microsoft.com/.default'),
+  });
   try {
     let n = 0;
     for await (const page of arm.listAssessments(`/subscriptions/${DEMO.prodSubscription}`)) n += page.value.length;
     assert.equal(n, 16);
-    const put = await arm.putGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, 'entra-key', { remediationDueDate: '2030-01-01T00:00:00Z' });
+    const put = await arm.putGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, 'entra-key', {
+      remediationDueDate: '2030-01-01T00:00:00Z',
+    });
     assert.equal(put.created, true);
 
     await assert.rejects(graphArm.getAssessmentMetadata(), (e: unknown) => {

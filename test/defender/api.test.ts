@@ -12,7 +12,11 @@ test('integrations over the API; query API (filters, paging, CSV); deleting casc
   const env = await startDefenderEnv([]);
   const api = async (method: string, url: string, payload?: unknown) => {
     const r = await env.app.http.inject({ method: method as 'GET', url, payload: payload as object });
-    return { status: r.statusCode, body: r.headers['content-type']?.toString().includes('json') ? r.json() : r.body, headers: r.headers };
+    return {
+      status: r.statusCode,
+      body: r.headers['content-type']?.toString().includes('json') ? r.json() : r.body,
+      headers: r.headers,
+    };
   };
   try {
     const bad = await api('POST', '/api/defender/integrations', { name: 'x', servicenow: 'sandbox', scope: 'nope' });
@@ -25,11 +29,21 @@ test('integrations over the API; query API (filters, paging, CSV); deleting casc
       servicenow: 'sandbox',
       scope: MG,
       grouping: 'resource',
-      mapping: { mode: 'customized', assignedTo: 'abel.tuter@example.com', impact: '2', urgency: '2', category: 'security', fields: { u_source: 'defender:{assessmentKey}' } },
+      mapping: {
+        mode: 'customized',
+        assignedTo: 'abel.tuter@example.com',
+        impact: '2',
+        urgency: '2',
+        category: 'security',
+        fields: { u_source: 'defender:{assessmentKey}' },
+      },
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(created.body.source, 'api');
-    assert.equal((await api('POST', '/api/defender/integrations', { name: 'api-1', servicenow: 'sandbox', scope: MG })).status, 409);
+    assert.equal(
+      (await api('POST', '/api/defender/integrations', { name: 'api-1', servicenow: 'sandbox', scope: MG })).status,
+      409,
+    );
     assert.equal((await api('GET', '/api/defender/integrations')).body.integrations.length, 1);
 
     const stats = await env.reconcile('api-1');
@@ -44,14 +58,28 @@ test('integrations over the API; query API (filters, paging, CSV); deleting casc
     // Query API: everything, then filters, then paging and CSV.
     const all = await api('GET', '/api/defender/assignments?integration=api-1&limit=1000');
     assert.equal(all.body.assignments.length, stats.unhealthy);
-    assert.ok(all.body.assignments.every((a: any) => a.status === 'ticket_open' && a.ticketNumber && a.governanceWritten && a.owner === 'abel.tuter@example.com'));
+    assert.ok(
+      all.body.assignments.every(
+        (a: any) =>
+          a.status === 'ticket_open' && a.ticketNumber && a.governanceWritten && a.owner === 'abel.tuter@example.com',
+      ),
+    );
     const dev = await api('GET', `/api/defender/assignments?scope=/subscriptions/${DEMO.devSubscription}`);
-    assert.ok(dev.body.assignments.length > 0 && dev.body.assignments.every((a: any) => `${a.resourceId}/`.startsWith(`/subscriptions/${DEMO.devSubscription}/`)));
+    assert.ok(
+      dev.body.assignments.length > 0 &&
+        dev.body.assignments.every((a: any) =>
+          `${a.resourceId}/`.startsWith(`/subscriptions/${DEMO.devSubscription}/`),
+        ),
+    );
     const high = await api('GET', '/api/defender/assignments?severity=High');
     assert.ok(high.body.assignments.every((a: any) => a.severity === 'High'));
     assert.equal((await api('GET', '/api/defender/assignments?overdue=true')).body.assignments.length, 0);
     env.clock.advance(400 * 86_400_000);
-    assert.equal((await api('GET', '/api/defender/assignments?overdue=true')).body.assignments.length, stats.unhealthy, 'past every due date');
+    assert.equal(
+      (await api('GET', '/api/defender/assignments?overdue=true')).body.assignments.length,
+      stats.unhealthy,
+      'past every due date',
+    );
     assert.equal((await api('GET', '/api/defender/assignments?owner=nobody@example.com')).body.assignments.length, 0);
     const seen: string[] = [];
     let cursor: string | null = null;
@@ -70,12 +98,25 @@ test('integrations over the API; query API (filters, paging, CSV); deleting casc
 
     // Delete: governance assignments removed, rows gone, open tickets annotated.
     const arm = env.app.connections.microsoft().arm;
-    assert.ok(await arm.getGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, governanceKey('api-1', DEMO.vm, DEMO.systemUpdates)));
+    assert.ok(
+      await arm.getGovernanceAssignment(
+        DEMO.vm,
+        DEMO.systemUpdates,
+        governanceKey('api-1', DEMO.vm, DEMO.systemUpdates),
+      ),
+    );
     await env.drain(); // the overdue notes of the 400 days that just passed
     const writesBefore = env.snWrites().length;
     assert.equal((await api('DELETE', '/api/defender/integrations/api-1')).status, 202);
     await env.drain();
-    assert.equal(await arm.getGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, governanceKey('api-1', DEMO.vm, DEMO.systemUpdates)), undefined);
+    assert.equal(
+      await arm.getGovernanceAssignment(
+        DEMO.vm,
+        DEMO.systemUpdates,
+        governanceKey('api-1', DEMO.vm, DEMO.systemUpdates),
+      ),
+      undefined,
+    );
     assert.equal((await api('GET', '/api/defender/assignments?integration=api-1')).body.assignments.length, 0);
     const items = await env.items('api-1:');
     assert.ok(items.every((x) => x.s.status === 'deleted'));
@@ -87,7 +128,15 @@ test('integrations over the API; query API (filters, paging, CSV); deleting casc
 });
 
 test('429 from ARM and from ServiceNow: the job is rescheduled at Retry-After; the pass and the tickets still complete', async () => {
-  const env = await startDefenderEnv([{ name: 'thr', type: 'defender', servicenow: 'sandbox', scope: `/subscriptions/${DEMO.prodSubscription}`, grouping: 'resource' }]);
+  const env = await startDefenderEnv([
+    {
+      name: 'thr',
+      type: 'defender',
+      servicenow: 'sandbox',
+      scope: `/subscriptions/${DEMO.prodSubscription}`,
+      grouping: 'resource',
+    },
+  ]);
   try {
     env.sandbox.azure.faults.update({ burst429: 2, retryAfterSeconds: 1 });
     env.sandbox.servicenow.faults.update({ burst429: 3, retryAfterSeconds: 1 });
@@ -116,9 +165,17 @@ test('429 from ARM and from ServiceNow: the job is rescheduled at Retry-After; t
     assert.ok(env.sandbox.servicenow.faults.injected.rateLimited >= 3);
     const items = await env.items('thr:');
     assert.equal(items.length, stats.unhealthy);
-    assert.ok(items.every((x) => x.s.status === 'ticket_open'), 'every ticket opened despite 429s');
+    assert.ok(
+      items.every((x) => x.s.status === 'ticket_open'),
+      'every ticket opened despite 429s',
+    );
     // No duplicates: one ticket per correlation id.
-    const list = (await env.snAsAgent('GET', '/api/now/table/incident?sysparm_query=correlation_idSTARTSWITHtl:defender:thr&sysparm_fields=correlation_id')).result;
+    const list = (
+      await env.snAsAgent(
+        'GET',
+        '/api/now/table/incident?sysparm_query=correlation_idSTARTSWITHtl:defender:thr&sysparm_fields=correlation_id',
+      )
+    ).result;
     assert.equal(new Set(list.map((r: any) => r.correlation_id)).size, list.length);
     assert.equal(list.length, stats.unhealthy);
   } finally {
@@ -129,7 +186,12 @@ test('429 from ARM and from ServiceNow: the job is rescheduled at Retry-After; t
 test('an integration created over the API after start gets its ITSM poll and reconcile schedules, and pushes for its kind are accepted', async () => {
   const env = await startDefenderEnv([]);
   const push = async (table: string) => {
-    const payload = JSON.stringify({ table, operation: 'update', sys_id: 'a'.repeat(32), record: { number: 'PRB0000001', state: '1', correlation_id: 'tl:other:x' } });
+    const payload = JSON.stringify({
+      table,
+      operation: 'update',
+      sys_id: 'a'.repeat(32),
+      record: { number: 'PRB0000001', state: '1', correlation_id: 'tl:other:x' },
+    });
     const r = await env.app.http.inject({
       method: 'POST',
       url: '/webhooks/servicenow/sandbox',
@@ -143,12 +205,18 @@ test('an integration created over the API after start gets its ITSM poll and rec
     const created = await env.app.http.inject({
       method: 'POST',
       url: '/api/defender/integrations',
-      payload: { name: 'late', servicenow: 'sandbox', scope: `/subscriptions/${DEMO.prodSubscription}`, ticketType: 'problem' },
+      payload: {
+        name: 'late',
+        servicenow: 'sandbox',
+        scope: `/subscriptions/${DEMO.prodSubscription}`,
+        ticketType: 'problem',
+      },
     });
     assert.equal(created.statusCode, 201, created.body);
     const schedules = await env.app.store.db.selectFrom('schedules').select('name').execute();
     const names = schedules.map((s) => s.name).sort();
-    for (const want of ['defender-reconcile:late', 'itsm-poll:sandbox/problem', 'itsm-reconcile:sandbox/problem']) assert.ok(names.includes(want), `${want} in ${names}`);
+    for (const want of ['defender-reconcile:late', 'itsm-poll:sandbox/problem', 'itsm-reconcile:sandbox/problem'])
+      assert.ok(names.includes(want), `${want} in ${names}`);
     assert.equal(await push('problem'), 'accepted', 'the webhook accepts the new kind at once');
   } finally {
     await env.close();

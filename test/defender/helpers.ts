@@ -50,7 +50,10 @@ export const base = (name: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-export async function startDefenderEnv(integrations: Record<string, unknown>[], o: { clock?: ManualClock } = {}): Promise<DefenderEnv> {
+export async function startDefenderEnv(
+  integrations: Record<string, unknown>[],
+  o: { clock?: ManualClock } = {},
+): Promise<DefenderEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'tl-defender-'));
   const sandbox = await startSandbox({ dataDir: join(dir, 'sandbox') });
   const clock = o.clock ?? new ManualClock();
@@ -62,13 +65,20 @@ export async function startDefenderEnv(integrations: Record<string, unknown>[], 
       server: { host: '127.0.0.1', port: 0 },
       log: { level: 'silent' },
       engine: { pollIntervalMs: 20, backoffBaseMs: 50, backoffMaxMs: 2000 },
-      servicenow: [{ ...connections.servicenow, pollIntervalSeconds: 3600, webhook: { type: 'hmac', secret: WEBHOOK_SECRET } }],
+      servicenow: [
+        { ...connections.servicenow, pollIntervalSeconds: 3600, webhook: { type: 'hmac', secret: WEBHOOK_SECRET } },
+      ],
       microsoft: connections.microsoft,
       integrations,
     },
     'test',
   );
-  const app = await buildTicketloop(config, { logger: createLogger('silent'), clock, itsm: ITSM_MODULES, flows: [defenderModule] });
+  const app = await buildTicketloop(config, {
+    logger: createLogger('silent'),
+    clock,
+    itsm: ITSM_MODULES,
+    flows: [defenderModule],
+  });
   const calls: OutboundCall[] = [];
   const record = app.outbound.record.bind(app.outbound);
   app.outbound.record = (c: OutboundCall) => {
@@ -80,7 +90,11 @@ export async function startDefenderEnv(integrations: Record<string, unknown>[], 
     const r = await request(url, {
       method: method as 'GET',
       dispatcher: agent,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), accept: 'application/json', ...headers },
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        accept: 'application/json',
+        ...headers,
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await r.body.text();
@@ -98,12 +112,19 @@ export async function startDefenderEnv(integrations: Record<string, unknown>[], 
     drain: () => app.engine.drain(),
     item: (id) => loadFlowState<ItemState>(app.store.db, FLOW, id),
     async items(prefix) {
-      const rows = await app.store.db.selectFrom('flow_state').select(['id', 'state']).where('flow', '=', FLOW).execute();
-      return rows.filter((r) => r.id.startsWith(prefix)).map((r) => ({ id: r.id, s: JSON.parse(r.state) as ItemState }));
+      const rows = await app.store.db
+        .selectFrom('flow_state')
+        .select(['id', 'state'])
+        .where('flow', '=', FLOW)
+        .execute();
+      return rows
+        .filter((r) => r.id.startsWith(prefix))
+        .map((r) => ({ id: r.id, s: JSON.parse(r.state) as ItemState }));
     },
     http,
     snAsAgent: (method, path, body) => http(method, `${sn.baseUrl}${path}`, body, { authorization: agentAuth }),
-    snWrites: () => calls.filter((c) => c.upstream === 'servicenow' && c.method !== 'GET' && !c.url.includes('oauth_token')),
+    snWrites: () =>
+      calls.filter((c) => c.upstream === 'servicenow' && c.method !== 'GET' && !c.url.includes('oauth_token')),
     async close() {
       await app.stop();
       await agent.close();

@@ -8,7 +8,9 @@ import { base, startDefenderEnv } from './helpers.ts';
 const SCOPE = `/subscriptions/${DEMO.prodSubscription}`;
 
 test('open → governance link-back → healthy → resolve; an unchanged pass makes zero ServiceNow calls', async () => {
-  const env = await startDefenderEnv([base('core', { scope: SCOPE, grouping: 'resource', remediationTimeframeDays: 10 })]);
+  const env = await startDefenderEnv([
+    base('core', { scope: SCOPE, grouping: 'resource', remediationTimeframeDays: 10 }),
+  ]);
   try {
     const i = env.app.config.integrations[0] as any;
     const first = await env.reconcile();
@@ -24,7 +26,9 @@ test('open → governance link-back → healthy → resolve; an unchanged pass m
     // The ticket: owner, caller, texts from the assessment, correlation id.
     const vmItem = itemIdFor(i, DEMO.systemUpdates, DEMO.vm);
     const s = (await env.item(vmItem))!;
-    const inc = (await env.snAsAgent('GET', `/api/now/table/incident/${s.ticket!.id}?sysparm_exclude_reference_link=true`)).result;
+    const inc = (
+      await env.snAsAgent('GET', `/api/now/table/incident/${s.ticket!.id}?sysparm_exclude_reference_link=true`)
+    ).result;
     assert.equal(inc.correlation_id, `tl:defender:${vmItem}`);
     assert.match(inc.short_description, /System updates should be installed/);
     assert.match(inc.description, /vm-web-01/);
@@ -34,7 +38,11 @@ test('open → governance link-back → healthy → resolve; an unchanged pass m
 
     // The governance assignment written back on the assessed resource.
     const arm = env.app.connections.microsoft().arm;
-    const gov = await arm.getGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, governanceKey('core', DEMO.vm, DEMO.systemUpdates));
+    const gov = await arm.getGovernanceAssignment(
+      DEMO.vm,
+      DEMO.systemUpdates,
+      governanceKey('core', DEMO.vm, DEMO.systemUpdates),
+    );
     assert.ok(gov, 'governance assignment exists');
     assert.equal(gov.properties.owner, 'abel.tuter@example.com');
     assert.equal(gov.properties.isGracePeriod, true);
@@ -50,11 +58,25 @@ test('open → governance link-back → healthy → resolve; an unchanged pass m
     await env.drain();
     const during = env.calls.slice(before);
     assert.equal(again.itemEvents, 0);
-    assert.deepEqual(during.filter((c) => c.upstream === 'servicenow'), [], 'no ServiceNow calls');
-    assert.ok(during.every((c) => c.upstream !== 'arm' || (c.method === 'GET' && c.url.includes('/providers/Microsoft.Security/assessments?'))), 'ARM: assessment pages only');
+    assert.deepEqual(
+      during.filter((c) => c.upstream === 'servicenow'),
+      [],
+      'no ServiceNow calls',
+    );
+    assert.ok(
+      during.every(
+        (c) =>
+          c.upstream !== 'arm' || (c.method === 'GET' && c.url.includes('/providers/Microsoft.Security/assessments?')),
+      ),
+      'ARM: assessment pages only',
+    );
 
     // Fixed in Defender → governance assignment deleted, ticket resolved with a note.
-    await env.http('POST', `${env.sandbox.azure.baseUrl}/_sandbox/azure/assessments/flip`, { resourceId: DEMO.vm, assessmentName: DEMO.systemUpdates, status: 'Healthy' });
+    await env.http('POST', `${env.sandbox.azure.baseUrl}/_sandbox/azure/assessments/flip`, {
+      resourceId: DEMO.vm,
+      assessmentName: DEMO.systemUpdates,
+      status: 'Healthy',
+    });
     const healed = await env.reconcile();
     assert.equal(healed.healed, 1);
     await env.drain();
@@ -63,7 +85,14 @@ test('open → governance link-back → healthy → resolve; an unchanged pass m
     const resolved = (await env.snAsAgent('GET', `/api/now/table/incident/${s.ticket!.id}`)).result;
     assert.equal(resolved.state, '6');
     assert.match(resolved.close_notes, /healthy/);
-    assert.equal(await arm.getGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, governanceKey('core', DEMO.vm, DEMO.systemUpdates)), undefined);
+    assert.equal(
+      await arm.getGovernanceAssignment(
+        DEMO.vm,
+        DEMO.systemUpdates,
+        governanceKey('core', DEMO.vm, DEMO.systemUpdates),
+      ),
+      undefined,
+    );
     // The others stay open.
     assert.equal((await env.items('core:')).filter((x) => x.s.status === 'ticket_open').length, first.unhealthy - 1);
   } finally {

@@ -6,28 +6,51 @@ import { itemIdFor } from '../../src/flows/defender/reconcile.ts';
 import { base, startDefenderEnv, type DefenderEnv } from './helpers.ts';
 
 const one = (name: string, policy: string) =>
-  base(name, { scope: `/subscriptions/${DEMO.prodSubscription}`, grouping: 'resource', filters: { recommendations: [DEMO.systemUpdates] }, closedWhileUnhealthy: policy });
+  base(name, {
+    scope: `/subscriptions/${DEMO.prodSubscription}`,
+    grouping: 'resource',
+    filters: { recommendations: [DEMO.systemUpdates] },
+    closedWhileUnhealthy: policy,
+  });
 
 let polls = 0;
 async function poll(env: DefenderEnv) {
-  await env.app.engine.enqueue({ kind: 'itsm.poll', key: `test-poll-${++polls}`, payload: { system: 'sandbox', kind: 'incident' } });
+  await env.app.engine.enqueue({
+    kind: 'itsm.poll',
+    key: `test-poll-${++polls}`,
+    payload: { system: 'sandbox', kind: 'incident' },
+  });
   await env.drain();
 }
 
 async function closeAsAgent(env: DefenderEnv, sysId: string) {
-  await env.snAsAgent('PATCH', `/api/now/table/incident/${sysId}`, { state: '7', close_code: 'Solution provided', close_notes: 'Closed by the service desk' });
+  await env.snAsAgent('PATCH', `/api/now/table/incident/${sysId}`, {
+    state: '7',
+    close_code: 'Solution provided',
+    close_notes: 'Closed by the service desk',
+  });
 }
 
 test('closed while still unhealthy: reopen, new ticket (next generation), or comment — per integration', async () => {
-  const env = await startDefenderEnv([one('p-reopen', 'reopen'), one('p-new', 'new_ticket'), one('p-comment', 'comment')]);
+  const env = await startDefenderEnv([
+    one('p-reopen', 'reopen'),
+    one('p-new', 'new_ticket'),
+    one('p-comment', 'comment'),
+  ]);
   try {
     for (const n of ['p-reopen', 'p-new', 'p-comment']) await env.reconcile(n);
     await env.drain();
     const id = (n: string) => itemIdFor({ name: n, grouping: 'resource' } as any, DEMO.systemUpdates, DEMO.vm);
-    const first = Object.fromEntries(await Promise.all(['p-reopen', 'p-new', 'p-comment'].map(async (n) => [n, (await env.item(id(n)))!] as const)));
+    const first = Object.fromEntries(
+      await Promise.all(['p-reopen', 'p-new', 'p-comment'].map(async (n) => [n, (await env.item(id(n)))!] as const)),
+    );
     for (const s of Object.values(first)) assert.equal(s.status, 'ticket_open');
     // The agent resolves the reopen-policy ticket and closes the others.
-    await env.snAsAgent('PATCH', `/api/now/table/incident/${first['p-reopen'].ticket!.id}`, { state: '6', close_code: 'Solution provided', close_notes: 'Done, I think' });
+    await env.snAsAgent('PATCH', `/api/now/table/incident/${first['p-reopen'].ticket!.id}`, {
+      state: '6',
+      close_code: 'Solution provided',
+      close_notes: 'Done, I think',
+    });
     for (const n of ['p-new', 'p-comment']) await closeAsAgent(env, first[n].ticket!.id);
     await poll(env);
 
@@ -51,7 +74,9 @@ test('closed while still unhealthy: reopen, new ticket (next generation), or com
     assert.notEqual(n.ticket!.id, first['p-new'].ticket!.id);
     const inc2 = (await env.snAsAgent('GET', `/api/now/table/incident/${n.ticket!.id}`)).result;
     assert.equal(inc2.correlation_id, `tl:defender:${id('p-new')}/2`);
-    const gov = await env.app.connections.microsoft().arm.getGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, governanceKey('p-new', DEMO.vm, DEMO.systemUpdates));
+    const gov = await env.app.connections
+      .microsoft()
+      .arm.getGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, governanceKey('p-new', DEMO.vm, DEMO.systemUpdates));
     assert.equal(gov?.properties.additionalData?.ticketNumber, Number(n.ticket!.key.replace(/\D/g, '')));
     // Changes to the generation-2 ticket come back to the same item: close it too → generation 3.
     await closeAsAgent(env, n.ticket!.id);
@@ -62,7 +87,10 @@ test('closed while still unhealthy: reopen, new ticket (next generation), or com
     const c = (await env.item(id('p-comment')))!;
     assert.equal(c.status, 'closed_unhealthy');
     assert.equal((await env.snAsAgent('GET', `/api/now/table/incident/${c.ticket!.id}`)).result.state, '7');
-    assert.ok(env.snWrites().some((w) => w.method === 'PATCH' && w.url.includes(c.ticket!.id)), 'comment written');
+    assert.ok(
+      env.snWrites().some((w) => w.method === 'PATCH' && w.url.includes(c.ticket!.id)),
+      'comment written',
+    );
 
     // A poll that sees nothing new changes nothing.
     const writes = env.snWrites().length;
@@ -91,8 +119,16 @@ test('grouping by recommendation, severity/recommendation filters, and the daily
     const arm = env.app.connections.microsoft().arm;
     const vmBuild = `/subscriptions/${DEMO.devSubscription}/resourceGroups/rg-dev/providers/Microsoft.Compute/virtualMachines/vm-build-01`;
     for (const rid of [DEMO.vm, vmBuild]) {
-      const g = await arm.getGovernanceAssignment(rid, DEMO.systemUpdates, governanceKey('g-filter', rid, DEMO.systemUpdates));
-      assert.equal(g?.properties.additionalData?.ticketLink, fi[0].s.ticket!.link, 'every member links to the one ticket');
+      const g = await arm.getGovernanceAssignment(
+        rid,
+        DEMO.systemUpdates,
+        governanceKey('g-filter', rid, DEMO.systemUpdates),
+      );
+      assert.equal(
+        g?.properties.additionalData?.ticketLink,
+        fi[0].s.ticket!.link,
+        'every member links to the one ticket',
+      );
     }
 
     // Severity filter: only High recommendations.

@@ -11,8 +11,12 @@ const DAY = 86_400_000;
 
 test('reminders to owner and manager over SMTP (each switch honoured), weekly while open; overdue recorded', async () => {
   const sinkFile = join(process.env.TMPDIR ?? '/tmp', `tl-smtp-${process.pid}-${Date.now()}.jsonl`);
-  const sink = spawn(process.execPath, [join(import.meta.dirname, 'smtp-sink.mjs'), sinkFile], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const { port } = JSON.parse(await new Promise<string>((resolve) => createInterface({ input: sink.stdout! }).once('line', resolve))) as { port: number };
+  const sink = spawn(process.execPath, [join(import.meta.dirname, 'smtp-sink.mjs'), sinkFile], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const { port } = JSON.parse(
+    await new Promise<string>((resolve) => createInterface({ input: sink.stdout! }).once('line', resolve)),
+  ) as { port: number };
   const smtp = { host: '127.0.0.1', port, starttls: 'off', from: 'ticketloop@example.com' };
   const one = (name: string, notifications: Record<string, unknown>) =>
     base(name, {
@@ -22,8 +26,19 @@ test('reminders to owner and manager over SMTP (each switch honoured), weekly wh
       remediationTimeframeDays: 10,
       notifications: { daysBefore: 3, weekly: true, ...notifications },
     });
-  const env = await startDefenderEnv([one('r-both', { owner: true, manager: true, smtp }), one('r-mgr', { owner: false, manager: true, smtp }), one('r-off', {})]);
-  const mails = () => (existsSync(sinkFile) ? readFileSync(sinkFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
+  const env = await startDefenderEnv([
+    one('r-both', { owner: true, manager: true, smtp }),
+    one('r-mgr', { owner: false, manager: true, smtp }),
+    one('r-off', {}),
+  ]);
+  const mails = () =>
+    existsSync(sinkFile)
+      ? readFileSync(sinkFile, 'utf8')
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+      : [];
   try {
     for (const n of ['r-both', 'r-mgr', 'r-off']) await env.reconcile(n);
     await env.drain();
@@ -54,7 +69,11 @@ test('reminders to owner and manager over SMTP (each switch honoured), weekly wh
     assert.match(m.filter((x) => x.subject.includes(both)).at(-1).subject, /overdue since/);
 
     // Once healthy, reminders stop.
-    await env.http('POST', `${env.sandbox.azure.baseUrl}/_sandbox/azure/assessments/flip`, { resourceId: DEMO.vm, assessmentName: DEMO.systemUpdates, status: 'Healthy' });
+    await env.http('POST', `${env.sandbox.azure.baseUrl}/_sandbox/azure/assessments/flip`, {
+      resourceId: DEMO.vm,
+      assessmentName: DEMO.systemUpdates,
+      status: 'Healthy',
+    });
     for (const n of ['r-both', 'r-mgr', 'r-off']) await env.reconcile(n);
     await env.drain();
     env.clock.advance(7 * DAY);

@@ -16,18 +16,29 @@ const server = new SMTPServer({
       // Unfold header lines and decode RFC 2047 Q/B words, so tests read the subject as sent.
       const headers = data.split(/\r?\n\r?\n/)[0].replace(/\r?\n[ \t]+/g, ' ');
       const raw = /^Subject: (.*)$/im.exec(headers)?.[1] ?? '';
-      const subject = raw
-        .replace(/\?=\s+=\?/g, '?==?')
-        .replace(/=\?utf-8\?([qb])\?(.*?)\?=/gi, (_, enc, text) =>
-          enc.toLowerCase() === 'b'
-            ? Buffer.from(text, 'base64').toString('utf8')
-            : Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (_m, h) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8'),
-        );
-      appendFileSync(file, JSON.stringify({ from: session.envelope.mailFrom && session.envelope.mailFrom.address, to: session.envelope.rcptTo.map((r) => r.address), subject, data }) + '\n');
+      const subject = raw.replace(/\?=\s+=\?/g, '?==?').replace(/=\?utf-8\?([qb])\?(.*?)\?=/gi, (_, enc, text) =>
+        enc.toLowerCase() === 'b'
+          ? Buffer.from(text, 'base64').toString('utf8')
+          : Buffer.from(
+              text.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (_m, h) => String.fromCharCode(parseInt(h, 16))),
+              'latin1',
+            ).toString('utf8'),
+      );
+      appendFileSync(
+        file,
+        JSON.stringify({
+          from: session.envelope.mailFrom && session.envelope.mailFrom.address,
+          to: session.envelope.rcptTo.map((r) => r.address),
+          subject,
+          data,
+        }) + '\n',
+      );
       callback();
     });
   },
 });
-server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.server.address().port }) + '\n'));
+server.listen(0, '127.0.0.1', () =>
+  process.stdout.write(JSON.stringify({ port: server.server.address().port }) + '\n'),
+);
 process.stdin.resume();
 process.stdin.on('end', () => server.close(() => process.exit(0)));

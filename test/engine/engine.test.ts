@@ -7,7 +7,6 @@ import { listJobs, retryDeadJobs } from '../../src/engine/jobs.ts';
 import { describeEachDialect } from '../helpers/dialects.ts';
 
 await describeEachDialect('engine', (ctx) => {
-
   test('enqueueing the same key twice makes one job, run once', async () => {
     const clock = new ManualClock();
     const engine = new Engine({ store: ctx.store, clock });
@@ -89,7 +88,7 @@ await describeEachDialect('engine', (ctx) => {
     assert.equal(await retryDeadJobs(ctx.store.db, clock.now(), always.id), 1);
     await engine.drain();
     assert.equal(runs, 4);
-    const [again] = (await listJobs(ctx.store.db, { kind: 'dead.always' }));
+    const [again] = await listJobs(ctx.store.db, { kind: 'dead.always' });
     assert.equal(again.state, 'done');
   });
 
@@ -168,14 +167,21 @@ await describeEachDialect('engine', (ctx) => {
     engine.register('purge.bad', async () => {
       throw new PermanentError('no');
     });
-    await engine.enqueue([{ kind: 'purge.ok', key: 'purge-old' }, { kind: 'purge.bad', key: 'purge-dead' }]);
+    await engine.enqueue([
+      { kind: 'purge.ok', key: 'purge-old' },
+      { kind: 'purge.bad', key: 'purge-dead' },
+    ]);
     await engine.drain();
     clock.advance(6 * DAY_MS);
-    await engine.enqueue([{ kind: 'purge.ok', key: 'purge-recent' }, { kind: 'purge.ok', key: 'purge-later', runAt: clock.now() + 30 * DAY_MS }]);
+    await engine.enqueue([
+      { kind: 'purge.ok', key: 'purge-recent' },
+      { kind: 'purge.ok', key: 'purge-later', runAt: clock.now() + 30 * DAY_MS },
+    ]);
     await engine.drain();
     clock.advance(2 * DAY_MS);
     await engine.drain();
-    const left = async (kind: string) => (await listJobs(ctx.store.db, { kind })).map((j) => `${j.key}:${j.state}`).sort();
+    const left = async (kind: string) =>
+      (await listJobs(ctx.store.db, { kind })).map((j) => `${j.key}:${j.state}`).sort();
     assert.deepEqual(await left('purge.ok'), ['purge-later:ready', 'purge-recent:done']);
     assert.deepEqual(await left('purge.bad'), ['purge-dead:dead']);
   });
@@ -187,14 +193,26 @@ await describeEachDialect('engine', (ctx) => {
     engine.register('prio.work', async (p: { n: string }) => {
       order.push(p.n);
     });
-    await engine.enqueue(Array.from({ length: 6 }, (_, i) => ({ kind: 'prio.work', key: `prio-old-${i}`, payload: { n: `old${i}` } })));
+    await engine.enqueue(
+      Array.from({ length: 6 }, (_, i) => ({ kind: 'prio.work', key: `prio-old-${i}`, payload: { n: `old${i}` } })),
+    );
     clock.advance(1_000);
     await engine.enqueue({ kind: 'prio.work', key: 'prio-urgent', payload: { n: 'urgent' }, priority: 'urgent' });
-    await engine.enqueue({ kind: 'prio.work', key: 'prio-urgent-later', payload: { n: 'later' }, priority: 'urgent', runAt: clock.now() + 60_000 });
+    await engine.enqueue({
+      kind: 'prio.work',
+      key: 'prio-urgent-later',
+      payload: { n: 'later' },
+      priority: 'urgent',
+      runAt: clock.now() + 60_000,
+    });
     await engine.drain();
     assert.equal(order[0], 'urgent', order.join(','));
     // Same run_at: their order among themselves is the database's to choose.
-    assert.deepEqual(order.slice(1).sort(), ['old0', 'old1', 'old2', 'old3', 'old4', 'old5'], 'a future urgent job waits for its time');
+    assert.deepEqual(
+      order.slice(1).sort(),
+      ['old0', 'old1', 'old2', 'old3', 'old4', 'old5'],
+      'a future urgent job waits for its time',
+    );
     clock.advance(60_000);
     await engine.drain();
     assert.equal(order.at(-1), 'later');

@@ -16,7 +16,11 @@ const orderFlow: Flow<OrderState, OrderEvent> = {
   decide(state, event) {
     if (event.type === 'open') {
       if (state) return null; // redelivery: nothing new
-      return { state: { status: 'open', notified: 0 }, effects: [{ kind: 'notify', key: 'notify' }], audit: { action: 'opened' } };
+      return {
+        state: { status: 'open', notified: 0 },
+        effects: [{ kind: 'notify', key: 'notify' }],
+        audit: { action: 'opened' },
+      };
     }
     if (!state || state.status === 'confirmed') return null;
     return { state: { status: 'confirmed', notified: state.notified + 1 }, audit: { action: 'confirmed' } };
@@ -24,7 +28,6 @@ const orderFlow: Flow<OrderState, OrderEvent> = {
 };
 
 await describeEachDialect('flow contract and audit log', (ctx) => {
-
   test('state, effect jobs and audit row commit together; effect results feed back into the flow', async () => {
     const clock = new ManualClock();
     const engine = new Engine({ store: ctx.store, clock });
@@ -43,7 +46,12 @@ await describeEachDialect('flow contract and audit log', (ctx) => {
     await engine.drain();
     assert.equal(notified, 1);
     assert.deepEqual(await loadFlowState(ctx.store.db, 'order', 'o-1'), { status: 'confirmed', notified: 1 });
-    const audit = await ctx.store.db.selectFrom('audit_log').selectAll().where('subject', '=', 'order/o-1').orderBy('seq').execute();
+    const audit = await ctx.store.db
+      .selectFrom('audit_log')
+      .selectAll()
+      .where('subject', '=', 'order/o-1')
+      .orderBy('seq')
+      .execute();
     assert.deepEqual(
       audit.map((a) => JSON.parse(a.detail).action),
       ['opened', 'confirmed'],
@@ -55,7 +63,11 @@ await describeEachDialect('flow contract and audit log', (ctx) => {
     const broken: Flow<OrderState, OrderEvent> = {
       name: 'broken',
       decide() {
-        return { state: { status: 'open', notified: 0 }, effects: [{ kind: 'x', key: 'x', payload: { big: 1n as unknown as number } }], audit: { action: 'opened' } };
+        return {
+          state: { status: 'open', notified: 0 },
+          effects: [{ kind: 'x', key: 'x', payload: { big: 1n as unknown as number } }],
+          audit: { action: 'opened' },
+        };
       },
     };
     engine.registerFlow(broken);
@@ -71,11 +83,15 @@ await describeEachDialect('flow contract and audit log', (ctx) => {
     engine.registerFlow(orderFlow, { notify: async () => {} });
     for (let i = 0; i < 5; i++) await engine.dispatch('order', `v-${i}`, { type: 'open' });
     assert.deepEqual(await verifyAudit(ctx.store.db), { ok: true, rows: (await verifyAudit(ctx.store.db)).rows });
-    await assert.rejects(sql`UPDATE audit_log SET actor = 'mallory' WHERE seq = 2`.execute(ctx.store.db), /append-only/);
+    await assert.rejects(
+      sql`UPDATE audit_log SET actor = 'mallory' WHERE seq = 2`.execute(ctx.store.db),
+      /append-only/,
+    );
     await assert.rejects(sql`DELETE FROM audit_log WHERE seq = 2`.execute(ctx.store.db), /append-only/);
 
     // Someone with database access disables the guard and edits a row.
-    if (ctx.dialect === 'postgres') await sql`ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update`.execute(ctx.store.db);
+    if (ctx.dialect === 'postgres')
+      await sql`ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update`.execute(ctx.store.db);
     else {
       await sql`DROP TRIGGER audit_log_no_update`.execute(ctx.store.db);
       await sql`DROP TRIGGER audit_log_no_delete`.execute(ctx.store.db);

@@ -37,7 +37,6 @@ async function runsPerKey(store: Store, prefix: string): Promise<Map<string, num
 }
 
 await describeEachDialect('engine across processes', (ctx) => {
-
   test('a worker killed mid-job: the job runs again elsewhere and completes once', async () => {
     const engine = new Engine({ store: ctx.store, leaseMs: 1_500, pollIntervalMs: 20 });
     await engine.enqueue({ kind: 'mp.slow', key: 'slow-1' });
@@ -45,7 +44,11 @@ await describeEachDialect('engine across processes', (ctx) => {
     await w.ready;
     // Wait until the child has started the job, then kill it without warning.
     for (let i = 0; i < 200; i++) {
-      const started = await scratch(ctx.store).selectFrom('mp_run').select('key').where('key', 'like', 'started:slow-1:%').execute();
+      const started = await scratch(ctx.store)
+        .selectFrom('mp_run')
+        .select('key')
+        .where('key', 'like', 'started:slow-1:%')
+        .execute();
       if (started.length) break;
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -20,14 +20,18 @@ function callout(o: Record<string, unknown> = {}) {
     CallbackConfiguration: { DurationBeforeTimeout: 'P3D' },
     AccessPackage: { Id: randomUUID(), DisplayName: 'Payroll', Description: 'payroll app' },
     AccessPackageCatalog: { Id: randomUUID(), DisplayName: 'HR' },
-    Assignment: { Id: randomUUID(), Target: { ObjectId: randomUUID(), DisplayName: 'Megan Bowen', Email: 'megan@contoso.test' } },
+    Assignment: {
+      Id: randomUUID(),
+      Target: { ObjectId: randomUUID(), DisplayName: 'Megan Bowen', Email: 'megan@contoso.test' },
+    },
     Requestor: { Id: randomUUID(), DisplayName: 'Megan Bowen' },
     Answers: [{ AnsweredQuestion: { TextString: 'Why?' }, Value: 'Month-end close' }],
     ...o,
   };
 }
 
-const sign = (body: string, secret = HMAC_SECRET) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+const sign = (body: string, secret = HMAC_SECRET) =>
+  `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 
 describe('callout endpoint: authentication and validation', () => {
   let L: Loop;
@@ -35,25 +39,44 @@ describe('callout endpoint: authentication and validation', () => {
   before(async () => {
     L = await startLoop({ webhook: false });
     const ms = L.sandbox.microsoft;
-    mint = (o = {}) => ms.entra.issueToken({ clientId: EM_APP_ID, audience: ms.apps.ticketloop.clientId, version: 1, ...o });
+    mint = (o = {}) =>
+      ms.entra.issueToken({ clientId: EM_APP_ID, audience: ms.apps.ticketloop.clientId, version: 1, ...o });
   });
   after(async () => {
     await L?.close();
   });
 
   const stored = async () => {
-    const items = await L.app.store.db.selectFrom('flow_state').select((eb) => eb.fn.countAll<number>().as('n')).where('flow', '=', 'entitlement').executeTakeFirstOrThrow();
-    const jobs = await L.app.store.db.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n')).where('kind', 'like', 'entitlement.%').executeTakeFirstOrThrow();
+    const items = await L.app.store.db
+      .selectFrom('flow_state')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('flow', '=', 'entitlement')
+      .executeTakeFirstOrThrow();
+    const jobs = await L.app.store.db
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('kind', 'like', 'entitlement.%')
+      .executeTakeFirstOrThrow();
     return { items: Number(items.n), jobs: Number(jobs.n) };
   };
-  const post = (body: unknown, headers: Record<string, string>, path = CALLOUT_PATH) => L.http('POST', L.url + path, { body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+  const post = (body: unknown, headers: Record<string, string>, path = CALLOUT_PATH) =>
+    L.http('POST', L.url + path, {
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+      headers: { 'content-type': 'application/json', ...headers },
+    });
 
   test('a genuine Entra callout (PascalCase) is accepted: 202, stored, ticket opened', async () => {
     const body = callout();
     const r = await post(body, { authorization: `Bearer ${await mint()}` });
     assert.equal(r.status, 202, JSON.stringify(r.body));
     assert.deepEqual(r.body, { status: 'accepted', id: body.CustomExtensionStageInstanceId });
-    const st = await until(async () => ((await L.state(body.CustomExtensionStageInstanceId))?.ticket ? L.state(body.CustomExtensionStageInstanceId) : undefined), 'ticket');
+    const st = await until(
+      async () =>
+        (await L.state(body.CustomExtensionStageInstanceId))?.ticket
+          ? L.state(body.CustomExtensionStageInstanceId)
+          : undefined,
+      'ticket',
+    );
     const [t] = await L.tickets(correlationKey('entitlement', body.CustomExtensionStageInstanceId));
     assert.equal(t.number, st.ticket!.key);
     assert.match(t.description, /Why\?: Month-end close/);
@@ -86,9 +109,17 @@ describe('callout endpoint: authentication and validation', () => {
     const payload = JSON.parse(Buffer.from(p, 'base64url').toString());
     const cases: [string, string | undefined, string][] = [
       ['missing header', undefined, 'missing'],
-      ['wrong issuer', await mint({ claims: { iss: 'https://sts.windows.net/00000000-0000-0000-0000-000000000000/' } }), 'issuer'],
+      [
+        'wrong issuer',
+        await mint({ claims: { iss: 'https://sts.windows.net/00000000-0000-0000-0000-000000000000/' } }),
+        'issuer',
+      ],
       ['wrong audience', await mint({ audience: 'api://someone-else' }), 'audience'],
-      ['wrong app (appid)', await ms.entra.issueToken({ clientId: randomUUID(), audience: ms.apps.ticketloop.clientId, version: 1 }), 'appid'],
+      [
+        'wrong app (appid)',
+        await ms.entra.issueToken({ clientId: randomUUID(), audience: ms.apps.ticketloop.clientId, version: 1 }),
+        'appid',
+      ],
       ['wrong tenant (tid)', await mint({ claims: { tid: '11111111-2222-3333-4444-555555555555' } }), 'tenant'],
       ['expired', await mint({ lifetimeSec: -3600 }), 'expired'],
       ['alg none', `${b64({ alg: 'none', typ: 'JWT' })}.${p}.`, 'algorithm'],
@@ -109,7 +140,14 @@ describe('callout endpoint: authentication and validation', () => {
 
   test('connection test → 200 and nothing opened', async () => {
     const before = await stored();
-    const r = await post({ Stage: 'CustomExtensionConnectionTest', CustomExtensionStageInstanceId: randomUUID(), CallbackConfiguration: { DurationBeforeTimeout: 'P14D' } }, { authorization: `Bearer ${await mint()}` });
+    const r = await post(
+      {
+        Stage: 'CustomExtensionConnectionTest',
+        CustomExtensionStageInstanceId: randomUUID(),
+        CallbackConfiguration: { DurationBeforeTimeout: 'P14D' },
+      },
+      { authorization: `Bearer ${await mint()}` },
+    );
     assert.equal(r.status, 200);
     assert.deepEqual(r.body, { status: 'connection-test' });
     assert.deepEqual(await stored(), before);
@@ -123,8 +161,17 @@ describe('callout endpoint: authentication and validation', () => {
       [{ ...callout(), CustomExtensionStageInstanceId: 'not-a-guid' }, 'body.CustomExtensionStageInstanceId'],
       [{ ...callout(), Stage: 'AssignmentRequestTeleported' }, 'body.Stage'],
       [{ ...callout(), AccessPackageAssignmentRequestId: undefined }, 'body.AccessPackageAssignmentRequestId'],
-      [{ ...callout(), CallbackUriPath: `/identityGovernance/entitlementManagement/assignmentRequests/${randomUUID()}/resume` }, 'body.CallbackUriPath'],
-      [{ ...callout(), CallbackConfiguration: { DurationBeforeTimeout: 'three days' } }, 'body.CallbackConfiguration.DurationBeforeTimeout'],
+      [
+        {
+          ...callout(),
+          CallbackUriPath: `/identityGovernance/entitlementManagement/assignmentRequests/${randomUUID()}/resume`,
+        },
+        'body.CallbackUriPath',
+      ],
+      [
+        { ...callout(), CallbackConfiguration: { DurationBeforeTimeout: 'three days' } },
+        'body.CallbackConfiguration.DurationBeforeTimeout',
+      ],
       [{ customExtensionStageInstanceId: randomUUID() }, 'body.stage'],
       [{ ...callout(), Answers: 'yes' }, 'body.Answers'],
       [[1, 2], 'body'],
@@ -133,7 +180,10 @@ describe('callout endpoint: authentication and validation', () => {
       const r = await post(body, auth);
       assert.equal(r.status, 400, `${path}: ${JSON.stringify(r.body)}`);
       assert.equal(r.body.error.code, 'invalid_request');
-      assert.ok(r.body.error.details.some((d: { path: string }) => d.path === path), `${path} named in ${JSON.stringify(r.body.error.details)}`);
+      assert.ok(
+        r.body.error.details.some((d: { path: string }) => d.path === path),
+        `${path} named in ${JSON.stringify(r.body.error.details)}`,
+      );
     }
     const bad = await post('{"Stage":', auth);
     assert.equal(bad.status, 400);
@@ -165,9 +215,15 @@ describe('callout endpoint: authentication and validation', () => {
     const doc = JSON.parse(readFileSync(new URL('../../docs/logic-app-forwarder.json', import.meta.url), 'utf8'));
     const sign = doc.definition.actions.Sign;
     assert.equal(sign.type, 'JavaScriptCode');
-    assert.equal(doc.accessControl.triggers.openAuthenticationPolicies.policies.AzureADEntitlementManagementPOPAuthPolicy.type, 'AADPOP');
+    assert.equal(
+      doc.accessControl.triggers.openAuthenticationPolicies.policies.AzureADEntitlementManagementPOPAuthPolicy.type,
+      'AADPOP',
+    );
     const trigger = { ...callout(), AccessPackage: { Id: randomUUID(), DisplayName: 'Zürich — naïve ✓' } };
-    const out = new Function('workflowContext', sign.inputs.code)({ trigger: { outputs: { body: trigger } }, actions: { Ticketloop_secret: { outputs: HMAC_SECRET } } });
+    const out = new Function('workflowContext', sign.inputs.code)({
+      trigger: { outputs: { body: trigger } },
+      actions: { Ticketloop_secret: { outputs: HMAC_SECRET } },
+    });
     const r = await post(out.payload, { 'x-ticketloop-signature': out.signature }, LOGIC_APP_PATH);
     assert.equal(r.status, 202, JSON.stringify(r.body));
   });

@@ -39,7 +39,10 @@ test('killed between opening the ticket and recording it → still one ticket', 
     const all = await L.tickets(correlationKey('entitlement', id));
     assert.equal(all.length, 1, 'no duplicate ticket');
     assert.equal(st.ticket!.key, first[0].number);
-    assert.ok((await L.audit(id)).some((a) => a.action === 'ticket-found'), 'audit says the ticket was found, not created');
+    assert.ok(
+      (await L.audit(id)).some((a) => a.action === 'ticket-found'),
+      'audit says the ticket was found, not created',
+    );
   } finally {
     await L.close();
   }

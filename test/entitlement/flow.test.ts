@@ -8,22 +8,42 @@ import type { Ticket } from '../../src/itsm/port.ts';
 
 const RID = '6b8c7a51-1f1e-4c4f-9d0a-3c1e2f4b5a6d';
 const callout = (o: Partial<CalloutEvent> = {}): CalloutEvent => ({
-  type: 'callout', integration: 'i', stage: 'assignmentRequestApproved', requestId: RID,
+  type: 'callout',
+  integration: 'i',
+  stage: 'assignmentRequestApproved',
+  requestId: RID,
   callbackUriPath: `/identityGovernance/entitlementManagement/assignmentRequests/${RID}/resume`,
-  opensTicket: true, table: 'sc_req_item', ticket: { fields: { short_description: 'x' }, correlationDisplay: 'EM' },
-  timeoutMs: 1000, onTimeout: 'annotate', resumeSource: 'Ticketloop', via: 'entra', ...o,
+  opensTicket: true,
+  table: 'sc_req_item',
+  ticket: { fields: { short_description: 'x' }, correlationDisplay: 'EM' },
+  timeoutMs: 1000,
+  onTimeout: 'annotate',
+  resumeSource: 'Ticketloop',
+  via: 'entra',
+  ...o,
 });
 const ticket = (status: Ticket['status'], n = 1): Ticket => ({
   ref: { system: 'servicenow', kind: 'sc_req_item', id: 'abc', key: 'RITM0010001', link: 'https://sn/x' },
-  status, version: String(n), correlation: 'tl:entitlement:x', updatedAt: '2026-01-01T00:00:00Z',
-  closedBy: status === 'open' ? undefined : 'david.miller', closeNotes: 'done', fields: {},
+  status,
+  version: String(n),
+  correlation: 'tl:entitlement:x',
+  updatedAt: '2026-01-01T00:00:00Z',
+  closedBy: status === 'open' ? undefined : 'david.miller',
+  closeNotes: 'done',
+  fields: {},
 });
 const decide = (s: EntitlementState | undefined, e: unknown, now = 0) => entitlementFlow.decide(s, e as never, now);
 
 test('callout → received with open-ticket and a timer at the deadline; redelivery adds no effects', () => {
   const d = decide(undefined, callout(), 100)!;
   assert.equal(d.state.status, 'received');
-  assert.deepEqual(d.effects!.map((e) => [e.kind, e.key, e.runAt]), [['open-ticket', 'open-ticket', undefined], ['timeout', 'timeout', 1100]]);
+  assert.deepEqual(
+    d.effects!.map((e) => [e.kind, e.key, e.runAt]),
+    [
+      ['open-ticket', 'open-ticket', undefined],
+      ['timeout', 'timeout', 1100],
+    ],
+  );
   const again = decide(d.state, callout(), 200)!;
   assert.equal(again.audit.action, 'callout-redelivered');
   assert.equal(again.effects, undefined);
@@ -42,7 +62,11 @@ test('close → resume with who closed it and the notes; cancel at approved → 
   const g = decide(granted, { type: 'ticket_changed', ticket: ticket('canceled'), source: 'poll' })!;
   assert.equal(g.audit.action, 'ticket-canceled-not-resumed');
   assert.equal(g.effects, undefined);
-  assert.equal(decide(g.state, { type: 'ticket_changed', ticket: ticket('canceled'), source: 'webhook' }), null, 'recorded once per ticket version');
+  assert.equal(
+    decide(g.state, { type: 'ticket_changed', ticket: ticket('canceled'), source: 'webhook' }),
+    null,
+    'recorded once per ticket version',
+  );
 });
 
 test('timeout → expired; later close audited, never resumed; not-waiting → failed', () => {
@@ -61,16 +85,23 @@ test('timeout → expired; later close audited, never resumed; not-waiting → f
 
 test('payload: PascalCase and camelCase, stage case-insensitive, durations, templates, trailer', () => {
   const body = {
-    AccessPackageAssignmentRequestId: RID, CallbackUriPath: `/identityGovernance/entitlementManagement/assignmentRequests/${RID}/resume`,
-    CustomExtensionStageInstanceId: 'A0B1C2D3-0000-4000-8000-000000000001', Stage: 'ASSIGNMENTREQUESTREMOVED',
-    CallbackConfiguration: { DurationBeforeTimeout: 'P30D' }, AccessPackage: { Id: 'p', DisplayName: 'Pkg' },
-    Assignment: { Target: { DisplayName: 'Adele' } }, Requestor: { DisplayName: 'Adele' },
+    AccessPackageAssignmentRequestId: RID,
+    CallbackUriPath: `/identityGovernance/entitlementManagement/assignmentRequests/${RID}/resume`,
+    CustomExtensionStageInstanceId: 'A0B1C2D3-0000-4000-8000-000000000001',
+    Stage: 'ASSIGNMENTREQUESTREMOVED',
+    CallbackConfiguration: { DurationBeforeTimeout: 'P30D' },
+    AccessPackage: { Id: 'p', DisplayName: 'Pkg' },
+    Assignment: { Target: { DisplayName: 'Adele' } },
+    Requestor: { DisplayName: 'Adele' },
   };
   const c = parseCallout(body);
   assert.equal(c.stage, 'assignmentRequestRemoved');
   assert.equal(c.stageInstanceId, 'a0b1c2d3-0000-4000-8000-000000000001');
   assert.equal(c.timeoutMs, 14 * 86_400_000, 'capped at 14 days');
-  assert.equal(renderTemplate('{{Requestor.DisplayName}}/{{assignment.target.displayName}}/{{Nope.X}}/{{StageLabel}}', c), 'Adele/Adele//assignment removed');
+  assert.equal(
+    renderTemplate('{{Requestor.DisplayName}}/{{assignment.target.displayName}}/{{Nope.X}}/{{StageLabel}}', c),
+    'Adele/Adele//assignment removed',
+  );
   const t = ticketContent(c, {}, {});
   assert.match(t.fields.short_description, /^Remove access: Pkg from Adele/);
   assert.match(t.fields.description, /StageInstanceId: a0b1c2d3/);

@@ -40,7 +40,11 @@ export interface Loop {
   app: Ticketloop;
   url: string;
   tdb: TestDatabase;
-  http(method: string, url: string, o?: { json?: unknown; headers?: Record<string, string>; body?: string }): Promise<{ status: number; body: any }>;
+  http(
+    method: string,
+    url: string,
+    o?: { json?: unknown; headers?: Record<string, string>; body?: string },
+  ): Promise<{ status: number; body: any }>;
   ms(method: string, path: string, json?: unknown): Promise<{ status: number; body: any }>;
   sn(method: string, path: string, json?: unknown): Promise<{ status: number; body: any }>;
   /** Catalog + extension (→ our callout URL) + package + policy with the extension on `stages`. */
@@ -85,13 +89,33 @@ export async function startLoop(o: LoopOptions = {}): Promise<Loop> {
       server: { host: '127.0.0.1', port: 0 },
       database: tdb.url ? { url: tdb.url } : {},
       engine: { pollIntervalMs: 20, backoffBaseMs: 50, backoffMaxMs: 2000 },
-      servicenow: [{ ...connections.servicenow, pollIntervalSeconds: o.pollIntervalSeconds ?? 1, webhook: { type: 'hmac', secret: WEBHOOK_SECRET } }],
+      servicenow: [
+        {
+          ...connections.servicenow,
+          pollIntervalSeconds: o.pollIntervalSeconds ?? 1,
+          webhook: { type: 'hmac', secret: WEBHOOK_SECRET },
+        },
+      ],
       microsoft: connections.microsoft,
-      integrations: [{ name: 'ent', type: 'entitlement', servicenow: 'sandbox', inbound: { logicAppHmacSecret: HMAC_SECRET }, ...o.integration }],
+      integrations: [
+        {
+          name: 'ent',
+          type: 'entitlement',
+          servicenow: 'sandbox',
+          inbound: { logicAppHmacSecret: HMAC_SECRET },
+          ...o.integration,
+        },
+      ],
     },
     'test',
   );
-  const app = await buildTicketloop(config, { logger: createLogger('silent'), itsm: ITSM_MODULES, flows: [entitlementModule], clock: o.clock, engine: o.engine });
+  const app = await buildTicketloop(config, {
+    logger: createLogger('silent'),
+    itsm: ITSM_MODULES,
+    flows: [entitlementModule],
+    clock: o.clock,
+    engine: o.engine,
+  });
   const url = await app.start();
   const agent = new Agent({ connect: { ca: sandbox.tls.ca } });
 
@@ -105,7 +129,16 @@ export async function startLoop(o: LoopOptions = {}): Promise<Loop> {
     const r = await send(agent, method, u, headers, body);
     return { status: r.status, body: r.body };
   };
-  const graphToken = async () => (await http('POST', `${msb.baseUrl}/_sandbox/entra/token`, { json: { clientId: msb.apps.ticketloop.clientId, audience: 'https://graph.microsoft.com', roles: ['EntitlementManagement.ReadWrite.All'] } })).body.access_token as string;
+  const graphToken = async () =>
+    (
+      await http('POST', `${msb.baseUrl}/_sandbox/entra/token`, {
+        json: {
+          clientId: msb.apps.ticketloop.clientId,
+          audience: 'https://graph.microsoft.com',
+          roles: ['EntitlementManagement.ReadWrite.All'],
+        },
+      })
+    ).body.access_token as string;
   const basic = `Basic ${Buffer.from(`${sn.credentials.itil.username}:${sn.credentials.itil.password}`).toString('base64')}`;
 
   const loop: Loop = {
@@ -115,22 +148,44 @@ export async function startLoop(o: LoopOptions = {}): Promise<Loop> {
     tdb,
     http,
     async ms(method, path, json) {
-      return http(method, msb.baseUrl + (path.startsWith('/v1.0') || path.startsWith('/_') ? path : EM + path), { json, headers: { authorization: `Bearer ${await graphToken()}` } });
+      return http(method, msb.baseUrl + (path.startsWith('/v1.0') || path.startsWith('/_') ? path : EM + path), {
+        json,
+        headers: { authorization: `Bearer ${await graphToken()}` },
+      });
     },
     sn(method, path, json) {
       return http(method, sn.baseUrl + path, { json, headers: { authorization: basic, accept: 'application/json' } });
     },
     async setup(stages, s = {}) {
-      const cat = await loop.ms('POST', '/catalogs', { displayName: `Catalog ${Math.random().toString(36).slice(2, 7)}`, description: 'ticketed' });
+      const cat = await loop.ms('POST', '/catalogs', {
+        displayName: `Catalog ${Math.random().toString(36).slice(2, 7)}`,
+        description: 'ticketed',
+      });
       const ext = await loop.ms('POST', `/catalogs/${cat.body.id}/customWorkflowExtensions`, {
         '@odata.type': '#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension',
         displayName: 'Ticketloop',
-        endpointConfiguration: { '@odata.type': '#microsoft.graph.logicAppTriggerEndpointConfiguration', subscriptionId: 's', resourceGroupName: 'rg', logicAppWorkflowName: 'la', url: url + CALLOUT_PATH },
-        authenticationConfiguration: { '@odata.type': '#microsoft.graph.azureAdTokenAuthentication', resourceId: msb.apps.ticketloop.clientId },
-        callbackConfiguration: { '@odata.type': '#microsoft.graph.customExtensionCallbackConfiguration', timeoutDuration: s.timeout ?? 'P14D' },
+        endpointConfiguration: {
+          '@odata.type': '#microsoft.graph.logicAppTriggerEndpointConfiguration',
+          subscriptionId: 's',
+          resourceGroupName: 'rg',
+          logicAppWorkflowName: 'la',
+          url: url + CALLOUT_PATH,
+        },
+        authenticationConfiguration: {
+          '@odata.type': '#microsoft.graph.azureAdTokenAuthentication',
+          resourceId: msb.apps.ticketloop.clientId,
+        },
+        callbackConfiguration: {
+          '@odata.type': '#microsoft.graph.customExtensionCallbackConfiguration',
+          timeoutDuration: s.timeout ?? 'P14D',
+        },
       });
       if (ext.status !== 201) throw new Error(`extension: ${JSON.stringify(ext.body)}`);
-      const pkg = await loop.ms('POST', '/accessPackages', { displayName: 'Finance app', description: 'SAP finance', catalog: { id: cat.body.id } });
+      const pkg = await loop.ms('POST', '/accessPackages', {
+        displayName: 'Finance app',
+        description: 'SAP finance',
+        catalog: { id: cat.body.id },
+      });
       const pol = await loop.ms('POST', '/assignmentPolicies', {
         displayName: 'Ticketed',
         accessPackage: { id: pkg.body.id },
@@ -144,7 +199,10 @@ export async function startLoop(o: LoopOptions = {}): Promise<Loop> {
         packageId: pkg.body.id,
         policyId: pol.body.id,
         async request(targetId, requestType = 'adminAdd') {
-          const r = await loop.ms('POST', '/assignmentRequests', { requestType, assignment: { targetId, assignmentPolicyId: pol.body.id, accessPackageId: pkg.body.id } });
+          const r = await loop.ms('POST', '/assignmentRequests', {
+            requestType,
+            assignment: { targetId, assignmentPolicyId: pol.body.id, accessPackageId: pkg.body.id },
+          });
           if (r.status !== 201) throw new Error(`request: ${JSON.stringify(r.body)}`);
           return r.body;
         },
@@ -161,11 +219,19 @@ export async function startLoop(o: LoopOptions = {}): Promise<Loop> {
     },
     state: (id) => loadFlowState<EntitlementState>(app.store.db, 'entitlement', id),
     async audit(id) {
-      const rows = await app.store.db.selectFrom('audit_log').select(['detail']).where('subject', '=', `entitlement/${id}`).orderBy('seq').execute();
+      const rows = await app.store.db
+        .selectFrom('audit_log')
+        .select(['detail'])
+        .where('subject', '=', `entitlement/${id}`)
+        .orderBy('seq')
+        .execute();
       return rows.map((r) => JSON.parse(r.detail));
     },
     async tickets(correlationId, table = 'sc_req_item') {
-      const r = await loop.sn('GET', `/api/now/table/${table}?sysparm_query=correlation_id=${encodeURIComponent(correlationId)}`);
+      const r = await loop.sn(
+        'GET',
+        `/api/now/table/${table}?sysparm_query=correlation_id=${encodeURIComponent(correlationId)}`,
+      );
       return r.body.result;
     },
     async close() {
@@ -179,7 +245,14 @@ export async function startLoop(o: LoopOptions = {}): Promise<Loop> {
   if (o.webhook !== false) {
     const table = String(o.integration?.table ?? 'sc_req_item');
     await http('PUT', `${sn.baseUrl}/_sandbox/servicenow/webhooks`, {
-      json: [{ table, url: `${url}/webhooks/servicenow/sandbox`, events: ['insert', 'update'], auth: { type: 'hmac', secret: WEBHOOK_SECRET } }],
+      json: [
+        {
+          table,
+          url: `${url}/webhooks/servicenow/sandbox`,
+          events: ['insert', 'update'],
+          auth: { type: 'hmac', secret: WEBHOOK_SECRET },
+        },
+      ],
     });
   }
   return loop;

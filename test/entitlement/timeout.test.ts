@@ -27,10 +27,16 @@ async function expireOne(L: Loop, clock: ManualClock) {
     return x.state === 'deliveryFailed' ? x : undefined;
   }, 'sandbox expired the request');
   assert.equal(r.status, 'ProcessExpired');
-  const st = await until(async () => ((await L.state(id))?.status === 'expired' ? L.state(id) : undefined), 'item expired');
+  const st = await until(
+    async () => ((await L.state(id))?.status === 'expired' ? L.state(id) : undefined),
+    'item expired',
+  );
   assert.match(st.reason!, /timeout passed/);
   const note = await until(async () => {
-    const j = await L.sn('GET', `/api/now/table/sys_journal_field?sysparm_query=element_id=${t.sys_id}^element=work_notes`);
+    const j = await L.sn(
+      'GET',
+      `/api/now/table/sys_journal_field?sysparm_query=element_id=${t.sys_id}^element=work_notes`,
+    );
     return j.body.result.find((n: { value: string }) => /Entra stopped waiting/.test(n.value));
   }, 'work note on the ticket');
   assert.match(note.value, /no longer continue the request/);
@@ -46,10 +52,14 @@ test('timeout, annotate: expired + work note; a later close is audited and not r
     assert.equal(open.state, '1', 'annotate leaves the ticket open');
 
     await L.sn('PATCH', `/api/now/table/sc_req_item/${t.sys_id}`, { state: '3', close_notes: 'Granted (late)' });
-    const rec = await until(async () => (await L.audit(id)).find((a) => a.action === 'ticket-closed-after-expiry-not-resumed'), 'late close audited');
+    const rec = await until(
+      async () => (await L.audit(id)).find((a) => a.action === 'ticket-closed-after-expiry-not-resumed'),
+      'late close audited',
+    );
     assert.match(String(rec.reason), /Entra stopped waiting/);
     await L.app.engine.drain();
-    const resumes = (await L.http('GET', `${L.sandbox.microsoft.baseUrl}/_sandbox/graph/resumes?requestId=${req.id}`)).body;
+    const resumes = (await L.http('GET', `${L.sandbox.microsoft.baseUrl}/_sandbox/graph/resumes?requestId=${req.id}`))
+      .body;
     assert.equal(resumes.value.length, 0, 'no resume after expiry');
     assert.equal((await L.state(id))?.status, 'expired');
   } finally {
@@ -67,8 +77,12 @@ test('timeout, resolve: the ticket is resolved with a note; still no resume', as
       return x.state === '3' ? x : undefined;
     }, 'ticket resolved by Ticketloop');
     assert.match(closed.close_notes, /expired/);
-    await until(async () => (await L.audit(id)).find((a) => a.action === 'ticket-closed-after-expiry-not-resumed'), 'own resolve audited');
-    const resumes = (await L.http('GET', `${L.sandbox.microsoft.baseUrl}/_sandbox/graph/resumes?requestId=${req.id}`)).body;
+    await until(
+      async () => (await L.audit(id)).find((a) => a.action === 'ticket-closed-after-expiry-not-resumed'),
+      'own resolve audited',
+    );
+    const resumes = (await L.http('GET', `${L.sandbox.microsoft.baseUrl}/_sandbox/graph/resumes?requestId=${req.id}`))
+      .body;
     assert.equal(resumes.value.length, 0);
   } finally {
     await L.close();

@@ -28,7 +28,16 @@ test('jobs dead / retry and audit verify from the command line', async () => {
   });
   await engine.enqueue({ kind: 'cli.fails', key: 'cli-1', maxAttempts: 1 });
   await engine.drain();
-  await store.db.transaction().execute((trx) => appendAudit(trx, [{ kind: 'admin', actor: 'test', subject: 'x', detail: { a: 1 } }, { kind: 'admin', actor: 'test', subject: 'y', detail: { b: 2 } }], Date.now()));
+  await store.db.transaction().execute((trx) =>
+    appendAudit(
+      trx,
+      [
+        { kind: 'admin', actor: 'test', subject: 'x', detail: { a: 1 } },
+        { kind: 'admin', actor: 'test', subject: 'y', detail: { b: 2 } },
+      ],
+      Date.now(),
+    ),
+  );
   await store.close();
 
   const dead = cli(['jobs', 'dead'], env);
@@ -56,13 +65,19 @@ test('jobs dead / retry and audit verify from the command line', async () => {
 });
 
 test('an unreachable database at start is a clear error and a non-zero exit', () => {
-  const r = cli(['start'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/ticketloop', TICKETLOOP_DATA_DIR: mkdtempSync(join(tmpdir(), 'tl-cli-')) });
+  const r = cli(['start'], {
+    DATABASE_URL: 'postgres://nobody@127.0.0.1:1/ticketloop',
+    TICKETLOOP_DATA_DIR: mkdtempSync(join(tmpdir(), 'tl-cli-')),
+  });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /cannot start: database unreachable \(postgres 127\.0\.0\.1:1\/ticketloop\)/);
 });
 
 test('an invalid configuration starts nothing', () => {
-  const r = cli(['start'], { TICKETLOOP__server__port: '"not a port"', TICKETLOOP_DATA_DIR: mkdtempSync(join(tmpdir(), 'tl-cli-')) });
+  const r = cli(['start'], {
+    TICKETLOOP__server__port: '"not a port"',
+    TICKETLOOP_DATA_DIR: mkdtempSync(join(tmpdir(), 'tl-cli-')),
+  });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /server\.port: /);
 });

@@ -23,7 +23,12 @@ test('embedded defaults are valid and env overrides apply', () => {
   assert.equal(config.server.port, 8080);
   assert.equal(config.database.url, undefined);
   const withEnv = loadConfig({
-    env: { DATABASE_URL: 'postgres://x@127.0.0.1/db', PORT: '9999', TICKETLOOP__engine__concurrency: '3', TICKETLOOP_DATA_DIR: '/tmp/d' },
+    env: {
+      DATABASE_URL: 'postgres://x@127.0.0.1/db',
+      PORT: '9999',
+      TICKETLOOP__engine__concurrency: '3',
+      TICKETLOOP_DATA_DIR: '/tmp/d',
+    },
   }).config;
   assert.equal(withEnv.database.url, 'postgres://x@127.0.0.1/db');
   assert.equal(withEnv.server.port, 9999);
@@ -43,9 +48,18 @@ test('each problem is reported with its path', () => {
     assert.ok(e instanceof ConfigError);
     const lines = e.problems.map((p) => `${p.path}: ${p.message}`);
     assert.ok(lines.includes('integrations[0].servicenow.instanceUrl: must be an https URL'), lines.join('\n'));
-    assert.ok(lines.some((l) => l.startsWith('server.port:')), lines.join('\n'));
-    assert.ok(lines.some((l) => l.startsWith('integrations[1].type:')), lines.join('\n'));
-    assert.ok(lines.some((l) => /unknownKey/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.startsWith('server.port:')),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => l.startsWith('integrations[1].type:')),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => /unknownKey/.test(l)),
+      lines.join('\n'),
+    );
   }
 });
 
@@ -60,9 +74,21 @@ test('secret references resolve from inline, env and file; a missing env var is 
   assert.equal(inspect(s), '[secret]');
   const f = file(
     'envsecret.json',
-    JSON.stringify({ servicenow: [{ name: 'prod', instanceUrl: 'https://x.service-now.com', auth: { type: 'basic', username: 'u', password: { env: 'SN_PASSWORD' } } }] }),
+    JSON.stringify({
+      servicenow: [
+        {
+          name: 'prod',
+          instanceUrl: 'https://x.service-now.com',
+          auth: { type: 'basic', username: 'u', password: { env: 'SN_PASSWORD' } },
+        },
+      ],
+    }),
   );
-  assert.throws(() => loadConfig({ file: f, env: {} }), (e: ConfigError) => e.problems[0].path === 'servicenow[0].auth.password' && /SN_PASSWORD/.test(e.problems[0].message));
+  assert.throws(
+    () => loadConfig({ file: f, env: {} }),
+    (e: ConfigError) =>
+      e.problems[0].path === 'servicenow[0].auth.password' && /SN_PASSWORD/.test(e.problems[0].message),
+  );
   assert.equal(loadConfig({ file: f, env: { SN_PASSWORD: 'pw' } }).config.itsm[0].name, 'prod');
 });
 
@@ -83,28 +109,45 @@ test('secrets at rest: AES-256-GCM, key generated with mode 0600, tampering dete
 });
 
 test('`ticketloop config check` prints each error with its path and exits non-zero', () => {
-  const f = file('check.yaml', 'servicenow:\n  - name: prod\n    instanceUrl: ftp://nope\n    auth: { type: apikey }\n');
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'config', 'check', '--config', f], { encoding: 'utf8' });
+  const f = file(
+    'check.yaml',
+    'servicenow:\n  - name: prod\n    instanceUrl: ftp://nope\n    auth: { type: apikey }\n',
+  );
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'config', 'check', '--config', f], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^servicenow\[0\]\.instanceUrl: must be an https URL$/m);
   assert.match(r.stderr, /^servicenow\[0\]\.auth\.key: /m);
   const ok = file('ok.yaml', 'server:\n  port: 9090\n');
-  const r2 = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'config', 'check', '--config', ok], { encoding: 'utf8' });
+  const r2 = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'config', 'check', '--config', ok], {
+    encoding: 'utf8',
+  });
   assert.equal(r2.status, 0, r2.stderr);
   assert.match(r2.stdout, /configuration OK/);
 });
 
 test('an integration names its ITSM connection as `itsm` (or `servicenow`); a validated configuration validates again unchanged', () => {
-  const prod = { name: 'prod', instanceUrl: 'https://x.service-now.com', auth: { type: 'basic', username: 'u', password: 'p' } };
+  const prod = {
+    name: 'prod',
+    instanceUrl: 'https://x.service-now.com',
+    auth: { type: 'basic', username: 'u', password: 'p' },
+  };
   const raw = (integration: Record<string, unknown>) => ({
     servicenow: [prod],
     integrations: [{ name: 'd', type: 'defender', scope: '/subscriptions/s1', ...integration }],
   });
   const c = validateConfig(raw({ itsm: 'prod' }), 'test');
   assert.equal(c.integrations[0].itsm, 'prod');
-  assert.deepEqual(c.itsm.map((i) => [i.type, i.name]), [['servicenow', 'prod']]);
+  assert.deepEqual(
+    c.itsm.map((i) => [i.type, i.name]),
+    [['servicenow', 'prod']],
+  );
   assert.equal(validateConfig(raw({ servicenow: 'prod' }), 'test').integrations[0].itsm, 'prod');
-  const inline = validateConfig(raw({ servicenow: { instanceUrl: 'https://y.service-now.com', auth: prod.auth } }), 'test');
+  const inline = validateConfig(
+    raw({ servicenow: { instanceUrl: 'https://y.service-now.com', auth: prod.auth } }),
+    'test',
+  );
   assert.equal(inline.integrations[0].itsm, 'inline:d');
   assert.deepEqual(validateConfig(JSON.parse(JSON.stringify(inline)), 'again'), inline);
   const problem = (r: unknown) => {
@@ -116,6 +159,9 @@ test('an integration names its ITSM connection as `itsm` (or `servicenow`); a va
     return 'valid';
   };
   assert.match(problem(raw({ itsm: 'nope' })), /^integrations\[0\]\.itsm: no ITSM connection named "nope"$/m);
-  assert.match(problem(raw({ itsm: 'prod', servicenow: 'prod' })), /^integrations\[0\]\.servicenow: give one of itsm, servicenow, not several$/m);
+  assert.match(
+    problem(raw({ itsm: 'prod', servicenow: 'prod' })),
+    /^integrations\[0\]\.servicenow: give one of itsm, servicenow, not several$/m,
+  );
   assert.match(problem(raw({})), /^integrations\[0\]\.itsm: required/m);
 });

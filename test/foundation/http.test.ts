@@ -7,7 +7,10 @@ import { validateConfig } from '../../src/app/config.ts';
 import { listJobs } from '../../src/engine/jobs.ts';
 import { ADMIN_DATABASE_URL, createTestDatabase, postgresSkip, type TestDatabase } from '../helpers/dialects.ts';
 
-async function build(tdb: TestDatabase, extra: Record<string, unknown> = {}): Promise<{ app: Ticketloop; url: string }> {
+async function build(
+  tdb: TestDatabase,
+  extra: Record<string, unknown> = {},
+): Promise<{ app: Ticketloop; url: string }> {
   const config = validateConfig(
     {
       dataDir: tdb.dataDir,
@@ -43,9 +46,17 @@ describe('HTTP surface', () => {
     assert.deepEqual(await ready.json(), { status: 'ready', checks: { database: 'ok', migrations: 'ok' } });
     await fetch(`${url}/api/jobs`);
     const metrics = await (await fetch(`${url}/metrics`)).text();
-    for (const name of ['ticketloop_jobs{state="ready"}', 'ticketloop_http_request_duration_seconds_bucket', 'ticketloop_job_latency_seconds', 'ticketloop_outbound_requests_total'])
+    for (const name of [
+      'ticketloop_jobs{state="ready"}',
+      'ticketloop_http_request_duration_seconds_bucket',
+      'ticketloop_job_latency_seconds',
+      'ticketloop_outbound_requests_total',
+    ])
       assert.ok(metrics.includes(name.split('{')[0]), `metrics expose ${name}`);
-    const openapi = (await (await fetch(`${url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    const openapi = (await (await fetch(`${url}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+    };
     assert.equal(openapi.openapi, '3.1.0');
     assert.ok(openapi.paths['/api/jobs'], 'routes with zod schemas appear in OpenAPI');
   });
@@ -66,13 +77,21 @@ describe('HTTP surface', () => {
     const notFoundJob = await fetch(`${url}/api/jobs/00000000-0000-4000-8000-000000000000/retry`, { method: 'POST' });
     assert.equal(notFoundJob.status, 404);
 
-    const badJson = await fetch(`${url}/api/jobs/retry-dead`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":' });
+    const badJson = await fetch(`${url}/api/jobs/retry-dead`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":',
+    });
     assert.equal(badJson.status, 400);
     const bj = (await badJson.json()) as { error: { code: string; requestId: string } };
     assert.equal(bj.error.code, 'invalid_json');
     assert.ok(bj.error.requestId);
 
-    const big = await fetch(`${url}/api/jobs/retry-dead`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: 'a'.repeat(100_000) }) });
+    const big = await fetch(`${url}/api/jobs/retry-dead`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ x: 'a'.repeat(100_000) }),
+    });
     assert.equal(big.status, 413);
     assert.equal(((await big.json()) as { error: { code: string } }).error.code, 'payload_too_large');
   });
@@ -106,9 +125,12 @@ describe('operator API token', () => {
   test('/api needs the bearer token when one is configured; other routes do not', async () => {
     const tdb = await createTestDatabase('sqlite');
     process.env.TL_TEST_API_TOKEN = 's3cret-operator-token'; // the secret comes from the environment
-    const { app, url } = await build(tdb, { server: { host: '127.0.0.1', port: 0, apiToken: { env: 'TL_TEST_API_TOKEN' } } });
+    const { app, url } = await build(tdb, {
+      server: { host: '127.0.0.1', port: 0, apiToken: { env: 'TL_TEST_API_TOKEN' } },
+    });
     try {
-      const get = (token?: string) => fetch(`${url}/api/jobs`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+      const get = (token?: string) =>
+        fetch(`${url}/api/jobs`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
       const none = await get();
       assert.equal(none.status, 401);
       const body = (await none.json()) as { error: { code: string; requestId: string } };
@@ -116,7 +138,11 @@ describe('operator API token', () => {
       assert.ok(body.error.requestId);
       assert.equal((await get('wrong-token')).status, 401);
       assert.equal((await get('s3cret-operator-token')).status, 200);
-      assert.equal((await fetch(`${url}/%61pi/jobs`)).status, 401, 'a percent-encoded path reaches the same route and needs the token');
+      assert.equal(
+        (await fetch(`${url}/%61pi/jobs`)).status,
+        401,
+        'a percent-encoded path reaches the same route and needs the token',
+      );
       assert.equal((await fetch(`${url}/healthz`)).status, 200);
     } finally {
       await app.stop();
@@ -125,7 +151,10 @@ describe('operator API token', () => {
   });
 
   test('listening beyond loopback without a token is a configuration error', () => {
-    assert.throws(() => validateConfig({ server: { host: '0.0.0.0' } }, 'test'), /server\.apiToken: required when server\.host \(0\.0\.0\.0\)/);
+    assert.throws(
+      () => validateConfig({ server: { host: '0.0.0.0' } }, 'test'),
+      /server\.apiToken: required when server\.host \(0\.0\.0\.0\)/,
+    );
     assert.doesNotThrow(() => validateConfig({ server: { host: '0.0.0.0', apiToken: 'x'.repeat(32) } }, 'test'));
   });
 });

@@ -87,7 +87,8 @@ export async function createTestDatabase(dialect: 'sqlite' | 'postgres'): Promis
 /** `skip` reason for a PostgreSQL suite, or false to run it. CI never skips. */
 export async function postgresSkip(): Promise<string | false> {
   if (await postgresReachable()) return false;
-  if (process.env.CI) throw new Error(`PostgreSQL not reachable at ${ADMIN_DATABASE_URL}; CI must run the PostgreSQL tests`);
+  if (process.env.CI)
+    throw new Error(`PostgreSQL not reachable at ${ADMIN_DATABASE_URL}; CI must run the PostgreSQL tests`);
   return `PostgreSQL not reachable at ${ADMIN_DATABASE_URL} — skipping the PostgreSQL run`;
 }
 

@@ -9,14 +9,25 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { EM_APP_ID } from '../../sandbox/microsoft/constants.ts';
 import { bodyCases, hmac } from './cases.ts';
-import { envelopeProblem, LOGIC_APP_SECRET, startHostileEnv, WEBHOOK_SECRET, type Endpoint, type HostileEnv } from './env.ts';
+import {
+  envelopeProblem,
+  LOGIC_APP_SECRET,
+  startHostileEnv,
+  WEBHOOK_SECRET,
+  type Endpoint,
+  type HostileEnv,
+} from './env.ts';
 
 let env: HostileEnv;
 let goodToken: string;
 
 before(async () => {
   env = await startHostileEnv();
-  goodToken = await env.sandbox.microsoft.entra.issueToken({ clientId: EM_APP_ID, audience: env.config.microsoft.clientId, version: 1 });
+  goodToken = await env.sandbox.microsoft.entra.issueToken({
+    clientId: EM_APP_ID,
+    audience: env.config.microsoft.clientId,
+    version: 1,
+  });
 });
 after(async () => env?.close());
 
@@ -36,7 +47,10 @@ async function stillUp(): Promise<void> {
 
 test('every inbound endpoint was found', () => {
   const names = env.endpoints.map((e) => `${e.method} ${e.path}`);
-  assert.ok(names.some((n) => n.startsWith('GET /api/jobs')), names.join(', '));
+  assert.ok(
+    names.some((n) => n.startsWith('GET /api/jobs')),
+    names.join(', '),
+  );
   console.log(`endpoints under test:\n  ${names.join('\n  ')}`);
 });
 
@@ -50,7 +64,11 @@ test('hostile bodies get a 4xx envelope, the process stays up, nothing changes',
       const headers = { 'content-type': c.contentType ?? 'application/json', ...authHeaders(e, c.raw) };
       let r;
       try {
-        r = await env.http.call(e.method as 'POST', `${env.tl.url}${e.path}`, { raw: c.raw, headers, timeoutMs: 20_000 });
+        r = await env.http.call(e.method as 'POST', `${env.tl.url}${e.path}`, {
+          raw: c.raw,
+          headers,
+          timeoutMs: 20_000,
+        });
       } catch (err) {
         const code = (err as { code?: string }).code ?? '';
         if (c.mayCloseEarly && /EPIPE|ECONNRESET|UND_ERR_SOCKET/.test(`${code} ${(err as Error).message}`)) continue;
@@ -83,7 +101,8 @@ test('hostile query strings and path parameters get a 4xx envelope', async () =>
         const r = await env.http.call(e.method as 'GET', `${env.tl.url}${e.path}?${q.name}=${v}`);
         const label = `${e.method} ${e.path}?${q.name}=${v.slice(0, 20)}`;
         if (r.status >= 500) failures.push(`${label}: ${r.status}`);
-        else if (r.status < 400 && q.typed && garbage.includes(v)) failures.push(`${label}: ${r.status} (expected 4xx)`);
+        else if (r.status < 400 && q.typed && garbage.includes(v))
+          failures.push(`${label}: ${r.status} (expected 4xx)`);
         else if (r.status >= 400) {
           const p = envelopeProblem(r.status, r.text);
           if (p) failures.push(`${label}: ${p}`);
@@ -93,7 +112,10 @@ test('hostile query strings and path parameters get a 4xx envelope', async () =>
     if (e.template.includes('{')) {
       for (const v of ['not-a-uuid', '%00', '..%2F..%2Fetc%2Fpasswd', '%ED%A0%80', 'x'.repeat(3000)]) {
         const path = e.template.replace(/\{\w+\}/g, v);
-        const r = await env.http.call(e.method as 'POST', `${env.tl.url}${path}`, { raw: e.method === 'GET' ? undefined : '{}', headers: e.method === 'GET' ? {} : { 'content-type': 'application/json' } });
+        const r = await env.http.call(e.method as 'POST', `${env.tl.url}${path}`, {
+          raw: e.method === 'GET' ? undefined : '{}',
+          headers: e.method === 'GET' ? {} : { 'content-type': 'application/json' },
+        });
         const p = envelopeProblem(r.status, r.text);
         if (p) failures.push(`${e.method} ${path.slice(0, 60)}: ${p}`);
       }

@@ -40,21 +40,57 @@ export function bodyCases(): BodyCase[] {
         record: 'x',
       }),
     },
-    { name: '__proto__ poisoning', raw: '{"__proto__":{"polluted":true},"Stage":"AssignmentRequestCreated"}', parseLevel: true },
-    { name: 'constructor.prototype poisoning', raw: '{"constructor":{"prototype":{"polluted":true}}}', parseLevel: true },
+    {
+      name: '__proto__ poisoning',
+      raw: '{"__proto__":{"polluted":true},"Stage":"AssignmentRequestCreated"}',
+      parseLevel: true,
+    },
+    {
+      name: 'constructor.prototype poisoning',
+      raw: '{"constructor":{"prototype":{"polluted":true}}}',
+      parseLevel: true,
+    },
     { name: '10 MB body', raw: tenMB, parseLevel: true, mayCloseEarly: true },
     // Over the limit the server answers 413 from Content-Length and may close before the client has
     // written everything (RFC 9110 §15.5.14); the client then sees EPIPE instead of the answer.
-    { name: '1.5 MB body (over the 1 MB limit)', raw: `{"pad":"${'b'.repeat(1536 * 1024)}"}`, parseLevel: true, mayCloseEarly: true },
+    {
+      name: '1.5 MB body (over the 1 MB limit)',
+      raw: `{"pad":"${'b'.repeat(1536 * 1024)}"}`,
+      parseLevel: true,
+      mayCloseEarly: true,
+    },
     { name: '10,000 nested arrays', raw: deepArray(10_000) },
     { name: '10,000 nested objects', raw: deepObject(10_000) },
-    { name: 'lone surrogates (escaped)', raw: '{"CustomExtensionStageInstanceId":"\\ud800","Stage":"\\udfffAssignmentRequestCreated","table":"\\ud83d"}' },
-    { name: 'invalid UTF-8 bytes', raw: Buffer.concat([Buffer.from('{"Stage":"'), Buffer.from([0xed, 0xa0, 0x80, 0xff, 0xfe]), Buffer.from('"}')]) },
-    { name: 'NUL characters', raw: '{"CustomExtensionStageInstanceId":"a\\u0000b","Stage":"Assignment\\u0000RequestCreated","table":"incident\\u0000"}' },
-    { name: 'RTL override and zero-width characters', raw: JSON.stringify({ CustomExtensionStageInstanceId: '\u202egnp.exe\u200b', Stage: '\u202eAssignmentRequestCreated', table: 'inc\u200bident' }) },
-    { name: 'huge string under the body limit', raw: JSON.stringify({ CustomExtensionStageInstanceId: 'x'.repeat(900_000), Stage: 'y'.repeat(1000) }) },
+    {
+      name: 'lone surrogates (escaped)',
+      raw: '{"CustomExtensionStageInstanceId":"\\ud800","Stage":"\\udfffAssignmentRequestCreated","table":"\\ud83d"}',
+    },
+    {
+      name: 'invalid UTF-8 bytes',
+      raw: Buffer.concat([Buffer.from('{"Stage":"'), Buffer.from([0xed, 0xa0, 0x80, 0xff, 0xfe]), Buffer.from('"}')]),
+    },
+    {
+      name: 'NUL characters',
+      raw: '{"CustomExtensionStageInstanceId":"a\\u0000b","Stage":"Assignment\\u0000RequestCreated","table":"incident\\u0000"}',
+    },
+    {
+      name: 'RTL override and zero-width characters',
+      raw: JSON.stringify({
+        CustomExtensionStageInstanceId: '\u202egnp.exe\u200b',
+        Stage: '\u202eAssignmentRequestCreated',
+        table: 'inc\u200bident',
+      }),
+    },
+    {
+      name: 'huge string under the body limit',
+      raw: JSON.stringify({ CustomExtensionStageInstanceId: 'x'.repeat(900_000), Stage: 'y'.repeat(1000) }),
+    },
     { name: 'text/plain content type', raw: '{"Stage":"AssignmentRequestCreated"}', contentType: 'text/plain' },
-    { name: 'form-urlencoded content type', raw: 'Stage=AssignmentRequestCreated', contentType: 'application/x-www-form-urlencoded' },
+    {
+      name: 'form-urlencoded content type',
+      raw: 'Stage=AssignmentRequestCreated',
+      contentType: 'application/x-www-form-urlencoded',
+    },
   ];
 }
 
@@ -78,7 +114,14 @@ export function calloutBody(stage = 'AssignmentRequestCreated'): Record<string, 
       State: null,
       Status: null,
       AssignmentPolicy: { Id: randomUUID(), DisplayName: 'policy' },
-      Target: { Id: randomUUID(), ObjectId: randomUUID(), DisplayName: 'Mallory', Email: 'mallory@example.test', PrincipalName: 'mallory@example.test', ConnectedOrganization: null },
+      Target: {
+        Id: randomUUID(),
+        ObjectId: randomUUID(),
+        DisplayName: 'Mallory',
+        Email: 'mallory@example.test',
+        PrincipalName: 'mallory@example.test',
+        ConnectedOrganization: null,
+      },
     },
     Requestor: { Id: randomUUID(), ObjectId: randomUUID(), DisplayName: 'Mallory' },
   };
@@ -91,8 +134,16 @@ export function webhookBody(): Record<string, unknown> {
     table: 'incident',
     operation: 'update',
     sys_id: sysId,
-    record: { sys_id: sysId, number: 'INC0099999', state: '6', correlation_id: `tl:entitlement:${randomUUID()}`, sys_mod_count: '3', sys_updated_on: '2026-01-01 00:00:00' },
+    record: {
+      sys_id: sysId,
+      number: 'INC0099999',
+      state: '6',
+      correlation_id: `tl:entitlement:${randomUUID()}`,
+      sys_mod_count: '3',
+      sys_updated_on: '2026-01-01 00:00:00',
+    },
   };
 }
 
-export const hmac = (secret: string, raw: string | Buffer) => `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}`;
+export const hmac = (secret: string, raw: string | Buffer) =>
+  `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}`;

@@ -48,27 +48,44 @@ async function discover(http: Http, url: string, config: Record<string, any>): P
   type Schema = { type?: string | string[]; enum?: unknown[]; anyOf?: Schema[] };
   type Op = { requestBody?: unknown; parameters?: { in: string; name: string; schema?: Schema }[] };
   const typed = (sc: Schema | undefined): boolean =>
-    !!sc && (!!sc.enum || (sc.anyOf ?? []).some(typed) || [sc.type].flat().some((t) => t === 'integer' || t === 'number'));
+    !!sc &&
+    (!!sc.enum || (sc.anyOf ?? []).some(typed) || [sc.type].flat().some((t) => t === 'integer' || t === 'number'));
   const doc = (await http.ok('GET', `${url}/openapi.json`)) as { paths: Record<string, Record<string, Op>> };
   const out: Endpoint[] = [];
   for (const [p, ops] of Object.entries(doc.paths ?? {})) {
     const path = p.replace(/\{(\w+)\}/g, (_m, name: string) => SAMPLE_PARAM[name] ?? 'x');
     for (const [method, op] of Object.entries(ops)) {
       if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
-      const query = (op.parameters ?? []).filter((q) => q.in === 'query').map((q) => ({ name: q.name, typed: typed(q.schema) }));
-      out.push({ method: method.toUpperCase(), path, template: p, source: 'openapi', takesBody: op.requestBody !== undefined, query });
+      const query = (op.parameters ?? [])
+        .filter((q) => q.in === 'query')
+        .map((q) => ({ name: q.name, typed: typed(q.schema) }));
+      out.push({
+        method: method.toUpperCase(),
+        path,
+        template: p,
+        source: 'openapi',
+        takesBody: op.requestBody !== undefined,
+        query,
+      });
     }
   }
   const known = [
-    ...(config.itsm ?? []).map((s: { name: string }) => ({ method: 'POST', path: `/webhooks/servicenow/${encodeURIComponent(s.name)}` })),
+    ...(config.itsm ?? []).map((s: { name: string }) => ({
+      method: 'POST',
+      path: `/webhooks/servicenow/${encodeURIComponent(s.name)}`,
+    })),
     { method: 'POST', path: '/callouts/entitlement' },
     { method: 'POST', path: '/callouts/entitlement/logic-app' },
   ];
   for (const k of known) {
     if (out.some((e) => e.method === k.method && e.path === k.path)) continue;
     // Present only if the route exists: an empty POST must not be a 404 `no route`.
-    const r = await http.call('POST', `${url}${k.path}`, { raw: '{}', headers: { 'content-type': 'application/json' } });
-    if (!(r.status === 404 && r.text.includes('no route'))) out.push({ ...k, template: k.path, source: 'known', takesBody: true, query: [] });
+    const r = await http.call('POST', `${url}${k.path}`, {
+      raw: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    if (!(r.status === 404 && r.text.includes('no route')))
+      out.push({ ...k, template: k.path, source: 'known', takesBody: true, query: [] });
   }
   return out;
 }
@@ -76,11 +93,19 @@ async function discover(http: Http, url: string, config: Record<string, any>): P
 export async function startHostileEnv(): Promise<HostileEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'tl-hostile-'));
   const sandbox = await startSandbox({ dataDir: join(dir, 'sandbox') });
-  const config = structuredClone(sandboxConfig({ dataDir: join(dir, 'tl'), log: { level: 'warn' } }, sandbox, await loadDemos())) as Record<string, any>;
+  const config = structuredClone(
+    sandboxConfig({ dataDir: join(dir, 'tl'), log: { level: 'warn' } }, sandbox, await loadDemos()),
+  ) as Record<string, any>;
   for (const i of config.integrations ?? []) {
     if (i.type === 'entitlement') i.inbound = { ...(i.inbound ?? {}), logicAppHmacSecret: LOGIC_APP_SECRET };
   }
-  const tl = new TicketloopProcess({ base: config, dir: join(dir, 'tl'), port: await freePort(), webhookSecret: WEBHOOK_SECRET, logLevel: 'error' });
+  const tl = new TicketloopProcess({
+    base: config,
+    dir: join(dir, 'tl'),
+    port: await freePort(),
+    webhookSecret: WEBHOOK_SECRET,
+    logLevel: 'error',
+  });
   await tl.start();
   const http = new Http(sandbox.tls.ca, 16);
   const endpoints = await discover(http, tl.url, config);
@@ -90,7 +115,13 @@ export async function startHostileEnv(): Promise<HostileEnv> {
 
   const dueJobs = () => {
     const db = new Database(dbFile, { readonly: true, fileMustExist: true });
-    const n = Number((db.prepare("select count(*) as n from jobs where state in ('ready','running') and run_at <= ?").get(Date.now()) as { n: number }).n);
+    const n = Number(
+      (
+        db
+          .prepare("select count(*) as n from jobs where state in ('ready','running') and run_at <= ?")
+          .get(Date.now()) as { n: number }
+      ).n,
+    );
     db.close();
     return n;
   };
@@ -102,7 +133,10 @@ export async function startHostileEnv(): Promise<HostileEnv> {
     endpoints,
     async settle(timeoutMs = 45_000) {
       // Stable for longer than one ticket-poll interval, so changes the poller has yet to see are counted.
-      const quietMs = Math.max(...(config.itsm ?? []).map((x: { pollIntervalSeconds?: number }) => x.pollIntervalSeconds ?? 30), 1) * 1000 + 2000;
+      const quietMs =
+        Math.max(...(config.itsm ?? []).map((x: { pollIntervalSeconds?: number }) => x.pollIntervalSeconds ?? 30), 1) *
+          1000 +
+        2000;
       const until = Date.now() + timeoutMs;
       let last = JSON.stringify(await env.snapshot());
       let since = Date.now();
@@ -122,15 +156,24 @@ export async function startHostileEnv(): Promise<HostileEnv> {
       const s: Record<string, number> = {
         flow_state: one('select count(*) as n from flow_state'),
         // Scheduled runs (polling, reconcile) come and go on their own; everything else must not move.
-        jobs: one("select count(*) as n from jobs where key not like 'schedule:%' and kind not in ('itsm.poll', 'itsm.reconcile')"),
+        jobs: one(
+          "select count(*) as n from jobs where key not like 'schedule:%' and kind not in ('itsm.poll', 'itsm.reconcile')",
+        ),
         secrets: one('select count(*) as n from secrets'),
       };
       db.close();
       for (const table of ['incident', 'sc_req_item', 'sc_task']) {
-        const r = await http.call('GET', `${sandbox.servicenow.baseUrl}/api/now/table/${table}?sysparm_limit=1&sysparm_fields=sys_id`, { headers: { authorization: snAuth } });
+        const r = await http.call(
+          'GET',
+          `${sandbox.servicenow.baseUrl}/api/now/table/${table}?sysparm_limit=1&sysparm_fields=sys_id`,
+          { headers: { authorization: snAuth } },
+        );
         s[`servicenow.${table}`] = Number(r.headers['x-total-count'] ?? -1);
       }
-      const resumes = (await http.ok('GET', `${sandbox.microsoft.baseUrl}/_sandbox/graph/resumes`)) as { accepted: number; rejected: number };
+      const resumes = (await http.ok('GET', `${sandbox.microsoft.baseUrl}/_sandbox/graph/resumes`)) as {
+        accepted: number;
+        rejected: number;
+      };
       s['graph.resumes'] = resumes.accepted + resumes.rejected;
       return s;
     },
@@ -150,7 +193,12 @@ export function envelopeProblem(status: number, text: string): string | undefine
   if (status < 400 || status > 499) return `status ${status}`;
   try {
     const b = JSON.parse(text) as { error?: { code?: unknown; message?: unknown; requestId?: unknown } };
-    if (typeof b.error?.code !== 'string' || typeof b.error.message !== 'string' || typeof b.error.requestId !== 'string') return `no error envelope: ${text.slice(0, 200)}`;
+    if (
+      typeof b.error?.code !== 'string' ||
+      typeof b.error.message !== 'string' ||
+      typeof b.error.requestId !== 'string'
+    )
+      return `no error envelope: ${text.slice(0, 200)}`;
   } catch {
     return `body is not JSON: ${text.slice(0, 200)}`;
   }

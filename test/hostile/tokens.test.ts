@@ -23,13 +23,17 @@ const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url')
 
 function decode(token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {
   const [h, p] = token.split('.');
-  return { header: JSON.parse(Buffer.from(h, 'base64url').toString()), payload: JSON.parse(Buffer.from(p, 'base64url').toString()) };
+  return {
+    header: JSON.parse(Buffer.from(h, 'base64url').toString()),
+    payload: JSON.parse(Buffer.from(p, 'base64url').toString()),
+  };
 }
 
 async function forgedTokens(): Promise<[string, string][]> {
   const entra = env.sandbox.microsoft.entra;
   const aud = env.config.microsoft.clientId as string;
-  const mint = (o: Partial<Parameters<typeof entra.issueToken>[0]> = {}) => entra.issueToken({ clientId: EM_APP_ID, audience: aud, version: 1, ...o });
+  const mint = (o: Partial<Parameters<typeof entra.issueToken>[0]> = {}) =>
+    entra.issueToken({ clientId: EM_APP_ID, audience: aud, version: 1, ...o });
   const good = await mint();
   const { header, payload } = decode(good);
   const now = Math.floor(Date.now() / 1000);
@@ -39,10 +43,15 @@ async function forgedTokens(): Promise<[string, string][]> {
   // A stranger's RSA key, presenting the sandbox key's kid.
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const strangerKey = await importPKCS8(privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 'RS256');
-  const wrongKey = await new SignJWT(payload).setProtectedHeader({ ...header, alg: 'RS256' } as { alg: string }).sign(strangerKey);
+  const wrongKey = await new SignJWT(payload)
+    .setProtectedHeader({ ...header, alg: 'RS256' } as { alg: string })
+    .sign(strangerKey);
 
   // HS256 signed with the tenant's public key material (algorithm confusion).
-  const jwks = (await env.http.ok('GET', `${env.sandbox.microsoft.baseUrl}/${env.sandbox.microsoft.tenantId}/discovery/v2.0/keys`)) as { keys: { n: string }[] };
+  const jwks = (await env.http.ok(
+    'GET',
+    `${env.sandbox.microsoft.baseUrl}/${env.sandbox.microsoft.tenantId}/discovery/v2.0/keys`,
+  )) as { keys: { n: string }[] };
   const hsHead = b64({ ...header, alg: 'HS256' });
   const hsSig = createHmac('sha256', jwks.keys[0].n).update(`${hsHead}.${p}`).digest('base64url');
 
@@ -51,7 +60,10 @@ async function forgedTokens(): Promise<[string, string][]> {
     ['empty bearer', 'Bearer '],
     ['Basic scheme', `Basic ${Buffer.from('a:b').toString('base64')}`],
     ['garbage token', 'Bearer abc.def.ghi'],
-    ['wrong issuer', `Bearer ${await mint({ claims: { iss: 'https://sts.windows.net/11111111-2222-3333-4444-555555555555/' } })}`],
+    [
+      'wrong issuer',
+      `Bearer ${await mint({ claims: { iss: 'https://sts.windows.net/11111111-2222-3333-4444-555555555555/' } })}`,
+    ],
     ['wrong audience', `Bearer ${await mint({ audience: 'api://someone-else' })}`],
     ['Graph audience', `Bearer ${await mint({ audience: 'https://graph.microsoft.com' })}`],
     ['wrong appid (Ticketloop itself)', `Bearer ${await mint({ clientId: TICKETLOOP_APP.clientId })}`],
@@ -64,13 +76,22 @@ async function forgedTokens(): Promise<[string, string][]> {
     ['alg none without the dot', `Bearer ${b64({ alg: 'none', typ: 'JWT' })}.${p}`],
     ['HS256 with the public key', `Bearer ${hsHead}.${p}.${hsSig}`],
     ['bad signature', `Bearer ${h}.${p}.${flipped}`],
-    ['payload swapped under a valid signature', `Bearer ${h}.${b64({ ...payload, appid: EM_APP_ID, oid: randomUUID(), roles: ['x'] })}.${s}`],
+    [
+      'payload swapped under a valid signature',
+      `Bearer ${h}.${b64({ ...payload, appid: EM_APP_ID, oid: randomUUID(), roles: ['x'] })}.${s}`,
+    ],
     ['signed by a stranger key with the right kid', `Bearer ${wrongKey}`],
     ['two tokens in one header', `Bearer ${good}, Bearer ${good}`],
   ];
 }
 
-async function expectRefused(label: string, url: string, raw: string, headers: Record<string, string>, failures: string[]) {
+async function expectRefused(
+  label: string,
+  url: string,
+  raw: string,
+  headers: Record<string, string>,
+  failures: string[],
+) {
   const r = await env.http.call('POST', url, { raw, headers: { 'content-type': 'application/json', ...headers } });
   const p = envelopeProblem(r.status, r.text);
   if (p || (r.status !== 401 && r.status !== 403)) failures.push(`${label}: ${r.status} ${p ?? r.text.slice(0, 160)}`);
@@ -88,21 +109,39 @@ test('forged Entra tokens are refused on every bearer route', async (t) => {
   const failures: string[] = [];
   for (const e of routes) {
     for (const [name, auth] of await forgedTokens()) {
-      await expectRefused(`${e.path} · ${name}`, `${env.tl.url}${e.path}`, JSON.stringify(calloutBody()), auth ? { authorization: auth } : {}, failures);
+      await expectRefused(
+        `${e.path} · ${name}`,
+        `${env.tl.url}${e.path}`,
+        JSON.stringify(calloutBody()),
+        auth ? { authorization: auth } : {},
+        failures,
+      );
     }
     await stillUp();
   }
   assert.deepEqual(failures, []);
   assert.deepEqual(await env.snapshot(), snap, 'a forged token changed state');
   // Control: the same kind of body with the genuine token is not refused for its credentials.
-  const good = await env.sandbox.microsoft.entra.issueToken({ clientId: EM_APP_ID, audience: env.config.microsoft.clientId, version: 1 });
-  const r = await env.http.call('POST', `${env.tl.url}/callouts/entitlement`, { body: calloutBody(), headers: { authorization: `Bearer ${good}` } });
-  assert.ok(r.status !== 401 && r.status !== 403 && r.status < 500, `control with a genuine token: ${r.status} ${r.text}`);
+  const good = await env.sandbox.microsoft.entra.issueToken({
+    clientId: EM_APP_ID,
+    audience: env.config.microsoft.clientId,
+    version: 1,
+  });
+  const r = await env.http.call('POST', `${env.tl.url}/callouts/entitlement`, {
+    body: calloutBody(),
+    headers: { authorization: `Bearer ${good}` },
+  });
+  assert.ok(
+    r.status !== 401 && r.status !== 403 && r.status < 500,
+    `control with a genuine token: ${r.status} ${r.text}`,
+  );
   await env.settle(); // the control's own effects (an immediate resume) finish before the next test
 });
 
 test('forged HMAC signatures are refused on every signed route', async (t) => {
-  const routes = env.endpoints.filter((e) => e.path === '/callouts/entitlement/logic-app' || e.path.startsWith('/webhooks/servicenow/'));
+  const routes = env.endpoints.filter(
+    (e) => e.path === '/callouts/entitlement/logic-app' || e.path.startsWith('/webhooks/servicenow/'),
+  );
   if (!routes.length) return t.skip('no HMAC-signed route');
   const snap = await env.snapshot();
   const failures: string[] = [];
@@ -124,7 +163,8 @@ test('forged HMAC signatures are refused on every signed route', async (t) => {
       ['signature in the wrong header', { [isLogicApp ? 'x-sn-signature' : 'x-ticketloop-signature']: good }],
       ['bearer instead of a signature', { authorization: `Bearer ${secret}` }],
     ];
-    for (const [name, headers, body] of cases) await expectRefused(`${e.path} · ${name}`, `${env.tl.url}${e.path}`, body ?? raw, headers, failures);
+    for (const [name, headers, body] of cases)
+      await expectRefused(`${e.path} · ${name}`, `${env.tl.url}${e.path}`, body ?? raw, headers, failures);
     await stillUp();
   }
   assert.deepEqual(failures, []);

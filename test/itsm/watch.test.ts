@@ -20,7 +20,11 @@ const toyFlow: Flow<Seen, TicketChangedEvent | TicketDeletedEvent> = {
     const s = state ?? { sources: [], statuses: [] };
     if (event.type === 'ticket_deleted') return { state: { ...s, deleted: true }, audit: { action: 'ticket deleted' } };
     return {
-      state: { status: event.ticket.status, sources: [...s.sources, event.source], statuses: [...s.statuses, event.ticket.status] },
+      state: {
+        status: event.ticket.status,
+        sources: [...s.sources, event.source],
+        statuses: [...s.statuses, event.ticket.status],
+      },
       audit: { action: `ticket ${event.ticket.status}` },
     };
   },
@@ -56,7 +60,11 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
             name: 'sn',
             instanceUrl: env.sn.baseUrl,
             caFile: join(env.dir, 'tls', 'ca.pem'),
-            auth: { type: 'basic', username: env.sn.credentials.itil.username, password: env.sn.credentials.itil.password },
+            auth: {
+              type: 'basic',
+              username: env.sn.credentials.itil.username,
+              password: env.sn.credentials.itil.password,
+            },
             closeOut: { incident: { resolve: { close_code: 'Solution provided' } } },
             webhook: { type: 'hmac', secret },
             pollIntervalSeconds: 1,
@@ -87,9 +95,15 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
   });
 
   test('a resolve pushed by the business rule reaches the flow; polling sees the same version and adds nothing', async () => {
-    await env.admin('PUT', '/_sandbox/servicenow/webhooks', [{ table: 'incident', url: `${url}${webhookPath('sn')}`, events: ['update'], auth: { type: 'hmac', secret } }]);
+    await env.admin('PUT', '/_sandbox/servicenow/webhooks', [
+      { table: 'incident', url: `${url}${webhookPath('sn')}`, events: ['update'], auth: { type: 'hmac', secret } },
+    ]);
     const itsm = app.connections.itsm('sn');
-    const { ticket } = await itsm.openTicket({ kind: 'incident', correlation: correlationKey('toy', 'push-1'), fields: { short_description: 'push path' } });
+    const { ticket } = await itsm.openTicket({
+      kind: 'incident',
+      correlation: correlationKey('toy', 'push-1'),
+      fields: { short_description: 'push path' },
+    });
     await itsm.resolveTicket(ticket.ref, { notes: 'fixed' });
     const state = await until('the flow to see the resolve', async () => {
       const s = await loadFlowState<Seen>(app.store.db, 'toy', 'push-1');
@@ -99,16 +113,29 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
     // Give the poller a few rounds: the same ticket version must not be handled twice.
     await new Promise((r) => setTimeout(r, 2_500));
     const final = await loadFlowState<Seen>(app.store.db, 'toy', 'push-1');
-    assert.equal(final!.statuses.filter((s) => s === 'resolved').length, 1, `one event per ticket version, got ${final!.statuses} from ${final!.sources}`);
-    const status = (await (await fetch(`${url}/api/sync/status`)).json()) as { instances: { instance: string; stale: boolean }[] };
-    assert.deepEqual(status.instances.map((i) => [i.instance, i.stale]), [['sn', false]]);
+    assert.equal(
+      final!.statuses.filter((s) => s === 'resolved').length,
+      1,
+      `one event per ticket version, got ${final!.statuses} from ${final!.sources}`,
+    );
+    const status = (await (await fetch(`${url}/api/sync/status`)).json()) as {
+      instances: { instance: string; stale: boolean }[];
+    };
+    assert.deepEqual(
+      status.instances.map((i) => [i.instance, i.stale]),
+      [['sn', false]],
+    );
   });
 
   test('with webhooks dropped, polling alone delivers the change', async () => {
     await env.admin('PATCH', '/_sandbox/faults', { dropWebhookRate: 1 });
     try {
       const itsm = app.connections.itsm('sn');
-      const { ticket } = await itsm.openTicket({ kind: 'incident', correlation: correlationKey('toy', 'poll-1'), fields: { short_description: 'poll path' } });
+      const { ticket } = await itsm.openTicket({
+        kind: 'incident',
+        correlation: correlationKey('toy', 'poll-1'),
+        fields: { short_description: 'poll path' },
+      });
       await itsm.resolveTicket(ticket.ref, { notes: 'fixed without a push' });
       const state = await until('the poller to deliver the resolve', async () => {
         const s = await loadFlowState<Seen>(app.store.db, 'toy', 'poll-1');
@@ -125,7 +152,12 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
     const r = await fetch(`${url}${webhookPath('sn')}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-sn-signature': 'sha256=' + '0'.repeat(64) },
-      body: JSON.stringify({ table: 'incident', operation: 'update', sys_id: 'x', record: { correlation_id: 'tl:toy:forged' } }),
+      body: JSON.stringify({
+        table: 'incident',
+        operation: 'update',
+        sys_id: 'x',
+        record: { correlation_id: 'tl:toy:forged' },
+      }),
     });
     assert.equal(r.status, 401);
     assert.equal((await listJobs(app.store.db, { kind: 'itsm.change', limit: 1000 })).length, before);
@@ -133,10 +165,23 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
   });
 
   test('the reconcile reports a hard-deleted ticket to its flow', async () => {
-    const { ticket } = await app.connections.itsm('sn').openTicket({ kind: 'incident', correlation: correlationKey('toy', 'gone-1'), fields: { short_description: 'to be deleted' } });
-    await until('the ticket to be tracked', async () => (await loadFlowState<Seen>(app.store.db, 'toy', 'gone-1'))?.status === 'open');
+    const { ticket } = await app.connections
+      .itsm('sn')
+      .openTicket({
+        kind: 'incident',
+        correlation: correlationKey('toy', 'gone-1'),
+        fields: { short_description: 'to be deleted' },
+      });
+    await until(
+      'the ticket to be tracked',
+      async () => (await loadFlowState<Seen>(app.store.db, 'toy', 'gone-1'))?.status === 'open',
+    );
     await env.client().delete('incident', ticket.ref.id);
-    await app.engine.enqueue({ kind: 'itsm.reconcile', key: 'test-reconcile-gone-1', payload: { system: 'sn', kind: 'incident' } });
+    await app.engine.enqueue({
+      kind: 'itsm.reconcile',
+      key: 'test-reconcile-gone-1',
+      payload: { system: 'sn', kind: 'incident' },
+    });
     const state = await until('the flow to hear of the deletion', async () => {
       const s = await loadFlowState<Seen>(app.store.db, 'toy', 'gone-1');
       return s?.deleted && s;

@@ -18,7 +18,9 @@ async function until<T>(fn: () => Promise<T | undefined>, what: string, ms = 10_
 }
 
 /** A Microsoft sandbox and a callout receiver for one test, both closed afterwards. */
-async function withSandbox(fn: (h: Harness, rx: Awaited<ReturnType<typeof startReceiver>>) => Promise<void>): Promise<void> {
+async function withSandbox(
+  fn: (h: Harness, rx: Awaited<ReturnType<typeof startReceiver>>) => Promise<void>,
+): Promise<void> {
   const h = await startHarness();
   const rx = await startReceiver();
   try {
@@ -30,20 +32,42 @@ async function withSandbox(fn: (h: Harness, rx: Awaited<ReturnType<typeof startR
 }
 
 /** Catalog + extension (pointing at the receiver) + package + policy with the given stages. */
-async function setup(h: Harness, url: string, stages: string[], o: { approval?: boolean; timeout?: string; maximumRetries?: number } = {}) {
+async function setup(
+  h: Harness,
+  url: string,
+  stages: string[],
+  o: { approval?: boolean; timeout?: string; maximumRetries?: number } = {},
+) {
   const auth = { authorization: `Bearer ${await h.token()}` };
   const g = async (method: string, path: string, json?: unknown) => {
-    const r = await h.call(method, path.startsWith('/v1.0') || path.startsWith('/beta') ? path : EM + path, { json, headers: auth });
+    const r = await h.call(method, path.startsWith('/v1.0') || path.startsWith('/beta') ? path : EM + path, {
+      json,
+      headers: auth,
+    });
     return r;
   };
   const cat = (await g('POST', '/catalogs', { displayName: 'Ticketed access', description: 'via ServiceNow' })).body;
   const ext = await g('POST', `/catalogs/${cat.id}/customWorkflowExtensions`, {
     '@odata.type': '#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension',
     displayName: 'Ticketloop',
-    endpointConfiguration: { '@odata.type': '#microsoft.graph.logicAppTriggerEndpointConfiguration', subscriptionId: 's', resourceGroupName: 'rg', logicAppWorkflowName: 'la', url },
-    authenticationConfiguration: { '@odata.type': '#microsoft.graph.azureAdTokenAuthentication', resourceId: RESOURCE_ID },
-    callbackConfiguration: { '@odata.type': 'microsoft.graph.customExtensionCallbackConfiguration', durationBeforeTimeout: o.timeout ?? 'P14D' },
-    ...(o.maximumRetries !== undefined ? { clientConfiguration: { maximumRetries: o.maximumRetries, timeoutInMilliseconds: 2000 } } : {}),
+    endpointConfiguration: {
+      '@odata.type': '#microsoft.graph.logicAppTriggerEndpointConfiguration',
+      subscriptionId: 's',
+      resourceGroupName: 'rg',
+      logicAppWorkflowName: 'la',
+      url,
+    },
+    authenticationConfiguration: {
+      '@odata.type': '#microsoft.graph.azureAdTokenAuthentication',
+      resourceId: RESOURCE_ID,
+    },
+    callbackConfiguration: {
+      '@odata.type': 'microsoft.graph.customExtensionCallbackConfiguration',
+      durationBeforeTimeout: o.timeout ?? 'P14D',
+    },
+    ...(o.maximumRetries !== undefined
+      ? { clientConfiguration: { maximumRetries: o.maximumRetries, timeoutInMilliseconds: 2000 } }
+      : {}),
   });
   assert.equal(ext.status, 201, JSON.stringify(ext.body));
   const pkg = (await g('POST', '/accessPackages', { displayName: 'Finance app', catalog: { id: cat.id } })).body;
@@ -56,18 +80,33 @@ async function setup(h: Harness, url: string, stages: string[], o: { approval?: 
   });
   assert.equal(pol.status, 201, JSON.stringify(pol.body));
   const request = async (targetId = DEMO_USERS[0].id, requestType = 'adminAdd') => {
-    const r = await g('POST', '/assignmentRequests', { requestType, assignment: { targetId, assignmentPolicyId: pol.body.id, accessPackageId: pkg.id } });
+    const r = await g('POST', '/assignmentRequests', {
+      requestType,
+      assignment: { targetId, assignmentPolicyId: pol.body.id, accessPackageId: pkg.id },
+    });
     assert.equal(r.status, 201, JSON.stringify(r.body));
     return r.body;
   };
   const getRequest = async (id: string) => (await g('GET', `/assignmentRequests/${id}`)).body;
-  const resume = (id: string, stage: string, instanceId: string, extra: Record<string, unknown> = {}, path = `${EM}/assignmentRequests/${id}/resume`) =>
+  const resume = (
+    id: string,
+    stage: string,
+    instanceId: string,
+    extra: Record<string, unknown> = {},
+    path = `${EM}/assignmentRequests/${id}/resume`,
+  ) =>
     h.call('POST', path, {
       headers: auth,
       json: {
         source: 'Ticketloop',
         type: `microsoft.graph.accessPackageCustomExtensionStage.${stage}`,
-        data: { '@odata.type': 'microsoft.graph.accessPackageAssignmentRequestCallbackData', stage, customExtensionStageInstanceId: instanceId, customExtensionStageInstanceDetail: 'INC0010001 closed', ...extra },
+        data: {
+          '@odata.type': 'microsoft.graph.accessPackageAssignmentRequestCallbackData',
+          stage,
+          customExtensionStageInstanceId: instanceId,
+          customExtensionStageInstanceDetail: 'INC0010001 closed',
+          ...extra,
+        },
       },
     });
   return { g, cat, ext: ext.body, pkg, policy: pol.body, request, getRequest, resume, auth };
@@ -102,7 +141,9 @@ test('approved-stage callout, resume → 204 → delivered, second resume → 40
     assert.equal(b.Assignment.Target.ObjectId, DEMO_USERS[0].id);
     assert.equal(b.Assignment.Target.Email, DEMO_USERS[0].mail);
     assert.ok(b.Requestor.Id && Array.isArray(b.Answers));
-    const claims = await h.sb.entra.verifyAccessToken(String(c.headers.authorization).slice(7), { audience: RESOURCE_ID });
+    const claims = await h.sb.entra.verifyAccessToken(String(c.headers.authorization).slice(7), {
+      audience: RESOURCE_ID,
+    });
     assert.equal(claims.appid, EM_APP_ID);
 
     const waiting = await s.getRequest(req.id);
@@ -163,8 +204,13 @@ test('deny at the created stage; beta legacy resume path', () =>
     const req = await s.request();
     const c = await rx.next((c) => c.body.AccessPackageAssignmentRequestId === req.id);
     assert.equal(c.body.Stage, 'assignmentRequestCreated');
-    const r = await s.resume(req.id, 'assignmentRequestCreated', c.body.CustomExtensionStageInstanceId, { state: 'denied' },
-      `/beta/identityGovernance/entitlementManagement/accessPackageAssignmentRequests/${req.id}/resume`);
+    const r = await s.resume(
+      req.id,
+      'assignmentRequestCreated',
+      c.body.CustomExtensionStageInstanceId,
+      { state: 'denied' },
+      `/beta/identityGovernance/entitlementManagement/accessPackageAssignmentRequests/${req.id}/resume`,
+    );
     assert.equal(r.status, 204);
     const after = await s.getRequest(req.id);
     assert.equal(after.state, 'denied');
@@ -223,8 +269,14 @@ test('removal: the assignment goes and the removed-stage callout is sent', () =>
     assert.equal(c.body.RequestType, 'adminRemove');
     assert.equal(c.body.Assignment.Id, asg.id);
     assert.equal((await s.g('GET', '/assignments')).body.value.length, 0);
-    assert.equal((await s.resume(rm.body.id, 'assignmentRequestRemoved', c.body.CustomExtensionStageInstanceId)).status, 204);
-    await until(async () => ((await s.getRequest(rm.body.id)).state === 'delivered' ? true : undefined), 'removal delivered');
+    assert.equal(
+      (await s.resume(rm.body.id, 'assignmentRequestRemoved', c.body.CustomExtensionStageInstanceId)).status,
+      204,
+    );
+    await until(
+      async () => ((await s.getRequest(rm.body.id)).state === 'delivered' ? true : undefined),
+      'removal delivered',
+    );
   }));
 
 test('state survives a restart: a waiting request can be resumed afterwards', () =>
@@ -238,7 +290,10 @@ test('state survives a restart: a waiting request can be resumed afterwards', ()
     assert.equal((await s.getRequest(req.id)).status, 'WaitingForCallback');
     const login = await h.token(); // the demo app and its secret persisted too
     assert.ok(login);
-    assert.equal((await s.resume(req.id, 'assignmentRequestGranted', c.body.CustomExtensionStageInstanceId)).status, 204);
+    assert.equal(
+      (await s.resume(req.id, 'assignmentRequestGranted', c.body.CustomExtensionStageInstanceId)).status,
+      204,
+    );
     await until(async () => ((await s.getRequest(req.id)).state === 'delivered' ? true : undefined), 'delivered');
   }));
 
@@ -246,7 +301,8 @@ test('paging with @odata.nextLink; injected 429 uses the Graph envelope', async 
   const h = await startHarness();
   try {
     const auth = { authorization: `Bearer ${await h.token()}` };
-    for (let i = 0; i < 3; i++) await h.call('POST', `${EM}/catalogs`, { json: { displayName: `c${i}` }, headers: auth });
+    for (let i = 0; i < 3; i++)
+      await h.call('POST', `${EM}/catalogs`, { json: { displayName: `c${i}` }, headers: auth });
     const p1 = await h.call('GET', `${EM}/catalogs?$top=2`, { headers: auth });
     assert.equal(p1.body.value.length, 2);
     assert.match(p1.body['@odata.context'], /\/v1\.0\/\$metadata#identityGovernance\/entitlementManagement\/catalogs$/);
@@ -259,7 +315,9 @@ test('paging with @odata.nextLink; injected 429 uses the Graph envelope', async 
     assert.equal(limited.status, 429);
     assert.equal(limited.headers['retry-after'], '3');
     assert.equal(limited.body.error.code, 'TooManyRequests');
-    const login = await h.call('POST', `/${h.sb.tenantId}/oauth2/v2.0/token`, { form: { grant_type: 'client_credentials' } });
+    const login = await h.call('POST', `/${h.sb.tenantId}/oauth2/v2.0/token`, {
+      form: { grant_type: 'client_credentials' },
+    });
     assert.equal(login.status, 429);
     assert.ok(login.body.error_codes);
   } finally {

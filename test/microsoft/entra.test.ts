@@ -39,7 +39,12 @@ test('client credentials with a secret (form and HTTP Basic) give realistic v1 G
 
     // v1 endpoint with resource=
     const v1 = await h.call('POST', `/${h.sb.tenantId}/oauth2/token`, {
-      form: { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, resource: 'https://management.azure.com/' },
+      form: {
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: clientSecret,
+        resource: 'https://management.azure.com/',
+      },
     });
     assert.equal(v1.status, 200);
     assert.equal(v1.body.expires_in, '3599');
@@ -54,7 +59,12 @@ test('token endpoint errors use the AADSTS shape', async () => {
   try {
     const { clientId } = h.sb.apps.ticketloop;
     const bad = await h.call('POST', `/${h.sb.tenantId}/oauth2/v2.0/token`, {
-      form: { grant_type: 'client_credentials', client_id: clientId, client_secret: 'wrong', scope: 'https://graph.microsoft.com/.default' },
+      form: {
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: 'wrong',
+        scope: 'https://graph.microsoft.com/.default',
+      },
     });
     assert.equal(bad.status, 401);
     assert.equal(bad.body.error, 'invalid_client');
@@ -63,18 +73,30 @@ test('token endpoint errors use the AADSTS shape', async () => {
     assert.ok(bad.body.trace_id && bad.body.correlation_id && bad.body.timestamp);
 
     const unknown = await h.call('POST', `/${h.sb.tenantId}/oauth2/v2.0/token`, {
-      form: { grant_type: 'client_credentials', client_id: randomUUID(), client_secret: 'x', scope: 'https://graph.microsoft.com/.default' },
+      form: {
+        grant_type: 'client_credentials',
+        client_id: randomUUID(),
+        client_secret: 'x',
+        scope: 'https://graph.microsoft.com/.default',
+      },
     });
     assert.equal(unknown.status, 400);
     assert.deepEqual(unknown.body.error_codes, [700016]);
 
     const scope = await h.call('POST', `/${h.sb.tenantId}/oauth2/v2.0/token`, {
-      form: { grant_type: 'client_credentials', client_id: clientId, client_secret: h.sb.apps.ticketloop.clientSecret, scope: 'User.Read' },
+      form: {
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: h.sb.apps.ticketloop.clientSecret,
+        scope: 'User.Read',
+      },
     });
     assert.equal(scope.status, 400);
     assert.equal(scope.body.error, 'invalid_scope');
 
-    const tenant = await h.call('POST', `/${randomUUID()}/oauth2/v2.0/token`, { form: { grant_type: 'client_credentials' } });
+    const tenant = await h.call('POST', `/${randomUUID()}/oauth2/v2.0/token`, {
+      form: { grant_type: 'client_credentials' },
+    });
     assert.deepEqual(tenant.body.error_codes, [90002]);
   } finally {
     await h.close();
@@ -85,7 +107,9 @@ test('client assertion signed with a registered certificate', async () => {
   const h = await startHarness();
   try {
     const cert = selfSignedCert('ticketloop-client', 1);
-    const reg = await h.call('POST', '/_sandbox/entra/apps', { json: { certificatePem: cert.certPem, roles: ['EntitlementManagement.ReadWrite.All'] } });
+    const reg = await h.call('POST', '/_sandbox/entra/apps', {
+      json: { certificatePem: cert.certPem, roles: ['EntitlementManagement.ReadWrite.All'] },
+    });
     assert.equal(reg.status, 201);
     const clientId = reg.body.clientId;
     const endpoint = `${h.sb.authorityHost}/${h.sb.tenantId}/oauth2/v2.0/token`;
@@ -128,7 +152,10 @@ test('client assertion signed with a registered certificate', async () => {
     const other = selfSignedCert('someone-else', 1);
     const forged = await new SignJWT({ jti: randomUUID() })
       .setProtectedHeader({ alg: 'RS256', x5t: certThumbprint(cert.certPem) })
-      .setIssuer(clientId).setSubject(clientId).setAudience(endpoint).setExpirationTime('10m')
+      .setIssuer(clientId)
+      .setSubject(clientId)
+      .setAudience(endpoint)
+      .setExpirationTime('10m')
       .sign(await importPKCS8(other.privateKeyPem, 'RS256'));
     const sig = await post(forged);
     assert.equal(sig.status, 401);
@@ -156,8 +183,14 @@ test('OpenID metadata, JWKS and instance discovery are self-consistent', async (
     assert.equal(v1keys.body.keys[0].kid, k.kid);
     const common = await h.call('GET', '/common/discovery/v2.0/keys');
     assert.equal(common.body.keys[0].issuer, `${h.sb.authorityHost}/{tenantid}/v2.0`);
-    const inst = await h.call('GET', `/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent(`${h.sb.authorityHost}/${t}/oauth2/v2.0/authorize`)}`);
-    assert.equal(inst.body.tenant_discovery_endpoint, `${h.sb.authorityHost}/${t}/v2.0/.well-known/openid-configuration`);
+    const inst = await h.call(
+      'GET',
+      `/common/discovery/instance?api-version=1.1&authorization_endpoint=${encodeURIComponent(`${h.sb.authorityHost}/${t}/oauth2/v2.0/authorize`)}`,
+    );
+    assert.equal(
+      inst.body.tenant_discovery_endpoint,
+      `${h.sb.authorityHost}/${t}/v2.0/.well-known/openid-configuration`,
+    );
     assert.deepEqual(inst.body.metadata[0].aliases, [new URL(h.sb.baseUrl).host]);
   } finally {
     await h.close();
@@ -167,10 +200,20 @@ test('OpenID metadata, JWKS and instance discovery are self-consistent', async (
 test('in-process issue/verify for sibling sandboxes; the signing key survives a restart', async () => {
   const h = await startHarness();
   try {
-    const token = await h.sb.entra.issueToken({ clientId: h.sb.apps.ticketloop.clientId, audience: 'https://management.azure.com' });
-    assert.equal((await h.sb.entra.verifyAccessToken(token, { audience: 'https://management.azure.com' })).tid, h.sb.tenantId);
+    const token = await h.sb.entra.issueToken({
+      clientId: h.sb.apps.ticketloop.clientId,
+      audience: 'https://management.azure.com',
+    });
+    assert.equal(
+      (await h.sb.entra.verifyAccessToken(token, { audience: 'https://management.azure.com' })).tid,
+      h.sb.tenantId,
+    );
     await assert.rejects(h.sb.entra.verifyAccessToken(token, { audience: 'https://graph.microsoft.com' }));
-    const v2 = await h.sb.entra.issueToken({ clientId: h.sb.apps.ticketloop.clientId, audience: 'api://x', version: 2 });
+    const v2 = await h.sb.entra.issueToken({
+      clientId: h.sb.apps.ticketloop.clientId,
+      audience: 'api://x',
+      version: 2,
+    });
     assert.equal((await h.sb.entra.verifyAccessToken(v2, { audience: 'api://x' })).azp, h.sb.apps.ticketloop.clientId);
     await h.restart();
     assert.ok(await h.sb.entra.verifyAccessToken(token, { audience: 'https://management.azure.com' }));
@@ -188,7 +231,16 @@ test('MSAL and @azure/identity obtain tokens from the sandbox (child process wit
     // The child needs this process's event loop free to serve it: spawn, not spawnSync.
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', new URL('./fixtures/sdk-token.ts', import.meta.url).pathname, h.sb.authorityHost, h.sb.tenantId, clientId, clientSecret, 'https://graph.microsoft.com/.default'],
+      [
+        '--import',
+        'tsx',
+        new URL('./fixtures/sdk-token.ts', import.meta.url).pathname,
+        h.sb.authorityHost,
+        h.sb.tenantId,
+        clientId,
+        clientSecret,
+        'https://graph.microsoft.com/.default',
+      ],
       { env: { ...process.env, NODE_EXTRA_CA_CERTS: h.tls.caPath }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';

@@ -12,7 +12,11 @@ export interface Harness {
   tls: SandboxTls;
   sb: MicrosoftSandbox;
   agent: Agent;
-  call(method: string, path: string, o?: { json?: unknown; form?: Record<string, string>; headers?: Record<string, string> }): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
+  call(
+    method: string,
+    path: string,
+    o?: { json?: unknown; form?: Record<string, string>; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: any; headers: Record<string, unknown> }>;
   token(clientId?: string, secret?: string, scope?: string): Promise<string>;
   restart(): Promise<void>;
   close(): Promise<void>;
@@ -39,7 +43,11 @@ export async function startHarness(): Promise<Harness> {
       }
       return send(agent, method, /^https:/.test(path) ? path : h.sb.baseUrl + path, headers, body);
     },
-    async token(clientId = h.sb.apps.ticketloop.clientId, secret = h.sb.apps.ticketloop.clientSecret, scope = 'https://graph.microsoft.com/.default') {
+    async token(
+      clientId = h.sb.apps.ticketloop.clientId,
+      secret = h.sb.apps.ticketloop.clientSecret,
+      scope = 'https://graph.microsoft.com/.default',
+    ) {
       const r = await h.call('POST', `/${h.sb.tenantId}/oauth2/v2.0/token`, {
         form: { grant_type: 'client_credentials', client_id: clientId, client_secret: secret, scope },
       });
@@ -62,5 +70,8 @@ export async function startHarness(): Promise<Harness> {
 
 export function decodeJwt(token: string): { header: any; payload: any } {
   const [h, p] = token.split('.');
-  return { header: JSON.parse(Buffer.from(h, 'base64url').toString()), payload: JSON.parse(Buffer.from(p, 'base64url').toString()) };
+  return {
+    header: JSON.parse(Buffer.from(h, 'base64url').toString()),
+    payload: JSON.parse(Buffer.from(p, 'base64url').toString()),
+  };
 }

@@ -5,7 +5,10 @@ import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { startHarness, type Harness } from './helpers.ts';
 
-const UNAUTH = { error: { message: 'User is not authenticated', detail: 'Required to provide Auth information' }, status: 'failure' };
+const UNAUTH = {
+  error: { message: 'User is not authenticated', detail: 'Required to provide Auth information' },
+  status: 'failure',
+};
 
 describe('ServiceNow sandbox: auth, rate limits, webhooks, persistence', () => {
   let h: Harness;
@@ -19,7 +22,10 @@ describe('ServiceNow sandbox: auth, rate limits, webhooks, persistence', () => {
     const r = await request(`${h.sn.baseUrl}/oauth_token.do`, {
       method: 'POST',
       body,
-      headers: { 'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded', accept: 'application/json' },
+      headers: {
+        'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded',
+        accept: 'application/json',
+      },
       dispatcher: h.agent,
     });
     return { status: r.statusCode, json: (await r.body.json()) as any };
@@ -27,7 +33,13 @@ describe('ServiceNow sandbox: auth, rate limits, webhooks, persistence', () => {
 
   it('OAuth: password grant (form only), refresh, client credentials, expiry', async () => {
     const { oauth, itil } = h.sn.credentials;
-    const form = { grant_type: 'password', client_id: oauth.clientId, client_secret: oauth.clientSecret, username: itil.username, password: itil.password };
+    const form = {
+      grant_type: 'password',
+      client_id: oauth.clientId,
+      client_secret: oauth.clientSecret,
+      username: itil.username,
+      password: itil.password,
+    };
     const asJson = await token(form, true);
     assert.equal(asJson.status, 401);
     assert.equal(asJson.json.error, 'server_error');
@@ -37,21 +49,41 @@ describe('ServiceNow sandbox: auth, rate limits, webhooks, persistence', () => {
 
     const t = await token(form);
     assert.equal(t.status, 200);
-    assert.deepEqual(Object.keys(t.json).sort(), ['access_token', 'expires_in', 'refresh_token', 'scope', 'token_type']);
+    assert.deepEqual(Object.keys(t.json).sort(), [
+      'access_token',
+      'expires_in',
+      'refresh_token',
+      'scope',
+      'token_type',
+    ]);
     assert.equal(t.json.scope, 'useraccount');
     assert.equal(t.json.token_type, 'Bearer');
     assert.equal(t.json.expires_in, 1799);
-    const me = await h.call('GET', '/api/now/table/incident?sysparm_limit=1', { auth: `Bearer ${t.json.access_token}` });
+    const me = await h.call('GET', '/api/now/table/incident?sysparm_limit=1', {
+      auth: `Bearer ${t.json.access_token}`,
+    });
     assert.equal(me.status, 200);
 
-    const r = await token({ grant_type: 'refresh_token', client_id: oauth.clientId, client_secret: oauth.clientSecret, refresh_token: t.json.refresh_token });
+    const r = await token({
+      grant_type: 'refresh_token',
+      client_id: oauth.clientId,
+      client_secret: oauth.clientSecret,
+      refresh_token: t.json.refresh_token,
+    });
     assert.equal(r.status, 200);
     assert.notEqual(r.json.access_token, t.json.access_token);
 
-    const cc = await token({ grant_type: 'client_credentials', client_id: oauth.clientId, client_secret: oauth.clientSecret });
+    const cc = await token({
+      grant_type: 'client_credentials',
+      client_id: oauth.clientId,
+      client_secret: oauth.clientSecret,
+    });
     assert.equal(cc.status, 200);
     assert.equal(cc.json.refresh_token, undefined);
-    const created = await h.call('POST', '/api/now/table/incident', { auth: `Bearer ${cc.json.access_token}`, body: { short_description: 'via app' } });
+    const created = await h.call('POST', '/api/now/table/incident', {
+      auth: `Bearer ${cc.json.access_token}`,
+      body: { short_description: 'via app' },
+    });
     assert.equal(created.json.result.sys_created_by, 'ticketloop.integration');
 
     // Short-lived tokens: expiry follows the sandbox clock.
@@ -59,27 +91,51 @@ describe('ServiceNow sandbox: auth, rate limits, webhooks, persistence', () => {
     const short = await token(form);
     assert.equal(short.json.expires_in, 59);
     await h.admin('POST', '/_sandbox/clock', { advanceMs: 61_000 });
-    const expired = await h.call('GET', '/api/now/table/incident?sysparm_limit=1', { auth: `Bearer ${short.json.access_token}` });
+    const expired = await h.call('GET', '/api/now/table/incident?sysparm_limit=1', {
+      auth: `Bearer ${short.json.access_token}`,
+    });
     assert.equal(expired.status, 401);
     assert.deepEqual(expired.json, UNAUTH);
-    const again = await token({ grant_type: 'refresh_token', client_id: oauth.clientId, client_secret: oauth.clientSecret, refresh_token: short.json.refresh_token });
-    assert.equal((await h.call('GET', '/api/now/table/incident?sysparm_limit=1', { auth: `Bearer ${again.json.access_token}` })).status, 200);
+    const again = await token({
+      grant_type: 'refresh_token',
+      client_id: oauth.clientId,
+      client_secret: oauth.clientSecret,
+      refresh_token: short.json.refresh_token,
+    });
+    assert.equal(
+      (await h.call('GET', '/api/now/table/incident?sysparm_limit=1', { auth: `Bearer ${again.json.access_token}` }))
+        .status,
+      200,
+    );
   });
 
   it('Basic, API key, 401 / 403 / 404 bodies and ACL-filtered reads', async () => {
     assert.deepEqual((await h.call('GET', '/api/now/table/incident', { auth: null })).json, UNAUTH);
-    const wrong = await h.call('GET', '/api/now/table/incident', { auth: h.basic({ username: 'admin', password: 'nope' }) });
+    const wrong = await h.call('GET', '/api/now/table/incident', {
+      auth: h.basic({ username: 'admin', password: 'nope' }),
+    });
     assert.equal(wrong.status, 401);
     assert.deepEqual(wrong.json, UNAUTH);
-    const key = await h.call('GET', '/api/now/table/incident?sysparm_limit=1', { auth: null, headers: { 'x-sn-apikey': h.sn.credentials.apiKey } });
+    const key = await h.call('GET', '/api/now/table/incident?sysparm_limit=1', {
+      auth: null,
+      headers: { 'x-sn-apikey': h.sn.credentials.apiKey },
+    });
     assert.equal(key.status, 200);
 
     const ro = h.basic(h.sn.credentials.readonly);
     const ins = await h.call('POST', '/api/now/table/incident', { auth: ro, body: { short_description: 'x' } });
     assert.equal(ins.status, 403);
-    assert.deepEqual(ins.json, { error: { message: 'Operation Failed', detail: 'ACL Exception Insert Failed due to security constraints' }, status: 'failure' });
-    const other = (await h.call('POST', '/api/now/table/incident', { body: { short_description: 'not yours' } })).json.result.sys_id;
-    const upd = await h.call('PATCH', `/api/now/table/sys_user/${(await h.call('GET', '/api/now/table/sys_user?user_name=admin')).json.result[0].sys_id}`, { body: { title: 'x' } });
+    assert.deepEqual(ins.json, {
+      error: { message: 'Operation Failed', detail: 'ACL Exception Insert Failed due to security constraints' },
+      status: 'failure',
+    });
+    const other = (await h.call('POST', '/api/now/table/incident', { body: { short_description: 'not yours' } })).json
+      .result.sys_id;
+    const upd = await h.call(
+      'PATCH',
+      `/api/now/table/sys_user/${(await h.call('GET', '/api/now/table/sys_user?user_name=admin')).json.result[0].sys_id}`,
+      { body: { title: 'x' } },
+    );
     assert.equal(upd.status, 403);
     assert.equal(upd.json.error.detail, 'ACL Exception Update Failed due to security constraints');
     assert.equal((await h.call('GET', `/api/now/table/incident/${other}`, { auth: ro })).status, 404);
@@ -101,7 +157,10 @@ describe('ServiceNow sandbox: auth, rate limits, webhooks, persistence', () => {
     const c = await h.call('GET', '/api/now/table/incident?sysparm_limit=1');
     assert.equal(c.status, 429);
     assert.ok(Number(c.headers['retry-after']) > 0);
-    assert.deepEqual(c.json, { error: { message: 'Rate limit exceeded', detail: 'Rate limit of 2 requests per hour for Table API exceeded' }, status: 'failure' });
+    assert.deepEqual(c.json, {
+      error: { message: 'Rate limit exceeded', detail: 'Rate limit of 2 requests per hour for Table API exceeded' },
+      status: 'failure',
+    });
     await h.admin('PUT', '/_sandbox/servicenow/rate-limit', { requestsPerHour: 0 });
     assert.equal((await h.call('GET', '/api/now/table/incident?sysparm_limit=1')).status, 200);
   });
@@ -126,9 +185,15 @@ describe('ServiceNow sandbox: auth, rate limits, webhooks, persistence', () => {
     const url = `http://127.0.0.1:${(srv.address() as { port: number }).port}/hook`;
     try {
       const secret = 's3cret';
-      const put = await h.admin('PUT', '/_sandbox/servicenow/webhooks', [{ table: 'incident', url, events: ['insert', 'update', 'delete'], auth: { type: 'hmac', secret } }]);
+      const put = await h.admin('PUT', '/_sandbox/servicenow/webhooks', [
+        { table: 'incident', url, events: ['insert', 'update', 'delete'], auth: { type: 'hmac', secret } },
+      ]);
       assert.equal(put.status, 200, put.text);
-      const rec = (await h.call('POST', '/api/now/table/incident', { body: { short_description: 'hooked', caller_id: 'Abel Tuter' } })).json.result;
+      const rec = (
+        await h.call('POST', '/api/now/table/incident', {
+          body: { short_description: 'hooked', caller_id: 'Abel Tuter' },
+        })
+      ).json.result;
       await h.call('PATCH', `/api/now/table/incident/${rec.sys_id}`, { body: { work_notes: 'n' } });
       await h.call('DELETE', `/api/now/table/incident/${rec.sys_id}`);
       const deadline = Date.now() + 8000;
@@ -159,12 +224,14 @@ describe('ServiceNow sandbox: auth, rate limits, webhooks, persistence', () => {
   });
 
   it('keeps records, counters, users and settings across a restart', async () => {
-    const before = (await h.call('POST', '/api/now/table/incident', { body: { short_description: 'persist me' } })).json.result;
+    const before = (await h.call('POST', '/api/now/table/incident', { body: { short_description: 'persist me' } })).json
+      .result;
     await h.admin('PUT', '/_sandbox/servicenow/oauth', { accessTokenTtlSeconds: 42 });
     await h.restart();
     const got = await h.call('GET', `/api/now/table/incident/${before.sys_id}`);
     assert.equal(got.json.result.short_description, 'persist me');
-    const next = (await h.call('POST', '/api/now/table/incident', { body: { short_description: 'after' } })).json.result;
+    const next = (await h.call('POST', '/api/now/table/incident', { body: { short_description: 'after' } })).json
+      .result;
     assert.equal(Number(next.number.slice(3)), Number(before.number.slice(3)) + 1);
     assert.equal((await h.admin('GET', '/_sandbox/servicenow/oauth')).json.accessTokenTtlSeconds, 42);
     const users = await h.call('GET', '/api/now/table/sys_user?user_name=abel.tuter');

@@ -25,7 +25,11 @@ export interface Harness {
   agent: Agent;
   basic(user: { username: string; password: string }): string;
   /** Call the instance; `auth` is a full Authorization header value (default: the itil user). */
-  call(method: string, path: string, o?: { body?: unknown; auth?: string | null; headers?: Record<string, string> }): Promise<Res>;
+  call(
+    method: string,
+    path: string,
+    o?: { body?: unknown; auth?: string | null; headers?: Record<string, string> },
+  ): Promise<Res>;
   admin(method: string, path: string, body?: unknown): Promise<Res>;
   restart(): Promise<void>;
   close(): Promise<void>;
@@ -36,8 +40,14 @@ export async function startHarness(opts: { seedDemoData?: boolean; dataDir?: str
   const tls = testTls();
   const agent = new Agent({ connect: { ca: tls.ca } });
   let sn = await startServiceNowSandbox({ dataDir, tls, seedDemoData: opts.seedDemoData });
-  const basic = (u: { username: string; password: string }) => 'Basic ' + Buffer.from(`${u.username}:${u.password}`).toString('base64');
-  const raw = async (method: string, path: string, body: string | undefined, headers: Record<string, string>): Promise<Res> => {
+  const basic = (u: { username: string; password: string }) =>
+    'Basic ' + Buffer.from(`${u.username}:${u.password}`).toString('base64');
+  const raw = async (
+    method: string,
+    path: string,
+    body: string | undefined,
+    headers: Record<string, string>,
+  ): Promise<Res> => {
     const r = await request(h.sn.baseUrl + path, { method: method as 'GET', body, headers, dispatcher: agent });
     const text = await r.body.text();
     let json: unknown;
@@ -54,15 +64,28 @@ export async function startHarness(opts: { seedDemoData?: boolean; dataDir?: str
     agent,
     basic,
     call(method, path, o = {}) {
-      const headers: Record<string, string> = { accept: 'application/json', ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}) };
+      const headers: Record<string, string> = {
+        accept: 'application/json',
+        ...(o.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      };
       const auth = o.auth === undefined ? basic(h.sn.credentials.itil) : o.auth;
       if (auth) headers.authorization = auth;
       Object.assign(headers, o.headers ?? {});
       for (const k of Object.keys(headers)) if (headers[k] === '') delete headers[k];
-      return raw(method, path, o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body), headers);
+      return raw(
+        method,
+        path,
+        o.body === undefined ? undefined : typeof o.body === 'string' ? o.body : JSON.stringify(o.body),
+        headers,
+      );
     },
     admin(method, path, body) {
-      return raw(method, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { 'content-type': 'application/json' });
+      return raw(
+        method,
+        path,
+        body === undefined ? undefined : JSON.stringify(body),
+        body === undefined ? {} : { 'content-type': 'application/json' },
+      );
     },
     async restart() {
       await h.sn.close();

@@ -14,11 +14,22 @@ describe('ServiceNow sandbox: agent web UI', { skip }, () => {
   let sysId = '';
   before(async () => {
     h = await startHarness();
-    const r = await h.call('POST', '/api/now/table/incident', { body: { short_description: 'Cannot reach VPN', caller_id: 'Abel Tuter', correlation_id: 'ui-test-1' } });
+    const r = await h.call('POST', '/api/now/table/incident', {
+      body: { short_description: 'Cannot reach VPN', caller_id: 'Abel Tuter', correlation_id: 'ui-test-1' },
+    });
     sysId = r.json.result.sys_id;
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   after(async () => {
@@ -52,11 +63,13 @@ describe('ServiceNow sandbox: agent web UI', { skip }, () => {
     await page.locator('.ok', { hasText: 'Resolved' }).waitFor();
     assert.equal(await page.locator('[data-field="state"]').textContent(), 'Resolved');
 
-    const api = (await h.call('GET', `/api/now/table/incident/${sysId}?sysparm_exclude_reference_link=true`)).json.result;
+    const api = (await h.call('GET', `/api/now/table/incident/${sysId}?sysparm_exclude_reference_link=true`)).json
+      .result;
     assert.equal(api.state, '6');
     assert.equal(api.close_code, 'Solution provided');
     assert.equal(api.sys_updated_by, 'david.miller');
-    const notes = (await h.call('GET', `/api/now/table/sys_journal_field?sysparm_query=element_id=${sysId}`)).json.result;
+    const notes = (await h.call('GET', `/api/now/table/sys_journal_field?sysparm_query=element_id=${sysId}`)).json
+      .result;
     assert.equal(notes[0].value, 'Checked the VPN gateway');
     await context.close();
   });

@@ -21,17 +21,32 @@ const MIN = 60_000;
 
 test('basic and API key auth; wrong credentials are a 401', async () => {
   const { itil, admin } = env.sn.credentials;
-  assert.equal((await env.client({ auth: new BasicAuth(itil.username, itil.password) }).list('sys_user', users)).records.length, 1);
-  assert.equal((await env.client({ auth: new BasicAuth(admin.username, admin.password) }).list('sys_user', users)).records.length, 1);
-  assert.equal((await env.client({ auth: new ApiKeyAuth(env.sn.credentials.apiKey) }).list('sys_user', users)).records.length, 1);
+  assert.equal(
+    (await env.client({ auth: new BasicAuth(itil.username, itil.password) }).list('sys_user', users)).records.length,
+    1,
+  );
+  assert.equal(
+    (await env.client({ auth: new BasicAuth(admin.username, admin.password) }).list('sys_user', users)).records.length,
+    1,
+  );
+  assert.equal(
+    (await env.client({ auth: new ApiKeyAuth(env.sn.credentials.apiKey) }).list('sys_user', users)).records.length,
+    1,
+  );
   for (const auth of [new BasicAuth(itil.username, 'wrong'), new ApiKeyAuth('wrong-key'), undefined]) {
-    await assert.rejects(env.client({ auth }).list('sys_user', users), (e: unknown) => e instanceof HttpError && e.status === 401);
+    await assert.rejects(
+      env.client({ auth }).list('sys_user', users),
+      (e: unknown) => e instanceof HttpError && e.status === 401,
+    );
   }
 });
 
 test('OAuth client_credentials: 20 parallel calls → one token request', async () => {
   const { clientId, clientSecret } = env.sn.credentials.oauth;
-  const auth = new OAuthAuth({ type: 'oauth', grant: 'client_credentials', clientId, clientSecret }, { baseUrl: env.sn.baseUrl, ca: env.ca });
+  const auth = new OAuthAuth(
+    { type: 'oauth', grant: 'client_credentials', clientId, clientSecret },
+    { baseUrl: env.sn.baseUrl, ca: env.ca },
+  );
   const c = env.client({ auth });
   const pages = await Promise.all(Array.from({ length: 20 }, () => c.list('incident', one)));
   assert.equal(pages.length, 20);
@@ -87,11 +102,23 @@ test('OAuth password grant: refresh once under concurrency, refresh token before
 test('OAuth failures are clear errors that never carry secrets', async () => {
   const { clientId } = env.sn.credentials.oauth;
   const secret = 'definitely-wrong-secret-xyz';
-  const auth = new OAuthAuth({ type: 'oauth', grant: 'client_credentials', clientId, clientSecret: secret }, { baseUrl: env.sn.baseUrl, ca: env.ca });
-  const err = await env.client({ auth }).list('incident', one).catch((e) => e);
+  const auth = new OAuthAuth(
+    { type: 'oauth', grant: 'client_credentials', clientId, clientSecret: secret },
+    { baseUrl: env.sn.baseUrl, ca: env.ca },
+  );
+  const err = await env
+    .client({ auth })
+    .list('incident', one)
+    .catch((e) => e);
   assert.ok(err instanceof HttpError && err.status === 401, String(err));
   assert.match(err.message, /oauth_token\.do/);
-  for (const text of [err.message, String(err.stack), JSON.stringify(auth), inspect(auth, { depth: 5 }), JSON.stringify(err)]) {
+  for (const text of [
+    err.message,
+    String(err.stack),
+    JSON.stringify(auth),
+    inspect(auth, { depth: 5 }),
+    JSON.stringify(err),
+  ]) {
     assert.ok(!text.includes(secret), `secret leaked in: ${text.slice(0, 200)}`);
   }
   const basic = new BasicAuth('u', 'p4ssw0rd-secret');

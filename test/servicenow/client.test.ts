@@ -18,7 +18,12 @@ after(async () => {
 
 test('CRUD on a table: strings, {result} envelope, reference links, 404s', async () => {
   const c = env.client();
-  const created = await c.create('incident', { short_description: 'Disk full', impact: '2', urgency: '2', correlation_id: 'crud-1' });
+  const created = await c.create('incident', {
+    short_description: 'Disk full',
+    impact: '2',
+    urgency: '2',
+    correlation_id: 'crud-1',
+  });
   assert.match(str(created.sys_id), /^[0-9a-f]{32}$/);
   assert.match(str(created.number), /^INC\d{7,}$/);
   assert.equal(created.priority, '3', 'priority computed from impact/urgency, as a string');
@@ -45,7 +50,12 @@ test('CRUD on a table: strings, {result} envelope, reference links, 404s', async
 
 test('display values: true → labels, all → {display_value, value}', async () => {
   const c = env.client();
-  const rec = await c.create('incident', { short_description: 'dv', impact: '1', urgency: '1', correlation_id: 'dv-1' });
+  const rec = await c.create('incident', {
+    short_description: 'dv',
+    impact: '1',
+    urgency: '1',
+    correlation_id: 'dv-1',
+  });
   const id = str(rec.sys_id);
   const t = await c.get('incident', id, { displayValue: true, fields: ['priority', 'opened_by'] });
   assert.equal(t!.priority, '1 - Critical');
@@ -65,7 +75,8 @@ test('every query operator through the Table API', async () => {
   const base = () => q().startsWith('correlation_id', `${tag}-`);
   const ids = async (query: ReturnType<typeof q>) => {
     const out: string[] = [];
-    for await (const r of c.listAll('incident', { query: query.orderBy('correlation_id'), fields: ['correlation_id'] })) out.push(str(r.correlation_id).slice(tag.length + 1));
+    for await (const r of c.listAll('incident', { query: query.orderBy('correlation_id'), fields: ['correlation_id'] }))
+      out.push(str(r.correlation_id).slice(tag.length + 1));
     return out.join(',');
   };
   assert.equal(await ids(base()), '1,2,3');
@@ -98,12 +109,20 @@ test('every query operator through the Table API', async () => {
   assert.equal(await ids(base().eq('opened_by.user_name', env.sn.credentials.itil.username)), '1,2,3');
   // ordering
   const desc: string[] = [];
-  for await (const r of c.listAll('incident', { query: base().orderByDesc('correlation_id'), fields: ['correlation_id'] })) desc.push(str(r.correlation_id).slice(-1));
+  for await (const r of c.listAll('incident', {
+    query: base().orderByDesc('correlation_id'),
+    fields: ['correlation_id'],
+  }))
+    desc.push(str(r.correlation_id).slice(-1));
   assert.deepEqual(desc, ['3', '2', '1']);
 });
 
 test('listAll streams across many pages (Link / X-Total-Count)', async () => {
-  await env.admin('POST', '/_sandbox/servicenow/seed', { table: 'problem', count: 2_345, fields: { short_description: 'Paged {n}' } });
+  await env.admin('POST', '/_sandbox/servicenow/seed', {
+    table: 'problem',
+    count: 2_345,
+    fields: { short_description: 'Paged {n}' },
+  });
   const c = env.client();
   const first = await c.list('problem', { query: q().like('short_description', 'Paged'), pageSize: 1000 });
   assert.equal(first.records.length, 1000);
@@ -111,7 +130,11 @@ test('listAll streams across many pages (Link / X-Total-Count)', async () => {
   assert.equal(first.nextOffset, 1000);
   const seen = new Set<string>();
   let pages = 0;
-  for await (const page of c.pages('problem', { query: q().like('short_description', 'Paged').orderBy('sys_id'), pageSize: 500, fields: ['sys_id'] })) {
+  for await (const page of c.pages('problem', {
+    query: q().like('short_description', 'Paged').orderBy('sys_id'),
+    pageSize: 500,
+    fields: ['sys_id'],
+  })) {
     pages++;
     assert.ok(page.length <= 500);
     for (const r of page) seen.add(str(r.sys_id));
@@ -120,7 +143,13 @@ test('listAll streams across many pages (Link / X-Total-Count)', async () => {
   assert.equal(seen.size, 2345);
   // noCount: paging still ends (short last page / Link)
   let n = 0;
-  for await (const _ of c.listAll('problem', { query: q().like('short_description', 'Paged'), pageSize: 1000, noCount: true, fields: ['sys_id'] })) n++;
+  for await (const _ of c.listAll('problem', {
+    query: q().like('short_description', 'Paged'),
+    pageSize: 1000,
+    noCount: true,
+    fields: ['sys_id'],
+  }))
+    n++;
   assert.equal(n, 2345);
 });
 
@@ -130,7 +159,10 @@ test('refuses an empty list query unless asked; unknown table is an error', asyn
   await assert.rejects(c.list('incident', { query: '' }), /without a query/);
   const page = await c.list('incident', { allowEmpty: true, pageSize: 1 });
   assert.equal(page.records.length, 1);
-  await assert.rejects(c.list('no_such_table', { allowEmpty: true }), (e: unknown) => e instanceof HttpError && e.status === 400);
+  await assert.rejects(
+    c.list('no_such_table', { allowEmpty: true }),
+    (e: unknown) => e instanceof HttpError && e.status === 400,
+  );
   await assert.rejects(c.get('incident', 'not-a-sys-id'), /invalid sys_id/);
 });
 
@@ -165,7 +197,11 @@ test('429: surfaced with its Retry-After for the engine to honour; rate-limit he
     assert.ok(err instanceof HttpError && err.status === 429, String(err));
     assert.ok(err.retryAfterMs! > 1000);
     assert.equal(err.retryable, true);
-    assert.equal(nextAttemptAt(err, 1, 1_000, { backoffBaseMs: 1, backoffMaxMs: 1 }), 1_000 + err.retryAfterMs!, 'engine reschedules after Retry-After');
+    assert.equal(
+      nextAttemptAt(err, 1, 1_000, { backoffBaseMs: 1, backoffMaxMs: 1 }),
+      1_000 + err.retryAfterMs!,
+      'engine reschedules after Retry-After',
+    );
     const text = await registry.metrics();
     assert.match(text, /ticketloop_servicenow_rate_limit_limit\{instance="default"\} 3/);
     assert.match(text, /ticketloop_servicenow_rate_limited_total\{instance="default"\} [1-9]/);
@@ -177,14 +213,24 @@ test('429: surfaced with its Retry-After for the engine to honour; rate-limit he
 
 test('5xx: no call is retried inline — the error goes up, retryable, for the engine to reschedule', async () => {
   const c = env.client();
-  await env.admin('PATCH', '/_sandbox/faults', { errorRate: 1, errorStatus: 503, pathPattern: '^/api/now/table/incident$' });
+  await env.admin('PATCH', '/_sandbox/faults', {
+    errorRate: 1,
+    errorStatus: 503,
+    pathPattern: '^/api/now/table/incident$',
+  });
   try {
     const seen: number[] = [];
     const c2 = env.client({ recorder: { record: (x) => seen.push(x.status) } });
-    await assert.rejects(c2.list('incident', { allowEmpty: true, pageSize: 1 }), (e: unknown) => e instanceof HttpError && e.status === 503 && e.retryable);
+    await assert.rejects(
+      c2.list('incident', { allowEmpty: true, pageSize: 1 }),
+      (e: unknown) => e instanceof HttpError && e.status === 503 && e.retryable,
+    );
     assert.deepEqual(seen, [503], 'a GET is sent once');
     seen.length = 0;
-    await assert.rejects(c2.create('incident', { short_description: 'x' }), (e: unknown) => e instanceof HttpError && e.status === 503);
+    await assert.rejects(
+      c2.create('incident', { short_description: 'x' }),
+      (e: unknown) => e instanceof HttpError && e.status === 503,
+    );
     assert.deepEqual(seen, [503], 'a POST is sent once');
   } finally {
     await env.admin('DELETE', '/_sandbox/faults');

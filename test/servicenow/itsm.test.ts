@@ -29,13 +29,22 @@ async function countByCorrelation(c: ServiceNowClient, table: string, id: string
 test('openTicket looks up by correlation id before creating; empty ids never reach the wire', async () => {
   const c = env.client();
   const itsm = new ServiceNowItsm({ client: c, closeOut: CLOSE_OUT });
-  const a = await itsm.openTicket({ kind: 'incident', correlation: 'tl:defender:a1', origin: 'Defender', fields: { short_description: 'Storage account allows public access' } });
+  const a = await itsm.openTicket({
+    kind: 'incident',
+    correlation: 'tl:defender:a1',
+    origin: 'Defender',
+    fields: { short_description: 'Storage account allows public access' },
+  });
   assert.equal(a.created, true);
   assert.equal(a.ticket.status, 'open');
   assert.match(a.ticket.ref.key, /^INC\d+$/);
   assert.equal(a.ticket.correlation, 'tl:defender:a1');
   assert.match(a.ticket.updatedAt, /Z$/);
-  const b = await itsm.openTicket({ kind: 'incident', correlation: 'tl:defender:a1', fields: { short_description: 'again' } });
+  const b = await itsm.openTicket({
+    kind: 'incident',
+    correlation: 'tl:defender:a1',
+    fields: { short_description: 'again' },
+  });
   assert.deepEqual([b.created, b.ticket.ref.id], [false, a.ticket.ref.id]);
   assert.equal((await itsm.findByCorrelation('incident', 'tl:defender:a1'))?.ref.id, a.ticket.ref.id);
   assert.equal(await itsm.findByCorrelation('incident', 'tl:defender:a'), undefined, 'exact match only');
@@ -59,7 +68,14 @@ function loseFirstCreateResponse(c: ServiceNowClient): void {
     const rec = await create(...args);
     if (lost) return rec;
     lost = true;
-    throw new HttpError('servicenow', 'POST', `${env.sn.baseUrl}/api/now/table/incident`, 0, 'socket hang up (injected)', {});
+    throw new HttpError(
+      'servicenow',
+      'POST',
+      `${env.sn.baseUrl}/api/now/table/incident`,
+      0,
+      'socket hang up (injected)',
+      {},
+    );
   };
 }
 
@@ -109,19 +125,41 @@ test('create whose connection the sandbox drops (timeoutRate): the re-run looks 
 test('close-out fields: missing mandatory field and invalid sys_choice value are clear errors', async () => {
   const c = env.client();
   const bare = new ServiceNowItsm({ client: c });
-  const ticket = (await bare.openTicket({ kind: 'incident', correlation: 'tl:closeout-1', fields: { short_description: 'close-out' } })).ticket.ref;
-  await assert.rejects(bare.resolveTicket(ticket, { notes: 'fixed' }), (e: unknown) => e instanceof PermanentError && /mandatory field 'close_code'/.test(e.message));
+  const ticket = (
+    await bare.openTicket({
+      kind: 'incident',
+      correlation: 'tl:closeout-1',
+      fields: { short_description: 'close-out' },
+    })
+  ).ticket.ref;
+  await assert.rejects(
+    bare.resolveTicket(ticket, { notes: 'fixed' }),
+    (e: unknown) => e instanceof PermanentError && /mandatory field 'close_code'/.test(e.message),
+  );
   await assert.rejects(bare.resolveTicket(ticket, { notes: '', code: 'Solution provided' }), /close_notes/);
 
   const wrong = new ServiceNowItsm({ client: c, closeOut: { incident: { resolve: { close_code: 'Fixed it' } } } });
-  await assert.rejects(wrong.resolveTicket(ticket, { notes: 'fixed' }), /'Fixed it' is not a valid choice for field 'close_code'.*Solution provided/);
+  await assert.rejects(
+    wrong.resolveTicket(ticket, { notes: 'fixed' }),
+    /'Fixed it' is not a valid choice for field 'close_code'.*Solution provided/,
+  );
   const setup = await wrong.checkSetup();
   assert.equal(setup.ok, false);
-  assert.ok(setup.problems.some((p) => /incident resolve: 'Fixed it'/.test(p)), setup.problems.join('\n'));
-  assert.ok(setup.problems.some((p) => /incident close: 'Fixed it'/.test(p)), 'close falls back to the resolve config');
+  assert.ok(
+    setup.problems.some((p) => /incident resolve: 'Fixed it'/.test(p)),
+    setup.problems.join('\n'),
+  );
+  assert.ok(
+    setup.problems.some((p) => /incident close: 'Fixed it'/.test(p)),
+    'close falls back to the resolve config',
+  );
   assert.equal((await c.get('incident', ticket.id, { fields: ['state'] }))!.state, '1', 'nothing was written');
 
-  const good = new ServiceNowItsm({ client: c, closeOut: CLOSE_OUT, tables: ['incident', 'change_request', 'problem', 'sc_task'] });
+  const good = new ServiceNowItsm({
+    client: c,
+    closeOut: CLOSE_OUT,
+    tables: ['incident', 'change_request', 'problem', 'sc_task'],
+  });
   assert.deepEqual(await good.checkSetup(), { ok: true, problems: [] });
   // a per-call code is validated too
   await assert.rejects(good.resolveTicket(ticket, { notes: 'x', code: 'Nope' }), /'Nope' is not a valid choice/);
@@ -130,7 +168,9 @@ test('close-out fields: missing mandatory field and invalid sys_choice value are
 test('resolve, close, cancel, reopen across tables; work notes and comments', async () => {
   const c = env.client();
   const itsm = new ServiceNowItsm({ client: c, closeOut: CLOSE_OUT });
-  const inc = (await itsm.openTicket({ kind: 'incident', correlation: 'tl:life-1', fields: { short_description: 'life' } })).ticket.ref;
+  const inc = (
+    await itsm.openTicket({ kind: 'incident', correlation: 'tl:life-1', fields: { short_description: 'life' } })
+  ).ticket.ref;
   await itsm.addWorkNote(inc, 'Ticketloop: finding still open');
   await itsm.addComment(inc, 'We are on it');
   const journal = await env
@@ -139,40 +179,63 @@ test('resolve, close, cancel, reopen across tables; work notes and comments', as
   assert.deepEqual(journal.records.map((r) => str(r.element)).sort(), ['comments', 'work_notes']);
 
   const resolved = await itsm.resolveTicket(inc, { notes: 'Public access disabled' });
-  assert.deepEqual([resolved.status, resolved.fields.state, resolved.closeCode, resolved.closeNotes], ['resolved', '6', 'Solution provided', 'Public access disabled']);
+  assert.deepEqual(
+    [resolved.status, resolved.fields.state, resolved.closeCode, resolved.closeNotes],
+    ['resolved', '6', 'Solution provided', 'Public access disabled'],
+  );
   const reopened = await itsm.reopenTicket(inc, 'Finding came back');
   assert.deepEqual([reopened.status, reopened.fields.state], ['open', '2']);
   const closed = await itsm.closeTicket(inc, { notes: 'done' });
   assert.equal(closed.status, 'closed');
 
-  const inc2 = (await itsm.openTicket({ kind: 'incident', correlation: 'tl:life-2', fields: { short_description: 'cancel me' } })).ticket.ref;
+  const inc2 = (
+    await itsm.openTicket({ kind: 'incident', correlation: 'tl:life-2', fields: { short_description: 'cancel me' } })
+  ).ticket.ref;
   assert.equal((await itsm.cancelTicket(inc2, { notes: 'not needed' })).status, 'canceled');
 
-  const chg = (await itsm.openTicket({ kind: 'change_request', correlation: 'tl:chg-1', fields: { short_description: 'chg' } })).ticket.ref;
+  const chg = (
+    await itsm.openTicket({ kind: 'change_request', correlation: 'tl:chg-1', fields: { short_description: 'chg' } })
+  ).ticket.ref;
   assert.match(chg.key, /^CHG\d+$/);
   assert.equal((await itsm.closeTicket(chg, { notes: 'implemented' })).status, 'closed');
 
-  const prb = (await itsm.openTicket({ kind: 'problem', correlation: 'tl:prb-1', fields: { short_description: 'prb' } })).ticket.ref;
+  const prb = (
+    await itsm.openTicket({ kind: 'problem', correlation: 'tl:prb-1', fields: { short_description: 'prb' } })
+  ).ticket.ref;
   const prbResolved = await itsm.resolveTicket(prb, { notes: 'fixed' });
   assert.deepEqual([prbResolved.status, prbResolved.closeCode], ['resolved', 'fix_applied']);
-  const prb2 = (await itsm.openTicket({ kind: 'problem', correlation: 'tl:prb-2', fields: { short_description: 'prb2' } })).ticket.ref;
+  const prb2 = (
+    await itsm.openTicket({ kind: 'problem', correlation: 'tl:prb-2', fields: { short_description: 'prb2' } })
+  ).ticket.ref;
   const prbCanceled = await itsm.cancelTicket(prb2, { notes: 'dup' });
   assert.deepEqual([prbCanceled.fields.state, prbCanceled.closeCode], ['107', 'canceled']);
 
-  const task = (await itsm.openTicket({ kind: 'sc_task', correlation: 'tl:task-1', fields: { short_description: 'grant access' } })).ticket.ref;
+  const task = (
+    await itsm.openTicket({ kind: 'sc_task', correlation: 'tl:task-1', fields: { short_description: 'grant access' } })
+  ).ticket.ref;
   assert.deepEqual([(await itsm.closeTicket(task, { notes: 'granted' })).fields.state], ['3']);
-  const task2 = (await itsm.openTicket({ kind: 'sc_task', correlation: 'tl:task-2', fields: { short_description: 'grant access' } })).ticket.ref;
+  const task2 = (
+    await itsm.openTicket({ kind: 'sc_task', correlation: 'tl:task-2', fields: { short_description: 'grant access' } })
+  ).ticket.ref;
   assert.deepEqual([(await itsm.cancelTicket(task2, { notes: 'withdrawn' })).status], ['canceled']);
 
-  const inc3 = (await itsm.openTicket({ kind: 'incident', correlation: 'tl:life-3', fields: { short_description: 'update me' } })).ticket.ref;
+  const inc3 = (
+    await itsm.openTicket({ kind: 'incident', correlation: 'tl:life-3', fields: { short_description: 'update me' } })
+  ).ticket.ref;
   const updated = await itsm.updateTicket(inc3, { description: 'more detail' });
   assert.equal(updated.fields.description, 'more detail');
   await c.delete('incident', inc3.id);
-  await assert.rejects(itsm.updateTicket(inc3, { description: 'x' }), (e: unknown) => e instanceof PermanentError && /no longer exists/.test(e.message));
+  await assert.rejects(
+    itsm.updateTicket(inc3, { description: 'x' }),
+    (e: unknown) => e instanceof PermanentError && /no longer exists/.test(e.message),
+  );
 });
 
 test('checkSetup reports failing auth', async () => {
-  const itsm = new ServiceNowItsm({ client: env.client({ auth: new BasicAuth('it.support', 'wrong') }), closeOut: CLOSE_OUT });
+  const itsm = new ServiceNowItsm({
+    client: env.client({ auth: new BasicAuth('it.support', 'wrong') }),
+    closeOut: CLOSE_OUT,
+  });
   const r = await itsm.checkSetup();
   assert.equal(r.ok, false);
   assert.match(r.problems[0], /table incident is not reachable: .*401/);

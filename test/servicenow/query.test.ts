@@ -7,31 +7,70 @@ import { toTicket } from '../../src/itsm/servicenow/map.ts';
 import { signBody, verifyWebhookAuth } from '../../src/itsm/servicenow/webhook.ts';
 
 test('builds AND / OR / NQ terms and ordering', () => {
-  assert.equal(q().eq('active', true).orderBy('number').orderByDesc('category').build(), 'active=true^ORDERBYnumber^ORDERBYDESCcategory');
+  assert.equal(
+    q().eq('active', true).orderBy('number').orderByDesc('category').build(),
+    'active=true^ORDERBYnumber^ORDERBYDESCcategory',
+  );
   assert.equal(q().eq('a', '1').or().eq('b', '2').and().ne('c', '3').build(), 'a=1^ORb=2^c!=3');
   assert.equal(q().eq('a', '1').nq().eq('b', '2').build(), 'a=1^NQb=2');
 });
 
 test('every operator has its exact token', () => {
   const s = q()
-    .startsWith('f', 'x').endsWith('f', 'x').like('f', 'x').notLike('f', 'x')
-    .isEmpty('f').isNotEmpty('f').emptyString('f').anything('f')
-    .sameAs('f', 'g').notSameAs('f', 'g')
-    .lt('n', 1).lte('n', 2).gt('n', 3).gte('n', 4).between('n', 1, 3)
-    .gtField('f', 'g').ltField('f', 'g').gteField('f', 'g').lteField('f', 'g')
-    .in('state', ['1', '2', 3]).notIn('state', ['6', '7'])
-    .dynamic('assigned_to', 'abc').relative('sys_updated_on', 'RELATIVEGT', 'hour', 'ago', 1)
+    .startsWith('f', 'x')
+    .endsWith('f', 'x')
+    .like('f', 'x')
+    .notLike('f', 'x')
+    .isEmpty('f')
+    .isNotEmpty('f')
+    .emptyString('f')
+    .anything('f')
+    .sameAs('f', 'g')
+    .notSameAs('f', 'g')
+    .lt('n', 1)
+    .lte('n', 2)
+    .gt('n', 3)
+    .gte('n', 4)
+    .between('n', 1, 3)
+    .gtField('f', 'g')
+    .ltField('f', 'g')
+    .gteField('f', 'g')
+    .lteField('f', 'g')
+    .in('state', ['1', '2', 3])
+    .notIn('state', ['6', '7'])
+    .dynamic('assigned_to', 'abc')
+    .relative('sys_updated_on', 'RELATIVEGT', 'hour', 'ago', 1)
     .script('opened_at', '>=', 'javascript:gs.daysAgoStart(0)')
     .eq('caller_id.email', 'a@b.c')
     .build();
   assert.equal(
     s,
     [
-      'fSTARTSWITHx', 'fENDSWITHx', 'fLIKEx', 'fNOT LIKEx', 'fISEMPTY', 'fISNOTEMPTY', 'fEMPTYSTRING', 'fANYTHING',
-      'fSAMEASg', 'fNSAMEASg', 'n<1', 'n<=2', 'n>3', 'n>=4', 'nBETWEEN1@3',
-      'fGT_FIELDg', 'fLT_FIELDg', 'fGT_OR_EQUALS_FIELDg', 'fLT_OR_EQUALS_FIELDg',
-      'stateIN1,2,3', 'stateNOT IN6,7', 'assigned_toDYNAMICabc', 'sys_updated_onRELATIVEGT@hour@ago@1',
-      'opened_at>=javascript:gs.daysAgoStart(0)', 'caller_id.email=a@b.c',
+      'fSTARTSWITHx',
+      'fENDSWITHx',
+      'fLIKEx',
+      'fNOT LIKEx',
+      'fISEMPTY',
+      'fISNOTEMPTY',
+      'fEMPTYSTRING',
+      'fANYTHING',
+      'fSAMEASg',
+      'fNSAMEASg',
+      'n<1',
+      'n<=2',
+      'n>3',
+      'n>=4',
+      'nBETWEEN1@3',
+      'fGT_FIELDg',
+      'fLT_FIELDg',
+      'fGT_OR_EQUALS_FIELDg',
+      'fLT_OR_EQUALS_FIELDg',
+      'stateIN1,2,3',
+      'stateNOT IN6,7',
+      'assigned_toDYNAMICabc',
+      'sys_updated_onRELATIVEGT@hour@ago@1',
+      'opened_at>=javascript:gs.daysAgoStart(0)',
+      'caller_id.email=a@b.c',
     ].join('^'),
   );
 });
@@ -72,7 +111,8 @@ test('UTC date formatting never uses the local zone', () => {
 });
 
 test('paging: Link next, X-Total-Count, short page', () => {
-  const link = '<https://i/api/now/table/incident?sysparm_offset=0&sysparm_limit=2>;rel="first",<https://i/api/now/table/incident?sysparm_offset=2&sysparm_limit=2>;rel="next"';
+  const link =
+    '<https://i/api/now/table/incident?sysparm_offset=0&sysparm_limit=2>;rel="first",<https://i/api/now/table/incident?sysparm_offset=2&sysparm_limit=2>;rel="next"';
   assert.equal(nextOffset({ link }, 0, 2, 2, 10), 2);
   assert.equal(nextOffset({ link: '<https://i/x?sysparm_offset=0>;rel="first"' }, 8, 2, 2, 10), undefined);
   // ACL-trimmed short page: the Link/total decides, not the page length.
@@ -83,9 +123,16 @@ test('paging: Link next, X-Total-Count, short page', () => {
 });
 
 test('rate-limit headers and reference values', () => {
-  assert.deepEqual(rateLimitInfo({ status: 200, headers: { 'x-ratelimit-limit': '100', 'x-ratelimit-reset': '1700000000' } }), {
-    limit: 100, remaining: undefined, reset: 1700000000, rule: undefined, status: 200,
-  });
+  assert.deepEqual(
+    rateLimitInfo({ status: 200, headers: { 'x-ratelimit-limit': '100', 'x-ratelimit-reset': '1700000000' } }),
+    {
+      limit: 100,
+      remaining: undefined,
+      reset: 1700000000,
+      rule: undefined,
+      status: 200,
+    },
+  );
   assert.equal(rateLimitInfo({ status: 200, headers: {} }), undefined);
   assert.equal(str({ link: 'https://x', value: 'abc' }), 'abc');
   assert.equal(str('x'), 'x');
@@ -102,7 +149,15 @@ test('correlation ids: non-empty, exact, no separators', () => {
 
 test('record → ticket: states per table, UTC timestamps', () => {
   const ctx = { system: 'servicenow', instanceUrl: 'https://sn.example' };
-  const rec = { sys_id: 'a'.repeat(32), number: 'INC0010001', state: '6', correlation_id: 'c1', sys_updated_on: '2024-05-01 10:00:00', close_code: 'Solution provided', closed_by: { link: 'l', value: 'u1' } };
+  const rec = {
+    sys_id: 'a'.repeat(32),
+    number: 'INC0010001',
+    state: '6',
+    correlation_id: 'c1',
+    sys_updated_on: '2024-05-01 10:00:00',
+    close_code: 'Solution provided',
+    closed_by: { link: 'l', value: 'u1' },
+  };
   const t = toTicket(ctx, 'incident', rec);
   assert.equal(t.status, 'resolved');
   assert.equal(t.updatedAt, '2024-05-01T10:00:00.000Z');

@@ -29,7 +29,9 @@ before(async () => {
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
   hookUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/webhooks/servicenow`;
-  await env.admin('PUT', '/_sandbox/servicenow/webhooks', [{ table: 'incident', url: hookUrl, events: ['insert', 'update', 'delete'], auth: { type: 'hmac', secret: SECRET } }]);
+  await env.admin('PUT', '/_sandbox/servicenow/webhooks', [
+    { table: 'incident', url: hookUrl, events: ['insert', 'update', 'delete'], auth: { type: 'hmac', secret: SECRET } },
+  ]);
 });
 after(async () => {
   await app?.close();
@@ -43,13 +45,27 @@ test('webhook and polling both see a resolve', async () => {
   const itsm = new ServiceNowItsm({ client: c, closeOut: CLOSE_OUT });
   const store = new MemoryWatermarkStore();
   const polled: TicketChange[] = [];
-  const poller = new ServiceNowPoller({ client: c, table: 'incident', store, onChange: async (ch) => void polled.push(ch), filter: q().startsWith('correlation_id', 'tl:sync') });
+  const poller = new ServiceNowPoller({
+    client: c,
+    table: 'incident',
+    store,
+    onChange: async (ch) => void polled.push(ch),
+    filter: q().startsWith('correlation_id', 'tl:sync'),
+  });
   await poller.pollOnce(); // sets the watermark
 
-  const { ticket } = await itsm.openTicket({ kind: 'incident', correlation: 'tl:sync-1', fields: { short_description: 'sync' } });
+  const { ticket } = await itsm.openTicket({
+    kind: 'incident',
+    correlation: 'tl:sync-1',
+    fields: { short_description: 'sync' },
+  });
   await itsm.resolveTicket(ticket.ref, { notes: 'fixed upstream' });
 
-  const hook = await eventually(() => received.find((ch) => ch.ref.id === ticket.ref.id && ch.ticket?.status === 'resolved'), 10_000, 'webhook resolve');
+  const hook = await eventually(
+    () => received.find((ch) => ch.ref.id === ticket.ref.id && ch.ticket?.status === 'resolved'),
+    10_000,
+    'webhook resolve',
+  );
   assert.equal(hook.source, 'webhook');
   assert.equal(hook.ticket!.closeCode, 'Solution provided');
   assert.equal(hook.ref.key, ticket.ref.key);
@@ -67,13 +83,26 @@ test('webhook and polling both see a resolve', async () => {
 
 test('webhook: bad signature or credentials → 401 and nothing stored; deletes are reported', async () => {
   const before = received.length;
-  const body = JSON.stringify({ table: 'incident', operation: 'update', sys_id: 'a'.repeat(32), record: { state: '6' } });
+  const body = JSON.stringify({
+    table: 'incident',
+    operation: 'update',
+    sys_id: 'a'.repeat(32),
+    record: { state: '6' },
+  });
   for (const sig of [undefined, 'sha256=' + '0'.repeat(64), signBody('other-secret', body)]) {
-    const r = await request(hookUrl, { method: 'POST', body, headers: { 'content-type': 'application/json', ...(sig ? { 'x-sn-signature': sig } : {}) } });
+    const r = await request(hookUrl, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', ...(sig ? { 'x-sn-signature': sig } : {}) },
+    });
     assert.equal(r.statusCode, 401);
     await r.body.dump();
   }
-  const bad = await request(hookUrl, { method: 'POST', body: '{"table":1}', headers: { 'content-type': 'application/json', 'x-sn-signature': signBody(SECRET, '{"table":1}') } });
+  const bad = await request(hookUrl, {
+    method: 'POST',
+    body: '{"table":1}',
+    headers: { 'content-type': 'application/json', 'x-sn-signature': signBody(SECRET, '{"table":1}') },
+  });
   assert.equal(bad.statusCode, 400);
   await bad.body.dump();
   assert.equal(received.length, before);
@@ -81,13 +110,21 @@ test('webhook: bad signature or credentials → 401 and nothing stored; deletes 
   const c = env.client();
   const rec = await c.create('incident', { short_description: 'to delete', correlation_id: 'tl:sync-del' });
   await c.delete('incident', str(rec.sys_id));
-  const del = await eventually(() => received.find((ch) => ch.ref.id === str(rec.sys_id) && ch.deleted), 10_000, 'webhook delete');
+  const del = await eventually(
+    () => received.find((ch) => ch.ref.id === str(rec.sys_id) && ch.deleted),
+    10_000,
+    'webhook delete',
+  );
   assert.equal(del.ticket, undefined);
   assert.equal(del.ref.key, str(rec.number));
 });
 
 test('poller: keyset paging over many records sharing one sys_updated_on', async () => {
-  await env.admin('POST', '/_sandbox/servicenow/seed', { table: 'problem', count: 2_500, fields: { short_description: 'Same second {n}' } });
+  await env.admin('POST', '/_sandbox/servicenow/seed', {
+    table: 'problem',
+    count: 2_500,
+    fields: { short_description: 'Same second {n}' },
+  });
   const ids = new Set<string>();
   let n = 0;
   const poller = new ServiceNowPoller({
@@ -110,31 +147,58 @@ test('poller: keyset paging over many records sharing one sys_updated_on', async
 test('reconcile catches a reopened record and a hard-deleted one', async () => {
   const c = env.client();
   const itsm = new ServiceNowItsm({ client: c, closeOut: CLOSE_OUT });
-  const a = (await itsm.openTicket({ kind: 'incident', correlation: 'tl:rec-a', fields: { short_description: 'a' } })).ticket;
-  const b = (await itsm.openTicket({ kind: 'incident', correlation: 'tl:rec-b', fields: { short_description: 'b' } })).ticket;
-  const u = (await itsm.openTicket({ kind: 'incident', correlation: 'tl:rec-c', fields: { short_description: 'c' } })).ticket;
+  const a = (await itsm.openTicket({ kind: 'incident', correlation: 'tl:rec-a', fields: { short_description: 'a' } }))
+    .ticket;
+  const b = (await itsm.openTicket({ kind: 'incident', correlation: 'tl:rec-b', fields: { short_description: 'b' } }))
+    .ticket;
+  const u = (await itsm.openTicket({ kind: 'incident', correlation: 'tl:rec-c', fields: { short_description: 'c' } }))
+    .ticket;
   const resolved = await itsm.resolveTicket(a.ref, { notes: 'done' });
   // What we stored: a resolved (with its mod count), b open. Then, behind our back: a reopened, b deleted.
-  const known = [{ sysId: a.ref.id, modCount: resolved.fields.sys_mod_count }, { sysId: b.ref.id, modCount: b.fields.sys_mod_count }];
+  const known = [
+    { sysId: a.ref.id, modCount: resolved.fields.sys_mod_count },
+    { sysId: b.ref.id, modCount: b.fields.sys_mod_count },
+  ];
   await c.update('incident', a.ref.id, { state: '2' });
   await c.delete('incident', b.ref.id);
 
   const changes: TicketChange[] = [];
-  const poller = new ServiceNowPoller({ client: c, table: 'incident', store: new MemoryWatermarkStore(), onChange: async (ch) => void changes.push(ch) });
+  const poller = new ServiceNowPoller({
+    client: c,
+    table: 'incident',
+    store: new MemoryWatermarkStore(),
+    onChange: async (ch) => void changes.push(ch),
+  });
   async function* stream() {
     yield* known;
   }
   const stats = await poller.reconcile('incident', stream(), q().startsWith('correlation_id', 'tl:rec-'));
   assert.deepEqual(stats, { checked: 2, changed: 1, deleted: 1, untracked: 1 });
   const reopened = changes.find((ch) => ch.ref.id === a.ref.id)!;
-  assert.deepEqual([reopened.source, reopened.ticket!.status, reopened.ticket!.fields.state], ['reconcile', 'open', '2']);
+  assert.deepEqual(
+    [reopened.source, reopened.ticket!.status, reopened.ticket!.fields.state],
+    ['reconcile', 'open', '2'],
+  );
   const gone = changes.find((ch) => ch.ref.id === b.ref.id)!;
   assert.deepEqual([gone.deleted, gone.ticket], [true, undefined]);
-  assert.ok(changes.some((ch) => ch.ref.id === u.ref.id && !ch.deleted), 'untracked matching record reported');
+  assert.ok(
+    changes.some((ch) => ch.ref.id === u.ref.id && !ch.deleted),
+    'untracked matching record reported',
+  );
   // unchanged known tickets are not reported again
   const quiet: TicketChange[] = [];
-  const p2 = new ServiceNowPoller({ client: c, table: 'incident', store: new MemoryWatermarkStore(), onChange: async (ch) => void quiet.push(ch) });
+  const p2 = new ServiceNowPoller({
+    client: c,
+    table: 'incident',
+    store: new MemoryWatermarkStore(),
+    onChange: async (ch) => void quiet.push(ch),
+  });
   const now = (await c.get('incident', a.ref.id, { fields: ['sys_mod_count'] }))!;
-  assert.deepEqual(await p2.reconcile('incident', [{ sysId: a.ref.id, modCount: str(now.sys_mod_count) }]), { checked: 1, changed: 0, deleted: 0, untracked: 0 });
+  assert.deepEqual(await p2.reconcile('incident', [{ sysId: a.ref.id, modCount: str(now.sys_mod_count) }]), {
+    checked: 1,
+    changed: 0,
+    deleted: 0,
+    untracked: 0,
+  });
   assert.equal(quiet.length, 0);
 });

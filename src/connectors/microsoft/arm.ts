@@ -21,7 +21,13 @@ export interface Assessment {
   properties: {
     resourceDetails: { source: string; id?: string; [k: string]: unknown };
     displayName: string;
-    status: { code: AssessmentStatusCode; cause?: string; description?: string; firstEvaluationDate?: string; statusChangeDate?: string };
+    status: {
+      code: AssessmentStatusCode;
+      cause?: string;
+      description?: string;
+      firstEvaluationDate?: string;
+      statusChangeDate?: string;
+    };
     additionalData?: Record<string, string>;
     links?: { azurePortalUri?: string };
     metadata?: AssessmentMetadataProperties;
@@ -107,7 +113,12 @@ export class ArmClient {
   readonly http: HttpClient;
 
   constructor(o: ArmClientOptions) {
-    this.http = new HttpClient({ ...o, upstream: 'arm', baseUrl: o.baseUrl ?? 'https://management.azure.com', auth: o.auth });
+    this.http = new HttpClient({
+      ...o,
+      upstream: 'arm',
+      baseUrl: o.baseUrl ?? 'https://management.azure.com',
+      auth: o.auth,
+    });
   }
 
   /** Assessments at a subscription, management group or security connector scope, one page at a time. */
@@ -121,29 +132,45 @@ export class ArmClient {
   }
 
   /** One assessment of a resource; undefined when absent. */
-  async getAssessment(resourceId: string, assessmentName: string, o: Omit<ListAssessmentsOptions, 'pageSize'> = {}): Promise<Assessment | undefined> {
-    return this.getOrUndefined<Assessment>(`${normaliseScope(resourceId)}/providers/Microsoft.Security/assessments/${encodeURIComponent(assessmentName)}`, {
-      'api-version': o.apiVersion ?? ASSESSMENTS_API_VERSION,
-      $expand: o.expandMetadata ? 'metadata' : undefined,
-    });
+  async getAssessment(
+    resourceId: string,
+    assessmentName: string,
+    o: Omit<ListAssessmentsOptions, 'pageSize'> = {},
+  ): Promise<Assessment | undefined> {
+    return this.getOrUndefined<Assessment>(
+      `${normaliseScope(resourceId)}/providers/Microsoft.Security/assessments/${encodeURIComponent(assessmentName)}`,
+      {
+        'api-version': o.apiVersion ?? ASSESSMENTS_API_VERSION,
+        $expand: o.expandMetadata ? 'metadata' : undefined,
+      },
+    );
   }
 
   /** All assessment metadata (a few hundred entries in Azure), tenant-level or for one subscription. */
   async getAssessmentMetadata(o: { apiVersion?: string; subscriptionId?: string } = {}): Promise<AssessmentMetadata[]> {
     const prefix = o.subscriptionId ? `/subscriptions/${encodeURIComponent(o.subscriptionId)}` : '';
     const out: AssessmentMetadata[] = [];
-    for await (const page of this.pages<AssessmentMetadata>(`${prefix}/providers/Microsoft.Security/assessmentMetadata`, {
-      'api-version': o.apiVersion ?? ASSESSMENTS_API_VERSION,
-    })) {
+    for await (const page of this.pages<AssessmentMetadata>(
+      `${prefix}/providers/Microsoft.Security/assessmentMetadata`,
+      {
+        'api-version': o.apiVersion ?? ASSESSMENTS_API_VERSION,
+      },
+    )) {
       out.push(...page.value);
     }
     return out;
   }
 
-  async getAssessmentMetadataByName(name: string, o: { apiVersion?: string } = {}): Promise<AssessmentMetadata | undefined> {
-    return this.getOrUndefined<AssessmentMetadata>(`/providers/Microsoft.Security/assessmentMetadata/${encodeURIComponent(name)}`, {
-      'api-version': o.apiVersion ?? ASSESSMENTS_API_VERSION,
-    });
+  async getAssessmentMetadataByName(
+    name: string,
+    o: { apiVersion?: string } = {},
+  ): Promise<AssessmentMetadata | undefined> {
+    return this.getOrUndefined<AssessmentMetadata>(
+      `/providers/Microsoft.Security/assessmentMetadata/${encodeURIComponent(name)}`,
+      {
+        'api-version': o.apiVersion ?? ASSESSMENTS_API_VERSION,
+      },
+    );
   }
 
   /** Create or replace; `created` tells 201 from 200. PUT is idempotent, so HttpClient may retry it. */
@@ -162,14 +189,25 @@ export class ArmClient {
     return { created: r.status === 201, assignment: r.body };
   }
 
-  async getGovernanceAssignment(resourceScope: string, assessmentName: string, assignmentKey: string): Promise<GovernanceAssignment | undefined> {
-    return this.getOrUndefined<GovernanceAssignment>(this.governancePath(resourceScope, assessmentName, assignmentKey), {
-      'api-version': GOVERNANCE_API_VERSION,
-    });
+  async getGovernanceAssignment(
+    resourceScope: string,
+    assessmentName: string,
+    assignmentKey: string,
+  ): Promise<GovernanceAssignment | undefined> {
+    return this.getOrUndefined<GovernanceAssignment>(
+      this.governancePath(resourceScope, assessmentName, assignmentKey),
+      {
+        'api-version': GOVERNANCE_API_VERSION,
+      },
+    );
   }
 
   /** True when something was deleted, false when it was already gone (204). */
-  async deleteGovernanceAssignment(resourceScope: string, assessmentName: string, assignmentKey: string): Promise<boolean> {
+  async deleteGovernanceAssignment(
+    resourceScope: string,
+    assessmentName: string,
+    assignmentKey: string,
+  ): Promise<boolean> {
     const r = await this.http.request({
       method: 'DELETE',
       path: this.governancePath(resourceScope, assessmentName, assignmentKey),
@@ -178,8 +216,13 @@ export class ArmClient {
     return r.status === 200;
   }
 
-  async *listGovernanceAssignments(resourceScope: string, assessmentName: string): AsyncGenerator<ArmPage<GovernanceAssignment>> {
-    yield* this.pages<GovernanceAssignment>(this.governancePath(resourceScope, assessmentName), { 'api-version': GOVERNANCE_API_VERSION });
+  async *listGovernanceAssignments(
+    resourceScope: string,
+    assessmentName: string,
+  ): AsyncGenerator<ArmPage<GovernanceAssignment>> {
+    yield* this.pages<GovernanceAssignment>(this.governancePath(resourceScope, assessmentName), {
+      'api-version': GOVERNANCE_API_VERSION,
+    });
   }
 
   close(): Promise<void> {
@@ -192,7 +235,10 @@ export class ArmClient {
   }
 
   /** Follow nextLink (absolute, already carrying api-version and $skipToken); only one page is held. */
-  private async *pages<T>(path: string, query: Record<string, string | number | undefined>): AsyncGenerator<ArmPage<T>> {
+  private async *pages<T>(
+    path: string,
+    query: Record<string, string | number | undefined>,
+  ): AsyncGenerator<ArmPage<T>> {
     let r = await this.http.request<ArmPage<T>>({ method: 'GET', path, query });
     for (;;) {
       const page = { value: r.body?.value ?? [], nextLink: r.body?.nextLink || undefined };
@@ -216,7 +262,11 @@ export class ArmClient {
  * An AuthProvider over an Azure TokenCredential (e.g. @azure/identity ClientSecretCredential),
  * caching the token until two minutes before it expires.
  */
-export function tokenCredentialAuth(credential: TokenCredential, scope = ARM_SCOPE, now: () => number = Date.now): AuthProvider {
+export function tokenCredentialAuth(
+  credential: TokenCredential,
+  scope = ARM_SCOPE,
+  now: () => number = Date.now,
+): AuthProvider {
   let cached: { token: string; expiresOn: number } | undefined;
   return {
     async headers() {

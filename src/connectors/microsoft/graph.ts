@@ -1,4 +1,10 @@
-import { HttpClient, type AuthProvider, type HttpResponse, type OutboundRecorder, type RequestOptions } from '../http.ts';
+import {
+  HttpClient,
+  type AuthProvider,
+  type HttpResponse,
+  type OutboundRecorder,
+  type RequestOptions,
+} from '../http.ts';
 
 /**
  * Thin Microsoft Graph client: versioned paths, JSON bodies, `@odata.nextLink` paging. What to call

@@ -6,7 +6,14 @@ import {
   type NetworkRequestOptions,
   type NetworkResponse,
 } from '@azure/msal-node';
-import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import {
+  createLocalJWKSet,
+  decodeProtectedHeader,
+  errors as joseErrors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+} from 'jose';
 import { HttpError } from '../../engine/errors.ts';
 import { HttpClient, type AuthProvider, type OutboundRecorder } from '../http.ts';
 import { systemClock, type Clock } from '../../engine/clock.ts';
@@ -20,7 +27,12 @@ import { systemClock, type Clock } from '../../engine/clock.ts';
  */
 
 /** Authority hosts MSAL knows itself; any other host (the sandbox, a proxy) is a "known authority". */
-const MICROSOFT_HOSTS = new Set(['login.microsoftonline.com', 'login.microsoftonline.us', 'login.chinacloudapi.cn', 'login.partner.microsoftonline.cn']);
+const MICROSOFT_HOSTS = new Set([
+  'login.microsoftonline.com',
+  'login.microsoftonline.us',
+  'login.chinacloudapi.cn',
+  'login.partner.microsoftonline.cn',
+]);
 
 function isMicrosoftHost(authorityHost: string): boolean {
   return MICROSOFT_HOSTS.has(new URL(authorityHost).host.toLowerCase());
@@ -28,7 +40,10 @@ function isMicrosoftHost(authorityHost: string): boolean {
 
 /** MSAL's transport over undici, so it trusts the same extra CA as the rest of Ticketloop. */
 class UndiciNetworkModule implements INetworkModule {
-  constructor(private readonly agent: Agent, private readonly timeoutMs: number) {}
+  constructor(
+    private readonly agent: Agent,
+    private readonly timeoutMs: number,
+  ) {}
 
   sendGetRequestAsync<T>(url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
     return this.send<T>('GET', url, options, timeout);
@@ -36,7 +51,12 @@ class UndiciNetworkModule implements INetworkModule {
   sendPostRequestAsync<T>(url: string, options?: NetworkRequestOptions): Promise<NetworkResponse<T>> {
     return this.send<T>('POST', url, options);
   }
-  private async send<T>(method: 'GET' | 'POST', url: string, options?: NetworkRequestOptions, timeout?: number): Promise<NetworkResponse<T>> {
+  private async send<T>(
+    method: 'GET' | 'POST',
+    url: string,
+    options?: NetworkRequestOptions,
+    timeout?: number,
+  ): Promise<NetworkResponse<T>> {
     const r = await request(url, {
       method,
       headers: options?.headers,
@@ -46,7 +66,8 @@ class UndiciNetworkModule implements INetworkModule {
     });
     const text = await r.body.text();
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(r.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    for (const [k, v] of Object.entries(r.headers))
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     let body: unknown;
     try {
       body = text ? JSON.parse(text) : {};
@@ -75,13 +96,26 @@ export interface EntraClientOptions {
 
 /** Token acquisition failed; `retryable` says whether trying later can help (network, 5xx, 429). */
 export class TokenAcquisitionError extends Error {
-  constructor(message: string, readonly retryable: boolean, readonly errorCode?: string, readonly status?: number) {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+    readonly errorCode?: string,
+    readonly status?: number,
+  ) {
     super(message);
     this.name = 'TokenAcquisitionError';
   }
 }
 
-const PERMANENT_CODES = new Set(['invalid_client', 'unauthorized_client', 'invalid_scope', 'invalid_resource', 'invalid_request', 'unsupported_grant_type', 'invalid_grant']);
+const PERMANENT_CODES = new Set([
+  'invalid_client',
+  'unauthorized_client',
+  'invalid_scope',
+  'invalid_resource',
+  'invalid_request',
+  'unsupported_grant_type',
+  'invalid_grant',
+]);
 
 /** Client-credentials tokens for one app, per scope, cached and refreshed before they expire. */
 export class EntraTokenSource {
@@ -151,7 +185,8 @@ export class EntraTokenSource {
       // MSAL's message carries the AADSTS description (no secrets); keep it for the operator.
       const msg = `token for ${scope} (client ${this.o.clientId}): ${code ? `${code}: ` : ''}${err.errorMessage ?? err.message ?? String(e)}`;
       const status = typeof err.status === 'number' ? err.status : undefined;
-      const retryable = status !== undefined && status >= 400 ? status === 429 || status >= 500 : !PERMANENT_CODES.has(code);
+      const retryable =
+        status !== undefined && status >= 400 ? status === 429 || status >= 500 : !PERMANENT_CODES.has(code);
       throw new TokenAcquisitionError(msg, retryable, code || undefined, status);
     }
   }
@@ -170,7 +205,14 @@ export class EntraTokenSource {
         } catch (e) {
           if (!(e instanceof TokenAcquisitionError)) throw e;
           const status = e.status ?? (e.retryable ? 0 : 400);
-          throw new HttpError('entra', 'POST', tokenUrl, status, { error: e.errorCode ?? 'token_error', error_description: e.message }, {});
+          throw new HttpError(
+            'entra',
+            'POST',
+            tokenUrl,
+            status,
+            { error: e.errorCode ?? 'token_error', error_description: e.message },
+            {},
+          );
         }
       },
       invalidate: () => this.invalidate(scope),
@@ -183,7 +225,9 @@ export class EntraTokenSource {
 }
 
 /** Shorthand: one AuthProvider for one scope. */
-export function createEntraAuthProvider(o: EntraClientOptions & { scope: string }): AuthProvider & { source: EntraTokenSource } {
+export function createEntraAuthProvider(
+  o: EntraClientOptions & { scope: string },
+): AuthProvider & { source: EntraTokenSource } {
   const source = new EntraTokenSource(o);
   return { ...source.authProvider(o.scope), source };
 }
@@ -206,7 +250,10 @@ export type TokenRejectReason =
 
 /** The bearer token was refused; `reason` is safe to log and to count, the token itself never is. */
 export class TokenRejected extends Error {
-  constructor(readonly reason: TokenRejectReason, message: string) {
+  constructor(
+    readonly reason: TokenRejectReason,
+    message: string,
+  ) {
     super(`token rejected (${reason}): ${message}`);
     this.name = 'TokenRejected';
   }
@@ -236,7 +283,8 @@ const KEYS_MAX_AGE_MS = 24 * 3600_000; // Entra's guidance: refresh signing keys
 const MIN_REFRESH_INTERVAL_MS = 60_000; // an unknown kid must not let callers hammer the JWKS endpoint
 
 export function createEntraTokenVerifier(o: EntraTokenVerifierOptions): EntraTokenVerifier {
-  if (o.audiences.length === 0 || o.allowedAppIds.length === 0) throw new Error('audiences and allowedAppIds must not be empty');
+  if (o.audiences.length === 0 || o.allowedAppIds.length === 0)
+    throw new Error('audiences and allowedAppIds must not be empty');
   const clock = o.clock ?? systemClock;
   const skew = o.clockSkewSec ?? 120;
   const host = o.authorityHost.replace(/\/+$/, '');
@@ -277,7 +325,8 @@ export function createEntraTokenVerifier(o: EntraTokenVerifierOptions): EntraTok
       try {
         await refresh();
       } catch (e) {
-        if (!keys) throw new TokenRejected('keysUnavailable', `signing keys could not be fetched: ${(e as Error).message}`);
+        if (!keys)
+          throw new TokenRejected('keysUnavailable', `signing keys could not be fetched: ${(e as Error).message}`);
       }
     }
     if (!has()) throw new TokenRejected('unknownKey', 'the token names a signing key this tenant does not publish');
@@ -310,16 +359,21 @@ export function createEntraTokenVerifier(o: EntraTokenVerifierOptions): EntraTok
         claims = r.payload as JWTPayload & Record<string, unknown>;
       } catch (e) {
         if (e instanceof joseErrors.JWTExpired) throw new TokenRejected('expired', 'the token has expired');
-        if (e instanceof joseErrors.JWTClaimValidationFailed && e.claim === 'nbf') throw new TokenRejected('notYetValid', 'the token is not valid yet');
-        if (e instanceof joseErrors.JWSSignatureVerificationFailed) throw new TokenRejected('signature', 'signature verification failed');
-        if (e instanceof joseErrors.JWKSNoMatchingKey) throw new TokenRejected('unknownKey', 'no published key matches the token');
+        if (e instanceof joseErrors.JWTClaimValidationFailed && e.claim === 'nbf')
+          throw new TokenRejected('notYetValid', 'the token is not valid yet');
+        if (e instanceof joseErrors.JWSSignatureVerificationFailed)
+          throw new TokenRejected('signature', 'signature verification failed');
+        if (e instanceof joseErrors.JWKSNoMatchingKey)
+          throw new TokenRejected('unknownKey', 'no published key matches the token');
         throw new TokenRejected('malformed', (e as Error).message);
       }
-      if (String(claims.tid).toLowerCase() !== tid) throw new TokenRejected('tenant', 'the token was issued for another tenant');
+      if (String(claims.tid).toLowerCase() !== tid)
+        throw new TokenRejected('tenant', 'the token was issued for another tenant');
       const ver = claims.ver === '2.0' ? '2.0' : claims.ver === '1.0' ? '1.0' : undefined;
       if (!ver || claims.iss !== issuers[ver]) throw new TokenRejected('issuer', 'unexpected issuer for this tenant');
       const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-      if (!aud.some((a) => a && o.audiences.includes(a))) throw new TokenRejected('audience', 'the token is meant for another audience');
+      if (!aud.some((a) => a && o.audiences.includes(a)))
+        throw new TokenRejected('audience', 'the token is meant for another audience');
       const app = String((ver === '1.0' ? claims.appid : claims.azp) ?? '').toLowerCase();
       if (!allowedApps.has(app)) throw new TokenRejected('appid', 'the calling application is not allowed');
       return claims;

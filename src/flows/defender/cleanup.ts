@@ -45,19 +45,36 @@ export function cleanupHandlers(d: Deps): Record<string, JobHandler> {
         .where('integration', '=', p.integration)
         .limit(PURGE_BATCH)
         .execute();
-      await deleteAssignments(d, p.integration, rows.filter((r) => r.governed_ticket).map((r) => [r.resource_id, r.name]));
+      await deleteAssignments(
+        d,
+        p.integration,
+        rows.filter((r) => r.governed_ticket).map((r) => [r.resource_id, r.name]),
+      );
       if (rows.length) {
         const ids = rows.map((r) => r.id);
-        await db.deleteFrom('defender_assessment').where('integration', '=', p.integration).where('id', 'in', ids).execute();
+        await db
+          .deleteFrom('defender_assessment')
+          .where('integration', '=', p.integration)
+          .where('id', 'in', ids)
+          .execute();
       }
       await ctx.heartbeat();
       if (rows.length === PURGE_BATCH) {
         const next = { ...p, round: p.round + 1 };
-        return { jobs: [{ kind: 'defender.purge', key: `defender-purge:${p.integration}:${p.run}:${next.round}`, payload: next }] };
+        return {
+          jobs: [
+            { kind: 'defender.purge', key: `defender-purge:${p.integration}:${p.run}:${next.round}`, payload: next },
+          ],
+        };
       }
       // Rows done: tell every item of the integration, which annotates its open ticket.
       const prefix = `${p.integration}:`;
-      const items = await db.selectFrom('flow_state').select('id').where('flow', '=', FLOW).where('id', 'like', `${prefix}%`).execute();
+      const items = await db
+        .selectFrom('flow_state')
+        .select('id')
+        .where('flow', '=', FLOW)
+        .where('id', 'like', `${prefix}%`)
+        .execute();
       const events: FlowEvent[] = items
         .filter((r) => r.id.startsWith(prefix))
         .map((r) => ({ flow: FLOW, id: r.id, event: { type: 'integration_deleted' } }));

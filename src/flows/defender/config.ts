@@ -22,7 +22,9 @@ const mapping = z
     description: z
       .string()
       .min(1)
-      .default('Defender for Cloud recommendation "{title}" ({severity}) is unhealthy on {count} resource(s), e.g. {resourceId}.\n\n{description}\n\nRemediation: {remediation}\nDue: {dueDate}\n{portalLink}'),
+      .default(
+        'Defender for Cloud recommendation "{title}" ({severity}) is unhealthy on {count} resource(s), e.g. {resourceId}.\n\n{description}\n\nRemediation: {remediation}\nDue: {dueDate}\n{portalLink}',
+      ),
     /** Owner: an e-mail address looked up in the ITSM's people (also the governance assignment owner). */
     assignedTo: z.email().optional(),
     /** Caller (incidents): an e-mail address looked up in the ITSM's people. */
@@ -35,10 +37,13 @@ const mapping = z
     fields: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a field name'), z.string()).optional(),
   })
   .strict()
-  .refine((m) => m.mode === 'customized' || (!m.assignmentGroup && !m.impact && !m.urgency && !m.category && !m.fields), {
-    message: "assignmentGroup, impact, urgency, category and fields need mode: 'customized'",
-    path: ['mode'],
-  });
+  .refine(
+    (m) => m.mode === 'customized' || (!m.assignmentGroup && !m.impact && !m.urgency && !m.category && !m.fields),
+    {
+      message: "assignmentGroup, impact, urgency, category and fields need mode: 'customized'",
+      path: ['mode'],
+    },
+  );
 
 const smtp = z
   .object({
@@ -71,7 +76,12 @@ export const defenderShape = {
   // Short and plain: it is part of every ticket's correlation key (ITSMs bound its length).
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/, 'letters, digits, _ . - (at most 32)'),
   /** Subscription (`/subscriptions/{id}`), management group or security connector id. */
-  scope: z.string().regex(/^\/?(subscriptions|providers\/Microsoft\.Management\/managementGroups)\/[^/]+/i, 'a subscription, management group or security connector id'),
+  scope: z
+    .string()
+    .regex(
+      /^\/?(subscriptions|providers\/Microsoft\.Management\/managementGroups)\/[^/]+/i,
+      'a subscription, management group or security connector id',
+    ),
   ticketType: z.enum(['incident', 'change_request', 'problem']).default('incident'),
   mapping: mapping.prefault({}),
   /** One ticket per recommendation (all its unhealthy resources) or one per resource. */
@@ -99,7 +109,6 @@ export const defenderShape = {
   /** ARM page size ($top) while streaming assessments. */
   pageSize: z.number().int().min(10).max(5000).default(5000),
 };
-
 
 export type DefenderIntegration = Integration<typeof defenderShape>;
 

@@ -53,23 +53,38 @@ async function runDefenderDemo(ctx: DemoContext): Promise<void> {
   const out = ctx.say;
   const DEMO = ctx.sandbox.azure.demo;
   const db = ctx.app.store.db;
-  ctx.step(`Defender for Cloud: integration "${i.name}" reconciles ${i.scope} (one ticket per unhealthy resource, owner ${i.mapping.assignedTo}).`);
+  ctx.step(
+    `Defender for Cloud: integration "${i.name}" reconciles ${i.scope} (one ticket per unhealthy resource, owner ${i.mapping.assignedTo}).`,
+  );
   const first = await reconcile(d, i);
-  const items = await db.selectFrom('flow_state').select('id').where('flow', '=', FLOW).where('id', 'like', `${i.name}:%`).execute();
+  const items = await db
+    .selectFrom('flow_state')
+    .select('id')
+    .where('flow', '=', FLOW)
+    .where('id', 'like', `${i.name}:%`)
+    .execute();
   // (The schedule's first pass at start may already have done the work; this pass then finds nothing new.)
-  out(`pass: ${first.assessments} assessments in ${first.pages} page(s), ${first.unhealthy} unhealthy → ${items.length} ticket item(s)`);
+  out(
+    `pass: ${first.assessments} assessments in ${first.pages} page(s), ${first.unhealthy} unhealthy → ${items.length} ticket item(s)`,
+  );
   const opened = await until(async () => {
     const states = await Promise.all(items.map((r) => loadFlowState<ItemState>(db, FLOW, r.id)));
     return states.every((s) => s?.ticket) ? states : undefined;
   });
   ctx.step('Tickets opened in ServiceNow, governance assignments written back to Defender:');
-  for (const s of opened ?? []) if (s?.ticket) out(`${s.ticket.key}  [${s.severity}] ${s.title}\n        ${s.resourceId}`);
+  for (const s of opened ?? [])
+    if (s?.ticket) out(`${s.ticket.key}  [${s.severity}] ${s.title}\n        ${s.resourceId}`);
 
   const target = itemIdFor(i, DEMO.systemUpdates, DEMO.vm);
   const vmItem = await loadFlowState<ItemState>(db, FLOW, target);
   const arm = ctx.app.connections.microsoft().arm;
-  const gov = await until(() => arm.getGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, governanceKey(i.name, DEMO.vm, DEMO.systemUpdates)));
-  if (gov) out(`governance assignment on vm-web-01: owner ${gov.properties.owner}, due ${gov.properties.remediationDueDate.slice(0, 10)}, ticket #${gov.properties.additionalData?.ticketNumber} (${gov.properties.additionalData?.ticketStatus})`);
+  const gov = await until(() =>
+    arm.getGovernanceAssignment(DEMO.vm, DEMO.systemUpdates, governanceKey(i.name, DEMO.vm, DEMO.systemUpdates)),
+  );
+  if (gov)
+    out(
+      `governance assignment on vm-web-01: owner ${gov.properties.owner}, due ${gov.properties.remediationDueDate.slice(0, 10)}, ticket #${gov.properties.additionalData?.ticketNumber} (${gov.properties.additionalData?.ticketStatus})`,
+    );
 
   ctx.step(`Fixing vm-web-01 in the sandbox: "System updates" flips to Healthy…`);
   const agent = new Agent({ connect: { ca: ctx.sandbox.tls.ca } });

@@ -35,7 +35,9 @@ export interface Deps {
 
 /** The caller-chosen governance assignment key: a GUID derived from integration + assessment. */
 export function governanceKey(integration: string, resourceId: string, assessmentKey: string): string {
-  const h = createHash('sha1').update(`ticketloop:defender:${integration}:${resourceId.toLowerCase()}:${assessmentKey.toLowerCase()}`).digest('hex');
+  const h = createHash('sha1')
+    .update(`ticketloop:defender:${integration}:${resourceId.toLowerCase()}:${assessmentKey.toLowerCase()}`)
+    .digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
@@ -47,16 +49,32 @@ export function ticketNumberInt(number: string): number | undefined {
   return Number.isSafeInteger(n) && n <= 2_147_483_647 ? n : undefined;
 }
 
-const STATUS_WORD: Record<TicketInfo['status'], string> = { open: 'Active', resolved: 'Resolved', closed: 'Closed', canceled: 'Canceled' };
+const STATUS_WORD: Record<TicketInfo['status'], string> = {
+  open: 'Active',
+  resolved: 'Resolved',
+  closed: 'Closed',
+  canceled: 'Canceled',
+};
 
-export function governanceProperties(i: DefenderIntegration, s: ItemState, t: TicketInfo): GovernanceAssignmentProperties {
+export function governanceProperties(
+  i: DefenderIntegration,
+  s: ItemState,
+  t: TicketInfo,
+): GovernanceAssignmentProperties {
   const ticketNumber = ticketNumberInt(t.key);
   return {
     ...(s.owner ? { owner: s.owner } : {}),
     remediationDueDate: new Date(s.dueAt).toISOString(),
     isGracePeriod: s.grace,
-    governanceEmailNotification: { disableOwnerEmailNotification: !i.notifications.owner, disableManagerEmailNotification: !i.notifications.manager },
-    additionalData: { ...(ticketNumber !== undefined ? { ticketNumber } : {}), ticketLink: t.link, ticketStatus: `${STATUS_WORD[t.status]} (${t.key})` },
+    governanceEmailNotification: {
+      disableOwnerEmailNotification: !i.notifications.owner,
+      disableManagerEmailNotification: !i.notifications.manager,
+    },
+    additionalData: {
+      ...(ticketNumber !== undefined ? { ticketNumber } : {}),
+      ticketLink: t.link,
+      ticketStatus: `${STATUS_WORD[t.status]} (${t.key})`,
+    },
   };
 }
 
@@ -69,7 +87,11 @@ function render(template: string, vars: Record<string, string | number>): string
 }
 
 /** Run `fn` over `items`, `width` at a time; results in order, first error rethrown after all settle. */
-export async function pool<T, R>(items: T[], width: number, fn: (t: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+export async function pool<T, R>(
+  items: T[],
+  width: number,
+  fn: (t: T) => Promise<R>,
+): Promise<PromiseSettledResult<R>[]> {
   const out: PromiseSettledResult<R>[] = new Array(items.length);
   let next = 0;
   await Promise.all(
@@ -93,7 +115,10 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
   const db = defenderDb(d.app.store.db);
 
   /** The item and its integration, or undefined when the job no longer applies. */
-  async function load(p: { flowId: string; gen?: number }): Promise<{ s: ItemState; i: DefenderIntegration } | undefined> {
+  async function load(p: {
+    flowId: string;
+    gen?: number;
+  }): Promise<{ s: ItemState; i: DefenderIntegration } | undefined> {
     const s = await loadFlowState<ItemState>(d.app.store.db, FLOW, p.flowId);
     if (!s || (p.gen !== undefined && p.gen !== s.gen)) return undefined;
     const i = d.integrations.any(s.integration);
@@ -102,9 +127,23 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
   }
   const itsm = (i: DefenderIntegration) => d.app.connections.itsm(i.itsm);
 
-  async function ticketContent(i: DefenderIntegration, s: ItemState, flowId: string): Promise<Omit<OpenTicketInput, 'kind' | 'correlation'>> {
+  async function ticketContent(
+    i: DefenderIntegration,
+    s: ItemState,
+    flowId: string,
+  ): Promise<Omit<OpenTicketInput, 'kind' | 'correlation'>> {
     const m = await d.metadata(s.assessmentKey);
-    const example = s.resourceId ?? (await db.selectFrom('defender_assessment').select('resource_id').where('integration', '=', s.integration).where('item', '=', flowId).limit(1).executeTakeFirst())?.resource_id;
+    const example =
+      s.resourceId ??
+      (
+        await db
+          .selectFrom('defender_assessment')
+          .select('resource_id')
+          .where('integration', '=', s.integration)
+          .where('item', '=', flowId)
+          .limit(1)
+          .executeTakeFirst()
+      )?.resource_id;
     const vars = {
       title: s.title,
       severity: s.severity,
@@ -169,10 +208,22 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
           .limit(200)
           .execute();
         if (!rows.length) return done;
-        const results = await pool(rows, 8, (r) => arm.putGovernanceAssignment(r.resource_id, r.name, governanceKey(s.integration, r.resource_id, r.name), props));
+        const results = await pool(rows, 8, (r) =>
+          arm.putGovernanceAssignment(
+            r.resource_id,
+            r.name,
+            governanceKey(s.integration, r.resource_id, r.name),
+            props,
+          ),
+        );
         const ok = rows.filter((_, k) => results[k].status === 'fulfilled').map((r) => r.id);
         if (ok.length) {
-          await db.updateTable('defender_assessment').set({ governed_ticket: t.key }).where('integration', '=', s.integration).where('id', 'in', ok).execute();
+          await db
+            .updateTable('defender_assessment')
+            .set({ governed_ticket: t.key })
+            .where('integration', '=', s.integration)
+            .where('id', 'in', ok)
+            .execute();
         }
         const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
         if (failed) throw failed.reason;
@@ -204,7 +255,10 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
     async comment(p: { flowId: string; gen: number }) {
       const x = await load(p);
       if (!x || !x.s.ticket) return {};
-      await itsm(x.i).addComment(x.s.ticket, `This ticket was closed, but Defender for Cloud still reports "${x.s.title}" unhealthy on ${x.s.members} resource(s).`);
+      await itsm(x.i).addComment(
+        x.s.ticket,
+        `This ticket was closed, but Defender for Cloud still reports "${x.s.title}" unhealthy on ${x.s.members} resource(s).`,
+      );
       return {};
     },
 

@@ -101,10 +101,24 @@ export function nextReminder(s: Pick<ItemState, 'policy' | 'dueAt' | 'openedAt'>
   return candidates.length ? Math.min(...candidates) : undefined;
 }
 
-function newGeneration(s: ItemState, now: number, keepDue: boolean, timeframeDays?: number): { state: ItemState; effects: Effect[] } {
+function newGeneration(
+  s: ItemState,
+  now: number,
+  keepDue: boolean,
+  timeframeDays?: number,
+): { state: ItemState; effects: Effect[] } {
   const gen = s.gen + 1;
   const dueAt = keepDue ? s.dueAt : now + (timeframeDays ?? 30) * DAY_MS;
-  const state: ItemState = { ...s, gen, status: 'open', ticket: undefined, openedAt: now, dueAt, overdue: keepDue ? s.overdue : false, reminders: 0 };
+  const state: ItemState = {
+    ...s,
+    gen,
+    status: 'open',
+    ticket: undefined,
+    openedAt: now,
+    dueAt,
+    overdue: keepDue ? s.overdue : false,
+    reminders: 0,
+  };
   const effects: Effect[] = [{ kind: 'open', key: `open:${gen}`, payload: { gen } }];
   if (!state.overdue) effects.push({ kind: 'due', key: `due:${gen}`, runAt: dueAt, payload: { gen } });
   return { state, effects };
@@ -112,27 +126,50 @@ function newGeneration(s: ItemState, now: number, keepDue: boolean, timeframeDay
 
 function startSweep(s: ItemState): { state: ItemState; effects: Effect[] } {
   const sweeps = s.sweeps + 1;
-  return { state: { ...s, sweeps, sweeping: true, sweepAgain: false }, effects: [{ kind: 'govern', key: `govern:${s.gen}:${sweeps}`, payload: { gen: s.gen, sweep: sweeps } }] };
+  return {
+    state: { ...s, sweeps, sweeping: true, sweepAgain: false },
+    effects: [{ kind: 'govern', key: `govern:${s.gen}:${sweeps}`, payload: { gen: s.gen, sweep: sweeps } }],
+  };
 }
 
 function firstReminder(s: ItemState, now: number): Effect[] {
   const at = nextReminder(s, now);
-  return at === undefined ? [] : [{ kind: 'remind', key: `remind:${s.gen}:1`, runAt: at, payload: { gen: s.gen, n: 1, at } }];
+  return at === undefined
+    ? []
+    : [{ kind: 'remind', key: `remind:${s.gen}:1`, runAt: at, payload: { gen: s.gen, n: 1, at } }];
 }
 
-function onMembers(s: ItemState | undefined, e: Extract<DefenderEvent, { type: 'members' }>, now: number): Decision<ItemState> | null {
+function onMembers(
+  s: ItemState | undefined,
+  e: Extract<DefenderEvent, { type: 'members' }>,
+  now: number,
+): Decision<ItemState> | null {
   const { timeframeDays, ...info } = e.info;
   if (!s) {
     if (e.added <= 0 || e.members <= 0) return null;
     const dueAt = now + timeframeDays * DAY_MS;
-    const state: ItemState = { ...info, status: 'open', members: e.members, gen: 1, openedAt: now, dueAt, overdue: false, sweeps: 0, reopens: 0, reminders: 0 };
+    const state: ItemState = {
+      ...info,
+      status: 'open',
+      members: e.members,
+      gen: 1,
+      openedAt: now,
+      dueAt,
+      overdue: false,
+      sweeps: 0,
+      reopens: 0,
+      reminders: 0,
+    };
     return {
       state,
       effects: [
         { kind: 'open', key: 'open:1', payload: { gen: 1 } },
         { kind: 'due', key: 'due:1', runAt: dueAt, payload: { gen: 1 } },
       ],
-      audit: { action: 'opened', detail: { members: state.members, severity: info.severity, dueAt: new Date(dueAt).toISOString() } },
+      audit: {
+        action: 'opened',
+        detail: { members: state.members, severity: info.severity, dueAt: new Date(dueAt).toISOString() },
+      },
     };
   }
   // A deleted integration's item comes back only if an integration of the same name is created again.
@@ -147,10 +184,17 @@ function onMembers(s: ItemState | undefined, e: Extract<DefenderEvent, { type: '
   }
   if (members === 0 && ACTIVE.includes(s.status)) {
     if (s.status === 'ticket_open') {
-      return { state: { ...base, status: 'resolving' }, effects: [{ kind: 'resolve', key: `resolve:${s.gen}`, payload: { gen: s.gen } }], audit: { action: 'healthy', detail } };
+      return {
+        state: { ...base, status: 'resolving' },
+        effects: [{ kind: 'resolve', key: `resolve:${s.gen}`, payload: { gen: s.gen } }],
+        audit: { action: 'healthy', detail },
+      };
     }
     // No ticket yet: resolve once it exists. A ticket closed by hand (comment policy): nothing to close.
-    return { state: { ...base, status: s.status === 'open' ? 'resolving' : 'resolved' }, audit: { action: 'healthy', detail } };
+    return {
+      state: { ...base, status: s.status === 'open' ? 'resolving' : 'resolved' },
+      audit: { action: 'healthy', detail },
+    };
   }
   if (e.added > 0 && s.status === 'ticket_open') {
     // One sweep at a time per item: concurrent sweeps would write the same assignments twice.
@@ -181,7 +225,13 @@ function onTicketChanged(s: ItemState, e: TicketChangedEvent, now: number): Deci
     }
     if (policy !== 'comment') {
       const next = newGeneration(base, now, true);
-      return { ...next, audit: { action: 'closed_while_unhealthy', detail: { ...detail, policy, outcome: 'new_ticket', gen: next.state.gen } } };
+      return {
+        ...next,
+        audit: {
+          action: 'closed_while_unhealthy',
+          detail: { ...detail, policy, outcome: 'new_ticket', gen: next.state.gen },
+        },
+      };
     }
     return {
       state: { ...base, status: 'closed_unhealthy' },
@@ -189,7 +239,8 @@ function onTicketChanged(s: ItemState, e: TicketChangedEvent, now: number): Deci
       audit: { action: 'closed_while_unhealthy', detail: { ...detail, policy } },
     };
   }
-  if (s.status === 'closed_unhealthy' && ticket.status === 'open') return { state: { ...base, status: 'ticket_open' }, audit: { action: 'ticket_reopened', detail } };
+  if (s.status === 'closed_unhealthy' && ticket.status === 'open')
+    return { state: { ...base, status: 'ticket_open' }, audit: { action: 'ticket_reopened', detail } };
   return { state: base, audit: { action: 'ticket_changed', detail } };
 }
 
@@ -204,22 +255,35 @@ export const defenderFlow: Flow<ItemState, DefenderEvent> = {
         const state: ItemState = { ...s, ticket: e.ticket };
         const detail = { ticket: e.ticket.key, gen: e.gen };
         if (s.status === 'resolving') {
-          return { state, effects: [{ kind: 'resolve', key: `resolve:${s.gen}`, payload: { gen: s.gen } }], audit: { action: 'ticket_opened', detail } };
+          return {
+            state,
+            effects: [{ kind: 'resolve', key: `resolve:${s.gen}`, payload: { gen: s.gen } }],
+            audit: { action: 'ticket_opened', detail },
+          };
         }
         if (s.status !== 'open') return { state, audit: { action: 'ticket_opened', detail } };
         const open = startSweep({ ...state, status: 'ticket_open' });
-        return { state: open.state, effects: [...open.effects, ...firstReminder(open.state, now)], audit: { action: 'ticket_opened', detail } };
+        return {
+          state: open.state,
+          effects: [...open.effects, ...firstReminder(open.state, now)],
+          audit: { action: 'ticket_opened', detail },
+        };
       }
       case 'ticket_resolved':
         if (e.gen !== s.gen || s.status !== 'resolving') return null;
-        return { state: { ...s, status: 'resolved', ticket: e.ticket }, audit: { action: 'resolved', detail: { ticket: e.ticket.key } } };
+        return {
+          state: { ...s, status: 'resolved', ticket: e.ticket },
+          audit: { action: 'resolved', detail: { ticket: e.ticket.key } },
+        };
       case 'ticket_changed':
         return onTicketChanged(s, e, now);
       case 'due':
         if (e.gen !== s.gen || s.overdue || !ACTIVE.includes(s.status) || now < s.dueAt) return null;
         return {
           state: { ...s, overdue: true },
-          effects: s.ticket ? [{ kind: 'note', key: `overdue:${s.gen}`, payload: { gen: s.gen, what: 'overdue' } }] : [],
+          effects: s.ticket
+            ? [{ kind: 'note', key: `overdue:${s.gen}`, payload: { gen: s.gen, what: 'overdue' } }]
+            : [],
           audit: { action: 'overdue', detail: { dueAt: new Date(s.dueAt).toISOString() } },
         };
       case 'governed': {
@@ -234,13 +298,26 @@ export const defenderFlow: Flow<ItemState, DefenderEvent> = {
         if (e.gen !== s.gen || !ACTIVE.includes(s.status) || e.n <= s.reminders) return null;
         const state: ItemState = { ...s, reminders: e.n };
         const at = nextReminder(state, e.at);
-        const effects: Effect[] = at === undefined ? [] : [{ kind: 'remind', key: `remind:${s.gen}:${e.n + 1}`, runAt: at, payload: { gen: s.gen, n: e.n + 1, at } }];
+        const effects: Effect[] =
+          at === undefined
+            ? []
+            : [
+                {
+                  kind: 'remind',
+                  key: `remind:${s.gen}:${e.n + 1}`,
+                  runAt: at,
+                  payload: { gen: s.gen, n: e.n + 1, at },
+                },
+              ];
         return { state, effects, audit: { action: 'reminded', detail: { n: e.n } } };
       }
       case 'integration_deleted':
         return {
           state: { ...s, status: 'deleted' },
-          effects: s.ticket && s.ticket.status === 'open' ? [{ kind: 'note', key: `deleted:${s.gen}`, payload: { gen: s.gen, what: 'deleted' } }] : [],
+          effects:
+            s.ticket && s.ticket.status === 'open'
+              ? [{ kind: 'note', key: `deleted:${s.gen}`, payload: { gen: s.gen, what: 'deleted' } }]
+              : [],
           audit: { action: 'integration_deleted' },
         };
     }

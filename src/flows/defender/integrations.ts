@@ -22,7 +22,8 @@ export class Integrations {
   private readonly schema;
 
   constructor(private readonly app: Ticketloop) {
-    for (const config of app.integrations<DefenderIntegration>('defender')) this.live.set(config.name, { config, source: 'config' });
+    for (const config of app.integrations<DefenderIntegration>('defender'))
+      this.live.set(config.name, { config, source: 'config' });
     this.schema = integrationSchema({ type: 'defender', shape: defenderShape }, app.itsmModules);
   }
 
@@ -63,20 +64,32 @@ export class Integrations {
     const data = parsed.data as Record<string, unknown>;
     const refs = ['itsm', ...this.app.itsmModules.map((m) => m.configKey)].filter((k) => data[k] !== undefined);
     if (refs.length !== 1 || typeof data[refs[0]] !== 'string') {
-      throw new HttpProblem(400, 'invalid_request', 'itsm must name a connection from the config file (credentials are not accepted over the API)');
+      throw new HttpProblem(
+        400,
+        'invalid_request',
+        'itsm must name a connection from the config file (credentials are not accepted over the API)',
+      );
     }
     const itsm = data[refs[0]] as string;
-    if (!this.app.connections.hasItsm(itsm)) throw new HttpProblem(400, 'invalid_request', `no ITSM connection named "${itsm}"`);
+    if (!this.app.connections.hasItsm(itsm))
+      throw new HttpProblem(400, 'invalid_request', `no ITSM connection named "${itsm}"`);
     for (const k of refs) delete data[k];
     const config = { ...data, itsm } as DefenderIntegration;
     if (this.live.has(config.name) || this.app.config.integrations.some((i) => i.name === config.name)) {
       throw new HttpProblem(409, 'conflict', `an integration named "${config.name}" already exists`);
     }
-    const row = { name: config.name, config: JSON.stringify(config), deleted_at: null, updated_at: this.app.clock.now() };
+    const row = {
+      name: config.name,
+      config: JSON.stringify(config),
+      deleted_at: null,
+      updated_at: this.app.clock.now(),
+    };
     await defenderDb(this.app.store.db)
       .insertInto('defender_integration')
       .values(row)
-      .onConflict((oc) => oc.column('name').doUpdateSet({ config: row.config, deleted_at: null, updated_at: row.updated_at }))
+      .onConflict((oc) =>
+        oc.column('name').doUpdateSet({ config: row.config, deleted_at: null, updated_at: row.updated_at }),
+      )
       .execute();
     this.dead.delete(config.name);
     this.live.set(config.name, { config, source: 'api' });
@@ -87,9 +100,14 @@ export class Integrations {
   async remove(name: string): Promise<DefenderIntegration> {
     const e = this.live.get(name);
     if (!e) throw new HttpProblem(404, 'not_found', `no defender integration named "${name}"`);
-    if (e.source === 'config') throw new HttpProblem(409, 'conflict', `"${name}" is defined in the config file; remove it there`);
+    if (e.source === 'config')
+      throw new HttpProblem(409, 'conflict', `"${name}" is defined in the config file; remove it there`);
     const now = this.app.clock.now();
-    await defenderDb(this.app.store.db).updateTable('defender_integration').set({ deleted_at: now, updated_at: now }).where('name', '=', name).execute();
+    await defenderDb(this.app.store.db)
+      .updateTable('defender_integration')
+      .set({ deleted_at: now, updated_at: now })
+      .where('name', '=', name)
+      .execute();
     this.live.delete(name);
     this.dead.set(name, e.config);
     return e.config;

@@ -31,7 +31,12 @@ export const defenderModule: FlowModule = {
     const activate = async (i: DefenderIntegration) => {
       if (!i.enabled) return;
       await app.watch.track(app.connections.itsm(i.itsm), i.ticketType);
-      await app.engine.schedule(`defender-reconcile:${i.name}`, i.reconcileIntervalSeconds * 1000, 'defender.reconcile', { integration: i.name });
+      await app.engine.schedule(
+        `defender-reconcile:${i.name}`,
+        i.reconcileIntervalSeconds * 1000,
+        'defender.reconcile',
+        { integration: i.name },
+      );
     };
     for (const e of d.integrations.list()) await activate(e.config);
     registerDefenderRoutes({ ...d, activate });

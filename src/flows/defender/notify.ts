@@ -22,7 +22,9 @@ export class Mailer {
         secure: smtp.secure,
         requireTLS: smtp.starttls === 'require',
         ignoreTLS: smtp.starttls === 'off',
-        auth: smtp.username ? { user: smtp.username, pass: smtp.password ? resolveSecret(smtp.password).reveal() : '' } : undefined,
+        auth: smtp.username
+          ? { user: smtp.username, pass: smtp.password ? resolveSecret(smtp.password).reveal() : '' }
+          : undefined,
         tls: smtp.caFile ? { ca: readFileSync(smtp.caFile) } : undefined,
         connectionTimeout: 15_000,
         greetingTimeout: 15_000,

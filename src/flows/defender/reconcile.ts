@@ -82,8 +82,18 @@ export class MetadataCache {
   }
 }
 
-function info(p: { displayName: string; severity: Severity; description?: string; remediationDescription?: string }): MetadataInfo {
-  return { displayName: p.displayName, severity: p.severity, description: p.description, remediation: p.remediationDescription };
+function info(p: {
+  displayName: string;
+  severity: Severity;
+  description?: string;
+  remediationDescription?: string;
+}): MetadataInfo {
+  return {
+    displayName: p.displayName,
+    severity: p.severity,
+    description: p.description,
+    remediation: p.remediationDescription,
+  };
 }
 
 type Row = Pick<DefenderAssessmentTable, 'id' | 'item' | 'governed_ticket' | 'resource_id' | 'name'>;
@@ -95,12 +105,17 @@ interface Entry {
   title: string;
 }
 
-const chunks = <T>(xs: T[], n: number): T[][] => Array.from({ length: Math.ceil(xs.length / n) }, (_, k) => xs.slice(k * n, k * n + n));
+const chunks = <T>(xs: T[], n: number): T[][] =>
+  Array.from({ length: Math.ceil(xs.length / n) }, (_, k) => xs.slice(k * n, k * n + n));
 const day = (t: number) => new Date(t).toISOString().slice(0, 10);
 
 /** Start a pass: its stamp always grows, even on a clock that stands still (tests). */
 async function startPass(db: DefenderDb, integration: string, now: number) {
-  const row = await db.selectFrom('defender_pass').selectAll().where('integration', '=', integration).executeTakeFirst();
+  const row = await db
+    .selectFrom('defender_pass')
+    .selectAll()
+    .where('integration', '=', integration)
+    .executeTakeFirst();
   const pass = Math.max(now, Number(row?.pass ?? 0) + 1);
   await db
     .insertInto('defender_pass')
@@ -113,7 +128,11 @@ async function startPass(db: DefenderDb, integration: string, now: number) {
 /** One pass at a time per integration in this process (the schedule keeps instances apart). */
 const running = new WeakMap<object, Map<string, Promise<unknown>>>();
 
-export async function reconcile(d: Deps & { meta: MetadataCache }, i: DefenderIntegration, heartbeat: () => Promise<void> = async () => {}): Promise<ReconcileStats> {
+export async function reconcile(
+  d: Deps & { meta: MetadataCache },
+  i: DefenderIntegration,
+  heartbeat: () => Promise<void> = async () => {},
+): Promise<ReconcileStats> {
   const locks = running.get(d) ?? new Map<string, Promise<unknown>>();
   running.set(d, locks);
   const before = locks.get(i.name) ?? Promise.resolve();
@@ -126,14 +145,29 @@ export async function reconcile(d: Deps & { meta: MetadataCache }, i: DefenderIn
   }
 }
 
-async function runPass(d: Deps & { meta: MetadataCache }, i: DefenderIntegration, heartbeat: () => Promise<void>): Promise<ReconcileStats> {
+async function runPass(
+  d: Deps & { meta: MetadataCache },
+  i: DefenderIntegration,
+  heartbeat: () => Promise<void>,
+): Promise<ReconcileStats> {
   const started = performance.now();
   const db = defenderDb(d.app.store.db);
   const now = d.app.clock.now();
   const arm = d.app.connections.microsoft().arm;
   const { pass, capDay, capOpened } = await startPass(db, i.name, now);
   let openedToday = capDay === day(now) ? capOpened : 0;
-  const stats: ReconcileStats = { integration: i.name, pass, pages: 0, assessments: 0, unhealthy: 0, attached: 0, healed: 0, capped: 0, itemEvents: 0, ms: 0 };
+  const stats: ReconcileStats = {
+    integration: i.name,
+    pass,
+    pages: 0,
+    assessments: 0,
+    unhealthy: 0,
+    attached: 0,
+    healed: 0,
+    capped: 0,
+    itemEvents: 0,
+    ms: 0,
+  };
   const sevOk = (s: Severity) => !i.filters.severities || i.filters.severities.includes(s);
   const recs = i.filters.recommendations && new Set(i.filters.recommendations.map((r) => r.toLowerCase()));
   const policy = {
@@ -155,7 +189,13 @@ async function runPass(d: Deps & { meta: MetadataCache }, i: DefenderIntegration
   });
 
   /** One transaction: rows written, flow fed, governance deletions queued. */
-  async function commit(o: { upserts: (Entry & { item: string | null })[]; seen: string[]; healed: Row[]; added: Map<string, Entry[]>; tag: string }) {
+  async function commit(o: {
+    upserts: (Entry & { item: string | null })[];
+    seen: string[];
+    healed: Row[];
+    added: Map<string, Entry[]>;
+    tag: string;
+  }) {
     const removed = new Map<string, number>();
     for (const r of o.healed) if (r.item) removed.set(r.item, (removed.get(r.item) ?? 0) + 1);
     const items = new Set([...o.added.keys(), ...removed.keys()]);
@@ -166,15 +206,40 @@ async function runPass(d: Deps & { meta: MetadataCache }, i: DefenderIntegration
         await trx
           .insertInto('defender_assessment')
           .values(
-            part.map((e) => ({ integration: i.name, id: e.id, item: e.item, name: e.name, resource_id: e.resourceId, severity: e.severity, governed_ticket: null, seen: pass })),
+            part.map((e) => ({
+              integration: i.name,
+              id: e.id,
+              item: e.item,
+              name: e.name,
+              resource_id: e.resourceId,
+              severity: e.severity,
+              governed_ticket: null,
+              seen: pass,
+            })),
           )
-          .onConflict((oc) => oc.columns(['integration', 'id']).doUpdateSet((eb) => ({ item: eb.ref('excluded.item'), seen: eb.ref('excluded.seen'), severity: eb.ref('excluded.severity') })))
+          .onConflict((oc) =>
+            oc
+              .columns(['integration', 'id'])
+              .doUpdateSet((eb) => ({
+                item: eb.ref('excluded.item'),
+                seen: eb.ref('excluded.seen'),
+                severity: eb.ref('excluded.severity'),
+              })),
+          )
           .execute();
       }
       for (const part of chunks(o.seen, 5000)) {
-        await trx.updateTable('defender_assessment').set({ seen: pass }).where('integration', '=', i.name).where('id', 'in', part).execute();
+        await trx
+          .updateTable('defender_assessment')
+          .set({ seen: pass })
+          .where('integration', '=', i.name)
+          .where('id', 'in', part)
+          .execute();
       }
-      for (const part of chunks(o.healed.map((r) => r.id), 5000)) {
+      for (const part of chunks(
+        o.healed.map((r) => r.id),
+        5000,
+      )) {
         await trx.deleteFrom('defender_assessment').where('integration', '=', i.name).where('id', 'in', part).execute();
       }
       const events: FlowEvent[] = [];
@@ -189,7 +254,13 @@ async function runPass(d: Deps & { meta: MetadataCache }, i: DefenderIntegration
           .where('integration', '=', i.name)
           .where('item', '=', item)
           .executeTakeFirstOrThrow();
-        const event: DefenderEvent = { type: 'members', added: added.length, removed: removed.get(item) ?? 0, members: Number(count.n), info: itemInfo(sample) };
+        const event: DefenderEvent = {
+          type: 'members',
+          added: added.length,
+          removed: removed.get(item) ?? 0,
+          members: Number(count.n),
+          info: itemInfo(sample),
+        };
         events.push({ flow: FLOW, id: item, event });
       }
       if (events.length) await d.app.engine.applyIn(coreDb(trx), events, `reconcile:${i.name}`);
@@ -199,7 +270,11 @@ async function runPass(d: Deps & { meta: MetadataCache }, i: DefenderIntegration
         payload: { integration: i.name, pairs },
       }));
       if (jobs.length) await enqueueJobs(coreDb(trx), jobs, now);
-      await trx.updateTable('defender_pass').set({ cap_day: day(now), cap_opened: openedToday }).where('integration', '=', i.name).execute();
+      await trx
+        .updateTable('defender_pass')
+        .set({ cap_day: day(now), cap_opened: openedToday })
+        .where('integration', '=', i.name)
+        .execute();
     });
     stats.healed += o.healed.length;
     stats.itemEvents += items.size;
@@ -219,9 +294,19 @@ async function runPass(d: Deps & { meta: MetadataCache }, i: DefenderIntegration
     for (const a of page.value) {
       const m = meta.get(a.name.toLowerCase());
       const severity = m?.severity ?? a.properties.metadata?.severity ?? 'Medium';
-      const unhealthy = a.properties.status?.code === 'Unhealthy' && sevOk(severity) && (!recs || recs.has(a.name.toLowerCase()));
+      const unhealthy =
+        a.properties.status?.code === 'Unhealthy' && sevOk(severity) && (!recs || recs.has(a.name.toLowerCase()));
       if (unhealthy) stats.unhealthy++;
-      entries.set(rowId(a.id), { e: { id: rowId(a.id), name: a.name, resourceId: resourceIdOf(a), severity, title: m?.displayName ?? a.properties.displayName }, unhealthy });
+      entries.set(rowId(a.id), {
+        e: {
+          id: rowId(a.id),
+          name: a.name,
+          resourceId: resourceIdOf(a),
+          severity,
+          title: m?.displayName ?? a.properties.displayName,
+        },
+        unhealthy,
+      });
     }
     const rows = await db
       .selectFrom('defender_assessment')
@@ -251,7 +336,12 @@ async function runPass(d: Deps & { meta: MetadataCache }, i: DefenderIntegration
     const upserts: (Entry & { item: string | null })[] = [];
     const added = new Map<string, Entry[]>();
     if (candidates.size) {
-      const states = await db.selectFrom('flow_state').select(['id', 'state']).where('flow', '=', FLOW).where('id', 'in', [...candidates.keys()]).execute();
+      const states = await db
+        .selectFrom('flow_state')
+        .select(['id', 'state'])
+        .where('flow', '=', FLOW)
+        .where('id', 'in', [...candidates.keys()])
+        .execute();
       const status = new Map(states.map((r) => [r.id, (JSON.parse(r.state) as ItemState).status]));
       for (const [item, list] of candidates) {
         const st = status.get(item);
@@ -285,13 +375,22 @@ async function runPass(d: Deps & { meta: MetadataCache }, i: DefenderIntegration
   }
   stats.ms = Math.round(performance.now() - started);
   const lastStats = JSON.stringify({ ...stats, at: new Date(now).toISOString() });
-  await db.updateTable('defender_pass').set({ last_stats: lastStats, updated_at: now }).where('integration', '=', i.name).execute();
+  await db
+    .updateTable('defender_pass')
+    .set({ last_stats: lastStats, updated_at: now })
+    .where('integration', '=', i.name)
+    .execute();
   return stats;
 }
 
 /** Item info for an item that only lost members (no new entry on this page to describe it). */
 async function sampleEntry(db: DefenderDb, item: string): Promise<Entry | undefined> {
-  const row = await db.selectFrom('flow_state').select('state').where('flow', '=', FLOW).where('id', '=', item).executeTakeFirst();
+  const row = await db
+    .selectFrom('flow_state')
+    .select('state')
+    .where('flow', '=', FLOW)
+    .where('id', '=', item)
+    .executeTakeFirst();
   if (!row) return undefined;
   const s = JSON.parse(row.state) as ItemState;
   return { id: '', name: s.assessmentKey, resourceId: s.resourceId ?? '', severity: s.severity, title: s.title };

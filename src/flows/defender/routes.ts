@@ -54,7 +54,9 @@ export function registerDefenderRoutes(d: RouteDeps): void {
   const app = d.app.http;
   const db = defenderDb(d.app.store.db);
   const lastPass = async (name: string) => {
-    const v = (await db.selectFrom('defender_pass').select('last_stats').where('integration', '=', name).executeTakeFirst())?.last_stats;
+    const v = (
+      await db.selectFrom('defender_pass').select('last_stats').where('integration', '=', name).executeTakeFirst()
+    )?.last_stats;
     return v ? (JSON.parse(v) as Record<string, unknown>) : null;
   };
   const view = async (name: string) => {
@@ -62,17 +64,39 @@ export function registerDefenderRoutes(d: RouteDeps): void {
     if (!e) throw new HttpProblem(404, 'not_found', `no defender integration named "${name}"`);
     return { name, source: e.source, config: redact(e.config), lastReconcile: await lastPass(name) };
   };
-  const integrationView = z.object({ name: z.string(), source: z.enum(['config', 'api']), config: z.record(z.string(), z.unknown()), lastReconcile: z.record(z.string(), z.unknown()).nullable() });
+  const integrationView = z.object({
+    name: z.string(),
+    source: z.enum(['config', 'api']),
+    config: z.record(z.string(), z.unknown()),
+    lastReconcile: z.record(z.string(), z.unknown()).nullable(),
+  });
   const tags = ['defender'];
   const name = z.object({ name: z.string().min(1).max(64) });
 
-  app.get('/api/defender/integrations', { schema: { tags, summary: 'Defender integrations', response: { 200: z.object({ integrations: z.array(integrationView) }) } } }, async () => ({
-    integrations: await Promise.all(d.integrations.list().map((e) => view(e.config.name))),
-  }));
+  app.get(
+    '/api/defender/integrations',
+    {
+      schema: {
+        tags,
+        summary: 'Defender integrations',
+        response: { 200: z.object({ integrations: z.array(integrationView) }) },
+      },
+    },
+    async () => ({
+      integrations: await Promise.all(d.integrations.list().map((e) => view(e.config.name))),
+    }),
+  );
 
   app.post(
     '/api/defender/integrations',
-    { schema: { tags, summary: 'Create a Defender integration (same fields as the config file)', body: z.record(z.string(), z.unknown()), response: { 201: integrationView } } },
+    {
+      schema: {
+        tags,
+        summary: 'Create a Defender integration (same fields as the config file)',
+        body: z.record(z.string(), z.unknown()),
+        response: { 201: integrationView },
+      },
+    },
     async (req, reply) => {
       const i = await d.integrations.create(req.body);
       await d.activate(i);
@@ -80,46 +104,97 @@ export function registerDefenderRoutes(d: RouteDeps): void {
     },
   );
 
-  app.get('/api/defender/integrations/:name', { schema: { tags, params: name, response: { 200: integrationView } } }, async (req) => view(req.params.name));
+  app.get(
+    '/api/defender/integrations/:name',
+    { schema: { tags, params: name, response: { 200: integrationView } } },
+    async (req) => view(req.params.name),
+  );
 
   app.delete(
     '/api/defender/integrations/:name',
-    { schema: { tags, summary: 'Delete: removes its governance assignments and annotates its tickets', params: name, response: { 202: z.object({ deleted: z.string() }) } } },
+    {
+      schema: {
+        tags,
+        summary: 'Delete: removes its governance assignments and annotates its tickets',
+        params: name,
+        response: { 202: z.object({ deleted: z.string() }) },
+      },
+    },
     async (req, reply) => {
       const i = await d.integrations.remove(req.params.name);
       const run = String(d.app.clock.now());
-      await d.app.engine.enqueue({ kind: 'defender.purge', key: `defender-purge:${i.name}:${run}:0`, payload: { integration: i.name, run, round: 0 } });
+      await d.app.engine.enqueue({
+        kind: 'defender.purge',
+        key: `defender-purge:${i.name}:${run}:0`,
+        payload: { integration: i.name, run, round: 0 },
+      });
       return reply.code(202).send({ deleted: i.name });
     },
   );
 
-  app.post('/api/defender/integrations/:name/reconcile', { schema: { tags, summary: 'Run a reconcile pass now', params: name, response: { 202: z.object({ queued: z.boolean() }) } } }, async (req, reply) => {
-    if (!d.integrations.get(req.params.name)) throw new HttpProblem(404, 'not_found', `no defender integration named "${req.params.name}"`);
-    const n = await d.app.engine.enqueue({ kind: 'defender.reconcile', key: `defender-reconcile-now:${req.params.name}:${d.app.clock.now()}`, payload: { integration: req.params.name }, maxAttempts: 3 });
-    return reply.code(202).send({ queued: n > 0 });
-  });
+  app.post(
+    '/api/defender/integrations/:name/reconcile',
+    {
+      schema: {
+        tags,
+        summary: 'Run a reconcile pass now',
+        params: name,
+        response: { 202: z.object({ queued: z.boolean() }) },
+      },
+    },
+    async (req, reply) => {
+      if (!d.integrations.get(req.params.name))
+        throw new HttpProblem(404, 'not_found', `no defender integration named "${req.params.name}"`);
+      const n = await d.app.engine.enqueue({
+        kind: 'defender.reconcile',
+        key: `defender-reconcile-now:${req.params.name}:${d.app.clock.now()}`,
+        payload: { integration: req.params.name },
+        maxAttempts: 3,
+      });
+      return reply.code(202).send({ queued: n > 0 });
+    },
+  );
 
   app.get(
     '/api/defender/assignments',
-    { schema: { tags, summary: 'Query assignments (tracked unhealthy assessments and their tickets)', querystring: query, response: { 200: z.object({ assignments: z.array(assignment), nextCursor: z.string().nullable() }) } } },
+    {
+      schema: {
+        tags,
+        summary: 'Query assignments (tracked unhealthy assessments and their tickets)',
+        querystring: query,
+        response: { 200: z.object({ assignments: z.array(assignment), nextCursor: z.string().nullable() }) },
+      },
+    },
     async (req) => {
       const r = await scan(d, req.query, req.query.limit);
       return { assignments: r.out, nextCursor: r.cursor };
     },
   );
 
-  app.get('/api/defender/assignments.csv', { schema: { tags, summary: 'The same query as CSV (all pages)', querystring: query.omit({ limit: true, cursor: true }) } }, async (req, reply) => {
-    reply.header('content-type', 'text/csv; charset=utf-8').header('content-disposition', 'attachment; filename="defender-assignments.csv"');
-    const cols = Object.keys(assignment.shape) as (keyof Assignment)[];
-    const lines = [cols.join(',')];
-    let cursor: string | undefined;
-    do {
-      const r = await scan(d, { ...req.query, limit: 1000, cursor }, 1000);
-      for (const a of r.out) lines.push(cols.map((c) => csvCell(a[c])).join(','));
-      cursor = r.cursor ?? undefined;
-    } while (cursor);
-    return reply.send(lines.join('\r\n') + '\r\n');
-  });
+  app.get(
+    '/api/defender/assignments.csv',
+    {
+      schema: {
+        tags,
+        summary: 'The same query as CSV (all pages)',
+        querystring: query.omit({ limit: true, cursor: true }),
+      },
+    },
+    async (req, reply) => {
+      reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', 'attachment; filename="defender-assignments.csv"');
+      const cols = Object.keys(assignment.shape) as (keyof Assignment)[];
+      const lines = [cols.join(',')];
+      let cursor: string | undefined;
+      do {
+        const r = await scan(d, { ...req.query, limit: 1000, cursor }, 1000);
+        for (const a of r.out) lines.push(cols.map((c) => csvCell(a[c])).join(','));
+        cursor = r.cursor ?? undefined;
+      } while (cursor);
+      return reply.send(lines.join('\r\n') + '\r\n');
+    },
+  );
 }
 
 function csvCell(v: unknown): string {
@@ -139,7 +214,8 @@ const encodeCursor = (integration: string, id: string) => Buffer.from(`${integra
 function decodeCursor(c: string | undefined): { integration: string; id: string } | undefined {
   if (!c) return undefined;
   const [integration, id] = Buffer.from(c, 'base64url').toString().split('\n');
-  if (integration === undefined || id === undefined) throw new HttpProblem(400, 'invalid_request', 'cursor is not valid');
+  if (integration === undefined || id === undefined)
+    throw new HttpProblem(400, 'invalid_request', 'cursor is not valid');
   return { integration, id };
 }
 
@@ -150,19 +226,31 @@ async function scan(d: Deps, q: Query, limit: number): Promise<{ out: Assignment
   let after = decodeCursor(q.cursor);
   const out: Assignment[] = [];
   const scope = q.scope?.toLowerCase().replace(/\/+$/, '');
-  for (let scanned = 0; scanned < MAX_SCAN; ) {
+  for (let scanned = 0; scanned < MAX_SCAN;) {
     let sel = db.selectFrom('defender_assessment').selectAll().orderBy('integration').orderBy('id').limit(SCAN_CHUNK);
     if (q.integration) sel = sel.where('integration', '=', q.integration);
     if (q.severity) sel = sel.where('severity', '=', q.severity);
     if (after) {
       const a = after;
-      sel = sel.where((eb) => eb.or([eb('integration', '>', a.integration), eb.and([eb('integration', '=', a.integration), eb('id', '>', a.id)])]));
+      sel = sel.where((eb) =>
+        eb.or([
+          eb('integration', '>', a.integration),
+          eb.and([eb('integration', '=', a.integration), eb('id', '>', a.id)]),
+        ]),
+      );
     }
     const rows = await sel.execute();
     if (!rows.length) return { out, cursor: null };
     scanned += rows.length;
     const itemIds = [...new Set(rows.map((r) => r.item).filter((x): x is string => !!x))];
-    const states = itemIds.length ? await db.selectFrom('flow_state').select(['id', 'state']).where('flow', '=', FLOW).where('id', 'in', itemIds).execute() : [];
+    const states = itemIds.length
+      ? await db
+          .selectFrom('flow_state')
+          .select(['id', 'state'])
+          .where('flow', '=', FLOW)
+          .where('id', 'in', itemIds)
+          .execute()
+      : [];
     const byItem = new Map(states.map((s) => [s.id, JSON.parse(s.state) as ItemState]));
     for (const r of rows) {
       const s = r.item ? byItem.get(r.item) : undefined;
@@ -182,7 +270,8 @@ async function scan(d: Deps, q: Query, limit: number): Promise<{ out: Assignment
         governanceWritten: r.governed_ticket !== null,
       };
       after = { integration: r.integration, id: r.id };
-      if (scope && !(a.resourceId.toLowerCase() === scope || a.resourceId.toLowerCase().startsWith(`${scope}/`))) continue;
+      if (scope && !(a.resourceId.toLowerCase() === scope || a.resourceId.toLowerCase().startsWith(`${scope}/`)))
+        continue;
       if (q.status && a.status !== q.status) continue;
       if (q.owner && (a.owner ?? '').toLowerCase() !== q.owner.toLowerCase()) continue;
       if (q.overdue && String(a.overdue) !== q.overdue) continue;

@@ -35,4 +35,3 @@ export function reconcileNow(app: Ticketloop, integration: string): Promise<Reco
   if (!i) throw new Error(`no defender integration named ${integration}`);
   return reconcile(d, i);
 }
-

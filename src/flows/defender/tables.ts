@@ -75,7 +75,11 @@ export function defenderMigrations(dialect: Dialect): Record<string, Migration> 
           .addColumn('seen', bigint, (c) => c.notNull())
           .addPrimaryKeyConstraint('defender_assessment_pk', ['integration', 'id'])
           .execute();
-        await db.schema.createIndex('defender_assessment_item').on('defender_assessment').columns(['integration', 'item']).execute();
+        await db.schema
+          .createIndex('defender_assessment_item')
+          .on('defender_assessment')
+          .columns(['integration', 'item'])
+          .execute();
       },
     },
     // API integrations, their tombstones and each integration's pass state, out of `kv`.
@@ -99,7 +103,11 @@ export function defenderMigrations(dialect: Dialect): Record<string, Migration> 
           .addColumn('updated_at', bigint, (c) => c.notNull())
           .execute();
         await moveKvRows(db, 'defender:integration:', (name, config, at) =>
-          db.insertInto('defender_integration').values({ name, config, deleted_at: null, updated_at: at }).execute().then(() => {}),
+          db
+            .insertInto('defender_integration')
+            .values({ name, config, deleted_at: null, updated_at: at })
+            .execute()
+            .then(() => {}),
         );
         await moveKvRows(db, 'defender:deleted:', (name, config, at) =>
           db
@@ -117,7 +125,11 @@ export function defenderMigrations(dialect: Dialect): Record<string, Migration> 
             .execute();
         await moveKvRows(db, 'defender:pass:', async (integration, value, at) => {
           await passRow(integration, at);
-          await db.updateTable('defender_pass').set({ pass: Number(value) }).where('integration', '=', integration).execute();
+          await db
+            .updateTable('defender_pass')
+            .set({ pass: Number(value) })
+            .where('integration', '=', integration)
+            .execute();
         });
         await moveKvRows(db, 'defender:cap:', async (integration, value, at) => {
           await passRow(integration, at);
@@ -130,7 +142,11 @@ export function defenderMigrations(dialect: Dialect): Record<string, Migration> 
         });
         await moveKvRows(db, 'defender:last:', async (integration, value, at) => {
           await passRow(integration, at);
-          await db.updateTable('defender_pass').set({ last_stats: value }).where('integration', '=', integration).execute();
+          await db
+            .updateTable('defender_pass')
+            .set({ last_stats: value })
+            .where('integration', '=', integration)
+            .execute();
         });
       },
     },

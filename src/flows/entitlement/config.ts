@@ -6,11 +6,20 @@ import type { Integration } from '../../config/schema.ts';
 export const EM_APP_ID = '810dcf14-1858-4bf2-8134-4c369fa3235b';
 
 /** Request stages that can wait for a callback (launch-and-wait), in Graph's camelCase. */
-export const REQUEST_STAGES = ['assignmentRequestCreated', 'assignmentRequestApproved', 'assignmentRequestGranted', 'assignmentRequestRemoved'] as const;
+export const REQUEST_STAGES = [
+  'assignmentRequestCreated',
+  'assignmentRequestApproved',
+  'assignmentRequestGranted',
+  'assignmentRequestRemoved',
+] as const;
 export type RequestStage = (typeof REQUEST_STAGES)[number];
 
 /** Every stage a callout can name (pre-expiration stages are launch-and-continue). */
-export const ALL_STAGES = [...REQUEST_STAGES, 'assignmentFourteenDaysBeforeExpiration', 'assignmentOneDayBeforeExpiration'] as const;
+export const ALL_STAGES = [
+  ...REQUEST_STAGES,
+  'assignmentFourteenDaysBeforeExpiration',
+  'assignmentOneDayBeforeExpiration',
+] as const;
 export type CalloutStage = (typeof ALL_STAGES)[number];
 
 export const TICKET_TABLES = ['sc_req_item', 'sc_task', 'incident'] as const;

@@ -45,7 +45,11 @@ async function runEntitlementDemo(ctx: DemoContext): Promise<void> {
     const r = await request(url, {
       method: method as 'GET',
       dispatcher: agent,
-      headers: { accept: 'application/json', ...(json !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: {
+        accept: 'application/json',
+        ...(json !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
       body: json !== undefined ? JSON.stringify(json) : undefined,
     });
     const text = await r.body.text();
@@ -55,29 +59,53 @@ async function runEntitlementDemo(ctx: DemoContext): Promise<void> {
   const graph = new EntitlementGraph(app.connections.microsoft().graph);
 
   try {
-
     step('Creating a catalog, a custom extension that calls Ticketloop, and a ticketed access package (Graph)');
-    const cat = (await graph.listCatalogs("displayName eq 'Ticketloop demo'"))[0] ?? (await graph.createCatalog({ displayName: 'Ticketloop demo', description: 'Access packages provisioned through ServiceNow tickets' }));
+    const cat =
+      (await graph.listCatalogs("displayName eq 'Ticketloop demo'"))[0] ??
+      (await graph.createCatalog({
+        displayName: 'Ticketloop demo',
+        description: 'Access packages provisioned through ServiceNow tickets',
+      }));
     const target = `${ctx.url}${CALLOUT_PATH}`;
     const exts = await graph.listCustomWorkflowExtensions(cat.id);
     const ext =
       exts.find((e) => e.endpointConfiguration?.url === target) ??
-      (await graph.createCustomWorkflowExtension(cat.id, { displayName: `Ticketloop ${target}`, url: target, resourceId: audiencesOf(integ, app)[0], timeout: 'P14D' }));
-    out(`custom extension "${ext.displayName}" → ${target} (bearer for resourceId ${audiencesOf(integ, app)[0]}; Entra sent a connection test)`);
+      (await graph.createCustomWorkflowExtension(cat.id, {
+        displayName: `Ticketloop ${target}`,
+        url: target,
+        resourceId: audiencesOf(integ, app)[0],
+        timeout: 'P14D',
+      }));
+    out(
+      `custom extension "${ext.displayName}" → ${target} (bearer for resourceId ${audiencesOf(integ, app)[0]}; Entra sent a connection test)`,
+    );
     const pkg =
       (await graph.listAccessPackages("displayName eq 'Finance app (ticketed)'"))[0] ??
-      (await graph.createAccessPackage({ displayName: 'Finance app (ticketed)', description: 'SAP finance access, provisioned by the IT service desk', catalog: { id: cat.id } }));
+      (await graph.createAccessPackage({
+        displayName: 'Finance app (ticketed)',
+        description: 'SAP finance access, provisioned by the IT service desk',
+        catalog: { id: cat.id },
+      }));
     const policy = await graph.createAssignmentPolicy({
       displayName: `Ticketed via ServiceNow (${new Date().toISOString()})`,
       accessPackage: { id: pkg.id },
       allowedTargetScope: 'allMemberUsers',
       requestApprovalSettings: { isApprovalRequiredForAdd: true, isApprovalRequiredForUpdate: false, stages: [] },
-      customExtensionStageSettings: ['assignmentRequestApproved', 'assignmentRequestRemoved'].map((stage) => ({ stage, customExtension: { id: ext.id } })),
+      customExtensionStageSettings: ['assignmentRequestApproved', 'assignmentRequestRemoved'].map((stage) => ({
+        stage,
+        customExtension: { id: ext.id },
+      })),
     });
-    out(`access package "${pkg.displayName}" with policy "${policy.displayName}": extension on the approved and removed stages`);
+    out(
+      `access package "${pkg.displayName}" with policy "${policy.displayName}": extension on the approved and removed stages`,
+    );
 
     step('A user requests the access package, and the approver approves it');
-    const { value: [user] } = await call('POST', `${ms.baseUrl}/_sandbox/entra/users`, { users: [{ displayName: `Pat Demo ${new Date().toISOString().slice(11, 19)}` }] });
+    const {
+      value: [user],
+    } = await call('POST', `${ms.baseUrl}/_sandbox/entra/users`, {
+      users: [{ displayName: `Pat Demo ${new Date().toISOString().slice(11, 19)}` }],
+    });
     const req = await graph.createAssignmentRequest({
       requestType: 'userAdd',
       assignment: { targetId: user.id, assignmentPolicyId: policy.id, accessPackageId: pkg.id },
@@ -109,7 +137,12 @@ async function runEntitlementDemo(ctx: DemoContext): Promise<void> {
     if (ctx.auto) {
       step(`--auto: the IT agent (${sn.credentials.itil.username}) closes ${item.ticket.key} through the Table API`);
       const basic = Buffer.from(`${sn.credentials.itil.username}:${sn.credentials.itil.password}`).toString('base64');
-      await call('PATCH', `${sn.baseUrl}/api/now/table/${item.ticket.kind}/${item.ticket.id}`, { state: '3', close_notes: 'Access granted in SAP (demo --auto)' }, { authorization: `Basic ${basic}` });
+      await call(
+        'PATCH',
+        `${sn.baseUrl}/api/now/table/${item.ticket.kind}/${item.ticket.id}`,
+        { state: '3', close_notes: 'Access granted in SAP (demo --auto)' },
+        { authorization: `Basic ${basic}` },
+      );
     } else {
       step(`Open ${page} , then close the ticket ("Close Complete", with close notes) — waiting…`);
     }

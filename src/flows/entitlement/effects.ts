@@ -27,7 +27,10 @@ interface ExpirePayload {
   ticket?: TicketRef;
 }
 
-export function createEffects(app: Ticketloop, integrations: () => EntitlementIntegration[]): Record<string, JobHandler> {
+export function createEffects(
+  app: Ticketloop,
+  integrations: () => EntitlementIntegration[],
+): Record<string, JobHandler> {
   const integration = (name: string) => {
     const i = integrations().find((x) => x.name === name);
     if (!i) throw new PermanentError(`entitlement integration "${name}" is no longer configured`);
@@ -36,7 +39,13 @@ export function createEffects(app: Ticketloop, integrations: () => EntitlementIn
   const itsm = (name: string) => app.connections.itsm(integration(name).itsm);
 
   return {
-    async 'open-ticket'(p: { flowId: string; integration: string; table: string; fields: Record<string, string>; correlationDisplay: string }) {
+    async 'open-ticket'(p: {
+      flowId: string;
+      integration: string;
+      table: string;
+      fields: Record<string, string>;
+      correlationDisplay: string;
+    }) {
       const { ticket, created } = await itsm(p.integration).openTicket({
         kind: p.table,
         correlation: correlationKey(FLOW, p.flowId),
@@ -56,9 +65,17 @@ export function createEffects(app: Ticketloop, integrations: () => EntitlementIn
       detail: string;
       state?: 'denied';
     }) {
-      const body = buildResumeBody({ stage: p.stage, customExtensionStageInstanceId: p.flowId, detail: p.detail, source: p.source, ...(p.state ? { state: p.state } : {}) });
+      const body = buildResumeBody({
+        stage: p.stage,
+        customExtensionStageInstanceId: p.flowId,
+        detail: p.detail,
+        source: p.source,
+        ...(p.state ? { state: p.state } : {}),
+      });
       try {
-        await new EntitlementGraph(app.connections.microsoft().graph).resumeAssignmentRequest(p.requestId, body, { callbackUriPath: p.callbackUriPath });
+        await new EntitlementGraph(app.connections.microsoft().graph).resumeAssignmentRequest(p.requestId, body, {
+          callbackUriPath: p.callbackUriPath,
+        });
       } catch (e) {
         // Already resumed, timed out, denied or gone: retrying cannot help — end the item, say why.
         if (e instanceof ResumeNotWaiting) return ev(p.flowId, { type: 'resume_refused', reason: e.message });
@@ -74,7 +91,9 @@ export function createEffects(app: Ticketloop, integrations: () => EntitlementIn
 
     async 'expire-ticket'(p: ExpirePayload) {
       const port = itsm(p.integration);
-      const t = p.ticket ? await port.getTicket(p.ticket) : await port.findByCorrelation(p.table, correlationKey(FLOW, p.flowId));
+      const t = p.ticket
+        ? await port.getTicket(p.ticket)
+        : await port.findByCorrelation(p.table, correlationKey(FLOW, p.flowId));
       if (!t) return {}; // never opened (or deleted): nothing to annotate
       const when = new Date(p.deadline).toISOString();
       const note = [
@@ -83,7 +102,9 @@ export function createEffects(app: Ticketloop, integrations: () => EntitlementIn
       ].join('\n');
       await port.addWorkNote(t.ref, note);
       if (p.onTimeout === 'resolve' && t.status === 'open') {
-        await port.resolveTicket(t.ref, { notes: `Resolved by Ticketloop: the Entra request expired at ${when} before this ticket was closed.` });
+        await port.resolveTicket(t.ref, {
+          notes: `Resolved by Ticketloop: the Entra request expired at ${when} before this ticket was closed.`,
+        });
       }
       return {};
     },

@@ -16,7 +16,8 @@ import type { CalloutStage } from './config.ts';
 
 export const FLOW = 'entitlement';
 
-export type ItemStatus = 'received' | 'ticket_open' | 'resuming' | 'resumed' | 'denied' | 'expired' | 'failed' | 'closed';
+export type ItemStatus =
+  'received' | 'ticket_open' | 'resuming' | 'resumed' | 'denied' | 'expired' | 'failed' | 'closed';
 
 export interface EntitlementState {
   status: ItemStatus;
@@ -72,13 +73,24 @@ function resumeEffect(s: EntitlementState, detail: string, state?: 'denied'): Ef
     kind: 'resume',
     key: 'resume', // one resume per stage instance, ever
     priority: 'urgent', // the requester waits on it; it must not queue behind new callouts
-    payload: { integration: s.integration, requestId: s.requestId, stage: s.stage, callbackUriPath: s.callbackUriPath, source: s.resumeSource, detail, ...(state ? { state } : {}) },
+    payload: {
+      integration: s.integration,
+      requestId: s.requestId,
+      stage: s.stage,
+      callbackUriPath: s.callbackUriPath,
+      source: s.resumeSource,
+      detail,
+      ...(state ? { state } : {}),
+    },
   };
 }
 
 /** "RITM0010001 closed by david.miller: Access granted in SAP." — shown to approvers and requestors. */
 export function closeDetail(t: Ticket): string {
-  return `${t.ref.key} ${t.status} by ${t.closedBy || 'unknown'}${t.closeNotes ? `: ${t.closeNotes}` : ''}`.slice(0, 1000);
+  return `${t.ref.key} ${t.status} by ${t.closedBy || 'unknown'}${t.closeNotes ? `: ${t.closeNotes}` : ''}`.slice(
+    0,
+    1000,
+  );
 }
 
 function onCallout(s: EntitlementState | undefined, e: CalloutEvent, now: number): Decision<EntitlementState> {
@@ -97,17 +109,34 @@ function onCallout(s: EntitlementState | undefined, e: CalloutEvent, now: number
   };
   const detail = { stage: e.stage, requestId: e.requestId, via: e.via };
   if (!e.opensTicket) {
-    if (!e.callbackUriPath) return { state: { ...state, status: 'closed', reason: 'stage opens no ticket and waits for nothing' }, audit: { action: 'callout-ignored', detail } };
+    if (!e.callbackUriPath)
+      return {
+        state: { ...state, status: 'closed', reason: 'stage opens no ticket and waits for nothing' },
+        audit: { action: 'callout-ignored', detail },
+      };
     const resume = { detail: `No ticket is required at this stage (${e.stage}); continued by ${e.resumeSource}.` };
-    return { state: { ...state, status: 'resuming', resume }, effects: [resumeEffect(state, resume.detail)], audit: { action: 'callout-passed-through', detail } };
+    return {
+      state: { ...state, status: 'resuming', resume },
+      effects: [resumeEffect(state, resume.detail)],
+      audit: { action: 'callout-passed-through', detail },
+    };
   }
-  const effects: Effect[] = [{ kind: 'open-ticket', key: 'open-ticket', payload: { integration: e.integration, table: e.table, ...e.ticket } }];
+  const effects: Effect[] = [
+    { kind: 'open-ticket', key: 'open-ticket', payload: { integration: e.integration, table: e.table, ...e.ticket } },
+  ];
   if (e.callbackUriPath) {
     // Durable timer at Entra's own deadline: after it no resume can succeed.
     state.deadline = now + e.timeoutMs;
     effects.push({ kind: 'timeout', key: 'timeout', runAt: state.deadline, maxAttempts: 20 });
   }
-  return { state, effects, audit: { action: 'callout-accepted', detail: { ...detail, deadline: state.deadline && new Date(state.deadline).toISOString() } } };
+  return {
+    state,
+    effects,
+    audit: {
+      action: 'callout-accepted',
+      detail: { ...detail, deadline: state.deadline && new Date(state.deadline).toISOString() },
+    },
+  };
 }
 
 function onTicketChanged(s: EntitlementState, e: TicketChangedEvent): Decision<EntitlementState> | null {
@@ -118,26 +147,44 @@ function onTicketChanged(s: EntitlementState, e: TicketChangedEvent): Decision<E
     const open: EntitlementState = { ...s, status: 'ticket_open', ticket: s.ticket ?? t.ref };
     if (t.status === 'resolved' || t.status === 'closed') {
       const detail = closeDetail(t);
-      if (!s.callbackUriPath) return { state: { ...open, status: 'closed', reason: 'launch-and-continue stage: nothing to resume' }, audit: { action: 'ticket-closed', detail: base } };
-      return { state: { ...open, status: 'resuming', resume: { detail } }, effects: [resumeEffect(s, detail)], audit: { action: 'ticket-closed-resuming', detail: { ...base, resumeDetail: detail } } };
+      if (!s.callbackUriPath)
+        return {
+          state: { ...open, status: 'closed', reason: 'launch-and-continue stage: nothing to resume' },
+          audit: { action: 'ticket-closed', detail: base },
+        };
+      return {
+        state: { ...open, status: 'resuming', resume: { detail } },
+        effects: [resumeEffect(s, detail)],
+        audit: { action: 'ticket-closed-resuming', detail: { ...base, resumeDetail: detail } },
+      };
     }
     if (t.status === 'canceled') {
       const detail = closeDetail(t);
       if (s.callbackUriPath && DENIABLE.includes(s.stage)) {
-        return { state: { ...open, status: 'resuming', resume: { state: 'denied', detail } }, effects: [resumeEffect(s, detail, 'denied')], audit: { action: 'ticket-canceled-denying', detail: { ...base, resumeDetail: detail } } };
+        return {
+          state: { ...open, status: 'resuming', resume: { state: 'denied', detail } },
+          effects: [resumeEffect(s, detail, 'denied')],
+          audit: { action: 'ticket-canceled-denying', detail: { ...base, resumeDetail: detail } },
+        };
       }
       if (s.noted === version) return null;
       const reason = s.callbackUriPath
         ? `a request cannot be denied at stage ${s.stage}; no resume sent. Reopen and close the ticket to continue the request, or Entra fails it at its timeout`
         : 'launch-and-continue stage: nothing to resume';
-      return { state: { ...open, noted: version }, audit: { action: 'ticket-canceled-not-resumed', detail: { ...base, reason } } };
+      return {
+        state: { ...open, noted: version },
+        audit: { action: 'ticket-canceled-not-resumed', detail: { ...base, reason } },
+      };
     }
     if (!s.ticket) return { state: open, audit: { action: 'ticket-seen', detail: base } };
     return null;
   }
   if (s.status === 'expired' && t.status !== 'open' && s.noted !== version) {
     const reason = `Entra stopped waiting at ${s.deadline ? new Date(s.deadline).toISOString() : 'its timeout'} (the stage expired); a resume can no longer succeed, so none was sent`;
-    return { state: { ...s, noted: version }, audit: { action: 'ticket-closed-after-expiry-not-resumed', detail: { ...base, reason } } };
+    return {
+      state: { ...s, noted: version },
+      audit: { action: 'ticket-closed-after-expiry-not-resumed', detail: { ...base, reason } },
+    };
   }
   return null;
 }
@@ -152,7 +199,10 @@ export const entitlementFlow: Flow<EntitlementState, EntitlementEvent> = {
         if (s.ticket) return null;
         const status = s.status === 'received' ? 'ticket_open' : s.status;
         const detail = { ticket: e.ticket.key, table: e.ticket.kind, link: e.ticket.link };
-        return { state: { ...s, status, ticket: e.ticket }, audit: { action: e.created ? 'ticket-opened' : 'ticket-found', detail } };
+        return {
+          state: { ...s, status, ticket: e.ticket },
+          audit: { action: e.created ? 'ticket-opened' : 'ticket-found', detail },
+        };
       }
       case 'ticket_changed':
         return onTicketChanged(s, e);
@@ -161,18 +211,41 @@ export const entitlementFlow: Flow<EntitlementState, EntitlementEvent> = {
         const reason = `the custom extension's timeout passed at ${new Date(s.deadline ?? now).toISOString()} with the ticket still open; Entra fails the stage ("Process expired")`;
         return {
           state: { ...s, status: 'expired', reason },
-          effects: [{ kind: 'expire-ticket', key: 'expire-ticket', payload: { integration: s.integration, table: s.table, onTimeout: s.onTimeout, deadline: s.deadline ?? now, requestId: s.requestId, stage: s.stage, ...(s.ticket ? { ticket: s.ticket } : {}) } }],
+          effects: [
+            {
+              kind: 'expire-ticket',
+              key: 'expire-ticket',
+              payload: {
+                integration: s.integration,
+                table: s.table,
+                onTimeout: s.onTimeout,
+                deadline: s.deadline ?? now,
+                requestId: s.requestId,
+                stage: s.stage,
+                ...(s.ticket ? { ticket: s.ticket } : {}),
+              },
+            },
+          ],
           audit: { action: 'expired', detail: { reason, ticket: s.ticket?.key, onTimeout: s.onTimeout } },
         };
       }
       case 'resumed': {
         if (s.status !== 'resuming') return null;
         const status = s.resume?.state === 'denied' ? 'denied' : 'resumed';
-        return { state: { ...s, status }, audit: { action: status, detail: { requestId: s.requestId, stage: s.stage, resumeDetail: s.resume?.detail } } };
+        return {
+          state: { ...s, status },
+          audit: { action: status, detail: { requestId: s.requestId, stage: s.stage, resumeDetail: s.resume?.detail } },
+        };
       }
       case 'resume_refused': {
         if (s.status !== 'resuming') return null;
-        return { state: { ...s, status: 'failed', reason: e.reason }, audit: { action: 'resume-refused', detail: { reason: e.reason, note: 'Graph says the request is no longer waiting; not retried' } } };
+        return {
+          state: { ...s, status: 'failed', reason: e.reason },
+          audit: {
+            action: 'resume-refused',
+            detail: { reason: e.reason, note: 'Graph says the request is no longer waiting; not retried' },
+          },
+        };
       }
     }
     return null;

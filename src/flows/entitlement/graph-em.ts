@@ -24,7 +24,8 @@ export class ResumeNotWaiting extends PermanentError {
   }
 }
 
-export type AccessPackageStage = 'assignmentRequestCreated' | 'assignmentRequestApproved' | 'assignmentRequestGranted' | 'assignmentRequestRemoved';
+export type AccessPackageStage =
+  'assignmentRequestCreated' | 'assignmentRequestApproved' | 'assignmentRequestGranted' | 'assignmentRequestRemoved';
 
 export interface ResumeBody {
   source: string;
@@ -39,7 +40,13 @@ export interface ResumeBody {
 }
 
 /** The resume body for a stage callout (§2.5). `state` ends the request (created/approved stages). */
-export function buildResumeBody(o: { stage: AccessPackageStage; customExtensionStageInstanceId: string; detail?: string; state?: 'denied' | 'canceled'; source?: string }): ResumeBody {
+export function buildResumeBody(o: {
+  stage: AccessPackageStage;
+  customExtensionStageInstanceId: string;
+  detail?: string;
+  state?: 'denied' | 'canceled';
+  source?: string;
+}): ResumeBody {
   return {
     source: o.source ?? 'Ticketloop',
     type: `microsoft.graph.accessPackageCustomExtensionStage.${o.stage}`,
@@ -53,7 +60,8 @@ export function buildResumeBody(o: { stage: AccessPackageStage; customExtensionS
   };
 }
 
-const CALLBACK_PATH = /^(?:\/(?:v1\.0|beta))?\/identityGovernance\/entitlementManagement\/(assignmentRequests|accessPackageAssignmentRequests)\/([0-9a-fA-F-]{36})\/resume$/;
+const CALLBACK_PATH =
+  /^(?:\/(?:v1\.0|beta))?\/identityGovernance\/entitlementManagement\/(assignmentRequests|accessPackageAssignmentRequests)\/([0-9a-fA-F-]{36})\/resume$/;
 
 /**
  * The resume path for a request. A callout's CallbackUriPath is honoured only in its known shape and
@@ -66,7 +74,8 @@ export function resumePath(requestId: string, apiVersion: ApiVersion, callbackUr
   if (callbackUriPath) {
     const m = CALLBACK_PATH.exec(callbackUriPath);
     if (!m) throw new PermanentError(`unexpected CallbackUriPath: ${callbackUriPath.slice(0, 200)}`);
-    if (m[2].toLowerCase() !== requestId.toLowerCase()) throw new PermanentError('CallbackUriPath names another request');
+    if (m[2].toLowerCase() !== requestId.toLowerCase())
+      throw new PermanentError('CallbackUriPath names another request');
     if (m[1] === 'accessPackageAssignmentRequests' && apiVersion === 'beta') collection = m[1];
   }
   return `/${apiVersion}${EM}/${collection}/${requestId}/resume`;
@@ -85,15 +94,26 @@ export class EntitlementGraph {
    * Resume a request waiting on a custom-extension callout. Resolves on 204. Throws
    * ResumeNotWaiting when Graph says the request isn't waiting (400) or doesn't exist (404).
    */
-  async resumeAssignmentRequest(requestId: string, body: ResumeBody, o: { callbackUriPath?: string; apiVersion?: ApiVersion } = {}): Promise<void> {
+  async resumeAssignmentRequest(
+    requestId: string,
+    body: ResumeBody,
+    o: { callbackUriPath?: string; apiVersion?: ApiVersion } = {},
+  ): Promise<void> {
     const path = resumePath(requestId, o.apiVersion ?? this.graph.apiVersion, o.callbackUriPath);
     try {
       await this.graph.request({ method: 'POST', path, json: body });
     } catch (e) {
       if (!(e instanceof HttpError)) throw e;
       const err = (e.body as { error?: { code?: string; message?: string } } | undefined)?.error;
-      if (e.status === 404 || (e.status === 400 && /not waiting|waitingforcallback|no.*callback/i.test(err?.message ?? ''))) {
-        throw new ResumeNotWaiting(`resume of ${requestId} refused: ${err?.code ?? e.status} ${err?.message ?? ''}`.trim(), e.status, err?.code ?? '');
+      if (
+        e.status === 404 ||
+        (e.status === 400 && /not waiting|waitingforcallback|no.*callback/i.test(err?.message ?? ''))
+      ) {
+        throw new ResumeNotWaiting(
+          `resume of ${requestId} refused: ${err?.code ?? e.status} ${err?.message ?? ''}`.trim(),
+          e.status,
+          err?.code ?? '',
+        );
       }
       throw e;
     }
@@ -131,9 +151,19 @@ export class EntitlementGraph {
       '@odata.type': '#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension',
       displayName: o.displayName,
       description: o.description ?? o.displayName,
-      endpointConfiguration: { '@odata.type': '#microsoft.graph.logicAppTriggerEndpointConfiguration', ...(o.logicApp ?? {}), url: o.url },
-      authenticationConfiguration: { '@odata.type': '#microsoft.graph.azureAdTokenAuthentication', resourceId: o.resourceId },
-      callbackConfiguration: { '@odata.type': '#microsoft.graph.customExtensionCallbackConfiguration', timeoutDuration: o.timeout ?? 'P14D' },
+      endpointConfiguration: {
+        '@odata.type': '#microsoft.graph.logicAppTriggerEndpointConfiguration',
+        ...(o.logicApp ?? {}),
+        url: o.url,
+      },
+      authenticationConfiguration: {
+        '@odata.type': '#microsoft.graph.azureAdTokenAuthentication',
+        resourceId: o.resourceId,
+      },
+      callbackConfiguration: {
+        '@odata.type': '#microsoft.graph.customExtensionCallbackConfiguration',
+        timeoutDuration: o.timeout ?? 'P14D',
+      },
     });
   }
   listAccessPackages(filter?: string) {

@@ -27,7 +27,9 @@ const calloutSchema = z
     state: text,
     status: text,
     answers: z
-      .array(z.object({ answeredQuestion: z.object({ textString: text }).loose().nullish(), value: z.unknown() }).loose())
+      .array(
+        z.object({ answeredQuestion: z.object({ textString: text }).loose().nullish(), value: z.unknown() }).loose(),
+      )
       .max(200)
       .nullish(),
     callbackConfiguration: z.object({ durationBeforeTimeout: text, timeoutDuration: text }).loose().nullish(),
@@ -39,7 +41,10 @@ const calloutSchema = z
         state: text,
         status: text,
         assignmentPolicy: named,
-        target: z.object({ id: text, objectId: text, displayName: text, email: text, principalName: text }).loose().nullish(),
+        target: z
+          .object({ id: text, objectId: text, displayName: text, email: text, principalName: text })
+          .loose()
+          .nullish(),
       })
       .loose()
       .nullish(),
@@ -68,7 +73,9 @@ export class CalloutInvalid extends Error {
   }
 }
 
-const STAGE_BY_LOWER = new Map<string, CalloutStage | typeof CONNECTION_TEST>([...ALL_STAGES, CONNECTION_TEST].map((s) => [s.toLowerCase(), s as CalloutStage]));
+const STAGE_BY_LOWER = new Map<string, CalloutStage | typeof CONNECTION_TEST>(
+  [...ALL_STAGES, CONNECTION_TEST].map((s) => [s.toLowerCase(), s as CalloutStage]),
+);
 
 export function isRequestStage(s: string): s is RequestStage {
   return (REQUEST_STAGES as readonly string[]).includes(s);
@@ -87,7 +94,10 @@ export function camelKeys(v: unknown, depth = 0): unknown {
 
 /** ISO 8601 duration (PnW, PnDTnHnMnS; years/months approximated) → ms, or undefined if malformed. */
 export function parseIsoDuration(s: string): number | undefined {
-  const m = /^P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i.exec(s.trim());
+  const m =
+    /^P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i.exec(
+      s.trim(),
+    );
   if (!m || s.trim() === 'P' || /T$/i.test(s.trim())) return undefined;
   const [y, mo, w, d, h, mi, sec] = m.slice(1).map((x) => (x ? Number(x) : 0));
   return Math.round((((y * 365 + mo * 30 + w * 7 + d) * 24 + h) * 60 + mi) * 60_000 + sec * 1000);
@@ -98,22 +108,37 @@ export function parseIsoDuration(s: string): number | undefined {
  * `body.CustomExtensionStageInstanceId` (PascalCase when the sender used PascalCase).
  */
 export function parseCallout(input: unknown): Callout {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new CalloutInvalid([{ path: 'body', message: 'must be a JSON object' }]);
+  if (input === null || typeof input !== 'object' || Array.isArray(input))
+    throw new CalloutInvalid([{ path: 'body', message: 'must be a JSON object' }]);
   const pascal = Object.keys(input).some((k) => /^[A-Z]/.test(k));
   const name = (path: readonly PropertyKey[]) =>
-    ['body', ...path.map((p) => (typeof p === 'number' ? `[${p}]` : pascal ? String(p)[0].toUpperCase() + String(p).slice(1) : String(p)))].join('.').replace(/\.\[/g, '[');
+    [
+      'body',
+      ...path.map((p) =>
+        typeof p === 'number' ? `[${p}]` : pascal ? String(p)[0].toUpperCase() + String(p).slice(1) : String(p),
+      ),
+    ]
+      .join('.')
+      .replace(/\.\[/g, '[');
   const r = calloutSchema.safeParse(camelKeys(input));
   if (!r.success) throw new CalloutInvalid(r.error.issues.map((i) => ({ path: name(i.path), message: i.message })));
   const b = r.data;
   const stage = STAGE_BY_LOWER.get(b.stage.toLowerCase());
-  if (!stage) throw new CalloutInvalid([{ path: name(['stage']), message: `unknown stage '${b.stage.slice(0, 100)}' (expected one of ${[...ALL_STAGES, 'CustomExtensionConnectionTest'].join(', ')})` }]);
+  if (!stage)
+    throw new CalloutInvalid([
+      {
+        path: name(['stage']),
+        message: `unknown stage '${b.stage.slice(0, 100)}' (expected one of ${[...ALL_STAGES, 'CustomExtensionConnectionTest'].join(', ')})`,
+      },
+    ]);
 
   const problems: { path: string; message: string }[] = [];
   const requestId = b.accessPackageAssignmentRequestId ?? undefined;
   const callbackUriPath = b.callbackUriPath ?? undefined;
   if (isRequestStage(stage)) {
     // Launch-and-wait: without these the request can never be resumed.
-    if (!requestId) problems.push({ path: name(['accessPackageAssignmentRequestId']), message: `required for stage ${stage}` });
+    if (!requestId)
+      problems.push({ path: name(['accessPackageAssignmentRequestId']), message: `required for stage ${stage}` });
     if (!callbackUriPath) problems.push({ path: name(['callbackUriPath']), message: `required for stage ${stage}` });
   }
   if (requestId && callbackUriPath) {
@@ -128,7 +153,11 @@ export function parseCallout(input: unknown): Callout {
   if (durationText) {
     const ms = parseIsoDuration(durationText);
     const field = b.callbackConfiguration?.durationBeforeTimeout ? 'durationBeforeTimeout' : 'timeoutDuration';
-    if (ms === undefined || ms <= 0) problems.push({ path: name(['callbackConfiguration', field]), message: `'${durationText.slice(0, 50)}' is not an ISO 8601 duration` });
+    if (ms === undefined || ms <= 0)
+      problems.push({
+        path: name(['callbackConfiguration', field]),
+        message: `'${durationText.slice(0, 50)}' is not an ISO 8601 duration`,
+      });
     else timeoutMs = Math.min(ms, MAX_TIMEOUT_MS);
   }
   if (problems.length) throw new CalloutInvalid(problems);
@@ -182,7 +211,9 @@ function lookup(root: unknown, segments: string[]): unknown {
     if (v === null || typeof v !== 'object') return undefined;
     const obj = v as Record<string, unknown>;
     const key = lowerFirst(seg);
-    v = Object.hasOwn(obj, key) ? obj[key] : obj[Object.keys(obj).find((k) => k.toLowerCase() === seg.toLowerCase()) ?? ''];
+    v = Object.hasOwn(obj, key)
+      ? obj[key]
+      : obj[Object.keys(obj).find((k) => k.toLowerCase() === seg.toLowerCase()) ?? ''];
   }
   return v;
 }
@@ -211,7 +242,12 @@ export function renderTemplate(template: string, c: Callout): string {
     const name = part.length === 1 ? lowerFirst(part[0]) : '';
     const v =
       name === 'answersText'
-        ? (c.body.answers ?? []).map((a) => `${a.answeredQuestion?.textString ?? 'Question'}: ${typeof a.value === 'string' ? a.value : JSON.stringify(a.value ?? '')}`).join('\n')
+        ? (c.body.answers ?? [])
+            .map(
+              (a) =>
+                `${a.answeredQuestion?.textString ?? 'Question'}: ${typeof a.value === 'string' ? a.value : JSON.stringify(a.value ?? '')}`,
+            )
+            .join('\n')
         : name === 'stageLabel'
           ? (STAGE_LABEL[c.stage] ?? c.stage)
           : name === 'stage'
@@ -226,12 +262,20 @@ export function renderTemplate(template: string, c: Callout): string {
  * The ticket for a callout: rendered templates, and — whatever the templates say — the request id,
  * stage and stage instance id in the description and in correlation_display.
  */
-export function ticketContent(c: Callout, fields: Record<string, string>, removalFields: Record<string, string>): { fields: Record<string, string>; correlationDisplay: string } {
+export function ticketContent(
+  c: Callout,
+  fields: Record<string, string>,
+  removalFields: Record<string, string>,
+): { fields: Record<string, string>; correlationDisplay: string } {
   const removal = c.stage === 'assignmentRequestRemoved';
-  const templates = removal ? { ...DEFAULT_REMOVAL_FIELDS, ...fields, ...removalFields } : { ...DEFAULT_FIELDS, ...fields };
+  const templates = removal
+    ? { ...DEFAULT_REMOVAL_FIELDS, ...fields, ...removalFields }
+    : { ...DEFAULT_FIELDS, ...fields };
   const out: Record<string, string> = {};
   for (const [k, t] of Object.entries(templates)) {
-    const v = renderTemplate(t, c).replace(/\n{3,}/g, '\n\n').trim();
+    const v = renderTemplate(t, c)
+      .replace(/\n{3,}/g, '\n\n')
+      .trim();
     out[k] = FIELD_MAX[k] ? v.slice(0, FIELD_MAX[k]) : v;
   }
   const trailer = [

@@ -29,13 +29,21 @@ type Caller = { via: 'entra'; claims: Claims } | { via: 'logic-app'; secrets: Se
 const accepted = z.object({ status: z.enum(['accepted', 'duplicate']), id: z.string() }).describe('stored durably');
 const connectionTest = z.object({ status: z.literal('connection-test') });
 // Documented shape of Entra's callout (PascalCase); camelCase keys are accepted too and validated in the handler.
-const named = z.object({ Id: z.string().nullish(), DisplayName: z.string().nullish(), Description: z.string().nullish() }).loose().nullish();
+const named = z
+  .object({ Id: z.string().nullish(), DisplayName: z.string().nullish(), Description: z.string().nullish() })
+  .loose()
+  .nullish();
 const calloutDoc = z
   .object({
     AccessPackageAssignmentRequestId: z.string().nullish(),
     CallbackUriPath: z.string().nullish(),
     CustomExtensionStageInstanceId: z.string().nullish(),
-    Stage: z.string().nullish().describe('AssignmentRequestCreated | …Approved | …Granted | …Removed | CustomExtensionConnectionTest (any case)'),
+    Stage: z
+      .string()
+      .nullish()
+      .describe(
+        'AssignmentRequestCreated | …Approved | …Granted | …Removed | CustomExtensionConnectionTest (any case)',
+      ),
     RequestType: z.string().nullish(),
     CallbackConfiguration: z.object({ DurationBeforeTimeout: z.string().nullish() }).loose().nullish(),
     AccessPackage: named,
@@ -53,7 +61,8 @@ export interface CalloutRouteDeps {
   count(outcome: string): void;
 }
 
-const matches = (list: string[], id: string | undefined) => list.includes('*') || (id !== undefined && list.some((x) => x.toLowerCase() === id.toLowerCase()));
+const matches = (list: string[], id: string | undefined) =>
+  list.includes('*') || (id !== undefined && list.some((x) => x.toLowerCase() === id.toLowerCase()));
 
 export function audiencesOf(i: EntitlementIntegration, app: Ticketloop): string[] {
   const clientId = app.config.microsoft?.clientId;
@@ -72,9 +81,16 @@ export function registerCalloutRoutes(d: CalloutRouteDeps): void {
     ca: ms.caFile ? readFileSync(ms.caFile) : undefined,
     clock: app.clock,
   });
-  const verify = cachedTokenVerifier<Claims>((h) => verifier.verify(h), () => app.clock.now());
+  const verify = cachedTokenVerifier<Claims>(
+    (h) => verifier.verify(h),
+    () => app.clock.now(),
+  );
   app.http.addHook('onClose', async () => verifier.close());
-  const secretOf = new Map(all.flatMap((i) => (i.inbound.logicAppHmacSecret ? [[i.name, resolveSecret(i.inbound.logicAppHmacSecret).reveal()] as const] : [])));
+  const secretOf = new Map(
+    all.flatMap((i) =>
+      i.inbound.logicAppHmacSecret ? [[i.name, resolveSecret(i.inbound.logicAppHmacSecret).reveal()] as const] : [],
+    ),
+  );
   const hmacSecrets = [...new Set(secretOf.values())];
 
   const unauthorized = (reason: string, message: string) => {
@@ -95,20 +111,29 @@ export function registerCalloutRoutes(d: CalloutRouteDeps): void {
       d.count('connection-test');
       return { code: 200, body: { status: 'connection-test' as const } };
     }
-    const integ = d.integrations().find((i) => i.enabled && matches(i.accessPackages, c.accessPackageId) && matches(i.catalogs, c.catalogId));
+    const integ = d
+      .integrations()
+      .find((i) => i.enabled && matches(i.accessPackages, c.accessPackageId) && matches(i.catalogs, c.catalogId));
     if (!integ) {
       d.count('unmatched');
-      throw new HttpProblem(422, 'no_matching_integration', `no enabled entitlement integration handles access package ${c.accessPackageId ?? '(none)'} in catalog ${c.catalogId ?? '(none)'}`);
+      throw new HttpProblem(
+        422,
+        'no_matching_integration',
+        `no enabled entitlement integration handles access package ${c.accessPackageId ?? '(none)'} in catalog ${c.catalogId ?? '(none)'}`,
+      );
     }
     // The token / signature was checked against every integration; it must also fit this one.
     if (caller.via === 'entra') {
       const aud = Array.isArray(caller.claims.aud) ? caller.claims.aud : [caller.claims.aud];
-      if (!aud.some((a) => audiencesOf(integ, app).includes(String(a)))) throw unauthorized('audience', `the token is not meant for integration ${integ.name}`);
+      if (!aud.some((a) => audiencesOf(integ, app).includes(String(a))))
+        throw unauthorized('audience', `the token is not meant for integration ${integ.name}`);
       const appId = String(caller.claims.appid ?? caller.claims.azp ?? '').toLowerCase();
-      if (!integ.inbound.allowedAppIds.some((a) => a.toLowerCase() === appId)) throw unauthorized('appid', `the calling application is not allowed for integration ${integ.name}`);
+      if (!integ.inbound.allowedAppIds.some((a) => a.toLowerCase() === appId))
+        throw unauthorized('appid', `the calling application is not allowed for integration ${integ.name}`);
     } else {
       const secret = secretOf.get(integ.name);
-      if (!secret || !caller.secrets.has(secret)) throw unauthorized('signature', `the signature does not use integration ${integ.name}'s secret`);
+      if (!secret || !caller.secrets.has(secret))
+        throw unauthorized('signature', `the signature does not use integration ${integ.name}'s secret`);
     }
     const event: CalloutEvent = {
       type: 'callout',
@@ -126,10 +151,20 @@ export function registerCalloutRoutes(d: CalloutRouteDeps): void {
     };
     const r = await d.intake.submit(c.stageInstanceId, event satisfies CalloutEvent);
     d.count(r.created ? 'accepted' : 'duplicate');
-    return { code: 202, body: { status: r.created ? ('accepted' as const) : ('duplicate' as const), id: c.stageInstanceId } };
+    return {
+      code: 202,
+      body: { status: r.created ? ('accepted' as const) : ('duplicate' as const), id: c.stageInstanceId },
+    };
   }
 
-  const response = { 200: connectionTest, 202: accepted, 400: errorEnvelope, 401: errorEnvelope, 422: errorEnvelope, 503: errorEnvelope };
+  const response = {
+    200: connectionTest,
+    202: accepted,
+    400: errorEnvelope,
+    401: errorEnvelope,
+    422: errorEnvelope,
+    503: errorEnvelope,
+  };
   // `calloutDoc` documents the body in /openapi.json; parseCallout validates it (either casing) once.
   const documentOnly = () => (data: unknown) => ({ value: data });
 
@@ -138,10 +173,18 @@ export function registerCalloutRoutes(d: CalloutRouteDeps): void {
     {
       bodyLimit: BODY_LIMIT,
       validatorCompiler: documentOnly,
-      schema: { body: calloutDoc, response, tags: ['entitlement'], summary: 'Entra entitlement-management custom extension callout (bearer token)' },
+      schema: {
+        body: calloutDoc,
+        response,
+        tags: ['entitlement'],
+        summary: 'Entra entitlement-management custom extension callout (bearer token)',
+      },
       onRequest: async (req) => {
         try {
-          (req as FastifyRequest & { caller?: Caller }).caller = { via: 'entra', claims: await verify(req.headers.authorization) };
+          (req as FastifyRequest & { caller?: Caller }).caller = {
+            via: 'entra',
+            claims: await verify(req.headers.authorization),
+          };
         } catch (e) {
           if (e instanceof TokenRejected) throw unauthorized(e.reason, e.message);
           throw e;
@@ -150,7 +193,9 @@ export function registerCalloutRoutes(d: CalloutRouteDeps): void {
     },
     async (req, reply) => {
       const r = await handle(req, (req as unknown as { caller: Caller }).caller);
-      return r.code === 200 ? reply.code(200).send(r.body as { status: 'connection-test' }) : reply.code(202).send(r.body as z.infer<typeof accepted>);
+      return r.code === 200
+        ? reply.code(200).send(r.body as { status: 'connection-test' })
+        : reply.code(202).send(r.body as z.infer<typeof accepted>);
     },
   );
 
@@ -163,7 +208,8 @@ export function registerCalloutRoutes(d: CalloutRouteDeps): void {
         body: calloutDoc,
         response,
         tags: ['entitlement'],
-        summary: 'The same callout forwarded by a Logic App (validates Entra PoP) with X-Ticketloop-Signature: sha256=<hex HMAC of the raw body>',
+        summary:
+          'The same callout forwarded by a Logic App (validates Entra PoP) with X-Ticketloop-Signature: sha256=<hex HMAC of the raw body>',
       },
       // Verify the signature over the raw bytes before anything parses them.
       preParsing: rawBodyHmac({
@@ -171,12 +217,15 @@ export function registerCalloutRoutes(d: CalloutRouteDeps): void {
         bodyLimit: BODY_LIMIT,
         secrets: () => hmacSecrets,
         reject: (message) => unauthorized('signature', message),
-        accept: (req, secrets) => ((req as FastifyRequest & { caller?: Caller }).caller = { via: 'logic-app', secrets }),
+        accept: (req, secrets) =>
+          ((req as FastifyRequest & { caller?: Caller }).caller = { via: 'logic-app', secrets }),
       }) as never,
     },
     async (req, reply) => {
       const r = await handle(req, (req as unknown as { caller: Caller }).caller);
-      return r.code === 200 ? reply.code(200).send(r.body as { status: 'connection-test' }) : reply.code(202).send(r.body as z.infer<typeof accepted>);
+      return r.code === 200
+        ? reply.code(200).send(r.body as { status: 'connection-test' })
+        : reply.code(202).send(r.body as z.infer<typeof accepted>);
     },
   );
 }

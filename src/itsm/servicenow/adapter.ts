@@ -12,7 +12,15 @@ import type {
 } from '../port.ts';
 import { str, type ServiceNowClient, type SnRecord } from './client.ts';
 import type { WebhookAuthConfig } from './config.ts';
-import { NOTES_FIELD, TICKET_FIELDS, statesFor, toTicket, type CloseAction, type MapContext, type TableStates } from './map.ts';
+import {
+  NOTES_FIELD,
+  TICKET_FIELDS,
+  statesFor,
+  toTicket,
+  type CloseAction,
+  type MapContext,
+  type TableStates,
+} from './map.ts';
 import { MemoryWatermarkStore, ServiceNowPoller } from './poller.ts';
 import { q, checkValue } from './query.ts';
 import { registerServiceNowWebhook, webhookPath } from './webhook.ts';
@@ -53,9 +61,13 @@ const MAX_CORRELATION = 100; // task.correlation_id is a 100-character string
 const PERSON_TTL_MS = 60 * 60_000;
 
 export function checkCorrelationId(id: unknown): string {
-  if (typeof id !== 'string' || id.trim() === '') throw new PermanentError('refusing an empty correlation id: it would match unrelated tickets');
+  if (typeof id !== 'string' || id.trim() === '')
+    throw new PermanentError('refusing an empty correlation id: it would match unrelated tickets');
   if (id !== id.trim()) throw new PermanentError('correlation id has leading/trailing whitespace');
-  if (id.length > MAX_CORRELATION) throw new PermanentError(`correlation id longer than ${MAX_CORRELATION} characters would be truncated by ServiceNow`);
+  if (id.length > MAX_CORRELATION)
+    throw new PermanentError(
+      `correlation id longer than ${MAX_CORRELATION} characters would be truncated by ServiceNow`,
+    );
   try {
     checkValue('correlation_id', id);
   } catch (e) {
@@ -141,7 +153,8 @@ export class ServiceNowItsm implements ItsmPort {
   async reopenTicket(ref: TicketRef, note: string): Promise<Ticket> {
     const target = statesFor(ref.kind, this.o.states).write.reopen;
     const t = await this.patch(ref, { state: target, work_notes: nonEmpty('reopen note', note) });
-    if (t.fields.state !== target) throw new PermanentError(`${ref.key}: reopen was not applied (state is ${t.fields.state}, expected ${target})`);
+    if (t.fields.state !== target)
+      throw new PermanentError(`${ref.key}: reopen was not applied (state is ${t.fields.state}, expected ${target})`);
     return t;
   }
 
@@ -162,17 +175,31 @@ export class ServiceNowItsm implements ItsmPort {
       if (!rec) return undefined;
       const managerId = str(rec.manager);
       const manager = managerId ? await this.client.get('sys_user', managerId, { fields: ['email'] }) : undefined;
-      return { id: str(rec.sys_id), email: str(rec.email), managerEmail: manager ? str(manager.email) || undefined : undefined };
+      return {
+        id: str(rec.sys_id),
+        email: str(rec.email),
+        managerEmail: manager ? str(manager.email) || undefined : undefined,
+      };
     })();
     person.catch(() => this.people.delete(key));
     this.people.set(key, { at: this.now(), person });
     return person;
   }
 
-  async pollChanges(kind: string, prefix: string, watermark: string | undefined, onChange: OnTicketChange): Promise<string> {
+  async pollChanges(
+    kind: string,
+    prefix: string,
+    watermark: string | undefined,
+    onChange: OnTicketChange,
+  ): Promise<string> {
     const store = new MemoryWatermarkStore();
     if (watermark) await store.set(kind, watermark);
-    const poller = new ServiceNowPoller({ ...this.pollerOptions(kind, onChange), store, key: kind, filter: q().startsWith('correlation_id', prefix) });
+    const poller = new ServiceNowPoller({
+      ...this.pollerOptions(kind, onChange),
+      store,
+      key: kind,
+      filter: q().startsWith('correlation_id', prefix),
+    });
     return JSON.stringify({ ts: (await poller.pollOnce()).watermark });
   }
 
@@ -206,7 +233,12 @@ export class ServiceNowItsm implements ItsmPort {
     const tables = new Set([...(this.o.tables ?? ['incident']), ...Object.keys(this.o.closeOut ?? {})]);
     for (const table of tables) {
       try {
-        await this.client.list(table, { query: q().isNotEmpty('sys_id'), pageSize: 1, fields: ['sys_id'], noCount: true });
+        await this.client.list(table, {
+          query: q().isNotEmpty('sys_id'),
+          pageSize: 1,
+          fields: ['sys_id'],
+          noCount: true,
+        });
       } catch (e) {
         problems.push(`table ${table} is not reachable: ${(e as Error).message}`);
         continue;
@@ -245,7 +277,14 @@ export class ServiceNowItsm implements ItsmPort {
   }
 
   private pollerOptions(kind: string, onChange: OnTicketChange) {
-    return { client: this.client, table: kind, system: this.system, instanceUrl: this.ctx.instanceUrl, onChange, clock: { now: this.now } };
+    return {
+      client: this.client,
+      table: kind,
+      system: this.system,
+      instanceUrl: this.ctx.instanceUrl,
+      onChange,
+      clock: { now: this.now },
+    };
   }
 
   /** The neutral fields in ServiceNow's names; the caller only on incidents, where `caller_id` exists. */
@@ -265,7 +304,8 @@ export class ServiceNowItsm implements ItsmPort {
     try {
       return this.ticket(ref.kind, await this.client.update(ref.kind, ref.id, fields, this.read()));
     } catch (e) {
-      if (e instanceof HttpError && e.status === 404) throw new PermanentError(`${ref.kind} ${ref.key || ref.id} no longer exists (or is hidden by ACL)`);
+      if (e instanceof HttpError && e.status === 404)
+        throw new PermanentError(`${ref.kind} ${ref.key || ref.id} no longer exists (or is hidden by ACL)`);
       throw e;
     }
   }
@@ -288,17 +328,26 @@ export class ServiceNowItsm implements ItsmPort {
   }
 
   /** Mandatory fields present and every value a valid `sys_choice` (when the field has choices). */
-  private async closeOutProblems(table: string, action: CloseAction, values: Record<string, string>): Promise<string[]> {
+  private async closeOutProblems(
+    table: string,
+    action: CloseAction,
+    values: Record<string, string>,
+  ): Promise<string[]> {
     const key = `${table}|${action}|${JSON.stringify(Object.entries(values).sort())}`;
     if (this.validated.has(key)) return [];
     const problems: string[] = [];
     for (const field of statesFor(table, this.o.states).mandatory[action] ?? []) {
-      if (!values[field]?.trim()) problems.push(`${table} ${action}: mandatory field '${field}' is missing (set closeOut.${table}.${action}.${field})`);
+      if (!values[field]?.trim())
+        problems.push(
+          `${table} ${action}: mandatory field '${field}' is missing (set closeOut.${table}.${action}.${field})`,
+        );
     }
     for (const [field, value] of Object.entries(values)) {
       const valid = await this.choicesFor(table, field);
       if (valid && !valid.has(value)) {
-        problems.push(`${table} ${action}: '${value}' is not a valid choice for field '${field}' (sys_choice has: ${[...valid].join(', ')})`);
+        problems.push(
+          `${table} ${action}: '${value}' is not a valid choice for field '${field}' (sys_choice has: ${[...valid].join(', ')})`,
+        );
       }
     }
     if (!problems.length) this.validated.add(key);
@@ -314,7 +363,11 @@ export class ServiceNowItsm implements ItsmPort {
         for (const name of table === 'task' ? ['task'] : [table, 'task']) {
           const values = new Set<string>();
           const query = q().eq('name', name).eq('element', field);
-          for await (const c of this.client.listAll('sys_choice', { query, fields: ['value', 'inactive'], pageSize: 500 })) {
+          for await (const c of this.client.listAll('sys_choice', {
+            query,
+            fields: ['value', 'inactive'],
+            pageSize: 500,
+          })) {
             if (str(c.inactive) !== 'true') values.add(str(c.value));
           }
           if (values.size) return values;

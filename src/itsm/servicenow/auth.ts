@@ -12,7 +12,15 @@ export type ServiceNowAuthConfig =
   | { type: 'basic'; username: string; password: string }
   | { type: 'apikey'; apiKey: string }
   | { type: 'oauth'; grant: 'client_credentials'; clientId: string; clientSecret: string; scope?: string }
-  | { type: 'oauth'; grant: 'password'; clientId: string; clientSecret: string; username: string; password: string; scope?: string };
+  | {
+      type: 'oauth';
+      grant: 'password';
+      clientId: string;
+      clientSecret: string;
+      username: string;
+      password: string;
+      scope?: string;
+    };
 
 export interface ServiceNowAuthOptions {
   baseUrl: string;
@@ -138,7 +146,9 @@ export class OAuthAuth implements AuthProvider {
     if (cfg.grant === 'client_credentials') {
       return this.accept(await this.post({ ...base, ...scope, grant_type: 'client_credentials' }));
     }
-    return this.accept(await this.post({ ...base, ...scope, grant_type: 'password', username: cfg.username, password: cfg.password }));
+    return this.accept(
+      await this.post({ ...base, ...scope, grant_type: 'password', username: cfg.username, password: cfg.password }),
+    );
   }
 
   private async post(form: Record<string, string>): Promise<TokenResponse> {
@@ -164,7 +174,10 @@ export class OAuthAuth implements AuthProvider {
   }
 }
 
-export function createServiceNowAuth(cfg: ServiceNowAuthConfig, opts: ServiceNowAuthOptions): AuthProvider & { close?(): Promise<void> } {
+export function createServiceNowAuth(
+  cfg: ServiceNowAuthConfig,
+  opts: ServiceNowAuthOptions,
+): AuthProvider & { close?(): Promise<void> } {
   switch (cfg.type) {
     case 'basic':
       return new BasicAuth(cfg.username, cfg.password);

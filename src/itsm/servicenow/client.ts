@@ -63,7 +63,8 @@ const header = (h: OutboundCall['headers'], name: string): string | undefined =>
   return Array.isArray(v) ? v[0] : v;
 };
 
-const num = (v: string | undefined): number | undefined => (v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
+const num = (v: string | undefined): number | undefined =>
+  v !== undefined && v !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined;
 
 export function rateLimitInfo(call: Pick<OutboundCall, 'headers' | 'status'>): RateLimitInfo | undefined {
   const limit = num(header(call.headers, 'x-ratelimit-limit'));
@@ -113,7 +114,14 @@ export class ServiceNowClient {
     };
     const { timeoutMs, connections } = opts;
     const tuning = Object.fromEntries(Object.entries({ timeoutMs, connections }).filter(([, v]) => v !== undefined));
-    this.http = new HttpClient({ upstream: 'servicenow', baseUrl: this.baseUrl, auth: opts.auth, ca: opts.ca, recorder, ...tuning });
+    this.http = new HttpClient({
+      upstream: 'servicenow',
+      baseUrl: this.baseUrl,
+      auth: opts.auth,
+      ca: opts.ca,
+      recorder,
+      ...tuning,
+    });
   }
 
   /** One record, or undefined on 404 (missing or hidden by ACL). */
@@ -137,7 +145,8 @@ export class ServiceNowClient {
     const limit = opts.pageSize ?? 1000;
     const offset = opts.offset ?? 0;
     const query = typeof opts.query === 'string' ? opts.query : opts.query?.build({ allowEmpty: opts.allowEmpty });
-    if (!query && !opts.allowEmpty) throw new QueryError(`refusing to list ${table} without a query (pass allowEmpty for a full listing)`);
+    if (!query && !opts.allowEmpty)
+      throw new QueryError(`refusing to list ${table} without a query (pass allowEmpty for a full listing)`);
     const res = await this.http.request<{ result: SnRecord[] }>({
       method: 'GET',
       path: `/api/now/table/${checkTable(table)}`,
@@ -186,7 +195,12 @@ export class ServiceNowClient {
   }
 
   /** PATCH a record. */
-  async update(table: string, sysId: string, fields: Record<string, string>, opts: ReadOptions = {}): Promise<SnRecord> {
+  async update(
+    table: string,
+    sysId: string,
+    fields: Record<string, string>,
+    opts: ReadOptions = {},
+  ): Promise<SnRecord> {
     const res = await this.http.request<{ result: SnRecord }>({
       method: 'PATCH',
       path: `/api/now/table/${checkTable(table)}/${checkSysId(sysId)}`,
@@ -200,7 +214,11 @@ export class ServiceNowClient {
   /** DELETE; false if the record was already gone. */
   async delete(table: string, sysId: string): Promise<boolean> {
     try {
-      await this.http.request({ method: 'DELETE', path: `/api/now/table/${checkTable(table)}/${checkSysId(sysId)}`, headers: JSON_HEADERS });
+      await this.http.request({
+        method: 'DELETE',
+        path: `/api/now/table/${checkTable(table)}/${checkSysId(sysId)}`,
+        headers: JSON_HEADERS,
+      });
       return true;
     } catch (e) {
       if (e instanceof HttpError && e.status === 404) return false;
@@ -224,13 +242,15 @@ function readParams(opts: ReadOptions): Record<string, string | undefined> {
 function checkFields(fields: Record<string, string>): Record<string, string> {
   for (const [k, v] of Object.entries(fields)) {
     checkField(k);
-    if (typeof v !== 'string') throw new QueryError(`field ${k} must be a string value (ServiceNow values are strings)`);
+    if (typeof v !== 'string')
+      throw new QueryError(`field ${k} must be a string value (ServiceNow values are strings)`);
   }
   return fields;
 }
 
 function envelope(body: unknown): SnRecord | SnRecord[] {
-  if (!body || typeof body !== 'object' || !('result' in body)) throw new Error('ServiceNow answered without a {result} envelope');
+  if (!body || typeof body !== 'object' || !('result' in body))
+    throw new Error('ServiceNow answered without a {result} envelope');
   return (body as { result: SnRecord | SnRecord[] }).result;
 }
 

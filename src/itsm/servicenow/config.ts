@@ -58,7 +58,6 @@ export const serviceNowConnection = z
   })
   .strict();
 
-
 export const serviceNowInstance = serviceNowConnection.extend({ name: z.string().min(1) }).strict();
 
 export type ServiceNowConnection = z.infer<typeof serviceNowInstance>;

@@ -60,7 +60,10 @@ export const NOTES_FIELD = 'close_notes';
 
 export function statesFor(table: string, overrides?: Record<string, TableStates>): TableStates {
   const s = overrides?.[table] ?? STATES[table];
-  if (!s) throw new Error(`no state mapping for ServiceNow table '${table}' (known: ${Object.keys({ ...STATES, ...overrides }).join(', ')})`);
+  if (!s)
+    throw new Error(
+      `no state mapping for ServiceNow table '${table}' (known: ${Object.keys({ ...STATES, ...overrides }).join(', ')})`,
+    );
   return s;
 }
 
@@ -102,7 +105,13 @@ export function ticketLink(instanceUrl: string, table: string, sysId: string): s
 
 export function toRef(ctx: MapContext, table: string, record: SnRecord): TicketRef {
   const sysId = str(record.sys_id);
-  return { system: ctx.system, kind: table, id: sysId, key: str(record.number), link: ticketLink(ctx.instanceUrl, table, sysId) };
+  return {
+    system: ctx.system,
+    kind: table,
+    id: sysId,
+    key: str(record.number),
+    link: ticketLink(ctx.instanceUrl, table, sysId),
+  };
 }
 
 /** A Table API record (display_value=false) as a port Ticket; its version is `sys_mod_count`. */
@@ -120,7 +129,8 @@ export function toTicket(ctx: MapContext, table: string, record: SnRecord): Tick
     updatedAt: updated === undefined ? '' : new Date(updated).toISOString(),
     correlation: fields.correlation_id ?? '',
     // The user who made the closing update (closed_by / resolved_by are sys_user references).
-    closedBy: status === 'open' ? undefined : (opt(fields.sys_updated_by) ?? opt(fields.closed_by) ?? opt(fields.resolved_by)),
+    closedBy:
+      status === 'open' ? undefined : (opt(fields.sys_updated_by) ?? opt(fields.closed_by) ?? opt(fields.resolved_by)),
     closeNotes: opt(fields.close_notes),
     closeCode: opt(fields[codeField]),
     fields,

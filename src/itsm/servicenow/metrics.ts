@@ -10,14 +10,37 @@ export interface ServiceNowMetrics {
   onRateLimit(info: RateLimitInfo, instance?: string): void;
 }
 
-export function registerServiceNowMetrics(registry: Registry, opts: { prefix?: string; instance?: string } = {}): ServiceNowMetrics {
+export function registerServiceNowMetrics(
+  registry: Registry,
+  opts: { prefix?: string; instance?: string } = {},
+): ServiceNowMetrics {
   const p = opts.prefix ?? 'ticketloop_servicenow_';
   const instance = opts.instance ?? 'default';
   const labelNames = ['instance'] as const;
-  const limit = new Gauge({ name: `${p}rate_limit_limit`, help: 'X-RateLimit-Limit of the last ServiceNow response (requests per hour)', labelNames, registers: [registry] });
-  const remaining = new Gauge({ name: `${p}rate_limit_remaining`, help: 'X-RateLimit-Remaining of the last ServiceNow response, when sent', labelNames, registers: [registry] });
-  const reset = new Gauge({ name: `${p}rate_limit_reset_seconds`, help: 'X-RateLimit-Reset (UNIX seconds) of the last ServiceNow response', labelNames, registers: [registry] });
-  const limited = new Counter({ name: `${p}rate_limited_total`, help: 'ServiceNow 429 Too Many Requests answers', labelNames, registers: [registry] });
+  const limit = new Gauge({
+    name: `${p}rate_limit_limit`,
+    help: 'X-RateLimit-Limit of the last ServiceNow response (requests per hour)',
+    labelNames,
+    registers: [registry],
+  });
+  const remaining = new Gauge({
+    name: `${p}rate_limit_remaining`,
+    help: 'X-RateLimit-Remaining of the last ServiceNow response, when sent',
+    labelNames,
+    registers: [registry],
+  });
+  const reset = new Gauge({
+    name: `${p}rate_limit_reset_seconds`,
+    help: 'X-RateLimit-Reset (UNIX seconds) of the last ServiceNow response',
+    labelNames,
+    registers: [registry],
+  });
+  const limited = new Counter({
+    name: `${p}rate_limited_total`,
+    help: 'ServiceNow 429 Too Many Requests answers',
+    labelNames,
+    registers: [registry],
+  });
   return {
     onRateLimit(info, name = instance) {
       const l = { instance: name };

@@ -15,7 +15,8 @@ function authConfig(c: ServiceNowConnection): ServiceNowAuthConfig {
   if (a.type === 'basic') return { type: 'basic', username: a.username, password: resolveSecret(a.password).reveal() };
   if (a.type === 'apikey') return { type: 'apikey', apiKey: resolveSecret(a.key).reveal() };
   const clientSecret = resolveSecret(a.clientSecret).reveal();
-  if (a.grant === 'client_credentials') return { type: 'oauth', grant: 'client_credentials', clientId: a.clientId, clientSecret };
+  if (a.grant === 'client_credentials')
+    return { type: 'oauth', grant: 'client_credentials', clientId: a.clientId, clientSecret };
   const password = resolveSecret(a.password!).reveal();
   return { type: 'oauth', grant: 'password', clientId: a.clientId, clientSecret, username: a.username!, password };
 }

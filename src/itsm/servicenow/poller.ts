@@ -82,14 +82,18 @@ export class ServiceNowPoller {
     this.ctx = { system: o.system ?? 'servicenow', instanceUrl: o.instanceUrl ?? o.client.baseUrl };
     this.fields = [...new Set([...TICKET_FIELDS, ...(o.fields ?? [])])];
     this.filter = typeof o.filter === 'string' ? o.filter : (o.filter?.build() ?? '');
-    if (/\^(OR|NQ)|ORDERBY/.test(this.filter)) throw new QueryError('poller filter must be plain AND terms (no ^OR, ^NQ or ORDERBY)');
+    if (/\^(OR|NQ)|ORDERBY/.test(this.filter))
+      throw new QueryError('poller filter must be plain AND terms (no ^OR, ^NQ or ORDERBY)');
   }
 
   /** One catch-up pass: reads everything changed since the watermark minus the look-back. */
   async pollOnce(): Promise<PollResult> {
     const stored = await this.o.store.get(this.key);
     const markMs = stored ? parseSnDate((JSON.parse(stored) as Mark).ts) : undefined;
-    const startMs = markMs !== undefined ? markMs - this.lookBackMs : this.clock.now() - (this.o.initialLookBackMs ?? this.lookBackMs);
+    const startMs =
+      markMs !== undefined
+        ? markMs - this.lookBackMs
+        : this.clock.now() - (this.o.initialLookBackMs ?? this.lookBackMs);
     const pageSize = this.o.pageSize ?? 1000;
     let maxTs = markMs ?? startMs;
     let seen = 0;
@@ -97,13 +101,23 @@ export class ServiceNowPoller {
     let cursor: { ts: string; id: string } | undefined;
     for (;;) {
       const query = this.pageQuery(formatSnDate(startMs), cursor);
-      const page = await this.o.client.list(this.o.table, { query, pageSize, fields: this.fields, excludeReferenceLink: true, noCount: true });
+      const page = await this.o.client.list(this.o.table, {
+        query,
+        pageSize,
+        fields: this.fields,
+        excludeReferenceLink: true,
+        noCount: true,
+      });
       for (const r of page.records) {
         seen++;
         const ts = parseSnDate(str(r.sys_updated_on)) ?? 0;
         if (ts > maxTs) maxTs = ts;
         if (this.isNew(r, ts)) {
-          await this.o.onChange({ ticket: toTicket(this.ctx, this.o.table, r), ref: toRef(this.ctx, this.o.table, r), source: 'poll' });
+          await this.o.onChange({
+            ticket: toTicket(this.ctx, this.o.table, r),
+            ref: toRef(this.ctx, this.o.table, r),
+            source: 'poll',
+          });
           changes++;
         }
       }
@@ -125,7 +139,11 @@ export class ServiceNowPoller {
    * With `query`, matching records that are not tracked are reported too (e.g. a ticket created
    * by a request whose response was lost).
    */
-  async reconcile(table: string, known: AsyncIterable<string | KnownTicket> | Iterable<string | KnownTicket>, query?: Query | string): Promise<{ checked: number; changed: number; deleted: number; untracked: number }> {
+  async reconcile(
+    table: string,
+    known: AsyncIterable<string | KnownTicket> | Iterable<string | KnownTicket>,
+    query?: Query | string,
+  ): Promise<{ checked: number; changed: number; deleted: number; untracked: number }> {
     const stats = { checked: 0, changed: 0, deleted: 0, untracked: 0 };
     const tracked = new Set<string>();
     let batch: KnownTicket[] = [];
@@ -134,13 +152,23 @@ export class ServiceNowPoller {
       const byId = new Map(batch.map((k) => [k.sysId, k]));
       const found = new Set<string>();
       const page = q().in('sys_id', byId.keys());
-      for await (const r of this.o.client.listAll(table, { query: page, fields: this.fields, excludeReferenceLink: true, pageSize: batch.length, noCount: true })) {
+      for await (const r of this.o.client.listAll(table, {
+        query: page,
+        fields: this.fields,
+        excludeReferenceLink: true,
+        pageSize: batch.length,
+        noCount: true,
+      })) {
         const id = str(r.sys_id);
         found.add(id);
         const k = byId.get(id);
         if (k?.modCount !== undefined && k.modCount === str(r.sys_mod_count)) continue;
         stats.changed++;
-        await this.o.onChange({ ticket: toTicket(this.ctx, table, r), ref: toRef(this.ctx, table, r), source: 'reconcile' });
+        await this.o.onChange({
+          ticket: toTicket(this.ctx, table, r),
+          ref: toRef(this.ctx, table, r),
+          source: 'reconcile',
+        });
       }
       for (const k of batch) {
         if (found.has(k.sysId)) continue;
@@ -159,10 +187,19 @@ export class ServiceNowPoller {
     }
     await flush();
     if (query) {
-      for await (const r of this.o.client.listAll(table, { query, fields: this.fields, excludeReferenceLink: true, noCount: true })) {
+      for await (const r of this.o.client.listAll(table, {
+        query,
+        fields: this.fields,
+        excludeReferenceLink: true,
+        noCount: true,
+      })) {
         if (tracked.has(str(r.sys_id))) continue;
         stats.untracked++;
-        await this.o.onChange({ ticket: toTicket(this.ctx, table, r), ref: toRef(this.ctx, table, r), source: 'reconcile' });
+        await this.o.onChange({
+          ticket: toTicket(this.ctx, table, r),
+          ref: toRef(this.ctx, table, r),
+          source: 'reconcile',
+        });
       }
     }
     return stats;

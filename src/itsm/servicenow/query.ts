@@ -18,7 +18,8 @@ export class QueryError extends Error {
 const FIELD = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
 
 export function checkField(field: string): string {
-  if (typeof field !== 'string' || !FIELD.test(field)) throw new QueryError(`invalid field name ${JSON.stringify(field)}`);
+  if (typeof field !== 'string' || !FIELD.test(field))
+    throw new QueryError(`invalid field name ${JSON.stringify(field)}`);
   return field;
 }
 
@@ -27,14 +28,17 @@ export function checkValue(field: string, value: unknown, extraForbidden = ''): 
   if (typeof value === 'number' && Number.isFinite(value)) value = String(value);
   if (typeof value === 'boolean') value = String(value);
   if (typeof value !== 'string') throw new QueryError(`value for ${field} must be a string, got ${typeof value}`);
-  if (value.trim() === '') throw new QueryError(`refusing an empty value for ${field}: it would match unrelated records`);
+  if (value.trim() === '')
+    throw new QueryError(`refusing an empty value for ${field}: it would match unrelated records`);
   if (/[\^\r\n]/.test(value)) {
     throw new QueryError(`value for ${field} contains '^' or a line break; ServiceNow queries cannot escape it`);
   }
   for (const ch of extraForbidden) {
-    if (value.includes(ch)) throw new QueryError(`value for ${field} contains '${ch}', which this operator uses as a separator`);
+    if (value.includes(ch))
+      throw new QueryError(`value for ${field} contains '${ch}', which this operator uses as a separator`);
   }
-  if (/^\s*javascript:/i.test(value)) throw new QueryError(`value for ${field} starts with 'javascript:'; use .script() on purpose`);
+  if (/^\s*javascript:/i.test(value))
+    throw new QueryError(`value for ${field} starts with 'javascript:'; use .script() on purpose`);
   return value;
 }
 
@@ -142,13 +146,21 @@ export class Query {
     return this.term(field, 'DYNAMIC', filterSysId);
   }
   /** `RELATIVEGT@hour@ago@1` style: `field` newer than `amount` `unit`s ago. */
-  relative(field: string, op: 'RELATIVEGT' | 'RELATIVELT', unit: 'minute' | 'hour' | 'dayofweek' | 'month' | 'year', when: 'ago' | 'ahead', amount: number): this {
-    if (!Number.isInteger(amount) || amount < 0) throw new QueryError(`relative amount for ${field} must be a non-negative integer`);
+  relative(
+    field: string,
+    op: 'RELATIVEGT' | 'RELATIVELT',
+    unit: 'minute' | 'hour' | 'dayofweek' | 'month' | 'year',
+    when: 'ago' | 'ahead',
+    amount: number,
+  ): this {
+    if (!Number.isInteger(amount) || amount < 0)
+      throw new QueryError(`relative amount for ${field} must be a non-negative integer`);
     return this.raw(`${checkField(field)}${op}@${unit}@${when}@${amount}`);
   }
   /** A server-side script value (`javascript:gs.daysAgoStart(0)`), used on purpose only. */
   script(field: string, op: '=' | '!=' | '<' | '<=' | '>' | '>=', expression: string): this {
-    if (!/^javascript:[^^\r\n]+$/.test(expression)) throw new QueryError(`script value for ${field} must be 'javascript:…' without '^'`);
+    if (!/^javascript:[^^\r\n]+$/.test(expression))
+      throw new QueryError(`script value for ${field} must be 'javascript:…' without '^'`);
     return this.raw(`${checkField(field)}${op}${expression}`);
   }
 

@@ -68,11 +68,16 @@ function verify(want: Expected, headers: Record<string, string | string[] | unde
     return (Array.isArray(v) ? v[0] : v) ?? '';
   };
   // An empty secret or token would let anyone in: it never verifies.
-  if ('hmacSecret' in want) return !!want.hmacSecret && same(h(SIGNATURE_HEADER).trim().toLowerCase(), signBody(want.hmacSecret, raw));
+  if ('hmacSecret' in want)
+    return !!want.hmacSecret && same(h(SIGNATURE_HEADER).trim().toLowerCase(), signBody(want.hmacSecret, raw));
   return !!want.authorization && same(h('authorization'), want.authorization);
 }
 
-export function verifyWebhookAuth(auth: WebhookAuthConfig, headers: Record<string, string | string[] | undefined>, raw: Buffer): boolean {
+export function verifyWebhookAuth(
+  auth: WebhookAuthConfig,
+  headers: Record<string, string | string[] | undefined>,
+  raw: Buffer,
+): boolean {
   return verify(expected(auth), headers, raw);
 }
 
@@ -94,7 +99,8 @@ function parseBody(raw: Buffer): WebhookBody | string {
   if (!o || typeof o !== 'object') return 'body is not an object';
   if (typeof o.table !== 'string' || !/^[a-z][a-z0-9_]*$/i.test(o.table)) return 'missing or invalid table';
   if (typeof o.sys_id !== 'string' || !/^[0-9a-f]{32}$/i.test(o.sys_id)) return 'missing or invalid sys_id';
-  if (o.operation !== 'insert' && o.operation !== 'update' && o.operation !== 'delete') return 'operation must be insert, update or delete';
+  if (o.operation !== 'insert' && o.operation !== 'update' && o.operation !== 'delete')
+    return 'operation must be insert, update or delete';
   if (o.operation !== 'delete' && (!o.record || typeof o.record !== 'object')) return 'record missing';
   return o as WebhookBody;
 }
@@ -106,21 +112,33 @@ export function webhookChange(body: WebhookBody, ctx: MapContext): TicketChange 
   return { ticket, ref: toRef(ctx, body.table, record), source: 'webhook' };
 }
 
-export async function registerServiceNowWebhook(app: FastifyInstance<any, any, any, any, any>, opts: ServiceNowWebhookOptions): Promise<void> {
+export async function registerServiceNowWebhook(
+  app: FastifyInstance<any, any, any, any, any>,
+  opts: ServiceNowWebhookOptions,
+): Promise<void> {
   const path = opts.path ?? '/webhooks/servicenow';
   const ctx: MapContext = { system: opts.system ?? 'servicenow', instanceUrl: opts.instanceUrl ?? '' };
   const want = expected(opts.auth);
   await app.register(async (scope) => {
     // Keep the raw bytes: the HMAC covers the body exactly as sent.
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_req, body, done) =>
+      done(null, body),
+    );
     scope.post(path, async (req: FastifyRequest, reply: FastifyReply) => {
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       if (!verify(want, req.headers, raw)) {
-        return reply.code(401).send({ error: { code: 'unauthorized', message: 'invalid webhook signature or credentials', requestId: req.id } });
+        return reply
+          .code(401)
+          .send({
+            error: { code: 'unauthorized', message: 'invalid webhook signature or credentials', requestId: req.id },
+          });
       }
       const body = parseBody(raw);
-      if (typeof body === 'string') return reply.code(400).send({ error: { code: 'invalid_request', message: `bad webhook body: ${body}`, requestId: req.id } });
+      if (typeof body === 'string')
+        return reply
+          .code(400)
+          .send({ error: { code: 'invalid_request', message: `bad webhook body: ${body}`, requestId: req.id } });
       if (opts.tables && !opts.tables().has(body.table)) return reply.code(202).send({ status: 'ignored' });
       await opts.onChange(webhookChange(body, ctx));
       return reply.code(202).send({ status: 'accepted' });
