@@ -403,14 +403,12 @@ export function registerGraphEm(app: FastifyInstance, d: EmDeps, baseUrl: () => 
     list(
       req,
       `${ctx}/assignmentRequests`,
-      store
-        .list<AssignmentRequest>(C.requests)
-        .map((r) =>
-          withNav(requestShape(r, req), {
-            accessPackage: { id: r._accessPackageId },
-            target: { objectId: r._targetId, id: r._targetId },
-          }),
-        ),
+      store.list<AssignmentRequest>(C.requests).map((r) =>
+        withNav(requestShape(r, req), {
+          accessPackage: { id: r._accessPackageId },
+          target: { objectId: r._targetId, id: r._targetId },
+        }),
+      ),
     ),
   );
   route('GET', '/assignmentRequests/:id', READ, (req) =>
@@ -427,15 +425,13 @@ export function registerGraphEm(app: FastifyInstance, d: EmDeps, baseUrl: () => 
     list(
       req,
       `${ctx}/assignments`,
-      store
-        .list<Assignment>(C.assignments)
-        .map((a) =>
-          withNav(assignmentShape(a, req), {
-            accessPackage: { id: a._accessPackageId },
-            target: { objectId: a._targetId, id: a._targetId },
-            assignmentPolicy: { id: a._policyId },
-          }),
-        ),
+      store.list<Assignment>(C.assignments).map((a) =>
+        withNav(assignmentShape(a, req), {
+          accessPackage: { id: a._accessPackageId },
+          target: { objectId: a._targetId, id: a._targetId },
+          assignmentPolicy: { id: a._policyId },
+        }),
+      ),
     ),
   );
   route('GET', '/assignments/:id', READ, (req) =>

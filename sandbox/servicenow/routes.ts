@@ -282,12 +282,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     const e = err as { statusCode?: number; message?: string };
     const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
-    return reply
-      .code(status)
-      .send({
-        error: { message: status === 500 ? 'Internal Server Error' : 'Bad Request', detail: e.message ?? '' },
-        status: 'failure',
-      });
+    return reply.code(status).send({
+      error: { message: status === 500 ? 'Internal Server Error' : 'Bad Request', detail: e.message ?? '' },
+      status: 'failure',
+    });
   });
   app.setNotFoundHandler((_req, reply) =>
     reply

@@ -387,28 +387,26 @@ export class Engine {
       );
       if (outcome === 'dead' && !job.key.startsWith('schedule:')) {
         this.log?.error({ job: job.id, kind: job.kind, err: message }, 'job dead-lettered');
-        await this.db
-          .transaction()
-          .execute((trx) =>
-            appendAudit(
-              trx,
-              [
-                {
-                  kind: 'job',
-                  actor: this.workerId,
-                  subject: `job/${job.id}`,
-                  detail: {
-                    action: 'dead-lettered',
-                    kind: job.kind,
-                    key: job.key,
-                    attempts: job.attempts,
-                    error: message,
-                  },
+        await this.db.transaction().execute((trx) =>
+          appendAudit(
+            trx,
+            [
+              {
+                kind: 'job',
+                actor: this.workerId,
+                subject: `job/${job.id}`,
+                detail: {
+                  action: 'dead-lettered',
+                  kind: job.kind,
+                  key: job.key,
+                  attempts: job.attempts,
+                  error: message,
                 },
-              ],
-              now,
-            ),
-          );
+              },
+            ],
+            now,
+          ),
+        );
       } else if (outcome === 'retry') {
         this.log?.debug({ job: job.id, kind: job.kind, err: message, retryAt }, 'job failed; will retry');
       }

@@ -117,11 +117,9 @@ export async function createHttpServer(o: HttpServerOptions): Promise<App> {
   });
 
   app.setNotFoundHandler((req, reply) => {
-    reply
-      .code(404)
-      .send({
-        error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, requestId: req.id },
-      });
+    reply.code(404).send({
+      error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, requestId: req.id },
+    });
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {

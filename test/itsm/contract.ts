@@ -114,7 +114,11 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
       assert.equal(b.created, false, 'the second open found the first ticket');
       assert.deepEqual(b.ticket.ref, a.ticket.ref);
       assert.equal(b.ticket.correlation, key);
-      assert.deepEqual(await s.agent.search(kind, `contract ${run} once`), [a.ticket.ref.id], 'exactly one ticket in the ITSM');
+      assert.deepEqual(
+        await s.agent.search(kind, `contract ${run} once`),
+        [a.ticket.ref.id],
+        'exactly one ticket in the ITSM',
+      );
     });
 
     test('findByCorrelation finds the ticket by its exact key', async () => {
@@ -148,7 +152,11 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
     test('an empty or whitespace-only correlation is refused (PermanentError) and nothing is created', async () => {
       const marker = `contract ${run} no-correlation`;
       for (const bad of ['', ' ', '   ', '\t\n']) {
-        await assert.rejects(port.openTicket({ kind, correlation: bad, title: marker }), isPermanent, `openTicket(${JSON.stringify(bad)})`);
+        await assert.rejects(
+          port.openTicket({ kind, correlation: bad, title: marker }),
+          isPermanent,
+          `openTicket(${JSON.stringify(bad)})`,
+        );
         const found = await port.findByCorrelation(kind, bad).catch(() => undefined);
         assert.equal(found, undefined, `findByCorrelation(${JSON.stringify(bad)}) finds nothing`);
       }
@@ -174,7 +182,10 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
       assert.match(t.updatedAt, ISO_UTC, 'updatedAt is ISO 8601 UTC');
       // Within 15 minutes of now: a time zone read as UTC (or the reverse) would be hours off.
       const skew = Date.parse(t.updatedAt) - before;
-      assert.ok(Math.abs(skew) < 15 * 60_000, `updatedAt ${t.updatedAt} is about now (${new Date(before).toISOString()})`);
+      assert.ok(
+        Math.abs(skew) < 15 * 60_000,
+        `updatedAt ${t.updatedAt} is about now (${new Date(before).toISOString()})`,
+      );
       assert.equal(t.correlation, key);
       assert.equal(t.closeNotes, undefined, 'no close notes on an open ticket');
       assert.equal(typeof t.fields, 'object');
@@ -261,9 +272,21 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
     test('close-out (resolve, close, cancel) without notes is refused (PermanentError) and leaves the ticket open', async () => {
       const t = await open(`${prefixOf('no-notes')}item-1`);
       for (const notes of ['', '   ']) {
-        await assert.rejects(port.resolveTicket(t.ref, { notes }), isPermanent, `resolve with notes ${JSON.stringify(notes)}`);
-        await assert.rejects(port.closeTicket(t.ref, { notes }), isPermanent, `close with notes ${JSON.stringify(notes)}`);
-        await assert.rejects(port.cancelTicket(t.ref, { notes }), isPermanent, `cancel with notes ${JSON.stringify(notes)}`);
+        await assert.rejects(
+          port.resolveTicket(t.ref, { notes }),
+          isPermanent,
+          `resolve with notes ${JSON.stringify(notes)}`,
+        );
+        await assert.rejects(
+          port.closeTicket(t.ref, { notes }),
+          isPermanent,
+          `close with notes ${JSON.stringify(notes)}`,
+        );
+        await assert.rejects(
+          port.cancelTicket(t.ref, { notes }),
+          isPermanent,
+          `cancel with notes ${JSON.stringify(notes)}`,
+        );
       }
       const now = await fresh(t.ref);
       assert.equal(now.status, 'open');
@@ -290,7 +313,12 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
     // ---- 6. polling --------------------------------------------------------------------------
 
     /** Poll until `want` says the reported changes are complete; returns those and the watermark. */
-    async function pollUntil(prefix: string, watermark: string | undefined, what: string, want: (c: TicketChange[]) => boolean) {
+    async function pollUntil(
+      prefix: string,
+      watermark: string | undefined,
+      what: string,
+      want: (c: TicketChange[]) => boolean,
+    ) {
       return eventually(what, async () => {
         const changes: TicketChange[] = [];
         const mark = await port.pollChanges(kind, prefix, watermark, async (c) => {
@@ -306,7 +334,12 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
     test('pollChanges without a watermark reports a ticket just changed, as a poll change carrying the ticket', async () => {
       const prefix = prefixOf('poll-new');
       const t = await open(`${prefix}item-1`);
-      const { changes } = await pollUntil(prefix, undefined, 'the new ticket to be polled', (cs) => about(cs, t).length > 0);
+      const { changes } = await pollUntil(
+        prefix,
+        undefined,
+        'the new ticket to be polled',
+        (cs) => about(cs, t).length > 0,
+      );
       const mine = about(changes, t);
       assert.equal(mine.length, 1, 'one change per ticket version in one poll');
       const c = mine[0];
@@ -318,7 +351,11 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
       assert.equal(c.ticket.version, t.version);
       assert.equal(c.ticket.correlation, t.correlation);
       assert.equal(c.ticket.status, 'open');
-      for (const other of changes) assert.ok(other.ticket?.correlation.startsWith(prefix), `only tickets of the prefix: ${other.ticket?.correlation}`);
+      for (const other of changes)
+        assert.ok(
+          other.ticket?.correlation.startsWith(prefix),
+          `only tickets of the prefix: ${other.ticket?.correlation}`,
+        );
     });
 
     test('pollChanges from the returned watermark reports the next version of a ticket', async () => {
@@ -351,7 +388,12 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
         await open(`x${prefix}item-1`), // the prefix, not at the start
       ];
       const inside = await open(`${prefix}item-1`);
-      const { changes } = await pollUntil(prefix, undefined, 'the ticket inside the prefix to be polled', (cs) => about(cs, inside).length > 0);
+      const { changes } = await pollUntil(
+        prefix,
+        undefined,
+        'the ticket inside the prefix to be polled',
+        (cs) => about(cs, inside).length > 0,
+      );
       for (const o of outside) assert.deepEqual(about(changes, o), [], `'${o.correlation}' is not reported`);
     });
 
@@ -359,7 +401,12 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
       const prefix = prefixOf('poll-case');
       const upper = await open(`${prefix.toUpperCase()}item-1`);
       const inside = await open(`${prefix}item-2`);
-      const { changes } = await pollUntil(prefix, undefined, 'the ticket inside the prefix to be polled', (cs) => about(cs, inside).length > 0);
+      const { changes } = await pollUntil(
+        prefix,
+        undefined,
+        'the ticket inside the prefix to be polled',
+        (cs) => about(cs, inside).length > 0,
+      );
       assert.deepEqual(
         about(changes, upper).map((c) => c.ticket?.correlation),
         [],
@@ -440,7 +487,11 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
 
       test('reconcile does not report unknown tickets outside the prefix (another prefix, or the prefix in another case)', () => {
         assert.deepEqual(of(outsideOther), [], `'${outsideOther.correlation}'`);
-        assert.deepEqual(of(outsideUpper).map((c) => c.ticket?.correlation), [], `'${outsideUpper.correlation}' does not start with '${prefix}'`);
+        assert.deepEqual(
+          of(outsideUpper).map((c) => c.ticket?.correlation),
+          [],
+          `'${outsideUpper.correlation}' does not start with '${prefix}'`,
+        );
       });
     });
 
@@ -465,15 +516,19 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
         },
       };
     }
-    const pushSkip = () => (!port.registerPush ? 'the adapter has no push' : !s.push ? 'the subject cannot make the system push' : undefined);
+    const pushSkip = () =>
+      !port.registerPush ? 'the adapter has no push' : !s.push ? 'the subject cannot make the system push' : undefined;
 
     test('push: a change made in the ITSM arrives through registerPush as a TicketChange with source webhook', async (t) => {
       const skip = pushSkip();
       if (skip) return t.skip(skip);
       const changes: TicketChange[] = [];
-      const ep = await pushEndpoint(() => new Set([kind]), async (c) => {
-        changes.push(c);
-      });
+      const ep = await pushEndpoint(
+        () => new Set([kind]),
+        async (c) => {
+          changes.push(c);
+        },
+      );
       try {
         const tk = await open(`${prefixOf('push')}item-1`);
         await s.agent.resolve(tk.ref, `resolved by an agent for the push ${run}`);
@@ -490,7 +545,10 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
         assert.equal(c.ticket.correlation, tk.correlation);
         assert.match(c.ticket.updatedAt, ISO_UTC);
         for (const x of changes) assert.equal(x.source, 'webhook');
-        assert.ok(ep.answered.every((st) => st >= 200 && st < 300), `the pushes were acknowledged: ${ep.answered}`);
+        assert.ok(
+          ep.answered.every((st) => st >= 200 && st < 300),
+          `the pushes were acknowledged: ${ep.answered}`,
+        );
       } finally {
         await ep.close();
       }
@@ -501,16 +559,22 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
       if (skip) return t.skip(skip);
       const changes: TicketChange[] = [];
       let watched: ReadonlySet<string> = new Set([`not-${kind}`]);
-      const ep = await pushEndpoint(() => watched, async (c) => {
-        changes.push(c);
-      });
+      const ep = await pushEndpoint(
+        () => watched,
+        async (c) => {
+          changes.push(c);
+        },
+      );
       try {
         const tk = await open(`${prefixOf('push-ignored')}item-1`);
         const from = ep.answered.length;
         await port.updateTicket(tk.ref, s.titleFields(`contract ${run} pushed while not watched`));
         await eventually('the system to push the change', async () => ep.answered.length > from);
         assert.equal(changes.length, 0, `nothing reported for a kind not watched: ${JSON.stringify(changes)}`);
-        assert.ok(ep.answered.every((st) => st >= 200 && st < 300), `ignored pushes are acknowledged (no retries): ${ep.answered}`);
+        assert.ok(
+          ep.answered.every((st) => st >= 200 && st < 300),
+          `ignored pushes are acknowledged (no retries): ${ep.answered}`,
+        );
 
         // Control: the same endpoint reports the kind once kinds() includes it.
         watched = new Set([kind]);

@@ -32,9 +32,13 @@ itsmContract('ServiceNow', async (): Promise<ContractSubject> => {
   });
   const agent = env.client({ auth: new BasicAuth(DEMO.agent.username, DEMO.agent.password) });
   const journal = async (id: string, element: string) =>
-    (await agent.list('sys_journal_field', { query: q().eq('element_id', id).eq('element', element), fields: ['value'], pageSize: 100 })).records.map((r) =>
-      str(r.value),
-    );
+    (
+      await agent.list('sys_journal_field', {
+        query: q().eq('element_id', id).eq('element', element),
+        fields: ['value'],
+        pageSize: 100,
+      })
+    ).records.map((r) => str(r.value));
   return {
     port,
     kind: 'incident',
@@ -48,7 +52,10 @@ itsmContract('ServiceNow', async (): Promise<ContractSubject> => {
         await agent.delete(ref.kind, ref.id);
       },
       async view(ref) {
-        const r = await agent.get(ref.kind, ref.id, { fields: ['short_description', 'description'], excludeReferenceLink: true });
+        const r = await agent.get(ref.kind, ref.id, {
+          fields: ['short_description', 'description'],
+          excludeReferenceLink: true,
+        });
         if (!r) throw new Error(`${ref.kind} ${ref.id} not found`);
         return {
           title: str(r.short_description),
@@ -58,14 +65,25 @@ itsmContract('ServiceNow', async (): Promise<ContractSubject> => {
         };
       },
       async search(kind, text) {
-        const page = await agent.list(kind, { query: q().like('short_description', text), fields: ['sys_id'], pageSize: 100 });
+        const page = await agent.list(kind, {
+          query: q().like('short_description', text),
+          fields: ['sys_id'],
+          pageSize: 100,
+        });
         return page.records.map((r) => str(r.sys_id));
       },
     },
     push: {
       async target(baseUrl) {
         const hooks = baseUrl
-          ? [{ table: 'incident', url: `${baseUrl}${webhookPath(SYSTEM)}`, events: ['insert', 'update', 'delete'], auth: { type: 'hmac', secret: WEBHOOK_SECRET } }]
+          ? [
+              {
+                table: 'incident',
+                url: `${baseUrl}${webhookPath(SYSTEM)}`,
+                events: ['insert', 'update', 'delete'],
+                auth: { type: 'hmac', secret: WEBHOOK_SECRET },
+              },
+            ]
           : [];
         await env.admin('PUT', '/_sandbox/servicenow/webhooks', hooks);
       },

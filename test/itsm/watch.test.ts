@@ -165,13 +165,11 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
   });
 
   test('the reconcile reports a hard-deleted ticket to its flow', async () => {
-    const { ticket } = await app.connections
-      .itsm('sn')
-      .openTicket({
-        kind: 'incident',
-        correlation: correlationKey('toy', 'gone-1'),
-        fields: { short_description: 'to be deleted' },
-      });
+    const { ticket } = await app.connections.itsm('sn').openTicket({
+      kind: 'incident',
+      correlation: correlationKey('toy', 'gone-1'),
+      fields: { short_description: 'to be deleted' },
+    });
     await until(
       'the ticket to be tracked',
       async () => (await loadFlowState<Seen>(app.store.db, 'toy', 'gone-1'))?.status === 'open',

@@ -218,13 +218,11 @@ async function runPass(
             })),
           )
           .onConflict((oc) =>
-            oc
-              .columns(['integration', 'id'])
-              .doUpdateSet((eb) => ({
-                item: eb.ref('excluded.item'),
-                seen: eb.ref('excluded.seen'),
-                severity: eb.ref('excluded.severity'),
-              })),
+            oc.columns(['integration', 'id']).doUpdateSet((eb) => ({
+              item: eb.ref('excluded.item'),
+              seen: eb.ref('excluded.seen'),
+              severity: eb.ref('excluded.severity'),
+            })),
           )
           .execute();
       }

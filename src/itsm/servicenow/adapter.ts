@@ -195,7 +195,7 @@ export class ServiceNowItsm implements ItsmPort {
     const store = new MemoryWatermarkStore();
     if (watermark) await store.set(kind, watermark);
     const poller = new ServiceNowPoller({
-      ...this.pollerOptions(kind, onChange),
+      ...this.pollerOptions(kind, exactPrefix(prefix, onChange)),
       store,
       key: kind,
       filter: q().startsWith('correlation_id', prefix),
@@ -204,7 +204,10 @@ export class ServiceNowItsm implements ItsmPort {
   }
 
   async reconcile(kind: string, prefix: string, known: KnownTicket[], onChange: OnTicketChange): Promise<void> {
-    const poller = new ServiceNowPoller({ ...this.pollerOptions(kind, onChange), store: new MemoryWatermarkStore() });
+    const ids = new Set(known.map((k) => k.id));
+    // Known tickets are reported whatever they carry now; others only with the exact prefix.
+    const report: OnTicketChange = (c) => (ids.has(c.ref.id) ? onChange(c) : exactPrefix(prefix, onChange)(c));
+    const poller = new ServiceNowPoller({ ...this.pollerOptions(kind, report), store: new MemoryWatermarkStore() });
     await poller.reconcile(
       kind,
       known.map((k) => ({ sysId: k.id, modCount: k.version })),
@@ -379,6 +382,13 @@ export class ServiceNowItsm implements ItsmPort {
     }
     return p;
   }
+}
+
+/** STARTSWITH is case-insensitive on most instances' databases: keep exact matches only. */
+function exactPrefix(prefix: string, onChange: OnTicketChange): OnTicketChange {
+  return async (c) => {
+    if (c.deleted || c.ticket?.correlation.startsWith(prefix)) await onChange(c);
+  };
 }
 
 function nonEmpty(what: string, text: string): string {

@@ -128,11 +128,9 @@ export async function registerServiceNowWebhook(
     scope.post(path, async (req: FastifyRequest, reply: FastifyReply) => {
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       if (!verify(want, req.headers, raw)) {
-        return reply
-          .code(401)
-          .send({
-            error: { code: 'unauthorized', message: 'invalid webhook signature or credentials', requestId: req.id },
-          });
+        return reply.code(401).send({
+          error: { code: 'unauthorized', message: 'invalid webhook signature or credentials', requestId: req.id },
+        });
       }
       const body = parseBody(raw);
       if (typeof body === 'string')
