@@ -143,6 +143,7 @@ async function main(): Promise<number> {
           port: await freePort(),
           databaseUrl: db?.url,
           webhookSecret: WEBHOOK_SECRET,
+          runtime: 'compiled',
         }),
       );
     }

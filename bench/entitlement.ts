@@ -1,7 +1,7 @@
 /**
  * Entitlement callout benchmark (`npx tsx bench/entitlement.ts`).
  *
- * Three processes: this one (orchestrator + the sandbox), Ticketloop (`--server`, its own process,
+ * Three processes: this one (orchestrator + the sandbox), Ticketloop (compiled, harness/entitlement-server.mjs,
  * SQLite), and the load generator (`--load`, autocannon, its own process). Measures:
  *  1. callouts accepted durably per second and p50/p99 at 128 connections (10 s, engine off so the
  *     intake alone is measured; every callout a distinct stage instance id; pre-minted tokens);
@@ -26,25 +26,10 @@ const POLL_SECONDS = 5;
 /** `TL_BENCH_PHASES=intake,e2e,resume` (default all) — for trying one part. */
 const PHASES = new Set((process.env.TL_BENCH_PHASES ?? 'intake,e2e,resume').split(','));
 const EM_APP = '810dcf14-1858-4bf2-8134-4c369fa3235b';
+/** The Ticketloop process's entry on the compiled runtime (needs `npm run build`). */
+const SERVER = join(import.meta.dirname, 'harness', 'entitlement-server.mjs');
 
 // ---- Ticketloop child -----------------------------------------------------------------------
-
-async function server(): Promise<void> {
-  const { buildTicketloop, createLogger } = await import('../src/app/build.ts');
-  const { validateConfig } = await import('../src/app/config.ts');
-  const { entitlementModule } = await import('../src/flows/entitlement/module.ts');
-  const { ITSM_MODULES } = await import('../src/app/registry.ts');
-  const o = JSON.parse(process.env.TL_BENCH!) as { config: unknown; engine: boolean };
-  const app = await buildTicketloop(validateConfig(o.config, 'bench'), {
-    logger: createLogger('warn'),
-    itsm: ITSM_MODULES,
-    flows: [entitlementModule],
-    engine: o.engine,
-  });
-  const url = await app.start();
-  process.stdout.write(`${JSON.stringify({ url })}\n`);
-  process.on('SIGTERM', () => void app.stop().then(() => process.exit(0)));
-}
 
 // ---- load child: autocannon, each request a new stage instance id ----------------------------
 
@@ -96,7 +81,9 @@ function child(args: string[], env: Record<string, string>): { proc: ChildProces
     args[0] === '--server' && process.env.TL_BENCH_PROF
       ? ['--cpu-prof', `--cpu-prof-dir=${process.env.TL_BENCH_PROF}`]
       : [];
-  const proc = spawn(process.execPath, [...prof, '--import', 'tsx', import.meta.filename, ...args], {
+  // The Ticketloop process runs the compiled JavaScript (dist/), as `ticketloop start` does.
+  const entry = args[0] === '--server' ? [SERVER] : ['--import', 'tsx', import.meta.filename, ...args];
+  const proc = spawn(process.execPath, [...prof, ...entry], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });
@@ -486,6 +473,5 @@ async function main(): Promise<void> {
 
 // Last, so every module-level constant above is initialised before any mode runs.
 const mode = process.argv[2];
-if (mode === '--server') await server();
-else if (mode === '--load') await load();
+if (mode === '--load') await load();
 else await main();

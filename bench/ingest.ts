@@ -108,7 +108,13 @@ async function benchTicketloop(sb: SandboxProcess, dir: string): Promise<Metric[
       table: 'incident',
     },
   ];
-  const tl = new TicketloopProcess({ base, dir: join(dir, 'tl'), port: await freePort(), logLevel: 'error' });
+  const tl = new TicketloopProcess({
+    base,
+    dir: join(dir, 'tl'),
+    port: await freePort(),
+    logLevel: 'error',
+    runtime: 'compiled',
+  });
   await tl.start();
   try {
     const headers = { authorization: `Bearer ${await calloutToken(sb)}` };

@@ -1,6 +1,6 @@
 /**
- * Ticketloop as a real process (`node --import tsx src/cli/main.ts start --config <file>`), the way
- * an operator runs it: started, health-checked, killed with SIGKILL and started again.
+ * Ticketloop as a real process (`ticketloop start --config <file>`, from the sources or compiled), the
+ * way an operator runs it: started, health-checked, killed with SIGKILL and started again.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -9,7 +9,11 @@ import { join, resolve } from 'node:path';
 import { sleep } from './http.ts';
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
-const MAIN = join(REPO, 'src', 'cli', 'main.ts');
+/** How to run the CLI: from the sources through tsx (tests), or compiled from dist/ as operators do (benchmarks). */
+const ENTRY = {
+  source: ['--import', 'tsx', join(REPO, 'src', 'cli', 'main.ts')],
+  compiled: [join(REPO, 'dist', 'src', 'cli', 'main.js')],
+};
 
 /** A free loopback port (bound and released). */
 export function freePort(): Promise<number> {
@@ -35,6 +39,8 @@ export interface InstanceOptions {
   engine?: Record<string, number>;
   /** Extra environment for the process. */
   env?: NodeJS.ProcessEnv;
+  /** Default 'source' (tests); benchmarks measure 'compiled' (`npm run build` first). */
+  runtime?: keyof typeof ENTRY;
 }
 
 /** Write this instance's config file; returns its path. */
@@ -74,11 +80,15 @@ export class TicketloopProcess {
 
   /** Start and wait until /healthz answers (bounded). */
   async start(timeoutMs = 60_000): Promise<void> {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'start', '--config', this.configFile], {
-      cwd: REPO,
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, ...(this.o.env ?? {}), DATABASE_URL: this.o.databaseUrl ?? '' },
-    });
+    const child = spawn(
+      process.execPath,
+      [...ENTRY[this.o.runtime ?? 'source'], 'start', '--config', this.configFile],
+      {
+        cwd: REPO,
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, ...(this.o.env ?? {}), DATABASE_URL: this.o.databaseUrl ?? '' },
+      },
+    );
     this.child = child;
     this.starts++;
     child.stderr!.on('data', (b: Buffer) => {
@@ -125,12 +135,16 @@ export class TicketloopProcess {
 
   /** Run a one-shot CLI command against this instance's config (e.g. `jobs list`). */
   cli(args: string[]): { status: number; stdout: string; stderr: string } {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args, '--config', this.configFile], {
-      cwd: REPO,
-      encoding: 'utf8',
-      timeout: 120_000,
-      env: { ...process.env, ...(this.o.env ?? {}), DATABASE_URL: this.o.databaseUrl ?? '' },
-    });
+    const r = spawnSync(
+      process.execPath,
+      [...ENTRY[this.o.runtime ?? 'source'], ...args, '--config', this.configFile],
+      {
+        cwd: REPO,
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: { ...process.env, ...(this.o.env ?? {}), DATABASE_URL: this.o.databaseUrl ?? '' },
+      },
+    );
     return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
   }
 }
