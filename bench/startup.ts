@@ -37,7 +37,8 @@ const { values } = parseArgs({ options: { runs: { type: 'string' }, 'settle-ms':
 const RUNS = Number(values.runs ?? 7);
 const SETTLE_MS = Number(values['settle-ms'] ?? 2_000);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`--runs must be a positive integer (got ${values.runs})`);
-if (!Number.isFinite(SETTLE_MS) || SETTLE_MS < 0) throw new Error(`--settle-ms must be >= 0 (got ${values['settle-ms']})`);
+if (!Number.isFinite(SETTLE_MS) || SETTLE_MS < 0)
+  throw new Error(`--settle-ms must be >= 0 (got ${values['settle-ms']})`);
 
 /** A hello-world with nothing but Fastify: what Node + an HTTP framework cost at least. */
 const FLOOR_SCRIPT = `
@@ -112,7 +113,12 @@ interface Started {
 async function startAndWaitReady(label: string, args: string[], port: number): Promise<Started> {
   let logTail = '';
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, { cwd: REPO, detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: childEnv() });
+  const child = spawn(process.execPath, args, {
+    cwd: REPO,
+    detached: true,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: childEnv(),
+  });
   if (child.pid === undefined) throw new Error(`${label}: spawn failed`);
   liveGroups.add(child.pid);
   child.once('error', (e) => (logTail += `\nspawn error: ${e.message}`));
@@ -121,7 +127,8 @@ async function startAndWaitReady(label: string, args: string[], port: number): P
   let listeningMs: number | undefined;
   try {
     while (performance.now() - t0 < START_TIMEOUT_MS) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${label} exited (${child.exitCode ?? child.signalCode}) before ready:\n${logTail}`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`${label} exited (${child.exitCode ?? child.signalCode}) before ready:\n${logTail}`);
       const status = await probe(port);
       const at = performance.now() - t0;
       if (status !== null) listeningMs ??= at;
@@ -218,7 +225,8 @@ function servingPid(root: number, port: number): { pid: number; tree: number[]; 
       return false;
     }
   });
-  if (holders.length === 0) throw new Error(`port ${port} is listening, but not by pid ${root} or its descendants (${tree.join(', ')})`);
+  if (holders.length === 0)
+    throw new Error(`port ${port} is listening, but not by pid ${root} or its descendants (${tree.join(', ')})`);
   const pid = holders.at(-1)!;
   return { pid, tree, comm: readFileSync(`/proc/${pid}/comm`, 'utf8').trim() };
 }
@@ -245,7 +253,8 @@ async function measure(label: string, args: string[], port: number): Promise<Sam
   const s = await startAndWaitReady(label, args, port);
   try {
     await sleep(SETTLE_MS);
-    if (s.child.exitCode !== null || s.child.signalCode !== null) throw new Error(`${label} exited while settling:\n${s.log()}`);
+    if (s.child.exitCode !== null || s.child.signalCode !== null)
+      throw new Error(`${label} exited while settling:\n${s.log()}`);
     const found = servingPid(s.pid, port);
     let treeRss = 0;
     for (const p of found.tree) {
@@ -277,7 +286,10 @@ async function measure(label: string, args: string[], port: number): Promise<Sam
 function writeConfig(dir: string, dataDir: string, port: number): string {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'ticketloop.json');
-  writeFileSync(file, JSON.stringify({ dataDir, server: { host: '127.0.0.1', port }, log: { level: 'warn' } }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify({ dataDir, server: { host: '127.0.0.1', port }, log: { level: 'warn' } }, null, 2),
+  );
   return file;
 }
 
@@ -357,7 +369,13 @@ try {
       met: readyMed <= READY_TARGET_MS,
       note: `listening (first answer of any status) median ${ms(median(tl.map((s) => s.listeningMs)))} ms`,
     },
-    { metric: `start → first /readyz 200, fresh data dir: max of ${RUNS}`, value: ms(readyMax), unit: 'ms', target: `<= ${READY_TARGET_MS}`, met: readyMax <= READY_TARGET_MS },
+    {
+      metric: `start → first /readyz 200, fresh data dir: max of ${RUNS}`,
+      value: ms(readyMax),
+      unit: 'ms',
+      target: `<= ${READY_TARGET_MS}`,
+      met: readyMax <= READY_TARGET_MS,
+    },
     {
       metric: 'start → first /readyz 200, existing (migrated) data dir',
       value: ms(existing.readyMs),
