@@ -168,7 +168,7 @@ function listeningInodes(port: number): Set<string> {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
   const inodes = new Set<string>();
   for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(f, 'utf8');
     } catch {
