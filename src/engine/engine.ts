@@ -9,6 +9,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { ENGINE_DEFAULTS } from './defaults.ts';
 import { PermanentError } from './errors.ts';
 import { nextAttemptAt } from './retry.ts';
+import { tickSchedule, upsertSchedule, type ScheduleDef } from './schedules.ts';
 import { applyEvents, inTransaction, type AppliedEvent, type FlowEvent } from './apply.ts';
 import type { Flow } from './flow.ts';
 import {
@@ -68,13 +69,6 @@ export interface EngineOptions {
   metrics?: EngineMetrics;
 }
 
-interface ScheduleDef {
-  name: string;
-  intervalMs: number;
-  kind: string;
-  payload: unknown;
-}
-
 export class Engine {
   readonly workerId: string;
   readonly clock: Clock;
@@ -130,12 +124,7 @@ export class Engine {
   /** Run `kind` every `intervalMs` on exactly one instance at a time. */
   async schedule(name: string, intervalMs: number, kind: string, payload: unknown = {}): Promise<void> {
     this.schedules.set(name, { name, intervalMs, kind, payload });
-    const now = this.clock.now();
-    await this.db
-      .insertInto('schedules')
-      .values({ name, interval_ms: intervalMs, next_run_at: now })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ interval_ms: intervalMs }))
-      .execute();
+    await upsertSchedule(this.db, name, intervalMs, this.clock.now());
     this.lastScheduleTick = 0;
   }
 
@@ -250,42 +239,8 @@ export class Engine {
     }
     if (this.schedules.size && (force || now - this.lastScheduleTick >= 1_000)) {
       this.lastScheduleTick = now;
-      for (const s of this.schedules.values()) await this.tickSchedule(s, now);
+      for (const s of this.schedules.values()) await tickSchedule(this.db, s, now);
     }
-  }
-
-  /**
-   * The conditional UPDATE on next_run_at is atomic, so only one instance wins each slot; the
-   * "no unfinished run" check keeps a slow run from overlapping the next one.
-   */
-  private async tickSchedule(s: ScheduleDef, now: number): Promise<void> {
-    const prefix = `schedule:${s.name}:`;
-    await this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .selectFrom('schedules')
-        .select(['next_run_at', 'last_job_key'])
-        .where('name', '=', s.name)
-        .executeTakeFirst();
-      if (!row || Number(row.next_run_at) > now) return;
-      if (row.last_job_key) {
-        const last = await trx
-          .selectFrom('jobs')
-          .select('state')
-          .where('key', '=', row.last_job_key)
-          .executeTakeFirst();
-        if (last && (last.state === 'ready' || last.state === 'running')) return;
-      }
-      const key = `${prefix}${now}`;
-      const won = await trx
-        .updateTable('schedules')
-        .set({ next_run_at: now + s.intervalMs, last_job_key: key })
-        .where('name', '=', s.name)
-        .where('next_run_at', '<=', now)
-        .returning('next_run_at')
-        .executeTakeFirst();
-      if (!won) return;
-      await enqueueJobs(trx, [{ kind: s.kind, key, payload: s.payload, maxAttempts: 3 }], now);
-    });
   }
 
   private async execute(job: JobRow): Promise<void> {
