@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import YAML from 'yaml';
+import { createRequire } from 'node:module';
 import type { z } from 'zod';
 import { formatPath } from './common.ts';
 import type { Config } from './schema.ts';
@@ -38,7 +38,10 @@ function parseFile(file: string): unknown {
   if (!existsSync(file)) throw new ConfigError(file, [{ path: '', message: `file not found: ${file}` }]);
   const text = readFileSync(file, 'utf8');
   try {
-    return file.endsWith('.json') ? JSON.parse(text) : (YAML.parse(text) ?? {});
+    if (file.endsWith('.json')) return JSON.parse(text);
+    // The YAML parser is loaded only for a YAML file.
+    const YAML = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+    return YAML.parse(text) ?? {};
   } catch (e) {
     throw new ConfigError(file, [{ path: '', message: `cannot parse: ${(e as Error).message}` }]);
   }

@@ -1,10 +1,11 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { Agent, request } from 'undici';
-import {
+import type {
   ConfidentialClientApplication,
-  type INetworkModule,
-  type NetworkRequestOptions,
-  type NetworkResponse,
+  Configuration,
+  INetworkModule,
+  NetworkRequestOptions,
+  NetworkResponse,
 } from '@azure/msal-node';
 import {
   createLocalJWKSet,
@@ -119,7 +120,9 @@ const PERMANENT_CODES = new Set([
 
 /** Client-credentials tokens for one app, per scope, cached and refreshed before they expire. */
 export class EntraTokenSource {
-  private readonly msal: ConfidentialClientApplication;
+  /** MSAL is loaded on the first token request: a service that never calls Microsoft does not carry it. */
+  private msal: Promise<ConfidentialClientApplication> | undefined;
+  private readonly msalConfig: Configuration;
   private readonly agent: Agent;
   private readonly clock: Clock;
   private readonly cache = new Map<string, { token: string; expiresAt: number }>();
@@ -140,7 +143,7 @@ export class EntraTokenSource {
         ...(o.certificate.sendX5c ? { x5c: o.certificate.certificatePem } : {}),
       };
     }
-    this.msal = new ConfidentialClientApplication({
+    this.msalConfig = {
       auth: {
         clientId: o.clientId,
         authority: `${host}/${o.tenantId}`,
@@ -149,7 +152,7 @@ export class EntraTokenSource {
         ...(o.clientSecret ? { clientSecret: o.clientSecret } : { clientCertificate }),
       },
       system: { networkClient: new UndiciNetworkModule(this.agent, o.timeoutMs ?? 30_000) },
-    });
+    };
   }
 
   /** A bearer token for `scope` (e.g. `https://graph.microsoft.com/.default`). */
@@ -173,7 +176,8 @@ export class EntraTokenSource {
   private async acquire(scope: string): Promise<string> {
     const skipCache = this.forceRefresh.delete(scope);
     try {
-      const r = await this.msal.acquireTokenByClientCredential({ scopes: [scope], skipCache });
+      this.msal ??= import('@azure/msal-node').then((m) => new m.ConfidentialClientApplication(this.msalConfig));
+      const r = await (await this.msal).acquireTokenByClientCredential({ scopes: [scope], skipCache });
       if (!r?.accessToken) throw new TokenAcquisitionError(`no token returned for ${scope}`, true);
       const expiresAt = r.expiresOn ? r.expiresOn.getTime() : this.clock.now() + 3_000_000;
       this.cache.set(scope, { token: r.accessToken, expiresAt });
@@ -312,7 +316,7 @@ export function createEntraTokenVerifier(o: EntraTokenVerifierOptions): EntraTok
         if (!Array.isArray(r.body?.keys)) throw new Error('JWKS answer has no keys');
         keys = r.body;
         keySet = createLocalJWKSet(r.body);
-        fetchedAt = Date.now();
+        fetchedAt = clock.now();
       } finally {
         inflight = undefined;
       }
@@ -320,8 +324,8 @@ export function createEntraTokenVerifier(o: EntraTokenVerifierOptions): EntraTok
 
   async function keySetFor(kid: string | undefined, x5t: string | undefined) {
     const has = () => keys?.keys.some((k) => (kid ? k.kid === kid : k.x5t === x5t));
-    const stale = Date.now() - fetchedAt > KEYS_MAX_AGE_MS;
-    if (!keys || stale || (!has() && Date.now() - fetchedAt > MIN_REFRESH_INTERVAL_MS)) {
+    const stale = clock.now() - fetchedAt > KEYS_MAX_AGE_MS;
+    if (!keys || stale || (!has() && clock.now() - fetchedAt > MIN_REFRESH_INTERVAL_MS)) {
       try {
         await refresh();
       } catch (e) {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import { DAY_MS } from '../../engine/clock.ts';
 import { resolveSecret } from '../../config/secrets.ts';
 import type { DefenderIntegration } from './config.ts';
@@ -10,12 +10,16 @@ import type { ItemState } from './flow.ts';
 export class Mailer {
   private readonly transports = new Map<string, Transporter>();
 
-  private transport(i: DefenderIntegration): Transporter {
+  /** nodemailer is loaded with the first reminder: most processes never send one. */
+  private async transport(i: DefenderIntegration): Promise<Transporter> {
     const smtp = i.notifications.smtp;
     if (!smtp) throw new Error(`integration ${i.name} has no notifications.smtp`);
     const key = JSON.stringify(smtp);
     let t = this.transports.get(key);
     if (!t) {
+      const { default: nodemailer } = await import('nodemailer');
+      t = this.transports.get(key); // another reminder may have made it meanwhile
+      if (t) return t;
       t = nodemailer.createTransport({
         host: smtp.host,
         port: smtp.port,
@@ -37,7 +41,7 @@ export class Mailer {
 
   async send(i: DefenderIntegration, to: string[], subject: string, text: string): Promise<void> {
     if (!to.length) return;
-    await this.transport(i).sendMail({ from: i.notifications.smtp!.from, to, subject, text });
+    await (await this.transport(i)).sendMail({ from: i.notifications.smtp!.from, to, subject, text });
   }
 
   close(): void {
