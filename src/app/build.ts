@@ -55,8 +55,12 @@ export interface BuildOptions {
   engine?: boolean;
 }
 
-export function createLogger(level: string): Logger {
-  return pino({
+/**
+ * The service's logger. With `destination` (a stream, e.g. pino.multistream), logs go there
+ * instead of stdout — the demo sends them to a file and only warnings to the terminal.
+ */
+export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
     level,
     // Never log secrets, even by accident.
     redact: {
@@ -73,7 +77,8 @@ export function createLogger(level: string): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** Every module's migrations. */

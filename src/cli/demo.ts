@@ -1,7 +1,10 @@
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
 import { Agent, request } from 'undici';
 import { validateConfig } from '../app/config.ts';
-import { buildTicketloop, type Ticketloop } from '../app/build.ts';
+import { buildTicketloop, createLogger, type Ticketloop } from '../app/build.ts';
 import type { DemoContext, DemoSandbox, FlowDemo } from '../app/module.ts';
 import { FLOW_MODULES, ITSM_MODULES } from '../app/registry.ts';
 import type { Config } from '../config/schema.ts';
@@ -93,6 +96,23 @@ async function connectSandboxWebhooks(app: Ticketloop, s: DemoSandbox, url: stri
   return kinds;
 }
 
+/**
+ * The demo's logs: everything at the configured level to `dataDir/logs/ticketloop.log`; on the
+ * terminal only warnings and errors (pretty-printed when stderr is a terminal), so they do not
+ * interleave with the numbered steps.
+ */
+function demoLogger(config: Config): { log: Logger; file: string } {
+  const dir = resolve(config.dataDir, 'logs');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'ticketloop.log');
+  const terminal = process.stderr.isTTY ? pretty({ destination: 2, colorize: true }) : process.stderr;
+  const streams = pino.multistream([
+    { level: config.log.level as pino.Level, stream: pino.destination({ dest: file, mkdir: true, sync: false }) },
+    { level: 'warn', stream: terminal },
+  ]);
+  return { log: createLogger(config.log.level, streams), file };
+}
+
 export async function runDemo(raw: Record<string, any>, base: Config, o: { auto: boolean }): Promise<void> {
   const { startSandbox, describeSandbox } = await import('../../sandbox/index.ts');
   let n = 0;
@@ -112,9 +132,11 @@ export async function runDemo(raw: Record<string, any>, base: Config, o: { auto:
   step('Starting Ticketloop on the embedded defaults…');
   const demos = await loadDemos();
   const config = sandboxConfig(raw, sandbox, demos);
-  const app = await buildTicketloop(config, { itsm: ITSM_MODULES, flows: FLOW_MODULES });
+  const { log, file } = demoLogger(config);
+  const app = await buildTicketloop(config, { itsm: ITSM_MODULES, flows: FLOW_MODULES, logger: log });
   const url = await app.start();
   say(`Ticketloop ${url}  (store: ${app.store.description})`);
+  say(`service log ${file}  (warnings and errors are shown here too)`);
   say(`API docs ${url}/openapi.json   metrics ${url}/metrics`);
   const kinds = await connectSandboxWebhooks(app, sandbox, url);
   say(

@@ -1,5 +1,7 @@
-import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { buildTicketloop, createLogger, moduleMigrations } from '../app/build.ts';
 import { loadConfig } from '../app/config.ts';
 import { FLOW_MODULES, ITSM_MODULES } from '../app/registry.ts';
@@ -11,34 +13,14 @@ import { migrateToLatest } from '../store/migrations.ts';
 import type { Config } from '../config/schema.ts';
 import { systemClock } from '../engine/clock.ts';
 
-const USAGE = `ticketloop — closes the loop between cloud events and ITSM tickets
-
-Usage: ticketloop <command> [options]
-
-Commands:
-  start                 run the service (HTTP + engine)
-  demo [--auto]         start the sandbox and Ticketloop and walk through the loops
-  sandbox               start the sandbox services alone (ServiceNow, Microsoft, Azure)
-  migrate               apply database migrations
-  config check          validate the configuration; print each error with its path
-  jobs list [--state S] [--kind K] [--limit N]
-  jobs dead             list dead-lettered jobs
-  jobs retry <id>|--all put dead-lettered jobs back in the queue
-  audit verify          check the audit log's hash chain
-
-Options:
-  --config FILE         configuration file (default: $TICKETLOOP_CONFIG or ./ticketloop.yaml)
-  -h, --help            this text
-`;
-
 function fail(message: string, code = 1): never {
   process.stderr.write(`${message}\n`);
   process.exit(code);
 }
 
-function loaded(file: string | undefined): LoadedConfig {
+function loaded(file: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   try {
-    return loadConfig({ file });
+    return loadConfig({ file, env });
   } catch (e) {
     if (e instanceof ConfigError) fail(e.message, 2);
     throw e;
@@ -70,84 +52,63 @@ function table(rows: Record<string, unknown>[]): string {
   ].join('\n');
 }
 
-async function main(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string' },
-      state: { type: 'string' },
-      kind: { type: 'string' },
-      limit: { type: 'string' },
-      all: { type: 'boolean' },
-      auto: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  const [command, sub, arg] = positionals;
-  if (values.help || !command) {
-    process.stdout.write(USAGE);
-    return;
+/** The package's version, from the nearest package.json (the same from src/ and from dist/). */
+function version(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'ticketloop') return pkg.version ?? 'unknown';
+    } catch {
+      // not here: look one level up
+    }
   }
+  return 'unknown';
+}
 
-  switch (command) {
-    case 'config': {
-      if (sub !== 'check') fail(`unknown command: config ${sub ?? ''}\n\n${USAGE}`, 2);
-      try {
-        const { source } = loadConfig({ file: values.config });
-        process.stdout.write(`configuration OK (${source})\n`);
-      } catch (e) {
-        if (!(e instanceof ConfigError)) throw e;
-        for (const p of e.problems) process.stderr.write(`${p.path || '(root)'}: ${p.message}\n`);
-        process.stderr.write(`${e.problems.length} problem(s) in ${e.source}\n`);
-        process.exit(1);
-      }
-      return;
-    }
-    case 'migrate': {
-      const config = load(values.config);
-      const store = await openStore({ databaseUrl: config.database.url, dataDir: resolve(config.dataDir) });
-      const applied = await migrateToLatest(store, migrations);
-      await store.close();
-      process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
-      return;
-    }
-    case 'jobs': {
-      const config = load(values.config);
-      await withStore(config, async (store) => {
-        if (sub === 'list' || sub === 'dead') {
-          const state = sub === 'dead' ? 'dead' : (values.state as 'ready' | 'running' | 'done' | 'dead' | undefined);
-          if (state && !['ready', 'running', 'done', 'dead'].includes(state))
-            fail(`--state must be ready, running, done or dead`, 2);
-          const jobs = await listJobs(store.db, { state, kind: values.kind, limit: Number(values.limit ?? 50) });
-          process.stdout.write(
-            `${table(jobs.map((j) => ({ id: j.id, kind: j.kind, state: j.state, attempts: `${j.attempts}/${j.max_attempts}`, run_at: new Date(Number(j.run_at)).toISOString(), last_error: j.last_error ?? '' })))}\n`,
-          );
-          const counts = await countJobsByState(store.db);
-          process.stdout.write(
-            `\n${Object.entries(counts)
-              .map(([k, v]) => `${k}: ${v}`)
-              .join('  ')}\n`,
-          );
-        } else if (sub === 'retry') {
-          if (!arg && !values.all) fail('jobs retry needs a job id or --all', 2);
-          const n = await retryDeadJobs(store.db, systemClock.now(), values.all ? undefined : arg);
-          if (n === 0) fail(values.all ? 'no dead jobs' : `no dead job with id ${arg}`, 1);
-          process.stdout.write(`re-queued ${n} job(s)\n`);
-        } else fail(`unknown command: jobs ${sub ?? ''}\n\n${USAGE}`, 2);
-      });
-      return;
-    }
-    case 'audit': {
-      if (sub !== 'verify') fail(`unknown command: audit ${sub ?? ''}\n\n${USAGE}`, 2);
-      const config = load(values.config);
-      const r = await withStore(config, (store) => verifyAudit(store.db));
-      if (r.ok) process.stdout.write(`audit log OK: ${r.rows} rows, hash chain intact\n`);
-      else fail(`audit log FAILED verification: ${r.problem} (after ${r.rows} good rows)`, 1);
-      return;
-    }
-    case 'start': {
-      const config = load(values.config);
+function integer(name: string, min: number, max: number) {
+  return (value: string): string => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
+    return value;
+  };
+}
+
+const JOB_STATES = ['ready', 'running', 'done', 'dead'] as const;
+
+function printJobs(jobs: Awaited<ReturnType<typeof listJobs>>): void {
+  const rows = jobs.map((j) => ({
+    id: j.id,
+    kind: j.kind,
+    state: j.state,
+    attempts: `${j.attempts}/${j.max_attempts}`,
+    run_at: new Date(Number(j.run_at)).toISOString(),
+    last_error: j.last_error ?? '',
+  }));
+  process.stdout.write(`${table(rows)}\n`);
+}
+
+export function program(): Command {
+  const cli = new Command('ticketloop')
+    .description('closes the loop between cloud events and ITSM tickets')
+    .version(version(), '-v, --version')
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text) })
+    .exitOverride();
+  // Every command reads the same configuration file.
+  const withConfig = (c: Command) =>
+    c.option('--config <file>', 'configuration file (default: $TICKETLOOP_CONFIG or ./ticketloop.yaml)');
+
+  withConfig(cli.command('start').description('run the service (HTTP + engine)'))
+    .option('--port <port>', 'listen on this port (overrides server.port)', integer('--port', 0, 65535))
+    .option('--host <host>', 'listen on this address (overrides server.host)')
+    .action(async (o: { config?: string; port?: string; host?: string }) => {
+      const env = {
+        ...process.env,
+        ...(o.port ? { PORT: o.port } : {}),
+        ...(o.host ? { TICKETLOOP_HOST: o.host } : {}),
+      };
+      const { config } = loaded(o.config, env);
       const app = await buildTicketloop(config, { itsm: ITSM_MODULES, flows: FLOW_MODULES });
       const url = await app.start();
       app.log.info({ url, database: app.store.description }, 'Ticketloop started');
@@ -158,27 +119,103 @@ async function main(argv: string[]): Promise<void> {
       };
       process.once('SIGINT', () => void shutdown('SIGINT'));
       process.once('SIGTERM', () => void shutdown('SIGTERM'));
-      return;
-    }
-    case 'sandbox': {
-      const { runSandboxCommand } = await import('./sandbox.ts');
-      await runSandboxCommand(load(values.config));
-      return;
-    }
-    case 'demo': {
+    });
+
+  withConfig(cli.command('demo').description('start the sandbox and Ticketloop and walk through the loops'))
+    .option('--auto', 'play the IT agent too, and exit when every loop is closed')
+    .action(async (o: { config?: string; auto?: boolean }) => {
       const { runDemo } = await import('./demo.ts');
-      const { raw, config } = loaded(values.config);
-      await runDemo(raw, config, { auto: Boolean(values.auto) });
-      return;
+      const { raw, config } = loaded(o.config);
+      await runDemo(raw, config, { auto: Boolean(o.auto) });
+    });
+
+  withConfig(
+    cli.command('sandbox').description('start the sandbox services alone (ServiceNow, Microsoft, Azure)'),
+  ).action(async (o: { config?: string }) => {
+    const { runSandboxCommand } = await import('./sandbox.ts');
+    await runSandboxCommand(load(o.config));
+  });
+
+  withConfig(cli.command('migrate').description('apply database migrations')).action(async (o: { config?: string }) => {
+    const config = load(o.config);
+    const store = await openStore({ databaseUrl: config.database.url, dataDir: resolve(config.dataDir) });
+    const applied = await migrateToLatest(store, migrations);
+    await store.close();
+    process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'database is up to date\n');
+  });
+
+  const configCommand = cli.command('config').description('the configuration file');
+  withConfig(
+    configCommand.command('check').description('validate the configuration; print each error with its path'),
+  ).action((o: { config?: string }) => {
+    try {
+      const { source } = loadConfig({ file: o.config });
+      process.stdout.write(`configuration OK (${source})\n`);
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      for (const p of e.problems) process.stderr.write(`${p.path || '(root)'}: ${p.message}\n`);
+      process.stderr.write(`${e.problems.length} problem(s) in ${e.source}\n`);
+      process.exit(1);
     }
-    default:
-      fail(`unknown command: ${command}\n\n${USAGE}`, 2);
-  }
+  });
+
+  const jobs = cli.command('jobs').description('inspect the job queue, retry dead letters');
+  withConfig(jobs.command('list').description('list jobs, newest first'))
+    .option('--state <state>', `only jobs in this state (${JOB_STATES.join(', ')})`, (v) => {
+      if (!(JOB_STATES as readonly string[]).includes(v))
+        throw new InvalidArgumentError(`--state must be ${JOB_STATES.join(', ')}`);
+      return v;
+    })
+    .option('--kind <kind>', 'only jobs of this kind')
+    .option('--limit <n>', 'at most this many (default 50)', integer('--limit', 1, 1000))
+    .action(async (o: { config?: string; state?: (typeof JOB_STATES)[number]; kind?: string; limit?: string }) => {
+      await withStore(load(o.config), async (store) => {
+        printJobs(await listJobs(store.db, { state: o.state, kind: o.kind, limit: Number(o.limit ?? 50) }));
+        const counts = await countJobsByState(store.db);
+        const summary = Object.entries(counts).map(([k, v]) => `${k}: ${v}`);
+        process.stdout.write(`\n${summary.join('  ')}\n`);
+      });
+    });
+  withConfig(jobs.command('dead').description('list dead-lettered jobs')).action(async (o: { config?: string }) => {
+    await withStore(load(o.config), async (store) =>
+      printJobs(await listJobs(store.db, { state: 'dead', limit: 1000 })),
+    );
+  });
+  withConfig(jobs.command('retry').description('put dead-lettered jobs back in the queue'))
+    .argument('[id]', 'the dead job to retry')
+    .option('--all', 'every dead job')
+    .action(async (id: string | undefined, o: { config?: string; all?: boolean }, command: Command) => {
+      if (!id && !o.all) command.error('error: jobs retry needs a job id or --all');
+      await withStore(load(o.config), async (store) => {
+        const n = await retryDeadJobs(store.db, systemClock.now(), o.all ? undefined : id);
+        if (n === 0) fail(o.all ? 'no dead jobs' : `no dead job with id ${id}`, 1);
+        process.stdout.write(`re-queued ${n} job(s)\n`);
+      });
+    });
+
+  const audit = cli.command('audit').description('the audit log');
+  withConfig(audit.command('verify').description("check the audit log's hash chain")).action(
+    async (o: { config?: string }) => {
+      const r = await withStore(load(o.config), (store) => verifyAudit(store.db));
+      if (r.ok) process.stdout.write(`audit log OK: ${r.rows} rows, hash chain intact\n`);
+      else fail(`audit log FAILED verification: ${r.problem} (after ${r.rows} good rows)`, 1);
+    },
+  );
+
+  // A command group without its subcommand shows its help (and is a usage error).
+  for (const group of [configCommand, jobs, audit]) group.action(() => group.help({ error: true }));
+  return cli;
 }
 
-main(process.argv.slice(2)).catch((e) => {
-  if (e instanceof StoreUnavailableError) fail(`cannot start: ${e.message}`, 1);
-  if (e instanceof ConfigError) fail(e.message, 2);
-  createLogger('error').error({ err: e }, 'fatal');
-  fail(`fatal: ${(e as Error).message}`, 1);
-});
+program()
+  .parseAsync(process.argv)
+  .catch((e) => {
+    if (e instanceof CommanderError) {
+      // Usage errors (unknown option or command, missing argument) exit 2; --help and --version 0.
+      process.exit(e.exitCode === 0 ? 0 : 2);
+    }
+    if (e instanceof StoreUnavailableError) fail(`cannot start: ${e.message}`, 1);
+    if (e instanceof ConfigError) fail(e.message, 2);
+    createLogger('error').error({ err: e }, 'fatal');
+    fail(`fatal: ${(e as Error).message}`, 1);
+  });

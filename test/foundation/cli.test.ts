@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,4 +82,61 @@ test('an invalid configuration starts nothing', () => {
   });
   assert.equal(r.status, 2);
   assert.match(r.stderr, /server\.port: /);
+});
+
+test('usage errors: one line naming the problem, the command usage, exit 2, no stack trace', () => {
+  const env = { TICKETLOOP_DATA_DIR: mkdtempSync(join(tmpdir(), 'tl-cli-')) };
+  for (const [args, problem] of [
+    [['start', '--bogus'], /^error: unknown option '--bogus'$/m],
+    [['nosuch'], /^error: unknown command 'nosuch'$/m],
+    [
+      ['start', '--port', 'x'],
+      /^error: option '--port <port>' argument 'x' is invalid\. --port must be a whole number from 0 to 65535$/m,
+    ],
+    [['jobs', 'list', '--state', 'later'], /--state must be ready, running, done, dead/],
+    [['jobs', 'retry'], /^error: jobs retry needs a job id or --all$/m],
+  ] as const) {
+    const r = cli([...args], env);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, problem);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.match(r.stderr, /^Usage: ticketloop/m, 'the usage follows');
+  }
+});
+
+test('--version, help per command, and start --port/--host override the configuration', async () => {
+  const version = cli(['--version'], {});
+  assert.equal(version.status, 0);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+  const help = cli(['start', '--help'], {});
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /^Usage: ticketloop start \[options\]/);
+  assert.match(help.stdout, /--port <port>/);
+  assert.match(cli(['jobs', 'list', '--help'], {}).stdout, /--state <state>/);
+
+  const dataDir = mkdtempSync(join(tmpdir(), 'tl-cli-'));
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'start', '--port', '0', '--host', '127.0.0.2'],
+    {
+      env: { ...process.env, TICKETLOOP_CONFIG: '', DATABASE_URL: '', TICKETLOOP_DATA_DIR: dataDir, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  try {
+    const started = await new Promise<{ url: string }>((resolve, reject) => {
+      const lines = createInterface({ input: child.stdout! });
+      lines.on('line', (l) => {
+        const entry = JSON.parse(l) as { msg?: string; url?: string };
+        if (entry.msg === 'Ticketloop started') resolve({ url: entry.url! });
+      });
+      child.once('exit', (code) => reject(new Error(`exited with ${code}`)));
+    });
+    assert.match(started.url, /^http:\/\/127\.0\.0\.2:\d+$/);
+    assert.notEqual(started.url, 'http://127.0.0.2:0');
+    assert.equal((await fetch(`${started.url}/healthz`)).status, 200);
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+  }
 });
