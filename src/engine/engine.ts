@@ -86,6 +86,8 @@ export class Engine {
   private loop: Promise<void> | undefined;
   private inFlight = new Set<Promise<void>>();
   private wakeUp: (() => void) | undefined;
+  /** A wake that arrived while the loop was not idle (mid-claim): the next idle returns at once. */
+  private wakePending = false;
   private lastReap = 0;
   private lastPurge = 0;
   /** Finished jobs (with what their handlers returned) waiting for the next group commit. */
@@ -154,6 +156,7 @@ export class Engine {
   }
 
   wake(): void {
+    this.wakePending = true;
     this.wakeUp?.();
   }
 
@@ -185,6 +188,8 @@ export class Engine {
     while (this.running) {
       try {
         await this.housekeeping(false);
+        // Whatever woke us is looked at by this claim; a wake during it makes the next idle skip.
+        this.wakePending = false;
         const free = this.o.concurrency - this.inFlight.size;
         const jobs = free > 0 ? await this.claim(free) : [];
         for (const job of jobs) {
@@ -209,6 +214,10 @@ export class Engine {
   }
 
   private idle(ms = this.o.pollIntervalMs): Promise<void> {
+    if (this.wakePending) {
+      this.wakePending = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const t = setTimeout(done, ms);
       function done() {
