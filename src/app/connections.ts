@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Registry } from 'prom-client';
-import type { Config } from '../config/schema.ts';
+import type { Config, MicrosoftConnection } from '../config/schema.ts';
 import { resolveSecret } from '../config/secrets.ts';
 import type { OutboundRecorder } from '../connectors/http.ts';
 import { ArmClient, ARM_SCOPE } from '../connectors/microsoft/arm.ts';
@@ -8,7 +8,6 @@ import { GraphClient, GRAPH_SCOPE } from '../connectors/microsoft/graph.ts';
 import { EntraTokenSource } from '../connectors/microsoft/identity.ts';
 import type { Clock } from '../engine/clock.ts';
 import type { ItsmModule, ItsmPort } from '../itsm/port.ts';
-import type { MicrosoftConnection } from '../config/schema.ts';
 
 /**
  * Connections built from configuration, once each and shared by every flow: one ITSM port per

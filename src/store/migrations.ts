@@ -198,6 +198,12 @@ export async function migrateToLatest(store: Store, extra: Migrations[] = []): P
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
+/** Apply migrations up to and including `name` (upgrade tests start from an older schema this way). */
+export async function migrateTo(store: Store, extra: Migrations[], name: string): Promise<void> {
+  const { error } = await migrator(store, extra).migrateTo(name);
+  if (error) throw new Error(`migration failed: ${(error as Error).message ?? error}`);
+}
+
 /** Pending migration names ([] = up to date). Used by /readyz. */
 export async function pendingMigrations(store: Store, extra: Migrations[] = []): Promise<string[]> {
   const all = await migrator(store, extra).getMigrations();
