@@ -1,6 +1,6 @@
 /**
  * The peer for the ingest benchmark: n8n 1.123.81, installed into a scratch directory OUTSIDE the repo
- * (never a project dependency), as shared/reference/peer-n8n.md describes. The install is cached across
+ * (never a project dependency), as the team's peer notes describe. The install is cached across
  * runs: a marker file is written only when `npm install` finished and the binary is there.
  *
  *   npx tsx bench/harness/n8n.ts install     # install (or confirm the cached install), ~3-6 min the first time
