@@ -14,7 +14,7 @@ import type { Config } from '../config/schema.ts';
  * flow module walk through its loop step by step (`--auto` plays the IT agent too).
  */
 
-export const SANDBOX_WEBHOOK_SECRET = 'sandbox-webhook-secret';
+const SANDBOX_WEBHOOK_SECRET = 'sandbox-webhook-secret';
 
 /** The configuration entries that point Ticketloop at a sandbox: ServiceNow instance "sandbox" and Microsoft. */
 export function sandboxConnections(s: DemoSandbox) {

@@ -157,7 +157,7 @@ async function writeItems(trx: Kysely<Database>, dirty: Item[], now: number): Pr
 }
 
 /** Errors that mean "someone else wrote first / the database was busy": the transaction may be redone. */
-export function isContention(e: unknown): boolean {
+function isContention(e: unknown): boolean {
   if (e instanceof ConcurrentUpdateError) return true;
   const code = (e as { code?: string })?.code ?? '';
   return (

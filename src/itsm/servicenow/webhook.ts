@@ -1,6 +1,7 @@
-import { createHmac, timingSafeEqual, createHash } from 'node:crypto';
+import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { resolveSecret } from '../../config/secrets.ts';
+import { hmacHex } from '../../http/auth.ts';
 import type { TicketChange } from '../port.ts';
 import type { SnRecord } from './client.ts';
 import type { WebhookAuthConfig } from './config.ts';
@@ -34,7 +35,7 @@ export function webhookPath(instance: string): string {
 export const SIGNATURE_HEADER = 'x-sn-signature';
 
 export function signBody(secret: string, body: string | Buffer): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+  return `sha256=${hmacHex(secret, body)}`;
 }
 
 /** Equal-length digests compared with timingSafeEqual, so neither length nor content leaks. */
