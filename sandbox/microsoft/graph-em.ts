@@ -175,67 +175,79 @@ export function registerGraphEm(app: FastifyInstance, d: EmDeps, baseUrl: () => 
     store.delete(C.extensions, p.extId);
     return undefined;
   });
+  /** Validate an extension body (POST, or PUT merged over the stored one) and store it. */
+  const writeExtension = (b: Body, catalogId: string, caller: GraphCaller, existing?: Extension): Extension => {
+    const type = String(b['@odata.type'] ?? '').replace(/^#?/, '#');
+    if (
+      type !== '#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension' &&
+      type !== '#microsoft.graph.accessPackageAssignmentWorkflowExtension'
+    ) {
+      throw badRequest(
+        "'@odata.type' must be #microsoft.graph.accessPackageAssignmentRequestWorkflowExtension or #microsoft.graph.accessPackageAssignmentWorkflowExtension.",
+        'InvalidRequest',
+      );
+    }
+    const endpoint = (b.endpointConfiguration ?? {}) as Body;
+    const target = extensionTarget({ endpointConfiguration: endpoint } as Extension);
+    if (!target || !/^https?:\/\//.test(target)) {
+      throw badRequest(
+        'endpointConfiguration needs the callout target: logicAppTriggerEndpointConfiguration.url (or httpRequestEndpoint.targetUrl) in the sandbox.',
+        'InvalidRequest',
+      );
+    }
+    const cb = (b.callbackConfiguration ?? null) as Body | null;
+    // The schema property is timeoutDuration; Microsoft's own example sends durationBeforeTimeout.
+    const timeout = cb ? (cb.timeoutDuration ?? cb.durationBeforeTimeout) : undefined;
+    const timeoutMs = parseDuration(timeout);
+    if (timeout !== undefined && (timeoutMs === undefined || timeoutMs < 5 * 60_000 || timeoutMs > 14 * 86_400_000)) {
+      throw badRequest(
+        `callbackConfiguration.timeoutDuration '${timeout}' must be an ISO 8601 duration between 5 minutes and 14 days.`,
+        'InvalidRequest',
+      );
+    }
+    const by = caller.appId;
+    const e: Extension = {
+      '@odata.type': type,
+      id: existing?.id ?? randomUUID(),
+      displayName: text(b, 'displayName'),
+      description: b.description ?? null,
+      endpointConfiguration: endpoint,
+      authenticationConfiguration: b.authenticationConfiguration ?? {
+        '@odata.type': '#microsoft.graph.azureAdPopTokenAuthentication',
+      },
+      clientConfiguration: b.clientConfiguration ?? { maximumRetries: 1, timeoutInMilliseconds: 10_000 },
+      callbackConfiguration: timeout
+        ? { '@odata.type': '#microsoft.graph.customExtensionCallbackConfiguration', timeoutDuration: timeout }
+        : null,
+      createdBy: existing?.createdBy ?? by,
+      createdDateTime: existing?.createdDateTime ?? now(),
+      lastModifiedBy: by,
+      lastModifiedDateTime: now(),
+      _catalogId: catalogId,
+    };
+    store.put(C.extensions, e.id, e);
+    return e;
+  };
   route(
     'POST',
     extPath,
     WRITE,
     (req, caller) => {
       const catalogId = get<Catalog>(C.catalogs, 'Catalog', (req.params as Body).id).id;
-      const b = (req.body ?? {}) as Body;
-      const type = String(b['@odata.type'] ?? '').replace(/^#?/, '#');
-      if (
-        type !== '#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension' &&
-        type !== '#microsoft.graph.accessPackageAssignmentWorkflowExtension'
-      ) {
-        throw badRequest(
-          "'@odata.type' must be #microsoft.graph.accessPackageAssignmentRequestWorkflowExtension or #microsoft.graph.accessPackageAssignmentWorkflowExtension.",
-          'InvalidRequest',
-        );
-      }
-      const endpoint = (b.endpointConfiguration ?? {}) as Body;
-      const target = extensionTarget({ endpointConfiguration: endpoint } as Extension);
-      if (!target || !/^https?:\/\//.test(target)) {
-        throw badRequest(
-          'endpointConfiguration needs the callout target: logicAppTriggerEndpointConfiguration.url (or httpRequestEndpoint.targetUrl) in the sandbox.',
-          'InvalidRequest',
-        );
-      }
-      const cb = (b.callbackConfiguration ?? null) as Body | null;
-      // The schema property is timeoutDuration; Microsoft's own example sends durationBeforeTimeout.
-      const timeout = cb ? (cb.timeoutDuration ?? cb.durationBeforeTimeout) : undefined;
-      const timeoutMs = parseDuration(timeout);
-      if (timeout !== undefined && (timeoutMs === undefined || timeoutMs < 5 * 60_000 || timeoutMs > 14 * 86_400_000)) {
-        throw badRequest(
-          `callbackConfiguration.timeoutDuration '${timeout}' must be an ISO 8601 duration between 5 minutes and 14 days.`,
-          'InvalidRequest',
-        );
-      }
-      const by = caller.appId;
-      const e: Extension = {
-        '@odata.type': type,
-        id: randomUUID(),
-        displayName: text(b, 'displayName'),
-        description: b.description ?? null,
-        endpointConfiguration: endpoint,
-        authenticationConfiguration: b.authenticationConfiguration ?? {
-          '@odata.type': '#microsoft.graph.azureAdPopTokenAuthentication',
-        },
-        clientConfiguration: b.clientConfiguration ?? { maximumRetries: 1, timeoutInMilliseconds: 10_000 },
-        callbackConfiguration: timeout
-          ? { '@odata.type': '#microsoft.graph.customExtensionCallbackConfiguration', timeoutDuration: timeout }
-          : null,
-        createdBy: by,
-        createdDateTime: now(),
-        lastModifiedBy: by,
-        lastModifiedDateTime: now(),
-        _catalogId: catalogId,
-      };
-      store.put(C.extensions, e.id, e);
+      const e = writeExtension((req.body ?? {}) as Body, catalogId, caller);
       engine.connectionTest(e);
       return withContext(req, `${ctx}/catalogs('${catalogId}')/customWorkflowExtensions`, publicShape(e));
     },
     201,
   );
+  // v1.0 updates with PUT, and "properties not in the request body keep their previous values".
+  route('PUT', `${extPath}/:extId`, WRITE, (req, caller) => {
+    const p = req.params as Body;
+    const existing = get<Extension>(C.extensions, 'Custom extension', p.extId);
+    if (existing._catalogId !== p.id) throw notFound('Custom extension', p.extId);
+    const e = writeExtension({ ...publicShape(existing), ...((req.body ?? {}) as Body) }, p.id, caller, existing);
+    return withContext(req, `${ctx}/catalogs('${p.id}')/customWorkflowExtensions`, publicShape(e));
+  });
 
   // ---- access packages & policies ---------------------------------------------------------------
 

@@ -12,7 +12,9 @@ import type { ItsmModule } from '../itsm/port.ts';
 import { TicketWatch } from '../itsm/watch.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { migrateToLatest, pendingMigrations, type Migrations } from '../store/migrations.ts';
+import type { CheckResult } from './checks.ts';
 import { Connections } from './connections.ts';
+import { ConnectionHealth, runChecks } from './doctor.ts';
 import { Metrics } from './metrics.ts';
 import type { FlowModule } from './module.ts';
 import { OutboundAudit } from './outbound.ts';
@@ -41,6 +43,11 @@ export interface Ticketloop {
   itsmModules: ItsmModule[];
   /** This flow's enabled and disabled integrations from the configuration file. */
   integrations<I extends IntegrationConfig>(type: string): I[];
+  /**
+   * Check every connection (doctor); the result shows on /readyz. With `log`, each problem is
+   * logged as one warning line with its fix.
+   */
+  checkConnections(o?: { log?: boolean }): Promise<CheckResult[]>;
   /** Listen and start the engine; returns the base URL. */
   start(): Promise<string>;
   stop(): Promise<void>;
@@ -111,6 +118,7 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
     backoffMaxMs: config.engine.backoffMaxMs,
     retainDoneMs: config.engine.retainDoneHours * 3_600_000,
   });
+  const health = new ConnectionHealth();
   const http = await createHttpServer({
     logger: log,
     bodyLimit: config.server.bodyLimitBytes,
@@ -127,7 +135,10 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
         } catch (e) {
           checks.database = `unreachable: ${(e as Error).message}`;
         }
-        return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
+        // Connections only degrade the service: jobs wait and retry until they recover.
+        const degraded = health.degraded();
+        if (degraded) checks.connections = degraded.length ? 'degraded' : 'ok';
+        return { ok: Object.values(checks).every((v) => v === 'ok' || v === 'degraded'), checks, degraded };
       },
     },
   });
@@ -158,6 +169,16 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
     itsmModules: o.itsm,
     integrations: <I extends IntegrationConfig>(type: string) =>
       config.integrations.filter((i) => i.type === type) as I[],
+    async checkConnections(c = {}) {
+      const results = await runChecks(app, o.flows);
+      health.record(results);
+      if (c.log) {
+        const failed = results.filter((r) => !r.ok);
+        for (const r of failed) log.warn(`${r.target} — ${r.check}: ${r.detail} — ${r.fix ?? 'see ticketloop doctor'}`);
+        if (!failed.length) log.info({ checks: results.length }, 'every connection checked: ok');
+      }
+      return results;
+    },
     async start() {
       await http.listen({ host: config.server.host, port: config.server.port });
       if (o.engine !== false) engine.start();

@@ -3,6 +3,8 @@ import type { JobHandler } from '../engine/engine.ts';
 import type { Flow } from '../engine/flow.ts';
 import type { Migrations } from '../store/migrations.ts';
 import type { Ticketloop } from './build.ts';
+import type { CheckResult, SetupStep } from './checks.ts';
+import type { CheckContext } from './doctor.ts';
 
 /**
  * The module contract. A flow is a folder `src/flows/<name>/` whose `module.ts` exports one
@@ -24,8 +26,28 @@ export interface FlowModule {
   effects(app: Ticketloop): Record<string, JobHandler>;
   /** Routes, schedules, metrics, ticket kinds to watch. Runs after every flow's effects are registered. */
   register?(app: Ticketloop): Promise<void> | void;
+  /** "Test setup": what its enabled integrations need of their connections (permissions, scopes, SMTP). */
+  checks?(app: Ticketloop, ctx: CheckContext): Promise<CheckResult[]>;
+  /** `ticketloop setup <name>`: create in the tenant (and the configuration file) what the flow needs. */
+  setup?: SetupCommand;
   /** The walk-through against the sandbox, imported lazily. */
   demo?(): Promise<FlowDemo>;
+}
+
+/** A flow's setup command: its options (commander flags) and the steps it takes. */
+export interface SetupCommand {
+  description: string;
+  options: { flags: string; description: string; default?: string; required?: boolean }[];
+  run(app: Ticketloop, options: Record<string, any>, ctx: SetupContext): Promise<SetupStep[]>;
+}
+
+export interface SetupContext {
+  /** Show what would change, change nothing. */
+  dryRun: boolean;
+  /** Add or update an `integrations[]` entry in the configuration file (comments kept). */
+  recordIntegration(entry: Record<string, unknown> & { name: string }): Promise<SetupStep>;
+  /** A line of output (the preview of what a loop would do). */
+  say(text: string): void;
 }
 
 export interface FlowDemo {

@@ -12,6 +12,7 @@ import { openStore, StoreUnavailableError } from '../store/db.ts';
 import { migrateToLatest } from '../store/migrations.ts';
 import type { Config } from '../config/schema.ts';
 import { systemClock } from '../engine/clock.ts';
+import { registerSetupCommands } from './setup.ts';
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`${message}\n`);
@@ -112,6 +113,8 @@ export function program(): Command {
       const app = await buildTicketloop(config, { itsm: ITSM_MODULES, flows: FLOW_MODULES });
       const url = await app.start();
       app.log.info({ url, database: app.store.description }, 'Ticketloop started');
+      // In the background: a wrong secret or a missing permission is one warning line now, not job retries later.
+      void app.checkConnections({ log: true }).catch((e) => app.log.error({ err: e }, 'connection check failed'));
       const shutdown = async (signal: string) => {
         app.log.info({ signal }, 'shutting down');
         await app.stop();
@@ -134,6 +137,35 @@ export function program(): Command {
   ).action(async (o: { config?: string }) => {
     const { runSandboxCommand } = await import('./sandbox.ts');
     await runSandboxCommand(load(o.config));
+  });
+
+  withConfig(
+    cli.command('doctor').description('check every connection and permission; exit 1 when one fails'),
+  ).action(async (o: { config?: string }) => {
+    const { config } = loaded(o.config);
+    const { formatChecks } = await import('../app/doctor.ts');
+    let app;
+    try {
+      app = await buildTicketloop(config, {
+        itsm: ITSM_MODULES,
+        flows: FLOW_MODULES,
+        engine: false,
+        logger: createLogger('fatal'),
+      });
+    } catch (e) {
+      if (!(e instanceof StoreUnavailableError)) throw e;
+      fail(`✗ database — connect: ${e.message}
+    fix: check database.url and that PostgreSQL is running`, 1);
+    }
+    const results = await app.checkConnections();
+    await app.stop();
+    const failed = results.filter((r) => !r.ok).length;
+    process.stdout.write(`✓ database — ${app.store.description}
+${formatChecks(results)}
+
+`);
+    process.stdout.write(failed ? `${failed} of ${results.length + 1} checks failed\n` : `all ${results.length + 1} checks passed\n`);
+    process.exitCode = failed ? 1 : 0;
   });
 
   withConfig(cli.command('migrate').description('apply database migrations')).action(async (o: { config?: string }) => {
@@ -201,6 +233,8 @@ export function program(): Command {
       else fail(`audit log FAILED verification: ${r.problem} (after ${r.rows} good rows)`, 1);
     },
   );
+
+  registerSetupCommands(cli, (file) => loaded(file));
 
   // A command group without its subcommand shows its help (and is a usage error).
   for (const group of [configCommand, jobs, audit]) group.action(() => group.help({ error: true }));

@@ -53,6 +53,11 @@ const coreShape = {
         .min(1024)
         .max(50 * 1024 * 1024)
         .default(1024 * 1024),
+      /** Where Entra and the ITSM reach Ticketloop (custom extension target, webhook URL); used by `ticketloop setup`. */
+      publicUrl: z
+        .url({ protocol: /^https?$/ })
+        .transform((u) => u.replace(/\/+$/, ''))
+        .optional(),
       /** Bearer token the operator API (`/api/…`) requires; mandatory when listening beyond loopback. */
       apiToken: secretRef.optional(),
     })

@@ -43,7 +43,8 @@ export class HttpProblem extends Error {
 }
 
 export interface Readiness {
-  check(): Promise<{ ok: boolean; checks: Record<string, string> }>;
+  /** `degraded`: connections whose last check failed; they do not make the service unready. */
+  check(): Promise<{ ok: boolean; checks: Record<string, string>; degraded?: string[] }>;
 }
 
 export interface HttpServerOptions {
@@ -165,7 +166,9 @@ export async function createHttpServer(o: HttpServerOptions): Promise<App> {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     const r = (await o.readiness?.check()) ?? { ok: true, checks: {} };
-    return reply.code(r.ok ? 200 : 503).send({ status: r.ok ? 'ready' : 'not ready', checks: r.checks });
+    return reply
+      .code(r.ok ? 200 : 503)
+      .send({ status: r.ok ? 'ready' : 'not ready', checks: r.checks, ...(r.degraded ? { degraded: r.degraded } : {}) });
   });
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     if (!o.metrics) return reply.code(404).send();

@@ -196,7 +196,7 @@ test('Graph end to end: set up, callout verified, resume, ResumeNotWaiting, 429 
     const cat = await graph.createCatalog({ displayName: 'Ticketed' });
     const ext = await graph.createCustomWorkflowExtension(cat.id, {
       displayName: 'Ticketloop',
-      url: rx.url,
+      target: { url: rx.url },
       resourceId: RESOURCE_ID,
       timeout: 'P14D',
     });

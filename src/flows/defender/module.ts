@@ -1,4 +1,5 @@
 import type { FlowModule } from '../../app/module.ts';
+import { defenderChecks } from './checks.ts';
 import { cleanupHandlers } from './cleanup.ts';
 import { defenderShape, type DefenderIntegration } from './config.ts';
 import { effectHandlers } from './effects.ts';
@@ -6,6 +7,7 @@ import { defenderFlow, FLOW, itemOf } from './flow.ts';
 import { reconcileHandler } from './reconcile.ts';
 import { registerDefenderRoutes } from './routes.ts';
 import { runtime } from './runtime.ts';
+import { defenderSetup } from './setup.ts';
 import { defenderMigrations } from './tables.ts';
 
 /**
@@ -41,5 +43,7 @@ export const defenderModule: FlowModule = {
     for (const e of d.integrations.list()) await activate(e.config);
     registerDefenderRoutes({ ...d, activate });
   },
+  checks: defenderChecks,
+  setup: defenderSetup,
   demo: () => import('./demo.ts').then((m) => m.defenderDemo),
 };

@@ -44,6 +44,11 @@ export class Mailer {
     await (await this.transport(i)).sendMail({ from: i.notifications.smtp!.from, to, subject, text });
   }
 
+  /** Connect, say EHLO, authenticate, quit: the SMTP half of "Test setup". */
+  async verify(i: DefenderIntegration): Promise<void> {
+    await (await this.transport(i)).verify();
+  }
+
   close(): void {
     for (const t of this.transports.values()) t.close();
     this.transports.clear();

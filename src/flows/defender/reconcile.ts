@@ -96,8 +96,30 @@ function info(p: {
   };
 }
 
+/**
+ * Whether an assessment should have a ticket under this integration's filters, and what it is —
+ * the one rule the reconcile pass and setup's dry run share.
+ */
+export function assessmentJudge(i: DefenderIntegration) {
+  const sevOk = (s: Severity) => !i.filters.severities || i.filters.severities.includes(s);
+  const recs = i.filters.recommendations && new Set(i.filters.recommendations.map((r) => r.toLowerCase()));
+  return (a: Assessment, m: MetadataInfo | undefined): { entry: Entry; unhealthy: boolean } => {
+    const severity = m?.severity ?? a.properties.metadata?.severity ?? 'Medium';
+    const unhealthy =
+      a.properties.status?.code === 'Unhealthy' && sevOk(severity) && (!recs || recs.has(a.name.toLowerCase()));
+    const entry = {
+      id: rowId(a.id),
+      name: a.name,
+      resourceId: resourceIdOf(a),
+      severity,
+      title: m?.displayName ?? a.properties.displayName,
+    };
+    return { entry, unhealthy };
+  };
+}
+
 type Row = Pick<DefenderAssessmentTable, 'id' | 'item' | 'governed_ticket' | 'resource_id' | 'name'>;
-interface Entry {
+export interface Entry {
   id: string;
   name: string;
   resourceId: string;
@@ -168,8 +190,7 @@ async function runPass(
     itemEvents: 0,
     ms: 0,
   };
-  const sevOk = (s: Severity) => !i.filters.severities || i.filters.severities.includes(s);
-  const recs = i.filters.recommendations && new Set(i.filters.recommendations.map((r) => r.toLowerCase()));
+  const judge = assessmentJudge(i);
   const policy = {
     closedWhileUnhealthy: i.closedWhileUnhealthy,
     remind: i.notifications.owner || i.notifications.manager,
@@ -290,21 +311,9 @@ async function runPass(
 
     const entries = new Map<string, { e: Entry; unhealthy: boolean }>();
     for (const a of page.value) {
-      const m = meta.get(a.name.toLowerCase());
-      const severity = m?.severity ?? a.properties.metadata?.severity ?? 'Medium';
-      const unhealthy =
-        a.properties.status?.code === 'Unhealthy' && sevOk(severity) && (!recs || recs.has(a.name.toLowerCase()));
+      const { entry, unhealthy } = judge(a, meta.get(a.name.toLowerCase()));
       if (unhealthy) stats.unhealthy++;
-      entries.set(rowId(a.id), {
-        e: {
-          id: rowId(a.id),
-          name: a.name,
-          resourceId: resourceIdOf(a),
-          severity,
-          title: m?.displayName ?? a.properties.displayName,
-        },
-        unhealthy,
-      });
+      entries.set(entry.id, { e: entry, unhealthy });
     }
     const rows = await db
       .selectFrom('defender_assessment')

@@ -72,7 +72,7 @@ async function runEntitlementDemo(ctx: DemoContext): Promise<void> {
       exts.find((e) => e.endpointConfiguration?.url === target) ??
       (await graph.createCustomWorkflowExtension(cat.id, {
         displayName: `Ticketloop ${target}`,
-        url: target,
+        target: { url: target },
         resourceId: audiencesOf(integ, app)[0],
         timeout: 'P14D',
       }));

@@ -83,6 +83,40 @@ export function resumePath(requestId: string, apiVersion: ApiVersion, callbackUr
 
 type Obj = Record<string, any>;
 
+export interface ExtensionOptions {
+  displayName?: string;
+  /** Where Entra calls: Ticketloop's callout URL, or a Logic App that forwards to Ticketloop. */
+  target: { url: string } | { logicApp: { subscriptionId: string; resourceGroupName: string; logicAppWorkflowName: string } };
+  /** The token audience for direct calls (Ticketloop's app id). */
+  resourceId: string;
+  /** How long Entra waits for the callback (ISO 8601, 5 minutes to 14 days). */
+  timeout: string;
+}
+
+/**
+ * A request-stage custom extension (§2.1). Called directly, Entra sends a bearer token for
+ * `resourceId`; a Logic App gets the default proof-of-possession token and validates it itself.
+ */
+export function extensionBody(o: ExtensionOptions): Obj {
+  const direct = 'url' in o.target;
+  return {
+    '@odata.type': '#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension',
+    displayName: o.displayName ?? 'Ticketloop',
+    description: 'Opens an ITSM ticket for the request; closing the ticket resumes it (Ticketloop).',
+    endpointConfiguration: {
+      '@odata.type': '#microsoft.graph.logicAppTriggerEndpointConfiguration',
+      ...('url' in o.target ? { url: o.target.url } : o.target.logicApp),
+    },
+    authenticationConfiguration: direct
+      ? { '@odata.type': '#microsoft.graph.azureAdTokenAuthentication', resourceId: o.resourceId }
+      : { '@odata.type': '#microsoft.graph.azureAdPopTokenAuthentication' },
+    callbackConfiguration: {
+      '@odata.type': '#microsoft.graph.customExtensionCallbackConfiguration',
+      timeoutDuration: o.timeout,
+    },
+  };
+}
+
 export class EntitlementGraph {
   constructor(readonly graph: GraphClient) {}
 
@@ -124,7 +158,12 @@ export class EntitlementGraph {
     return this.graph.get<Obj>(this.em(`/assignmentRequests/${encodeURIComponent(id)}`), { $expand: o.expand });
   }
 
-  // ---- setup (demo, tests) ----------------------------------------------------------------------
+  /** The first `top` assignment requests (doctor's read probe). */
+  async listAssignmentRequests(o: { top: number }): Promise<Obj[]> {
+    return (await this.graph.get<{ value: Obj[] }>(this.em('/assignmentRequests'), { $top: String(o.top) })).value;
+  }
+
+  // ---- setup (ticketloop setup, demo, tests) ----------------------------------------------------------------------
 
   listCatalogs(filter?: string) {
     return this.graph.listAll<Obj>(this.em('/catalogs'), { $filter: filter });
@@ -135,36 +174,17 @@ export class EntitlementGraph {
   listCustomWorkflowExtensions(catalogId: string) {
     return this.graph.listAll<Obj>(this.em(`/catalogs/${encodeURIComponent(catalogId)}/customWorkflowExtensions`));
   }
-  /** A request-stage extension that calls `url` with a bearer token for `resourceId`, waiting up to `timeout`. */
-  createCustomWorkflowExtension(
-    catalogId: string,
-    o: {
-      displayName: string;
-      description?: string;
-      url: string;
-      resourceId: string;
-      timeout?: string;
-      logicApp?: { subscriptionId: string; resourceGroupName: string; logicAppWorkflowName: string };
-    },
-  ) {
-    return this.graph.post<Obj>(this.em(`/catalogs/${encodeURIComponent(catalogId)}/customWorkflowExtensions`), {
-      '@odata.type': '#microsoft.graph.accessPackageAssignmentRequestWorkflowExtension',
-      displayName: o.displayName,
-      description: o.description ?? o.displayName,
-      endpointConfiguration: {
-        '@odata.type': '#microsoft.graph.logicAppTriggerEndpointConfiguration',
-        ...(o.logicApp ?? {}),
-        url: o.url,
-      },
-      authenticationConfiguration: {
-        '@odata.type': '#microsoft.graph.azureAdTokenAuthentication',
-        resourceId: o.resourceId,
-      },
-      callbackConfiguration: {
-        '@odata.type': '#microsoft.graph.customExtensionCallbackConfiguration',
-        timeoutDuration: o.timeout ?? 'P14D',
-      },
-    });
+  /** A request-stage extension (see extensionBody). */
+  createCustomWorkflowExtension(catalogId: string, o: ExtensionOptions) {
+    return this.graph.post<Obj>(this.catalogExtensions(catalogId), extensionBody(o));
+  }
+  /** v1.0 updates an extension with PUT, and only the properties sent change (200 with the extension). */
+  updateCustomWorkflowExtension(catalogId: string, id: string, o: ExtensionOptions) {
+    const path = this.graph.path(`${this.catalogExtensions(catalogId)}/${encodeURIComponent(id)}`);
+    return this.graph.request({ method: 'PUT', path, json: extensionBody(o) });
+  }
+  private catalogExtensions(catalogId: string) {
+    return this.em(`/catalogs/${encodeURIComponent(catalogId)}/customWorkflowExtensions`);
   }
   listAccessPackages(filter?: string) {
     return this.graph.listAll<Obj>(this.em('/accessPackages'), { $filter: filter });
@@ -174,6 +194,18 @@ export class EntitlementGraph {
   }
   createAssignmentPolicy(body: Obj) {
     return this.graph.post<Obj>(this.em('/assignmentPolicies'), body);
+  }
+  /** An access package's policies with their custom-extension stage settings. */
+  listAssignmentPolicies(accessPackageId: string) {
+    return this.graph.listAll<Obj>(this.em('/assignmentPolicies'), {
+      $filter: `accessPackage/id eq '${accessPackageId}'`,
+      $expand: 'customExtensionStageSettings($expand=customExtension)',
+    });
+  }
+  /** PUT replaces the whole policy: send it back complete. */
+  replaceAssignmentPolicy(id: string, body: Obj) {
+    const path = this.graph.path(this.em(`/assignmentPolicies/${encodeURIComponent(id)}`));
+    return this.graph.request({ method: 'PUT', path, json: body });
   }
   createAssignmentRequest(body: { requestType: string; assignment: Obj; justification?: string; answers?: unknown[] }) {
     return this.graph.post<Obj>(this.em('/assignmentRequests'), body);

@@ -1,8 +1,10 @@
 import { Counter } from 'prom-client';
 import type { FlowModule } from '../../app/module.ts';
 import { GroupIntake } from '../../engine/intake.ts';
+import { entitlementChecks } from './checks.ts';
 import { entitlementShape, type EntitlementIntegration } from './config.ts';
 import { createEffects } from './effects.ts';
+import { entitlementSetup } from './setup.ts';
 import { entitlementFlow, FLOW } from './flow.ts';
 import { registerCalloutRoutes } from './routes.ts';
 
@@ -35,5 +37,7 @@ export const entitlementModule: FlowModule = {
     const intake = new GroupIntake(app.store.db, entitlementFlow, app.clock, 'callout', () => app.engine.wake());
     registerCalloutRoutes({ app, integrations: () => list, intake, count: (outcome) => counter.inc({ outcome }) });
   },
+  checks: entitlementChecks,
+  setup: entitlementSetup,
   demo: () => import('./demo.ts').then((m) => m.entitlementDemo),
 };

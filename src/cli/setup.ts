@@ -1,0 +1,137 @@
+import type { Command } from 'commander';
+import { buildTicketloop, createLogger, type Ticketloop } from '../app/build.ts';
+import type { SetupStep } from '../app/checks.ts';
+import type { SetupCommand } from '../app/module.ts';
+import { FLOW_MODULES, ITSM_MODULES } from '../app/registry.ts';
+import type { LoadedConfig } from '../config/load.ts';
+import { upsertIntegration } from './config-file.ts';
+
+/**
+ * `ticketloop setup <flow|itsm>`: one subcommand per flow module and ITSM adapter that has a
+ * setup. Every step is printed with its outcome; a second run reports everything unchanged.
+ * Exit code 1 when a step failed, 2 for a usage error (an option named in the message).
+ */
+
+const MARK: Record<SetupStep['outcome'], string> = {
+  unchanged: '=',
+  created: '+',
+  updated: '~',
+  manual: '!',
+  failed: '✗',
+};
+
+function print(steps: SetupStep[], notes: string[]): void {
+  for (const s of steps) process.stdout.write(`${MARK[s.outcome]} ${s.what}: ${s.outcome}${s.detail ? ` — ${s.detail}` : ''}\n`);
+  for (const n of notes) process.stdout.write(`    ${n}\n`);
+  const changed = steps.filter((s) => s.outcome === 'created' || s.outcome === 'updated').length;
+  const manual = steps.filter((s) => s.outcome === 'manual').length;
+  const failed = steps.filter((s) => s.outcome === 'failed').length;
+  process.stdout.write(
+    `\n${changed} changed, ${steps.length - changed - manual - failed} unchanged, ${manual} to do by hand, ${failed} failed\n`,
+  );
+}
+
+type Load = (file: string | undefined) => LoadedConfig;
+
+async function withApp(loaded: LoadedConfig, fn: (app: Ticketloop) => Promise<SetupStep[]>, notes: string[]) {
+  const app = await buildTicketloop(loaded.config, {
+    itsm: ITSM_MODULES,
+    flows: FLOW_MODULES,
+    engine: false,
+    logger: createLogger('fatal'),
+  });
+  let steps: SetupStep[];
+  try {
+    steps = await fn(app);
+  } catch (e) {
+    const message = (e as Error).message;
+    // An option named first is the user's to fix: a usage error.
+    if (/^--[a-z-]+:/.test(message)) {
+      process.stderr.write(`error: ${message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    throw e;
+  } finally {
+    await app.stop();
+  }
+  print(steps, notes);
+  process.exitCode = steps.some((s) => s.outcome === 'failed') ? 1 : 0;
+}
+
+function configFile(loaded: LoadedConfig): string {
+  if (loaded.source === 'embedded defaults') {
+    process.stderr.write(
+      'error: setup records what it creates in the configuration file: create ticketloop.yaml first (README: "Run it against your tenant"), or pass --config\n',
+    );
+    process.exit(2);
+  }
+  return loaded.source;
+}
+
+export function registerSetupCommands(cli: Command, load: Load): void {
+  const setup = cli.command('setup').description('create what each loop needs in your tenant and instance');
+  const common = (c: Command) =>
+    c
+      .option('--config <file>', 'configuration file (default: $TICKETLOOP_CONFIG or ./ticketloop.yaml)')
+      .option('--dry-run', 'show what would change; change nothing');
+
+  for (const m of FLOW_MODULES) {
+    if (!m.setup) continue;
+    const spec: SetupCommand = m.setup;
+    const c = common(setup.command(m.name).description(spec.description));
+    for (const o of spec.options) {
+      if (o.required) c.requiredOption(o.flags, o.description, o.default);
+      else c.option(o.flags, o.description, o.default);
+    }
+    c.action(async (o: Record<string, any>) => {
+      const loaded = load(o.config);
+      const file = configFile(loaded);
+      const notes: string[] = [];
+      await withApp(
+        loaded,
+        (app) =>
+          spec.run(app, o, {
+            dryRun: Boolean(o.dryRun),
+            recordIntegration: (entry) => upsertIntegration(file, entry, { dryRun: Boolean(o.dryRun) }),
+            say: (text) => notes.push(text),
+          }),
+        notes,
+      );
+    });
+  }
+
+  for (const m of ITSM_MODULES) {
+    if (!m.setup) continue;
+    common(setup.command(m.configKey).description(`verify the ${m.configKey} instance and install what Ticketloop needs there`))
+      .option('--connection <name>', 'the connection (default: every one of this type)')
+      .option('--url <url>', 'where the instance reaches Ticketloop (default: server.publicUrl)')
+      .action(async (o: { config?: string; dryRun?: boolean; connection?: string; url?: string }) => {
+        const loaded = load(o.config);
+        await withApp(
+          loaded,
+          async (app) => {
+            const connections = app.config.itsm.filter(
+              (c) => c.type === m.configKey && (!o.connection || c.name === o.connection),
+            );
+            if (!connections.length) throw new Error(`--connection: no ${m.configKey} connection${o.connection ? ` named "${o.connection}"` : ''} in ${loaded.source}`);
+            const publicUrl = (o.url ?? app.config.server.publicUrl)?.replace(/\/+$/, '');
+            const steps: SetupStep[] = [];
+            for (const c of connections) {
+              const { type: _type, ...connection } = c;
+              steps.push(
+                ...(await m.setup!(
+                  connection,
+                  { recorder: app.outbound, clock: app.clock, registry: app.metrics.registry },
+                  { kinds: app.watch.kindsOf(c.name), publicUrl, dryRun: Boolean(o.dryRun) },
+                )),
+              );
+            }
+            return steps;
+          },
+          [],
+        );
+      });
+  }
+  setup.action(() => setup.help({ error: true }));
+}
