@@ -46,6 +46,8 @@ export interface SetupContext {
   dryRun: boolean;
   /** Add or update an `integrations[]` entry in the configuration file (comments kept). */
   recordIntegration(entry: Record<string, unknown> & { name: string }): Promise<SetupStep>;
+  /** Verify the ITSM connection and install what it needs for these ticket kinds (`setup <itsm>`). */
+  setupItsm(connection: string, kinds: string[]): Promise<SetupStep[]>;
   /** A line of output (the preview of what a loop would do). */
   say(text: string): void;
 }

@@ -33,6 +33,22 @@ function print(steps: SetupStep[], notes: string[]): void {
 
 type Load = (file: string | undefined) => LoadedConfig;
 
+/** The ITSM adapter's setup for one connection: the kinds the flows watch plus `extra`. */
+async function setupItsm(app: Ticketloop, name: string, extra: string[], o: { publicUrl?: string; dryRun: boolean }) {
+  const c = app.config.itsm.find((x) => x.name === name);
+  const m = c && ITSM_MODULES.find((x) => x.configKey === c.type);
+  if (!c || !m?.setup) return [];
+  const { type: _type, ...connection } = c;
+  const kinds = [...new Set([...app.watch.kindsOf(name), ...extra])];
+  return m.setup(
+    connection,
+    { recorder: app.outbound, clock: app.clock, registry: app.metrics.registry },
+    { kinds, publicUrl: o.publicUrl, dryRun: o.dryRun },
+  );
+}
+
+const publicUrlOf = (app: Ticketloop, url?: string) => (url ?? app.config.server.publicUrl)?.replace(/\/+$/, '');
+
 async function withApp(loaded: LoadedConfig, fn: (app: Ticketloop) => Promise<SetupStep[]>, notes: string[]) {
   const app = await buildTicketloop(loaded.config, {
     itsm: ITSM_MODULES,
@@ -94,6 +110,8 @@ export function registerSetupCommands(cli: Command, load: Load): void {
           spec.run(app, o, {
             dryRun: Boolean(o.dryRun),
             recordIntegration: (entry) => upsertIntegration(file, entry, { dryRun: Boolean(o.dryRun) }),
+            setupItsm: (name, kinds) =>
+              setupItsm(app, name, kinds, { publicUrl: publicUrlOf(app, o.url), dryRun: Boolean(o.dryRun) }),
             say: (text) => notes.push(text),
           }),
         notes,
@@ -115,18 +133,9 @@ export function registerSetupCommands(cli: Command, load: Load): void {
               (c) => c.type === m.configKey && (!o.connection || c.name === o.connection),
             );
             if (!connections.length) throw new Error(`--connection: no ${m.configKey} connection${o.connection ? ` named "${o.connection}"` : ''} in ${loaded.source}`);
-            const publicUrl = (o.url ?? app.config.server.publicUrl)?.replace(/\/+$/, '');
             const steps: SetupStep[] = [];
-            for (const c of connections) {
-              const { type: _type, ...connection } = c;
-              steps.push(
-                ...(await m.setup!(
-                  connection,
-                  { recorder: app.outbound, clock: app.clock, registry: app.metrics.registry },
-                  { kinds: app.watch.kindsOf(c.name), publicUrl, dryRun: Boolean(o.dryRun) },
-                )),
-              );
-            }
+            for (const c of connections)
+              steps.push(...(await setupItsm(app, c.name, [], { publicUrl: publicUrlOf(app, o.url), dryRun: Boolean(o.dryRun) })));
             return steps;
           },
           [],

@@ -165,3 +165,15 @@ test('an integration names its ITSM connection as `itsm` (or `servicenow`); a va
   );
   assert.match(problem(raw({})), /^integrations\[0\]\.itsm: required/m);
 });
+
+test('docs/ticketloop.example.yaml validates once its secrets are in the environment', () => {
+  const env = Object.fromEntries(
+    ['TICKETLOOP_API_TOKEN', 'TICKETLOOP_MICROSOFT_SECRET', 'SERVICENOW_CLIENT_SECRET', 'SERVICENOW_PASSWORD', 'SERVICENOW_WEBHOOK_SECRET'].map(
+      (k) => [k, 'x'],
+    ),
+  );
+  const { config } = loadConfig({ file: 'docs/ticketloop.example.yaml', env });
+  assert.equal(config.server.publicUrl, 'https://ticketloop.contoso.com');
+  assert.equal(config.itsm[0].name, 'prod');
+  assert.throws(() => loadConfig({ file: 'docs/ticketloop.example.yaml', env: {} }), /TICKETLOOP_API_TOKEN/);
+});

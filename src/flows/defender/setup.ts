@@ -48,6 +48,7 @@ async function run(app: Ticketloop, o: Record<string, any>, ctx: SetupContext): 
   if (!app.connections.hasItsm(String(entry.itsm)))
     return [{ what: 'the integration', outcome: 'failed', detail: `--itsm: no ITSM connection named "${entry.itsm}"` }];
   const steps = [await ctx.recordIntegration(entry)];
+  steps.push(...(await ctx.setupItsm(String(entry.itsm), [parsed.data.ticketType])));
 
   const integration = { ...parsed.data, itsm: String(entry.itsm) } as DefenderIntegration;
   try {

@@ -177,6 +177,7 @@ async function run(app: Ticketloop, o: Record<string, any>, ctx: SetupContext): 
 
   const existing = app.integrations<EntitlementIntegration>('entitlement').find((i) => i.name === o.name);
   const steps = [await ctx.recordIntegration({ name: o.name, type: 'entitlement', itsm, stages })];
+  steps.push(...(await ctx.setupItsm(itsm, [existing?.table ?? 'sc_req_item'])));
   const ms = app.connections.microsoft();
   const graph = new EntitlementGraph(ms.graph);
   try {
