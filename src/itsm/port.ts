@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
+import type { CheckResult } from '../app/checks.ts';
 import type { OutboundRecorder } from '../connectors/http.ts';
 import type { Clock } from '../engine/clock.ts';
 import type { App } from '../http/server.ts';
@@ -102,8 +103,11 @@ export interface ItsmPort {
   reopenTicket(ref: TicketRef, note: string): Promise<Ticket>;
   /** The person with this e-mail address (and their manager's), or undefined. */
   findPerson(email: string): Promise<Person | undefined>;
-  /** Auth works, kinds reachable, close-out configuration valid. */
-  checkSetup(): Promise<{ ok: boolean; problems: string[] }>;
+  /**
+   * Sign-in works, kinds reachable, close-out configuration valid: one result per thing checked
+   * (passing ones too), each failure with its fix. Reads only; never writes to the system.
+   */
+  checkSetup(): Promise<CheckResult[]>;
 
   // The change feed. The watch (itsm/watch.ts) stores watermarks and known tickets and turns each
   // reported change into one durable job; the adapter only reads its system.

@@ -6,6 +6,7 @@ import { ServiceNowItsm } from './adapter.ts';
 import { createServiceNowAuth, type ServiceNowAuthConfig } from './auth.ts';
 import { ServiceNowClient } from './client.ts';
 import { serviceNowInstance, type ServiceNowConnection } from './config.ts';
+import type { AuthLabel } from './diagnose.ts';
 import { registerServiceNowMetrics, type ServiceNowMetrics } from './metrics.ts';
 
 /** The ServiceNow ITSM adapter: `servicenow: [{ name, instanceUrl, auth, … }]` in the configuration. */
@@ -19,6 +20,15 @@ function authConfig(c: ServiceNowConnection): ServiceNowAuthConfig {
     return { type: 'oauth', grant: 'client_credentials', clientId: a.clientId, clientSecret };
   const password = resolveSecret(a.password!).reveal();
   return { type: 'oauth', grant: 'password', clientId: a.clientId, clientSecret, username: a.username!, password };
+}
+
+/** Who the connection signs in as, for the checks' findings: names only, never a secret. */
+export function authLabel(c: ServiceNowConnection): AuthLabel {
+  const a = c.auth;
+  if (a.type === 'basic') return { type: 'basic', username: a.username };
+  if (a.type === 'apikey') return { type: 'apikey' };
+  if (a.grant === 'password') return { type: 'oauth', grant: 'password', clientId: a.clientId, username: a.username! };
+  return { type: 'oauth', grant: 'client_credentials', clientId: a.clientId };
 }
 
 /** One set of rate-limit metrics per registry (a process may build several apps in tests). */
@@ -42,6 +52,7 @@ export const servicenowModule: ItsmModule<ServiceNowConnection> = {
       system: config.name,
       instanceUrl: config.instanceUrl,
       closeOut: config.closeOut,
+      authLabel: authLabel(config),
       webhook: config.webhook,
       pollIntervalMs: config.pollIntervalSeconds * 1000,
       reconcileIntervalMs: config.reconcileIntervalSeconds * 1000,
