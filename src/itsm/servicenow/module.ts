@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type { Registry } from 'prom-client';
 import { resolveSecret } from '../../config/secrets.ts';
-import type { ItsmModule } from '../port.ts';
+import type { ItsmAdapterDeps, ItsmModule } from '../port.ts';
 import { ServiceNowItsm } from './adapter.ts';
 import { createServiceNowAuth, type ServiceNowAuthConfig } from './auth.ts';
 import { ServiceNowClient } from './client.ts';
 import { serviceNowInstance, type ServiceNowConnection } from './config.ts';
 import type { AuthLabel } from './diagnose.ts';
 import { registerServiceNowMetrics, type ServiceNowMetrics } from './metrics.ts';
+import { setupServiceNow } from './setup.ts';
 
 /** The ServiceNow ITSM adapter: `servicenow: [{ name, instanceUrl, auth, … }]` in the configuration. */
 
@@ -34,29 +35,46 @@ export function authLabel(c: ServiceNowConnection): AuthLabel {
 /** One set of rate-limit metrics per registry (a process may build several apps in tests). */
 const metricsByRegistry = new WeakMap<Registry, ServiceNowMetrics>();
 
+/** The client and port of one connection (setup also needs the raw client and closes the auth). */
+function build(config: ServiceNowConnection, deps: ItsmAdapterDeps, tables?: string[]) {
+  let metrics = metricsByRegistry.get(deps.registry);
+  if (!metrics) metricsByRegistry.set(deps.registry, (metrics = registerServiceNowMetrics(deps.registry)));
+  const ca = config.caFile ? readFileSync(config.caFile) : undefined;
+  const base = { baseUrl: config.instanceUrl, ca, timeoutMs: config.timeoutMs, recorder: deps.recorder };
+  const auth = createServiceNowAuth(authConfig(config), { ...base, clock: deps.clock });
+  const client = new ServiceNowClient({
+    ...base,
+    auth,
+    onRateLimit: (info) => metrics.onRateLimit(info, config.name),
+  });
+  const itsm = new ServiceNowItsm({
+    client,
+    system: config.name,
+    instanceUrl: config.instanceUrl,
+    closeOut: config.closeOut,
+    authLabel: authLabel(config),
+    tables,
+    webhook: config.webhook,
+    pollIntervalMs: config.pollIntervalSeconds * 1000,
+    reconcileIntervalMs: config.reconcileIntervalSeconds * 1000,
+    now: () => deps.clock.now(),
+  });
+  return { client, itsm, auth };
+}
+
 export const servicenowModule: ItsmModule<ServiceNowConnection> = {
   configKey: 'servicenow',
   connectionSchema: serviceNowInstance,
   connect(config, deps) {
-    let metrics = metricsByRegistry.get(deps.registry);
-    if (!metrics) metricsByRegistry.set(deps.registry, (metrics = registerServiceNowMetrics(deps.registry)));
-    const ca = config.caFile ? readFileSync(config.caFile) : undefined;
-    const base = { baseUrl: config.instanceUrl, ca, timeoutMs: config.timeoutMs, recorder: deps.recorder };
-    const client = new ServiceNowClient({
-      ...base,
-      auth: createServiceNowAuth(authConfig(config), { ...base, clock: deps.clock }),
-      onRateLimit: (info) => metrics.onRateLimit(info, config.name),
-    });
-    return new ServiceNowItsm({
-      client,
-      system: config.name,
-      instanceUrl: config.instanceUrl,
-      closeOut: config.closeOut,
-      authLabel: authLabel(config),
-      webhook: config.webhook,
-      pollIntervalMs: config.pollIntervalSeconds * 1000,
-      reconcileIntervalMs: config.reconcileIntervalSeconds * 1000,
-      now: () => deps.clock.now(),
-    });
+    return build(config, deps).itsm;
+  },
+  async setup(config, deps, o) {
+    const { client, itsm, auth } = build(config, deps, o.kinds);
+    try {
+      return await setupServiceNow({ config, client, itsm, auth: authLabel(config) }, o);
+    } finally {
+      await itsm.close();
+      await auth.close?.();
+    }
   },
 };
