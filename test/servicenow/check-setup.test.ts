@@ -70,6 +70,22 @@ describe('ServiceNow checkSetup: findings and fixes', () => {
     assert.equal(r[0].fix, REACH_FIX);
   });
 
+  it('a certificate from a private CA without caFile, and a host name that does not resolve', async () => {
+    const tls = await check({ ...basic(itil.username, itil.password), caFile: undefined });
+    assert.deepEqual(
+      tls.map((x) => [x.check, x.ok]),
+      [['connection', false]],
+    );
+    assert.match(tls[0].detail, new RegExp(`^cannot reach ${h.sn.baseUrl}: .*certificate`));
+    assert.equal(
+      tls[0].fix,
+      "the instance's certificate is not trusted here: set caFile to the private CA that signed it, or check instanceUrl",
+    );
+    const dns = await check(basic(itil.username, itil.password), { baseUrl: 'https://no-such-host.invalid' });
+    assert.match(dns[0].detail, /^cannot reach https:\/\/no-such-host\.invalid: .*(ENOTFOUND|EAI_AGAIN)/);
+    assert.match(dns[0].fix!, /^check instanceUrl: its host name does not resolve/);
+  });
+
   it('401: wrong password, wrong OAuth client secret, wrong password with the password grant — reported once', async () => {
     assert.deepEqual(await check(basic(itil.username, 'wrong')), [
       {

@@ -97,7 +97,7 @@ export function diagnose(err: unknown, c: DiagnoseContext): Diagnosis {
     const message = (err as Error)?.message ?? String(err);
     if (/answered without/.test(message))
       return fail(message, `check instanceUrl: ${c.instanceUrl} did not answer as ServiceNow does`, 'connection');
-    return fail(message, 'see the detail; run the check again with LOG_LEVEL=debug for the calls made');
+    return fail(message, 'see the detail');
   }
   const token = err.upstream === 'servicenow-oauth';
   const sn = snError(err.body);

@@ -115,7 +115,7 @@ export async function setupServiceNow(s: SetupContext, o: ItsmSetupOptions): Pro
   ];
   // Reading and writing sys_properties / sys_script needs admin. When the roles are unknown, try.
   const mayRead = admin !== false;
-  const why = o.dryRun ? 'dry run: nothing written' : `${identity(s.auth)} is not admin, so setup cannot do it`;
+  const why = !mayRead ? `${identity(s.auth)} is not admin, so setup cannot do it` : 'dry run: nothing written';
   for (const item of items) {
     if (!mayRead) {
       steps.push({ what: item.what, outcome: 'manual', detail: `${why}. ${item.instructions(true)}` });
