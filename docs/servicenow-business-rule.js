@@ -1,8 +1,10 @@
 /*
- * Ticketloop — ServiceNow business rule that pushes ticket changes to Ticketloop.
+ * Ticketloop business rule v1 — pushes ticket changes from ServiceNow to Ticketloop.
  *
- * Paste into System Definition → Business Rules → New, on each table Ticketloop tracks
- * (incident, change_request, problem, sc_req_item, sc_task):
+ * 'ticketloop setup servicenow' installs it (one rule per watched table, named
+ * "Ticketloop webhook (<table>)") together with the two properties below, when its account has the
+ * admin role. By hand: System Definition → Business Rules → New, on each table Ticketloop tracks
+ * (incident, change_request, problem, sc_req_item, sc_task), with this whole text as the script:
  *
  *   When: after        Insert: ✓  Update: ✓  Delete: ✓        Advanced: ✓
  *   Condition (recommended, keeps the traffic to tickets Ticketloop opened):
@@ -10,10 +12,14 @@
  *   Application scope: Global (GlideStringUtil and GlideCertificateEncryption are global APIs).
  *
  * What you need on the instance:
- *   1. A system property `x_ticketloop.webhook_url`, e.g. https://ticketloop.example.com/webhooks/servicenow
- *   2. A system property `x_ticketloop.webhook_secret` of type password2 holding the shared HMAC secret
- *      (the same value as Ticketloop's `servicenow.webhook.secret`). Never paste the secret into this script.
+ *   1. A system property 'x_ticketloop.webhook_url' (type string): Ticketloop's public URL followed by
+ *      /webhooks/servicenow/<connection name>, e.g. https://ticketloop.example.com/webhooks/servicenow/prod
+ *   2. A system property 'x_ticketloop.webhook_secret' of type password2 holding the shared HMAC secret
+ *      (the same value as the connection's webhook.secret in Ticketloop). Never paste the secret into this script.
  *   3. Outbound HTTPS from the instance (or a MID server: uncomment setMIDServer below) to Ticketloop.
+ *
+ * The first line names the version; Ticketloop's setup recognises its own rule by it. This file is a
+ * copy of src/itsm/servicenow/business-rule.ts (a test keeps them identical).
  *
  * Wire format (identical to what the Ticketloop sandbox sends):
  *   POST <webhook_url>

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { OffsetClock } from '../shared/clock.ts';
 import type { DocStore } from '../shared/persist.ts';
 import { SnError, type Actor } from './records.ts';
+import type { Roles } from './roles.ts';
 import { DEMO } from './seed.ts';
 import type { Settings } from './settings.ts';
 import type { TableStore } from './store.ts';
@@ -30,8 +31,9 @@ const oauthDenied = { error: 'server_error', error_description: 'access_denied' 
 
 /**
  * Authentication: Basic, OAuth bearer tokens from `POST /oauth_token.do` (form bodies only),
- * and the `x-sn-apikey` header. Users and roles come from sys_user; passwords and tokens are kept
- * in the state file outside the tables (they are never readable through the Table API).
+ * and the `x-sn-apikey` header. Users come from sys_user, their roles from sys_user_has_role
+ * (roles.ts); passwords and tokens are kept in the state file outside the tables (they are never
+ * readable through the Table API).
  */
 export class Auth {
   private readonly tokens = new Map<string, Token>();
@@ -41,6 +43,7 @@ export class Auth {
     private readonly store: TableStore,
     private readonly clock: OffsetClock,
     private readonly settings: Settings,
+    private readonly roles: Roles,
   ) {
     // Tokens survive a restart; expired ones are pruned here.
     const now = clock.now();
@@ -65,14 +68,7 @@ export class Auth {
   actorFor(userName: string): Actor | undefined {
     const u = this.store.rows('sys_user').find((r) => r.user_name === userName);
     if (!u || u.active === 'false' || u.locked_out === 'true') return undefined;
-    return {
-      userName,
-      sysId: u.sys_id,
-      roles: u.roles
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    };
+    return { userName, sysId: u.sys_id, roles: this.roles.of(u.sys_id) };
   }
 
   /** Who is calling; throws the 401 envelope when no valid credential is present. */

@@ -9,16 +9,20 @@ import { Auth } from './auth.ts';
 import { Formatter } from './format.ts';
 import { RATE_RULE_SYS_ID, RateLimiter, rateLimitBody } from './ratelimit.ts';
 import { Records } from './records.ts';
+import { Roles } from './roles.ts';
 import { registerErrorHandling, registerTableApi, type SnContext } from './routes.ts';
-import { DEMO, seedDemoData } from './seed.ts';
+import { BusinessRules } from './rules.ts';
+import { DEMO, demoRolesOf, seedDemoData } from './seed.ts';
 import { Settings } from './settings.ts';
 import { TableStore } from './store.ts';
 import { registerUi } from './ui.ts';
+import { Vault } from './vault.ts';
 import { Webhooks } from './webhooks.ts';
 
 /**
  * A ServiceNow-compatible instance for development, demos and contract tests: Table API,
- * OAuth/Basic/API-key auth, rate limiting, business-rule webhooks and a small agent web UI at /ui.
+ * OAuth/Basic/API-key auth, roles and ACLs, rate limiting, business-rule webhooks (configured
+ * through /_sandbox, or installed as Ticketloop's sys_script rule) and a small agent web UI at /ui.
  * Behaviour follows the wire-format fact sheet §1; see WEBHOOKS.md for the outbound contract.
  */
 export interface ServiceNowSandboxOptions {
@@ -28,7 +32,7 @@ export interface ServiceNowSandboxOptions {
   /** 0 = any free port. */
   port?: number;
   clock?: OffsetClock;
-  /** Default true: demo users, groups and sys_choice rows. False: only the credential accounts. */
+  /** Default true: demo users, groups and sys_choice rows. False: only the credential accounts (and their roles). */
   seedDemoData?: boolean;
 }
 
@@ -58,13 +62,16 @@ export async function startServiceNowSandbox(o: ServiceNowSandboxOptions): Promi
   const store = new TableStore(docs);
   const settings = new Settings(docs);
   const fmt = new Formatter(store, '');
-  const records = new Records(store, clock, fmt);
-  const auth = new Auth(docs, store, clock, settings);
+  const vault = new Vault(docs);
+  const records = new Records(store, clock, fmt, vault);
+  const roles = new Roles(store);
+  const auth = new Auth(docs, store, clock, settings, roles);
   seedDemoData(store, records, o.seedDemoData ?? true, (u, p) => auth.setPassword(u, p));
+  roles.seed(records, demoRolesOf);
 
   const faults = new Faults();
   const webhooks = new Webhooks(settings, fmt, faults, clock, o.tls.ca);
-  records.listeners.push(webhooks.onChange);
+  records.listeners.push(roles.onChange, webhooks.onChange, new BusinessRules(store, vault, webhooks).onChange);
 
   const app = createSandboxServer(o.tls);
   const ctx: SnContext = {

@@ -3,6 +3,7 @@ import type { Clock } from '../../src/engine/clock.ts';
 import type { Formatter } from './format.ts';
 import type { Row, TableStore } from './store.ts';
 import { TABLES, priorityFor, snDate, type FieldDef, type TableDef } from './tables.ts';
+import type { Vault } from './vault.ts';
 
 /** Who is acting: the authenticated user (sys_updated_by, ACLs, opened_by). */
 export interface Actor {
@@ -65,6 +66,7 @@ export class Records {
     private readonly store: TableStore,
     private readonly clock: Clock,
     private readonly fmt: Formatter,
+    private readonly vault: Vault,
   ) {}
 
   private now(): string {
@@ -135,6 +137,13 @@ export class Records {
   private rules(def: TableDef, prev: Row | undefined, next: Row, actor: Actor): void {
     if (def.name === 'sys_user')
       next.name = [next.first_name, next.last_name].filter(Boolean).join(' ') || next.name || next.user_name;
+    // The dictionary defaults of the platform tables.
+    if (def.name === 'sys_script') {
+      next.when ||= 'before';
+      next.order ||= '100';
+    }
+    if (def.name === 'sys_properties') next.type ||= 'string';
+    if (def.name === 'sys_user_has_role') next.state ||= 'active';
     const sm = def.states;
     if (!sm) return;
     if (next.state === '') next.state = sm.defaultState;
@@ -191,6 +200,16 @@ export class Records {
     }
   }
 
+  /**
+   * A password2 property stores its value encrypted. Clear text is accepted only as a display
+   * value (`sysparm_input_display_value=true`, §1.2); otherwise the value is stored as given,
+   * taken to be encrypted already, as the real instance does.
+   */
+  private seal(table: string, next: Row, input: Record<string, unknown>, opts: WriteOptions): void {
+    if (table !== 'sys_properties' || next.type !== 'password2' || !opts.inputDisplay) return;
+    if (input && 'value' in input && next.value !== '') next.value = this.vault.encrypt(next.value);
+  }
+
   private blankRow(def: TableDef): Row {
     const row: Row = {};
     for (const [name, fd] of Object.entries(def.fields)) row[name] = fd.type === 'boolean' ? 'false' : '';
@@ -217,6 +236,7 @@ export class Records {
     if (table === 'incident') row.reopen_count = '0';
     if (table === 'sys_choice') Object.assign(row, { language: 'en', inactive: 'false' });
     const journal = this.apply(def, row, input, opts, true);
+    this.seal(table, row, input, opts);
     if (!row.sys_id) row.sys_id = newSysId();
     if (this.store.get(table, row.sys_id))
       throw new SnError(403, 'Operation Failed', 'Error during insert of ' + table + ' (duplicate sys_id)');
@@ -237,6 +257,7 @@ export class Records {
     if (def.states?.lockedStates.includes(row.state) && !isAdmin(actor)) throw aclDenied('Update');
     const next = { ...row };
     const journal = this.apply(def, next, input, opts, false);
+    this.seal(table, next, input, opts);
     this.rules(def, row, next, actor);
     const changed = Object.keys(next).some((k) => next[k] !== row[k]);
     if (!changed && journal.length === 0) return row; // a no-op update is not a write

@@ -243,6 +243,11 @@ export const CHOICES: Record<string, Choices> = {
   },
 };
 
+/** The demo roles of a seeded user (comma-separated), granted through sys_user_has_role by roles.ts. */
+export function demoRolesOf(userName: string): string | undefined {
+  return USERS.find((u) => u.user_name === userName)?.roles;
+}
+
 /**
  * Fill an empty instance. The accounts behind the demo credentials are always created (else
  * nothing could log in); `full` adds the other demo users, the groups and the choice lists.
@@ -267,7 +272,6 @@ export function seedDemoData(
           first_name: u.first_name,
           last_name: u.last_name,
           title: u.title,
-          roles: u.roles,
           email: `${u.user_name}@example.com`,
           active: 'true',
         },

@@ -34,8 +34,11 @@ import type { Row } from './store.ts';
  * 2 s and 5 s; other 4xx answers are final. `faults.dropWebhookRate` silently drops deliveries.
  */
 
+export type DeliverySource = 'webhook' | 'business_rule';
+
 export interface DeliveryLog {
   id: string;
+  source: DeliverySource;
   table: string;
   operation: Operation;
   sys_id: string;
@@ -74,31 +77,45 @@ export class Webhooks {
 
   /** Change listener (Records.listeners): snapshot now, deliver later. */
   readonly onChange = (table: string, operation: Operation, row: Row): void => {
+    for (const hook of this.settings.value.webhooks)
+      if (hook.table === table && hook.events.includes(operation)) this.deliver(hook, table, operation, row);
+  };
+
+  /**
+   * Send one change to one target, asynchronously: the configured webhooks above, and the
+   * installed Ticketloop business rule (rules.ts, `source: 'business_rule'`). The rule's script
+   * makes one RESTMessageV2 call with only Content-Type, Accept and X-Sn-Signature, so such
+   * deliveries get exactly those headers and no retry; the body is the same.
+   */
+  deliver(
+    hook: WebhookConfig,
+    table: string,
+    operation: Operation,
+    row: Row,
+    source: DeliverySource = 'webhook',
+  ): void {
     if (this.closed) return;
-    const hooks = this.settings.value.webhooks.filter((w) => w.table === table && w.events.includes(operation));
-    if (hooks.length === 0) return;
     const record = this.fmt.format(table, row, { display: 'false', excludeRefLink: true });
     const body = JSON.stringify({ table, operation, sys_id: row.sys_id, record });
     const timestamp = String(Math.floor(this.clock.now() / 1000));
-    for (const hook of hooks) {
-      const entry: DeliveryLog = {
-        id: randomUUID(),
-        table,
-        operation,
-        sys_id: row.sys_id,
-        url: hook.url,
-        state: 'pending',
-        attempts: 0,
-      };
-      this.log.push(entry);
-      if (this.log.length > LOG_SIZE) this.log.shift();
-      if (!this.faults.deliverWebhook()) {
-        entry.state = 'dropped';
-        continue;
-      }
-      this.schedule(0, () => this.attempt(hook, entry, body, timestamp));
+    const entry: DeliveryLog = {
+      id: randomUUID(),
+      source,
+      table,
+      operation,
+      sys_id: row.sys_id,
+      url: hook.url,
+      state: 'pending',
+      attempts: 0,
+    };
+    this.log.push(entry);
+    if (this.log.length > LOG_SIZE) this.log.shift();
+    if (!this.faults.deliverWebhook()) {
+      entry.state = 'dropped';
+      return;
     }
-  };
+    this.schedule(0, () => this.attempt(hook, entry, body, timestamp));
+  }
 
   private schedule(ms: number, fn: () => Promise<void>): void {
     const t = setTimeout(() => {
@@ -109,6 +126,16 @@ export class Webhooks {
   }
 
   private headers(hook: WebhookConfig, entry: DeliveryLog, body: string, timestamp: string): Record<string, string> {
+    if (entry.source === 'business_rule') {
+      // What docs/servicenow-business-rule.js sets (User-Agent is RESTMessageV2's default).
+      const h: Record<string, string> = {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'user-agent': 'ServiceNow/1.0',
+      };
+      if (hook.auth?.type === 'hmac') h['x-sn-signature'] = signBody(hook.auth.secret, body);
+      return h;
+    }
     const h: Record<string, string> = {
       'content-type': 'application/json',
       'user-agent': 'ServiceNow/1.0',
@@ -153,7 +180,7 @@ export class Webhooks {
       this.inflight.delete(ac);
     }
     if (!retry) return;
-    const delay = RETRY_DELAYS_MS[entry.attempts - 1];
+    const delay = entry.source === 'business_rule' ? undefined : RETRY_DELAYS_MS[entry.attempts - 1];
     if (delay === undefined || this.closed) {
       entry.state = 'failed';
       return;

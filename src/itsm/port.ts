@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import type { z } from 'zod';
+import type { CheckResult, SetupStep } from '../app/checks.ts';
 import type { OutboundRecorder } from '../connectors/http.ts';
 import type { Clock } from '../engine/clock.ts';
 import type { App } from '../http/server.ts';
@@ -102,8 +103,11 @@ export interface ItsmPort {
   reopenTicket(ref: TicketRef, note: string): Promise<Ticket>;
   /** The person with this e-mail address (and their manager's), or undefined. */
   findPerson(email: string): Promise<Person | undefined>;
-  /** Auth works, kinds reachable, close-out configuration valid. */
-  checkSetup(): Promise<{ ok: boolean; problems: string[] }>;
+  /**
+   * Sign-in works, kinds reachable, close-out configuration valid: one result per thing checked
+   * (passing ones too), each failure with its fix. Reads only; never writes to the system.
+   */
+  checkSetup(): Promise<CheckResult[]>;
 
   // The change feed. The watch (itsm/watch.ts) stores watermarks and known tickets and turns each
   // reported change into one durable job; the adapter only reads its system.
@@ -130,6 +134,18 @@ export interface ItsmAdapterDeps {
   registry: Registry;
 }
 
+/** What `ticketloop setup <vendor>` asks of a module's `setup`. */
+export interface ItsmSetupOptions {
+  /** Ticket kinds (ServiceNow: tables) the enabled flows watch. */
+  kinds: string[];
+  /** Where the system should push changes: Ticketloop's public URL + the connection's webhook path. */
+  webhookUrl?: string;
+  /** The correlation prefix of the tickets Ticketloop opens (default 'tl:'). */
+  correlationPrefix?: string;
+  /** Change nothing: report what would be done as `manual` steps. */
+  dryRun?: boolean;
+}
+
 /**
  * An ITSM adapter module (`src/itsm/<vendor>/module.ts`), registered in app/registry.ts: the
  * configuration key it owns (a list of named connections) and how to build a connection.
@@ -140,4 +156,9 @@ export interface ItsmModule<C extends { name: string } = any> {
   /** One named connection. */
   connectionSchema: z.ZodObject<any>;
   connect(config: C, deps: ItsmAdapterDeps): ItsmPort;
+  /**
+   * Prepare the system for Ticketloop (verify access, install the push), idempotently: a second
+   * run reports every step `unchanged` and writes nothing. Never prints secrets.
+   */
+  setup?(config: C, deps: ItsmAdapterDeps, o: ItsmSetupOptions): Promise<SetupStep[]>;
 }

@@ -590,10 +590,19 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
 
     // ---- setup -------------------------------------------------------------------------------
 
-    test('checkSetup reports the subject configuration as ok', async () => {
+    test('checkSetup reports the subject configuration as ok, one result per thing checked', async () => {
       const r = await port.checkSetup();
-      assert.deepEqual(r.problems, []);
-      assert.equal(r.ok, true);
+      assert.deepEqual(
+        r.filter((x) => !x.ok),
+        [],
+      );
+      assert.ok(r.length >= 2, `sign-in and at least the ticket kind are checked: ${JSON.stringify(r)}`);
+      for (const x of r) {
+        assert.ok(x.target.includes(port.system), `the target names the connection: ${x.target}`);
+        assert.ok(x.check && x.detail, JSON.stringify(x));
+        assert.equal(x.fix, undefined, 'passing results carry no fix');
+      }
+      assert.equal(new Set(r.map((x) => x.check)).size, r.length, 'no thing is reported twice');
     });
   });
 }

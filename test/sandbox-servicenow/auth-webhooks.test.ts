@@ -122,7 +122,31 @@ describe('ServiceNow sandbox: auth, rate limits, webhooks, persistence', () => {
     });
     assert.equal(key.status, 200);
 
+    // A user without any role fails the API-level ACL on every table, reads and writes alike.
     const ro = h.basic(h.sn.credentials.readonly);
+    const FORBIDDEN = {
+      error: { message: 'User Not Authorized', detail: 'Failed API level ACL Validation' },
+      status: 'failure',
+    };
+    for (const [method, path, body] of [
+      ['GET', '/api/now/table/incident?sysparm_limit=1', undefined],
+      ['GET', '/api/now/table/sys_choice?sysparm_limit=1', undefined],
+      ['POST', '/api/now/table/incident', { short_description: 'x' }],
+    ] as const) {
+      const r = await h.call(method, path, { auth: ro, body });
+      assert.equal(r.status, 403, `${method} ${path}`);
+      assert.deepEqual(r.json, FORBIDDEN);
+    }
+    // With snc_internal (an internal user) the table ACLs decide: no inserts, only one's own tickets.
+    const me = (await h.call('GET', '/api/now/table/sys_user?user_name=read.only')).json.result[0].sys_id;
+    const internal = (await h.call('GET', '/api/now/table/sys_user_role?name=snc_internal')).json.result[0].sys_id;
+    const adminAuth = h.basic(h.sn.credentials.admin);
+    const grant = await h.call('POST', '/api/now/table/sys_user_has_role', {
+      auth: adminAuth,
+      body: { user: me, role: internal },
+    });
+    assert.equal(grant.status, 201, grant.text);
+    assert.equal(grant.json.result.state, 'active');
     const ins = await h.call('POST', '/api/now/table/incident', { auth: ro, body: { short_description: 'x' } });
     assert.equal(ins.status, 403);
     assert.deepEqual(ins.json, {
@@ -140,11 +164,17 @@ describe('ServiceNow sandbox: auth, rate limits, webhooks, persistence', () => {
     assert.equal(upd.json.error.detail, 'ACL Exception Update Failed due to security constraints');
     assert.equal((await h.call('GET', `/api/now/table/incident/${other}`, { auth: ro })).status, 404);
     // limit is applied before ACLs: the page comes back short, the count is unfiltered
-    const me = (await h.call('GET', '/api/now/table/sys_user?user_name=read.only')).json.result[0].sys_id;
     await h.call('POST', '/api/now/table/incident', { body: { short_description: 'mine', caller_id: me } });
     const list = await h.call('GET', '/api/now/table/incident?sysparm_limit=100', { auth: ro });
     assert.equal(list.json.result.length, 1);
     assert.ok(Number(list.headers['x-total-count']) > 1);
+    // sys_user.roles is the computed copy of the grants
+    assert.equal(
+      (await h.call('GET', `/api/now/table/sys_user/${me}?sysparm_fields=roles`)).json.result.roles,
+      'snc_internal',
+    );
+    await h.call('DELETE', `/api/now/table/sys_user_has_role/${grant.json.result.sys_id}`, { auth: adminAuth });
+    assert.equal((await h.call('GET', '/api/now/table/incident?sysparm_limit=1', { auth: ro })).status, 403);
   });
 
   it('rate limits with 429, Retry-After and X-RateLimit-* headers', async () => {

@@ -144,14 +144,32 @@ test('close-out fields: missing mandatory field and invalid sys_choice value are
     /'Fixed it' is not a valid choice for field 'close_code'.*Solution provided/,
   );
   const setup = await wrong.checkSetup();
-  assert.equal(setup.ok, false);
-  assert.ok(
-    setup.problems.some((p) => /incident resolve: 'Fixed it'/.test(p)),
-    setup.problems.join('\n'),
-  );
-  assert.ok(
-    setup.problems.some((p) => /incident close: 'Fixed it'/.test(p)),
-    'close falls back to the resolve config',
+  const failed = setup.filter((r) => !r.ok);
+  const codes =
+    'Duplicate, Known error, Resolved by caller, Resolved by change, Resolved by problem, Solution provided, Workaround provided, User error';
+  assert.deepEqual(failed, [
+    {
+      target: 'ServiceNow servicenow',
+      check: 'incident resolve close-out',
+      ok: false,
+      detail: "incident resolve: 'Fixed it' is not a valid close_code",
+      fix: `set servicenow.servicenow.closeOut.incident.resolve.close_code to one of: ${codes}, or add the choice in ServiceNow`,
+    },
+    {
+      // close falls back to the resolve config, so the fix points there
+      target: 'ServiceNow servicenow',
+      check: 'incident close close-out',
+      ok: false,
+      detail: "incident close: 'Fixed it' is not a valid close_code",
+      fix: `set servicenow.servicenow.closeOut.incident.resolve.close_code to one of: ${codes}, or add the choice in ServiceNow`,
+    },
+  ]);
+  assert.deepEqual(
+    setup.filter((r) => r.ok).map((r) => [r.check, r.detail]),
+    [
+      ['sign-in', `signed in to ${env.sn.baseUrl} as the configured credentials`],
+      ['table incident', 'reachable, 1 row read'],
+    ],
   );
   assert.equal((await c.get('incident', ticket.id, { fields: ['state'] }))!.state, '1', 'nothing was written');
 
@@ -160,7 +178,32 @@ test('close-out fields: missing mandatory field and invalid sys_choice value are
     closeOut: CLOSE_OUT,
     tables: ['incident', 'change_request', 'problem', 'sc_task'],
   });
-  assert.deepEqual(await good.checkSetup(), { ok: true, problems: [] });
+  const all = await good.checkSetup();
+  assert.deepEqual(
+    all.filter((r) => !r.ok),
+    [],
+  );
+  assert.deepEqual(
+    all.map((r) => r.check),
+    [
+      'sign-in',
+      'table incident',
+      'incident resolve close-out',
+      'incident close close-out',
+      'table change_request',
+      'change_request resolve close-out',
+      'change_request close close-out',
+      'table problem',
+      'problem resolve close-out',
+      'problem close close-out',
+      'problem cancel close-out',
+      'table sc_task',
+    ],
+  );
+  assert.equal(
+    all.find((r) => r.check === 'incident resolve close-out')?.detail,
+    "close_code 'Solution provided' is valid",
+  );
   // a per-call code is validated too
   await assert.rejects(good.resolveTicket(ticket, { notes: 'x', code: 'Nope' }), /'Nope' is not a valid choice/);
 });
@@ -231,12 +274,20 @@ test('resolve, close, cancel, reopen across tables; work notes and comments', as
   );
 });
 
-test('checkSetup reports failing auth', async () => {
+test('checkSetup reports a refused sign-in once, naming the user and the fix', async () => {
   const itsm = new ServiceNowItsm({
     client: env.client({ auth: new BasicAuth('it.support', 'wrong') }),
+    authLabel: { type: 'basic', username: 'it.support' },
     closeOut: CLOSE_OUT,
+    tables: ['incident', 'change_request', 'problem'],
   });
-  const r = await itsm.checkSetup();
-  assert.equal(r.ok, false);
-  assert.match(r.problems[0], /table incident is not reachable: .*401/);
+  assert.deepEqual(await itsm.checkSetup(), [
+    {
+      target: 'ServiceNow servicenow',
+      check: 'sign-in',
+      ok: false,
+      detail: "401 for user 'it.support'",
+      fix: "check the password (and that user 'it.support' is active and not locked out)",
+    },
+  ]);
 });

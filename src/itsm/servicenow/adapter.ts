@@ -1,3 +1,4 @@
+import type { CheckResult } from '../../app/checks.ts';
 import { HttpError, PermanentError } from '../../engine/errors.ts';
 import type { App } from '../../http/server.ts';
 import type {
@@ -10,8 +11,11 @@ import type {
   Ticket,
   TicketRef,
 } from '../port.ts';
+import { checkServiceNowSetup } from './check-setup.ts';
 import { str, type ServiceNowClient, type SnRecord } from './client.ts';
+import { CloseOutRules, type CloseOutConfig } from './closeout.ts';
 import type { WebhookAuthConfig } from './config.ts';
+import type { AuthLabel } from './diagnose.ts';
 import {
   NOTES_FIELD,
   TICKET_FIELDS,
@@ -33,8 +37,7 @@ import { registerServiceNowWebhook, webhookPath } from './webhook.ts';
  * `sys_updated_on` polling and a periodic full reconcile; people come from `sys_user`.
  */
 
-/** `closeOut: { incident: { resolve: { close_code: 'Solution provided' } } }` */
-export type CloseOutConfig = Record<string, Partial<Record<CloseAction, Record<string, string>>>>;
+export type { CloseOutConfig } from './closeout.ts';
 
 export interface ServiceNowItsmOptions {
   client: ServiceNowClient;
@@ -43,6 +46,8 @@ export interface ServiceNowItsmOptions {
   /** Base for human links (default: the client's base URL). */
   instanceUrl?: string;
   closeOut?: CloseOutConfig;
+  /** Who the client signs in as (never the secret), for checkSetup()'s findings. */
+  authLabel?: AuthLabel;
   /** Tables `checkSetup()` probes besides those in `closeOut` (default incident). */
   tables?: string[];
   /** Override or add per-table state mappings. */
@@ -83,8 +88,7 @@ export class ServiceNowItsm implements ItsmPort {
   private readonly client: ServiceNowClient;
   private readonly ctx: MapContext;
   private readonly now: () => number;
-  private readonly choices = new Map<string, Promise<Set<string> | null>>();
-  private readonly validated = new Set<string>();
+  private readonly rules: CloseOutRules;
   private readonly people = new Map<string, { at: number; person: Promise<Person | undefined> }>();
 
   constructor(private readonly o: ServiceNowItsmOptions) {
@@ -94,6 +98,7 @@ export class ServiceNowItsm implements ItsmPort {
     this.pollIntervalMs = o.pollIntervalMs ?? 30_000;
     this.reconcileIntervalMs = o.reconcileIntervalMs ?? 3_600_000;
     this.now = o.now ?? Date.now;
+    this.rules = new CloseOutRules(o.client, o.closeOut, o.states);
   }
 
   /**
@@ -231,34 +236,17 @@ export class ServiceNowItsm implements ItsmPort {
     return this.client.close();
   }
 
-  async checkSetup(): Promise<{ ok: boolean; problems: string[] }> {
-    const problems: string[] = [];
-    const tables = new Set([...(this.o.tables ?? ['incident']), ...Object.keys(this.o.closeOut ?? {})]);
-    for (const table of tables) {
-      try {
-        await this.client.list(table, {
-          query: q().isNotEmpty('sys_id'),
-          pageSize: 1,
-          fields: ['sys_id'],
-          noCount: true,
-        });
-      } catch (e) {
-        problems.push(`table ${table} is not reachable: ${(e as Error).message}`);
-        continue;
-      }
-      let states: TableStates;
-      try {
-        states = statesFor(table, this.o.states);
-      } catch (e) {
-        problems.push((e as Error).message);
-        continue;
-      }
-      for (const action of ['resolve', 'close', 'cancel'] as const) {
-        if (!this.o.closeOut?.[table]?.[action] && !states.mandatory[action]?.length) continue;
-        problems.push(...(await this.closeOutProblems(table, action, this.configured(table, action))));
-      }
-    }
-    return { ok: problems.length === 0, problems };
+  /** Sign-in, each table, each close-out action's values: one result per thing checked. */
+  checkSetup(): Promise<CheckResult[]> {
+    return checkServiceNowSetup({
+      client: this.client,
+      system: this.system,
+      instanceUrl: this.ctx.instanceUrl,
+      auth: this.o.authLabel,
+      tables: this.o.tables ?? ['incident'],
+      closeOut: this.rules,
+      states: this.o.states,
+    });
   }
 
   // ---- internals ----------------------------------------------------------------------------
@@ -266,13 +254,6 @@ export class ServiceNowItsm implements ItsmPort {
   private read() {
     const fields = this.o.fields && [...new Set([...TICKET_FIELDS, ...this.o.fields])];
     return { fields, excludeReferenceLink: true, displayValue: false as const };
-  }
-
-  /** Defaults + config for an action; resolve and close fall back to each other's config. */
-  private configured(table: string, action: CloseAction): Record<string, string> {
-    const cfg = this.o.closeOut?.[table] ?? {};
-    const other = action === 'resolve' ? cfg.close : action === 'close' ? cfg.resolve : undefined;
-    return { ...(statesFor(table, this.o.states).defaults?.[action] ?? {}), ...(cfg[action] ?? other ?? {}) };
   }
 
   private ticket(table: string, rec: SnRecord): Ticket {
@@ -315,9 +296,9 @@ export class ServiceNowItsm implements ItsmPort {
 
   private async closeOut(ref: TicketRef, action: CloseAction, c: CloseOutInput): Promise<Ticket> {
     const states = statesFor(ref.kind, this.o.states);
-    const values: Record<string, string> = { ...this.configured(ref.kind, action), ...(c.fields ?? {}) };
+    const values: Record<string, string> = { ...this.rules.configured(ref.kind, action), ...(c.fields ?? {}) };
     if (c.code) values[states.codeField] = c.code;
-    const problems = [...(await this.closeOutProblems(ref.kind, action, values))];
+    const problems = [...(await this.rules.problems(ref.kind, action, values))];
     if (!c.notes?.trim()) problems.push(`${ref.kind} ${action}: mandatory field '${NOTES_FIELD}' (notes) is empty`);
     if (problems.length) throw new PermanentError(problems.join('; '));
     const target = states.write[action];
@@ -328,59 +309,6 @@ export class ServiceNowItsm implements ItsmPort {
       );
     }
     return t;
-  }
-
-  /** Mandatory fields present and every value a valid `sys_choice` (when the field has choices). */
-  private async closeOutProblems(
-    table: string,
-    action: CloseAction,
-    values: Record<string, string>,
-  ): Promise<string[]> {
-    const key = `${table}|${action}|${JSON.stringify(Object.entries(values).sort())}`;
-    if (this.validated.has(key)) return [];
-    const problems: string[] = [];
-    for (const field of statesFor(table, this.o.states).mandatory[action] ?? []) {
-      if (!values[field]?.trim())
-        problems.push(
-          `${table} ${action}: mandatory field '${field}' is missing (set closeOut.${table}.${action}.${field})`,
-        );
-    }
-    for (const [field, value] of Object.entries(values)) {
-      const valid = await this.choicesFor(table, field);
-      if (valid && !valid.has(value)) {
-        problems.push(
-          `${table} ${action}: '${value}' is not a valid choice for field '${field}' (sys_choice has: ${[...valid].join(', ')})`,
-        );
-      }
-    }
-    if (!problems.length) this.validated.add(key);
-    return problems;
-  }
-
-  /** Active choice values of table.field (falling back to the parent `task`), or null if none. */
-  private choicesFor(table: string, field: string): Promise<Set<string> | null> {
-    const key = `${table}.${field}`;
-    let p = this.choices.get(key);
-    if (!p) {
-      p = (async () => {
-        for (const name of table === 'task' ? ['task'] : [table, 'task']) {
-          const values = new Set<string>();
-          const query = q().eq('name', name).eq('element', field);
-          for await (const c of this.client.listAll('sys_choice', {
-            query,
-            fields: ['value', 'inactive'],
-            pageSize: 500,
-          })) {
-            if (str(c.inactive) !== 'true') values.add(str(c.value));
-          }
-          if (values.size) return values;
-        }
-        return null;
-      })();
-      p.catch(() => this.choices.delete(key)); // don't cache failures
-      this.choices.set(key, p);
-    }
-    return p;
   }
 }
 

@@ -20,6 +20,11 @@ export interface ReadOptions {
   excludeReferenceLink?: boolean;
 }
 
+export interface WriteOptions extends ReadOptions {
+  /** sysparm_input_display_value: values are display values; needed to write encrypted fields in clear (§1.2). */
+  inputDisplayValue?: boolean;
+}
+
 export interface ListOptions extends ReadOptions {
   /** An encoded query; a `Query` is built here (refusing empty queries unless `allowEmpty`). */
   query?: Query | string;
@@ -183,11 +188,11 @@ export class ServiceNowClient {
     }
   }
 
-  async create(table: string, fields: Record<string, string>, opts: ReadOptions = {}): Promise<SnRecord> {
+  async create(table: string, fields: Record<string, string>, opts: WriteOptions = {}): Promise<SnRecord> {
     const res = await this.http.request<{ result: SnRecord }>({
       method: 'POST',
       path: `/api/now/table/${checkTable(table)}`,
-      query: readParams(opts),
+      query: writeParams(opts),
       headers: JSON_HEADERS,
       json: checkFields(fields),
     });
@@ -199,12 +204,12 @@ export class ServiceNowClient {
     table: string,
     sysId: string,
     fields: Record<string, string>,
-    opts: ReadOptions = {},
+    opts: WriteOptions = {},
   ): Promise<SnRecord> {
     const res = await this.http.request<{ result: SnRecord }>({
       method: 'PATCH',
       path: `/api/now/table/${checkTable(table)}/${checkSysId(sysId)}`,
-      query: readParams(opts),
+      query: writeParams(opts),
       headers: JSON_HEADERS,
       json: checkFields(fields),
     });
@@ -237,6 +242,10 @@ function readParams(opts: ReadOptions): Record<string, string | undefined> {
     sysparm_display_value: opts.displayValue === undefined ? undefined : String(opts.displayValue),
     sysparm_exclude_reference_link: opts.excludeReferenceLink ? 'true' : undefined,
   };
+}
+
+function writeParams(opts: WriteOptions): Record<string, string | undefined> {
+  return { ...readParams(opts), sysparm_input_display_value: opts.inputDisplayValue ? 'true' : undefined };
 }
 
 function checkFields(fields: Record<string, string>): Record<string, string> {
