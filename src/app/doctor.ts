@@ -63,9 +63,7 @@ export async function runChecks(app: Ticketloop, flows: FlowModule[]): Promise<C
   );
   const signIn = app.config.microsoft ? await bounded('Microsoft', 'sign-in', () => microsoftSignIn(app)) : [];
   const ctx: CheckContext = { microsoftSignedIn: signIn.length > 0 && signIn.every((r) => r.ok) };
-  const flowChecks = flows.flatMap((m) =>
-    m.checks ? [bounded(m.name, 'test setup', () => m.checks!(app, ctx))] : [],
-  );
+  const flowChecks = flows.flatMap((m) => (m.checks ? [bounded(m.name, 'test setup', () => m.checks!(app, ctx))] : []));
   const rest = await Promise.all([...itsm, ...flowChecks]);
   return [...signIn, ...rest.flat()];
 }

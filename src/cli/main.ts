@@ -139,34 +139,39 @@ export function program(): Command {
     await runSandboxCommand(load(o.config));
   });
 
-  withConfig(
-    cli.command('doctor').description('check every connection and permission; exit 1 when one fails'),
-  ).action(async (o: { config?: string }) => {
-    const { config } = loaded(o.config);
-    const { formatChecks } = await import('../app/doctor.ts');
-    let app;
-    try {
-      app = await buildTicketloop(config, {
-        itsm: ITSM_MODULES,
-        flows: FLOW_MODULES,
-        engine: false,
-        logger: createLogger('fatal'),
-      });
-    } catch (e) {
-      if (!(e instanceof StoreUnavailableError)) throw e;
-      fail(`✗ database — connect: ${e.message}
-    fix: check database.url and that PostgreSQL is running`, 1);
-    }
-    const results = await app.checkConnections();
-    await app.stop();
-    const failed = results.filter((r) => !r.ok).length;
-    process.stdout.write(`✓ database — ${app.store.description}
+  withConfig(cli.command('doctor').description('check every connection and permission; exit 1 when one fails')).action(
+    async (o: { config?: string }) => {
+      const { config } = loaded(o.config);
+      const { formatChecks } = await import('../app/doctor.ts');
+      let app;
+      try {
+        app = await buildTicketloop(config, {
+          itsm: ITSM_MODULES,
+          flows: FLOW_MODULES,
+          engine: false,
+          logger: createLogger('fatal'),
+        });
+      } catch (e) {
+        if (!(e instanceof StoreUnavailableError)) throw e;
+        fail(
+          `✗ database — connect: ${e.message}
+    fix: check database.url and that PostgreSQL is running`,
+          1,
+        );
+      }
+      const results = await app.checkConnections();
+      await app.stop();
+      const failed = results.filter((r) => !r.ok).length;
+      process.stdout.write(`✓ database — ${app.store.description}
 ${formatChecks(results)}
 
 `);
-    process.stdout.write(failed ? `${failed} of ${results.length + 1} checks failed\n` : `all ${results.length + 1} checks passed\n`);
-    process.exitCode = failed ? 1 : 0;
-  });
+      process.stdout.write(
+        failed ? `${failed} of ${results.length + 1} checks failed\n` : `all ${results.length + 1} checks passed\n`,
+      );
+      process.exitCode = failed ? 1 : 0;
+    },
+  );
 
   withConfig(cli.command('migrate').description('apply database migrations')).action(async (o: { config?: string }) => {
     const config = load(o.config);

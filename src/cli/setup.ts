@@ -21,7 +21,8 @@ const MARK: Record<SetupStep['outcome'], string> = {
 };
 
 function print(steps: SetupStep[], notes: string[]): void {
-  for (const s of steps) process.stdout.write(`${MARK[s.outcome]} ${s.what}: ${s.outcome}${s.detail ? ` — ${s.detail}` : ''}\n`);
+  for (const s of steps)
+    process.stdout.write(`${MARK[s.outcome]} ${s.what}: ${s.outcome}${s.detail ? ` — ${s.detail}` : ''}\n`);
   for (const n of notes) process.stdout.write(`    ${n}\n`);
   const changed = steps.filter((s) => s.outcome === 'created' || s.outcome === 'updated').length;
   const manual = steps.filter((s) => s.outcome === 'manual').length;
@@ -121,7 +122,11 @@ export function registerSetupCommands(cli: Command, load: Load): void {
 
   for (const m of ITSM_MODULES) {
     if (!m.setup) continue;
-    common(setup.command(m.configKey).description(`verify the ${m.configKey} instance and install what Ticketloop needs there`))
+    common(
+      setup
+        .command(m.configKey)
+        .description(`verify the ${m.configKey} instance and install what Ticketloop needs there`),
+    )
       .option('--connection <name>', 'the connection (default: every one of this type)')
       .option('--url <url>', 'where the instance reaches Ticketloop (default: server.publicUrl)')
       .action(async (o: { config?: string; dryRun?: boolean; connection?: string; url?: string }) => {
@@ -132,10 +137,18 @@ export function registerSetupCommands(cli: Command, load: Load): void {
             const connections = app.config.itsm.filter(
               (c) => c.type === m.configKey && (!o.connection || c.name === o.connection),
             );
-            if (!connections.length) throw new Error(`--connection: no ${m.configKey} connection${o.connection ? ` named "${o.connection}"` : ''} in ${loaded.source}`);
+            if (!connections.length)
+              throw new Error(
+                `--connection: no ${m.configKey} connection${o.connection ? ` named "${o.connection}"` : ''} in ${loaded.source}`,
+              );
             const steps: SetupStep[] = [];
             for (const c of connections)
-              steps.push(...(await setupItsm(app, c.name, [], { publicUrl: publicUrlOf(app, o.url), dryRun: Boolean(o.dryRun) })));
+              steps.push(
+                ...(await setupItsm(app, c.name, [], {
+                  publicUrl: publicUrlOf(app, o.url),
+                  dryRun: Boolean(o.dryRun),
+                })),
+              );
             return steps;
           },
           [],

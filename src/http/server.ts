@@ -166,9 +166,11 @@ export async function createHttpServer(o: HttpServerOptions): Promise<App> {
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
     const r = (await o.readiness?.check()) ?? { ok: true, checks: {} };
-    return reply
-      .code(r.ok ? 200 : 503)
-      .send({ status: r.ok ? 'ready' : 'not ready', checks: r.checks, ...(r.degraded ? { degraded: r.degraded } : {}) });
+    return reply.code(r.ok ? 200 : 503).send({
+      status: r.ok ? 'ready' : 'not ready',
+      checks: r.checks,
+      ...(r.degraded ? { degraded: r.degraded } : {}),
+    });
   });
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
     if (!o.metrics) return reply.code(404).send();

@@ -138,8 +138,8 @@ export interface ItsmAdapterDeps {
 export interface ItsmSetupOptions {
   /** Ticket kinds (ServiceNow: tables) the enabled flows watch. */
   kinds: string[];
-  /** Where the system should push changes: Ticketloop's public URL + the connection's webhook path. */
-  webhookUrl?: string;
+  /** Ticketloop's public URL (server.publicUrl): the adapter adds its push path to it. */
+  publicUrl?: string;
   /** The correlation prefix of the tickets Ticketloop opens (default 'tl:'). */
   correlationPrefix?: string;
   /** Change nothing: report what would be done as `manual` steps. */

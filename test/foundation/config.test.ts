@@ -168,9 +168,13 @@ test('an integration names its ITSM connection as `itsm` (or `servicenow`); a va
 
 test('docs/ticketloop.example.yaml validates once its secrets are in the environment', () => {
   const env = Object.fromEntries(
-    ['TICKETLOOP_API_TOKEN', 'TICKETLOOP_MICROSOFT_SECRET', 'SERVICENOW_CLIENT_SECRET', 'SERVICENOW_PASSWORD', 'SERVICENOW_WEBHOOK_SECRET'].map(
-      (k) => [k, 'x'],
-    ),
+    [
+      'TICKETLOOP_API_TOKEN',
+      'TICKETLOOP_MICROSOFT_SECRET',
+      'SERVICENOW_CLIENT_SECRET',
+      'SERVICENOW_PASSWORD',
+      'SERVICENOW_WEBHOOK_SECRET',
+    ].map((k) => [k, 'x']),
   );
   const { config } = loadConfig({ file: 'docs/ticketloop.example.yaml', env });
   assert.equal(config.server.publicUrl, 'https://ticketloop.contoso.com');

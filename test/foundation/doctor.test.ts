@@ -42,7 +42,12 @@ function rawConfig(patch: (c: ReturnType<typeof sandboxConnections>) => void = (
     microsoft: c.microsoft,
     integrations: [
       { name: 'ent', type: 'entitlement', itsm: 'sandbox' },
-      { name: 'prod', type: 'defender', itsm: 'sandbox', scope: `/subscriptions/${sandbox.azure.demo.prodSubscription}` },
+      {
+        name: 'prod',
+        type: 'defender',
+        itsm: 'sandbox',
+        scope: `/subscriptions/${sandbox.azure.demo.prodSubscription}`,
+      },
     ],
   };
 }
@@ -62,7 +67,8 @@ async function check(raw: Record<string, unknown>): Promise<CheckResult[]> {
 }
 
 const failures = (rs: CheckResult[]) => rs.filter((r) => !r.ok);
-const show = (rs: CheckResult[]) => rs.map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.target} ${r.check}: ${r.detail} | ${r.fix ?? ''}`).join('\n');
+const show = (rs: CheckResult[]) =>
+  rs.map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.target} ${r.check}: ${r.detail} | ${r.fix ?? ''}`).join('\n');
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -76,9 +82,19 @@ test('a healthy setup passes every check, each one named', async () => {
   const rs = await check(rawConfig());
   assert.deepEqual(failures(rs), [], show(rs));
   const names = rs.map((r) => `${r.target}: ${r.check}`);
-  for (const expected of [/Microsoft tenant .*: sign-in/, /Microsoft Graph: resume requests/, /defender prod: read assessments/])
-    assert.ok(names.some((n) => expected.test(n)), `${expected} in\n${names.join('\n')}`);
-  assert.ok(rs.some((r) => /ServiceNow sandbox/.test(r.target)), show(rs));
+  for (const expected of [
+    /Microsoft tenant .*: sign-in/,
+    /Microsoft Graph: resume requests/,
+    /defender prod: read assessments/,
+  ])
+    assert.ok(
+      names.some((n) => expected.test(n)),
+      `${expected} in\n${names.join('\n')}`,
+    );
+  assert.ok(
+    rs.some((r) => /ServiceNow sandbox/.test(r.target)),
+    show(rs),
+  );
 });
 
 test('ServiceNow unreachable: the fix points at instanceUrl', async () => {
@@ -99,7 +115,10 @@ test('ServiceNow 401: a wrong OAuth client secret is named, once', async () => {
 
 test('ServiceNow: a close-out choice the instance lacks names the valid ones', async () => {
   const rs = await check(
-    rawConfig((c) => (c.servicenow.closeOut.incident = { resolve: { close_code: 'Fixed it' }, close: { close_code: 'Fixed it' } })),
+    rawConfig(
+      (c) =>
+        (c.servicenow.closeOut.incident = { resolve: { close_code: 'Fixed it' }, close: { close_code: 'Fixed it' } }),
+    ),
   );
   const bad = failures(rs).filter((r) => /Fixed it/.test(r.detail));
   assert.ok(bad.length >= 1, show(rs));
@@ -141,12 +160,18 @@ test('Graph 403: an app without EntitlementManagement.ReadWrite.All is told to g
 });
 
 test('/readyz stays ready and lists the degraded connections after the start-up check', async () => {
-  const app = await buildTicketloop(validateConfig(rawConfig((c) => (c.servicenow.auth.clientSecret = 'wrong')), 'test'), {
-    itsm: ITSM_MODULES,
-    flows: FLOW_MODULES,
-    engine: false,
-    logger: createLogger('silent'),
-  });
+  const app = await buildTicketloop(
+    validateConfig(
+      rawConfig((c) => (c.servicenow.auth.clientSecret = 'wrong')),
+      'test',
+    ),
+    {
+      itsm: ITSM_MODULES,
+      flows: FLOW_MODULES,
+      engine: false,
+      logger: createLogger('silent'),
+    },
+  );
   try {
     const url = await app.start();
     const before = await (await fetch(`${url}/readyz`)).json();
@@ -156,7 +181,10 @@ test('/readyz stays ready and lists the degraded connections after the start-up 
     assert.equal(r.status, 200);
     const body = await r.json();
     assert.equal(body.checks.connections, 'degraded');
-    assert.ok(body.degraded.some((d: string) => /ServiceNow sandbox/.test(d)), JSON.stringify(body));
+    assert.ok(
+      body.degraded.some((d: string) => /ServiceNow sandbox/.test(d)),
+      JSON.stringify(body),
+    );
   } finally {
     await app.stop();
   }

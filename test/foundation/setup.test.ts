@@ -88,7 +88,15 @@ before(async () => {
   const body = stringify({
     dataDir: join(dir, 'data'),
     server: { port, publicUrl: `http://127.0.0.1:${port}` },
-    servicenow: [{ ...c.servicenow, pollIntervalSeconds: 1, webhook: { type: 'hmac', secret: WEBHOOK_SECRET } }],
+    // An admin account: setup may install the business rule itself.
+    servicenow: [
+      {
+        ...c.servicenow,
+        auth: { type: 'basic', ...sandbox.servicenow.credentials.admin },
+        pollIntervalSeconds: 60,
+        webhook: { type: 'hmac', secret: WEBHOOK_SECRET },
+      },
+    ],
     microsoft: c.microsoft,
   });
   writeFileSync(file, `# Ticketloop at Contoso — reviewed by the IAM team\n${body}`);
@@ -111,8 +119,14 @@ test('setup entitlement creates the extension and the policy stages, and a secon
   const first = await cli('setup', 'entitlement', '--catalog', 'Finance', '--access-package', 'SAP finance');
   assert.equal(first.status, 0, first.out + first.err);
   assert.match(first.out, /\+ integration "entitlement" in .*: created/);
-  assert.match(first.out, /\+ custom extension "Ticketloop" → http:\/\/127\.0\.0\.1:\d+\/callouts\/entitlement: created/);
-  assert.match(first.out, /~ policy "Employees" of "SAP finance": assignmentRequestApproved, assignmentRequestRemoved: updated/);
+  assert.match(
+    first.out,
+    /\+ custom extension "Ticketloop" → http:\/\/127\.0\.0\.1:\d+\/callouts\/entitlement: created/,
+  );
+  assert.match(
+    first.out,
+    /~ policy "Employees" of "SAP finance": assignmentRequestApproved, assignmentRequestRemoved: updated/,
+  );
   const second = await cli('setup', 'entitlement', '--catalog', 'Finance', '--access-package', 'SAP finance');
   assert.equal(second.status, 0, second.out + second.err);
   assert.match(second.out, /^0 changed, \d+ unchanged, 0 to do by hand, 0 failed$/m, second.out);
@@ -144,6 +158,13 @@ test('setup defender records the integration and previews its tickets without op
   assert.match(bad.out, /--scope: a subscription, management group or security connector id/);
 });
 
+test('setup servicenow then finds everything in place', async () => {
+  const r = await cli('setup', 'servicenow');
+  assert.equal(r.status, 0, r.out + r.err);
+  assert.match(r.out, /^0 changed, \d+ unchanged, 0 to do by hand, 0 failed$/m, r.out);
+  assert.match(r.out, /= business rule Ticketloop webhook \(incident\): unchanged/);
+});
+
 test('the loops run through what setup created', async () => {
   const { config } = loadConfig({ file });
   const app: Ticketloop = await buildTicketloop(config, {
@@ -154,19 +175,37 @@ test('the loops run through what setup created', async () => {
   try {
     await app.start();
     // Entitlement: a request for the package opens a ticket; closing the ticket delivers the access.
-    const [pkg] = (await graph('GET', `/accessPackages?$filter=${encodeURIComponent("displayName eq 'SAP finance'")}`)).value;
-    const [policy] = (await graph('GET', `/assignmentPolicies?$filter=${encodeURIComponent(`accessPackage/id eq '${pkg.id}'`)}`)).value;
+    const [pkg] = (await graph('GET', `/accessPackages?$filter=${encodeURIComponent("displayName eq 'SAP finance'")}`))
+      .value;
+    const [policy] = (
+      await graph('GET', `/assignmentPolicies?$filter=${encodeURIComponent(`accessPackage/id eq '${pkg.id}'`)}`)
+    ).value;
     const users = await graph('POST', '/_sandbox/entra/users', { users: [{ displayName: 'Sam Setup' }] });
     const req = await graph('POST', '/assignmentRequests', {
       requestType: 'adminAdd',
       assignment: { targetId: users.value[0].id, assignmentPolicyId: policy.id, accessPackageId: pkg.id },
     });
     const ticket = await until(async () => {
-      const r = await servicenow('GET', '/api/now/table/sc_req_item?sysparm_query=correlation_idSTARTSWITHtl:entitlement');
+      const r = await servicenow(
+        'GET',
+        '/api/now/table/sc_req_item?sysparm_query=correlation_idSTARTSWITHtl:entitlement',
+      );
       return r.result?.[0];
     }, 'the provisioning ticket');
     await servicenow('PATCH', `/api/now/table/sc_req_item/${ticket.sys_id}`, { state: '3', close_notes: 'granted' });
     await until(async () => (await graph('GET', `/assignmentRequests/${req.id}`)).state === 'delivered', 'delivery');
+    // The close arrived through the business rule setup installed (polling is once a minute here).
+    const deliveries = await send(
+      agent,
+      'GET',
+      `${sandbox.servicenow.baseUrl}/_sandbox/servicenow/webhooks/deliveries`,
+    );
+    assert.ok(
+      deliveries.body.some(
+        (d: any) => d.source === 'business_rule' && d.table === 'sc_req_item' && d.state === 'delivered',
+      ),
+      JSON.stringify(deliveries.body),
+    );
 
     // Defender: the integration setup recorded opens the tickets its preview listed.
     await reconcileNow(app, 'prod'); // the pass the schedule runs at start, without waiting for it

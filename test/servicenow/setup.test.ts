@@ -36,7 +36,7 @@ describe('ServiceNow setup', () => {
     const config = connection(h, { auth, closeOut: CLOSE_OUT, webhook: { type: 'hmac', secret }, ...extra });
     const steps = await servicenowModule.setup!(config, d, {
       kinds: KINDS,
-      webhookUrl: `${rx.base}${webhookPath('prod')}`,
+      publicUrl: rx.base,
       ...o,
     });
     return { steps, writes: d.writes() };

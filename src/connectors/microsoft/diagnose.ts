@@ -27,13 +27,20 @@ const AADSTS_FIXES: [RegExp, (app: MicrosoftApp) => string][] = [
     (a) =>
       `check microsoft.clientSecret: it is not a valid secret of app ${a.clientId} (use the secret's Value, not its Secret ID)`,
   ],
-  [/AADSTS7000222/, (a) => `the client secret of app ${a.clientId} has expired: add a new one and update microsoft.clientSecret`],
+  [
+    /AADSTS7000222/,
+    (a) => `the client secret of app ${a.clientId} has expired: add a new one and update microsoft.clientSecret`,
+  ],
   [
     /AADSTS700016/,
-    (a) => `check microsoft.clientId and microsoft.tenantId: app ${a.clientId} is not registered in tenant ${a.tenantId}`,
+    (a) =>
+      `check microsoft.clientId and microsoft.tenantId: app ${a.clientId} is not registered in tenant ${a.tenantId}`,
   ],
   [/AADSTS(90002|900023)/, () => 'check microsoft.tenantId: the tenant does not exist in this cloud'],
-  [/AADSTS700027|AADSTS700024/, (a) => `check microsoft.certificate: Entra refused the certificate assertion of app ${a.clientId}`],
+  [
+    /AADSTS700027|AADSTS700024/,
+    (a) => `check microsoft.certificate: Entra refused the certificate assertion of app ${a.clientId}`,
+  ],
 ];
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -56,7 +63,10 @@ export function diagnoseMicrosoft(e: unknown, app: MicrosoftApp, needs?: Needs):
         detail: `cannot reach ${new URL(e.url).origin}: ${firstLine(sign)}`,
         fix: 'check microsoft.authorityHost and that this host can reach it (proxy, firewall, caFile)',
       };
-    return { detail: `sign-in failed: ${firstLine(sign)}`, fix: 'check microsoft.tenantId, clientId and the credential' };
+    return {
+      detail: `sign-in failed: ${firstLine(sign)}`,
+      fix: 'check microsoft.tenantId, clientId and the credential',
+    };
   }
   if (!(e instanceof HttpError)) return { detail: firstLine(text), fix: 'see the log for details' };
   const where = `${e.method} ${new URL(e.url).pathname}`;
@@ -77,13 +87,20 @@ export function diagnoseMicrosoft(e: unknown, app: MicrosoftApp, needs?: Needs):
       detail: `403 on ${where}`,
       fix: `assign the role "${needs.azureRole}" on ${needs.scope} to app ${app.clientId}: az role assignment create --assignee ${app.clientId} --role "${needs.azureRole}" --scope ${needs.scope}`,
     };
-  if (e.status === 404) return { detail: `404 on ${where}`, fix: 'check the id in the configuration: it does not exist' };
+  if (e.status === 404)
+    return { detail: `404 on ${where}`, fix: 'check the id in the configuration: it does not exist' };
   if (e.status === 429 || e.status >= 500)
-    return { detail: `${e.status} on ${where}`, fix: 'the service is busy or down; Ticketloop retries — check again later' };
+    return {
+      detail: `${e.status} on ${where}`,
+      fix: 'the service is busy or down; Ticketloop retries — check again later',
+    };
   return { detail: firstLine(text), fix: 'see the log for details' };
 }
 
 function firstLine(s: string): string {
   // AADSTS descriptions end with trace and correlation ids: useful in the log, noise in a check line.
-  return s.split('\n')[0].replace(/\s+Trace ID:.*$/, '').slice(0, 300);
+  return s
+    .split('\n')[0]
+    .replace(/\s+Trace ID:.*$/, '')
+    .slice(0, 300);
 }

@@ -71,5 +71,11 @@ export async function previewReconcile(app: Ticketloop, i: DefenderIntegration):
   }
   const fresh = ids.filter((id) => !live.has(id)).map((id) => items.get(id)!);
   const cap = i.dailyCap === 0 ? fresh.length : i.dailyCap;
-  return { assessments, unhealthy, open: fresh.slice(0, cap), tracked: live.size, capped: Math.max(0, fresh.length - cap) };
+  return {
+    assessments,
+    unhealthy,
+    open: fresh.slice(0, cap),
+    tracked: live.size,
+    capped: Math.max(0, fresh.length - cap),
+  };
 }

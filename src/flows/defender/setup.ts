@@ -47,10 +47,9 @@ async function run(app: Ticketloop, o: Record<string, any>, ctx: SetupContext): 
   }
   if (!app.connections.hasItsm(String(entry.itsm)))
     return [{ what: 'the integration', outcome: 'failed', detail: `--itsm: no ITSM connection named "${entry.itsm}"` }];
-  const steps = [await ctx.recordIntegration(entry)];
-  steps.push(...(await ctx.setupItsm(String(entry.itsm), [parsed.data.ticketType])));
-
   const integration = { ...parsed.data, itsm: String(entry.itsm) } as DefenderIntegration;
+  const steps = [await ctx.recordIntegration(entry)];
+  steps.push(...(await ctx.setupItsm(integration.itsm, [integration.ticketType])));
   try {
     const p = await previewReconcile(app, integration);
     steps.push({
@@ -59,7 +58,9 @@ async function run(app: Ticketloop, o: Record<string, any>, ctx: SetupContext): 
       detail: `${p.assessments} assessments, ${p.unhealthy} unhealthy: ${p.open.length} ticket(s) would be opened, ${p.tracked} already have one, ${p.capped} over the daily cap`,
     });
     for (const t of p.open.slice(0, 20))
-      ctx.say(`would open: [${t.severity}] ${t.title} — ${t.resources} resource(s), due ${t.dueDate}, e.g. ${t.resourceId}`);
+      ctx.say(
+        `would open: [${t.severity}] ${t.title} — ${t.resources} resource(s), due ${t.dueDate}, e.g. ${t.resourceId}`,
+      );
     if (p.open.length > 20) ctx.say(`… and ${p.open.length - 20} more`);
   } catch (e) {
     const ms = app.connections.microsoft().config;
@@ -75,8 +76,16 @@ async function run(app: Ticketloop, o: Record<string, any>, ctx: SetupContext): 
 export const defenderSetup: SetupCommand = {
   description: 'add a Defender for Cloud integration to the configuration and preview the tickets it would open',
   options: [
-    { flags: '--name <name>', description: 'the integration name (part of every ticket correlation id)', required: true },
-    { flags: '--scope <scope>', description: 'subscription (/subscriptions/<id>) or management group id', required: true },
+    {
+      flags: '--name <name>',
+      description: 'the integration name (part of every ticket correlation id)',
+      required: true,
+    },
+    {
+      flags: '--scope <scope>',
+      description: 'subscription (/subscriptions/<id>) or management group id',
+      required: true,
+    },
     { flags: '--itsm <connection>', description: 'the ITSM connection (default: the only one configured)' },
     { flags: '--ticket-type <type>', description: 'incident, change_request or problem (default incident)' },
     { flags: '--owner <email>', description: 'the owner of every ticket and governance assignment' },

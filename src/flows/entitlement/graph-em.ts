@@ -86,7 +86,8 @@ type Obj = Record<string, any>;
 export interface ExtensionOptions {
   displayName?: string;
   /** Where Entra calls: Ticketloop's callout URL, or a Logic App that forwards to Ticketloop. */
-  target: { url: string } | { logicApp: { subscriptionId: string; resourceGroupName: string; logicAppWorkflowName: string } };
+  target:
+    { url: string } | { logicApp: { subscriptionId: string; resourceGroupName: string; logicAppWorkflowName: string } };
   /** The token audience for direct calls (Ticketloop's app id). */
   resourceId: string;
   /** How long Entra waits for the callback (ISO 8601, 5 minutes to 14 days). */

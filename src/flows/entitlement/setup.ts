@@ -65,7 +65,8 @@ const byIdOrName = (items: Obj[], key: string) =>
 
 export async function setupEntitlement(graph: EntitlementGraph, o: EntitlementSetupOptions): Promise<SetupStep[]> {
   const bad = o.stages.filter((s) => !REQUEST_STAGES.includes(s));
-  if (bad.length) throw new Error(`stages: ${bad.join(', ')} cannot wait for a ticket (use ${REQUEST_STAGES.join(', ')})`);
+  if (bad.length)
+    throw new Error(`stages: ${bad.join(', ')} cannot wait for a ticket (use ${REQUEST_STAGES.join(', ')})`);
   const steps: SetupStep[] = [];
   const catalogs = await graph.listCatalogs();
   const catalog = byIdOrName(catalogs, o.catalog);
@@ -81,12 +82,24 @@ export async function setupEntitlement(graph: EntitlementGraph, o: EntitlementSe
   let extId = existing?.id as string | undefined;
   const where = 'url' in o.target ? o.target.url : `Logic App ${o.target.logicApp.logicAppWorkflowName}`;
   if (existing && upToDate(existing, want)) {
-    steps.push({ what: `custom extension "${existing.displayName}" → ${where}`, outcome: 'unchanged', detail: existing.id });
+    steps.push({
+      what: `custom extension "${existing.displayName}" → ${where}`,
+      outcome: 'unchanged',
+      detail: existing.id,
+    });
   } else if (o.dryRun) {
-    steps.push({ what: `custom extension → ${where}`, outcome: 'manual', detail: existing ? 'would update' : 'would create' });
+    steps.push({
+      what: `custom extension → ${where}`,
+      outcome: 'manual',
+      detail: existing ? 'would update' : 'would create',
+    });
   } else if (existing) {
     await graph.updateCustomWorkflowExtension(catalog.id, existing.id, o);
-    steps.push({ what: `custom extension "${existing.displayName}" → ${where}`, outcome: 'updated', detail: existing.id });
+    steps.push({
+      what: `custom extension "${existing.displayName}" → ${where}`,
+      outcome: 'updated',
+      detail: existing.id,
+    });
   } else {
     const created = await graph.createCustomWorkflowExtension(catalog.id, o);
     extId = created.id;
@@ -102,7 +115,11 @@ export async function setupEntitlement(graph: EntitlementGraph, o: EntitlementSe
   for (const key of o.accessPackages) {
     const pkg = byIdOrName(packages, key);
     if (!pkg) {
-      steps.push({ what: `access package ${key}`, outcome: 'failed', detail: `not found in catalog "${catalog.displayName}"` });
+      steps.push({
+        what: `access package ${key}`,
+        outcome: 'failed',
+        detail: `not found in catalog "${catalog.displayName}"`,
+      });
       continue;
     }
     const policies = await graph.listAssignmentPolicies(pkg.id);
@@ -156,15 +173,20 @@ const SHORT_STAGES: Record<string, RequestStage> = {
 
 /** `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Logic/workflows/{name}` */
 function parseLogicApp(id: string) {
-  const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Logic\/workflows\/([^/]+)$/i.exec(
-    id.trim(),
-  );
-  if (!m) throw new Error('--logic-app: must be /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Logic/workflows/<name>');
+  const m =
+    /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Logic\/workflows\/([^/]+)$/i.exec(
+      id.trim(),
+    );
+  if (!m)
+    throw new Error(
+      '--logic-app: must be /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Logic/workflows/<name>',
+    );
   return { subscriptionId: m[1], resourceGroupName: m[2], logicAppWorkflowName: m[3] };
 }
 
 async function run(app: Ticketloop, o: Record<string, any>, ctx: SetupContext): Promise<SetupStep[]> {
-  if (!app.config.microsoft) throw new Error('the configuration has no `microsoft` connection (tenantId, clientId, clientSecret)');
+  if (!app.config.microsoft)
+    throw new Error('the configuration has no `microsoft` connection (tenantId, clientId, clientSecret)');
   const stages = String(o.stages)
     .split(',')
     .map((s) => s.trim())
@@ -173,7 +195,10 @@ async function run(app: Ticketloop, o: Record<string, any>, ctx: SetupContext): 
   if (!o.logicApp && !publicUrl)
     throw new Error('--url: give the URL where Entra reaches Ticketloop (or set server.publicUrl), or --logic-app');
   const itsm = o.itsm ?? (app.config.itsm.length === 1 ? app.config.itsm[0].name : undefined);
-  if (!itsm || !app.connections.hasItsm(itsm)) throw new Error(`--itsm: name one of the ITSM connections (${app.config.itsm.map((c) => c.name).join(', ') || 'none configured'})`);
+  if (!itsm || !app.connections.hasItsm(itsm))
+    throw new Error(
+      `--itsm: name one of the ITSM connections (${app.config.itsm.map((c) => c.name).join(', ') || 'none configured'})`,
+    );
 
   const existing = app.integrations<EntitlementIntegration>('entitlement').find((i) => i.name === o.name);
   const steps = [await ctx.recordIntegration({ name: o.name, type: 'entitlement', itsm, stages })];
@@ -218,12 +243,28 @@ export const entitlementSetup: SetupCommand = {
   description: 'create the custom extension and put it on the access packages’ policy stages (Graph)',
   options: [
     { flags: '--catalog <id|name>', description: 'the catalog of the access packages', required: true },
-    { flags: '--access-package <id|name...>', description: 'the access packages to provision by ticket', required: true },
-    { flags: '--stages <list>', description: 'stages that open a ticket: created, approved, granted, removed', default: 'approved,removed' },
+    {
+      flags: '--access-package <id|name...>',
+      description: 'the access packages to provision by ticket',
+      required: true,
+    },
+    {
+      flags: '--stages <list>',
+      description: 'stages that open a ticket: created, approved, granted, removed',
+      default: 'approved,removed',
+    },
     { flags: '--url <url>', description: 'where Entra reaches Ticketloop (default: server.publicUrl)' },
     { flags: '--logic-app <resourceId>', description: 'call this Logic App forwarder instead of Ticketloop directly' },
-    { flags: '--timeout <duration>', description: 'how long a request waits for its ticket (ISO 8601)', default: 'P14D' },
-    { flags: '--name <integration>', description: 'the integration entry in the configuration', default: 'entitlement' },
+    {
+      flags: '--timeout <duration>',
+      description: 'how long a request waits for its ticket (ISO 8601)',
+      default: 'P14D',
+    },
+    {
+      flags: '--name <integration>',
+      description: 'the integration entry in the configuration',
+      default: 'entitlement',
+    },
     { flags: '--itsm <connection>', description: 'the ITSM connection (default: the only one configured)' },
   ],
   run,

@@ -15,6 +15,7 @@ import {
 import { str, type ServiceNowClient, type SnRecord } from './client.ts';
 import type { ServiceNowConnection } from './config.ts';
 import { diagnose, identity, type AuthLabel } from './diagnose.ts';
+import { webhookPath } from './webhook.ts';
 import { q } from './query.ts';
 
 /**
@@ -99,17 +100,18 @@ export async function setupServiceNow(s: SetupContext, o: ItsmSetupOptions): Pro
     });
     return steps;
   }
-  if (!o.webhookUrl || !/^https?:\/\/[^\s]+$/.test(o.webhookUrl)) {
+  const webhookUrl = o.publicUrl && `${o.publicUrl.replace(/\/+$/, '')}${webhookPath(name)}`;
+  if (!webhookUrl || !/^https?:\/\/[^\s]+$/.test(webhookUrl)) {
     steps.push({
       what,
       outcome: 'manual',
-      detail: `Ticketloop's public URL is not known, so ${URL_PROPERTY} cannot be set: give the URL at which the instance reaches Ticketloop and run setup again`,
+      detail: `Ticketloop's public URL is not known, so ${URL_PROPERTY} cannot be set: set server.publicUrl (or --url) to where the instance reaches Ticketloop and run setup again`,
     });
     return steps;
   }
 
   const items = [
-    urlProperty(s.client, o.webhookUrl),
+    urlProperty(s.client, webhookUrl),
     secretProperty(s.client, name, resolveSecret(wh.secret).reveal()),
     ...kinds.map((t) => rule(s.client, t, prefix)),
   ];
