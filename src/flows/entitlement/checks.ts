@@ -2,6 +2,7 @@ import type { Ticketloop } from '../../app/build.ts';
 import type { CheckResult } from '../../app/checks.ts';
 import type { CheckContext } from '../../app/doctor.ts';
 import { diagnoseMicrosoft } from '../../connectors/microsoft/diagnose.ts';
+import { HttpError } from '../../engine/errors.ts';
 import type { EntitlementIntegration } from './config.ts';
 import { buildResumeBody, EntitlementGraph, ResumeNotWaiting } from './graph-em.ts';
 import { CALLOUT_PATH } from './routes.ts';
@@ -37,7 +38,8 @@ export async function entitlementChecks(app: Ticketloop, ctx: CheckContext): Pro
     out.push({ target, check: 'resume requests', ok: true, detail: 'allowed' });
   } catch (e) {
     out.push(
-      e instanceof ResumeNotWaiting
+      // Permission is checked before the request is looked up: a refusal of the request itself means allowed.
+      e instanceof ResumeNotWaiting || (e instanceof HttpError && (e.status === 400 || e.status === 404))
         ? { target, check: 'resume requests', ok: true, detail: 'allowed (probed with a request that does not exist)' }
         : { target, check: 'resume requests', ok: false, ...diagnoseMicrosoft(e, ms.config, needs) },
     );
