@@ -26,6 +26,8 @@ const SIZES = process.argv.includes('--only')
   : [100_000, 1_000_000];
 const RECOMMENDATIONS = 100;
 const UNHEALTHY = 0.05;
+/** A subscription id per size: scopes are validated as ARM scopes, so it must be a GUID. */
+const benchSubscription = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
 if (process.argv[2] === '--sandbox') {
   const { startSandbox } = await import('../sandbox/index.ts');
@@ -83,7 +85,7 @@ async function main(): Promise<void> {
       // The benchmark runs each pass itself: no schedule (which would start every pass at once).
       enabled: false,
       servicenow: 'sandbox',
-      scope: `/subscriptions/bench-${n}`,
+      scope: `/subscriptions/${benchSubscription(n)}`,
       grouping: 'recommendation',
       dailyCap: 0,
       mapping: { mode: 'default', assignedTo: 'abel.tuter@example.com' },
@@ -91,7 +93,7 @@ async function main(): Promise<void> {
     }));
     for (const n of SIZES)
       await admin('/_sandbox/azure/generate', {
-        subscriptionId: `bench-${n}`,
+        subscriptionId: benchSubscription(n),
         count: n,
         recommendations: RECOMMENDATIONS,
         unhealthyRatio: UNHEALTHY,

@@ -135,7 +135,9 @@ test('an integration names its ITSM connection as `itsm` (or `servicenow`); a va
   };
   const raw = (integration: Record<string, unknown>) => ({
     servicenow: [prod],
-    integrations: [{ name: 'd', type: 'defender', scope: '/subscriptions/s1', ...integration }],
+    integrations: [
+      { name: 'd', type: 'defender', scope: '/subscriptions/00000000-0000-4000-8000-000000000001', ...integration },
+    ],
   });
   const c = validateConfig(raw({ itsm: 'prod' }), 'test');
   assert.equal(c.integrations[0].itsm, 'prod');

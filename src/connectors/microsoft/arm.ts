@@ -102,11 +102,42 @@ export function armError(e: unknown): { status: number; code: string; message: s
   return { status: e.status, code: String(err.code ?? ''), message: String(err.message ?? '') };
 }
 
-/** `subscriptions/x` and `/subscriptions/x/` both become `/subscriptions/x`; segments are URL-encoded. */
+/**
+ * `subscriptions/x` and `/subscriptions/x/` both become `/subscriptions/x`; segments are URL-encoded.
+ * `.`, `..` and empty segments are refused: URL resolution would move the request to another path.
+ */
 export function normaliseScope(scope: string): string {
   const trimmed = scope.trim().replace(/^\/+|\/+$/g, '');
   if (!trimmed) throw new Error('ARM scope is empty');
-  return '/' + trimmed.split('/').map(encodeURIComponent).join('/');
+  const segments = trimmed.split('/');
+  if (segments.some((s) => s === '' || s === '.' || s === '..'))
+    throw new Error(`ARM scope ${JSON.stringify(scope)} has an empty, "." or ".." segment`);
+  return '/' + segments.map(encodeURIComponent).join('/');
+}
+
+const GUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+// Azure names: letters, digits, _ ( ) - . — not ending with a period (1–90 characters).
+const NAME = '[\\p{L}\\p{N}_()-](?:[\\p{L}\\p{N}_().-]{0,88}[\\p{L}\\p{N}_()-])?';
+const SUBSCRIPTION = `/subscriptions/${GUID}`;
+const RESOURCE_GROUP = `${SUBSCRIPTION}/resourceGroups/${NAME}`;
+const SCOPE_GRAMMAR = new RegExp(
+  `^(?:/providers/Microsoft\\.Management/managementGroups/${NAME}` +
+    `|${SUBSCRIPTION}` +
+    `|${RESOURCE_GROUP}` +
+    `|${RESOURCE_GROUP}/providers/Microsoft\\.Security/securityConnectors/${NAME})$`,
+  'iu',
+);
+
+export const ARM_SCOPE_FORMS =
+  '/subscriptions/{guid}, /subscriptions/{guid}/resourceGroups/{name}, /providers/Microsoft.Management/managementGroups/{id} or /subscriptions/{guid}/resourceGroups/{name}/providers/Microsoft.Security/securityConnectors/{name}';
+
+/**
+ * Whether `scope` is one whole ARM scope Defender can be read at (management group, subscription,
+ * resource group, security connector). The leading slash may be left out; nothing may follow.
+ */
+export function isArmScope(scope: string): boolean {
+  if (scope.includes('..')) return false;
+  return SCOPE_GRAMMAR.test(scope.startsWith('/') ? scope : `/${scope}`);
 }
 
 export class ArmClient {

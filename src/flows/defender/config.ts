@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { secretRef } from '../../config/common.ts';
+import { ARM_SCOPE_FORMS, isArmScope } from '../../connectors/microsoft/arm.ts';
 import type { Integration } from '../../config/schema.ts';
 
 /**
@@ -75,13 +76,10 @@ const notifications = z
 export const defenderShape = {
   // Short and plain: it is part of every ticket's correlation key (ITSMs bound its length).
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/, 'letters, digits, _ . - (at most 32)'),
-  /** Subscription (`/subscriptions/{id}`), management group or security connector id. */
+  /** Subscription, resource group, management group or security connector: one whole ARM scope (arm.ts). */
   scope: z
     .string()
-    .regex(
-      /^\/?(subscriptions|providers\/Microsoft\.Management\/managementGroups)\/[^/]+/i,
-      'a subscription, management group or security connector id',
-    ),
+    .refine(isArmScope, `a subscription, management group or security connector id (${ARM_SCOPE_FORMS})`),
   ticketType: z.enum(['incident', 'change_request', 'problem']).default('incident'),
   mapping: mapping.prefault({}),
   /** One ticket per recommendation (all its unhealthy resources) or one per resource. */

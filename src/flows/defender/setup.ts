@@ -83,7 +83,7 @@ export const defenderSetup: SetupCommand = {
     },
     {
       flags: '--scope <scope>',
-      description: 'subscription (/subscriptions/<id>) or management group id',
+      description: 'subscription (/subscriptions/<guid>), resource group, management group or security connector id',
       required: true,
     },
     { flags: '--itsm <connection>', description: 'the ITSM connection (default: the only one configured)' },
