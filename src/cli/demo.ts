@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
@@ -8,6 +7,7 @@ import { buildTicketloop, createLogger, type Ticketloop } from '../app/build.ts'
 import type { DemoContext, DemoSandbox, FlowDemo } from '../app/module.ts';
 import { FLOW_MODULES, ITSM_MODULES } from '../app/registry.ts';
 import type { Config } from '../config/schema.ts';
+import { ensurePrivateDir, ensurePrivateFile } from '../store/files.ts';
 
 /**
  * `npm start` / `ticketloop demo`: start the sandbox and Ticketloop wired to it, then let each
@@ -103,8 +103,9 @@ async function connectSandboxWebhooks(app: Ticketloop, s: DemoSandbox, url: stri
  */
 function demoLogger(config: Config): { log: Logger; file: string } {
   const dir = resolve(config.dataDir, 'logs');
-  mkdirSync(dir, { recursive: true });
+  ensurePrivateDir(dir);
   const file = join(dir, 'ticketloop.log');
+  ensurePrivateFile(file); // pino opens it for appending; created 0600 first, whatever the umask
   const terminal = process.stderr.isTTY ? pretty({ destination: 2, colorize: true }) : process.stderr;
   const streams = pino.multistream([
     { level: config.log.level as pino.Level, stream: pino.destination({ dest: file, mkdir: true, sync: false }) },

@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import { ensurePrivateDir, ensurePrivateFile, restrictExisting } from './files.ts';
 import type { Database } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -66,14 +66,20 @@ export async function openStore(o: StoreOptions): Promise<Store> {
     return { db, dialect: 'postgres', description, close: () => db.destroy() };
   }
   const file = o.sqliteFile === ':memory:' ? ':memory:' : join(o.dataDir, o.sqliteFile ?? 'ticketloop.db');
-  if (file !== ':memory:') mkdirSync(o.dataDir, { recursive: true });
   let database: SQLite.Database;
   try {
+    // The file exists 0600 before SQLite opens it; SQLite gives its -wal and -shm the database's mode.
+    if (file !== ':memory:') {
+      ensurePrivateDir(o.dataDir);
+      ensurePrivateFile(file);
+    }
     database = new SQLite(file);
   } catch (e) {
     throw new StoreUnavailableError(`sqlite ${file}`, e);
   }
   database.pragma('journal_mode = WAL');
+  // Left by an older version (or another tool) with wider modes: narrowed too.
+  if (file !== ':memory:') restrictExisting([`${file}-wal`, `${file}-shm`]);
   database.pragma('synchronous = NORMAL');
   database.pragma('busy_timeout = 5000');
   database.pragma('foreign_keys = ON');
