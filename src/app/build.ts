@@ -119,9 +119,15 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
     retainDoneMs: config.engine.retainDoneHours * 3_600_000,
   });
   const health = new ConnectionHealth();
+  let readinessError: string | undefined;
   const http = await createHttpServer({
     logger: log,
     bodyLimit: config.server.bodyLimitBytes,
+    timeouts: {
+      requestMs: config.server.requestTimeoutMs,
+      connectionMs: config.server.connectionTimeoutMs,
+      keepAliveMs: config.server.keepAliveTimeoutMs,
+    },
     apiToken: config.server.apiToken ? resolveSecret(config.server.apiToken).reveal() : undefined,
     metrics,
     readiness: {
@@ -132,8 +138,13 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
           checks.database = 'ok';
           const pending = await pendingMigrations(store, migrations);
           checks.migrations = pending.length ? `pending: ${pending.join(', ')}` : 'ok';
+          readinessError = undefined;
         } catch (e) {
-          checks.database = `unreachable: ${(e as Error).message}`;
+          // /readyz is unauthenticated: the driver's text (host names, paths) goes to the log only, once per cause.
+          const message = (e as Error).message;
+          if (message !== readinessError) log.warn({ err: message }, 'readiness: database unreachable');
+          readinessError = message;
+          checks.database = 'unreachable';
         }
         // Connections only degrade the service: jobs wait and retry until they recover.
         const degraded = health.degraded();

@@ -53,6 +53,12 @@ const coreShape = {
         .min(1024)
         .max(50 * 1024 * 1024)
         .default(1024 * 1024),
+      /** The whole request (headers and body) must arrive within this; slower clients get 408 and are cut off. */
+      requestTimeoutMs: z.number().int().min(1000).max(600_000).default(30_000),
+      /** A socket silent this long (in either direction, e.g. a client that stops reading) is closed. */
+      connectionTimeoutMs: z.number().int().min(1000).max(600_000).default(60_000),
+      /** An idle keep-alive connection is closed after this: longer than a fronting proxy's idle timeout (often 60 s). */
+      keepAliveTimeoutMs: z.number().int().min(1000).max(600_000).default(72_000),
       /** Where Entra and the ITSM reach Ticketloop (custom extension target, webhook URL); used by `ticketloop setup`. */
       publicUrl: z
         .url({ protocol: /^https?$/ })

@@ -1,4 +1,5 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import {
@@ -50,6 +51,8 @@ export interface Readiness {
 export interface HttpServerOptions {
   logger: Logger;
   bodyLimit: number;
+  /** server.requestTimeoutMs / connectionTimeoutMs / keepAliveTimeoutMs (defaults in config/schema.ts). */
+  timeouts?: { requestMs: number; connectionMs: number; keepAliveMs: number };
   metrics?: Metrics;
   readiness?: Readiness;
   /** When set, every `/api/…` request must carry `Authorization: Bearer <apiToken>`. */
@@ -58,10 +61,27 @@ export interface HttpServerOptions {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The request stream failed because its own connection went away (Node's "aborted" ECONNRESET). */
+function clientLeft(raw: IncomingMessage, err: { code?: string; message?: string }): boolean {
+  if (raw.complete) return false;
+  return (err.code === 'ECONNRESET' && err.message === 'aborted') || raw.destroyed || !!raw.socket?.destroyed;
+}
+
 export async function createHttpServer(o: HttpServerOptions): Promise<App> {
+  const t = o.timeouts ?? { requestMs: 30_000, connectionMs: 60_000, keepAliveMs: 72_000 };
   const app = Fastify({
     loggerInstance: o.logger,
     bodyLimit: o.bodyLimit,
+    // A slow body (or one never sent) is cut off with 408 once requestTimeout passes. Node swaps the
+    // two limits when headersTimeout (default 60 s) is the larger, and checks them only every
+    // connectionsCheckingInterval (default 30 s): both set here, or a body could take minutes.
+    requestTimeout: t.requestMs,
+    connectionTimeout: t.connectionMs,
+    keepAliveTimeout: t.keepAliveMs,
+    http: {
+      headersTimeout: t.requestMs,
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(t.requestMs / 10))),
+    },
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -140,6 +160,11 @@ export async function createHttpServer(o: HttpServerOptions): Promise<App> {
       }));
       return send(400, 'invalid_request', details.map((d) => `${d.path}: ${d.message}`).join('; '), details);
     }
+    if (clientLeft(req.raw, err)) {
+      // The client hung up (or was cut off by requestTimeout) mid-request: nothing to do with the database.
+      req.log.info({ err: err.message, url: req.url }, 'client closed the connection before the request was complete');
+      return send(400, 'request_aborted', 'the connection closed before the whole request arrived');
+    }
     if (isConnectionError(err)) {
       req.log.error({ err: err.message }, 'database unavailable');
       reply.header('retry-after', '5');
@@ -147,7 +172,12 @@ export async function createHttpServer(o: HttpServerOptions): Promise<App> {
     }
     switch (err.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return send(413, 'payload_too_large', `request body is larger than ${o.bodyLimit} bytes`);
+        // The route's own limit where it has one (the callouts' is smaller than the server's).
+        return send(
+          413,
+          'payload_too_large',
+          `request body is larger than ${req.routeOptions.bodyLimit ?? o.bodyLimit} bytes`,
+        );
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
         return send(415, 'unsupported_media_type', err.message);
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':

@@ -115,13 +115,18 @@ function cacheStatements(database: SQLite.Database, max = 256): void {
   }) as typeof database.prepare;
 }
 
-/** True when the error means the database itself is gone (not a constraint or syntax error). */
+/**
+ * True when the error means the database itself is gone (not a constraint or syntax error).
+ * Socket codes count only with a `syscall` — the database socket's own connect/read/write: an
+ * HTTP client hanging up raises ECONNRESET ("aborted") too, without one, and is not a database error.
+ */
 export function isConnectionError(e: unknown): boolean {
   if (e instanceof StoreUnavailableError) return true;
-  const err = e as { code?: string; message?: string };
+  const err = e as { code?: string; message?: string; syscall?: string };
   const code = err?.code ?? '';
   return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '53300', '57P01', '57P02', '57P03'].includes(code) ||
+    (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) && !!err.syscall) ||
+    ['53300', '57P01', '57P02', '57P03'].includes(code) ||
     code.startsWith('08') ||
     /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Client has encountered a connection error|not currently accepting connections|terminating connection/i.test(
       err?.message ?? '',

@@ -228,6 +228,14 @@ describe('callout endpoint: authentication and validation', () => {
     assert.equal(r.status, 202, JSON.stringify(r.body));
   });
 
+  test('an oversized callout is refused with 413 naming the route limit (256 KiB), not the server-wide one', async () => {
+    // Security review, issue 10, finding 9b: the message named server.bodyLimitBytes (1 MiB).
+    const body = JSON.stringify(callout({ Padding: 'x'.repeat(300 * 1024) }));
+    const r = await post(body, { authorization: `Bearer ${await mint()}` });
+    assert.equal(r.status, 413, JSON.stringify(r.body));
+    assert.equal(r.body.error.message, `request body is larger than ${256 * 1024} bytes`);
+  });
+
   test('callout endpoints appear in /openapi.json', async () => {
     const doc = (await L.http('GET', `${L.url}/openapi.json`)).body;
     assert.ok(doc.paths[CALLOUT_PATH]?.post);

@@ -33,6 +33,7 @@ export function webhookPath(instance: string): string {
 }
 
 export const SIGNATURE_HEADER = 'x-sn-signature';
+const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 
 export function signBody(secret: string, body: string | Buffer): string {
   return `sha256=${hmacHex(secret, body)}`;
@@ -123,10 +124,10 @@ export async function registerServiceNowWebhook(
   await app.register(async (scope) => {
     // Keep the raw bytes: the HMAC covers the body exactly as sent.
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_req, body, done) =>
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_req, body, done) =>
       done(null, body),
     );
-    scope.post(path, async (req: FastifyRequest, reply: FastifyReply) => {
+    scope.post(path, { bodyLimit: WEBHOOK_BODY_LIMIT }, async (req: FastifyRequest, reply: FastifyReply) => {
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       if (!verify(want, req.headers, raw)) {
         return reply.code(401).send({
