@@ -106,7 +106,9 @@ export class Records {
         return Number.isNaN(t) ? s : snDate(t);
       }
       default:
-        return s;
+        // Like a real instance (KB0685779): max_length is not enforced, but a short string column is
+        // a varchar of that size, so longer input is cut; long text columns keep the whole value.
+        return def.maxLength !== undefined && def.maxLength <= 255 ? s.slice(0, def.maxLength) : s;
     }
   }
 

@@ -13,6 +13,8 @@ export interface FieldDef {
   ref?: string;
   /** Written by the platform only (sys_* fields, priority, number after insert, ...). */
   readOnly?: boolean;
+  /** sys_dictionary max_length of a base instance; records.ts stores varchar-sized ones (≤ 255) cut to it. */
+  maxLength?: number;
 }
 
 export interface StateModel {
@@ -67,8 +69,8 @@ const TASK_FIELDS: Record<string, FieldDef> = {
   number: f('string', 'Number'),
   state: f('choice', 'State'),
   active: f('boolean', 'Active', { readOnly: true }),
-  short_description: f('string', 'Short description'),
-  description: f('string', 'Description'),
+  short_description: f('string', 'Short description', { maxLength: 160 }),
+  description: f('string', 'Description', { maxLength: 4000 }),
   impact: f('choice', 'Impact'),
   urgency: f('choice', 'Urgency'),
   priority: f('choice', 'Priority', { readOnly: true }),
@@ -81,13 +83,13 @@ const TASK_FIELDS: Record<string, FieldDef> = {
   closed_at: f('datetime', 'Closed'),
   closed_by: ref('sys_user', 'Closed by'),
   close_code: f('choice', 'Resolution code'),
-  close_notes: f('string', 'Resolution notes'),
-  correlation_id: f('string', 'Correlation ID'),
-  correlation_display: f('string', 'Correlation display'),
+  close_notes: f('string', 'Resolution notes', { maxLength: 4000 }),
+  correlation_id: f('string', 'Correlation ID', { maxLength: 100 }),
+  correlation_display: f('string', 'Correlation display', { maxLength: 100 }),
   approval: f('choice', 'Approval'),
   due_date: f('datetime', 'Due date'),
-  work_notes: f('journal', 'Work notes'),
-  comments: f('journal', 'Additional comments'),
+  work_notes: f('journal', 'Work notes', { maxLength: 4000 }),
+  comments: f('journal', 'Additional comments', { maxLength: 4000 }),
   ...SYS_FIELDS,
 };
 

@@ -14,6 +14,25 @@ import type { App } from '../http/server.ts';
 
 export type TicketStatus = 'open' | 'resolved' | 'closed' | 'canceled';
 
+/**
+ * Every text an adapter writes is bounded by its system's field sizes (the adapter knows them and
+ * applies them on every write); what does not fit ends with this note, so a reader knows it was
+ * cut and by how much, instead of meeting silent truncation or a refused write.
+ */
+export function truncationNote(omitted: number): string {
+  return `… (truncated by Ticketloop: ${omitted.toLocaleString('en-US')} more characters not sent)`;
+}
+
+/** `text` cut to at most `max` characters: with the note on long fields, a bare `…` on short ones. */
+export function boundText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const note = (n: number) => (max >= 500 ? truncationNote(n) : '…');
+  let keep = Math.max(0, max - note(text.length).length);
+  // Never split a surrogate pair: a lone half is invalid UTF-16 and may be refused.
+  if (keep > 0 && /[\uD800-\uDBFF]/.test(text[keep - 1])) keep--;
+  return text.slice(0, keep) + note(text.length - keep);
+}
+
 export interface TicketRef {
   /** The ITSM connection's configured name, e.g. "prod" or "sandbox". */
   system: string;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { resumePath } from './graph-em.ts';
 import { DAY_MS } from '../../engine/clock.ts';
+import { boundText } from '../../itsm/port.ts';
 import { ALL_STAGES, REQUEST_STAGES, type CalloutStage, type RequestStage } from './config.ts';
 
 /**
@@ -276,7 +277,7 @@ export function ticketContent(
     const v = renderTemplate(t, c)
       .replace(/\n{3,}/g, '\n\n')
       .trim();
-    out[k] = FIELD_MAX[k] ? v.slice(0, FIELD_MAX[k]) : v;
+    out[k] = FIELD_MAX[k] ? boundText(v, FIELD_MAX[k]) : v;
   }
   const trailer = [
     '',
@@ -285,7 +286,8 @@ export function ticketContent(
     `Stage: ${c.stage}`,
     `StageInstanceId: ${c.stageInstanceId}`,
   ].join('\n');
-  out.description = `${(out.description ?? '').slice(0, 4000 - trailer.length)}${trailer}`;
+  // Bounded here (not only by the adapter) so the ids below always survive the cut.
+  out.description = `${boundText(out.description ?? '', 4000 - trailer.length)}${trailer}`;
   const short = c.stage.replace(/^assignment(Request)?/, '').toLowerCase();
   return { fields: out, correlationDisplay: `EM ${short} ${c.requestId ?? '-'} ${c.stageInstanceId}`.slice(0, 100) };
 }

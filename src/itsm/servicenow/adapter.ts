@@ -14,6 +14,7 @@ import type {
 import { checkServiceNowSetup } from './check-setup.ts';
 import { str, type ServiceNowClient, type SnRecord } from './client.ts';
 import { CloseOutRules, type CloseOutConfig } from './closeout.ts';
+import { boundFields, FIELD_LIMITS } from './limits.ts';
 import type { WebhookAuthConfig } from './config.ts';
 import type { AuthLabel } from './diagnose.ts';
 import {
@@ -58,8 +59,10 @@ export interface ServiceNowItsmOptions {
   webhook?: WebhookAuthConfig;
   pollIntervalMs?: number;
   reconcileIntervalMs?: number;
-  /** For the people cache (default Date.now). */
+  /** For the people cache and the webhook's timestamp check (default Date.now). */
   now?: () => number;
+  /** Field sizes where the instance's dictionary differs from a base instance's (limits.ts). */
+  fieldLimits?: Record<string, number>;
 }
 
 const MAX_CORRELATION = 100; // task.correlation_id is a 100-character string
@@ -90,6 +93,7 @@ export class ServiceNowItsm implements ItsmPort {
   private readonly now: () => number;
   private readonly rules: CloseOutRules;
   private readonly people = new Map<string, { at: number; person: Promise<Person | undefined> }>();
+  private readonly limits: Readonly<Record<string, number>>;
 
   constructor(private readonly o: ServiceNowItsmOptions) {
     this.client = o.client;
@@ -99,6 +103,7 @@ export class ServiceNowItsm implements ItsmPort {
     this.reconcileIntervalMs = o.reconcileIntervalMs ?? 3_600_000;
     this.now = o.now ?? Date.now;
     this.rules = new CloseOutRules(o.client, o.closeOut, o.states);
+    this.limits = { ...FIELD_LIMITS, ...o.fieldLimits };
   }
 
   /**
@@ -109,7 +114,7 @@ export class ServiceNowItsm implements ItsmPort {
     const correlation = checkCorrelationId(i.correlation);
     const existing = await this.findByCorrelation(i.kind, correlation);
     if (existing) return { ticket: existing, created: false };
-    const rec = await this.client.create(i.kind, this.recordFor(i, correlation), this.read());
+    const rec = await this.client.create(i.kind, boundFields(this.recordFor(i, correlation), this.limits), this.read());
     return { ticket: this.ticket(i.kind, rec), created: true };
   }
 
@@ -274,19 +279,23 @@ export class ServiceNowItsm implements ItsmPort {
   /** The neutral fields in ServiceNow's names; the caller only on incidents, where `caller_id` exists. */
   private recordFor(i: OpenTicketInput, correlation: string): Record<string, string> {
     const record: Record<string, string> = {};
-    if (i.title !== undefined) record.short_description = i.title.slice(0, 160);
+    if (i.title !== undefined) record.short_description = i.title;
     if (i.description !== undefined) record.description = i.description;
     if (i.assignee) record.assigned_to = i.assignee;
     if (i.caller && i.kind === 'incident') record.caller_id = i.caller;
     Object.assign(record, i.fields);
     record.correlation_id = correlation;
-    if (i.origin) record.correlation_display = i.origin.slice(0, 100);
+    if (i.origin) record.correlation_display = i.origin;
     return record;
   }
 
+  /** Every update (fields, work notes, comments, close-out, reopen) passes here, bounded. */
   private async patch(ref: TicketRef, fields: Record<string, string>): Promise<Ticket> {
     try {
-      return this.ticket(ref.kind, await this.client.update(ref.kind, ref.id, fields, this.read()));
+      return this.ticket(
+        ref.kind,
+        await this.client.update(ref.kind, ref.id, boundFields(fields, this.limits), this.read()),
+      );
     } catch (e) {
       if (e instanceof HttpError && e.status === 404)
         throw new PermanentError(`${ref.kind} ${ref.key || ref.id} no longer exists (or is hidden by ACL)`);

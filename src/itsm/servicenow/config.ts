@@ -53,6 +53,8 @@ export const serviceNowConnection = z
         z.object({ type: z.literal('bearer'), token: secretRef }).strict(),
       ])
       .optional(),
+    /** Field sizes (sys_dictionary max_length) where they differ from a base instance's, e.g. {u_summary: 80}. */
+    fieldLimits: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), z.number().int().min(10).max(1_000_000)).optional(),
     pollIntervalSeconds: z.number().int().min(1).default(30),
     reconcileIntervalSeconds: z.number().int().min(60).default(3600),
   })

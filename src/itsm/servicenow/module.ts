@@ -58,6 +58,7 @@ function build(config: ServiceNowConnection, deps: ItsmAdapterDeps, tables?: str
     pollIntervalMs: config.pollIntervalSeconds * 1000,
     reconcileIntervalMs: config.reconcileIntervalSeconds * 1000,
     now: () => deps.clock.now(),
+    fieldLimits: config.fieldLimits,
   });
   return { client, itsm, auth };
 }
