@@ -1,5 +1,5 @@
 /*
- * Ticketloop business rule v1 — pushes ticket changes from ServiceNow to Ticketloop.
+ * Ticketloop business rule v2 — pushes ticket changes from ServiceNow to Ticketloop.
  *
  * 'ticketloop setup servicenow' installs it (one rule per watched table, named
  * "Ticketloop webhook (<table>)") together with the two properties below, when its account has the
@@ -19,17 +19,21 @@
  *   3. Outbound HTTPS from the instance (or a MID server: uncomment setMIDServer below) to Ticketloop.
  *
  * The first line names the version; Ticketloop's setup recognises its own rule by it. This file is a
- * copy of src/itsm/servicenow/business-rule.ts (a test keeps them identical).
+ * copy of src/itsm/servicenow/business-rule.ts (a test keeps them identical). v2 signs a timestamp with
+ * the body; Ticketloop refuses v1's body-only signatures, so re-run 'ticketloop setup servicenow' (or
+ * paste this script again) when upgrading.
  *
  * Wire format (identical to what the Ticketloop sandbox sends):
  *   POST <webhook_url>
  *   Content-Type: application/json
- *   X-Sn-Signature: sha256=<lower-case hex HMAC-SHA256 of the exact raw body, keyed with the secret>
+ *   X-Sn-Timestamp: <unix seconds when sent>
+ *   X-Sn-Signature: sha256=<lower-case hex HMAC-SHA256 of "<timestamp>.<exact raw body>", keyed with the secret>
  *   {"table":"incident","operation":"insert|update|delete","sys_id":"<32 hex>","record":{<field>:"<string value>",…}}
  * Values are raw (not display) values as strings; reference fields are plain sys_ids; dates are UTC
  * "YYYY-MM-DD HH:MM:SS" — the same as the Table API with sysparm_exclude_reference_link=true.
  *
- * Ticketloop answers 202 once it has stored the change, 401 on a bad signature. Polling and a periodic
+ * Ticketloop answers 202 once it has stored the change, 401 on a bad signature or a timestamp more than
+ * 5 minutes from its clock (keep the instance's and Ticketloop's clocks right). Polling and a periodic
  * reconcile remain the backstop, so a lost call is caught later rather than never.
  *
  * An "after" rule (not "async") is used because async rules may run out of order under rapid updates
@@ -58,10 +62,13 @@
     record: record,
   });
 
+  // The signature covers the time of sending, so a captured call cannot be replayed later.
+  var timestamp = String(Math.floor(new GlideDateTime().getNumericValue() / 1000)); // unix seconds (UTC)
+
   // HMAC-SHA256: GlideCertificateEncryption.generateMac takes the key base64-encoded and returns the
   // MAC base64-encoded; convert it to lower-case hex for the header.
   var keyB64 = GlideStringUtil.base64Encode(secret);
-  var macB64 = new GlideCertificateEncryption().generateMac(keyB64, 'HmacSHA256', body);
+  var macB64 = new GlideCertificateEncryption().generateMac(keyB64, 'HmacSHA256', timestamp + '.' + body);
   var bytes = GlideStringUtil.base64DecodeAsBytes(macB64);
   var hex = '';
   for (var j = 0; j < bytes.length; j++) {
@@ -75,8 +82,9 @@
     rm.setHttpMethod('post');
     rm.setRequestHeader('Content-Type', 'application/json');
     rm.setRequestHeader('Accept', 'application/json');
+    rm.setRequestHeader('X-Sn-Timestamp', timestamp);
     rm.setRequestHeader('X-Sn-Signature', 'sha256=' + hex);
-    rm.setRequestBody(body); // the exact string that was signed
+    rm.setRequestBody(body); // the exact string that was signed (after the timestamp and '.')
     rm.setHttpTimeout(10000);
     // rm.setMIDServer('<mid server name>');
     var res = rm.execute();

@@ -9,7 +9,8 @@ import type { Webhooks } from './webhooks.ts';
  * what that script does. For each active `sys_script` row on the changed table whose script carries
  * the marker, whose `action_<operation>` is true and whose condition holds, it reads the properties
  * `x_ticketloop.webhook_url` and `x_ticketloop.webhook_secret` (password2, decrypted as
- * `gs.getProperty` does) and posts the change, HMAC-signed, through the webhook delivery code.
+ * `gs.getProperty` does) and posts the change, HMAC-signed as that version of the script signs,
+ * through the webhook delivery code.
  *
  * Conditions: empty (always), or the recommended `current.correlation_id.startsWith('<prefix>')`
  * (case-sensitive, like JavaScript). Any other condition is not evaluated and the rule does not
@@ -17,7 +18,7 @@ import type { Webhooks } from './webhooks.ts';
  * the Table API answer does not wait, where a real "after" rule holds the transaction).
  */
 
-export const RULE_MARKER = /Ticketloop business rule v\d+/;
+export const RULE_MARKER = /Ticketloop business rule v(\d+)/;
 export const URL_PROPERTY = 'x_ticketloop.webhook_url';
 export const SECRET_PROPERTY = 'x_ticketloop.webhook_secret';
 
@@ -62,14 +63,16 @@ export class BusinessRules {
     const secret = secretRow?.type === 'password2' ? this.vault.decrypt(secretRow.value) : secretRow?.value;
     // The script logs a warning and returns when either property is empty.
     if (!url || !secret || !/^https?:\/\//.test(url)) return;
-    // Each installed rule makes its own call, as two rules on one table would.
-    for (let i = 0; i < rules.length; i++) {
+    // Each installed rule makes its own call, as two rules on one table would — signed the way its
+    // version's script signs (v1: the body alone; v2: timestamp and body).
+    for (const rule of rules) {
       this.webhooks.deliver(
         { table, url, events: [operation], auth: { type: 'hmac', secret } },
         table,
         operation,
         row,
         'business_rule',
+        Number(RULE_MARKER.exec(rule.script)![1]),
       );
     }
   };

@@ -17,11 +17,12 @@ import type { Row } from './store.ts';
  *   Content-Type: application/json
  *   User-Agent: ServiceNow/1.0
  *   X-Sn-Delivery: <uuid>            same value on every retry of one delivery (dedupe on it)
- *   X-Sn-Timestamp: <unix seconds>   sandbox-clock time of the change; informational, NOT signed
+ *   X-Sn-Timestamp: <unix seconds>   sandbox-clock time of sending; signed (below)
  *   X-Sn-Event: <table>.<operation>
  *   X-Sn-Attempt: <1..4>
- *   X-Sn-Signature: sha256=<hex>     hmac auth only: lower-case hex HMAC-SHA256 over the exact raw
- *                                    request body bytes (UTF-8), key = the secret's UTF-8 bytes
+ *   X-Sn-Signature: sha256=<hex>     hmac auth only: lower-case hex HMAC-SHA256 over
+ *                                    "<X-Sn-Timestamp>.<exact raw body bytes>" (UTF-8), key = the
+ *                                    secret's UTF-8 bytes
  *   Authorization: Basic …|Bearer …  basic / bearer auth only
  *
  *   {"table":"incident","operation":"insert|update|delete","sys_id":"…","record":{…}}
@@ -53,8 +54,10 @@ const RETRY_DELAYS_MS = [500, 2000, 5000];
 const ATTEMPT_TIMEOUT_MS = 10_000;
 const LOG_SIZE = 500;
 
-export function signBody(secret: string, body: string): string {
-  return 'sha256=' + createHmac('sha256', secret).update(body, 'utf8').digest('hex');
+/** The signature of WEBHOOKS.md: over "<timestamp>.<body>" (v1 business rules: over the body alone). */
+export function signBody(secret: string, body: string, timestamp?: string): string {
+  const message = timestamp === undefined ? body : `${timestamp}.${body}`;
+  return 'sha256=' + createHmac('sha256', secret).update(message, 'utf8').digest('hex');
 }
 
 export class Webhooks {
@@ -93,6 +96,8 @@ export class Webhooks {
     operation: Operation,
     row: Row,
     source: DeliverySource = 'webhook',
+    /** The installed rule's version: v1 signed the body alone and sent no timestamp. */
+    ruleVersion = 2,
   ): void {
     if (this.closed) return;
     const record = this.fmt.format(table, row, { display: 'false', excludeRefLink: true });
@@ -114,7 +119,7 @@ export class Webhooks {
       entry.state = 'dropped';
       return;
     }
-    this.schedule(0, () => this.attempt(hook, entry, body, timestamp));
+    this.schedule(0, () => this.attempt(hook, entry, body, timestamp, ruleVersion));
   }
 
   private schedule(ms: number, fn: () => Promise<void>): void {
@@ -125,7 +130,13 @@ export class Webhooks {
     this.timers.add(t);
   }
 
-  private headers(hook: WebhookConfig, entry: DeliveryLog, body: string, timestamp: string): Record<string, string> {
+  private headers(
+    hook: WebhookConfig,
+    entry: DeliveryLog,
+    body: string,
+    timestamp: string,
+    ruleVersion: number,
+  ): Record<string, string> {
     if (entry.source === 'business_rule') {
       // What docs/servicenow-business-rule.js sets (User-Agent is RESTMessageV2's default).
       const h: Record<string, string> = {
@@ -133,7 +144,10 @@ export class Webhooks {
         accept: 'application/json',
         'user-agent': 'ServiceNow/1.0',
       };
-      if (hook.auth?.type === 'hmac') h['x-sn-signature'] = signBody(hook.auth.secret, body);
+      if (hook.auth?.type === 'hmac') {
+        if (ruleVersion >= 2) h['x-sn-timestamp'] = timestamp;
+        h['x-sn-signature'] = signBody(hook.auth.secret, body, ruleVersion >= 2 ? timestamp : undefined);
+      }
       return h;
     }
     const h: Record<string, string> = {
@@ -145,13 +159,19 @@ export class Webhooks {
       'x-sn-attempt': String(entry.attempts),
     };
     const a = hook.auth;
-    if (a?.type === 'hmac') h['x-sn-signature'] = signBody(a.secret, body);
+    if (a?.type === 'hmac') h['x-sn-signature'] = signBody(a.secret, body, timestamp);
     if (a?.type === 'basic') h.authorization = 'Basic ' + Buffer.from(`${a.username}:${a.password}`).toString('base64');
     if (a?.type === 'bearer') h.authorization = `Bearer ${a.token}`;
     return h;
   }
 
-  private async attempt(hook: WebhookConfig, entry: DeliveryLog, body: string, timestamp: string): Promise<void> {
+  private async attempt(
+    hook: WebhookConfig,
+    entry: DeliveryLog,
+    body: string,
+    timestamp: string,
+    ruleVersion: number,
+  ): Promise<void> {
     if (this.closed) return;
     entry.attempts++;
     const ac = new AbortController();
@@ -162,7 +182,7 @@ export class Webhooks {
       const res = await request(hook.url, {
         method: 'POST',
         body,
-        headers: this.headers(hook, entry, body, timestamp),
+        headers: this.headers(hook, entry, body, timestamp, ruleVersion),
         dispatcher: this.agent,
         signal: ac.signal,
       });
@@ -185,7 +205,7 @@ export class Webhooks {
       entry.state = 'failed';
       return;
     }
-    this.schedule(delay, () => this.attempt(hook, entry, body, timestamp));
+    this.schedule(delay, () => this.attempt(hook, entry, body, timestamp, ruleVersion));
   }
 
   async close(): Promise<void> {

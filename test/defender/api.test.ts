@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { DEMO } from '../../sandbox/azure/seed.ts';
 import { governanceKey } from '../../src/flows/defender/effects.ts';
 import { listJobs } from '../../src/engine/jobs.ts';
-import { signBody } from '../../src/itsm/servicenow/webhook.ts';
+import { signWebhook } from '../../src/itsm/servicenow/webhook.ts';
 import { startDefenderEnv, WEBHOOK_SECRET } from './helpers.ts';
 
 const MG = `/providers/Microsoft.Management/managementGroups/${DEMO.managementGroup}`;
@@ -195,7 +195,7 @@ test('an integration created over the API after start gets its ITSM poll and rec
     const r = await env.app.http.inject({
       method: 'POST',
       url: '/webhooks/servicenow/sandbox',
-      headers: { 'content-type': 'application/json', 'x-sn-signature': signBody(WEBHOOK_SECRET, payload) },
+      headers: { 'content-type': 'application/json', ...signWebhook(WEBHOOK_SECRET, payload, env.clock.now()) },
       payload,
     });
     return r.json().status as string;

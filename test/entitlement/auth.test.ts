@@ -30,8 +30,12 @@ function callout(o: Record<string, unknown> = {}) {
   };
 }
 
-const sign = (body: string, secret = HMAC_SECRET) =>
-  `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+const nowSeconds = () => String(Math.floor(Date.now() / 1000));
+/** The forwarder's headers: HMAC over "<timestamp>.<raw body>" (http/auth.ts). */
+const signed = (body: string, secret = HMAC_SECRET, timestamp = nowSeconds()) => ({
+  'x-ticketloop-timestamp': timestamp,
+  'x-ticketloop-signature': `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`,
+});
 
 describe('callout endpoint: authentication and validation', () => {
   let L: Loop;
@@ -190,25 +194,64 @@ describe('callout endpoint: authentication and validation', () => {
     assert.deepEqual(await stored(), before);
   });
 
-  test('Logic App forward: HMAC over the raw body accepted; bad or missing signature → 401', async () => {
+  test('Logic App forward: HMAC over timestamp and raw body accepted; bad or missing signature → 401', async () => {
     const body = JSON.stringify(callout());
     const id = JSON.parse(body).CustomExtensionStageInstanceId;
     const before = await stored();
+    const good = signed(body);
     for (const [name, headers] of [
       ['missing', {}],
-      ['wrong secret', { 'x-ticketloop-signature': sign(body, 'guess') }],
-      ['other body', { 'x-ticketloop-signature': sign(`${body} `) }],
-      ['malformed', { 'x-ticketloop-signature': 'sha256=zz' }],
+      ['wrong secret', signed(body, 'guess')],
+      ['other body', signed(`${body} `)],
+      ['malformed', { ...good, 'x-ticketloop-signature': 'sha256=zz' }],
+      ['no timestamp', { 'x-ticketloop-signature': good['x-ticketloop-signature'] }],
     ] as [string, Record<string, string>][]) {
       const r = await post(body, headers, LOGIC_APP_PATH);
       assert.equal(r.status, 401, `${name}: ${JSON.stringify(r.body)}`);
     }
     assert.deepEqual(await stored(), before);
-    const ok = await post(body, { 'x-ticketloop-signature': sign(body) }, LOGIC_APP_PATH);
+    const ok = await post(body, good, LOGIC_APP_PATH);
     assert.equal(ok.status, 202, JSON.stringify(ok.body));
     assert.equal((await L.state(id))?.status !== undefined, true);
     const audit = await L.audit(id);
     assert.equal(audit[0].via, 'logic-app');
+  });
+
+  test('a captured Logic App request cannot be replayed: old timestamps, moved timestamps and the old scheme are refused', async () => {
+    // Security review, issue 10, finding 9a: the signature covered the body only, so a captured
+    // forward was valid forever. Each case is a request an eavesdropper could build.
+    const body = JSON.stringify(callout());
+    const before = await stored();
+    const sixMinutesAgo = String(Math.floor(Date.now() / 1000) - 6 * 60);
+    const inFuture = String(Math.floor(Date.now() / 1000) + 6 * 60);
+    const fresh = signed(body);
+    const cases: [string, Record<string, string>, RegExp][] = [
+      ['signed six minutes ago', signed(body, HMAC_SECRET, sixMinutesAgo), /more than 300 s/],
+      ['signed six minutes ahead', signed(body, HMAC_SECRET, inFuture), /more than 300 s/],
+      [
+        'a fresh timestamp on an old signature',
+        { ...signed(body, HMAC_SECRET, sixMinutesAgo), 'x-ticketloop-timestamp': fresh['x-ticketloop-timestamp'] },
+        /does not match/,
+      ],
+      [
+        'the old scheme (body only)',
+        {
+          ...fresh,
+          'x-ticketloop-signature': `sha256=${createHmac('sha256', HMAC_SECRET).update(body).digest('hex')}`,
+        },
+        /does not match/,
+      ],
+    ];
+    for (const [name, headers, why] of cases) {
+      const r = await post(body, headers, LOGIC_APP_PATH);
+      assert.equal(r.status, 401, `${name}: ${JSON.stringify(r.body)}`);
+      assert.match(r.body.error.message, why, name);
+    }
+    assert.deepEqual(await stored(), before);
+    // Within the window the same request again changes nothing either: the stage id is the key.
+    assert.equal((await post(body, fresh, LOGIC_APP_PATH)).body.status, 'accepted');
+    const again = await post(body, fresh, LOGIC_APP_PATH);
+    assert.deepEqual([again.status, again.body.status], [202, 'duplicate']);
   });
 
   test('docs/logic-app-forwarder.json signs exactly what Ticketloop verifies', async () => {
@@ -224,7 +267,14 @@ describe('callout endpoint: authentication and validation', () => {
       trigger: { outputs: { body: trigger } },
       actions: { Ticketloop_secret: { outputs: HMAC_SECRET } },
     });
-    const r = await post(out.payload, { 'x-ticketloop-signature': out.signature }, LOGIC_APP_PATH);
+    // The headers the Forward action sends, with the Sign action's outputs filled in.
+    const headers = Object.fromEntries(
+      Object.entries(doc.definition.actions.Forward_to_Ticketloop.inputs.headers as Record<string, string>).map(
+        ([k, v]) => [k.toLowerCase(), v.replace(/@\{body\('Sign'\)\?\['(\w+)'\]\}/, (_m, key: string) => out[key])],
+      ),
+    );
+    assert.match(headers['x-ticketloop-timestamp'], /^\d{10}$/);
+    const r = await post(out.payload, headers, LOGIC_APP_PATH);
     assert.equal(r.status, 202, JSON.stringify(r.body));
   });
 

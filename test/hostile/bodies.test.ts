@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { EM_APP_ID } from '../../sandbox/microsoft/constants.ts';
-import { bodyCases, hmac } from './cases.ts';
+import { bodyCases, signedHeaders } from './cases.ts';
 import {
   envelopeProblem,
   LOGIC_APP_SECRET,
@@ -34,8 +34,8 @@ after(async () => env?.close());
 /** Valid authentication for the route, computed over the exact bytes sent. */
 function authHeaders(e: Endpoint, raw: string | Buffer): Record<string, string> {
   if (e.path === '/callouts/entitlement') return { authorization: `Bearer ${goodToken}` };
-  if (e.path === '/callouts/entitlement/logic-app') return { 'x-ticketloop-signature': hmac(LOGIC_APP_SECRET, raw) };
-  if (e.path.startsWith('/webhooks/servicenow/')) return { 'x-sn-signature': hmac(WEBHOOK_SECRET, raw) };
+  if (e.path === '/callouts/entitlement/logic-app') return signedHeaders(e.path, LOGIC_APP_SECRET, raw);
+  if (e.path.startsWith('/webhooks/servicenow/')) return signedHeaders(e.path, WEBHOOK_SECRET, raw);
   return {};
 }
 

@@ -145,5 +145,18 @@ export function webhookBody(): Record<string, unknown> {
   };
 }
 
-export const hmac = (secret: string, raw: string | Buffer) =>
-  `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}`;
+/** Unix seconds now, as the senders put in their timestamp header. */
+export const nowSeconds = () => String(Math.floor(Date.now() / 1000));
+
+/** Ticketloop's HMAC scheme: over "<timestamp>.<raw body>" (http/auth.ts). */
+export const hmac = (secret: string, raw: string | Buffer, timestamp = nowSeconds()) =>
+  `sha256=${createHmac('sha256', secret).update(`${timestamp}.`).update(raw).digest('hex')}`;
+
+/** The signature and timestamp headers of a signed route (Logic App forward or ServiceNow webhook). */
+export function signedHeaders(path: string, secret: string, raw: string | Buffer, timestamp = nowSeconds()) {
+  const logicApp = path.endsWith('/logic-app');
+  return {
+    [logicApp ? 'x-ticketloop-timestamp' : 'x-sn-timestamp']: timestamp,
+    [logicApp ? 'x-ticketloop-signature' : 'x-sn-signature']: hmac(secret, raw, timestamp),
+  };
+}

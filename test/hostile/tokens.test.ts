@@ -10,7 +10,7 @@ import { createHmac, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { SignJWT, importPKCS8 } from 'jose';
 import { EM_APP_ID, TICKETLOOP_APP } from '../../sandbox/microsoft/constants.ts';
-import { calloutBody, hmac, webhookBody } from './cases.ts';
+import { calloutBody, hmac, nowSeconds, webhookBody } from './cases.ts';
 import { envelopeProblem, LOGIC_APP_SECRET, startHostileEnv, WEBHOOK_SECRET, type HostileEnv } from './env.ts';
 
 let env: HostileEnv;
@@ -148,20 +148,34 @@ test('forged HMAC signatures are refused on every signed route', async (t) => {
   for (const e of routes) {
     const isLogicApp = e.path.endsWith('/logic-app');
     const header = isLogicApp ? 'x-ticketloop-signature' : 'x-sn-signature';
+    const tsHeader = isLogicApp ? 'x-ticketloop-timestamp' : 'x-sn-timestamp';
     const secret = isLogicApp ? LOGIC_APP_SECRET : WEBHOOK_SECRET;
     const raw = JSON.stringify(isLogicApp ? calloutBody() : webhookBody());
-    const good = hmac(secret, raw);
+    const ts = nowSeconds();
+    const good = hmac(secret, raw, ts);
+    const at = { [tsHeader]: ts };
+    const old = String(Number(ts) - 6 * 60); // outside the ±5 minute window
     const cases: [string, Record<string, string>, string?][] = [
-      ['no signature', {}],
-      ['empty signature', { [header]: '' }],
-      ['wrong secret', { [header]: hmac('not-the-secret', raw) }],
-      ['signature of another body', { [header]: hmac(secret, '{}') }],
-      ['tampered body', { [header]: good }, raw.replace('"', ' "')],
-      ['truncated signature', { [header]: good.slice(0, 40) }],
-      ['signature without prefix', { [header]: good.slice('sha256='.length) }],
-      ['sha1 prefix', { [header]: good.replace('sha256=', 'sha1=') }],
-      ['signature in the wrong header', { [isLogicApp ? 'x-sn-signature' : 'x-ticketloop-signature']: good }],
-      ['bearer instead of a signature', { authorization: `Bearer ${secret}` }],
+      ['no signature', { ...at }],
+      ['empty signature', { ...at, [header]: '' }],
+      ['wrong secret', { ...at, [header]: hmac('not-the-secret', raw, ts) }],
+      ['signature of another body', { ...at, [header]: hmac(secret, '{}', ts) }],
+      ['tampered body', { ...at, [header]: good }, raw.replace('"', ' "')],
+      ['truncated signature', { ...at, [header]: good.slice(0, 40) }],
+      ['signature without prefix', { ...at, [header]: good.slice('sha256='.length) }],
+      ['sha1 prefix', { ...at, [header]: good.replace('sha256=', 'sha1=') }],
+      ['signature in the wrong header', { ...at, [isLogicApp ? 'x-sn-signature' : 'x-ticketloop-signature']: good }],
+      ['bearer instead of a signature', { ...at, authorization: `Bearer ${secret}` }],
+      ['no timestamp', { [header]: good }],
+      ['timestamp changed under a valid signature', { [tsHeader]: String(Number(ts) + 1), [header]: good }],
+      [
+        'replayed: a valid signature over a timestamp 6 minutes old',
+        { [tsHeader]: old, [header]: hmac(secret, raw, old) },
+      ],
+      [
+        'the old scheme: a signature over the body alone',
+        { ...at, [header]: `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}` },
+      ],
     ];
     for (const [name, headers, body] of cases)
       await expectRefused(`${e.path} · ${name}`, `${env.tl.url}${e.path}`, body ?? raw, headers, failures);

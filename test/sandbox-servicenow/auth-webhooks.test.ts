@@ -232,11 +232,13 @@ describe('ServiceNow sandbox: auth, rate limits, webhooks, persistence', () => {
       const ops = got.map((g) => JSON.parse(g.body));
       assert.deepEqual(ops.map((o) => o.operation).sort(), ['delete', 'insert', 'update']);
       for (const g of got) {
-        const expected = 'sha256=' + createHmac('sha256', secret).update(g.body).digest('hex');
+        assert.match(String(g.headers['x-sn-timestamp']), /^\d{10}$/);
+        // Signed: the timestamp, a dot, the raw body (WEBHOOKS.md).
+        const expected =
+          'sha256=' + createHmac('sha256', secret).update(`${g.headers['x-sn-timestamp']}.${g.body}`).digest('hex');
         assert.equal(g.headers['x-sn-signature'], expected);
         assert.equal(g.headers['user-agent'], 'ServiceNow/1.0');
         assert.match(String(g.headers['x-sn-delivery']), /^[0-9a-f-]{36}$/);
-        assert.match(String(g.headers['x-sn-timestamp']), /^\d{10}$/);
       }
       const ins = ops.find((o) => o.operation === 'insert');
       assert.equal(ins.table, 'incident');

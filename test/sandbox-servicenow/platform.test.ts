@@ -35,7 +35,10 @@ async function until<T>(what: string, fn: () => T | undefined | Promise<T | unde
   }
 }
 
-const SCRIPT = '// Ticketloop business rule v1\n(function executeRule(current, previous) {})(current, previous);';
+const SCRIPT = '// Ticketloop business rule v2\n(function executeRule(current, previous) {})(current, previous);';
+/** What the v2 script sends: HMAC over "<X-Sn-Timestamp>.<body>". */
+const signed = (g: { headers: Record<string, unknown>; body: string }) =>
+  'sha256=' + createHmac('sha256', SECRET).update(`${g.headers['x-sn-timestamp']}.${g.body}`).digest('hex');
 const SECRET = 'rule-secret-1';
 
 describe('ServiceNow sandbox: roles, properties, business rules', () => {
@@ -150,10 +153,8 @@ describe('ServiceNow sandbox: roles, properties, business rules', () => {
       const body = JSON.parse(first.body);
       assert.deepEqual([body.table, body.operation, body.sys_id], ['incident', 'insert', inc.sys_id]);
       assert.equal(body.record.correlation_id, 'tl:a:1');
-      assert.equal(
-        first.headers['x-sn-signature'],
-        'sha256=' + createHmac('sha256', SECRET).update(first.body).digest('hex'),
-      );
+      assert.match(String(first.headers['x-sn-timestamp']), /^\d{10}$/);
+      assert.equal(first.headers['x-sn-signature'], signed(first));
       assert.equal(first.headers['content-type'], 'application/json');
       assert.equal(first.headers['user-agent'], 'ServiceNow/1.0');
       assert.equal(first.headers['x-sn-delivery'], undefined, 'only what the script sets');
@@ -184,11 +185,7 @@ describe('ServiceNow sandbox: roles, properties, business rules', () => {
       const after = await until('a delivery after the restart', () =>
         rx.got.find((g) => JSON.parse(g.body).sys_id === later.sys_id),
       );
-      assert.equal(
-        after.headers['x-sn-signature'],
-        'sha256=' + createHmac('sha256', SECRET).update(after.body).digest('hex'),
-        'the encrypted secret survives the restart',
-      );
+      assert.equal(after.headers['x-sn-signature'], signed(after), 'the encrypted secret survives the restart');
       const deactivate = await h.call('PATCH', `/api/now/table/sys_script/${installed.json.result.sys_id}`, {
         auth: h.basic(h.sn.credentials.admin),
         body: { active: 'false' },
@@ -201,6 +198,38 @@ describe('ServiceNow sandbox: roles, properties, business rules', () => {
       const log2 = (await h.admin('GET', '/_sandbox/servicenow/webhooks/deliveries')).json as { sys_id: string }[];
       assert.ok(!log2.some((d) => d.sys_id === quiet.sys_id), 'an inactive rule does not fire');
       assert.equal(rx.got.length, count);
+    } finally {
+      rx.close();
+    }
+  });
+
+  it('an un-upgraded v1 rule signs the body alone and sends no timestamp (Ticketloop refuses it)', async () => {
+    const rx = await receiver();
+    try {
+      const url = await h.call('GET', '/api/now/table/sys_properties?sysparm_query=name=x_ticketloop.webhook_url', {
+        auth: admin,
+      });
+      await h.call('PATCH', `/api/now/table/sys_properties/${url.json.result[0].sys_id}`, {
+        auth: admin,
+        body: { value: rx.url },
+      });
+      await h.call('POST', '/api/now/table/sys_script', {
+        auth: admin,
+        body: {
+          name: 'Ticketloop webhook (problem)',
+          collection: 'problem',
+          when: 'after',
+          action_insert: 'true',
+          script: SCRIPT.replace('v2', 'v1'),
+        },
+      });
+      await h.call('POST', '/api/now/table/problem', { body: { short_description: 'v1', correlation_id: 'tl:b:1' } });
+      const got = await until('the v1 delivery', () => rx.got[0]);
+      assert.equal(got.headers['x-sn-timestamp'], undefined);
+      assert.equal(
+        got.headers['x-sn-signature'],
+        'sha256=' + createHmac('sha256', SECRET).update(got.body).digest('hex'),
+      );
     } finally {
       rx.close();
     }

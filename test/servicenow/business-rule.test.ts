@@ -18,6 +18,11 @@ test('docs/servicenow-business-rule.js is exactly the script setup installs', ()
   assert.match(BUSINESS_RULE_SCRIPT, /gs\.getProperty\('x_ticketloop\.webhook_url'\)/);
   assert.match(BUSINESS_RULE_SCRIPT, /gs\.getProperty\('x_ticketloop\.webhook_secret'\)/);
   assert.match(BUSINESS_RULE_SCRIPT, /setRequestHeader\('X-Sn-Signature', 'sha256=' \+ hex\)/);
+  // v2: the MAC covers the timestamp it sends, then a dot, then the body (http/auth.ts's scheme).
+  assert.match(BUSINESS_RULE_SCRIPT, /setRequestHeader\('X-Sn-Timestamp', timestamp\)/);
+  assert.match(BUSINESS_RULE_SCRIPT, /generateMac\(keyB64, 'HmacSHA256', timestamp \+ '\.' \+ body\)/);
+  assert.match(BUSINESS_RULE_SCRIPT, /new GlideDateTime\(\)\.getNumericValue\(\) \/ 1000/);
+  assert.equal(BUSINESS_RULE_MARKER, 'Ticketloop business rule v2');
 });
 
 test('the condition quotes any prefix so that the instance (and the sandbox) read it back', () => {

@@ -4,7 +4,7 @@ import { q, QueryError, formatSnDate, parseSnDate } from '../../src/itsm/service
 import { nextOffset, rateLimitInfo, str } from '../../src/itsm/servicenow/client.ts';
 import { checkCorrelationId } from '../../src/itsm/servicenow/adapter.ts';
 import { toTicket } from '../../src/itsm/servicenow/map.ts';
-import { signBody, verifyWebhookAuth } from '../../src/itsm/servicenow/webhook.ts';
+import { signWebhook, verifyWebhookAuth } from '../../src/itsm/servicenow/webhook.ts';
 
 test('builds AND / OR / NQ terms and ordering', () => {
   assert.equal(
@@ -171,13 +171,20 @@ test('record → ticket: states per table, UTC timestamps', () => {
   assert.equal(toTicket(ctx, 'sc_req_item', { ...rec, state: '2' }).status, 'open');
 });
 
-test('webhook auth: HMAC, basic, bearer in constant time', () => {
+test('webhook auth: HMAC (over timestamp and body, ±5 min), basic, bearer in constant time', () => {
   const raw = Buffer.from('{"a":1}');
-  const sig = signBody('s3cret', raw);
-  assert.ok(verifyWebhookAuth({ type: 'hmac', secret: 's3cret' }, { 'x-sn-signature': sig }, raw));
-  assert.ok(!verifyWebhookAuth({ type: 'hmac', secret: 's3cret' }, { 'x-sn-signature': sig }, Buffer.from('{"a":2}')));
-  assert.ok(!verifyWebhookAuth({ type: 'hmac', secret: 's3cret' }, {}, raw));
-  assert.ok(!verifyWebhookAuth({ type: 'hmac', secret: '' }, { 'x-sn-signature': signBody('', raw) }, raw));
+  const now = Date.UTC(2026, 0, 1);
+  const hmac = { type: 'hmac', secret: 's3cret' } as const;
+  const signed = signWebhook('s3cret', raw, now);
+  assert.ok(verifyWebhookAuth(hmac, signed, raw, now));
+  assert.ok(verifyWebhookAuth(hmac, signed, raw, now + 299_000), 'a little clock skew is fine');
+  assert.ok(!verifyWebhookAuth(hmac, signed, raw, now + 301_000), 'a replay after 5 minutes is not');
+  assert.ok(!verifyWebhookAuth(hmac, signed, raw, now - 301_000), 'nor a timestamp from the future');
+  assert.ok(!verifyWebhookAuth(hmac, { ...signed, 'x-sn-timestamp': String(now / 1000 + 1) }, raw, now));
+  assert.ok(!verifyWebhookAuth(hmac, { 'x-sn-signature': signed['x-sn-signature'] }, raw, now), 'no timestamp');
+  assert.ok(!verifyWebhookAuth(hmac, signed, Buffer.from('{"a":2}'), now));
+  assert.ok(!verifyWebhookAuth(hmac, {}, raw, now));
+  assert.ok(!verifyWebhookAuth({ type: 'hmac', secret: '' }, signWebhook('', raw, now), raw, now));
   const basic = `Basic ${Buffer.from('u:p').toString('base64')}`;
   assert.ok(verifyWebhookAuth({ type: 'basic', username: 'u', password: 'p' }, { authorization: basic }, raw));
   assert.ok(!verifyWebhookAuth({ type: 'basic', username: 'u', password: 'q' }, { authorization: basic }, raw));

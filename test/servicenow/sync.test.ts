@@ -1,10 +1,11 @@
+import { createHmac } from 'node:crypto';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { request } from 'undici';
 import type { TicketChange } from '../../src/itsm/port.ts';
 import { ServiceNowItsm } from '../../src/itsm/servicenow/adapter.ts';
-import { registerServiceNowWebhook, signBody } from '../../src/itsm/servicenow/webhook.ts';
+import { registerServiceNowWebhook, signWebhook } from '../../src/itsm/servicenow/webhook.ts';
 import { MemoryWatermarkStore, ServiceNowPoller } from '../../src/itsm/servicenow/poller.ts';
 import { q } from '../../src/itsm/servicenow/query.ts';
 import { str } from '../../src/itsm/servicenow/client.ts';
@@ -89,11 +90,19 @@ test('webhook: bad signature or credentials → 401 and nothing stored; deletes 
     sys_id: 'a'.repeat(32),
     record: { state: '6' },
   });
-  for (const sig of [undefined, 'sha256=' + '0'.repeat(64), signBody('other-secret', body)]) {
+  const stale = signWebhook(SECRET, body, Date.now() - 6 * 60_000);
+  const bodyOnly = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`; // the old scheme
+  for (const headers of [
+    {},
+    { 'x-sn-signature': 'sha256=' + '0'.repeat(64), 'x-sn-timestamp': stale['x-sn-timestamp'] },
+    signWebhook('other-secret', body),
+    stale,
+    { 'x-sn-signature': bodyOnly, 'x-sn-timestamp': String(Math.floor(Date.now() / 1000)) },
+  ]) {
     const r = await request(hookUrl, {
       method: 'POST',
       body,
-      headers: { 'content-type': 'application/json', ...(sig ? { 'x-sn-signature': sig } : {}) },
+      headers: { 'content-type': 'application/json', ...headers },
     });
     assert.equal(r.statusCode, 401);
     await r.body.dump();
@@ -101,7 +110,7 @@ test('webhook: bad signature or credentials → 401 and nothing stored; deletes 
   const bad = await request(hookUrl, {
     method: 'POST',
     body: '{"table":1}',
-    headers: { 'content-type': 'application/json', 'x-sn-signature': signBody(SECRET, '{"table":1}') },
+    headers: { 'content-type': 'application/json', ...signWebhook(SECRET, '{"table":1}') },
   });
   assert.equal(bad.statusCode, 400);
   await bad.body.dump();
@@ -117,6 +126,27 @@ test('webhook: bad signature or credentials → 401 and nothing stored; deletes 
   );
   assert.equal(del.ticket, undefined);
   assert.equal(del.ref.key, str(rec.number));
+});
+
+test('webhook: the same signed request again (a replay inside the window) is answered duplicate, handled once', async () => {
+  // Security review, issue 10, finding 9a: signed requests were accepted again and again, forever.
+  const before = received.length;
+  const body = JSON.stringify({
+    table: 'incident',
+    operation: 'update',
+    sys_id: 'b'.repeat(32),
+    record: { state: '2', correlation_id: 'tl:sync-replay', sys_mod_count: '1' },
+  });
+  const headers = { 'content-type': 'application/json', ...signWebhook(SECRET, body) };
+  const statuses: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await request(hookUrl, { method: 'POST', body, headers });
+    assert.equal(r.statusCode, 202);
+    statuses.push(((await r.body.json()) as { status: string }).status);
+  }
+  assert.deepEqual(statuses, ['accepted', 'duplicate', 'duplicate']);
+  assert.equal(received.filter((c) => c.ref.id === 'b'.repeat(32)).length, 1);
+  assert.equal(received.length, before + 1);
 });
 
 test('poller: keyset paging over many records sharing one sys_updated_on', async () => {

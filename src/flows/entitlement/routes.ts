@@ -14,13 +14,15 @@ import { CalloutInvalid, CONNECTION_TEST, parseCallout, ticketContent, type Call
 /**
  * The callout endpoints (contract: docs/entitlement.md).
  *   POST /callouts/entitlement            Entra bearer token, verified locally with cached keys
- *   POST /callouts/entitlement/logic-app  HMAC over the raw body, from the Logic App forwarder
+ *   POST /callouts/entitlement/logic-app  HMAC over a timestamp and the raw body, from the Logic App forwarder
  * Auth is checked before the body is parsed, so a forged request costs little and stores nothing.
  */
 
 export const CALLOUT_PATH = '/callouts/entitlement';
 export const LOGIC_APP_PATH = '/callouts/entitlement/logic-app';
 export const SIGNATURE_HEADER = 'x-ticketloop-signature';
+/** Unix seconds, covered by the signature (http/auth.ts has the scheme). */
+export const TIMESTAMP_HEADER = 'x-ticketloop-timestamp';
 const BODY_LIMIT = 256 * 1024;
 
 type Claims = Record<string, unknown>;
@@ -209,11 +211,13 @@ export function registerCalloutRoutes(d: CalloutRouteDeps): void {
         response,
         tags: ['entitlement'],
         summary:
-          'The same callout forwarded by a Logic App (validates Entra PoP) with X-Ticketloop-Signature: sha256=<hex HMAC of the raw body>',
+          'The same callout forwarded by a Logic App (validates Entra PoP) with X-Ticketloop-Timestamp: <unix seconds> and X-Ticketloop-Signature: sha256=<hex HMAC of "<timestamp>.<raw body>">',
       },
       // Verify the signature over the raw bytes before anything parses them.
       preParsing: rawBodyHmac({
         header: SIGNATURE_HEADER,
+        timestampHeader: TIMESTAMP_HEADER,
+        now: () => app.clock.now(),
         bodyLimit: BODY_LIMIT,
         secrets: () => hmacSecrets,
         reject: (message) => unauthorized('signature', message),

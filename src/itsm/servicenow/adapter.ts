@@ -234,6 +234,7 @@ export class ServiceNowItsm implements ItsmPort {
       instanceUrl: this.ctx.instanceUrl,
       tables: kinds,
       onChange,
+      now: this.now,
     });
   }
 

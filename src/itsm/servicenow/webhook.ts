@@ -1,7 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { resolveSecret } from '../../config/secrets.ts';
-import { hmacHex } from '../../http/auth.ts';
+import { ReplayGuard, signTimestamped, timestampProblem } from '../../http/auth.ts';
 import type { TicketChange } from '../port.ts';
 import type { SnRecord } from './client.ts';
 import type { WebhookAuthConfig } from './config.ts';
@@ -9,8 +9,11 @@ import { toRef, toTicket, type MapContext } from './map.ts';
 
 /**
  * Receiver for the ServiceNow business-rule webhook (docs/servicenow-business-rule.js).
- * Body: `{table, operation: 'insert'|'update'|'delete', sys_id, record}`; signature header
- * `X-Sn-Signature: sha256=<hex HMAC-SHA256 of the raw body>` (or Basic / Bearer auth).
+ * Body: `{table, operation: 'insert'|'update'|'delete', sys_id, record}`; with hmac auth
+ * `X-Sn-Timestamp: <unix seconds>` and `X-Sn-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw
+ * body>">` (the scheme of http/auth.ts: a timestamp more than 5 minutes from Ticketloop's clock is
+ * refused, and a signature already accepted within that window is answered `duplicate` and not
+ * handled again); or Basic / Bearer auth, which has no replay protection.
  * Auth is checked in constant time on the raw bytes before anything is parsed; a failure is a 401
  * and changes nothing. 202 is sent only after `onChange` resolved (it stores the change durably).
  */
@@ -25,6 +28,8 @@ export interface ServiceNowWebhookOptions {
   system?: string;
   /** Only the tables watched right now are accepted (default: any). */
   tables?: () => ReadonlySet<string>;
+  /** Ticketloop's clock, for the timestamp window (default Date.now). */
+  now?: () => number;
 }
 
 /** Where an instance's business rule posts (see docs/servicenow-business-rule.js). */
@@ -33,10 +38,13 @@ export function webhookPath(instance: string): string {
 }
 
 export const SIGNATURE_HEADER = 'x-sn-signature';
+export const TIMESTAMP_HEADER = 'x-sn-timestamp';
 const WEBHOOK_BODY_LIMIT = 1024 * 1024;
 
-export function signBody(secret: string, body: string | Buffer): string {
-  return `sha256=${hmacHex(secret, body)}`;
+/** The headers a sender puts on `body` at `nowMs` (what the business rule and the sandbox compute). */
+export function signWebhook(secret: string, body: string | Buffer, nowMs = Date.now()): Record<string, string> {
+  const timestamp = String(Math.floor(nowMs / 1000));
+  return { [TIMESTAMP_HEADER]: timestamp, [SIGNATURE_HEADER]: signTimestamped(secret, timestamp, body) };
 }
 
 /** Equal-length digests compared with timingSafeEqual, so neither length nor content leaks. */
@@ -64,23 +72,25 @@ function expected(auth: WebhookAuthConfig): Expected {
   }
 }
 
-function verify(want: Expected, headers: Record<string, string | string[] | undefined>, raw: Buffer): boolean {
-  const h = (n: string) => {
-    const v = headers[n];
-    return (Array.isArray(v) ? v[0] : v) ?? '';
-  };
+type Headers = Record<string, string | string[] | undefined>;
+const header = (headers: Headers, n: string) => {
+  const v = headers[n];
+  return (Array.isArray(v) ? v[0] : v) ?? '';
+};
+
+function verify(want: Expected, headers: Headers, raw: Buffer, now: number): boolean {
   // An empty secret or token would let anyone in: it never verifies.
-  if ('hmacSecret' in want)
-    return !!want.hmacSecret && same(h(SIGNATURE_HEADER).trim().toLowerCase(), signBody(want.hmacSecret, raw));
-  return !!want.authorization && same(h('authorization'), want.authorization);
+  if ('hmacSecret' in want) {
+    const timestamp = header(headers, TIMESTAMP_HEADER);
+    if (!want.hmacSecret || timestampProblem(TIMESTAMP_HEADER, timestamp, now)) return false;
+    const given = header(headers, SIGNATURE_HEADER).trim().toLowerCase();
+    return same(given, signTimestamped(want.hmacSecret, timestamp, raw));
+  }
+  return !!want.authorization && same(header(headers, 'authorization'), want.authorization);
 }
 
-export function verifyWebhookAuth(
-  auth: WebhookAuthConfig,
-  headers: Record<string, string | string[] | undefined>,
-  raw: Buffer,
-): boolean {
-  return verify(expected(auth), headers, raw);
+export function verifyWebhookAuth(auth: WebhookAuthConfig, headers: Headers, raw: Buffer, now = Date.now()): boolean {
+  return verify(expected(auth), headers, raw, now);
 }
 
 interface WebhookBody {
@@ -121,6 +131,12 @@ export async function registerServiceNowWebhook(
   const path = opts.path ?? '/webhooks/servicenow';
   const ctx: MapContext = { system: opts.system ?? 'servicenow', instanceUrl: opts.instanceUrl ?? '' };
   const want = expected(opts.auth);
+  const now = opts.now ?? Date.now;
+  const replays = new ReplayGuard();
+  const refused =
+    'hmacSecret' in want
+      ? `invalid webhook signature, or ${TIMESTAMP_HEADER} missing or more than 5 minutes from Ticketloop's clock`
+      : 'invalid webhook credentials';
   await app.register(async (scope) => {
     // Keep the raw bytes: the HMAC covers the body exactly as sent.
     scope.removeAllContentTypeParsers();
@@ -129,11 +145,12 @@ export async function registerServiceNowWebhook(
     );
     scope.post(path, { bodyLimit: WEBHOOK_BODY_LIMIT }, async (req: FastifyRequest, reply: FastifyReply) => {
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      if (!verify(want, req.headers, raw)) {
-        return reply.code(401).send({
-          error: { code: 'unauthorized', message: 'invalid webhook signature or credentials', requestId: req.id },
-        });
+      if (!verify(want, req.headers, raw, now())) {
+        return reply.code(401).send({ error: { code: 'unauthorized', message: refused, requestId: req.id } });
       }
+      // The signature covers timestamp and body: the same one again is the same request again.
+      const signature = 'hmacSecret' in want ? header(req.headers, SIGNATURE_HEADER).trim().toLowerCase() : undefined;
+      if (signature && replays.seen(signature, now())) return reply.code(202).send({ status: 'duplicate' });
       const body = parseBody(raw);
       if (typeof body === 'string')
         return reply
@@ -141,6 +158,7 @@ export async function registerServiceNowWebhook(
           .send({ error: { code: 'invalid_request', message: `bad webhook body: ${body}`, requestId: req.id } });
       if (opts.tables && !opts.tables().has(body.table)) return reply.code(202).send({ status: 'ignored' });
       await opts.onChange(webhookChange(body, ctx));
+      if (signature) replays.remember(signature, Number(header(req.headers, TIMESTAMP_HEADER)), now());
       return reply.code(202).send({ status: 'accepted' });
     });
   });
