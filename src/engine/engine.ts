@@ -149,6 +149,11 @@ export class Engine {
     return applyEvents(trx, (name) => this.flow(name), events, this.clock.now(), actor);
   }
 
+  /** Whether a flow of this name is registered (events for others would dead-letter). */
+  hasFlow(name: string): boolean {
+    return this.flows.has(name);
+  }
+
   private flow(name: string): Flow<unknown, unknown> {
     const flow = this.flows.get(name);
     if (!flow) throw new PermanentError(`unknown flow ${name}`);

@@ -46,6 +46,14 @@ export interface TicketRef {
   link: string;
 }
 
+/**
+ * The same record: system, kind and id. A flow acts only on changes to the ticket it recorded when it
+ * opened it; anyone who can edit tickets can give another record the same correlation key.
+ */
+export function sameTicket(a: Pick<TicketRef, 'system' | 'kind' | 'id'>, b: Pick<TicketRef, 'system' | 'kind' | 'id'>) {
+  return a.system === b.system && a.kind === b.kind && a.id === b.id;
+}
+
 export interface Ticket {
   ref: TicketRef;
   status: TicketStatus;

@@ -11,6 +11,12 @@ import type { ItsmPort, Ticket, TicketChange, TicketRef } from './port.ts';
  * durable `itsm.change` job per ticket version — the same version seen by two paths has the same
  * idempotency key, so it is handled once — routed to the owning flow by Ticketloop's correlation
  * key. Watermarks and the tickets seen are kept in `itsm_watermark` and `itsm_ticket`.
+ *
+ * A correlation key is only a claim: anyone who can edit tickets can put one on any record, and the
+ * reconcile reports every record carrying the prefix. So the flow decides whether a change is about
+ * the ticket it recorded (flows compare the ref, see port.ts sameTicket); the watch only routes — a
+ * ticket it already tracks by the key it first carried (an edited correlation_id neither steals
+ * nor loses it), keys of flows that do not exist nowhere.
  */
 
 /** Every ticket Ticketloop opens carries `tl:<flow>:<item id>` — explicit, non-empty, routable. */
@@ -26,14 +32,17 @@ export function parseCorrelationKey(value: string | undefined): { flow: string; 
   return m ? { flow: m[1], id: m[2] } : undefined;
 }
 
-/** The event a flow receives when one of its tickets changed. */
+/** The event a flow receives when a ticket carrying its key changed: its own only if `ticket.ref` is the recorded one. */
 export interface TicketChangedEvent {
   type: 'ticket_changed';
   ticket: Ticket;
   source: TicketChange['source'];
 }
 
-/** The event a flow receives when one of its tickets was hard-deleted (seen by the reconcile). */
+/**
+ * The event a flow receives when a tracked ticket carrying its key was hard-deleted (seen by the
+ * reconcile). Like a change, it is about the flow's own ticket only if the ref is the one recorded.
+ */
 export interface TicketDeletedEvent {
   type: 'ticket_deleted';
   ref: TicketRef;
@@ -170,28 +179,39 @@ export class TicketWatch {
         .where('id', '=', id)
         .execute();
       const owner = parseCorrelationKey(p.correlation);
-      if (!owner) return {};
+      if (!owner || !this.deps.engine.hasFlow(owner.flow)) return {};
       const event: TicketDeletedEvent = { type: 'ticket_deleted', ref: p.ref, source: 'reconcile' };
       return { events: [{ flow: owner.flow, id: this.itemId(owner), event }] };
     }
-    const owner = parseCorrelationKey(p.ticket.correlation);
-    if (!owner) return {};
-    await this.remember(p.ticket);
+    const { system, kind, id } = p.ticket.ref;
+    const tracked = await db
+      .selectFrom('itsm_ticket')
+      .select('correlation')
+      .where('system', '=', system)
+      .where('kind', '=', kind)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    const correlation = parseCorrelationKey(tracked?.correlation) ? tracked!.correlation : p.ticket.correlation;
+    const owner = parseCorrelationKey(correlation);
+    // Any record can carry `tl:<anything>:…`: a key no registered flow owns is nobody's business.
+    if (!owner || !this.deps.engine.hasFlow(owner.flow)) return {};
+    await this.remember(p.ticket, correlation);
     const event: TicketChangedEvent = { type: 'ticket_changed', ticket: p.ticket, source: p.source };
     return { events: [{ flow: owner.flow, id: this.itemId(owner), event }] };
   }
 
-  /** Keep a tracked ticket's correlation and version, so the reconcile can tell what changed or vanished. */
-  private async remember(t: Ticket): Promise<void> {
+  /**
+   * Keep a tracked ticket's version, so the reconcile can tell what changed or vanished, and the
+   * correlation it was first seen with, which routes it from then on.
+   */
+  private async remember(t: Ticket, correlation: string): Promise<void> {
     const { system, kind, id } = t.ref;
-    const row = { system, kind, id, correlation: t.correlation, version: t.version, updated_at: this.deps.clock.now() };
+    const row = { system, kind, id, correlation, version: t.version, updated_at: this.deps.clock.now() };
     await this.deps.db
       .insertInto('itsm_ticket')
       .values(row)
       .onConflict((oc) =>
-        oc
-          .columns(['system', 'kind', 'id'])
-          .doUpdateSet({ correlation: row.correlation, version: row.version, updated_at: row.updated_at }),
+        oc.columns(['system', 'kind', 'id']).doUpdateSet({ version: row.version, updated_at: row.updated_at }),
       )
       .execute();
   }

@@ -50,7 +50,7 @@ test('callout → received with open-ticket and a timer at the deadline; redeliv
 });
 
 test('close → resume with who closed it and the notes; cancel at approved → denied; cancel at granted → audit only', () => {
-  const open = { ...decide(undefined, callout())!.state, status: 'ticket_open' as const };
+  const open = { ...decide(undefined, callout())!.state, status: 'ticket_open' as const, ticket: ticket('open').ref };
   const closed = decide(open, { type: 'ticket_changed', ticket: ticket('closed'), source: 'webhook' })!;
   assert.equal(closed.state.status, 'resuming');
   assert.equal(closed.effects![0].payload!.detail, 'RITM0010001 closed by david.miller: done');
@@ -70,7 +70,11 @@ test('close → resume with who closed it and the notes; cancel at approved → 
 });
 
 test('timeout → expired; later close audited, never resumed; not-waiting → failed', () => {
-  const open = { ...decide(undefined, callout(), 0)!.state, status: 'ticket_open' as const };
+  const open = {
+    ...decide(undefined, callout(), 0)!.state,
+    status: 'ticket_open' as const,
+    ticket: ticket('open').ref,
+  };
   const exp = decide(open, { type: 'timeout' }, 1000)!;
   assert.equal(exp.state.status, 'expired');
   assert.equal(exp.effects![0].kind, 'expire-ticket');
@@ -81,6 +85,53 @@ test('timeout → expired; later close audited, never resumed; not-waiting → f
   assert.equal(decide(resuming, { type: 'timeout' }), null, 'a resume in flight is left to finish');
   const failed = decide(resuming, { type: 'resume_refused', reason: 'not waiting' })!;
   assert.equal(failed.state.status, 'failed');
+});
+
+test('a change to another record with our correlation key is audited and changes nothing', () => {
+  // Security review, issue 10, finding 2: a second ticket with the same key resumed the request.
+  const ours = ticket('open').ref;
+  const open = { ...decide(undefined, callout())!.state, status: 'ticket_open' as const, ticket: ours };
+  const forged = (status: Ticket['status'], ref: Partial<Ticket['ref']>) => ({
+    type: 'ticket_changed',
+    ticket: { ...ticket(status), ref: { ...ours, ...ref } },
+    source: 'webhook',
+  });
+  for (const [status, ref] of [
+    ['closed', { id: 'other', key: 'RITM0010002' }],
+    ['canceled', { id: 'other', key: 'RITM0010002' }],
+    ['closed', { system: 'another-instance' }], // same id on another connection
+    ['resolved', { kind: 'incident' }],
+  ] as const) {
+    const d = decide(open, forged(status, ref))!;
+    assert.equal(d.audit.action, 'foreign-ticket-ignored', `${status} ${JSON.stringify(ref)}`);
+    assert.deepEqual(d.state, open, 'state unchanged');
+    assert.equal(d.effects, undefined, 'no resume, no deny');
+  }
+  // An item that opens no ticket has none of its own: any ticket with its key is foreign.
+  const passThrough = decide(undefined, callout({ opensTicket: false }))!.state;
+  assert.equal(decide(passThrough, forged('closed', {}))!.audit.action, 'foreign-ticket-ignored');
+});
+
+test('a close seen before our ticket is recorded decides nothing; ours is read again once recorded', () => {
+  const received = decide(undefined, callout())!.state;
+  const forged = { ...ticket('closed'), ref: { ...ticket('closed').ref, id: 'forged', key: 'RITM0010666' } };
+  assert.equal(decide(received, { type: 'ticket_changed', ticket: ticket('open'), source: 'webhook' }), null);
+  const early = decide(received, { type: 'ticket_changed', ticket: forged, source: 'reconcile' })!;
+  assert.equal(early.audit.action, 'ticket-change-before-recorded');
+  assert.equal(early.state.status, 'received', 'not adopted, not resumed');
+  assert.equal(early.effects, undefined);
+  assert.equal(decide(early.state, { type: 'ticket_changed', ticket: forged, source: 'poll' }), null, 'once');
+  const opened = decide(early.state, { type: 'ticket_opened', ticket: ticket('open').ref, created: true })!;
+  assert.equal(opened.state.ticket!.id, 'abc');
+  assert.equal(opened.state.seenEarly, undefined);
+  assert.deepEqual(opened.audit.detail!.foreignTicketsIgnored, ['RITM0010666']);
+  assert.deepEqual(
+    opened.effects!.map((e) => e.kind),
+    ['refresh-ticket'],
+  );
+  // What the refresh reads back is ours: that close counts.
+  const closed = decide(opened.state, { type: 'ticket_changed', ticket: ticket('closed'), source: 'reconcile' })!;
+  assert.equal(closed.state.status, 'resuming');
 });
 
 test('payload: PascalCase and camelCase, stage case-insensitive, durations, templates, trailer', () => {

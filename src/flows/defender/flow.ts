@@ -1,7 +1,7 @@
 import { DAY_MS } from '../../engine/clock.ts';
 import type { Decision, Effect, Flow } from '../../engine/flow.ts';
-import type { TicketRef, TicketStatus } from '../../itsm/port.ts';
-import type { TicketChangedEvent } from '../../itsm/watch.ts';
+import { sameTicket, type TicketRef, type TicketStatus } from '../../itsm/port.ts';
+import { parseCorrelationKey, type TicketChangedEvent } from '../../itsm/watch.ts';
 import type { Severity } from './config.ts';
 
 /**
@@ -14,6 +14,8 @@ import type { Severity } from './config.ts';
  *     closed by someone while unhealthy: reopen (a Resolved ticket; a Closed one is final, so a
  *     new ticket) | new ticket (next generation) | comment
  *     a member unhealthy again after resolve: the next generation, a new ticket
+ *   only the ticket `open` recorded counts: another record with the item's correlation key is
+ *   audited `foreign-ticket-ignored` and changes nothing
  */
 
 export const FLOW = 'defender';
@@ -84,6 +86,12 @@ export function ticketCorrelationItem(item: string, gen: number): string {
 
 export function itemOf(correlationItem: string): string {
   return correlationItem.replace(/\/\d+$/, '');
+}
+
+/** The ticket generation a correlation key names (1 without a `/<gen>` suffix). */
+export function generationOf(correlation: string): number {
+  const m = /\/(\d+)$/.exec(parseCorrelationKey(correlation)?.id ?? '');
+  return m ? Number(m[1]) : 1;
 }
 
 /** Still someone's work: reminders, overdue and the query API's "open" all mean these. */
@@ -207,7 +215,20 @@ function onMembers(
 }
 
 function onTicketChanged(s: ItemState, e: TicketChangedEvent, now: number): Decision<ItemState> | null {
-  if (!s.ticket || e.ticket.ref.id !== s.ticket.id || e.ticket.status === s.ticket.status) return null;
+  if (!s.ticket) return null; // the open effect records the ticket (and its status) when it is ours
+  if (!sameTicket(s.ticket, e.ticket.ref)) {
+    // An earlier generation's ticket, replaced by ours: its news no longer matter.
+    if (generationOf(e.ticket.correlation) < s.gen) return null;
+    const { system, kind, id, key } = e.ticket.ref;
+    return {
+      state: s,
+      audit: {
+        action: 'foreign-ticket-ignored',
+        detail: { ticket: key, system, kind, id, status: e.ticket.status, source: e.source, ours: s.ticket.key },
+      },
+    };
+  }
+  if (e.ticket.status === s.ticket.status) return null;
   const ticket: TicketInfo = { ...s.ticket, status: e.ticket.status };
   const base: ItemState = { ...s, ticket };
   const detail = { ticket: ticket.key, status: ticket.status, source: e.source };

@@ -84,6 +84,12 @@ export function createEffects(
       return ev(p.flowId, { type: 'resumed' });
     },
 
+    /** Our ticket as it is now, after changes were seen before we knew which record was ours. */
+    async 'refresh-ticket'(p: { flowId: string; integration: string; ticket: TicketRef }) {
+      const t = await itsm(p.integration).getTicket(p.ticket);
+      return t ? ev(p.flowId, { type: 'ticket_changed', ticket: t, source: 'reconcile' }) : {};
+    },
+
     /** The durable timer: fires at the extension's timeout; the flow decides whether it matters. */
     async timeout(p: { flowId: string }) {
       return ev(p.flowId, { type: 'timeout' });

@@ -1,5 +1,5 @@
 import type { Decision, Effect, Flow } from '../../engine/flow.ts';
-import type { Ticket, TicketRef } from '../../itsm/port.ts';
+import { sameTicket, type Ticket, type TicketRef } from '../../itsm/port.ts';
 import type { TicketChangedEvent } from '../../itsm/watch.ts';
 import type { CalloutStage } from './config.ts';
 
@@ -11,7 +11,9 @@ import type { CalloutStage } from './config.ts';
  *       └───────────────────────────┴──timer (extension timeout)──► expired (a later close never resumes)
  *   resuming ──Graph "not waiting"──► failed
  *
- * One item per custom-extension stage instance (CustomExtensionStageInstanceId).
+ * One item per custom-extension stage instance (CustomExtensionStageInstanceId). Only the ticket the
+ * open-ticket effect recorded counts: a change to any other record carrying the same correlation key
+ * (anyone who can edit tickets can make one) is audited `foreign-ticket-ignored` and changes nothing.
  */
 
 export const FLOW = 'entitlement';
@@ -39,6 +41,11 @@ export interface EntitlementState {
   reason?: string;
   /** Ticket version whose cancel / late close was already audited (so each is recorded once). */
   noted?: string;
+  /**
+   * Records that closed or canceled before the open-ticket effect recorded ours: which one is ours is
+   * not known yet, so nothing is decided; once it is, ours is read again (`refresh-ticket`).
+   */
+  seenEarly?: Pick<TicketRef, 'system' | 'kind' | 'id' | 'key'>[];
 }
 
 /** Built by the route from a validated callout and its integration's config (templates rendered there). */
@@ -139,12 +146,34 @@ function onCallout(s: EntitlementState | undefined, e: CalloutEvent, now: number
   };
 }
 
+/** At most this many unverified early records are remembered (an attacker could make more). */
+const MAX_SEEN_EARLY = 5;
+
 function onTicketChanged(s: EntitlementState, e: TicketChangedEvent): Decision<EntitlementState> | null {
   const t = e.ticket;
   const version = `${t.status}:${t.version}`;
   const base = { ticket: t.ref.key, ticketStatus: t.status, source: e.source };
+  if (!s.ticket && s.opensTicket) {
+    // Ours is still being opened; a change cannot say which record that is, so it decides nothing.
+    const seen = s.seenEarly ?? [];
+    if (t.status === 'open' || seen.some((x) => sameTicket(x, t.ref)) || seen.length >= MAX_SEEN_EARLY) return null;
+    const { system, kind, id, key } = t.ref;
+    return {
+      state: { ...s, seenEarly: [...seen, { system, kind, id, key }] },
+      audit: { action: 'ticket-change-before-recorded', detail: { ...base, id } },
+    };
+  }
+  if (!s.ticket || !sameTicket(s.ticket, t.ref)) {
+    return {
+      state: s,
+      audit: {
+        action: 'foreign-ticket-ignored',
+        detail: { ...base, system: t.ref.system, kind: t.ref.kind, id: t.ref.id, ours: s.ticket?.key ?? null },
+      },
+    };
+  }
   if (s.status === 'received' || s.status === 'ticket_open') {
-    const open: EntitlementState = { ...s, status: 'ticket_open', ticket: s.ticket ?? t.ref };
+    const open: EntitlementState = { ...s, status: 'ticket_open' };
     if (t.status === 'resolved' || t.status === 'closed') {
       const detail = closeDetail(t);
       if (!s.callbackUriPath)
@@ -176,7 +205,6 @@ function onTicketChanged(s: EntitlementState, e: TicketChangedEvent): Decision<E
         audit: { action: 'ticket-canceled-not-resumed', detail: { ...base, reason } },
       };
     }
-    if (!s.ticket) return { state: open, audit: { action: 'ticket-seen', detail: base } };
     return null;
   }
   if (s.status === 'expired' && t.status !== 'open' && s.noted !== version) {
@@ -198,9 +226,27 @@ export const entitlementFlow: Flow<EntitlementState, EntitlementEvent> = {
       case 'ticket_opened': {
         if (s.ticket) return null;
         const status = s.status === 'received' ? 'ticket_open' : s.status;
-        const detail = { ticket: e.ticket.key, table: e.ticket.kind, link: e.ticket.link };
+        const early = s.seenEarly ?? [];
+        const foreign = early.filter((x) => !sameTicket(x, e.ticket)).map((x) => x.key || x.id);
+        const detail = {
+          ticket: e.ticket.key,
+          table: e.ticket.kind,
+          link: e.ticket.link,
+          ...(foreign.length ? { foreignTicketsIgnored: foreign } : {}),
+        };
+        const { seenEarly: _seen, ...rest } = s;
         return {
-          state: { ...s, status, ticket: e.ticket },
+          state: { ...rest, status, ticket: e.ticket },
+          // A close seen before this may have been ours: read ours once, now that it is known.
+          effects: early.length
+            ? [
+                {
+                  kind: 'refresh-ticket',
+                  key: 'refresh-ticket',
+                  payload: { integration: s.integration, ticket: e.ticket },
+                },
+              ]
+            : undefined,
           audit: { action: e.created ? 'ticket-opened' : 'ticket-found', detail },
         };
       }
