@@ -164,6 +164,44 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
     assert.equal(await loadFlowState(app.store.db, 'toy', 'forged'), undefined);
   });
 
+  test('a tracked ticket stays with the key it was first seen with; keys of unknown flows go nowhere', async () => {
+    // Security review, issue 10, finding 2: routing follows what a record says now, which anyone may edit.
+    const itsm = app.connections.itsm('sn');
+    const { ticket } = await itsm.openTicket({
+      kind: 'incident',
+      correlation: correlationKey('toy', 'owned-1'),
+      fields: { short_description: 'owned' },
+    });
+    await until(
+      'the ticket to be tracked',
+      async () => (await loadFlowState<Seen>(app.store.db, 'toy', 'owned-1'))?.status,
+    );
+    await env.client().update('incident', ticket.ref.id, { correlation_id: correlationKey('toy', 'thief-1') });
+    await itsm.resolveTicket(ticket.ref, { notes: 'fixed' });
+    await until('the resolve to reach the first owner', async () => {
+      const s = await loadFlowState<Seen>(app.store.db, 'toy', 'owned-1');
+      return s?.status === 'resolved';
+    });
+    assert.equal(await loadFlowState(app.store.db, 'toy', 'thief-1'), undefined);
+    // A record with the prefix but no registered flow: no job fails (it would dead-letter).
+    await env.client().create('incident', { short_description: 'stray', correlation_id: 'tl:nosuchflow:1' });
+    await app.engine.enqueue({
+      kind: 'itsm.reconcile',
+      key: 'test-reconcile-stray',
+      payload: { system: 'sn', kind: 'incident' },
+    });
+    await until('the reconcile to finish', async () =>
+      (await listJobs(app.store.db, { kind: 'itsm.reconcile', limit: 1000 })).some(
+        (j) => j.key === 'test-reconcile-stray' && j.state === 'done',
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 300)); // any change job it produced runs meanwhile
+    assert.deepEqual(
+      (await listJobs(app.store.db, { state: 'dead', limit: 1000 })).map((j) => j.last_error),
+      [],
+    );
+  });
+
   test('the reconcile reports a hard-deleted ticket to its flow', async () => {
     const { ticket } = await app.connections.itsm('sn').openTicket({
       kind: 'incident',
