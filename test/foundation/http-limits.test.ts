@@ -70,6 +70,10 @@ function abortMidBody(url: string, path: string, extraHeaders = ''): Promise<voi
   });
 }
 
+/** Well-formed signature headers (a wrong MAC): the route reads the body before it can tell. */
+const signatureHeaders = () =>
+  `X-Ticketloop-Timestamp: ${Math.floor(Date.now() / 1000)}\r\nX-Ticketloop-Signature: sha256=${'0'.repeat(64)}\r\n`;
+
 describe('HTTP limits: request timeouts, aborted requests, readiness text', () => {
   let tdb: TestDatabase;
   let app: Ticketloop;
@@ -118,7 +122,7 @@ describe('HTTP limits: request timeouts, aborted requests, readiness text', () =
 
   test('a slow-loris body is cut off with 408 once server.requestTimeoutMs passes', async () => {
     for (const path of [webhookPath('sn'), LOGIC_APP_PATH]) {
-      const a = await slowBody(url, path, `X-Ticketloop-Signature: sha256=${'0'.repeat(64)}\r\n`);
+      const a = await slowBody(url, path, signatureHeaders());
       assert.ok(a.closed, `${path}: still open after 20 s`);
       assert.equal(a.status, 408, path);
       // At one byte per 100 ms the body would take almost three hours; it was cut off long before.
@@ -127,16 +131,22 @@ describe('HTTP limits: request timeouts, aborted requests, readiness text', () =
   });
 
   test('an aborted request is not logged or answered as a database error', async () => {
-    logs.length = 0;
+    const db = () => logs.filter((l) => /database/i.test(String(l.msg)));
+    const closed = (path: string) =>
+      logs.some((l) => l.url === path && /client closed the connection/.test(String(l.msg)));
+    const settle = async (done: () => boolean) => {
+      for (let i = 0; i < 100 && !done() && !db().length; i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    // The webhook reads its body in the content parser: the abort reaches the error handler, which
+    // used to call it "database unavailable" (ECONNRESET) and answer 503.
     await abortMidBody(url, webhookPath('sn'));
-    await abortMidBody(url, LOGIC_APP_PATH, `X-Ticketloop-Signature: sha256=${'0'.repeat(64)}\r\n`);
-    const seen = async () => logs.filter((l) => /client closed the connection/.test(String(l.msg))).length;
-    for (let i = 0; i < 100 && (await seen()) < 2; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(await seen(), 2, JSON.stringify(logs));
-    assert.deepEqual(
-      logs.filter((l) => /database/i.test(String(l.msg))),
-      [],
-    );
+    await settle(() => closed(webhookPath('sn')));
+    assert.deepEqual(db(), []);
+    assert.ok(closed(webhookPath('sn')), JSON.stringify(logs));
+    // The Logic App route reads it in its signature hook (Node may also drop such a socket itself).
+    await abortMidBody(url, LOGIC_APP_PATH, signatureHeaders());
+    await settle(() => closed(LOGIC_APP_PATH));
+    assert.deepEqual(db(), []);
     // The server is fine: the next request is answered normally.
     assert.equal((await fetch(`${url}/healthz`)).status, 200);
   });
