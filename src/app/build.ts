@@ -3,13 +3,15 @@ import { resolve } from 'node:path';
 import { sql } from 'kysely';
 import pino, { type Logger } from 'pino';
 import type { Config, IntegrationConfig } from '../config/schema.ts';
-import { loadSecretKey, resolveSecret, SecretBox, SecretStore } from '../config/secrets.ts';
+import { resolveSecret, SecretStore } from '../config/secrets.ts';
 import { systemClock, type Clock } from '../engine/clock.ts';
 import { Engine } from '../engine/engine.ts';
 import { registerAdminRoutes } from '../http/admin.ts';
 import { createHttpServer, type App } from '../http/server.ts';
 import type { ItsmModule } from '../itsm/port.ts';
 import { TicketWatch } from '../itsm/watch.ts';
+import { verifyAudit, type AuditVerifyResult } from '../store/audit-verify.ts';
+import { AuditCheckpointer, checkpointFile } from '../store/checkpoints.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { migrateToLatest, pendingMigrations, type Migrations } from '../store/migrations.ts';
 import type { CheckResult } from './checks.ts';
@@ -33,8 +35,13 @@ export interface Ticketloop {
   metrics: Metrics;
   log: Logger;
   clock: Clock;
+  /** Secrets entered through the API, encrypted at rest. */
   secrets: SecretStore;
   outbound: OutboundAudit;
+  /** Signed checkpoints of the audit chain (start, every `audit.checkpoints.everySeconds`, stop). */
+  checkpoints: AuditCheckpointer;
+  /** Verify the audit chain against the checkpoints (GET /api/audit/verify). */
+  verifyAudit(): Promise<AuditVerifyResult>;
   /** ITSM ports and Microsoft clients from configuration, shared by all flows. */
   connections: Connections;
   /** Ticket changes (push, poll, reconcile) routed to flows by correlation key. */
@@ -142,8 +149,17 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
       },
     },
   });
-  const secrets = new SecretStore(store.db, new SecretBox(loadSecretKey(dataDir)));
-  const outbound = new OutboundAudit(store.db, clock, workerId, metrics, log);
+  const secrets = new SecretStore(store.db, store.keys);
+  const outbound = new OutboundAudit(store, clock, workerId, metrics, log);
+  const checkpoints = new AuditCheckpointer({
+    db: store.db,
+    keys: store.keys,
+    now: () => clock.now(),
+    by: workerId,
+    dataDir,
+    config: config.audit.checkpoints,
+    log,
+  });
   const connections = new Connections(config, o.itsm, { recorder: outbound, clock, registry: metrics.registry });
   const watch = new TicketWatch({
     engine,
@@ -164,6 +180,8 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
     clock,
     secrets,
     outbound,
+    checkpoints,
+    verifyAudit: () => verifyAudit(store.db, store.keys, { checkpoints: [checkpointFile(dataDir)] }),
     connections,
     watch,
     itsmModules: o.itsm,
@@ -182,6 +200,7 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
     async start() {
       await http.listen({ host: config.server.host, port: config.server.port });
       if (o.engine !== false) engine.start();
+      checkpoints.start();
       const addr = http.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.server.port;
       return `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
@@ -190,6 +209,7 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
       await http.close();
       await engine.stop();
       await outbound.flush();
+      await checkpoints.stop();
       await connections.close();
       await store.close();
     },

@@ -102,6 +102,22 @@ const coreShape = {
     .strict()
     .prefault({}),
   microsoft: microsoftConnection.optional(),
+  audit: z
+    .object({
+      /** Signed checkpoints of the audit chain, outside the database (store/checkpoints.ts). */
+      checkpoints: z
+        .object({
+          /** Append to dataDir/audit-checkpoints.log. */
+          file: z.boolean().default(true),
+          /** Also write each as one JSON line to standard output, for log shipping. */
+          stdout: z.boolean().default(false),
+          everySeconds: z.number().int().min(1).max(86_400).default(60),
+        })
+        .strict()
+        .prefault({}),
+    })
+    .strict()
+    .prefault({}),
 };
 
 export type CoreConfig = z.infer<z.ZodObject<typeof coreShape>>;
