@@ -14,6 +14,7 @@ import { verifyAudit, type AuditVerifyResult } from '../store/audit-verify.ts';
 import { AuditCheckpointer, checkpointFile } from '../store/checkpoints.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { migrateToLatest, pendingMigrations, type Migrations } from '../store/migrations.ts';
+import { HostAllowList } from './allowlist.ts';
 import type { CheckResult } from './checks.ts';
 import { Connections } from './connections.ts';
 import { ConnectionHealth, runChecks } from './doctor.ts';
@@ -38,6 +39,8 @@ export interface Ticketloop {
   /** Secrets entered through the API, encrypted at rest. */
   secrets: SecretStore;
   outbound: OutboundAudit;
+  /** Hosts that connections named over the API may reach (`outbound.allowHosts`). */
+  allowHosts: HostAllowList;
   /** Signed checkpoints of the audit chain (start, every `audit.checkpoints.everySeconds`, stop). */
   checkpoints: AuditCheckpointer;
   /** Verify the audit chain against the checkpoints (GET /api/audit/verify). */
@@ -180,6 +183,7 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
     clock,
     secrets,
     outbound,
+    allowHosts: new HostAllowList(config),
     checkpoints,
     verifyAudit: () => verifyAudit(store.db, store.keys, { checkpoints: [checkpointFile(dataDir)] }),
     connections,

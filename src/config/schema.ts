@@ -118,6 +118,16 @@ const coreShape = {
     })
     .strict()
     .prefault({}),
+  outbound: z
+    .object({
+      /**
+       * Hosts that connections named over the API (not in this file) may reach: `host`, `host:port`
+       * or `*.domain`. Default: the hosts of the connections configured in this file.
+       */
+      allowHosts: z.array(z.string().min(1)).optional(),
+    })
+    .strict()
+    .prefault({}),
 };
 
 export type CoreConfig = z.infer<z.ZodObject<typeof coreShape>>;
