@@ -98,6 +98,21 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   return destination ? pino(options, destination) : pino(options);
 }
 
+/**
+ * Instances on one database must hold the same secret key: stored secrets are written with it and
+ * the audit chain they all append to is MAC'd with it. A process with another key stops here.
+ */
+async function checkSharedKey(store: Store): Promise<void> {
+  const state = await store.db.selectFrom('secret_key_state').select('kid').executeTakeFirst();
+  if (!state || store.keys.byKid(state.kid)) return;
+  await store.close();
+  throw new Error(
+    `this database's secrets and audit chain use secret key ${state.kid}, but this process holds ${store.keys.current.kid} ` +
+      `(from ${store.keys.source === 'env' ? 'TICKETLOOP_SECRET_KEY' : store.keys.keyFile}): instances sharing a database ` +
+      'must share the key — set TICKETLOOP_SECRET_KEY, or copy secret.key, to the same value on every instance',
+  );
+}
+
 /** Every module's migrations. */
 export function moduleMigrations(flows: FlowModule[]): Migrations[] {
   return flows.flatMap((m) => (m.migrations ? [m.migrations] : []));
@@ -111,6 +126,7 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
   const migrations = moduleMigrations(o.flows);
   const applied = await migrateToLatest(store, migrations);
   if (applied.length) log.info({ migrations: applied }, 'migrations applied');
+  await checkSharedKey(store);
 
   const metrics = new Metrics();
   metrics.attach(store.db);
