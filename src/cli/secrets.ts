@@ -64,7 +64,7 @@ export function registerSecretsCommands(cli: Command, load: Load): void {
           `${r.resumed ? 'finished the interrupted rotation' : 'rotated the secret key'}: ${r.from} → ${r.to}; ` +
             `${r.reencrypted} of ${r.secrets} secret(s) re-encrypted, all readable with the new key\n` +
             (r.auditOk ? '' : 'the audit log did not verify before the rotation (--force); the log records it\n') +
-            `${r.todo ?? 'restart every Ticketloop instance so that it writes audit rows with the new key'}\n`,
+            `${r.todo ?? 'restart every Ticketloop instance (those on this host also pick the new key file up at their next audit checkpoint)'}\n`,
         );
       } catch (e) {
         if (!(e instanceof RotationRefused)) throw e;

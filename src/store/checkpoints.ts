@@ -185,6 +185,8 @@ export class AuditCheckpointer {
 
   private async write(): Promise<AuditCheckpoint | undefined> {
     if (!this.enabled) return undefined;
+    // A key rotated by `secrets rotate-key` on this host is picked up here, within one interval.
+    this.o.keys.reload();
     const c = await takeCheckpoint(this.o.db, this.o.keys, this.o.now(), this.o.by);
     if (!c || c.seq === this.lastSeq) return undefined;
     if (this.o.config.file) await appendCheckpoint(checkpointFile(this.o.dataDir), c);

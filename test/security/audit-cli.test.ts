@@ -10,7 +10,10 @@ import { validateConfig } from '../../src/app/config.ts';
 import { ITSM_MODULES } from '../../src/app/registry.ts';
 import { appendAudit } from '../../src/store/audit.ts';
 import { checkpointFile } from '../../src/store/checkpoints.ts';
+import { verifyAudit } from '../../src/store/audit-verify.ts';
 import { openStore } from '../../src/store/db.ts';
+import { loadKeyring } from '../../src/store/keys.ts';
+import { rotateSecretKey } from '../../src/store/rotate.ts';
 import { runCli } from '../helpers/cli.ts';
 
 /** A running app (no flows) in a fresh data dir, on SQLite. */
@@ -137,4 +140,24 @@ test('an instance holding another secret key than the database was written with 
     else process.env.TICKETLOOP_SECRET_KEY = own;
   }
   await (await app(dataDir)).stop(); // with its own key again: fine
+});
+
+test('a running instance picks a key rotated on its host up at its next checkpoint', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tl-rot-'));
+  const t = await app(dataDir);
+  try {
+    await audit(t.store, 2);
+    await t.checkpoints.checkpoint();
+    const cli = await openStore({ dataDir, keys: loadKeyring(dataDir, {}) });
+    const r = await rotateSecretKey({ store: cli, now: () => Date.now(), actor: 'test', checkpoints: [] });
+    await cli.close();
+    assert.notEqual(t.store.keys.current.kid, r.to, 'still the old key in memory');
+    await t.checkpoints.checkpoint();
+    assert.equal(t.store.keys.current.kid, r.to);
+    await audit(t.store, 1);
+    const v = await verifyAudit(t.store.db, loadKeyring(dataDir, {}), { checkpoints: [checkpointFile(dataDir)] });
+    assert.equal(v.ok, true, v.problem);
+  } finally {
+    await t.stop();
+  }
 });
