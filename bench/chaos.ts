@@ -10,7 +10,7 @@
  * duplicate correlation id, accepted resumes = resolved tickets with none twice for a request, no job
  * stuck or dead, audit chain intact. Any violation → exit code 1.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,6 +135,8 @@ async function main(): Promise<number> {
         resumeSource: 'Ticketloop chaos',
       },
     ];
+    // Instances on one database share the secret key (it MACs the audit chain they all append to).
+    const secretKey = randomBytes(32).toString('base64');
     for (let i = 0; i < INSTANCES; i++) {
       instances.push(
         new TicketloopProcess({
@@ -144,6 +146,7 @@ async function main(): Promise<number> {
           databaseUrl: db?.url,
           webhookSecret: WEBHOOK_SECRET,
           runtime: 'compiled',
+          env: { TICKETLOOP_SECRET_KEY: secretKey },
         }),
       );
     }

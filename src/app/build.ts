@@ -3,15 +3,18 @@ import { resolve } from 'node:path';
 import { sql } from 'kysely';
 import pino, { type Logger } from 'pino';
 import type { Config, IntegrationConfig } from '../config/schema.ts';
-import { loadSecretKey, resolveSecret, SecretBox, SecretStore } from '../config/secrets.ts';
+import { resolveSecret, SecretStore } from '../config/secrets.ts';
 import { systemClock, type Clock } from '../engine/clock.ts';
 import { Engine } from '../engine/engine.ts';
 import { registerAdminRoutes } from '../http/admin.ts';
 import { createHttpServer, type App } from '../http/server.ts';
 import type { ItsmModule } from '../itsm/port.ts';
 import { TicketWatch } from '../itsm/watch.ts';
+import { verifyAudit, type AuditVerifyResult } from '../store/audit-verify.ts';
+import { AuditCheckpointer, checkpointFile } from '../store/checkpoints.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { migrateToLatest, pendingMigrations, type Migrations } from '../store/migrations.ts';
+import { HostAllowList } from './allowlist.ts';
 import type { CheckResult } from './checks.ts';
 import { Connections } from './connections.ts';
 import { ConnectionHealth, runChecks } from './doctor.ts';
@@ -33,8 +36,15 @@ export interface Ticketloop {
   metrics: Metrics;
   log: Logger;
   clock: Clock;
+  /** Secrets entered through the API, encrypted at rest. */
   secrets: SecretStore;
   outbound: OutboundAudit;
+  /** Hosts that connections named over the API may reach (`outbound.allowHosts`). */
+  allowHosts: HostAllowList;
+  /** Signed checkpoints of the audit chain (start, every `audit.checkpoints.everySeconds`, stop). */
+  checkpoints: AuditCheckpointer;
+  /** Verify the audit chain against the checkpoints (GET /api/audit/verify). */
+  verifyAudit(): Promise<AuditVerifyResult>;
   /** ITSM ports and Microsoft clients from configuration, shared by all flows. */
   connections: Connections;
   /** Ticket changes (push, poll, reconcile) routed to flows by correlation key. */
@@ -88,6 +98,21 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   return destination ? pino(options, destination) : pino(options);
 }
 
+/**
+ * Instances on one database must hold the same secret key: stored secrets are written with it and
+ * the audit chain they all append to is MAC'd with it. A process with another key stops here.
+ */
+async function checkSharedKey(store: Store): Promise<void> {
+  const state = await store.db.selectFrom('secret_key_state').select('kid').executeTakeFirst();
+  if (!state || store.keys.byKid(state.kid)) return;
+  await store.close();
+  throw new Error(
+    `this database's secrets and audit chain use secret key ${state.kid}, but this process holds ${store.keys.current.kid} ` +
+      `(from ${store.keys.source === 'env' ? 'TICKETLOOP_SECRET_KEY' : store.keys.keyFile}): instances sharing a database ` +
+      'must share the key — set TICKETLOOP_SECRET_KEY, or copy secret.key, to the same value on every instance',
+  );
+}
+
 /** Every module's migrations. */
 export function moduleMigrations(flows: FlowModule[]): Migrations[] {
   return flows.flatMap((m) => (m.migrations ? [m.migrations] : []));
@@ -101,6 +126,7 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
   const migrations = moduleMigrations(o.flows);
   const applied = await migrateToLatest(store, migrations);
   if (applied.length) log.info({ migrations: applied }, 'migrations applied');
+  await checkSharedKey(store);
 
   const metrics = new Metrics();
   metrics.attach(store.db);
@@ -153,8 +179,17 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
       },
     },
   });
-  const secrets = new SecretStore(store.db, new SecretBox(loadSecretKey(dataDir)));
-  const outbound = new OutboundAudit(store.db, clock, workerId, metrics, log);
+  const secrets = new SecretStore(store.db, store.keys);
+  const outbound = new OutboundAudit(store, clock, workerId, metrics, log);
+  const checkpoints = new AuditCheckpointer({
+    db: store.db,
+    keys: store.keys,
+    now: () => clock.now(),
+    by: workerId,
+    dataDir,
+    config: config.audit.checkpoints,
+    log,
+  });
   const connections = new Connections(config, o.itsm, { recorder: outbound, clock, registry: metrics.registry });
   const watch = new TicketWatch({
     engine,
@@ -175,6 +210,9 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
     clock,
     secrets,
     outbound,
+    allowHosts: new HostAllowList(config),
+    checkpoints,
+    verifyAudit: () => verifyAudit(store.db, store.keys, { checkpoints: [checkpointFile(dataDir)] }),
     connections,
     watch,
     itsmModules: o.itsm,
@@ -193,6 +231,7 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
     async start() {
       await http.listen({ host: config.server.host, port: config.server.port });
       if (o.engine !== false) engine.start();
+      checkpoints.start();
       const addr = http.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.server.port;
       return `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
@@ -201,6 +240,7 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
       await http.close();
       await engine.stop();
       await outbound.flush();
+      await checkpoints.stop();
       await connections.close();
       await store.close();
     },

@@ -1,8 +1,7 @@
-import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { OutboundCall, OutboundRecorder } from '../connectors/http.ts';
 import { appendAudit } from '../store/audit.ts';
-import type { Database } from '../store/schema.ts';
+import type { Store } from '../store/db.ts';
 import type { Clock } from '../engine/clock.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -17,7 +16,7 @@ export class OutboundAudit implements OutboundRecorder {
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly store: Store,
     private readonly clock: Clock,
     private readonly actor: string,
     private readonly metrics?: Metrics,
@@ -39,7 +38,7 @@ export class OutboundAudit implements OutboundRecorder {
     this.buffer = [];
     if (batch.length === 0) return this.flushing;
     this.flushing = this.flushing.then(() =>
-      this.db
+      this.store.db
         .transaction()
         .execute((trx) =>
           appendAudit(
@@ -57,6 +56,7 @@ export class OutboundAudit implements OutboundRecorder {
               },
             })),
             this.clock.now(),
+            this.store.keys,
           ),
         )
         .catch((e) =>

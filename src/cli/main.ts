@@ -7,11 +7,12 @@ import { loadConfig } from '../app/config.ts';
 import { FLOW_MODULES, ITSM_MODULES } from '../app/registry.ts';
 import { ConfigError, type LoadedConfig } from '../config/load.ts';
 import { listJobs, retryDeadJobs, countJobsByState } from '../engine/jobs.ts';
-import { verifyAudit } from '../store/audit.ts';
 import { openStore, StoreUnavailableError } from '../store/db.ts';
 import { migrateToLatest } from '../store/migrations.ts';
 import type { Config } from '../config/schema.ts';
 import { systemClock } from '../engine/clock.ts';
+import { registerAuditCommands } from './audit.ts';
+import { registerSecretsCommands } from './secrets.ts';
 import { registerSetupCommands } from './setup.ts';
 
 function fail(message: string, code = 1): never {
@@ -230,19 +231,12 @@ ${formatChecks(results)}
       });
     });
 
-  const audit = cli.command('audit').description('the audit log');
-  withConfig(audit.command('verify').description("check the audit log's hash chain")).action(
-    async (o: { config?: string }) => {
-      const r = await withStore(load(o.config), (store) => verifyAudit(store.db));
-      if (r.ok) process.stdout.write(`audit log OK: ${r.rows} rows, hash chain intact\n`);
-      else fail(`audit log FAILED verification: ${r.problem} (after ${r.rows} good rows)`, 1);
-    },
-  );
-
   registerSetupCommands(cli, (file) => loaded(file));
+  registerSecretsCommands(cli, (file) => loaded(file));
+  registerAuditCommands(cli, (file) => loaded(file));
 
   // A command group without its subcommand shows its help (and is a usage error).
-  for (const group of [configCommand, jobs, audit]) group.action(() => group.help({ error: true }));
+  for (const group of [configCommand, jobs]) group.action(() => group.help({ error: true }));
   return cli;
 }
 

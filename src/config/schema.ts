@@ -108,6 +108,32 @@ const coreShape = {
     .strict()
     .prefault({}),
   microsoft: microsoftConnection.optional(),
+  audit: z
+    .object({
+      /** Signed checkpoints of the audit chain, outside the database (store/checkpoints.ts). */
+      checkpoints: z
+        .object({
+          /** Append to dataDir/audit-checkpoints.log. */
+          file: z.boolean().default(true),
+          /** Also write each as one JSON line to standard output, for log shipping. */
+          stdout: z.boolean().default(false),
+          everySeconds: z.number().int().min(1).max(86_400).default(60),
+        })
+        .strict()
+        .prefault({}),
+    })
+    .strict()
+    .prefault({}),
+  outbound: z
+    .object({
+      /**
+       * Hosts that connections named over the API (not in this file) may reach: `host`, `host:port`
+       * or `*.domain`. Default: the hosts of the connections configured in this file.
+       */
+      allowHosts: z.array(z.string().min(1)).optional(),
+    })
+    .strict()
+    .prefault({}),
 };
 
 export type CoreConfig = z.infer<z.ZodObject<typeof coreShape>>;

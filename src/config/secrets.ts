@@ -1,75 +1,61 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { Kysely } from 'kysely';
+import { Keyring } from '../store/keys.ts';
 import type { Database } from '../store/schema.ts';
 import type { SecretRef } from './common.ts';
 
+export { loadSecretKey, SecretBox } from '../store/keys.ts';
+
 /**
- * Secrets at rest: AES-256-GCM with a key from TICKETLOOP_SECRET_KEY (base64, 32 bytes) or a key
- * generated once into the data directory with mode 0600. Ciphertext format: v1.<iv>.<tag>.<data>.
+ * Named secrets Ticketloop stores itself (those entered through the API), encrypted with
+ * AES-256-GCM under the secret key (store/keys.ts), each bound to its name. A write uses the key
+ * whose id `secret_key_state` records, taken under that row's lock: a process still holding the key
+ * from before a rotation reloads the key files, and refuses rather than write what others cannot
+ * read. Values are never returned by the API and never logged.
  */
-export class SecretBox {
-  constructor(private readonly key: Buffer) {
-    if (key.length !== 32) throw new Error('secret key must be 32 bytes (base64 of 32 random bytes)');
-  }
-
-  encrypt(plain: string, aad = ''): string {
-    const iv = randomBytes(12);
-    const c = createCipheriv('aes-256-gcm', this.key, iv);
-    c.setAAD(Buffer.from(aad));
-    const data = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
-    return ['v1', iv.toString('base64'), c.getAuthTag().toString('base64'), data.toString('base64')].join('.');
-  }
-
-  decrypt(sealed: string, aad = ''): string {
-    const [v, iv, tag, data] = sealed.split('.');
-    if (v !== 'v1' || !iv || !tag || data === undefined) throw new Error('not a sealed secret');
-    const d = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64'));
-    d.setAAD(Buffer.from(aad));
-    d.setAuthTag(Buffer.from(tag, 'base64'));
-    return Buffer.concat([d.update(Buffer.from(data, 'base64')), d.final()]).toString('utf8');
-  }
-}
-
-export function loadSecretKey(dataDir: string, fromEnv = process.env.TICKETLOOP_SECRET_KEY): Buffer {
-  if (fromEnv) {
-    const key = Buffer.from(fromEnv, 'base64');
-    if (key.length !== 32) throw new Error('TICKETLOOP_SECRET_KEY must be base64 of exactly 32 bytes');
-    return key;
-  }
-  const file = join(dataDir, 'secret.key');
-  if (!existsSync(file)) {
-    mkdirSync(dataDir, { recursive: true });
-    writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
-  }
-  chmodSync(file, 0o600);
-  return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-}
-
-/** Named secrets stored encrypted in the database (tokens, credentials entered through the API). */
 export class SecretStore {
   constructor(
     private readonly db: Kysely<Database>,
-    private readonly box: SecretBox,
+    private readonly keys: Keyring,
   ) {}
 
-  async put(name: string, value: string, now = Date.now()): Promise<void> {
-    const ciphertext = this.box.encrypt(value, name);
-    await this.db
-      .insertInto('secrets')
-      .values({ name, ciphertext, updated_at: now })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ ciphertext, updated_at: now }))
-      .execute();
+  /** Store (or replace); inside `trx` when given, so the secret commits with what refers to it. */
+  async put(name: string, value: string, o: { trx?: Kysely<Database>; now?: number } = {}): Promise<void> {
+    const now = o.now ?? Date.now();
+    const write = async (trx: Kysely<Database>) => {
+      const state = await trx
+        .updateTable('secret_key_state')
+        .set({ updated_at: now })
+        .where('id', '=', 1)
+        .returning('kid')
+        .executeTakeFirst();
+      const kid = state?.kid ?? this.keys.current.kid;
+      if (!state) await trx.insertInto('secret_key_state').values({ id: 1, kid, updated_at: now }).execute();
+      if (!this.keys.byKid(kid)) this.keys.reload(); // rotated by another process meanwhile
+      if (!this.keys.byKid(kid))
+        throw new Error(
+          `secrets are now written with key ${kid}, which this process does not hold (rotated elsewhere?): restart it with that key`,
+        );
+      const ciphertext = this.keys.seal(name, value, kid);
+      await trx
+        .insertInto('secrets')
+        .values({ name, ciphertext, updated_at: now })
+        .onConflict((oc) => oc.column('name').doUpdateSet({ ciphertext, updated_at: now }))
+        .execute();
+    };
+    await (o.trx ? write(o.trx) : this.db.transaction().execute(write));
   }
 
-  async get(name: string): Promise<string | undefined> {
-    const row = await this.db.selectFrom('secrets').select('ciphertext').where('name', '=', name).executeTakeFirst();
-    return row ? this.box.decrypt(row.ciphertext, name) : undefined;
+  async get(name: string, db: Kysely<Database> = this.db): Promise<string | undefined> {
+    const row = await db.selectFrom('secrets').select('ciphertext').where('name', '=', name).executeTakeFirst();
+    if (!row) return undefined;
+    const kid = Keyring.kidOf(row.ciphertext);
+    if (kid && !this.keys.byKid(kid)) this.keys.reload();
+    return this.keys.open(name, row.ciphertext);
   }
 
-  async delete(name: string): Promise<void> {
-    await this.db.deleteFrom('secrets').where('name', '=', name).execute();
+  async delete(name: string, db: Kysely<Database> = this.db): Promise<void> {
+    await db.deleteFrom('secrets').where('name', '=', name).execute();
   }
 }
 

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { appendAudit, type AuditEntry } from '../store/audit.ts';
+import type { Keyring } from '../store/keys.ts';
 import type { Database } from '../store/schema.ts';
 import { effectJob, type Flow } from './flow.ts';
 import { enqueueJobs, type JobSpec } from './jobs.ts';
@@ -58,6 +59,8 @@ export async function applyEvents(
   batch: FlowEvent[],
   now: number,
   actor: string,
+  /** The audit rows are MAC'd with these (the store's keys). */
+  keys: Keyring,
 ): Promise<AppliedBatch> {
   const items = await loadItems(trx, flowNamed, batch);
   const jobs: JobSpec[] = [];
@@ -85,7 +88,7 @@ export async function applyEvents(
     now,
   );
   const inserted = jobs.length ? await enqueueJobs(trx, jobs, now) : 0;
-  if (audits.length) await appendAudit(trx, audits, now);
+  if (audits.length) await appendAudit(trx, audits, now, keys);
   return { results, jobs: inserted };
 }
 

@@ -146,7 +146,7 @@ export class Engine {
 
   /** Apply events inside the caller's transaction (pull-style passes that write their own rows too). */
   applyIn(trx: Kysely<Database>, events: FlowEvent[], actor: string) {
-    return applyEvents(trx, (name) => this.flow(name), events, this.clock.now(), actor);
+    return applyEvents(trx, (name) => this.flow(name), events, this.clock.now(), actor, this.store.keys);
   }
 
   /** Whether a flow of this name is registered (events for others would dead-letter). */
@@ -374,6 +374,7 @@ export class Engine {
               },
             ],
             now,
+            this.store.keys,
           ),
         );
       } else if (outcome === 'retry') {

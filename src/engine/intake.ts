@@ -1,8 +1,7 @@
-import type { Kysely } from 'kysely';
 import type { Clock } from './clock.ts';
 import { applyEvents, inTransaction, type AppliedEvent } from './apply.ts';
 import type { Flow } from './flow.ts';
-import type { Database } from '../store/schema.ts';
+import type { Store } from '../store/db.ts';
 
 /**
  * Group commit for events arriving over HTTP. Every event is stored (state + effect jobs + audit
@@ -26,7 +25,7 @@ export class GroupIntake {
   private running = false;
 
   constructor(
-    private readonly db: Kysely<Database>,
+    private readonly store: Store,
     private readonly flow: Flow<unknown, unknown>,
     private readonly clock: Clock,
     private readonly actor: string,
@@ -71,8 +70,8 @@ export class GroupIntake {
   private async commit(batch: Pending[]): Promise<void> {
     const events = batch.map((p) => ({ flow: this.flow.name, id: p.id, event: p.event }));
     const r = await inTransaction(
-      this.db,
-      (trx) => applyEvents(trx, () => this.flow, events, this.clock.now(), this.actor),
+      this.store.db,
+      (trx) => applyEvents(trx, () => this.flow, events, this.clock.now(), this.actor, this.store.keys),
       10,
     );
     batch.forEach((p, i) => p.resolve(r.results[i]));

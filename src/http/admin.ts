@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { listJobs, retryDeadJobs } from '../engine/jobs.ts';
-import { verifyAudit } from '../store/audit.ts';
 import type { Ticketloop } from '../app/build.ts';
 import { HttpProblem } from './server.ts';
 
@@ -111,17 +110,26 @@ export function registerAdminRoutes(t: Ticketloop): void {
     {
       schema: {
         tags: ['audit'],
-        summary: 'Verify the audit log hash chain',
+        summary: 'Verify the audit chain (hashes, MACs) against the signed checkpoints',
         response: {
           200: z.object({
             ok: z.boolean(),
             rows: z.number(),
             problem: z.string().optional(),
             seq: z.number().optional(),
+            missing: z.object({ from: z.number(), to: z.number() }).optional(),
+            legacyRows: z.number(),
+            checkpoints: z.object({
+              read: z.number(),
+              unverified: z.number(),
+              damaged: z.number(),
+              lastSeq: z.number().optional(),
+              lastAt: z.string().optional(),
+            }),
           }),
         },
       },
     },
-    async () => verifyAudit(t.store.db),
+    async () => t.verifyAudit(),
   );
 }

@@ -1,10 +1,15 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { Database } from './schema.ts';
+import type { Keyring } from './keys.ts';
+import type { AuditTable, Database } from './schema.ts';
 
 /**
- * The audit log: append-only (database triggers refuse UPDATE/DELETE) and hash-chained — each row
- * carries the previous row's hash, so `ticketloop audit verify` detects an edited or deleted row.
+ * The audit log: append-only (database triggers refuse UPDATE/DELETE) and chained — each row's
+ * `hash` covers the row and the previous row's hash, and its `mac` is an HMAC of that hash under
+ * the audit key (derived from the secret key, never in the database). A database writer can
+ * recompute hashes but not MACs; since each hash covers everything before it, one valid MAC vouches
+ * for every earlier row. Verification (audit-verify.ts) also compares the chain with the signed
+ * checkpoints kept outside the database (checkpoints.ts), which catches a cut-off tail.
  */
 export type AuditKind = 'state' | 'outbound' | 'inbound' | 'job' | 'admin' | 'security';
 
@@ -26,7 +31,7 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
-function rowHash(r: {
+export function rowHash(r: {
   seq: number;
   at: number;
   kind: string;
@@ -40,12 +45,35 @@ function rowHash(r: {
     .digest('hex');
 }
 
+const ROW_LABEL = 'ticketloop audit row v1\n';
+
+/** `<kid>:<hex>`: the row's hash MAC'd under the audit key. */
+export function rowMac(key: { kid: string; key: Buffer }, hash: string): string {
+  return `${key.kid}:${createHmac('sha256', key.key).update(ROW_LABEL).update(hash).digest('hex')}`;
+}
+
+/** Does `mac` vouch for `hash`? undefined when its key is not held here; false when malformed. */
+export function checkRowMac(keys: Keyring, hash: string, mac: string): boolean | undefined {
+  if (!/^[0-9a-f]{16}:[0-9a-f]{64}$/.test(mac)) return false;
+  const key = keys.auditKey(mac.slice(0, 16));
+  if (!key) return undefined;
+  const want = Buffer.from(rowMac(key, hash));
+  const got = Buffer.from(mac);
+  return want.length === got.length && timingSafeEqual(want, got);
+}
+
 /**
  * Append entries inside the caller's transaction (so a state change and its audit row commit
  * together). Locks the chain head first, which serialises appenders across processes.
  */
-export async function appendAudit(trx: Kysely<Database>, entries: AuditEntry[], now: number): Promise<void> {
+export async function appendAudit(
+  trx: Kysely<Database>,
+  entries: AuditEntry[],
+  now: number,
+  keys: Keyring,
+): Promise<void> {
   if (entries.length === 0) return;
+  const key = keys.auditKey()!;
   const head = await trx
     .updateTable('audit_head')
     .set((eb) => ({ seq: eb('seq', '+', entries.length) }))
@@ -65,8 +93,10 @@ export async function appendAudit(trx: Kysely<Database>, entries: AuditEntry[], 
       detail: JSON.stringify(redact(e.detail)),
       prev_hash: prev,
       hash: '',
+      mac: '',
     };
     row.hash = rowHash(row);
+    row.mac = rowMac(key, row.hash);
     prev = row.hash;
     return row;
   });
@@ -78,52 +108,51 @@ export async function appendAudit(trx: Kysely<Database>, entries: AuditEntry[], 
       .execute();
 }
 
-export interface AuditVerifyResult {
-  ok: boolean;
-  rows: number;
-  /** What is wrong, at the first bad row. */
-  problem?: string;
-  seq?: number;
+/** One row as exported (JSON Lines for a SIEM). */
+export interface ExportedAuditRow {
+  seq: number;
+  at: string;
+  kind: string;
+  actor: string;
+  subject: string;
+  detail: unknown;
+  prevHash: string;
+  hash: string;
+  mac: string | null;
 }
 
-/** Walk the chain from the start; stream in batches so a long log needs little memory. */
-export async function verifyAudit(db: Kysely<Database>): Promise<AuditVerifyResult> {
-  // The head first: appends move it in the same transaction as their rows, so every row up to it is
-  // visible now, and rows appended while we read (a live system) are simply beyond it.
-  const head = await db.selectFrom('audit_head').selectAll().where('id', '=', 1).executeTakeFirst();
-  const last = head ? Number(head.seq) : Number.MAX_SAFE_INTEGER;
-  let prev = 'genesis';
-  let expected = 1;
-  let rows = 0;
-  for (;;) {
+export function exportedRow(r: AuditTable): ExportedAuditRow {
+  let detail: unknown;
+  try {
+    detail = JSON.parse(r.detail);
+  } catch {
+    detail = r.detail; // an edited row may hold anything: export it as it is
+  }
+  return {
+    seq: Number(r.seq),
+    at: new Date(Number(r.at)).toISOString(),
+    kind: r.kind,
+    actor: r.actor,
+    subject: r.subject,
+    detail,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+    mac: r.mac,
+  };
+}
+
+/** Rows from `since` (inclusive) in order, read in batches. */
+export async function* exportAudit(db: Kysely<Database>, since = 1): AsyncGenerator<ExportedAuditRow> {
+  for (let next = since; ;) {
     const batch = await db
       .selectFrom('audit_log')
       .selectAll()
-      .where('seq', '>=', expected)
-      .where('seq', '<=', last)
+      .where('seq', '>=', next)
       .orderBy('seq')
       .limit(5000)
       .execute();
-    for (const r of batch) {
-      const seq = Number(r.seq);
-      if (seq !== expected) return { ok: false, rows, seq: expected, problem: `row ${expected} is missing (deleted?)` };
-      if (r.prev_hash !== prev)
-        return { ok: false, rows, seq, problem: `row ${seq} does not follow row ${seq - 1} (chain broken)` };
-      if (rowHash({ ...r, seq, at: Number(r.at) }) !== r.hash)
-        return { ok: false, rows, seq, problem: `row ${seq} was edited (hash mismatch)` };
-      prev = r.hash;
-      expected++;
-      rows++;
-    }
-    if (batch.length < 5000) break;
+    for (const r of batch) yield exportedRow(r);
+    if (batch.length < 5000) return;
+    next = Number(batch.at(-1)!.seq) + 1;
   }
-  if (head && (Number(head.seq) !== expected - 1 || head.hash !== prev)) {
-    return {
-      ok: false,
-      rows,
-      seq: Number(head.seq),
-      problem: `the last ${Number(head.seq) - (expected - 1)} row(s) are missing (deleted from the end?)`,
-    };
-  }
-  return { ok: true, rows };
 }

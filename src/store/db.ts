@@ -3,6 +3,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { ensurePrivateDir, ensurePrivateFile, restrictExisting } from './files.ts';
+import { loadKeyring, type Keyring } from './keys.ts';
 import type { Database } from './schema.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -12,6 +13,8 @@ export interface Store {
   dialect: Dialect;
   /** Where it lives, without credentials (for logs and errors). */
   description: string;
+  /** The secret key(s): stored secrets are encrypted and audit rows MAC'd with them (keys.ts). */
+  keys: Keyring;
   close(): Promise<void>;
 }
 
@@ -22,6 +25,8 @@ export interface StoreOptions {
   /** SQLite file name inside dataDir (default ticketloop.db); ':memory:' for tests. */
   sqliteFile?: string;
   poolSize?: number;
+  /** Default: TICKETLOOP_SECRET_KEY, or dataDir/secret.key (created if absent). */
+  keys?: Keyring;
 }
 
 // pg returns BIGINT (int8) as strings; our bigints are epoch-ms times that fit a double.
@@ -44,6 +49,7 @@ export function describeDatabaseUrl(url: string): string {
 }
 
 export async function openStore(o: StoreOptions): Promise<Store> {
+  const keys = o.keys ?? loadKeyring(o.dataDir);
   if (o.databaseUrl) {
     const description = describeDatabaseUrl(o.databaseUrl);
     const pool = new pg.Pool({
@@ -63,7 +69,7 @@ export async function openStore(o: StoreOptions): Promise<Store> {
       await db.destroy().catch(() => {});
       throw new StoreUnavailableError(description, e);
     }
-    return { db, dialect: 'postgres', description, close: () => db.destroy() };
+    return { db, dialect: 'postgres', description, keys, close: () => db.destroy() };
   }
   const file = o.sqliteFile === ':memory:' ? ':memory:' : join(o.dataDir, o.sqliteFile ?? 'ticketloop.db');
   let database: SQLite.Database;
@@ -88,7 +94,7 @@ export async function openStore(o: StoreOptions): Promise<Store> {
   database.pragma('temp_store = MEMORY');
   cacheStatements(database);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-  return { db, dialect: 'sqlite', description: `sqlite ${file}`, close: () => db.destroy() };
+  return { db, dialect: 'sqlite', description: `sqlite ${file}`, keys, close: () => db.destroy() };
 }
 
 /**

@@ -1,11 +1,13 @@
 import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import { appendAudit } from './audit.ts';
 import type { Dialect, Store } from './db.ts';
+import type { Keyring } from './keys.ts';
 
 /**
  * Versioned migrations, in code so they ship with the build: the core's here, each module's in its
  * folder. Run on start and by `ticketloop migrate`. Never edit a released migration: add the next one.
  */
-function coreMigrations(dialect: Dialect): Record<string, Migration> {
+function coreMigrations(dialect: Dialect, keys: Keyring): Record<string, Migration> {
   const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
   return {
     '0001_core': {
@@ -157,6 +159,35 @@ function coreMigrations(dialect: Dialect): Record<string, Migration> {
         });
       },
     },
+    // The audit chain keyed (store/audit.ts): a MAC per row, and one keyed row now, whose hash
+    // chains up over every row written before, so those are vouched for too. And the id of the key
+    // secrets are written with, so a process holding another key refuses to write (config/secrets.ts).
+    '0006_audit_mac': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('audit_log').addColumn('mac', 'text').execute();
+        await db.schema
+          .createTable('secret_key_state')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('kid', 'text', (c) => c.notNull())
+          .addColumn('updated_at', bigint, (c) => c.notNull())
+          .execute();
+        await db
+          .insertInto('secret_key_state')
+          .values({ id: 1, kid: keys.current.kid, updated_at: Date.now() })
+          .execute();
+        const head = await db.selectFrom('audit_head').select('seq').where('id', '=', 1).executeTakeFirst();
+        const legacyRows = Number(head?.seq ?? 0);
+        if (legacyRows > 0) {
+          const detail = { action: 'audit-chain-keyed', legacyRows, algorithm: 'HMAC-SHA256', key: keys.current.kid };
+          await appendAudit(
+            db,
+            [{ kind: 'security', actor: 'ticketloop', subject: 'audit', detail }],
+            Date.now(),
+            keys,
+          );
+        }
+      },
+    },
   };
 }
 
@@ -170,10 +201,11 @@ export type Migrations = (dialect: Dialect) => Record<string, Migration>;
 class CodeMigrations implements MigrationProvider {
   constructor(
     private readonly dialect: Dialect,
+    private readonly keys: Keyring,
     private readonly extra: Migrations[],
   ) {}
   async getMigrations() {
-    const all: Record<string, Migration> = { ...coreMigrations(this.dialect) };
+    const all: Record<string, Migration> = { ...coreMigrations(this.dialect, this.keys) };
     for (const more of this.extra) {
       for (const [name, m] of Object.entries(more(this.dialect))) {
         if (all[name]) throw new Error(`two migrations are named ${name}`);
@@ -187,7 +219,7 @@ class CodeMigrations implements MigrationProvider {
 function migrator(store: Store, extra: Migrations[]) {
   return new Migrator({
     db: store.db,
-    provider: new CodeMigrations(store.dialect, extra),
+    provider: new CodeMigrations(store.dialect, store.keys, extra),
     allowUnorderedMigrations: true,
   });
 }

@@ -49,7 +49,10 @@ export interface AuditTable {
   subject: string;
   detail: string;
   prev_hash: string;
+  /** SHA-256 over the row and prev_hash: the link of the chain. */
   hash: string;
+  /** `<kid>:<hex HMAC-SHA256 of hash>` under the audit key; null on rows from before the chain was keyed. */
+  mac: string | null;
 }
 
 /** One row: the head of the audit hash chain, locked by every append so the chain stays linear. */
@@ -62,6 +65,13 @@ export interface AuditHeadTable {
 export interface SecretsTable {
   name: string;
   ciphertext: string;
+  updated_at: number;
+}
+
+/** One row: the id of the key secrets are written with now (a process holding another key must not write). */
+export interface SecretKeyStateTable {
+  id: number;
+  kid: string;
   updated_at: number;
 }
 
@@ -90,6 +100,7 @@ export interface Database {
   audit_log: AuditTable;
   audit_head: AuditHeadTable;
   secrets: SecretsTable;
+  secret_key_state: SecretKeyStateTable;
   itsm_watermark: ItsmWatermarkTable;
   itsm_ticket: ItsmTicketTable;
 }

@@ -52,7 +52,7 @@ export const base = (name: string, extra: Record<string, unknown> = {}) => ({
 
 export async function startDefenderEnv(
   integrations: Record<string, unknown>[],
-  o: { clock?: ManualClock } = {},
+  o: { clock?: ManualClock; config?: Record<string, unknown> } = {},
 ): Promise<DefenderEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'tl-defender-'));
   const sandbox = await startSandbox({ dataDir: join(dir, 'sandbox') });
@@ -70,6 +70,7 @@ export async function startDefenderEnv(
       ],
       microsoft: connections.microsoft,
       integrations,
+      ...o.config,
     },
     'test',
   );

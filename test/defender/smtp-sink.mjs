@@ -1,13 +1,18 @@
 // A real SMTP server on loopback for tests, run as its own process: prints {"port":N} once
-// listening and appends every accepted message as one JSON line to the file given as argv[2].
+// listening and appends every accepted message as one JSON line to the file given as argv[2],
+// with the credentials the client authenticated with (AUTH accepted over plain text here).
 import { appendFileSync } from 'node:fs';
 import { SMTPServer } from 'smtp-server';
 
 const file = process.argv[2];
 const server = new SMTPServer({
   authOptional: true,
+  allowInsecureAuth: true,
   disabledCommands: ['STARTTLS'],
   logger: false,
+  onAuth(auth, session, callback) {
+    callback(null, { user: { username: auth.username, password: auth.password } });
+  },
   onData(stream, session, callback) {
     const chunks = [];
     stream.on('data', (c) => chunks.push(c));
@@ -30,6 +35,7 @@ const server = new SMTPServer({
           from: session.envelope.mailFrom && session.envelope.mailFrom.address,
           to: session.envelope.rcptTo.map((r) => r.address),
           subject,
+          auth: session.user ?? null,
           data,
         }) + '\n',
       );

@@ -38,6 +38,7 @@ test('jobs dead / retry and audit verify from the command line', async () => {
         { kind: 'admin', actor: 'test', subject: 'y', detail: { b: 2 } },
       ],
       Date.now(),
+      store.keys,
     ),
   );
   await store.close();

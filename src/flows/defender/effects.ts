@@ -277,7 +277,8 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
 
     async remind(p: { flowId: string; gen: number; n: number; at: number }) {
       const x = await load(p);
-      if (!x || !ACTIVE.includes(x.s.status)) return {};
+      // A deleted integration's mail settings (and secret) are gone with it: no more reminders.
+      if (!x || !ACTIVE.includes(x.s.status) || !d.integrations.get(x.s.integration)) return {};
       const { s, i } = x;
       const to: string[] = [];
       if (s.owner && i.notifications.owner) to.push(s.owner);

@@ -3,6 +3,7 @@ import { HttpProblem } from '../../http/server.ts';
 import { SEVERITIES, type DefenderIntegration } from './config.ts';
 import type { Deps } from './effects.ts';
 import { ACTIVE, FLOW, type ItemState } from './flow.ts';
+import { SECRET_FIELDS } from './integrations.ts';
 import { defenderDb } from './tables.ts';
 
 /**
@@ -87,6 +88,7 @@ export function registerDefenderRoutes(d: RouteDeps): void {
     }),
   );
 
+  // Says where Ticketloop connects and with which secret: an admin action (as is DELETE below).
   app.post(
     '/api/defender/integrations',
     {
@@ -204,9 +206,14 @@ function csvCell(v: unknown): string {
   return /[",\r\n]/.test(safe) || safe !== s ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
+/** Secrets are write-only: the view says whether one is set, never what it is. */
 function redact(i: DefenderIntegration): Record<string, unknown> {
   const out = JSON.parse(JSON.stringify(i)) as Record<string, any>;
-  if (out.notifications?.smtp?.password) out.notifications.smtp.password = '[redacted]';
+  for (const path of SECRET_FIELDS) {
+    const parent = path.slice(0, -1).reduce<Record<string, any> | undefined>((o, k) => o?.[k], out);
+    const key = path.at(-1)!;
+    if (parent?.[key] !== undefined) parent[key] = { set: true };
+  }
   return out;
 }
 

@@ -34,7 +34,7 @@ export const entitlementModule: FlowModule = {
       labelNames: ['outcome'],
       registers: [app.metrics.registry],
     });
-    const intake = new GroupIntake(app.store.db, entitlementFlow, app.clock, 'callout', () => app.engine.wake());
+    const intake = new GroupIntake(app.store, entitlementFlow, app.clock, 'callout', () => app.engine.wake());
     registerCalloutRoutes({ app, integrations: () => list, intake, count: (outcome) => counter.inc({ outcome }) });
   },
   checks: entitlementChecks,
