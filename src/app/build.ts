@@ -3,11 +3,14 @@ import { resolve } from 'node:path';
 import { sql } from 'kysely';
 import pino, { type Logger } from 'pino';
 import type { Config, IntegrationConfig } from '../config/schema.ts';
-import { loadSecretKey, resolveSecret, SecretBox, SecretStore } from '../config/secrets.ts';
+import { loadSecretKey, SecretBox, SecretStore } from '../config/secrets.ts';
 import { systemClock, type Clock } from '../engine/clock.ts';
 import { Engine } from '../engine/engine.ts';
 import { registerAdminRoutes } from '../http/admin.ts';
 import { createHttpServer, type App } from '../http/server.ts';
+import { cookiePolicy, openapiAccess, type DeclaredRoute } from '../identity/guard.ts';
+import type { Identity } from '../identity/identity.ts';
+import { announceSetup, installIdentity } from '../identity/install.ts';
 import type { ItsmModule } from '../itsm/port.ts';
 import { TicketWatch } from '../itsm/watch.ts';
 import { openStore, type Store } from '../store/db.ts';
@@ -39,6 +42,10 @@ export interface Ticketloop {
   connections: Connections;
   /** Ticket changes (push, poll, reconcile) routed to flows by correlation key. */
   watch: TicketWatch;
+  /** Users, sessions, API tokens; the access control every `/api/` route goes through. */
+  identity: Identity;
+  /** Every `/api/` route with the role it declared. */
+  apiRoutes: DeclaredRoute[];
   /** The ITSM adapter modules (their connection schemas validate integrations created over the API). */
   itsmModules: ItsmModule[];
   /** This flow's enabled and disabled integrations from the configuration file. */
@@ -122,7 +129,7 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
   const http = await createHttpServer({
     logger: log,
     bodyLimit: config.server.bodyLimitBytes,
-    apiToken: config.server.apiToken ? resolveSecret(config.server.apiToken).reveal() : undefined,
+    openapi: openapiAccess(cookiePolicy(config.server)),
     metrics,
     readiness: {
       async check() {
@@ -142,6 +149,8 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
       },
     },
   });
+  // Before any other route: every /api/ route registered after this goes through its access control.
+  const { identity, routes: apiRoutes } = await installIdentity({ http, db: store.db, clock, log, config });
   const secrets = new SecretStore(store.db, new SecretBox(loadSecretKey(dataDir)));
   const outbound = new OutboundAudit(store.db, clock, workerId, metrics, log);
   const connections = new Connections(config, o.itsm, { recorder: outbound, clock, registry: metrics.registry });
@@ -166,6 +175,8 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
     outbound,
     connections,
     watch,
+    identity,
+    apiRoutes,
     itsmModules: o.itsm,
     integrations: <I extends IntegrationConfig>(type: string) =>
       config.integrations.filter((i) => i.type === type) as I[],
@@ -184,7 +195,11 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
       if (o.engine !== false) engine.start();
       const addr = http.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.server.port;
-      return `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
+      const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
+      await identity.sessions.sweep();
+      const setup = await announceSetup(identity, config.server.publicUrl ?? url);
+      if (setup) log.warn(setup);
+      return url;
     },
     async stop() {
       await http.close();

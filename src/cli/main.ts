@@ -12,6 +12,7 @@ import { openStore, StoreUnavailableError } from '../store/db.ts';
 import { migrateToLatest } from '../store/migrations.ts';
 import type { Config } from '../config/schema.ts';
 import { systemClock } from '../engine/clock.ts';
+import { registerIdentityCommands } from './identity.ts';
 import { registerSetupCommands } from './setup.ts';
 
 function fail(message: string, code = 1): never {
@@ -113,6 +114,12 @@ export function program(): Command {
       const app = await buildTicketloop(config, { itsm: ITSM_MODULES, flows: FLOW_MODULES });
       const url = await app.start();
       app.log.info({ url, database: app.store.description }, 'Ticketloop started');
+      // The first start without users: the one-time setup token goes to the operator's terminal too.
+      if (app.identity.setupToken)
+        process.stdout.write(
+          `\nFirst start: create the first admin with the one-time setup token\n  ${app.identity.setupToken}\n` +
+            `(POST ${app.config.server.publicUrl ?? url}/api/setup/first-admin {"token", "name", "password"}, or: ticketloop users add <name> --role admin)\n\n`,
+        );
       // In the background: a wrong secret or a missing permission is one warning line now, not job retries later.
       void app.checkConnections({ log: true }).catch((e) => app.log.error({ err: e }, 'connection check failed'));
       const shutdown = async (signal: string) => {
@@ -240,6 +247,7 @@ ${formatChecks(results)}
   );
 
   registerSetupCommands(cli, (file) => loaded(file));
+  registerIdentityCommands(cli, (file) => loaded(file));
 
   // A command group without its subcommand shows its help (and is a usage error).
   for (const group of [configCommand, jobs, audit]) group.action(() => group.help({ error: true }));

@@ -4,7 +4,7 @@ import { verifyAudit } from '../store/audit.ts';
 import type { Ticketloop } from '../app/build.ts';
 import { HttpProblem } from './server.ts';
 
-/** Operator API: jobs (list, dead letters, retry) and audit verification. */
+/** Operator API: jobs (list, dead letters, retry), audit verification and export. */
 
 const jobView = z.object({
   id: z.string(),
@@ -23,6 +23,7 @@ export function registerAdminRoutes(t: Ticketloop): void {
   app.get(
     '/api/jobs',
     {
+      config: { role: 'read' },
       schema: {
         tags: ['jobs'],
         summary: 'List jobs, newest first',
@@ -55,6 +56,7 @@ export function registerAdminRoutes(t: Ticketloop): void {
   app.post(
     '/api/jobs/:id/retry',
     {
+      config: { role: 'operator' },
       schema: {
         tags: ['jobs'],
         summary: 'Put a dead-lettered job back in the queue',
@@ -72,6 +74,7 @@ export function registerAdminRoutes(t: Ticketloop): void {
   app.post(
     '/api/jobs/retry-dead',
     {
+      config: { role: 'operator' },
       schema: {
         tags: ['jobs'],
         summary: 'Retry every dead-lettered job',
@@ -87,6 +90,7 @@ export function registerAdminRoutes(t: Ticketloop): void {
   app.get(
     '/api/sync/status',
     {
+      config: { role: 'read' },
       schema: {
         tags: ['sync'],
         summary: 'What each ITSM instance last told us (push, poll or reconcile); stale when quiet too long',
@@ -109,6 +113,7 @@ export function registerAdminRoutes(t: Ticketloop): void {
   app.get(
     '/api/audit/verify',
     {
+      config: { role: 'read' },
       schema: {
         tags: ['audit'],
         summary: 'Verify the audit log hash chain',
@@ -123,5 +128,60 @@ export function registerAdminRoutes(t: Ticketloop): void {
       },
     },
     async () => verifyAudit(t.store.db),
+  );
+  app.get(
+    '/api/audit',
+    {
+      config: { role: 'auditor' },
+      schema: {
+        tags: ['audit'],
+        summary: 'Export audit rows in order, oldest first; page with afterSeq = the last seq seen',
+        querystring: z.object({
+          afterSeq: z.coerce.number().int().min(0).default(0),
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
+          kind: z.enum(['state', 'outbound', 'inbound', 'job', 'admin', 'security']).optional(),
+          actor: z.string().max(200).optional(),
+        }),
+        response: {
+          200: z.object({
+            entries: z.array(
+              z.object({
+                seq: z.number(),
+                at: z.string(),
+                kind: z.string(),
+                actor: z.string(),
+                subject: z.string(),
+                detail: z.unknown(),
+                hash: z.string(),
+              }),
+            ),
+            nextAfterSeq: z.number().nullable(),
+          }),
+        },
+      },
+    },
+    async (req) => {
+      let q = t.store.db
+        .selectFrom('audit_log')
+        .selectAll()
+        .where('seq', '>', req.query.afterSeq)
+        .orderBy('seq')
+        .limit(req.query.limit);
+      if (req.query.kind) q = q.where('kind', '=', req.query.kind);
+      if (req.query.actor) q = q.where('actor', '=', req.query.actor);
+      const rows = await q.execute();
+      return {
+        entries: rows.map((r) => ({
+          seq: Number(r.seq),
+          at: new Date(Number(r.at)).toISOString(),
+          kind: r.kind,
+          actor: r.actor,
+          subject: r.subject,
+          detail: JSON.parse(r.detail) as unknown,
+          hash: r.hash,
+        })),
+        nextAfterSeq: rows.length === req.query.limit ? Number(rows[rows.length - 1].seq) : null,
+      };
+    },
   );
 }
