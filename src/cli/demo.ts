@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -8,7 +9,6 @@ import { buildTicketloop, createLogger, type Ticketloop } from '../app/build.ts'
 import type { DemoContext, DemoSandbox, FlowDemo } from '../app/module.ts';
 import { FLOW_MODULES, ITSM_MODULES } from '../app/registry.ts';
 import type { Config } from '../config/schema.ts';
-import { randomBytes } from 'node:crypto';
 import { ROLES, type Role } from '../identity/roles.ts';
 
 /**
