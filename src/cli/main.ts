@@ -114,8 +114,9 @@ export function program(): Command {
       const app = await buildTicketloop(config, { itsm: ITSM_MODULES, flows: FLOW_MODULES });
       const url = await app.start();
       app.log.info({ url, database: app.store.description }, 'Ticketloop started');
-      // The first start without users: the one-time setup token goes to the operator's terminal too.
-      if (app.identity.setupToken)
+      // The first start without users: the setup token is in a warning on stdout (JSON logs); on a
+      // terminal it is printed plainly too (piped, stdout stays JSON lines).
+      if (app.identity.setupToken && process.stdout.isTTY)
         process.stdout.write(
           `\nFirst start: create the first admin with the one-time setup token\n  ${app.identity.setupToken}\n` +
             `(POST ${app.config.server.publicUrl ?? url}/api/setup/first-admin {"token", "name", "password"}, or: ticketloop users add <name> --role admin)\n\n`,

@@ -61,7 +61,7 @@ const coreShape = {
         .optional(),
       /**
        * Deprecated: one shared bearer token for `/api/…`, accepted as a service token with the admin
-       * role (actor `token:server.apiToken`). Use `ticketloop tokens create --service` instead.
+       * role (actor `token:server.apiToken`). Use `ticketloop tokens create <name> --role …` instead.
        */
       apiToken: secretRef.optional(),
     })

@@ -10,7 +10,7 @@ import { viewOf } from './users.ts';
 
 /**
  * Sign-in and the session: POST /api/auth/login (local accounts), POST /api/auth/logout,
- * GET /api/auth/me, and POST /api/setup/first-admin. Sign-in and setup are the only public
+ * GET /api/auth/me, POST /api/auth/password, and POST /api/setup/first-admin. Sign-in and setup are the only public
  * `/api/` routes; both are rate-limited per client address, and sign-in locks an account after
  * `identity.signIn.maxFailures` wrong passwords.
  */
@@ -113,6 +113,32 @@ export function registerAuthRoutes(d: IdentityRouteDeps): void {
         ...(p.session ? { csrfToken: p.session.csrf } : {}),
         ...(p.expiresAt ? { expiresAt: new Date(p.expiresAt).toISOString() } : {}),
       };
+    },
+  );
+
+  http.post(
+    '/api/auth/password',
+    {
+      config: { role: 'authenticated', selfAudited: true },
+      schema: {
+        tags,
+        summary: 'Change your own password (local accounts, signed in); ends your other sessions',
+        body: z.object({ current: z.string().min(1).max(1024), password: z.string().min(1).max(1024) }).strict(),
+        response: { 200: z.object({ csrfToken: z.string(), expiresAt: z.string() }) },
+      },
+    },
+    async (req, reply) => {
+      const p = principalOf(req);
+      const user = p.session && p.userId ? await identity.users.get(p.userId) : undefined;
+      if (!user || user.source !== 'local')
+        throw new HttpProblem(400, 'invalid', 'sign in with a local account (not a token) to change its password');
+      // The current password is checked like a sign-in: wrong ones count towards the lockout.
+      const checked = await identity.users.signIn(user.name, req.body.current, addressOf(req));
+      if (!checked.ok) throw new HttpProblem(401, 'signin_failed', FAILED);
+      await answer(() => identity.users.update(user.id, { password: req.body.password }, p.actor));
+      const opened = await identity.sessions.open(user.id);
+      setSessionCookie(reply, d.cookie, opened);
+      return { csrfToken: opened.csrf, expiresAt: new Date(opened.expiresAt).toISOString() };
     },
   );
 

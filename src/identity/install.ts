@@ -32,7 +32,7 @@ export async function installIdentity(o: {
   const legacy = o.config.server.apiToken ? resolveSecret(o.config.server.apiToken).reveal() : undefined;
   if (legacy)
     o.log.warn(
-      'server.apiToken is deprecated: it acts as an admin service token "server.apiToken"; create named, expiring tokens with `ticketloop tokens create --service` and remove it',
+      'server.apiToken is deprecated: it acts as an admin service token "server.apiToken"; create named, expiring tokens with `ticketloop tokens create <name> --role …` and remove it',
     );
   const identity = new Identity({ db: o.db, clock: o.clock, config: o.config.identity, legacyApiToken: legacy });
   const cookie = cookiePolicy(o.config.server);

@@ -1,11 +1,12 @@
 /**
  * The identity commands: `ticketloop users add|list|disable|enable|reset-password`,
- * `ticketloop tokens create|list|revoke`, and `ticketloop start` printing the first-admin setup
+ * `ticketloop tokens create|list|revoke`, and `ticketloop start` putting the first-admin setup
  * token on stdout when there is no user.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,23 +71,25 @@ test('users and tokens from the command line; every change audited as cli:<os us
   }
 });
 
-test('ticketloop start with no user prints the one-time setup token on stdout', async () => {
+test('ticketloop start with no user puts the one-time setup token on stdout (a warning; stdout stays JSON lines)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tl-cli-start-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'start', '--port', '0'], {
-    env: { ...process.env, TICKETLOOP_CONFIG: '', DATABASE_URL: '', TICKETLOOP_DATA_DIR: dir, LOG_LEVEL: 'error' },
+    env: { ...process.env, TICKETLOOP_CONFIG: '', DATABASE_URL: '', TICKETLOOP_DATA_DIR: dir, LOG_LEVEL: 'warn' },
   });
   try {
-    let out = '';
-    const token = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => {
-        out += d;
-        const m = /^\s+(tlsetup_[\w-]{43})$/m.exec(out);
-        if (m) resolve(m[1]);
+    const warning = await new Promise<{ level: number; msg: string }>((resolve, reject) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const entry = JSON.parse(line) as { level: number; msg: string };
+        if (/tlsetup_/.test(entry.msg)) resolve(entry);
       });
-      child.once('exit', (code) => reject(new Error(`exited ${code} before printing a setup token:\n${out}`)));
+      child.once('exit', (code) => reject(new Error(`exited ${code} before logging a setup token`)));
     });
-    assert.match(out, /First start: create the first admin/);
-    assert.match(token, /^tlsetup_/);
+    assert.equal(warning.level, 40);
+    assert.match(warning.msg, /No user exists yet/);
+    assert.match(
+      warning.msg,
+      /curl -X POST http:\/\/127\.0\.0\.1:\d+\/api\/setup\/first-admin .*"token":"tlsetup_[\w-]{43}"/,
+    );
   } finally {
     const exited = once(child, 'exit');
     child.kill('SIGTERM');

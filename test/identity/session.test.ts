@@ -100,6 +100,27 @@ describe('sessions and CSRF', () => {
     assert.equal((await fetch(`${url}/api/auth/me`, { headers: { cookie } })).status, 401);
   });
 
+  test('changing your own password needs the current one and ends your other sessions', async () => {
+    const u = await userFor(app, 'auditor', 'old password 12345');
+    const phone = await signIn(url, u.name, u.password);
+    const web = await signIn(url, u.name, u.password);
+    const change = (current: string) =>
+      fetch(`${url}/api/auth/password`, {
+        method: 'POST',
+        headers: { cookie: web.cookie, 'x-csrf-token': web.csrf, 'content-type': 'application/json' },
+        body: JSON.stringify({ current, password: 'new password 67890' }),
+      });
+    assert.equal((await change('not the old one')).status, 401);
+    const ok = await change('old password 12345');
+    assert.equal(ok.status, 200);
+    const fresh = ok.headers.getSetCookie()[0].split(';')[0];
+    const me = (cookie: string) => fetch(`${url}/api/auth/me`, { headers: { cookie } }).then((r) => r.status);
+    assert.equal(await me(phone.cookie), 401, 'the other session ended');
+    assert.equal(await me(fresh), 200, 'the browser that changed it gets a new session');
+    await assert.rejects(signIn(url, u.name, 'old password 12345'));
+    await signIn(url, u.name, 'new password 67890');
+  });
+
   test('idle and absolute expiry follow the app clock; disabling a user ends their sessions', async () => {
     const u = await userFor(app, 'auditor');
     const me = (cookie: string) => fetch(`${url}/api/auth/me`, { headers: { cookie } }).then((r) => r.status);
