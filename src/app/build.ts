@@ -80,6 +80,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     redact: {
       paths: [
         'req.headers.authorization',
+        'req.headers.cookie',
+        'req.headers["x-csrf-token"]',
         'req.headers["x-sn-apikey"]',
         '*.password',
         '*.clientSecret',
@@ -129,6 +131,7 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
   const http = await createHttpServer({
     logger: log,
     bodyLimit: config.server.bodyLimitBytes,
+    trustProxy: config.server.trustProxy,
     openapi: openapiAccess(cookiePolicy(config.server)),
     metrics,
     readiness: {

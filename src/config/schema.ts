@@ -64,6 +64,11 @@ const coreShape = {
        * role (actor `token:server.apiToken`). Use `ticketloop tokens create <name> --role …` instead.
        */
       apiToken: secretRef.optional(),
+      /**
+       * Behind a reverse proxy: `true` (trust every hop) or the proxies' addresses (CIDR allowed). The
+       * client address then comes from X-Forwarded-For: sign-in limits and audit use it.
+       */
+      trustProxy: z.union([z.boolean(), z.array(z.string().min(1))]).default(false),
     })
     .strict()
     .prefault({}),

@@ -56,6 +56,8 @@ export interface Readiness {
 export interface HttpServerOptions {
   logger: Logger;
   bodyLimit: number;
+  /** Behind a reverse proxy: trust its X-Forwarded-For (client address for sign-in limits and audit). */
+  trustProxy?: boolean | string[];
   metrics?: Metrics;
   readiness?: Readiness;
   /** Access control in /openapi.json: the security schemes, and each route's role and `security`. */
@@ -71,6 +73,7 @@ export async function createHttpServer(o: HttpServerOptions): Promise<App> {
   const app = Fastify({
     loggerInstance: o.logger,
     bodyLimit: o.bodyLimit,
+    trustProxy: o.trustProxy ?? false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();

@@ -122,7 +122,7 @@ function pathOf(req: FastifyRequest): string {
 /** Install the plugins and hooks; returns the routes declared so far and from now on. */
 export async function installGuard(app: App, o: GuardOptions): Promise<DeclaredRoute[]> {
   await app.register(cookie);
-  // Limits only where a route asks (`config.rateLimit`): sign-in and setup.
+  // Limits only where a route asks (`config.rateLimit`): sign-in, setup and the OpenID routes.
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: (_req, ctx) =>

@@ -7,7 +7,7 @@ import type { App } from '../http/server.ts';
 import type { Database } from '../store/schema.ts';
 import { registerAdminIdentityRoutes } from './admin-routes.ts';
 import { registerAuthRoutes } from './auth-routes.ts';
-import { cookiePolicy, installGuard, type DeclaredRoute } from './guard.ts';
+import { cookiePolicy, installGuard, isLoopback, type DeclaredRoute } from './guard.ts';
 import { Identity } from './identity.ts';
 import { registerOidcRoutes } from './oidc.ts';
 
@@ -41,7 +41,13 @@ export async function installIdentity(o: {
   registerAuthRoutes(deps);
   registerAdminIdentityRoutes(deps);
   if (o.config.identity.oidc)
-    registerOidcRoutes({ ...deps, oidc: o.config.identity.oidc, publicUrl: o.config.server.publicUrl, log: o.log });
+    registerOidcRoutes({
+      ...deps,
+      oidc: o.config.identity.oidc,
+      publicUrl: o.config.server.publicUrl,
+      loopback: isLoopback(o.config.server.host),
+      log: o.log,
+    });
   return { identity, routes };
 }
 

@@ -32,12 +32,16 @@ const LOCAL_PATH = /^\/(?![/\\])[^\\\s]*$/;
 export interface OidcDeps extends IdentityRouteDeps {
   oidc: OidcConfig;
   publicUrl?: string;
+  /** Listening on a loopback address: coming back to it is right (local use, the demo). */
+  loopback: boolean;
   log: Logger;
 }
 
 /** Roles from the user's groups, by the configured mapping. */
 export function rolesFromGroups(groups: readonly string[], mapping: Record<string, readonly Role[]>): Role[] {
-  const wanted = groups.flatMap((g) => mapping[g] ?? mapping[g.toLowerCase()] ?? []);
+  // Object ids compare case-insensitively (the portal shows them lower case; configurations vary).
+  const byId = new Map(Object.entries(mapping).map(([id, roles]) => [id.toLowerCase(), roles]));
+  const wanted = groups.flatMap((g) => byId.get(g.toLowerCase()) ?? []);
   return [...new Set(wanted.filter(isRole))];
 }
 
@@ -85,10 +89,17 @@ export function registerOidcRoutes(d: OidcDeps): void {
     throw new HttpProblem(status, code, `sign-in with ${oidc.displayName} failed: ${reason}`);
   }
 
+  // Both are anonymous and write a row or an audit entry: limited per address like password sign-in.
+  const limited = { max: identity.config.signIn.perAddressPerMinute, timeWindow: 60_000 };
+  if (!oidc.redirectUri && !d.publicUrl && !d.loopback)
+    d.log.warn(
+      `identity.oidc: set server.publicUrl (or identity.oidc.redirectUri): without it the sign-in comes back to the address Ticketloop listens on (${OIDC_CALLBACK})`,
+    );
+
   http.get(
     OIDC_START,
     {
-      config: { role: 'public' },
+      config: { role: 'public', rateLimit: limited },
       schema: {
         tags: ['auth'],
         summary: `Sign in with ${oidc.displayName}: redirects to the identity provider`,
@@ -138,7 +149,7 @@ export function registerOidcRoutes(d: OidcDeps): void {
   http.get(
     OIDC_CALLBACK,
     {
-      config: { role: 'public' },
+      config: { role: 'public', rateLimit: limited },
       schema: {
         tags: ['auth'],
         summary: `Where ${oidc.displayName} sends the browser back; opens the session`,
@@ -204,6 +215,8 @@ export function registerOidcRoutes(d: OidcDeps): void {
       );
       if (!r.ok)
         throw new HttpProblem(403, 'signin_refused', `${name || 'this account'} has no Ticketloop role or is disabled`);
+      const old = req.cookies[d.cookie.name];
+      if (old) await identity.sessions.close(old);
       setSessionCookie(reply, d.cookie, await identity.sessions.open(r.user.id));
       return reply.redirect(flow.return_to, 302);
     },

@@ -238,6 +238,11 @@ export class Users {
       });
     return inTransaction(this.d.db, async (trx): Promise<SignInResult> => {
       if (!user || user.source !== 'local') return fail(trx, 'unknown account').then(() => ({ ok: false }));
+      // The state as of now (another attempt may have locked the account while argon2 ran).
+      const fresh = await trx.selectFrom('identity_user').selectAll().where('id', '=', user.id).executeTakeFirst();
+      if (!fresh || fresh.password_hash !== user.password_hash)
+        return fail(trx, 'changed meanwhile').then(() => ({ ok: false }));
+      Object.assign(user, fresh);
       if (Number(user.disabled)) return fail(trx, 'disabled').then(() => ({ ok: false }));
       if (user.locked_until !== null && Number(user.locked_until) > now)
         return fail(trx, 'locked', { lockedUntil: iso(user.locked_until) }).then(() => ({ ok: false }));

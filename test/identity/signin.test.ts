@@ -193,3 +193,37 @@ describe('sign-in limits', () => {
     assert.equal(body.error?.code, 'rate_limited');
   });
 });
+
+test('behind a trusted proxy the limit and the audit use the forwarded client address', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tl-proxy-'));
+  const config = validateConfig(
+    {
+      dataDir: dir,
+      server: { host: '127.0.0.1', port: 0, trustProxy: ['127.0.0.1'] },
+      identity: { signIn: { perAddressPerMinute: 2 } },
+    },
+    'test',
+  );
+  const app = await buildTicketloop(config, { logger: createLogger('silent'), itsm: ITSM_MODULES, flows: [] });
+  try {
+    const attempt = async (from: string) =>
+      (
+        await app.http.inject({
+          method: 'POST',
+          url: '/api/auth/login',
+          headers: { 'x-forwarded-for': from },
+          payload: { name: 'nobody', password: 'nothing' },
+        })
+      ).statusCode;
+    assert.deepEqual(
+      [await attempt('203.0.113.7'), await attempt('203.0.113.7'), await attempt('203.0.113.7')],
+      [401, 401, 429],
+    );
+    assert.equal(await attempt('198.51.100.9'), 401, 'another client has its own count');
+    const froms = (await securityEvents(app)).map((e) => e.from);
+    assert.ok(froms.includes('203.0.113.7') && froms.includes('198.51.100.9'), String(froms));
+  } finally {
+    await app.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
