@@ -45,3 +45,31 @@ export const DEMO_USERS = [
     mail: 'nestor.wilke@ticketloopsandbox.onmicrosoft.com',
   },
 ].map((u) => ({ ...u, userPrincipalName: u.mail }));
+
+/** Groups of the demo tenant: Ticketloop's sign-in maps them to roles (the demo configuration does). */
+export const DEMO_GROUPS = [
+  {
+    id: 'b7a1e000-0001-4c1a-9a11-5a4db0c1e7a1',
+    displayName: 'Ticketloop Admins',
+    members: ['a1b2c3d4-0001-4e5f-8a9b-0c1d2e3f4a01'],
+  },
+  {
+    id: 'b7a1e000-0002-4c1a-9a11-5a4db0c1e7a1',
+    displayName: 'Ticketloop Operators',
+    members: ['a1b2c3d4-0002-4e5f-8a9b-0c1d2e3f4a02'],
+  },
+  {
+    id: 'b7a1e000-0003-4c1a-9a11-5a4db0c1e7a1',
+    displayName: 'Ticketloop Auditors',
+    members: ['a1b2c3d4-0003-4e5f-8a9b-0c1d2e3f4a03'],
+  },
+  {
+    // Everyone, and mapped to nothing: Nestor Wilke is only here, so he may not sign in to Ticketloop.
+    id: 'b7a1e000-0004-4c1a-9a11-5a4db0c1e7a1',
+    displayName: 'All Staff',
+    members: DEMO_USERS.map((u) => u.id),
+  },
+];
+
+/** Where Ticketloop's sign-in comes back; any port on a loopback host is accepted, as Entra does. */
+export const TICKETLOOP_REDIRECT_URIS = ['http://localhost/auth/oidc/callback', 'http://127.0.0.1/auth/oidc/callback'];

@@ -1,8 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { decodeProtectedHeader, errors as joseErrors, importX509, jwtVerify } from 'jose';
 import { TENANT_DOMAIN } from './constants.ts';
+import { AadFailure, aadError } from './aad.ts';
 import type { Entra, EntraApp, RegisterAppInput } from './entra.ts';
+import type { SignIn } from './signin.ts';
+
+export { aadError };
 
 /**
  * Entra's HTTP surface: v2 and v1 token endpoints (client credentials with a secret, HTTP Basic
@@ -10,37 +13,7 @@ import type { Entra, EntraApp, RegisterAppInput } from './entra.ts';
  * the admin endpoints that register apps.
  */
 
-type Form = Record<string, string | undefined>;
-
-/** The AADSTS error body, as login.microsoftonline.com sends it. */
-export function aadError(now: number, error: string, code: number, message: string) {
-  const trace = randomUUID();
-  const correlation = randomUUID();
-  const timestamp = new Date(now)
-    .toISOString()
-    .replace('T', ' ')
-    .replace(/\.\d+Z$/, 'Z');
-  return {
-    error,
-    error_description: `AADSTS${code}: ${message} Trace ID: ${trace} Correlation ID: ${correlation} Timestamp: ${timestamp}`,
-    error_codes: [code],
-    timestamp,
-    trace_id: trace,
-    correlation_id: correlation,
-    error_uri: `https://login.microsoftonline.com/error?code=${code}`,
-  };
-}
-
-class AadFailure extends Error {
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+export type Form = Record<string, string | undefined>;
 
 const OIDC_SCOPES = new Set(['openid', 'profile', 'offline_access', 'email']);
 
@@ -55,7 +28,8 @@ function basicAuth(req: FastifyRequest): { id?: string; secret?: string } {
   return { id: dec(decoded.slice(0, i)), secret: dec(decoded.slice(i + 1)) };
 }
 
-export function registerEntraRoutes(app: FastifyInstance, entra: Entra): void {
+/** `signIn` adds the authorization_code grant (sign-in of users: signin.ts). */
+export function registerEntraRoutes(app: FastifyInstance, entra: Entra, signIn?: SignIn): void {
   const host = () => entra.authorityHost;
   const missing = (p: string) =>
     new AadFailure(400, 'invalid_request', 900144, `The request body must contain the following parameter: '${p}'.`);
@@ -119,6 +93,58 @@ export function registerEntraRoutes(app: FastifyInstance, entra: Entra): void {
     throw bad(700027, `Client assertion failed signature validation. (${(lastError as Error)?.message ?? 'invalid'})`);
   }
 
+  /** The calling client: its id, registration and how it proved itself (acr 1 secret, 2 certificate). */
+  async function authenticateClient(
+    req: FastifyRequest,
+    form: Form,
+    tenant: string,
+  ): Promise<{ clientId: string; client: EntraApp; acr: '1' | '2' }> {
+    const basic = basicAuth(req);
+    const clientId = (form.client_id ?? basic.id)?.toLowerCase();
+    if (!clientId) throw missing('client_id');
+    const client = entra.getApp(clientId);
+    if (!client) {
+      throw new AadFailure(
+        400,
+        'unauthorized_client',
+        700016,
+        `Application with identifier '${clientId}' was not found in the directory '${TENANT_DOMAIN}'.`,
+      );
+    }
+    let acr: '1' | '2' = '1';
+    if (form.client_assertion) {
+      if (form.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
+        throw new AadFailure(
+          400,
+          'invalid_request',
+          50027,
+          "client_assertion_type must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
+        );
+      }
+      await verifyAssertion(client, form.client_assertion, tenant);
+      acr = '2';
+    } else {
+      const secret = form.client_secret ?? basic.secret;
+      if (!secret) {
+        throw new AadFailure(
+          401,
+          'invalid_client',
+          7000218,
+          "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        );
+      }
+      if (!entra.checkSecret(client, secret)) {
+        throw new AadFailure(
+          401,
+          'invalid_client',
+          7000215,
+          `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
+        );
+      }
+    }
+    return { clientId, client, acr };
+  }
+
   async function token(req: FastifyRequest<{ Params: { tenant: string } }>, reply: FastifyReply, v: 1 | 2) {
     try {
       const tenant = req.params.tenant;
@@ -135,7 +161,10 @@ export function registerEntraRoutes(app: FastifyInstance, entra: Entra): void {
           ? (req.body as Form)
           : {};
       if (!form.grant_type) throw missing('grant_type');
-      if (form.grant_type !== 'client_credentials') {
+      if (
+        form.grant_type !== 'client_credentials' &&
+        !(form.grant_type === 'authorization_code' && signIn && v === 2)
+      ) {
         throw new AadFailure(
           400,
           'unsupported_grant_type',
@@ -143,48 +172,10 @@ export function registerEntraRoutes(app: FastifyInstance, entra: Entra): void {
           `The app requested an unsupported grant type '${form.grant_type}'.`,
         );
       }
-      const basic = basicAuth(req);
-      const clientId = (form.client_id ?? basic.id)?.toLowerCase();
-      if (!clientId) throw missing('client_id');
-      const client = entra.getApp(clientId);
-      if (!client) {
-        throw new AadFailure(
-          400,
-          'unauthorized_client',
-          700016,
-          `Application with identifier '${clientId}' was not found in the directory '${TENANT_DOMAIN}'.`,
-        );
-      }
-      let acr: '1' | '2' = '1';
-      if (form.client_assertion) {
-        if (form.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
-          throw new AadFailure(
-            400,
-            'invalid_request',
-            50027,
-            "client_assertion_type must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
-          );
-        }
-        await verifyAssertion(client, form.client_assertion, tenant);
-        acr = '2';
-      } else {
-        const secret = form.client_secret ?? basic.secret;
-        if (!secret) {
-          throw new AadFailure(
-            401,
-            'invalid_client',
-            7000218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-          );
-        }
-        if (!entra.checkSecret(client, secret)) {
-          throw new AadFailure(
-            401,
-            'invalid_client',
-            7000215,
-            `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
-          );
-        }
+      const { clientId, client, acr } = await authenticateClient(req, form, tenant);
+      if (form.grant_type === 'authorization_code') {
+        reply.header('cache-control', 'no-store, no-cache').header('pragma', 'no-cache');
+        return await signIn!.redeem(client, form);
       }
       let resource: string;
       if (v === 2) {
@@ -288,6 +279,11 @@ export function registerEntraRoutes(app: FastifyInstance, entra: Entra): void {
         'ver',
         'uti',
         'idtyp',
+        'name',
+        'preferred_username',
+        'email',
+        'groups',
+        'nonce',
       ],
       kerberos_endpoint: `${base}/kerberos`,
       tenant_region_scope: 'EU',
@@ -367,6 +363,7 @@ export function registerEntraRoutes(app: FastifyInstance, entra: Entra): void {
     appRoles: a.appRoles,
     accessTokenAcceptedVersion: a.accessTokenAcceptedVersion,
     identifierUris: a.identifierUris,
+    redirectUris: a.redirectUris ?? [],
     secrets: a.secretHashes.length,
     certificates: a.certificates.map((c) => ({ x5t: c.x5t, 'x5t#S256': c.x5tS256 })),
   });

@@ -10,6 +10,7 @@ import {
   GRAPH_RESOURCE,
   TENANT_DOMAIN,
   TICKETLOOP_APP,
+  TICKETLOOP_REDIRECT_URIS,
 } from './constants.ts';
 
 /**
@@ -31,6 +32,8 @@ export interface EntraApp {
   /** When this app is itself a resource: 1 → v1 tokens (aud as requested, sts.windows.net issuer), 2 → v2. */
   accessTokenAcceptedVersion: 1 | 2;
   identifierUris: string[];
+  /** Where authorization codes may be sent (sign-in); a loopback URI matches any port. */
+  redirectUris?: string[];
   createdAt: string;
 }
 
@@ -43,6 +46,7 @@ export interface RegisterAppInput {
   displayName?: string;
   accessTokenAcceptedVersion?: 1 | 2;
   identifierUris?: string[];
+  redirectUris?: string[];
 }
 
 export interface IssueTokenOptions {
@@ -87,13 +91,18 @@ export class Entra {
     readonly clock: OffsetClock,
     readonly tenantId: string,
   ) {
-    if (!store.get(APPS, TICKETLOOP_APP.clientId)) {
+    const ticketloop = store.get<EntraApp>(APPS, TICKETLOOP_APP.clientId);
+    if (!ticketloop) {
       this.registerApp({
         clientId: TICKETLOOP_APP.clientId,
         clientSecret: TICKETLOOP_APP.clientSecret,
         displayName: TICKETLOOP_APP.displayName,
         roles: [EM_READWRITE],
+        redirectUris: TICKETLOOP_REDIRECT_URIS,
       });
+    } else if (!ticketloop.redirectUris) {
+      // A sandbox created before sign-in existed.
+      store.put(APPS, ticketloop.clientId, { ...ticketloop, redirectUris: TICKETLOOP_REDIRECT_URIS });
     }
   }
 
@@ -154,6 +163,7 @@ export class Entra {
     if (input.displayName) app.displayName = input.displayName;
     if (input.accessTokenAcceptedVersion) app.accessTokenAcceptedVersion = input.accessTokenAcceptedVersion;
     if (input.identifierUris) app.identifierUris = input.identifierUris;
+    if (input.redirectUris) app.redirectUris = input.redirectUris;
     this.store.put(APPS, clientId, app);
     return { app, clientSecret };
   }

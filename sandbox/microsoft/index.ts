@@ -8,11 +8,12 @@ import { loadSigningKeys } from './keys.ts';
 import { Entra, type IssueTokenOptions } from './entra.ts';
 import { aadError, registerEntraRoutes } from './entra-routes.ts';
 import { GraphFailure, graphError, sendGraphFailure } from './graph-http.ts';
-import { DEMO_USERS, TENANT_ID, TICKETLOOP_APP } from './constants.ts';
+import { DEMO_GROUPS, DEMO_USERS, TENANT_ID, TICKETLOOP_APP } from './constants.ts';
 import { EmEngine } from './callouts.ts';
 import { registerGraphEm } from './graph-em.ts';
 import { registerResume } from './resume.ts';
 import { C } from './em-model.ts';
+import { SignIn } from './signin.ts';
 
 /**
  * The Microsoft sandbox: Entra ID (tokens, discovery, keys) and Microsoft Graph entitlement
@@ -34,6 +35,8 @@ export interface MicrosoftSandbox {
   graphUrl: string;
   tenantId: string;
   apps: { ticketloop: { clientId: string; clientSecret: string } };
+  /** The demo groups (sign-in puts their ids in the ID token's `groups`). */
+  groups: { id: string; displayName: string }[];
   entra: {
     verifyAccessToken(token: string, o: { audience: string | string[] }): Promise<Record<string, unknown>>;
     issueToken(o: IssueTokenOptions): Promise<string>;
@@ -113,7 +116,9 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
   });
 
   let baseUrl = '';
-  registerEntraRoutes(app, entra);
+  const signIn = new SignIn(entra, store);
+  registerEntraRoutes(app, entra, signIn);
+  signIn.register(app);
   registerGraphEm(app, { store, entra, engine, clock }, () => baseUrl);
   registerResume(app, { store, entra, engine, clock });
   registerClock(app, clock, () => engine.checkTimeouts());
@@ -127,6 +132,7 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
     graphUrl: baseUrl,
     tenantId: TENANT_ID,
     apps: { ticketloop: { clientId: TICKETLOOP_APP.clientId, clientSecret: TICKETLOOP_APP.clientSecret } },
+    groups: DEMO_GROUPS.map(({ id, displayName }) => ({ id, displayName })),
     entra: {
       verifyAccessToken: (token, v) => entra.verifyAccessToken(token, v),
       issueToken: (t) => entra.issueToken(t),

@@ -8,6 +8,9 @@ import { systemClock, type Clock } from '../engine/clock.ts';
 import { Engine } from '../engine/engine.ts';
 import { registerAdminRoutes } from '../http/admin.ts';
 import { createHttpServer, type App } from '../http/server.ts';
+import { cookiePolicy, openapiAccess, type DeclaredRoute } from '../identity/guard.ts';
+import type { Identity } from '../identity/identity.ts';
+import { announceSetup, installIdentity } from '../identity/install.ts';
 import type { ItsmModule } from '../itsm/port.ts';
 import { TicketWatch } from '../itsm/watch.ts';
 import { verifyAudit, type AuditVerifyResult } from '../store/audit-verify.ts';
@@ -49,6 +52,10 @@ export interface Ticketloop {
   connections: Connections;
   /** Ticket changes (push, poll, reconcile) routed to flows by correlation key. */
   watch: TicketWatch;
+  /** Users, sessions, API tokens; the access control every `/api/` route goes through. */
+  identity: Identity;
+  /** Every `/api/` route with the role it declared. */
+  apiRoutes: DeclaredRoute[];
   /** The ITSM adapter modules (their connection schemas validate integrations created over the API). */
   itsmModules: ItsmModule[];
   /** This flow's enabled and disabled integrations from the configuration file. */
@@ -83,6 +90,8 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     redact: {
       paths: [
         'req.headers.authorization',
+        'req.headers.cookie',
+        'req.headers["x-csrf-token"]',
         'req.headers["x-sn-apikey"]',
         '*.password',
         '*.clientSecret',
@@ -154,7 +163,8 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
       connectionMs: config.server.connectionTimeoutMs,
       keepAliveMs: config.server.keepAliveTimeoutMs,
     },
-    apiToken: config.server.apiToken ? resolveSecret(config.server.apiToken).reveal() : undefined,
+    trustProxy: config.server.trustProxy,
+    openapi: openapiAccess(cookiePolicy(config.server)),
     metrics,
     readiness: {
       async check() {
@@ -179,6 +189,8 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
       },
     },
   });
+  // Before any other route: every /api/ route registered after this goes through its access control.
+  const { identity, routes: apiRoutes } = await installIdentity({ http, db: store.db, clock, log, config });
   const secrets = new SecretStore(store.db, store.keys);
   const outbound = new OutboundAudit(store, clock, workerId, metrics, log);
   const checkpoints = new AuditCheckpointer({
@@ -215,6 +227,8 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
     verifyAudit: () => verifyAudit(store.db, store.keys, { checkpoints: [checkpointFile(dataDir)] }),
     connections,
     watch,
+    identity,
+    apiRoutes,
     itsmModules: o.itsm,
     integrations: <I extends IntegrationConfig>(type: string) =>
       config.integrations.filter((i) => i.type === type) as I[],
@@ -234,7 +248,11 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
       checkpoints.start();
       const addr = http.server.address();
       const port = typeof addr === 'object' && addr ? addr.port : config.server.port;
-      return `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
+      const url = `http://${config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host}:${port}`;
+      await identity.sessions.sweep();
+      const setup = await announceSetup(identity, config.server.publicUrl ?? url);
+      if (setup) log.warn(setup);
+      return url;
     },
     async stop() {
       await http.close();

@@ -75,6 +75,8 @@ export interface DemoSandbox {
     graphUrl: string;
     tenantId: string;
     apps: { ticketloop: { clientId: string; clientSecret: string } };
+    /** Directory groups (`Ticketloop Admins`, …) the demo maps to roles for sign-in. */
+    groups: { id: string; displayName: string }[];
   };
   azure: {
     baseUrl: string;

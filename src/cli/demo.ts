@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
@@ -8,6 +10,7 @@ import type { DemoContext, DemoSandbox, FlowDemo } from '../app/module.ts';
 import { FLOW_MODULES, ITSM_MODULES } from '../app/registry.ts';
 import type { Config } from '../config/schema.ts';
 import { ensurePrivateDir, ensurePrivateFile } from '../store/files.ts';
+import { ROLES, type Role } from '../identity/roles.ts';
 
 /**
  * `npm start` / `ticketloop demo`: start the sandbox and Ticketloop wired to it, then let each
@@ -47,6 +50,42 @@ export function sandboxConnections(s: DemoSandbox) {
   };
 }
 
+/** Sign-in with the sandbox's Entra ID: its demo groups mapped to roles. */
+export function sandboxSignIn(s: DemoSandbox) {
+  const ms = s.microsoft;
+  const role: Record<string, Role> = {
+    'Ticketloop Admins': 'admin',
+    'Ticketloop Operators': 'operator',
+    'Ticketloop Auditors': 'auditor',
+  };
+  return {
+    tenantId: ms.tenantId,
+    clientId: ms.apps.ticketloop.clientId,
+    clientSecret: ms.apps.ticketloop.clientSecret,
+    authorityHost: ms.authorityHost,
+    caFile: s.tls.caPath,
+    displayName: 'the sandbox Entra ID',
+    groups: Object.fromEntries(ms.groups.filter((g) => role[g.displayName]).map((g) => [g.id, [role[g.displayName]]])),
+  };
+}
+
+/**
+ * One local account per role (`demo-admin`, `demo-operator`, …), each with a fresh random password
+ * at every demo start (an account from an earlier run gets a new one).
+ */
+export async function demoAccounts(app: Ticketloop): Promise<{ name: string; role: Role; password: string }[]> {
+  const out: { name: string; role: Role; password: string }[] = [];
+  for (const role of ROLES) {
+    const name = `demo-${role}`;
+    const password = randomBytes(12).toString('base64url');
+    const existing = await app.identity.users.byName(name);
+    if (existing) await app.identity.users.update(existing.id, { password, disabled: false }, 'demo');
+    else await app.identity.users.create({ name, displayName: `Demo ${role}`, password, roles: [role] }, 'demo');
+    out.push({ name, role, password });
+  }
+  return out;
+}
+
 /** The user's configuration plus the sandbox connections and every flow's demo integrations. */
 export function sandboxConfig(base: Record<string, any>, s: DemoSandbox, demos: FlowDemo[]): Config {
   const c = sandboxConnections(s);
@@ -60,6 +99,7 @@ export function sandboxConfig(base: Record<string, any>, s: DemoSandbox, demos: 
       ],
       integrations: [...(base.integrations ?? []), ...demos.flatMap((d) => d.integrations(s))],
       microsoft: base.microsoft ?? c.microsoft,
+      identity: { ...(base.identity ?? {}), oidc: base.identity?.oidc ?? sandboxSignIn(s) },
     },
     'embedded defaults + sandbox',
   );
@@ -135,10 +175,17 @@ export async function runDemo(raw: Record<string, any>, base: Config, o: { auto:
   const config = sandboxConfig(raw, sandbox, demos);
   const { log, file } = demoLogger(config);
   const app = await buildTicketloop(config, { itsm: ITSM_MODULES, flows: FLOW_MODULES, logger: log });
+  // Before start: with accounts in place no first-admin setup token is issued.
+  const accounts = await demoAccounts(app);
   const url = await app.start();
   say(`Ticketloop ${url}  (store: ${app.store.description})`);
   say(`service log ${file}  (warnings and errors are shown here too)`);
   say(`API docs ${url}/openapi.json   metrics ${url}/metrics`);
+  say(`Sign in (POST ${url}/api/auth/login {"name","password"}) — one account per role, new passwords each start:`);
+  for (const a of accounts) say(`  ${a.name.padEnd(16)} ${a.password}`);
+  say(
+    `or with the sandbox Entra ID: ${url}/auth/oidc/start — Adele Vance (admin), Alex Wilber (operator), Megan Bowen (auditor)`,
+  );
   const kinds = await connectSandboxWebhooks(app, sandbox, url);
   say(
     `ServiceNow pushes changes of ${kinds.join(', ')} to ${url}/webhooks/servicenow/sandbox (HMAC-signed); polled every 5 s as the backstop`,

@@ -13,6 +13,7 @@ import type { Config } from '../config/schema.ts';
 import { systemClock } from '../engine/clock.ts';
 import { registerAuditCommands } from './audit.ts';
 import { registerSecretsCommands } from './secrets.ts';
+import { registerIdentityCommands } from './identity.ts';
 import { registerSetupCommands } from './setup.ts';
 
 function fail(message: string, code = 1): never {
@@ -114,6 +115,13 @@ export function program(): Command {
       const app = await buildTicketloop(config, { itsm: ITSM_MODULES, flows: FLOW_MODULES });
       const url = await app.start();
       app.log.info({ url, database: app.store.description }, 'Ticketloop started');
+      // The first start without users: the setup token is in a warning on stdout (JSON logs); on a
+      // terminal it is printed plainly too (piped, stdout stays JSON lines).
+      if (app.identity.setupToken && process.stdout.isTTY)
+        process.stdout.write(
+          `\nFirst start: create the first admin with the one-time setup token\n  ${app.identity.setupToken}\n` +
+            `(POST ${app.config.server.publicUrl ?? url}/api/setup/first-admin {"token", "name", "password"}, or: ticketloop users add <name> --role admin)\n\n`,
+        );
       // In the background: a wrong secret or a missing permission is one warning line now, not job retries later.
       void app.checkConnections({ log: true }).catch((e) => app.log.error({ err: e }, 'connection check failed'));
       const shutdown = async (signal: string) => {
@@ -234,6 +242,7 @@ ${formatChecks(results)}
   registerSetupCommands(cli, (file) => loaded(file));
   registerSecretsCommands(cli, (file) => loaded(file));
   registerAuditCommands(cli, (file) => loaded(file));
+  registerIdentityCommands(cli, (file) => loaded(file));
 
   // A command group without its subcommand shows its help (and is a usage error).
   for (const group of [configCommand, jobs]) group.action(() => group.help({ error: true }));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ENGINE_DEFAULTS } from '../engine/defaults.ts';
+import { identityConfig } from '../identity/config.ts';
 import { microsoftConnection, secretRef } from './common.ts';
 
 /**
@@ -64,8 +65,16 @@ const coreShape = {
         .url({ protocol: /^https?$/ })
         .transform((u) => u.replace(/\/+$/, ''))
         .optional(),
-      /** Bearer token the operator API (`/api/…`) requires; mandatory when listening beyond loopback. */
+      /**
+       * Deprecated: one shared bearer token for `/api/…`, accepted as a service token with the admin
+       * role (actor `token:server.apiToken`). Use `ticketloop tokens create <name> --role …` instead.
+       */
       apiToken: secretRef.optional(),
+      /**
+       * Behind a reverse proxy: `true` (trust every hop) or the proxies' addresses (CIDR allowed). The
+       * client address then comes from X-Forwarded-For: sign-in limits and audit use it.
+       */
+      trustProxy: z.union([z.boolean(), z.array(z.string().min(1))]).default(false),
     })
     .strict()
     .prefault({}),
@@ -134,6 +143,8 @@ const coreShape = {
     })
     .strict()
     .prefault({}),
+  /** Users, sessions, API tokens and sign-in (src/identity/, docs/identity.md). */
+  identity: identityConfig.prefault({}),
 };
 
 export type CoreConfig = z.infer<z.ZodObject<typeof coreShape>>;
@@ -181,12 +192,6 @@ export function buildConfigSchema(
     })
     .strict()
     .superRefine((raw: Record<string, any>, ctx) => {
-      if (!raw.server.apiToken && !isLoopback(raw.server.host))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['server', 'apiToken'],
-          message: `required when server.host (${raw.server.host}) is not a loopback address: the operator API under /api would be open to the network`,
-        });
       const names = new Set<string>();
       (raw.itsm as { name: string }[]).forEach((conn, n) => {
         if (names.has(conn.name))
@@ -261,8 +266,4 @@ export function buildConfigSchema(
       for (const k of Object.keys(coreShape)) out[k] = raw[k];
       return { ...(out as CoreConfig), itsm, integrations };
     }) as unknown as z.ZodType<Config>;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -3,7 +3,7 @@ import { listJobs, retryDeadJobs } from '../engine/jobs.ts';
 import type { Ticketloop } from '../app/build.ts';
 import { HttpProblem } from './server.ts';
 
-/** Operator API: jobs (list, dead letters, retry) and audit verification. */
+/** Operator API: jobs (list, dead letters, retry), audit verification and export. */
 
 const jobView = z.object({
   id: z.string(),
@@ -22,6 +22,7 @@ export function registerAdminRoutes(t: Ticketloop): void {
   app.get(
     '/api/jobs',
     {
+      config: { role: 'read' },
       schema: {
         tags: ['jobs'],
         summary: 'List jobs, newest first',
@@ -54,6 +55,7 @@ export function registerAdminRoutes(t: Ticketloop): void {
   app.post(
     '/api/jobs/:id/retry',
     {
+      config: { role: 'operator' },
       schema: {
         tags: ['jobs'],
         summary: 'Put a dead-lettered job back in the queue',
@@ -71,6 +73,7 @@ export function registerAdminRoutes(t: Ticketloop): void {
   app.post(
     '/api/jobs/retry-dead',
     {
+      config: { role: 'operator' },
       schema: {
         tags: ['jobs'],
         summary: 'Retry every dead-lettered job',
@@ -86,6 +89,7 @@ export function registerAdminRoutes(t: Ticketloop): void {
   app.get(
     '/api/sync/status',
     {
+      config: { role: 'read' },
       schema: {
         tags: ['sync'],
         summary: 'What each ITSM instance last told us (push, poll or reconcile); stale when quiet too long',
@@ -108,6 +112,7 @@ export function registerAdminRoutes(t: Ticketloop): void {
   app.get(
     '/api/audit/verify',
     {
+      config: { role: 'read' },
       schema: {
         tags: ['audit'],
         summary: 'Verify the audit chain (hashes, MACs) against the signed checkpoints',
@@ -131,5 +136,60 @@ export function registerAdminRoutes(t: Ticketloop): void {
       },
     },
     async () => t.verifyAudit(),
+  );
+  app.get(
+    '/api/audit',
+    {
+      config: { role: 'auditor' },
+      schema: {
+        tags: ['audit'],
+        summary: 'Export audit rows in order, oldest first; page with afterSeq = the last seq seen',
+        querystring: z.object({
+          afterSeq: z.coerce.number().int().min(0).default(0),
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
+          kind: z.enum(['state', 'outbound', 'inbound', 'job', 'admin', 'security']).optional(),
+          actor: z.string().max(200).optional(),
+        }),
+        response: {
+          200: z.object({
+            entries: z.array(
+              z.object({
+                seq: z.number(),
+                at: z.string(),
+                kind: z.string(),
+                actor: z.string(),
+                subject: z.string(),
+                detail: z.unknown(),
+                hash: z.string(),
+              }),
+            ),
+            nextAfterSeq: z.number().nullable(),
+          }),
+        },
+      },
+    },
+    async (req) => {
+      let q = t.store.db
+        .selectFrom('audit_log')
+        .selectAll()
+        .where('seq', '>', req.query.afterSeq)
+        .orderBy('seq')
+        .limit(req.query.limit);
+      if (req.query.kind) q = q.where('kind', '=', req.query.kind);
+      if (req.query.actor) q = q.where('actor', '=', req.query.actor);
+      const rows = await q.execute();
+      return {
+        entries: rows.map((r) => ({
+          seq: Number(r.seq),
+          at: new Date(Number(r.at)).toISOString(),
+          kind: r.kind,
+          actor: r.actor,
+          subject: r.subject,
+          detail: JSON.parse(r.detail) as unknown,
+          hash: r.hash,
+        })),
+        nextAfterSeq: rows.length === req.query.limit ? Number(rows[rows.length - 1].seq) : null,
+      };
+    },
   );
 }

@@ -1,6 +1,12 @@
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type RouteOptions,
+} from 'fastify';
 import swagger from '@fastify/swagger';
 import {
   hasZodFastifySchemaValidationErrors,
@@ -53,10 +59,15 @@ export interface HttpServerOptions {
   bodyLimit: number;
   /** server.requestTimeoutMs / connectionTimeoutMs / keepAliveTimeoutMs (defaults in config/schema.ts). */
   timeouts?: { requestMs: number; connectionMs: number; keepAliveMs: number };
+  /** Behind a reverse proxy: trust its X-Forwarded-For (client address for sign-in limits and audit). */
+  trustProxy?: boolean | string[];
   metrics?: Metrics;
   readiness?: Readiness;
-  /** When set, every `/api/…` request must carry `Authorization: Bearer <apiToken>`. */
-  apiToken?: string;
+  /** Access control in /openapi.json: the security schemes, and each route's role and `security`. */
+  openapi?: {
+    securitySchemes: Record<string, unknown>;
+    describeRoute(route: RouteOptions): Record<string, unknown> | undefined;
+  };
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -82,6 +93,7 @@ export async function createHttpServer(o: HttpServerOptions): Promise<App> {
       headersTimeout: t.requestMs,
       connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(t.requestMs / 10))),
     },
+    trustProxy: o.trustProxy ?? false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
@@ -107,24 +119,14 @@ export async function createHttpServer(o: HttpServerOptions): Promise<App> {
     openapi: {
       openapi: '3.1.0',
       info: { title: 'Ticketloop', version: '0.1.0', description: 'Cloud events ↔ ITSM tickets' },
+      ...(o.openapi ? { components: { securitySchemes: o.openapi.securitySchemes as never } } : {}),
     },
-    transform: jsonSchemaTransform,
+    transform: (input) => {
+      const out = jsonSchemaTransform(input);
+      const access = o.openapi?.describeRoute(input.route as RouteOptions);
+      return access ? { ...out, schema: { ...(out.schema ?? {}), ...access } } : out;
+    },
   });
-
-  if (o.apiToken) {
-    const want = createHash('sha256').update(o.apiToken).digest();
-    app.addHook('onRequest', async (req) => {
-      // The matched route, not the raw URL: the router decodes the path (`/%61pi/jobs` is /api/jobs).
-      if (!(req.routeOptions.url ?? req.url).startsWith('/api/')) return;
-      const h = req.headers.authorization;
-      const given = typeof h === 'string' && /^Bearer /i.test(h) ? h.slice(7) : '';
-      // Compare digests: constant time, and no length leak.
-      if (!timingSafeEqual(createHash('sha256').update(given).digest(), want))
-        throw new HttpProblem(401, 'unauthorized', 'the operator API needs Authorization: Bearer <server.apiToken>', [
-          { path: 'headers.authorization', message: given ? 'wrong token' : 'missing' },
-        ]);
-    });
-  }
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);

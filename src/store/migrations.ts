@@ -188,6 +188,67 @@ function coreMigrations(dialect: Dialect, keys: Keyring): Record<string, Migrati
         }
       },
     },
+    // Identity (src/identity/): users with roles, browser sessions, API tokens (stored as SHA-256),
+    // pending OpenID Connect sign-ins and first-admin setup tokens. No secret is stored in clear.
+    '0007_identity': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('identity_user')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('display_name', 'text', (c) => c.notNull())
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('subject', 'text', (c) => c.unique())
+          .addColumn('password_hash', 'text')
+          .addColumn('roles', 'text', (c) => c.notNull())
+          .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('failed_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('locked_until', bigint)
+          .addColumn('last_sign_in_at', bigint)
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .addColumn('updated_at', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('identity_session')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('csrf', 'text', (c) => c.notNull())
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .addColumn('seen_at', bigint, (c) => c.notNull())
+          .addColumn('expires_at', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('identity_session_user').on('identity_session').column('user_id').execute();
+        await db.schema
+          .createTable('identity_token')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text')
+          .addColumn('hash', 'text', (c) => c.notNull().unique())
+          .addColumn('roles', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .addColumn('expires_at', bigint, (c) => c.notNull())
+          .addColumn('last_used_at', bigint)
+          .addColumn('revoked_at', bigint)
+          .execute();
+        await db.schema.createIndex('identity_token_user').on('identity_token').column('user_id').execute();
+        await db.schema
+          .createTable('identity_oidc_flow')
+          .addColumn('state_hash', 'text', (c) => c.primaryKey())
+          .addColumn('nonce', 'text', (c) => c.notNull())
+          .addColumn('verifier', 'text', (c) => c.notNull())
+          .addColumn('return_to', 'text', (c) => c.notNull())
+          .addColumn('expires_at', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('identity_setup')
+          .addColumn('hash', 'text', (c) => c.primaryKey())
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .addColumn('expires_at', bigint, (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -93,6 +93,68 @@ export interface ItsmTicketTable {
   updated_at: number;
 }
 
+/** A person who signs in: a local account (argon2id password) or one from the OpenID provider. */
+export interface IdentityUserTable {
+  id: string;
+  /** Sign-in name, lower case; for OpenID users their preferred_username. */
+  name: string;
+  display_name: string;
+  source: 'local' | 'oidc';
+  /** OpenID users: `oidc:<tid>:<oid>`; null for local accounts. */
+  subject: string | null;
+  password_hash: string | null;
+  /** JSON array of role names. */
+  roles: string;
+  disabled: number;
+  failed_attempts: number;
+  locked_until: number | null;
+  last_sign_in_at: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A browser session; `id` is the SHA-256 of the cookie value, never the value itself. */
+export interface IdentitySessionTable {
+  id: string;
+  user_id: string;
+  /** The synchronizer token state-changing requests must echo in `x-csrf-token`. */
+  csrf: string;
+  created_at: number;
+  seen_at: number;
+  expires_at: number;
+}
+
+/** A personal or service API token; `hash` is the SHA-256 of the token, shown once at creation. */
+export interface IdentityTokenTable {
+  id: string;
+  name: string;
+  kind: 'personal' | 'service';
+  user_id: string | null;
+  hash: string;
+  roles: string;
+  created_by: string;
+  created_at: number;
+  expires_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+/** An OpenID Connect sign-in between /auth/oidc/start and its callback. */
+export interface IdentityOidcFlowTable {
+  state_hash: string;
+  nonce: string;
+  verifier: string;
+  return_to: string;
+  expires_at: number;
+}
+
+/** One-time tokens that create the first admin while there is no user. */
+export interface IdentitySetupTable {
+  hash: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Database {
   jobs: JobsTable;
   schedules: SchedulesTable;
@@ -103,6 +165,11 @@ export interface Database {
   secret_key_state: SecretKeyStateTable;
   itsm_watermark: ItsmWatermarkTable;
   itsm_ticket: ItsmTicketTable;
+  identity_user: IdentityUserTable;
+  identity_session: IdentitySessionTable;
+  identity_token: IdentityTokenTable;
+  identity_oidc_flow: IdentityOidcFlowTable;
+  identity_setup: IdentitySetupTable;
 }
 
 export type { Generated };

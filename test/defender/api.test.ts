@@ -4,14 +4,16 @@ import { DEMO } from '../../sandbox/azure/seed.ts';
 import { governanceKey } from '../../src/flows/defender/effects.ts';
 import { listJobs } from '../../src/engine/jobs.ts';
 import { signWebhook } from '../../src/itsm/servicenow/webhook.ts';
+import { authFor } from '../helpers/identity.ts';
 import { startDefenderEnv, WEBHOOK_SECRET } from './helpers.ts';
 
 const MG = `/providers/Microsoft.Management/managementGroups/${DEMO.managementGroup}`;
 
 test('integrations over the API; query API (filters, paging, CSV); deleting cascades to governance and tickets', async () => {
   const env = await startDefenderEnv([]);
+  let headers = await authFor(env.app, 'admin');
   const api = async (method: string, url: string, payload?: unknown) => {
-    const r = await env.app.http.inject({ method: method as 'GET', url, payload: payload as object });
+    const r = await env.app.http.inject({ method: method as 'GET', url, headers, payload: payload as object });
     return {
       status: r.statusCode,
       body: r.headers['content-type']?.toString().includes('json') ? r.json() : r.body,
@@ -75,6 +77,7 @@ test('integrations over the API; query API (filters, paging, CSV); deleting casc
     assert.ok(high.body.assignments.every((a: any) => a.severity === 'High'));
     assert.equal((await api('GET', '/api/defender/assignments?overdue=true')).body.assignments.length, 0);
     env.clock.advance(400 * 86_400_000);
+    headers = await authFor(env.app, 'admin'); // the first token expired 400 days ago (the app's clock)
     assert.equal(
       (await api('GET', '/api/defender/assignments?overdue=true')).body.assignments.length,
       stats.unhealthy,
@@ -205,6 +208,7 @@ test('an integration created over the API after start gets its ITSM poll and rec
     const created = await env.app.http.inject({
       method: 'POST',
       url: '/api/defender/integrations',
+      headers: await authFor(env.app, 'admin'),
       payload: {
         name: 'late',
         servicenow: 'sandbox',

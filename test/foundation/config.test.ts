@@ -171,7 +171,7 @@ test('an integration names its ITSM connection as `itsm` (or `servicenow`); a va
 test('docs/ticketloop.example.yaml validates once its secrets are in the environment', () => {
   const env = Object.fromEntries(
     [
-      'TICKETLOOP_API_TOKEN',
+      'TICKETLOOP_SIGNIN_SECRET',
       'TICKETLOOP_MICROSOFT_SECRET',
       'SERVICENOW_CLIENT_SECRET',
       'SERVICENOW_PASSWORD',
@@ -181,5 +181,5 @@ test('docs/ticketloop.example.yaml validates once its secrets are in the environ
   const { config } = loadConfig({ file: 'docs/ticketloop.example.yaml', env });
   assert.equal(config.server.publicUrl, 'https://ticketloop.contoso.com');
   assert.equal(config.itsm[0].name, 'prod');
-  assert.throws(() => loadConfig({ file: 'docs/ticketloop.example.yaml', env: {} }), /TICKETLOOP_API_TOKEN/);
+  assert.throws(() => loadConfig({ file: 'docs/ticketloop.example.yaml', env: {} }), /TICKETLOOP_SIGNIN_SECRET/);
 });

@@ -6,6 +6,7 @@ import { ITSM_MODULES } from '../../src/app/registry.ts';
 import { validateConfig } from '../../src/app/config.ts';
 import { listJobs } from '../../src/engine/jobs.ts';
 import { ADMIN_DATABASE_URL, createTestDatabase, postgresSkip, type TestDatabase } from '../helpers/dialects.ts';
+import { authFor } from '../helpers/identity.ts';
 
 async function build(
   tdb: TestDatabase,
@@ -30,9 +31,11 @@ describe('HTTP surface', () => {
   let tdb: TestDatabase;
   let app: Ticketloop;
   let url: string;
+  let headers: { authorization: string };
   before(async () => {
     tdb = await createTestDatabase('sqlite');
     ({ app, url } = await build(tdb));
+    headers = await authFor(app, 'operator');
   });
   after(async () => {
     await app.stop();
@@ -44,7 +47,7 @@ describe('HTTP surface', () => {
     const ready = await fetch(`${url}/readyz`);
     assert.equal(ready.status, 200);
     assert.deepEqual(await ready.json(), { status: 'ready', checks: { database: 'ok', migrations: 'ok' } });
-    await fetch(`${url}/api/jobs`);
+    await fetch(`${url}/api/jobs`, { headers });
     const metrics = await (await fetch(`${url}/metrics`)).text();
     for (const name of [
       'ticketloop_jobs{state="ready"}',
@@ -62,7 +65,7 @@ describe('HTTP surface', () => {
   });
 
   test('one error envelope with the request id: validation, not found, bad JSON, oversized body', async () => {
-    const bad = await fetch(`${url}/api/jobs?limit=5000`, { headers: { 'x-request-id': 'req-123' } });
+    const bad = await fetch(`${url}/api/jobs?limit=5000`, { headers: { ...headers, 'x-request-id': 'req-123' } });
     assert.equal(bad.status, 400);
     assert.equal(bad.headers.get('x-request-id'), 'req-123');
     const body = (await bad.json()) as { error: { code: string; requestId: string; details: { path: string }[] } };
@@ -74,12 +77,15 @@ describe('HTTP surface', () => {
     assert.equal(missing.status, 404);
     assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'not_found');
 
-    const notFoundJob = await fetch(`${url}/api/jobs/00000000-0000-4000-8000-000000000000/retry`, { method: 'POST' });
+    const notFoundJob = await fetch(`${url}/api/jobs/00000000-0000-4000-8000-000000000000/retry`, {
+      method: 'POST',
+      headers,
+    });
     assert.equal(notFoundJob.status, 404);
 
     const badJson = await fetch(`${url}/api/jobs/retry-dead`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...headers, 'content-type': 'application/json' },
       body: '{"a":',
     });
     assert.equal(badJson.status, 400);
@@ -89,7 +95,7 @@ describe('HTTP surface', () => {
 
     const big = await fetch(`${url}/api/jobs/retry-dead`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { ...headers, 'content-type': 'application/json' },
       body: JSON.stringify({ x: 'a'.repeat(100_000) }),
     });
     assert.equal(big.status, 413);
@@ -105,12 +111,12 @@ describe('HTTP surface', () => {
     let dead: { jobs: { id: string; lastError: string }[] } = { jobs: [] };
     for (let i = 0; i < 100 && dead.jobs.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 20));
-      dead = (await (await fetch(`${url}/api/jobs?state=dead`)).json()) as typeof dead;
+      dead = (await (await fetch(`${url}/api/jobs?state=dead`, { headers })).json()) as typeof dead;
     }
     assert.equal(dead.jobs.length, 1);
     assert.equal(dead.jobs[0].lastError, 'Error: upstream said no');
     fail = false;
-    const r = await fetch(`${url}/api/jobs/${dead.jobs[0].id}/retry`, { method: 'POST' });
+    const r = await fetch(`${url}/api/jobs/${dead.jobs[0].id}/retry`, { method: 'POST', headers });
     assert.deepEqual(await r.json(), { retried: 1 });
     for (let i = 0; i < 100; i++) {
       const [job] = await listJobs(app.store.db, { kind: 'api.flaky' });
@@ -121,8 +127,8 @@ describe('HTTP surface', () => {
   });
 });
 
-describe('operator API token', () => {
-  test('/api needs the bearer token when one is configured; other routes do not', async () => {
+describe('the deprecated server.apiToken', () => {
+  test('still works as an admin service token; /api needs a credential, other routes do not', async () => {
     const tdb = await createTestDatabase('sqlite');
     process.env.TL_TEST_API_TOKEN = 's3cret-operator-token'; // the secret comes from the environment
     const { app, url } = await build(tdb, {
@@ -138,6 +144,12 @@ describe('operator API token', () => {
       assert.ok(body.error.requestId);
       assert.equal((await get('wrong-token')).status, 401);
       assert.equal((await get('s3cret-operator-token')).status, 200);
+      const me = await fetch(`${url}/api/auth/me`, { headers: { authorization: 'Bearer s3cret-operator-token' } });
+      assert.deepEqual(
+        ((await me.json()) as { actor: string; roles: string[] }).roles,
+        ['admin'],
+        'it acts as token:server.apiToken with the admin role',
+      );
       assert.equal(
         (await fetch(`${url}/%61pi/jobs`)).status,
         401,
@@ -150,19 +162,16 @@ describe('operator API token', () => {
     }
   });
 
-  test('listening beyond loopback without a token is a configuration error', () => {
-    assert.throws(
-      () => validateConfig({ server: { host: '0.0.0.0' } }, 'test'),
-      /server\.apiToken: required when server\.host \(0\.0\.0\.0\)/,
-    );
-    assert.doesNotThrow(() => validateConfig({ server: { host: '0.0.0.0', apiToken: 'x'.repeat(32) } }, 'test'));
+  test('listening beyond loopback needs no shared token any more: /api always asks for a credential', () => {
+    assert.doesNotThrow(() => validateConfig({ server: { host: '0.0.0.0' } }, 'test'));
   });
 });
 
 describe('PostgreSQL lost while running', { skip: await postgresSkip() }, () => {
   test('requests answer 503, the engine keeps going, and queued work runs once the database is back', async () => {
     const tdb = await createTestDatabase('postgres');
-    const { app, url } = await build(tdb);
+    // The shared token is checked without the database: the request reaches the route and its 503.
+    const { app, url } = await build(tdb, { server: { host: '127.0.0.1', port: 0, apiToken: 'pg-outage-test-token' } });
     const dbName = new URL(tdb.url!).pathname.slice(1);
     const admin = new pg.Client({ connectionString: ADMIN_DATABASE_URL });
     await admin.connect();
@@ -175,7 +184,7 @@ describe('PostgreSQL lost while running', { skip: await postgresSkip() }, () => 
       // Cut the database off: no new connections, existing ones killed.
       await admin.query(`ALTER DATABASE ${dbName} ALLOW_CONNECTIONS false`);
       await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [dbName]);
-      const r = await fetch(`${url}/api/jobs`);
+      const r = await fetch(`${url}/api/jobs`, { headers: { authorization: 'Bearer pg-outage-test-token' } });
       assert.equal(r.status, 503);
       const body = (await r.json()) as { error: { code: string; requestId: string } };
       assert.equal(body.error.code, 'unavailable');

@@ -36,6 +36,7 @@ function authHeaders(e: Endpoint, raw: string | Buffer): Record<string, string> 
   if (e.path === '/callouts/entitlement') return { authorization: `Bearer ${goodToken}` };
   if (e.path === '/callouts/entitlement/logic-app') return signedHeaders(e.path, LOGIC_APP_SECRET, raw);
   if (e.path.startsWith('/webhooks/servicenow/')) return signedHeaders(e.path, WEBHOOK_SECRET, raw);
+  if (e.path.startsWith('/api/')) return env.apiAuth;
   return {};
 }
 
@@ -98,7 +99,9 @@ test('hostile query strings and path parameters get a 4xx envelope', async () =>
   for (const e of env.endpoints) {
     for (const q of e.query) {
       for (const v of [...garbage, ...numbers]) {
-        const r = await env.http.call(e.method as 'GET', `${env.tl.url}${e.path}?${q.name}=${v}`);
+        const r = await env.http.call(e.method as 'GET', `${env.tl.url}${e.path}?${q.name}=${v}`, {
+          headers: authHeaders(e, ''),
+        });
         const label = `${e.method} ${e.path}?${q.name}=${v.slice(0, 20)}`;
         if (r.status >= 500) failures.push(`${label}: ${r.status}`);
         else if (r.status < 400 && q.typed && garbage.includes(v))
@@ -114,7 +117,10 @@ test('hostile query strings and path parameters get a 4xx envelope', async () =>
         const path = e.template.replace(/\{\w+\}/g, v);
         const r = await env.http.call(e.method as 'POST', `${env.tl.url}${path}`, {
           raw: e.method === 'GET' ? undefined : '{}',
-          headers: e.method === 'GET' ? {} : { 'content-type': 'application/json' },
+          headers: {
+            ...(e.method === 'GET' ? {} : { 'content-type': 'application/json' }),
+            ...(e.template.startsWith('/api/') ? env.apiAuth : {}),
+          },
         });
         const p = envelopeProblem(r.status, r.text);
         if (p) failures.push(`${e.method} ${path.slice(0, 60)}: ${p}`);

@@ -11,6 +11,7 @@ import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { loadDemos, sandboxConfig } from '../../src/cli/demo.ts';
 import { Http } from '../../bench/harness/http.ts';
 import { freePort, TicketloopProcess } from '../../bench/harness/ticketloop-proc.ts';
+import { runCli } from '../helpers/cli.ts';
 
 export const WEBHOOK_SECRET = 'hostile-suite-webhook-secret';
 export const LOGIC_APP_SECRET = 'hostile-suite-logic-app-secret';
@@ -35,6 +36,8 @@ export interface HostileEnv {
   http: Http;
   config: Record<string, any>;
   endpoints: Endpoint[];
+  /** An admin API token's header, for `/api/` routes (so hostile input gets past the door). */
+  apiAuth: Record<string, string>;
   snapshot(): Promise<Record<string, number>>;
   /** Wait until background work (start-up scans, their tickets) has settled: two equal snapshots, no due jobs. */
   settle(timeoutMs?: number): Promise<void>;
@@ -107,6 +110,9 @@ export async function startHostileEnv(): Promise<HostileEnv> {
     logLevel: 'error',
   });
   await tl.start();
+  const created = await runCli(['tokens', 'create', 'hostile-suite', '--role', 'admin', '--config', tl.configFile]);
+  const apiToken = /^tlsvc_\S+$/m.exec(created.out)?.[0];
+  if (!apiToken) throw new Error(`tokens create failed: ${created.err}`);
   const http = new Http(sandbox.tls.ca, 16);
   const endpoints = await discover(http, tl.url, config);
   const dbFile = join(dir, 'tl', 'data', 'ticketloop.db');
@@ -131,6 +137,7 @@ export async function startHostileEnv(): Promise<HostileEnv> {
     http,
     config,
     endpoints,
+    apiAuth: { authorization: `Bearer ${apiToken}` },
     async settle(timeoutMs = 45_000) {
       // Stable for longer than one ticket-poll interval, so changes the poller has yet to see are counted.
       const quietMs =
@@ -160,6 +167,8 @@ export async function startHostileEnv(): Promise<HostileEnv> {
           "select count(*) as n from jobs where key not like 'schedule:%' and kind not in ('itsm.poll', 'itsm.reconcile')",
         ),
         secrets: one('select count(*) as n from secrets'),
+        users: one('select count(*) as n from identity_user'),
+        tokens: one('select count(*) as n from identity_token'),
       };
       db.close();
       for (const table of ['incident', 'sc_req_item', 'sc_task']) {

@@ -10,6 +10,7 @@ import { listJobs } from '../../src/engine/jobs.ts';
 import { correlationKey, type TicketChangedEvent, type TicketDeletedEvent } from '../../src/itsm/watch.ts';
 import { webhookPath } from '../../src/itsm/servicenow/webhook.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/dialects.ts';
+import { authFor } from '../helpers/identity.ts';
 import { startEnv, type Env } from '../servicenow/helpers.ts';
 
 // A toy flow that only records what happened to its ticket.
@@ -118,7 +119,9 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
       1,
       `one event per ticket version, got ${final!.statuses} from ${final!.sources}`,
     );
-    const status = (await (await fetch(`${url}/api/sync/status`)).json()) as {
+    const status = (await (
+      await fetch(`${url}/api/sync/status`, { headers: await authFor(app, 'auditor') })
+    ).json()) as {
       instances: { instance: string; stale: boolean }[];
     };
     assert.deepEqual(

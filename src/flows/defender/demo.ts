@@ -110,5 +110,7 @@ async function runDefenderDemo(ctx: DemoContext): Promise<void> {
       ? `${resolved.ticket?.key} resolved with a note ("healthy on every resource"); the other ${Math.max(0, (opened?.length ?? 1) - 1)} ticket(s) stay open. (${vmItem?.ticket?.link ?? ''})`
       : 'The ticket was not resolved in time — see /api/jobs for what is pending.',
   );
-  ctx.step(`Query API: ${ctx.url}/api/defender/assignments  ·  CSV: ${ctx.url}/api/defender/assignments.csv`);
+  ctx.step(
+    `Query API (signed in, e.g. as demo-auditor): ${ctx.url}/api/defender/assignments  ·  CSV: ${ctx.url}/api/defender/assignments.csv`,
+  );
 }

@@ -77,6 +77,7 @@ export function registerDefenderRoutes(d: RouteDeps): void {
   app.get(
     '/api/defender/integrations',
     {
+      config: { role: 'read' },
       schema: {
         tags,
         summary: 'Defender integrations',
@@ -92,6 +93,7 @@ export function registerDefenderRoutes(d: RouteDeps): void {
   app.post(
     '/api/defender/integrations',
     {
+      config: { role: 'admin' },
       schema: {
         tags,
         summary: 'Create a Defender integration (same fields as the config file)',
@@ -108,13 +110,14 @@ export function registerDefenderRoutes(d: RouteDeps): void {
 
   app.get(
     '/api/defender/integrations/:name',
-    { schema: { tags, params: name, response: { 200: integrationView } } },
+    { config: { role: 'read' }, schema: { tags, params: name, response: { 200: integrationView } } },
     async (req) => view(req.params.name),
   );
 
   app.delete(
     '/api/defender/integrations/:name',
     {
+      config: { role: 'admin' },
       schema: {
         tags,
         summary: 'Delete: removes its governance assignments and annotates its tickets',
@@ -137,6 +140,7 @@ export function registerDefenderRoutes(d: RouteDeps): void {
   app.post(
     '/api/defender/integrations/:name/reconcile',
     {
+      config: { role: 'operator' },
       schema: {
         tags,
         summary: 'Run a reconcile pass now',
@@ -160,6 +164,7 @@ export function registerDefenderRoutes(d: RouteDeps): void {
   app.get(
     '/api/defender/assignments',
     {
+      config: { role: 'read' },
       schema: {
         tags,
         summary: 'Query assignments (tracked unhealthy assessments and their tickets)',
@@ -176,6 +181,7 @@ export function registerDefenderRoutes(d: RouteDeps): void {
   app.get(
     '/api/defender/assignments.csv',
     {
+      config: { role: 'read' },
       schema: {
         tags,
         summary: 'The same query as CSV (all pages)',

@@ -1,0 +1,20 @@
+import type { Kysely } from 'kysely';
+import { appendAudit } from '../store/audit.ts';
+import type { Database } from '../store/schema.ts';
+
+/**
+ * Security events (sign-ins, failed sign-ins, lockouts, user and token changes) go to the audit
+ * log as kind `security`, in the transaction of the change they describe. `event` names what
+ * happened (`signin.failed`, `token.created`…); the actor is `user:<name>`, `token:<name>`,
+ * `cli:<os user>` or `anonymous`.
+ */
+export function recordSecurity(
+  trx: Kysely<Database>,
+  now: number,
+  actor: string,
+  subject: string,
+  event: string,
+  detail: Record<string, unknown> = {},
+): Promise<void> {
+  return appendAudit(trx, [{ kind: 'security', actor, subject, detail: { event, ...detail } }], now);
+}
