@@ -3,10 +3,10 @@ import { appendAudit } from '../store/audit.ts';
 import type { Database } from '../store/schema.ts';
 
 /**
- * Security events (sign-ins, failed sign-ins, lockouts, user and token changes) go to the audit
- * log as kind `security`, in the transaction of the change they describe. `event` names what
- * happened (`signin.failed`, `token.created`…); the actor is `user:<name>`, `token:<name>`,
- * `cli:<os user>` or `anonymous`.
+ * Identity's audit rows, all written through this file. Security events (sign-ins, failed
+ * sign-ins, lockouts, user and token changes) are kind `security`, in the transaction of the
+ * change they describe; `event` names what happened (`signin.failed`, `token.created`…). The
+ * actor is `user:<name>`, `token:<name>`, `cli:<os user>` or `anonymous`.
  */
 export function recordSecurity(
   trx: Kysely<Database>,
@@ -17,4 +17,15 @@ export function recordSecurity(
   detail: Record<string, unknown> = {},
 ): Promise<void> {
   return appendAudit(trx, [{ kind: 'security', actor, subject, detail: { event, ...detail } }], now);
+}
+
+/** One state-changing API request that was let in: who, which route, its parameters and status. */
+export function recordRequest(
+  trx: Kysely<Database>,
+  now: number,
+  actor: string,
+  subject: string,
+  detail: Record<string, unknown>,
+): Promise<void> {
+  return appendAudit(trx, [{ kind: 'admin', actor, subject, detail }], now);
 }

@@ -3,12 +3,11 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
 import { HttpProblem, type App } from '../http/server.ts';
-import { appendAudit } from '../store/audit.ts';
 import type { Database } from '../store/schema.ts';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../engine/clock.ts';
 import { inTransaction } from '../engine/apply.ts';
-import { recordSecurity } from './audit.ts';
+import { recordRequest, recordSecurity } from './audit.ts';
 import { sameSecret } from './credentials.ts';
 import type { Identity } from './identity.ts';
 import type { Principal } from './principal.ts';
@@ -200,18 +199,11 @@ export async function installGuard(app: App, o: GuardOptions): Promise<DeclaredR
     if (config.selfAudited || reply.statusCode === 401 || reply.statusCode === 403) return payload;
     try {
       await inTransaction(o.db, (trx) =>
-        appendAudit(
-          trx,
-          [
-            {
-              kind: 'admin',
-              actor: p.actor,
-              subject: `api:${req.method} ${pathOf(req)}`,
-              detail: { params: req.params, status: reply.statusCode, requestId: req.id },
-            },
-          ],
-          o.clock.now(),
-        ),
+        recordRequest(trx, o.clock.now(), p.actor, `api:${req.method} ${pathOf(req)}`, {
+          params: req.params,
+          status: reply.statusCode,
+          requestId: req.id,
+        }),
       );
     } catch (e) {
       o.log.error({ err: e, requestId: req.id }, 'could not audit an API request');
