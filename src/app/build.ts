@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { sql } from 'kysely';
 import pino, { type Logger } from 'pino';
 import type { Config, IntegrationConfig } from '../config/schema.ts';
-import { resolveSecret, SecretStore } from '../config/secrets.ts';
+import { SecretStore } from '../config/secrets.ts';
 import { systemClock, type Clock } from '../engine/clock.ts';
 import { Engine } from '../engine/engine.ts';
 import { registerAdminRoutes } from '../http/admin.ts';
@@ -190,7 +190,14 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
     },
   });
   // Before any other route: every /api/ route registered after this goes through its access control.
-  const { identity, routes: apiRoutes } = await installIdentity({ http, db: store.db, clock, log, config });
+  const { identity, routes: apiRoutes } = await installIdentity({
+    http,
+    db: store.db,
+    keys: store.keys,
+    clock,
+    log,
+    config,
+  });
   const secrets = new SecretStore(store.db, store.keys);
   const outbound = new OutboundAudit(store, clock, workerId, metrics, log);
   const checkpoints = new AuditCheckpointer({

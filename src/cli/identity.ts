@@ -70,7 +70,7 @@ export function registerIdentityCommands(cli: Command, load: Load): void {
     const store = await openStore({ databaseUrl: config.database.url, dataDir: resolve(config.dataDir) });
     try {
       await migrateToLatest(store, moduleMigrations(FLOW_MODULES));
-      await work(new Identity({ db: store.db, clock: systemClock, config: config.identity }));
+      await work(new Identity({ db: store.db, keys: store.keys, clock: systemClock, config: config.identity }));
     } catch (e) {
       if (!(e instanceof IdentityError)) throw e;
       process.stderr.write(`${e.message}\n`);

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { appendAudit } from '../store/audit.ts';
+import type { Keyring } from '../store/keys.ts';
 import type { Database } from '../store/schema.ts';
 
 /**
@@ -9,6 +10,7 @@ import type { Database } from '../store/schema.ts';
  * actor is `user:<name>`, `token:<name>`, `cli:<os user>` or `anonymous`.
  */
 export function recordSecurity(
+  keys: Keyring,
   trx: Kysely<Database>,
   now: number,
   actor: string,
@@ -16,16 +18,17 @@ export function recordSecurity(
   event: string,
   detail: Record<string, unknown> = {},
 ): Promise<void> {
-  return appendAudit(trx, [{ kind: 'security', actor, subject, detail: { event, ...detail } }], now);
+  return appendAudit(trx, [{ kind: 'security', actor, subject, detail: { event, ...detail } }], now, keys);
 }
 
 /** One state-changing API request that was let in: who, which route, its parameters and status. */
 export function recordRequest(
+  keys: Keyring,
   trx: Kysely<Database>,
   now: number,
   actor: string,
   subject: string,
   detail: Record<string, unknown>,
 ): Promise<void> {
-  return appendAudit(trx, [{ kind: 'admin', actor, subject, detail }], now);
+  return appendAudit(trx, [{ kind: 'admin', actor, subject, detail }], now, keys);
 }

@@ -73,7 +73,7 @@ export function registerAuthRoutes(d: IdentityRouteDeps): void {
       if (cookie) await identity.sessions.close(cookie);
       clearSessionCookie(reply, d.cookie);
       await inTransaction(identity.db, (trx) =>
-        recordSecurity(trx, d.now(), p.actor, p.actor, 'signout', { from: addressOf(req) }),
+        recordSecurity(d.identity.keys, trx, d.now(), p.actor, p.actor, 'signout', { from: addressOf(req) }),
       );
       return { signedOut: true };
     },

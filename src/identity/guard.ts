@@ -176,11 +176,19 @@ export async function installGuard(app: App, o: GuardOptions): Promise<DeclaredR
     // An /api/ path with no route: authenticated callers get the 404, anonymous ones learn nothing.
     if (!isRequirement(role) || satisfies(principal.roles, role)) return;
     await inTransaction(o.db, (trx) =>
-      recordSecurity(trx, o.clock.now(), principal.actor, `api:${req.method} ${pathOf(req)}`, 'access.denied', {
-        need: role,
-        roles: principal.roles,
-        requestId: req.id,
-      }),
+      recordSecurity(
+        o.identity.keys,
+        trx,
+        o.clock.now(),
+        principal.actor,
+        `api:${req.method} ${pathOf(req)}`,
+        'access.denied',
+        {
+          need: role,
+          roles: principal.roles,
+          requestId: req.id,
+        },
+      ),
     );
     throw new HttpProblem(
       403,
@@ -199,7 +207,7 @@ export async function installGuard(app: App, o: GuardOptions): Promise<DeclaredR
     if (config.selfAudited || reply.statusCode === 401 || reply.statusCode === 403) return payload;
     try {
       await inTransaction(o.db, (trx) =>
-        recordRequest(trx, o.clock.now(), p.actor, `api:${req.method} ${pathOf(req)}`, {
+        recordRequest(o.identity.keys, trx, o.clock.now(), p.actor, `api:${req.method} ${pathOf(req)}`, {
           params: req.params,
           status: reply.statusCode,
           requestId: req.id,

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Clock } from '../engine/clock.ts';
+import type { Keyring } from '../store/keys.ts';
 import type { Database } from '../store/schema.ts';
 import type { IdentityConfig } from './config.ts';
 import { sameSecret } from './credentials.ts';
@@ -16,6 +17,7 @@ import { rolesOf, Users } from './users.ts';
 
 export interface IdentityOptions {
   db: Kysely<Database>;
+  keys: Keyring;
   clock: Clock;
   config: IdentityConfig;
   /** The deprecated shared `server.apiToken`: a service token with the admin role. */
@@ -33,7 +35,10 @@ export class Identity {
   /** Set by the first start without any user: the one-time token that creates the first admin. */
   setupToken?: string;
 
+  readonly keys: Keyring;
+
   constructor(private readonly o: IdentityOptions) {
+    this.keys = o.keys;
     this.users = new Users(o);
     this.sessions = new Sessions(o);
     this.tokens = new ApiTokens(o);

@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.ts';
 import { resolveSecret } from '../config/secrets.ts';
 import type { Clock } from '../engine/clock.ts';
 import type { App } from '../http/server.ts';
+import type { Keyring } from '../store/keys.ts';
 import type { Database } from '../store/schema.ts';
 import { registerAdminIdentityRoutes } from './admin-routes.ts';
 import { registerAuthRoutes } from './auth-routes.ts';
@@ -25,6 +26,7 @@ export interface InstalledIdentity {
 export async function installIdentity(o: {
   http: App;
   db: Kysely<Database>;
+  keys: Keyring;
   clock: Clock;
   log: Logger;
   config: Config;
@@ -34,7 +36,13 @@ export async function installIdentity(o: {
     o.log.warn(
       'server.apiToken is deprecated: it acts as an admin service token "server.apiToken"; create named, expiring tokens with `ticketloop tokens create <name> --role …` and remove it',
     );
-  const identity = new Identity({ db: o.db, clock: o.clock, config: o.config.identity, legacyApiToken: legacy });
+  const identity = new Identity({
+    db: o.db,
+    keys: o.keys,
+    clock: o.clock,
+    config: o.config.identity,
+    legacyApiToken: legacy,
+  });
   const cookie = cookiePolicy(o.config.server);
   const routes = await installGuard(o.http, { identity, db: o.db, clock: o.clock, log: o.log, cookie });
   const deps = { http: o.http, identity, cookie, now: () => o.clock.now() };

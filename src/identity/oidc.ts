@@ -80,7 +80,7 @@ export function registerOidcRoutes(d: OidcDeps): void {
 
   async function refuse(req: FastifyRequest, status: number, code: string, reason: string): Promise<never> {
     await inTransaction(identity.db, (trx) =>
-      recordSecurity(trx, d.now(), 'anonymous', 'signin:oidc', 'signin.failed', {
+      recordSecurity(d.identity.keys, trx, d.now(), 'anonymous', 'signin:oidc', 'signin.failed', {
         method: 'oidc',
         reason,
         from: addressOf(req),

@@ -42,7 +42,7 @@ export class FirstAdmin {
   ): Promise<UserView> {
     const now = this.d.clock.now();
     const refused = async (trx: Kysely<Database>, reason: string) => {
-      await recordSecurity(trx, now, 'anonymous', 'setup:first-admin', 'setup.refused', { reason, from });
+      await recordSecurity(this.d.keys, trx, now, 'anonymous', 'setup:first-admin', 'setup.refused', { reason, from });
       return undefined;
     };
     const created = await inTransaction(this.d.db, async (trx) => {
@@ -60,7 +60,7 @@ export class FirstAdmin {
       if (Number(users?.n ?? 0) > 0) return refused(trx, 'a user exists already');
       await trx.deleteFrom('identity_setup').execute();
       const view = await this.users.create({ ...admin, roles: ['admin'] }, 'setup', trx);
-      await recordSecurity(trx, now, 'setup', `user:${view.name}`, 'setup.first-admin', { from });
+      await recordSecurity(this.d.keys, trx, now, 'setup', `user:${view.name}`, 'setup.first-admin', { from });
       return view;
     });
     if (!created) throw new IdentityError('forbidden', 'the setup token is wrong, used or expired');

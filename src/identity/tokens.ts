@@ -107,7 +107,7 @@ export class ApiTokens {
       if (await trx.selectFrom('identity_token').select('id').where('name', '=', name).executeTakeFirst())
         throw new IdentityError('conflict', `a token named "${name}" already exists`);
       await trx.insertInto('identity_token').values(row).execute();
-      await recordSecurity(trx, now, actor, `token:${name}`, 'token.created', {
+      await recordSecurity(this.d.keys, trx, now, actor, `token:${name}`, 'token.created', {
         kind: o.kind,
         roles: rolesOf(row.roles),
         expiresAt: iso(expiresAt),
@@ -150,7 +150,7 @@ export class ApiTokens {
       if (!t) throw new IdentityError('not_found', `no token with id ${id}`);
       if (t.revoked_at === null) {
         await trx.updateTable('identity_token').set({ revoked_at: now }).where('id', '=', id).execute();
-        await recordSecurity(trx, now, actor, `token:${t.name}`, 'token.revoked', { kind: t.kind });
+        await recordSecurity(this.d.keys, trx, now, actor, `token:${t.name}`, 'token.revoked', { kind: t.kind });
       }
       return this.view({ ...t, revoked_at: t.revoked_at ?? now }, now);
     });

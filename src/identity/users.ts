@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Clock } from '../engine/clock.ts';
 import { inTransaction } from '../engine/apply.ts';
 import type { Database, IdentityUserTable } from '../store/schema.ts';
+import type { Keyring } from '../store/keys.ts';
 import { recordSecurity } from './audit.ts';
 import type { IdentityConfig } from './config.ts';
 import { hashPassword, verifyPassword } from './credentials.ts';
@@ -16,6 +17,8 @@ import { isRole, type Role } from './roles.ts';
 
 export interface IdentityDeps {
   db: Kysely<Database>;
+  /** The audit chain's keys (security events are audited in the change's transaction). */
+  keys: Keyring;
   clock: Clock;
   config: IdentityConfig;
 }
@@ -165,7 +168,7 @@ export class Users {
       if (await t.selectFrom('identity_user').select('id').where('name', '=', name).executeTakeFirst())
         throw new IdentityError('conflict', `a user named "${name}" already exists`);
       await t.insertInto('identity_user').values(row).execute();
-      await recordSecurity(t, now, actor, `user:${name}`, 'user.created', {
+      await recordSecurity(this.d.keys, t, now, actor, `user:${name}`, 'user.created', {
         roles: rolesOf(row.roles),
         credential: passwordHash === null ? 'none' : 'password',
       });
@@ -194,7 +197,7 @@ export class Users {
       await trx.updateTable('identity_user').set(set).where('id', '=', id).execute();
       // A new password or a disabled account ends the sessions it had.
       if (passwordHash || patch.disabled) await trx.deleteFrom('identity_session').where('user_id', '=', id).execute();
-      await recordSecurity(trx, now, actor, `user:${u.name}`, 'user.updated', {
+      await recordSecurity(this.d.keys, trx, now, actor, `user:${u.name}`, 'user.updated', {
         ...(patch.displayName !== undefined ? { displayName: patch.displayName } : {}),
         ...(patch.roles ? { roles: rolesOf(set.roles!), previousRoles: rolesOf(u.roles) } : {}),
         ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
@@ -215,7 +218,7 @@ export class Users {
       await trx.deleteFrom('identity_session').where('user_id', '=', id).execute();
       await trx.deleteFrom('identity_token').where('user_id', '=', id).execute();
       await trx.deleteFrom('identity_user').where('id', '=', id).execute();
-      await recordSecurity(trx, now, actor, `user:${u.name}`, 'user.deleted');
+      await recordSecurity(this.d.keys, trx, now, actor, `user:${u.name}`, 'user.deleted');
     });
   }
 
@@ -230,7 +233,7 @@ export class Users {
     const good = await verifyPassword(user?.password_hash, password);
     const now = this.d.clock.now();
     const fail = async (trx: Kysely<Database>, reason: string, extra: Record<string, unknown> = {}) =>
-      recordSecurity(trx, now, 'anonymous', `user:${user?.name ?? name.slice(0, 128)}`, 'signin.failed', {
+      recordSecurity(this.d.keys, trx, now, 'anonymous', `user:${user?.name ?? name.slice(0, 128)}`, 'signin.failed', {
         method: 'password',
         reason,
         from,
@@ -262,7 +265,7 @@ export class Users {
             .set({ failed_attempts: 0, locked_until: until })
             .where('id', '=', user.id)
             .execute();
-          await recordSecurity(trx, now, 'anonymous', `user:${user.name}`, 'signin.lockout', {
+          await recordSecurity(this.d.keys, trx, now, 'anonymous', `user:${user.name}`, 'signin.lockout', {
             failures,
             lockedUntil: iso(until),
             from,
@@ -275,7 +278,10 @@ export class Users {
         .set({ failed_attempts: 0, locked_until: null, last_sign_in_at: now })
         .where('id', '=', user.id)
         .execute();
-      await recordSecurity(trx, now, `user:${user.name}`, `user:${user.name}`, 'signin', { method: 'password', from });
+      await recordSecurity(this.d.keys, trx, now, `user:${user.name}`, `user:${user.name}`, 'signin', {
+        method: 'password',
+        from,
+      });
       return { ok: true, user: { ...user, last_sign_in_at: now } };
     });
   }
@@ -292,7 +298,7 @@ export class Users {
     const name = o.name.toLowerCase();
     return inTransaction(this.d.db, async (trx): Promise<SignInResult> => {
       const refuse = async (reason: string) => {
-        await recordSecurity(trx, now, 'anonymous', `user:${name}`, 'signin.failed', {
+        await recordSecurity(this.d.keys, trx, now, 'anonymous', `user:${name}`, 'signin.failed', {
           method: 'oidc',
           reason,
           subject: o.subject,
@@ -320,7 +326,7 @@ export class Users {
           .where('id', '=', existing.id)
           .execute();
         if (roles !== existing.roles)
-          await recordSecurity(trx, now, 'oidc', `user:${name}`, 'user.updated', {
+          await recordSecurity(this.d.keys, trx, now, 'oidc', `user:${name}`, 'user.updated', {
             roles: o.roles,
             previousRoles: rolesOf(existing.roles),
           });
@@ -341,9 +347,12 @@ export class Users {
           updated_at: now,
         };
         await trx.insertInto('identity_user').values(user).execute();
-        await recordSecurity(trx, now, 'oidc', `user:${name}`, 'user.created', { roles: o.roles, source: 'oidc' });
+        await recordSecurity(this.d.keys, trx, now, 'oidc', `user:${name}`, 'user.created', {
+          roles: o.roles,
+          source: 'oidc',
+        });
       }
-      await recordSecurity(trx, now, `user:${name}`, `user:${name}`, 'signin', {
+      await recordSecurity(this.d.keys, trx, now, `user:${name}`, `user:${name}`, 'signin', {
         method: 'oidc',
         roles: o.roles,
         from,

@@ -39,7 +39,7 @@ test('users and tokens from the command line; every change audited as cli:<os us
 
     const store = await openStore({ dataDir: dir });
     const config = validateConfig({ dataDir: dir }, 'test');
-    const identity = new Identity({ db: store.db, clock: systemClock, config: config.identity });
+    const identity = new Identity({ db: store.db, keys: store.keys, clock: systemClock, config: config.identity });
     try {
       assert.equal((await identity.users.signIn('dana', password, 'test')).ok, true);
       assert.deepEqual((await identity.fromBearer(token))?.roles, ['operator']);
