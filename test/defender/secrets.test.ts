@@ -8,6 +8,7 @@ import { DEMO } from '../../sandbox/azure/seed.ts';
 import { Integrations } from '../../src/flows/defender/integrations.ts';
 import { defenderRuntime } from '../../src/flows/defender/runtime.ts';
 import { defenderDb } from '../../src/flows/defender/tables.ts';
+import { authFor } from '../helpers/identity.ts';
 import { base, startDefenderEnv } from './helpers.ts';
 
 // Security review, issue 10, findings 1 and 2: over the API a caller could make Ticketloop send
@@ -30,8 +31,9 @@ test('API integrations: secrets are values, stored encrypted, write-only, gone o
   const sink = await startSink(sinkFile);
   const env = await startDefenderEnv([], { config: { outbound: { allowHosts: [`127.0.0.1:${sink.port}`] } } });
   const db = defenderDb(env.app.store.db);
+  const headers = await authFor(env.app, 'admin');
   const api = async (method: string, url: string, payload?: unknown) => {
-    const r = await env.app.http.inject({ method: method as 'GET', url, payload: payload as object });
+    const r = await env.app.http.inject({ method: method as 'GET', url, payload: payload as object, headers });
     return { status: r.statusCode, body: r.json() };
   };
   const smtp = { host: '127.0.0.1', port: sink.port, starttls: 'off', from: 'tl@example.com', username: 'tl-mailer' };
