@@ -50,7 +50,8 @@ export interface ServiceNowSandbox {
     admin: Credential;
     itil: Credential;
     readonly: Credential;
-    oauth: { clientId: string; clientSecret: string };
+    /** `userName`: the OAuth application user the client_credentials grant acts as. */
+    oauth: { clientId: string; clientSecret: string; userName: string };
     apiKey: string;
   };
   close(): Promise<void>;
@@ -124,7 +125,7 @@ export async function startServiceNowSandbox(o: ServiceNowSandboxOptions): Promi
       admin: { ...DEMO.admin },
       itil: { ...DEMO.itil },
       readonly: { ...DEMO.readonly },
-      oauth: { ...DEMO.oauth },
+      oauth: { ...DEMO.oauth, userName: DEMO.integration.username },
       apiKey: DEMO.apiKey,
     },
     async close() {

@@ -66,7 +66,7 @@ export interface DemoSandbox {
     baseUrl: string;
     credentials: {
       itil: { username: string; password: string };
-      oauth: { clientId: string; clientSecret: string };
+      oauth: { clientId: string; clientSecret: string; userName: string };
     };
   };
   microsoft: {

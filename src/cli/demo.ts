@@ -33,6 +33,7 @@ export function sandboxConnections(s: DemoSandbox) {
         clientId: sn.credentials.oauth.clientId,
         clientSecret: sn.credentials.oauth.clientSecret,
       },
+      account: sn.credentials.oauth.userName,
       closeOut: {
         incident: { resolve: { close_code: 'Solution provided' }, close: { close_code: 'Solution provided' } },
       },

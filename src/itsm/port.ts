@@ -119,6 +119,7 @@ export interface ItsmPort {
   readonly system: string;
   /** Looks up by correlation first (exact, non-empty) and creates only if absent. */
   openTicket(i: OpenTicketInput): Promise<{ ticket: Ticket; created: boolean }>;
+  /** The ticket Ticketloop opened with this key: a record someone else created with it does not count. */
   findByCorrelation(kind: string, correlation: string): Promise<Ticket | undefined>;
   getTicket(ref: Pick<TicketRef, 'kind' | 'id'>): Promise<Ticket | undefined>;
   updateTicket(ref: TicketRef, fields: Record<string, string>): Promise<Ticket>;

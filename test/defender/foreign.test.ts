@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEMO } from '../../sandbox/azure/seed.ts';
+import { ticketCorrelationItem } from '../../src/flows/defender/flow.ts';
 import { itemIdFor } from '../../src/flows/defender/reconcile.ts';
 import { correlationKey } from '../../src/itsm/watch.ts';
 import { base, startDefenderEnv } from './helpers.ts';
@@ -67,6 +68,15 @@ test('a forged incident with the item’s key, closed, changes nothing; closing 
     const ignored = (await audit(item)).filter((a) => a.action === 'foreign-ticket-ignored');
     assert.ok(ignored.length >= 1 && ignored.every((a) => a.id === forged.sys_id && a.ours === before.ticket!.key));
 
+    // Generation keys are predictable: a record pre-created under the next one by someone other than
+    // Ticketloop's account must not be adopted when that generation opens.
+    const squatter = (
+      await env.snAsAgent('POST', '/api/now/table/incident', {
+        short_description: 'waiting for generation 2',
+        correlation_id: correlationKey('defender', ticketCorrelationItem(item, 2)),
+      })
+    ).result;
+
     // The real ticket, closed while the resource is still unhealthy → the policy's new generation.
     await env.snAsAgent('PATCH', `/api/now/table/incident/${before.ticket!.id}`, {
       state: '7',
@@ -78,6 +88,11 @@ test('a forged incident with the item’s key, closed, changes nothing; closing 
     assert.equal(next.gen, 2);
     assert.notEqual(next.ticket!.id, before.ticket!.id);
     assert.notEqual(next.ticket!.id, forged.sys_id, 'the forged record was not adopted for the next generation');
+    assert.notEqual(
+      next.ticket!.id,
+      squatter.sys_id,
+      'the record pre-created under generation 2’s key was not adopted',
+    );
   } finally {
     await env.close();
   }

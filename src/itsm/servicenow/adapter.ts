@@ -63,6 +63,12 @@ export interface ServiceNowItsmOptions {
   now?: () => number;
   /** Field sizes where the instance's dictionary differs from a base instance's (limits.ts). */
   fieldLimits?: Record<string, number>;
+  /**
+   * The user_name Ticketloop creates records as. Correlation keys are predictable, so with it set a
+   * record created by anyone else is never adopted as Ticketloop's (unknown for an OAuth
+   * client_credentials app unless configured: then any exact match counts).
+   */
+  account?: string;
 }
 
 const MAX_CORRELATION = 100; // task.correlation_id is a 100-character string
@@ -120,14 +126,18 @@ export class ServiceNowItsm implements ItsmPort {
 
   async findByCorrelation(kind: string, correlation: string): Promise<Ticket | undefined> {
     const id = checkCorrelationId(correlation);
+    const read = this.read();
     const page = await this.client.list(kind, {
-      ...this.read(),
+      ...read,
+      fields: read.fields && [...read.fields, 'sys_created_by'],
       query: q().eq('correlation_id', id).orderBy('sys_created_on').orderBy('sys_id'),
       pageSize: 20,
       noCount: true,
     });
     // `=` may be case-insensitive on the instance's database: keep exact matches only.
-    const hit = page.records.find((r) => str(r.correlation_id) === id);
+    const hit = page.records.find(
+      (r) => str(r.correlation_id) === id && (!this.o.account || str(r.sys_created_by) === this.o.account),
+    );
     return hit && this.ticket(kind, hit);
   }
 

@@ -55,6 +55,11 @@ export const serviceNowConnection = z
       .optional(),
     /** Field sizes (sys_dictionary max_length) where they differ from a base instance's, e.g. {u_summary: 80}. */
     fieldLimits: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/), z.number().int().min(10).max(1_000_000)).optional(),
+    /**
+     * The user_name Ticketloop's records are created by (default: the auth's username). A record someone
+     * else created is never taken for Ticketloop's, even with Ticketloop's correlation key on it.
+     */
+    account: z.string().min(1).optional(),
     pollIntervalSeconds: z.number().int().min(1).default(30),
     reconcileIntervalSeconds: z.number().int().min(60).default(3600),
   })

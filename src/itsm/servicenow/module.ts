@@ -32,6 +32,11 @@ export function authLabel(c: ServiceNowConnection): AuthLabel {
   return { type: 'oauth', grant: 'client_credentials', clientId: a.clientId };
 }
 
+/** The user_name the connection's records are created by, where the configuration says. */
+export function accountOf(c: ServiceNowConnection): string | undefined {
+  return c.account ?? ('username' in c.auth ? c.auth.username : undefined);
+}
+
 /** One set of rate-limit metrics per registry (a process may build several apps in tests). */
 const metricsByRegistry = new WeakMap<Registry, ServiceNowMetrics>();
 
@@ -59,6 +64,7 @@ function build(config: ServiceNowConnection, deps: ItsmAdapterDeps, tables?: str
     reconcileIntervalMs: config.reconcileIntervalSeconds * 1000,
     now: () => deps.clock.now(),
     fieldLimits: config.fieldLimits,
+    account: accountOf(config),
   });
   return { client, itsm, auth };
 }
