@@ -14,6 +14,9 @@ import type { EntitlementState } from '../../src/flows/entitlement/flow.ts';
 import { CALLOUT_PATH } from '../../src/flows/entitlement/routes.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/dialects.ts';
+import { until } from '../helpers/wait.ts';
+
+export { until };
 
 /**
  * The whole loop for tests: the real sandbox (HTTPS) and a real Ticketloop (HTTP) with the
@@ -64,16 +67,6 @@ export interface Setup {
   getRequest(id: string): Promise<any>;
   /** The callout the sandbox sent for a request at a stage (waits for it). */
   callout(requestId: string, stage: string): Promise<any>;
-}
-
-export async function until<T>(fn: () => Promise<T | undefined | null | false>, what: string, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 export async function startLoop(o: LoopOptions = {}): Promise<Loop> {

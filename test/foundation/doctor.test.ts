@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -13,6 +12,7 @@ import { sandboxConnections } from '../../src/cli/demo.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { send } from '../helpers/http.ts';
+import { freePort } from '../helpers/wait.ts';
 
 /**
  * `ticketloop doctor` and the start-up check against the sandbox with each kind of fault: every
@@ -69,14 +69,6 @@ async function check(raw: Record<string, unknown>): Promise<CheckResult[]> {
 const failures = (rs: CheckResult[]) => rs.filter((r) => !r.ok);
 const show = (rs: CheckResult[]) =>
   rs.map((r) => `${r.ok ? 'ok' : 'FAIL'} ${r.target} ${r.check}: ${r.detail} | ${r.fix ?? ''}`).join('\n');
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 test('a healthy setup passes every check, each one named', async () => {
   const rs = await check(rawConfig());

@@ -18,6 +18,13 @@ after(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
+const STORE_FILES = ['ticketloop.db', 'ticketloop.db-wal', 'ticketloop.db-shm'];
+
+function assertPrivateStore(dataDir: string) {
+  assert.equal(mode(dataDir).toString(8), '700');
+  for (const f of STORE_FILES) assert.equal(mode(join(dataDir, f)).toString(8), '600', f);
+}
+
 async function openAndWrite(dataDir: string) {
   const store = await openStore({ dataDir });
   await sql`create table if not exists t (x integer)`.execute(store.db);
@@ -29,9 +36,7 @@ test('a new SQLite store: data directory 0700; database, -wal and -shm 0600', as
   const dataDir = join(root, 'fresh', 'data');
   const store = await openAndWrite(dataDir);
   try {
-    assert.equal(mode(dataDir).toString(8), '700');
-    for (const f of ['ticketloop.db', 'ticketloop.db-wal', 'ticketloop.db-shm'])
-      assert.equal(mode(join(dataDir, f)).toString(8), '600', f);
+    assertPrivateStore(dataDir);
   } finally {
     await store.close();
   }
@@ -43,7 +48,7 @@ test('an existing world-readable directory and database are narrowed on open', a
   chmodSync(dataDir, 0o755);
   const first = await openAndWrite(dataDir);
   await first.close();
-  for (const f of ['ticketloop.db', 'ticketloop.db-wal', 'ticketloop.db-shm']) {
+  for (const f of STORE_FILES) {
     try {
       chmodSync(join(dataDir, f), 0o644);
     } catch {
@@ -53,9 +58,7 @@ test('an existing world-readable directory and database are narrowed on open', a
   chmodSync(dataDir, 0o755);
   const store = await openAndWrite(dataDir);
   try {
-    assert.equal(mode(dataDir).toString(8), '700');
-    for (const f of ['ticketloop.db', 'ticketloop.db-wal', 'ticketloop.db-shm'])
-      assert.equal(mode(join(dataDir, f)).toString(8), '600', f);
+    assertPrivateStore(dataDir);
   } finally {
     await store.close();
   }

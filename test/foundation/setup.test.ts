@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,7 +13,8 @@ import { reconcileNow } from '../../src/flows/defender/runtime.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { send } from '../helpers/http.ts';
-import { until } from '../entitlement/helpers.ts';
+import { until } from '../helpers/wait.ts';
+import { freePort } from '../helpers/wait.ts';
 
 /**
  * From an empty tenant to working loops with `ticketloop setup`: each setup run twice (the second
@@ -28,14 +28,6 @@ let agent: Agent;
 let file: string;
 let port: number;
 const dir = mkdtempSync(join(tmpdir(), 'tl-setup-'));
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 /** The tenant's admin, through Graph with the sandbox's own admin token. */
 async function graph(method: string, path: string, json?: unknown) {

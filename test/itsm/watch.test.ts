@@ -12,6 +12,7 @@ import { webhookPath } from '../../src/itsm/servicenow/webhook.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/dialects.ts';
 import { authFor } from '../helpers/identity.ts';
 import { startEnv, type Env } from '../servicenow/helpers.ts';
+import { until } from '../helpers/wait.ts';
 
 // A toy flow that only records what happened to its ticket.
 type Seen = { status?: string; sources: string[]; statuses: string[]; deleted?: boolean };
@@ -30,16 +31,6 @@ const toyFlow: Flow<Seen, TicketChangedEvent | TicketDeletedEvent> = {
     };
   },
 };
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('ticket watch: push and poll feed one change per ticket version to the owning flow', () => {
   let env: Env;
@@ -106,10 +97,10 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
       fields: { short_description: 'push path' },
     });
     await itsm.resolveTicket(ticket.ref, { notes: 'fixed' });
-    const state = await until('the flow to see the resolve', async () => {
+    const state = await until(async () => {
       const s = await loadFlowState<Seen>(app.store.db, 'toy', 'push-1');
       return s?.status === 'resolved' && s;
-    });
+    }, 'the flow to see the resolve');
     assert.ok(state.sources.includes('webhook') || state.sources.includes('poll'));
     // Give the poller a few rounds: the same ticket version must not be handled twice.
     await new Promise((r) => setTimeout(r, 2_500));
@@ -140,10 +131,10 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
         fields: { short_description: 'poll path' },
       });
       await itsm.resolveTicket(ticket.ref, { notes: 'fixed without a push' });
-      const state = await until('the poller to deliver the resolve', async () => {
+      const state = await until(async () => {
         const s = await loadFlowState<Seen>(app.store.db, 'toy', 'poll-1');
         return s?.status === 'resolved' && s;
-      });
+      }, 'the poller to deliver the resolve');
       assert.equal(state.sources.at(-1), 'poll');
     } finally {
       await env.admin('DELETE', '/_sandbox/faults');
@@ -176,15 +167,15 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
       fields: { short_description: 'owned' },
     });
     await until(
-      'the ticket to be tracked',
       async () => (await loadFlowState<Seen>(app.store.db, 'toy', 'owned-1'))?.status,
+      'the ticket to be tracked',
     );
     await env.client().update('incident', ticket.ref.id, { correlation_id: correlationKey('toy', 'thief-1') });
     await itsm.resolveTicket(ticket.ref, { notes: 'fixed' });
-    await until('the resolve to reach the first owner', async () => {
+    await until(async () => {
       const s = await loadFlowState<Seen>(app.store.db, 'toy', 'owned-1');
       return s?.status === 'resolved';
-    });
+    }, 'the resolve to reach the first owner');
     assert.equal(await loadFlowState(app.store.db, 'toy', 'thief-1'), undefined);
     // A record with the prefix but no registered flow: no job fails (it would dead-letter).
     await env.client().create('incident', { short_description: 'stray', correlation_id: 'tl:nosuchflow:1' });
@@ -193,10 +184,12 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
       key: 'test-reconcile-stray',
       payload: { system: 'sn', kind: 'incident' },
     });
-    await until('the reconcile to finish', async () =>
-      (await listJobs(app.store.db, { kind: 'itsm.reconcile', limit: 1000 })).some(
-        (j) => j.key === 'test-reconcile-stray' && j.state === 'done',
-      ),
+    await until(
+      async () =>
+        (await listJobs(app.store.db, { kind: 'itsm.reconcile', limit: 1000 })).some(
+          (j) => j.key === 'test-reconcile-stray' && j.state === 'done',
+        ),
+      'the reconcile to finish',
     );
     await new Promise((r) => setTimeout(r, 300)); // any change job it produced runs meanwhile
     assert.deepEqual(
@@ -212,8 +205,8 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
       fields: { short_description: 'to be deleted' },
     });
     await until(
-      'the ticket to be tracked',
       async () => (await loadFlowState<Seen>(app.store.db, 'toy', 'gone-1'))?.status === 'open',
+      'the ticket to be tracked',
     );
     await env.client().delete('incident', ticket.ref.id);
     await app.engine.enqueue({
@@ -221,10 +214,10 @@ describe('ticket watch: push and poll feed one change per ticket version to the 
       key: 'test-reconcile-gone-1',
       payload: { system: 'sn', kind: 'incident' },
     });
-    const state = await until('the flow to hear of the deletion', async () => {
+    const state = await until(async () => {
       const s = await loadFlowState<Seen>(app.store.db, 'toy', 'gone-1');
       return s?.deleted && s;
-    });
+    }, 'the flow to hear of the deletion');
     assert.equal(state.deleted, true);
   });
 });

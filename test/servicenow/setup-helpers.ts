@@ -6,6 +6,9 @@ import { serviceNowInstance, type ServiceNowConnection } from '../../src/itsm/se
 import { verifyWebhookAuth } from '../../src/itsm/servicenow/webhook.ts';
 import type { ItsmAdapterDeps } from '../../src/itsm/port.ts';
 import { testTls, type Harness } from '../sandbox-servicenow/helpers.ts';
+import { until } from '../helpers/wait.ts';
+
+export { until };
 
 /** A connection configuration for the sandbox, parsed as the config loader would (defaults applied). */
 export function connection(h: Harness | { baseUrl: string }, extra: Record<string, unknown>): ServiceNowConnection {
@@ -51,14 +54,4 @@ export async function receiver(secret: () => string): Promise<{ base: string; go
     got,
     close: () => srv.close(),
   };
-}
-
-export async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 8000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }

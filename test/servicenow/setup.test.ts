@@ -158,10 +158,10 @@ describe('ServiceNow setup', () => {
       })
     ).json.result;
     await h.call('PATCH', `/api/now/table/incident/${inc.sys_id}`, { body: { work_notes: 'looking' } });
-    const got = await until('the insert and the update', () => {
+    const got = await until(() => {
       const mine = rx.got.filter((g) => JSON.parse(g.body).sys_id === inc.sys_id);
       return mine.length >= 2 ? mine : undefined;
-    });
+    }, 'the insert and the update');
     assert.ok(
       got.every((g) => g.valid && g.path === webhookPath('prod')),
       JSON.stringify(got),
@@ -182,8 +182,9 @@ describe('ServiceNow setup', () => {
         body: { short_description: 'grant', correlation_id: 'tl:em:1' },
       })
     ).json.result;
-    const got = await until('the sc_task insert after the restart', () =>
-      rx.got.find((g) => JSON.parse(g.body).sys_id === task.sys_id),
+    const got = await until(
+      () => rx.got.find((g) => JSON.parse(g.body).sys_id === task.sys_id),
+      'the sc_task insert after the restart',
     );
     assert.equal(got.valid, true);
 
@@ -200,8 +201,9 @@ describe('ServiceNow setup', () => {
       [],
     );
     await h.call('PATCH', `/api/now/table/sc_task/${task.sys_id}`, { body: { short_description: 'granted' } });
-    const signed = await until('the update signed with the new secret', () =>
-      rx.got.find((g) => JSON.parse(g.body).operation === 'update' && JSON.parse(g.body).sys_id === task.sys_id),
+    const signed = await until(
+      () => rx.got.find((g) => JSON.parse(g.body).operation === 'update' && JSON.parse(g.body).sys_id === task.sys_id),
+      'the update signed with the new secret',
     );
     assert.equal(signed.valid, true);
   });
