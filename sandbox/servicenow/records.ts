@@ -186,20 +186,8 @@ export class Records {
         );
       }
     }
-    const cf = sm.closeCodeField;
-    if (cf && next[cf] !== '' && (!prev || prev[cf] !== next[cf])) {
-      const choices = this.store
-        .rows('sys_choice')
-        .filter((c) => c.name === def.name && c.element === cf && c.inactive !== 'true');
-      if (choices.length > 0 && !choices.some((c) => c.value === next[cf])) {
-        const label = def.fields[cf].label;
-        throw new SnError(
-          403,
-          'Operation Failed',
-          `Data Policy Exception: Invalid value '${next[cf]}' for ${label} (${cf}); allowed: ${choices.map((c) => c.value).join(', ')}`,
-        );
-      }
-    }
+    // No check against sys_choice: the Table API stores a choice value that is not in the list as
+    // given (only data policies and business rules refuse); validating close codes is the client's job.
   }
 
   /**

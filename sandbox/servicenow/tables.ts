@@ -26,8 +26,6 @@ export interface StateModel {
   /** States that need the close-out fields (data policy), with the labels used in the error text. */
   closeOutStates: string[];
   closeOutFields: { field: string; label: string }[];
-  /** Field whose value must be one of the sys_choice values (close_code / resolution_code). */
-  closeCodeField?: string;
   /** States in which a non-admin can no longer update the record (closed incidents are read-only). */
   lockedStates: string[];
   defaultState: string;
@@ -103,7 +101,6 @@ const INCIDENT_STATES: StateModel = {
     { field: 'close_code', label: 'Resolution code' },
     { field: 'close_notes', label: 'Resolution notes' },
   ],
-  closeCodeField: 'close_code',
   lockedStates: ['7', '8'],
   defaultState: '1',
 };
@@ -118,7 +115,6 @@ const CHANGE_STATES: StateModel = {
     { field: 'close_code', label: 'Close code' },
     { field: 'close_notes', label: 'Close notes' },
   ],
-  closeCodeField: 'close_code',
   lockedStates: [],
   defaultState: '-5',
 };
@@ -130,7 +126,6 @@ const PROBLEM_STATES: StateModel = {
   canceled: [],
   closeOutStates: [],
   closeOutFields: [],
-  closeCodeField: 'resolution_code',
   lockedStates: [],
   defaultState: '101',
 };
