@@ -78,7 +78,8 @@ export function registerAdmin(app: FastifyInstance, ctx: SnContext, webhooks: We
 
   app.post(`${P}/seed`, async (req, reply) => {
     const b = (req.body ?? {}) as { table?: string; count?: number; fields?: Record<string, unknown> };
-    if (!b.table || !TABLES[b.table]) return reply.code(400).send({ error: 'unknown table' });
+    if (!b.table || !TABLES[b.table] || TABLES[b.table].generated)
+      return reply.code(400).send({ error: 'unknown or generated (read-only) table' });
     const count = Math.floor(Number(b.count ?? 0));
     if (!(count > 0 && count <= 1_000_000)) return reply.code(400).send({ error: 'count must be 1..1000000' });
     const t0 = Date.now();
@@ -89,7 +90,8 @@ export function registerAdmin(app: FastifyInstance, ctx: SnContext, webhooks: We
 
   app.delete(`${P}/table/:table`, async (req, reply) => {
     const t = (req.params as { table: string }).table;
-    if (!TABLES[t]) return reply.code(400).send({ error: 'unknown table' });
+    if (!TABLES[t] || TABLES[t].generated)
+      return reply.code(400).send({ error: 'unknown or generated (read-only) table' });
     return { table: t, deleted: ctx.store.clear(t) };
   });
 }
