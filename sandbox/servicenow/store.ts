@@ -2,7 +2,7 @@ import type { DocStore } from '../shared/persist.ts';
 import { generatedRows } from './dictionary.ts';
 import { TABLES, TASK_TABLES, type FieldDef } from './tables.ts';
 
-/** One stored row: every value a string; references hold the target sys_id. */
+/** One stored row: every value a string; references hold the target sys_id (name-keyed ones its name). */
 export type Row = Record<string, string>;
 
 /**
