@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { SEED_SETS, loadSeedSet, type SeedSet } from './demo.ts';
 import type { SnContext } from './routes.ts';
 import { SYSTEM_ACTOR, DEMO } from './seed.ts';
 import type { WebhookConfig } from './settings.ts';
@@ -16,6 +17,7 @@ const P = '/_sandbox/servicenow';
  *   GET|PUT /_sandbox/servicenow/webhooks          [{table, url, events, auth}]   (replaces the list)
  *   GET  /_sandbox/servicenow/webhooks/deliveries  recent deliveries and their state
  *   POST /_sandbox/servicenow/seed                 {"table":"incident","count":100000,"fields":{"short_description":"Bench {n}"}}
+ *                                                  or {"set":"demo"}: the demo records (demo.ts; idempotent)
  *   DELETE /_sandbox/servicenow/table/:table       drop all rows of a table (no webhooks)
  */
 export function registerAdmin(app: FastifyInstance, ctx: SnContext, webhooks: Webhooks): void {
@@ -77,8 +79,16 @@ export function registerAdmin(app: FastifyInstance, ctx: SnContext, webhooks: We
   app.get(`${P}/webhooks/deliveries`, async () => webhooks.log);
 
   app.post(`${P}/seed`, async (req, reply) => {
-    const b = (req.body ?? {}) as { table?: string; count?: number; fields?: Record<string, unknown> };
-    if (!b.table || !TABLES[b.table]) return reply.code(400).send({ error: 'unknown table' });
+    const b = (req.body ?? {}) as { set?: string; table?: string; count?: number; fields?: Record<string, unknown> };
+    if (b.set !== undefined) {
+      if (!SEED_SETS.includes(b.set as SeedSet))
+        return reply
+          .code(400)
+          .send({ error: `unknown seed set ${JSON.stringify(b.set)}; known: ${SEED_SETS.join(', ')}` });
+      return { set: b.set, inserted: loadSeedSet(b.set as SeedSet, ctx.store, ctx.records) };
+    }
+    if (!b.table || !TABLES[b.table] || TABLES[b.table].generated)
+      return reply.code(400).send({ error: 'unknown or generated (read-only) table' });
     const count = Math.floor(Number(b.count ?? 0));
     if (!(count > 0 && count <= 1_000_000)) return reply.code(400).send({ error: 'count must be 1..1000000' });
     const t0 = Date.now();
@@ -89,7 +99,8 @@ export function registerAdmin(app: FastifyInstance, ctx: SnContext, webhooks: We
 
   app.delete(`${P}/table/:table`, async (req, reply) => {
     const t = (req.params as { table: string }).table;
-    if (!TABLES[t]) return reply.code(400).send({ error: 'unknown table' });
+    if (!TABLES[t] || TABLES[t].generated)
+      return reply.code(400).send({ error: 'unknown or generated (read-only) table' });
     return { table: t, deleted: ctx.store.clear(t) };
   });
 }

@@ -18,9 +18,13 @@ interface Token {
   refreshToken?: string;
 }
 
-/** 401 body of the Table API (fact sheet §1.5). */
+/**
+ * 401 body of the Table API: `{"error":{"message":"User Not Authenticated","detail":"Required to
+ * provide Auth information"},"status":"failure"}`, the wording current instances use (fact sheet §1.5
+ * lists it beside the older "User is not authenticated").
+ */
 export const notAuthenticated = () =>
-  new SnError(401, 'User is not authenticated', 'Required to provide Auth information');
+  new SnError(401, 'User Not Authenticated', 'Required to provide Auth information');
 
 /**
  * OAuth error body. Its shape is [U] in the fact sheet; real instances answer a wrong password, a

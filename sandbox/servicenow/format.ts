@@ -38,7 +38,7 @@ export class Formatter {
     for (let i = 0; i < parts.length - 1; i++) {
       const def = fieldOf(t, parts[i]);
       if (!def?.ref) return undefined;
-      r = this.store.get(def.ref, r[parts[i]] ?? '');
+      r = this.store.resolve(def, r[parts[i]] ?? '');
       if (!r) return undefined;
       t = this.tableOf(r, def.ref);
     }
@@ -65,7 +65,7 @@ export class Formatter {
     const t = this.tableOf(row, table);
     const df = TABLES[t]?.displayField ?? 'number';
     const def = fieldOf(t, df);
-    if (def?.type === 'reference') return this.recordDisplay(def.ref!, this.store.get(def.ref!, row[df] ?? ''));
+    if (def?.type === 'reference') return this.recordDisplay(def.ref!, this.store.resolve(def, row[df] ?? ''));
     return row[df] ?? '';
   }
 
@@ -86,7 +86,7 @@ export class Formatter {
     switch (def.type) {
       case 'reference':
         if (v === '') return '';
-        return this.recordDisplay(def.ref!, this.store.get(def.ref!, v)) || (field === 'sys_domain' ? v : '');
+        return this.recordDisplay(def.ref!, this.store.resolve(def, v)) || (field === 'sys_domain' ? v : '');
       case 'choice':
         return v === '' ? '' : (this.choiceLabel(table, field, v) ?? v);
       case 'journal':

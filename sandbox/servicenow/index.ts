@@ -6,6 +6,7 @@ import { createSandboxServer, listen } from '../shared/server.ts';
 import type { SandboxTls } from '../shared/tls.ts';
 import { registerAdmin } from './admin.ts';
 import { Auth } from './auth.ts';
+import { loadSeedSet, type SeedResult, type SeedSet } from './demo.ts';
 import { Formatter } from './format.ts';
 import { RATE_RULE_SYS_ID, RateLimiter, rateLimitBody } from './ratelimit.ts';
 import { Records } from './records.ts';
@@ -32,7 +33,10 @@ export interface ServiceNowSandboxOptions {
   /** 0 = any free port. */
   port?: number;
   clock?: OffsetClock;
-  /** Default true: demo users, groups and sys_choice rows. False: only the credential accounts (and their roles). */
+  /**
+   * Default true: demo users, groups and sys_choice rows. False: only the credential accounts (and
+   * their roles). Demo *records* (incidents, requests, articles) load only through `seed()`.
+   */
   seedDemoData?: boolean;
 }
 
@@ -54,6 +58,8 @@ export interface ServiceNowSandbox {
     oauth: { clientId: string; clientSecret: string; userName: string };
     apiKey: string;
   };
+  /** Load a seed set (demo.ts): idempotent, persisted; returns the rows inserted per table. */
+  seed(set: SeedSet): SeedResult;
   close(): Promise<void>;
 }
 
@@ -128,6 +134,7 @@ export async function startServiceNowSandbox(o: ServiceNowSandboxOptions): Promi
       oauth: { ...DEMO.oauth, userName: DEMO.integration.username },
       apiKey: DEMO.apiKey,
     },
+    seed: (set) => loadSeedSet(set, store, records),
     async close() {
       await webhooks.close();
       await app.close();

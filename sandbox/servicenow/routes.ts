@@ -51,12 +51,16 @@ function canRead(actor: Actor, table: string, row: Row): boolean {
   return !['sysapproval_approver', 'sys_journal_field'].includes(table);
 }
 
+/** Any path that is not a resource of the instance (an unknown API, version or page). */
+const noSuchResource = () => new SnError(404, 'Requested URI does not represent any resource', null);
+
 const ACCEPTABLE = /application\/json|application\/\*|\*\/\*/i;
 
 /**
  * The Table API (fact sheet §1.1–1.6) on `/api/now/table/{t}` and `/api/now/{v1|v2}/table/{t}`.
- * An unknown table answers 400 "Invalid table <name>" (detail null), as real instances do: the
- * URI does not match a resource, which §1.1 lists under 400, not 404.
+ * An unknown table answers 400 "Invalid table <name>" (detail null), as real instances do; any
+ * other unknown path (another version, another API) 404 "Requested URI does not represent any
+ * resource" (registerErrorHandling).
  */
 export function registerTableApi(app: FastifyInstance, ctx: SnContext): void {
   // Last list result per table, reused while the table is unchanged: paging through 100k rows with
@@ -226,8 +230,7 @@ export function registerTableApi(app: FastifyInstance, ctx: SnContext): void {
   for (const prefix of ['/api/now/table', '/api/now/:version/table']) {
     const checkVersion = (req: FastifyRequest) => {
       const v = (req.params as { version?: string }).version;
-      if (v !== undefined && v !== 'v1' && v !== 'v2')
-        throw new SnError(400, 'Requested URI does not represent any resource', null);
+      if (v !== undefined && v !== 'v1' && v !== 'v2') throw noSuchResource();
     };
     app.get(`${prefix}/:table`, async (req, reply) => (checkVersion(req), list(req, reply)));
     app.post(`${prefix}/:table`, async (req, reply) => {
@@ -307,9 +310,9 @@ export function registerErrorHandling(app: FastifyInstance): void {
       status: 'failure',
     });
   });
-  app.setNotFoundHandler((_req, reply) =>
-    reply
-      .code(400)
-      .send({ error: { message: 'Requested URI does not represent any resource', detail: null }, status: 'failure' }),
-  );
+  // Paths no route serves get the instance's envelope, not Fastify's {"message":"Route … not found"}.
+  app.setNotFoundHandler((_req, reply) => {
+    const err = noSuchResource();
+    return reply.code(err.status).send(err.body());
+  });
 }

@@ -232,6 +232,16 @@ export const CHOICES: Record<string, Choices> = {
   },
   sc_req_item: { ...common(TASK_STATE), stage: STAGE },
   sc_task: common(TASK_STATE),
+  kb_knowledge: {
+    workflow_state: [
+      ['draft', 'Draft'],
+      ['review', 'Review'],
+      ['published', 'Published'],
+      ['pending_retirement', 'Pending retirement'],
+      ['retired', 'Retired'],
+      ['outdated', 'Outdated'],
+    ],
+  },
   sysapproval_approver: {
     state: [
       ['requested', 'Requested'],

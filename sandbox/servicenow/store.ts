@@ -1,7 +1,8 @@
 import type { DocStore } from '../shared/persist.ts';
-import { TABLES, TASK_TABLES } from './tables.ts';
+import { generatedRows } from './dictionary.ts';
+import { TABLES, TASK_TABLES, type FieldDef } from './tables.ts';
 
-/** One stored row: every value a string; references hold the target sys_id. */
+/** One stored row: every value a string; references hold the target sys_id (name-keyed ones its name). */
 export type Row = Record<string, string>;
 
 /**
@@ -28,9 +29,10 @@ export class TableStore {
   readonly serialCache = new WeakMap<Row, [string | undefined, string | undefined]>();
 
   constructor(readonly docs: DocStore) {
-    for (const name of Object.keys(TABLES)) {
+    for (const [name, def] of Object.entries(TABLES)) {
       const m = new Map<string, Row>();
-      for (const row of docs.iterate<Row>(coll(name))) m.set(row.sys_id, row);
+      // The dictionary tables are generated from the definitions, never stored.
+      for (const row of def.generated ? generatedRows(name) : docs.iterate<Row>(coll(name))) m.set(row.sys_id, row);
       this.tables.set(name, m);
     }
   }
@@ -48,6 +50,13 @@ export class TableStore {
       return undefined;
     }
     return this.tables.get(table)?.get(sysId);
+  }
+
+  /** The record a reference value points at: by sys_id, or by the column the reference is keyed on. */
+  resolve(def: FieldDef, value: string): Row | undefined {
+    if (!def.ref || value === '') return undefined;
+    if (!def.refKey) return this.get(def.ref, value);
+    return this.rows(def.ref).find((r) => r[def.refKey!] === value);
   }
 
   /** All rows of a table in insertion order (do not mutate the array). */

@@ -141,12 +141,15 @@ export function program(): Command {
       await runDemo(raw, config, { auto: Boolean(o.auto) });
     });
 
-  withConfig(
-    cli.command('sandbox').description('start the sandbox services alone (ServiceNow, Microsoft, Azure)'),
-  ).action(async (o: { config?: string }) => {
-    const { runSandboxCommand } = await import('./sandbox.ts');
-    await runSandboxCommand(load(o.config));
-  });
+  withConfig(cli.command('sandbox').description('start the sandbox services alone (ServiceNow, Microsoft, Azure)'))
+    .option('--seed <set>', 'load a data set into ServiceNow first (demo: incidents, requests, articles)', (v) => {
+      if (v !== 'demo') throw new InvalidArgumentError('the only seed set is demo');
+      return v;
+    })
+    .action(async (o: { config?: string; seed?: 'demo' }) => {
+      const { runSandboxCommand } = await import('./sandbox.ts');
+      await runSandboxCommand(load(o.config), { seed: o.seed });
+    });
 
   withConfig(cli.command('doctor').description('check every connection and permission; exit 1 when one fails')).action(
     async (o: { config?: string }) => {

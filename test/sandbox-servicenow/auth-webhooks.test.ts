@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { startHarness, type Harness } from './helpers.ts';
 
 const UNAUTH = {
-  error: { message: 'User is not authenticated', detail: 'Required to provide Auth information' },
+  error: { message: 'User Not Authenticated', detail: 'Required to provide Auth information' },
   status: 'failure',
 };
 
