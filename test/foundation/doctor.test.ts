@@ -38,6 +38,7 @@ function rawConfig(patch: (c: ReturnType<typeof sandboxConnections>) => void = (
   patch(c);
   return {
     dataDir: mkdtempSync(join(dir, 'data-')),
+    server: { port: 0 },
     servicenow: [c.servicenow],
     microsoft: c.microsoft,
     integrations: [

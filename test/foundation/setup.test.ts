@@ -13,8 +13,7 @@ import { reconcileNow } from '../../src/flows/defender/runtime.ts';
 import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { runCli } from '../helpers/cli.ts';
 import { send } from '../helpers/http.ts';
-import { until } from '../helpers/wait.ts';
-import { freePort } from '../helpers/wait.ts';
+import { freePort, until } from '../helpers/wait.ts';
 
 /**
  * From an empty tenant to working loops with `ticketloop setup`: each setup run twice (the second

@@ -3,6 +3,7 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { startHarness, type Harness } from './helpers.ts';
+import { until } from '../helpers/wait.ts';
 
 /** Role tables, system properties (password2) and the installed Ticketloop business rule. */
 
@@ -23,16 +24,6 @@ async function receiver(): Promise<{ url: string; got: Got[]; close(): void }> {
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(srv.address() as { port: number }).port}/hook`, got, close: () => srv.close() };
-}
-
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 8000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const SCRIPT = '// Ticketloop business rule v2\n(function executeRule(current, previous) {})(current, previous);';
@@ -149,7 +140,7 @@ describe('ServiceNow sandbox: roles, properties, business rules', () => {
           body: { short_description: 'ours', correlation_id: 'tl:a:1' },
         })
       ).json.result;
-      const first = await until('the insert to be delivered', () => rx.got[0]);
+      const first = await until(() => rx.got[0], 'the insert to be delivered');
       const body = JSON.parse(first.body);
       assert.deepEqual([body.table, body.operation, body.sys_id], ['incident', 'insert', inc.sys_id]);
       assert.equal(body.record.correlation_id, 'tl:a:1');
@@ -160,7 +151,7 @@ describe('ServiceNow sandbox: roles, properties, business rules', () => {
       assert.equal(first.headers['x-sn-delivery'], undefined, 'only what the script sets');
 
       await h.call('PATCH', `/api/now/table/incident/${inc.sys_id}`, { body: { short_description: 'ours, edited' } });
-      const upd = await until('the update', () => rx.got.find((g) => JSON.parse(g.body).operation === 'update'));
+      const upd = await until(() => rx.got.find((g) => JSON.parse(g.body).operation === 'update'), 'the update');
       assert.equal(JSON.parse(upd.body).record.sys_mod_count, '1');
       await h.call('DELETE', `/api/now/table/incident/${inc.sys_id}`);
       // The delete is not an action of the rule; the skipped ticket does not match the condition.
@@ -182,8 +173,9 @@ describe('ServiceNow sandbox: roles, properties, business rules', () => {
           body: { short_description: 'after', correlation_id: 'tl:a:2' },
         })
       ).json.result;
-      const after = await until('a delivery after the restart', () =>
-        rx.got.find((g) => JSON.parse(g.body).sys_id === later.sys_id),
+      const after = await until(
+        () => rx.got.find((g) => JSON.parse(g.body).sys_id === later.sys_id),
+        'a delivery after the restart',
       );
       assert.equal(after.headers['x-sn-signature'], signed(after), 'the encrypted secret survives the restart');
       const deactivate = await h.call('PATCH', `/api/now/table/sys_script/${installed.json.result.sys_id}`, {
@@ -224,7 +216,7 @@ describe('ServiceNow sandbox: roles, properties, business rules', () => {
         },
       });
       await h.call('POST', '/api/now/table/problem', { body: { short_description: 'v1', correlation_id: 'tl:b:1' } });
-      const got = await until('the v1 delivery', () => rx.got[0]);
+      const got = await until(() => rx.got[0], 'the v1 delivery');
       assert.equal(got.headers['x-sn-timestamp'], undefined);
       assert.equal(
         got.headers['x-sn-signature'],
