@@ -3,7 +3,7 @@ import { ensureSandboxTls, type SandboxTls } from './shared/tls.ts';
 import { OffsetClock } from './shared/clock.ts';
 import { startServiceNowSandbox, type ServiceNowSandbox } from './servicenow/index.ts';
 import { startMicrosoftSandbox, type MicrosoftSandbox } from './microsoft/index.ts';
-import { startAzureSandbox, type AzureSandbox } from './azure/index.ts';
+import { ARM_AUDIENCES, startAzureSandbox, type AzureSandbox } from './azure/index.ts';
 
 /**
  * All sandbox services together — ServiceNow, Microsoft (Entra + Graph) and Azure (ARM) — on one
@@ -35,7 +35,8 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
     tls,
     port: o.ports?.azure ?? 0,
     clock,
-    verifyBearer: (token) => microsoft.entra.verifyAccessToken(token, { audience: [ARM_AUDIENCE, `${ARM_AUDIENCE}/`] }),
+    tenant: { tenantId: microsoft.tenantId },
+    verifyBearer: (token) => microsoft.entra.verifyAccessToken(token, { audience: [...ARM_AUDIENCES] }),
   });
   return {
     tls,

@@ -3,18 +3,22 @@ import type { OffsetClock } from '../shared/clock.ts';
 import { ArmError, sendArmError } from './arm.ts';
 import { generatedItem, getAssessment, locateGenerated, renderGenerated } from './assessments.ts';
 import { MAX_GENERATED_RECOMMENDATIONS } from './catalog.ts';
+import type { Hierarchy } from './hierarchy.ts';
+import type { Rbac } from './rbac.ts';
 import { DEMO, addMulticloud } from './seed.ts';
 import { assessmentId, type AzureStore, type StoredAssessment } from './store.ts';
 
 /**
  * Control endpoints under `/_sandbox/azure` (no bearer token, like every sandbox admin route):
  * set up management groups / subscriptions / connectors, add assessments, generate large sets,
- * flip statuses. Errors use the ARM envelope too.
+ * flip statuses, deny principals (RBAC). Errors use the ARM envelope too.
  */
 
 interface Ctx {
   store: AzureStore;
   clock: OffsetClock;
+  hierarchy: Hierarchy;
+  rbac: Rbac;
 }
 
 type Body = Record<string, any>;
@@ -25,22 +29,50 @@ const need = (cond: unknown, message: string) => {
   if (!cond) throw new ArmError(400, 'InvalidInput', message);
 };
 
-function ensureSubscription(ctx: Ctx, subscriptionId: string, displayName?: string) {
+function ensureSubscription(ctx: Ctx, subscriptionId: string, displayName?: string, extra: Body = {}) {
   const existing = ctx.store.subscription(subscriptionId);
-  if (existing && !displayName) return existing;
+  if (existing && !displayName && extra.state === undefined && extra.tags === undefined) return existing;
   return ctx.store.putSubscription({
     subscriptionId: existing?.subscriptionId ?? subscriptionId,
     displayName: displayName ?? existing?.displayName ?? subscriptionId,
+    ...((extra.state ?? existing?.state) ? { state: extra.state ?? existing?.state } : {}),
+    ...((extra.tags ?? existing?.tags) ? { tags: extra.tags ?? existing?.tags } : {}),
   });
 }
 
-function addToGroup(ctx: Ctx, name: string, subscriptionIds: string[], displayName?: string) {
-  const mg = ctx.store.managementGroup(name) ?? { name, displayName: displayName ?? name, subscriptions: [] };
+/** The resource group of a resource id, created (in eastus) the first time something lives in it. */
+function ensureResourceGroupOf(ctx: Ctx, resourceId: string) {
+  const m = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)/i.exec(resourceId);
+  if (m && !ctx.store.resourceGroup(m[1], m[2]))
+    ctx.store.putResourceGroup({ subscriptionId: m[1], name: m[2], location: 'eastus' });
+}
+
+/** Put subscriptions into a group (creating it); a subscription has one parent, so it leaves any other. */
+function addToGroup(ctx: Ctx, name: string, subscriptionIds: string[], displayName?: string, parent?: string) {
+  const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+  for (const other of ctx.store.managementGroups()) {
+    if (same(other.name, name)) continue;
+    const kept = other.subscriptions.filter((s) => !subscriptionIds.some((x) => same(x, s)));
+    if (kept.length !== other.subscriptions.length) ctx.store.putManagementGroup({ ...other, subscriptions: kept });
+  }
+  const now = new Date(ctx.clock.now()).toISOString();
+  const mg = ctx.store.managementGroup(name) ?? {
+    name,
+    displayName: displayName ?? name,
+    subscriptions: [],
+    updatedTime: now,
+  };
   for (const s of subscriptionIds) {
     ensureSubscription(ctx, s);
-    if (!mg.subscriptions.some((x) => x.toLowerCase() === s.toLowerCase())) mg.subscriptions.push(s);
+    if (!mg.subscriptions.some((x) => same(x, s))) mg.subscriptions.push(s);
   }
   if (displayName) mg.displayName = displayName;
+  if (parent !== undefined) {
+    need(ctx.store.managementGroup(parent), `unknown parent management group '${parent}'`);
+    need(!same(parent, name), 'a management group cannot be its own parent');
+    mg.parent = parent;
+  }
+  mg.updatedTime = now;
   return ctx.store.putManagementGroup(mg);
 }
 
@@ -57,29 +89,68 @@ export function registerAdmin(app: FastifyInstance, ctx: Ctx): void {
 
   app.get('/_sandbox/azure/state', async () => ({
     demo: DEMO,
+    tenant: ctx.hierarchy.tenant,
     managementGroups: ctx.store.managementGroups(),
     subscriptions: ctx.store.subscriptions(),
     securityConnectors: ctx.store.connectors(),
     generations: ctx.store.subscriptions().flatMap((s) => ctx.store.generation(s.subscriptionId) ?? []),
+    rbac: { deny: ctx.rbac.rules() },
   }));
 
   route('/managementGroups', (b) => {
     need(typeof b.name === 'string' && b.name, "'name' is required");
-    return addToGroup(ctx, b.name, Array.isArray(b.subscriptions) ? b.subscriptions : [], b.displayName);
+    need(b.parent === undefined || typeof b.parent === 'string', "'parent' must be a management group name");
+    return addToGroup(ctx, b.name, Array.isArray(b.subscriptions) ? b.subscriptions : [], b.displayName, b.parent);
   });
 
   route('/subscriptions', (b) => {
     need(typeof b.subscriptionId === 'string' && b.subscriptionId, "'subscriptionId' is required");
-    const s = ensureSubscription(ctx, b.subscriptionId, b.displayName);
+    need(
+      b.state === undefined || ['Enabled', 'Warned', 'PastDue', 'Disabled', 'Deleted'].includes(b.state),
+      "'state' must be Enabled, Warned, PastDue, Disabled or Deleted",
+    );
+    const s = ensureSubscription(ctx, b.subscriptionId, b.displayName, b);
     if (typeof b.managementGroup === 'string') addToGroup(ctx, b.managementGroup, [s.subscriptionId]);
     return s;
   });
+
+  route('/resourceGroups', (b) => {
+    need(
+      typeof b.subscriptionId === 'string' && typeof b.name === 'string',
+      "'subscriptionId' and 'name' are required",
+    );
+    const s = ensureSubscription(ctx, b.subscriptionId);
+    return ctx.store.putResourceGroup({
+      subscriptionId: s.subscriptionId,
+      name: b.name,
+      location: typeof b.location === 'string' ? b.location : 'eastus',
+      ...(b.tags ? { tags: b.tags } : {}),
+    });
+  });
+
+  // RBAC: deny a principal (token oid or app id) actions (default every read) at and below a scope.
+  route('/rbac/deny', (b) => {
+    need(typeof b.principalId === 'string' && b.principalId, "'principalId' (object id or app id) is required");
+    need(
+      typeof b.scope === 'string' && b.scope.startsWith('/'),
+      "'scope' must be an ARM scope such as /subscriptions/{id}",
+    );
+    need(
+      b.actions === undefined || (Array.isArray(b.actions) && b.actions.every((a: unknown) => typeof a === 'string')),
+      "'actions' must be a list of action patterns",
+    );
+    return ctx.rbac.deny({ principalId: b.principalId, scope: b.scope, actions: b.actions });
+  });
+  route('/rbac/clear', (b) => ({
+    removed: ctx.rbac.clear(typeof b.principalId === 'string' ? b.principalId : undefined),
+  }));
 
   route('/securityConnectors', (b) => {
     need(b.environment === 'AWS' || b.environment === 'GCP', "'environment' must be AWS or GCP");
     need(b.subscriptionId && b.resourceGroup && b.name, "'subscriptionId', 'resourceGroup' and 'name' are required");
     const sub = ensureSubscription(ctx, b.subscriptionId);
     const id = `/subscriptions/${sub.subscriptionId}/resourceGroups/${b.resourceGroup}/providers/Microsoft.Security/securityConnectors/${b.name}`;
+    ensureResourceGroupOf(ctx, id);
     return ctx.store.putConnector({
       id,
       subscriptionId: sub.subscriptionId,
@@ -117,6 +188,7 @@ export function registerAdmin(app: FastifyInstance, ctx: Ctx): void {
     const sub = /^\/subscriptions\/([^/]+)/i.exec(String(b.resourceId ?? ''));
     need(sub, "'resourceId' must start with /subscriptions/{id}");
     const s = ensureSubscription(ctx, sub![1]);
+    ensureResourceGroupOf(ctx, b.resourceId);
     const a: StoredAssessment = {
       resourceId: b.resourceId,
       name: b.assessmentName,

@@ -7,6 +7,7 @@ import {
   type Recommendation,
   type Severity,
 } from './catalog.ts';
+import type { Hierarchy } from './hierarchy.ts';
 import { assessmentId, type AzureStore, type Generation, type Override, type StoredAssessment } from './store.ts';
 
 /**
@@ -41,6 +42,12 @@ export function generatedResourceId(g: Generation, i: number): string {
   const kind = generatedRecommendation(i % g.recommendations).kind as keyof typeof KINDS;
   const { type, prefix } = KINDS[kind];
   return `/subscriptions/${g.subscriptionId}/resourceGroups/rg-gen-${String(r % 100).padStart(2, '0')}/providers/${type}/${prefix}${r}`;
+}
+
+/** The resource groups a generated set's resources fall into (resource r is in `rg-gen-{r % 100}`). */
+export function generatedResourceGroups(g: Generation): string[] {
+  const resources = Math.ceil(g.count / g.recommendations);
+  return Array.from({ length: Math.min(100, resources) }, (_, r) => `rg-gen-${String(r).padStart(2, '0')}`);
 }
 
 export function generatedItem(g: Generation, i: number, o?: Override): GeneratedItem {
@@ -146,7 +153,7 @@ export function renderGenerated(item: GeneratedItem, o: RenderOptions) {
 /** A list scope is walked as segments: per subscription its stored assessments, then its generated set. */
 type Segment = { kind: 'stored'; subscriptionId?: string; connectorId?: string } | { kind: 'generated'; g: Generation };
 
-export function resolveScope(store: AzureStore, scope: string): Segment[] {
+export function resolveScope(store: AzureStore, hierarchy: Hierarchy, scope: string): Segment[] {
   const sub = /^\/subscriptions\/([^/]+)$/i.exec(scope);
   const mg = /^\/providers\/Microsoft\.Management\/managementGroups\/([^/]+)$/i.exec(scope);
   const conn =
@@ -161,7 +168,7 @@ export function resolveScope(store: AzureStore, scope: string): Segment[] {
   } else if (mg) {
     const group = store.managementGroup(mg[1]);
     if (!group) throw new ArmError(404, 'NotFound', `Management group '${mg[1]}' was not found.`);
-    subs = group.subscriptions;
+    subs = hierarchy.descendantSubscriptions(group);
   } else if (conn) {
     const c = store.connector(scope);
     if (!c)
@@ -200,12 +207,13 @@ function decodeToken(t: string | undefined): { seg: number; pos: number } {
 
 export function listPage(
   store: AzureStore,
+  hierarchy: Hierarchy,
   scope: string,
   skipToken: string | undefined,
   top: number,
   o: RenderOptions,
 ) {
-  const segments = resolveScope(store, scope);
+  const segments = resolveScope(store, hierarchy, scope);
   let { seg, pos } = decodeToken(skipToken);
   const value: unknown[] = [];
   while (seg < segments.length && value.length < top) {

@@ -7,16 +7,23 @@ import { createSandboxServer, listen } from '../shared/server.ts';
 import type { SandboxTls } from '../shared/tls.ts';
 import { ArmError, faultBody, throttledBody } from './arm.ts';
 import { registerAdmin } from './admin.ts';
-import { registerArmRoutes } from './routes.ts';
-import { DEMO, seedDemo } from './seed.ts';
+import { registerArmAuth } from './auth.ts';
+import { registerArmDispatch } from './dispatch.ts';
+import { Hierarchy, type Tenant } from './hierarchy.ts';
+import { Rbac } from './rbac.ts';
+import { resourceRoutes } from './resources.ts';
+import { securityRoutes } from './routes.ts';
+import { DEMO, DEMO_TENANT, ensureDemoResourceGroups, seedDemo } from './seed.ts';
 import { AzureStore } from './store.ts';
 
-export { DEMO } from './seed.ts';
-export { ASSESSMENT_API_VERSIONS, GOVERNANCE_API_VERSIONS, ARM_AUDIENCE } from './arm.ts';
+export { DEMO, DEMO_TENANT } from './seed.ts';
+export { ASSESSMENT_API_VERSIONS, GOVERNANCE_API_VERSIONS, ARM_AUDIENCE, ARM_AUDIENCES } from './arm.ts';
 
 /**
  * Azure Resource Manager sandbox for Defender for Cloud: assessments, assessment metadata and
- * governance assignments over HTTPS, persisted in `${dataDir}/azure.db`, time from an OffsetClock.
+ * governance assignments, plus the subscription / tenant / resource group / management group reads
+ * around them, over HTTPS with ARM's auth and a minimal RBAC. State in `${dataDir}/azure.db`, time
+ * from an OffsetClock. See README.md.
  */
 
 export interface AzureSandboxOptions {
@@ -24,8 +31,10 @@ export interface AzureSandboxOptions {
   tls: SandboxTls;
   port?: number;
   clock?: OffsetClock;
-  /** Validates a bearer token (signature, aud https://management.azure.com, exp); throws when invalid. */
+  /** Validates a bearer token's signature, issuer and tenant; throws when it is not genuine. */
   verifyBearer(token: string): Promise<Record<string, unknown>>;
+  /** The tenant the subscriptions belong to (default: the Microsoft sandbox's demo tenant). */
+  tenant?: Partial<Tenant>;
   /** Seed the small demo tenant into an empty database (default true). */
   seedDemo?: boolean;
 }
@@ -34,6 +43,7 @@ export interface AzureSandbox {
   baseUrl: string;
   /** Ids in the seeded demo tenant. */
   demo: typeof DEMO;
+  tenantId: string;
   faults: Faults;
   clock: OffsetClock;
   close(): Promise<void>;
@@ -41,30 +51,14 @@ export interface AzureSandbox {
 
 const ADMIN = /^\/_sandbox(\/|$)/;
 
-/** ARM answers 401 with an error code and a WWW-Authenticate challenge pointing at Entra. */
-function unauthorized(reply: FastifyReply, code: string, message: string): FastifyReply {
-  return reply
-    .code(401)
-    .header(
-      'www-authenticate',
-      `Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", error_description="${message.replace(/"/g, "'")}"`,
-    )
-    .send({ error: { code, message } });
-}
-
-function tokenExpiry(token: string): number | undefined {
-  try {
-    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { exp?: unknown };
-    return typeof payload.exp === 'number' ? payload.exp * 1000 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export async function startAzureSandbox(o: AzureSandboxOptions): Promise<AzureSandbox> {
   const clock = o.clock ?? new OffsetClock();
   const store = new AzureStore(join(o.dataDir, 'azure.db'));
+  const hierarchy = new Hierarchy(store, { ...DEMO_TENANT, ...o.tenant });
   if ((o.seedDemo ?? true) && store.subscriptions().length === 0) seedDemo(store, clock.now());
+  hierarchy.ensureRoot(new Date(clock.now()).toISOString());
+  ensureDemoResourceGroups(store);
+  const rbac = new Rbac(store, hierarchy);
 
   const app = createSandboxServer(o.tls);
   const faults = new Faults();
@@ -86,40 +80,7 @@ export async function startAzureSandbox(o: AzureSandboxOptions): Promise<AzureSa
   });
   registerClock(app, clock);
 
-  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-    if (ADMIN.test(req.url)) return;
-    const header = req.headers.authorization;
-    if (!header)
-      return unauthorized(
-        reply,
-        'AuthenticationFailed',
-        "Authentication failed. The 'Authorization' header is missing.",
-      );
-    const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!m)
-      return unauthorized(
-        reply,
-        'AuthenticationFailed',
-        "Authentication failed. The 'Authorization' header is provided in an invalid format.",
-      );
-    const exp = tokenExpiry(m[1]);
-    if (exp !== undefined && exp <= clock.now()) {
-      return unauthorized(
-        reply,
-        'ExpiredAuthenticationToken',
-        `The access token expiry UTC time '${new Date(exp).toUTCString()}' is earlier than current UTC time '${new Date(clock.now()).toUTCString()}'.`,
-      );
-    }
-    try {
-      await o.verifyBearer(m[1]);
-    } catch (e) {
-      return unauthorized(
-        reply,
-        'InvalidAuthenticationToken',
-        `The access token is invalid. ${(e as Error).message ?? ''}`.trim(),
-      );
-    }
-  });
+  registerArmAuth(app, { clock, verifyBearer: o.verifyBearer, skip: ADMIN });
 
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
     const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500;
@@ -134,13 +95,18 @@ export async function startAzureSandbox(o: AzureSandboxOptions): Promise<AzureSa
     return reply.code(e.status).send(e.body());
   });
 
-  registerAdmin(app, { store, clock });
-  registerArmRoutes(app, { store, clock });
+  registerAdmin(app, { store, clock, hierarchy, rbac });
+  registerArmDispatch(
+    app,
+    [...resourceRoutes({ store, hierarchy, rbac }), ...securityRoutes({ store, clock, hierarchy })],
+    rbac,
+  );
 
   const baseUrl = await listen(app, o.port ?? 0);
   return {
     baseUrl,
     demo: DEMO,
+    tenantId: hierarchy.tenant.tenantId,
     faults,
     clock,
     async close() {

@@ -1,11 +1,12 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   ArmError,
   ASSESSMENT_API_VERSIONS,
   GOVERNANCE_API_VERSIONS,
   firstQuery,
+  gatewayError,
+  nextLink,
   requireApiVersion,
-  sendArmError,
 } from './arm.ts';
 import {
   DEFAULT_PAGE_SIZE,
@@ -22,18 +23,21 @@ import {
   generatedRecommendation,
   metadataResource,
 } from './catalog.ts';
+import type { RouteTable } from './dispatch.ts';
 import { checkScope, governanceId, resource, validateAssignment } from './governance.ts';
+import type { Hierarchy } from './hierarchy.ts';
 import { assessmentId, type AzureStore, type StoredAssessment } from './store.ts';
 import type { OffsetClock } from '../shared/clock.ts';
 
 /**
- * The ARM surface. ARM paths nest arbitrary scopes (`/{scope}/providers/...`), so one catch-all
- * route matches the provider suffix with regular expressions, case-insensitively like ARM.
+ * The Microsoft.Security surface: assessments, assessment metadata and governance assignments,
+ * matched on the provider suffix of any scope (`/{scope}/providers/Microsoft.Security/...`).
  */
 
 interface Ctx {
   store: AzureStore;
   clock: OffsetClock;
+  hierarchy: Hierarchy;
 }
 
 const SEC = '/providers/Microsoft\\.Security';
@@ -45,10 +49,8 @@ const RX = {
   assessments: new RegExp(`^(/.+)${SEC}/assessments$`, 'i'),
 };
 
-type Handler = (req: FastifyRequest, reply: FastifyReply, m: RegExpExecArray) => unknown;
-
-export function registerArmRoutes(app: FastifyInstance, ctx: Ctx): void {
-  const table: Array<[RegExp, Partial<Record<string, Handler>>]> = [
+export function securityRoutes(ctx: Ctx): RouteTable {
+  return [
     [RX.tenantMetadata, { GET: (req, _r, m) => metadata(req, m[1]) }],
     [RX.subMetadata, { GET: (req, _r, m) => metadata(req, m[2], subscriptionOf(ctx, m[1])) }],
     [
@@ -69,47 +71,13 @@ export function registerArmRoutes(app: FastifyInstance, ctx: Ctx): void {
     ],
     [RX.assessments, { GET: (req, _r, m) => list(ctx, req, m[1]) }],
   ];
-
-  app.route({
-    method: ['GET', 'PUT', 'DELETE', 'POST', 'PATCH'],
-    url: '/*',
-    handler: async (req, reply) => {
-      // ARM tolerates `//subscriptions/...` (SDKs given an id with a leading slash) and a trailing slash.
-      const path = decodeURIComponent(req.url.split('?')[0])
-        .replace(/\/{2,}/g, '/')
-        .replace(/\/+$/, '');
-      try {
-        for (const [rx, methods] of table) {
-          const m = rx.exec(path);
-          if (!m) continue;
-          const h = methods[req.method];
-          if (!h)
-            throw new ArmError(
-              405,
-              'MethodNotAllowed',
-              `The requested resource does not support http method '${req.method}'.`,
-            );
-          const out = await h(req, reply, m);
-          return reply.sent ? reply : out;
-        }
-        throw new ArmError(
-          404,
-          'InvalidResourceType',
-          `No route for '${req.method} ${path}' in the sandbox's Microsoft.Security surface.`,
-        );
-      } catch (e) {
-        if (e instanceof ArmError) return sendArmError(reply, e);
-        throw e;
-      }
-    },
-  });
 }
 
 const q = (req: FastifyRequest) => (req.query ?? {}) as Record<string, unknown>;
 
 function subscriptionOf(ctx: Ctx, id: string): string {
   const s = ctx.store.subscription(id);
-  if (!s) throw new ArmError(404, 'SubscriptionNotFound', `The subscription '${id}' could not be found.`);
+  if (!s) throw gatewayError(404, 'SubscriptionNotFound', `The subscription '${id}' could not be found.`);
   return s.subscriptionId;
 }
 
@@ -130,19 +98,12 @@ function renderOptions(req: FastifyRequest, apiVersion: string): RenderOptions {
   return { apiVersion, expandMetadata: expand.includes('metadata') };
 }
 
-/** nextLink keeps the caller's host and query (as ARM does), with the new $skipToken. */
-function nextLink(req: FastifyRequest, path: string, token: string): string {
-  const params = Object.entries(q(req))
-    .filter(([k]) => k.toLowerCase() !== '$skiptoken')
-    .map(([k, v]) => `${k}=${encodeURIComponent(String(Array.isArray(v) ? v[0] : v))}`);
-  params.push(`$skipToken=${token}`);
-  return `https://${req.headers.host}${path}?${params.join('&')}`;
-}
+const next = (req: FastifyRequest, path: string, token: string) => nextLink(req.headers.host, q(req), path, token);
 
 // --- metadata ------------------------------------------------------------------------------------
 
 function metadata(req: FastifyRequest, name: string | undefined, subscriptionId?: string) {
-  const v = requireApiVersion(q(req), ASSESSMENT_API_VERSIONS);
+  const v = requireApiVersion(q(req), ASSESSMENT_API_VERSIONS, 'assessmentMetadata');
   if (name) {
     const r = findRecommendation(name);
     if (!r) throw new ArmError(404, 'NotFound', `Assessment metadata '${name}' was not found.`);
@@ -158,20 +119,21 @@ function metadata(req: FastifyRequest, name: string | undefined, subscriptionId?
 // --- assessments ---------------------------------------------------------------------------------
 
 function list(ctx: Ctx, req: FastifyRequest, scope: string) {
-  const v = requireApiVersion(q(req), ASSESSMENT_API_VERSIONS);
+  const v = requireApiVersion(q(req), ASSESSMENT_API_VERSIONS, 'assessments');
   const page = listPage(
     ctx.store,
+    ctx.hierarchy,
     scope,
     firstQuery(q(req), '$skipToken'),
     pageSize(req, DEFAULT_PAGE_SIZE),
     renderOptions(req, v),
   );
   const path = `${scope}/providers/Microsoft.Security/assessments`;
-  return page.next ? { value: page.value, nextLink: nextLink(req, path, page.next) } : { value: page.value };
+  return page.next ? { value: page.value, nextLink: next(req, path, page.next) } : { value: page.value };
 }
 
 function getOne(ctx: Ctx, req: FastifyRequest, m: RegExpExecArray) {
-  const v = requireApiVersion(q(req), ASSESSMENT_API_VERSIONS);
+  const v = requireApiVersion(q(req), ASSESSMENT_API_VERSIONS, 'assessments');
   const found = getAssessment(ctx.store, m[1], m[2], renderOptions(req, v));
   if (!found)
     throw new ArmError(
@@ -186,7 +148,7 @@ const CODES = ['Healthy', 'Unhealthy', 'NotApplicable'];
 
 /** Custom/partner assessments (Assessments_CreateOrUpdate). */
 function putAssessment(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, m: RegExpExecArray) {
-  const v = requireApiVersion(q(req), ASSESSMENT_API_VERSIONS);
+  const v = requireApiVersion(q(req), ASSESSMENT_API_VERSIONS, 'assessments');
   const [resourceId, name] = [m[1], m[2]];
   const sub = /^\/subscriptions\/([^/]+)/i.exec(resourceId);
   const subscriptionId = sub ? subscriptionOf(ctx, sub[1]) : undefined;
@@ -220,21 +182,21 @@ function putAssessment(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, m: Re
 }
 
 function deleteAssessment(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, m: RegExpExecArray) {
-  requireApiVersion(q(req), ASSESSMENT_API_VERSIONS);
+  requireApiVersion(q(req), ASSESSMENT_API_VERSIONS, 'assessments');
   return reply.code(ctx.store.deleteAssessment(assessmentId(m[1], m[2])) ? 200 : 204).send();
 }
 
 // --- governance assignments ----------------------------------------------------------------------
 
 function getGovernance(ctx: Ctx, req: FastifyRequest, m: RegExpExecArray) {
-  requireApiVersion(q(req), GOVERNANCE_API_VERSIONS);
+  requireApiVersion(q(req), GOVERNANCE_API_VERSIONS, 'assessments/governanceAssignments');
   const row = ctx.store.governance(m[1], m[2], m[3]);
   if (!row) throw new ArmError(404, 'NotFound', `Governance assignment '${m[3]}' was not found.`);
   return resource(row.id, row.name, row.properties);
 }
 
 function listGovernance(ctx: Ctx, req: FastifyRequest, m: RegExpExecArray) {
-  requireApiVersion(q(req), GOVERNANCE_API_VERSIONS);
+  requireApiVersion(q(req), GOVERNANCE_API_VERSIONS, 'assessments/governanceAssignments');
   const top = pageSize(req, 100);
   const token = firstQuery(q(req), '$skipToken');
   const after = token ? Number(Buffer.from(token, 'base64url').toString()) : 0;
@@ -243,11 +205,11 @@ function listGovernance(ctx: Ctx, req: FastifyRequest, m: RegExpExecArray) {
   const value = rows.slice(0, top).map((r) => resource(r.id, r.name, r.properties));
   if (rows.length <= top) return { value };
   const path = `${m[1]}/providers/Microsoft.Security/assessments/${m[2]}/governanceAssignments`;
-  return { value, nextLink: nextLink(req, path, Buffer.from(String(rows[top - 1].seq)).toString('base64url')) };
+  return { value, nextLink: next(req, path, Buffer.from(String(rows[top - 1].seq)).toString('base64url')) };
 }
 
 function putGovernance(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, m: RegExpExecArray) {
-  requireApiVersion(q(req), GOVERNANCE_API_VERSIONS);
+  requireApiVersion(q(req), GOVERNANCE_API_VERSIONS, 'assessments/governanceAssignments');
   const [scope, assessmentName, key] = [m[1], m[2], m[3]];
   if (!/^[-\w._()]+$/.test(assessmentName))
     throw new ArmError(400, 'InvalidInput', `Invalid assessment name '${assessmentName}'.`, 'assessmentName');
@@ -259,6 +221,6 @@ function putGovernance(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, m: Re
 }
 
 function deleteGovernance(ctx: Ctx, req: FastifyRequest, reply: FastifyReply, m: RegExpExecArray) {
-  requireApiVersion(q(req), GOVERNANCE_API_VERSIONS);
+  requireApiVersion(q(req), GOVERNANCE_API_VERSIONS, 'assessments/governanceAssignments');
   return reply.code(ctx.store.deleteGovernance(m[1], m[2], m[3]) ? 200 : 204).send();
 }

@@ -1,10 +1,19 @@
+import type { Tenant } from './hierarchy.ts';
 import type { AzureStore, StoredAssessment } from './store.ts';
 
 /**
- * The small demo tenant a fresh sandbox starts with: one management group, two subscriptions,
- * a few VMs / storage accounts / a SQL server / a Redis cache, an AWS and a GCP security connector,
- * and a mix of healthy and unhealthy real-world recommendations on them.
+ * The small demo tenant a fresh sandbox starts with: Tenant Root Group → one management group →
+ * two subscriptions, a few resource groups with VMs / storage accounts / a SQL server / a Redis
+ * cache, an AWS and a GCP security connector, and a mix of healthy and unhealthy real-world
+ * recommendations on them.
  */
+
+/** The Microsoft sandbox's demo tenant (same id and domain), so ARM and Entra describe one tenant. */
+export const DEMO_TENANT: Tenant = {
+  tenantId: '5e1d7c0a-7c3b-4f0e-9a57-1c2b3d4e5f60',
+  displayName: 'Ticketloop Sandbox',
+  defaultDomain: 'ticketloopsandbox.onmicrosoft.com',
+};
 
 export const DEMO = {
   managementGroup: 'contoso-root',
@@ -20,6 +29,21 @@ export const DEMO = {
 };
 
 const DAY = 86_400_000;
+
+/** The demo subscriptions' resource groups (the assessed resources live in them). */
+const DEMO_RESOURCE_GROUPS = [
+  { subscriptionId: DEMO.prodSubscription, name: 'rg-web', location: 'westeurope', tags: { env: 'prod' } },
+  { subscriptionId: DEMO.prodSubscription, name: 'rg-data', location: 'westeurope', tags: { env: 'prod' } },
+  { subscriptionId: DEMO.prodSubscription, name: 'rg-multicloud', location: 'westeurope' },
+  { subscriptionId: DEMO.devSubscription, name: 'rg-dev', location: 'northeurope', tags: { env: 'dev' } },
+];
+
+/** Add the demo resource groups that are missing (databases seeded before they existed lack them). */
+export function ensureDemoResourceGroups(store: AzureStore): void {
+  for (const g of DEMO_RESOURCE_GROUPS)
+    if (store.subscription(g.subscriptionId) && !store.resourceGroup(g.subscriptionId, g.name))
+      store.putResourceGroup(g);
+}
 
 export function seedDemo(store: AzureStore, now: number): void {
   const prod = DEMO.prodSubscription;
@@ -85,7 +109,13 @@ export function seedDemo(store: AzureStore, now: number): void {
   store.docs.transaction(() => {
     store.putSubscription({ subscriptionId: prod, displayName: 'Contoso Production' });
     store.putSubscription({ subscriptionId: dev, displayName: 'Contoso Development' });
-    store.putManagementGroup({ name: DEMO.managementGroup, displayName: 'Contoso', subscriptions: [prod, dev] });
+    store.putManagementGroup({
+      name: DEMO.managementGroup,
+      displayName: 'Contoso',
+      subscriptions: [prod, dev],
+      updatedTime: iso(120),
+    });
+    ensureDemoResourceGroups(store);
     store.putConnector({
       id: DEMO.awsConnector,
       subscriptionId: prod,

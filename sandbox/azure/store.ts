@@ -10,12 +10,34 @@ import { DocStore } from '../shared/persist.ts';
 export interface ManagementGroup {
   name: string;
   displayName: string;
+  /** Subscriptions directly below this group (a subscription has one parent group). */
   subscriptions: string[];
+  /** Name of the parent group; absent means the tenant root group (which itself has none). */
+  parent?: string;
+  updatedTime?: string;
 }
 
 export interface Subscription {
   subscriptionId: string;
   displayName: string;
+  state?: 'Enabled' | 'Warned' | 'PastDue' | 'Disabled' | 'Deleted';
+  tags?: Record<string, string>;
+}
+
+export interface ResourceGroup {
+  subscriptionId: string;
+  name: string;
+  location: string;
+  tags?: Record<string, string>;
+}
+
+/** An RBAC deny: `principalId` (oid or app id) may not perform `actions` at or below `scope`. */
+export interface DenyRule {
+  id: string;
+  principalId: string;
+  scope: string;
+  /** Action patterns; `*` matches any characters (`*\/read`, `Microsoft.Security/*`). */
+  actions: string[];
 }
 
 export interface SecurityConnector {
@@ -149,6 +171,25 @@ export class AzureStore {
   }
   managementGroups(): ManagementGroup[] {
     return this.docs.list<ManagementGroup>('mg');
+  }
+  resourceGroup(subscriptionId: string, name: string): ResourceGroup | undefined {
+    return this.docs.get<ResourceGroup>('rg', `${subscriptionId}/${name}`.toLowerCase());
+  }
+  putResourceGroup(rg: ResourceGroup): ResourceGroup {
+    return this.docs.put('rg', `${rg.subscriptionId}/${rg.name}`.toLowerCase(), rg);
+  }
+  resourceGroups(subscriptionId: string): ResourceGroup[] {
+    const sub = subscriptionId.toLowerCase();
+    return this.docs.list<ResourceGroup>('rg').filter((g) => g.subscriptionId.toLowerCase() === sub);
+  }
+  denyRules(): DenyRule[] {
+    return this.docs.list<DenyRule>('rbac-deny');
+  }
+  putDenyRule(r: DenyRule): DenyRule {
+    return this.docs.put('rbac-deny', r.id, r);
+  }
+  deleteDenyRule(id: string): void {
+    this.docs.delete('rbac-deny', id);
   }
   connector(id: string): SecurityConnector | undefined {
     return this.docs.get<SecurityConnector>('connector', id.toLowerCase());

@@ -22,7 +22,7 @@ test('ARM auth: 401 without, with a garbage and with an expired token; request/c
     const wrongAud = await h.call('GET', `${LIST}?api-version=2025-05-04`, {
       token: await signToken({ aud: 'https://graph.microsoft.com' }),
     });
-    assert.equal(wrongAud.body.error.code, 'InvalidAuthenticationToken');
+    assert.equal(wrongAud.body.error.code, 'InvalidAuthenticationTokenAudience');
 
     // Expiry is judged on sandbox time: move the clock past the token's exp.
     const token = await signToken({ expiresInSec: 600 });
@@ -47,17 +47,23 @@ test('api-version is required and validated per resource type', async () => {
     const missing = await h.call('GET', LIST);
     assert.equal(missing.status, 400);
     assert.equal(missing.body.error.code, 'MissingApiVersionParameter');
+    // A resource provider's type with an api-version it lacks: ARM's front door answers
+    // NoRegisteredProviderFound naming the type and the supported versions (code and message only).
     const wrong = await h.call('GET', `${LIST}?api-version=2099-01-01`);
     assert.equal(wrong.status, 400);
-    assert.equal(wrong.body.error.code, 'InvalidApiVersionParameter');
-    assert.match(wrong.body.error.message, /2025-05-04,2021-06-01/);
-    assert.deepEqual(Object.keys(wrong.body.error).sort(), ['additionalInfo', 'code', 'details', 'message', 'target']);
+    assert.equal(wrong.body.error.code, 'NoRegisteredProviderFound');
+    assert.match(
+      wrong.body.error.message,
+      /^No registered resource provider found for location 'global' and API version '2099-01-01' for type 'assessments'\. The supported api-versions are '2025-05-04, 2021-06-01, 2020-01-01'\./,
+    );
+    assert.deepEqual(Object.keys(wrong.body.error).sort(), ['code', 'message']);
     // Governance assignments only know the preview version.
     const gov = await h.call(
       'GET',
       `${DEMO.vm}/providers/Microsoft.Security/assessments/${DEMO.systemUpdates}/governanceAssignments?api-version=2025-05-04`,
     );
-    assert.equal(gov.body.error.code, 'InvalidApiVersionParameter');
+    assert.equal(gov.body.error.code, 'NoRegisteredProviderFound');
+    assert.match(gov.body.error.message, /for type 'assessments\/governanceAssignments'/);
     const unknownSub = await h.call(
       'GET',
       `/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Security/assessments?api-version=2025-05-04`,

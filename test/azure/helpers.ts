@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { SignJWT, generateKeyPair, jwtVerify, type CryptoKey } from 'jose';
 import { Agent } from 'undici';
 import { send } from '../helpers/http.ts';
-import { startAzureSandbox, type AzureSandbox } from '../../sandbox/azure/index.ts';
+import { ARM_AUDIENCES, startAzureSandbox, type AzureSandbox } from '../../sandbox/azure/index.ts';
 import { ensureSandboxTls, type SandboxTls } from '../../sandbox/shared/tls.ts';
 import { OffsetClock } from '../../sandbox/shared/clock.ts';
 import { ArmClient } from '../../src/connectors/microsoft/arm.ts';
@@ -16,14 +16,36 @@ import type { AuthProvider } from '../../src/connectors/http.ts';
  */
 
 export const ARM_AUD = 'https://management.azure.com';
+/** The service principal (`oid`) and client (`appid`) of the test tokens. */
+export const TEST_OID = '7e57c0de-0000-4000-8000-00000000a0c1';
+export const TEST_APP_ID = '7e57c0de-0000-4000-8000-0000000a9901';
 
 let keys: Promise<{ publicKey: CryptoKey; privateKey: CryptoKey }> | undefined;
 const testKeys = () => (keys ??= generateKeyPair('RS256'));
+let otherKeys: Promise<{ publicKey: CryptoKey; privateKey: CryptoKey }> | undefined;
 
-export async function signToken(o: { aud?: string; expiresInSec?: number; now?: number } = {}): Promise<string> {
-  const { privateKey } = await testKeys();
+export async function signToken(
+  o: {
+    aud?: string;
+    expiresInSec?: number;
+    now?: number;
+    /** Extra claims; `undefined` values remove a default claim. */
+    claims?: Record<string, unknown>;
+    /** Sign with a key the sandbox does not trust. */
+    foreignKey?: boolean;
+  } = {},
+): Promise<string> {
+  const { privateKey } = o.foreignKey ? await (otherKeys ??= generateKeyPair('RS256')) : await testKeys();
   const iat = Math.floor((o.now ?? Date.now()) / 1000);
-  return new SignJWT({ tid: 'test-tenant', appid: 'test-app', roles: [] })
+  const claims: Record<string, unknown> = {
+    tid: 'test-tenant',
+    appid: TEST_APP_ID,
+    oid: TEST_OID,
+    roles: [],
+    ...o.claims,
+  };
+  for (const k of Object.keys(claims)) if (claims[k] === undefined) delete claims[k];
+  return new SignJWT(claims)
     .setProtectedHeader({ alg: 'RS256', kid: 'test' })
     .setIssuer('https://sts.windows.net/test-tenant/')
     .setAudience(o.aud ?? ARM_AUD)
@@ -35,7 +57,10 @@ export async function signToken(o: { aud?: string; expiresInSec?: number; now?: 
 export async function verifyTestToken(token: string): Promise<Record<string, unknown>> {
   const { publicKey } = await testKeys();
   // exp is checked by the sandbox against its own clock; here only signature and audience.
-  const { payload } = await jwtVerify(token, publicKey, { audience: ARM_AUD, clockTolerance: 10 * 365 * 86_400 });
+  const { payload } = await jwtVerify(token, publicKey, {
+    audience: [...ARM_AUDIENCES],
+    clockTolerance: 10 * 365 * 86_400,
+  });
   return payload as Record<string, unknown>;
 }
 

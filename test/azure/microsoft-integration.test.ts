@@ -57,7 +57,7 @@ test('Entra (Microsoft sandbox) client-credentials token for ARM is accepted; a 
     await assert.rejects(graphArm.getAssessmentMetadata(), (e: unknown) => {
       assert.ok(e instanceof HttpError);
       assert.equal(e.status, 401);
-      assert.equal(armError(e)?.code, 'InvalidAuthenticationToken');
+      assert.equal(armError(e)?.code, 'InvalidAuthenticationTokenAudience');
       return true;
     });
   } finally {
