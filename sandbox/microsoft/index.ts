@@ -11,6 +11,7 @@ import { GraphFailure, graphError, sendGraphFailure } from './graph-http.ts';
 import { DEMO_GROUPS, DEMO_USERS, TENANT_ID, TICKETLOOP_APP } from './constants.ts';
 import { EmEngine } from './callouts.ts';
 import { registerGraphEm } from './graph-em.ts';
+import { registerGraphDirectory } from './graph-directory.ts';
 import { isGraphPath, registerGraphPaths } from './graph-paths.ts';
 import { registerResume } from './resume.ts';
 import { C } from './em-model.ts';
@@ -122,6 +123,7 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
   registerEntraRoutes(app, entra, signIn);
   signIn.register(app);
   registerGraphEm(app, { store, entra, engine, clock }, () => baseUrl);
+  registerGraphDirectory(app, { store, entra }, () => baseUrl);
   registerResume(app, { store, entra, engine, clock });
   registerClock(app, clock, () => engine.checkTimeouts());
 
