@@ -12,6 +12,7 @@ import { DEMO_GROUPS, DEMO_USERS, TENANT_ID, TICKETLOOP_APP } from './constants.
 import { EmEngine } from './callouts.ts';
 import { registerGraphEm } from './graph-em.ts';
 import { registerGraphDirectory } from './graph-directory.ts';
+import { registerGraphBatch } from './graph-batch.ts';
 import { isGraphPath, registerGraphPaths } from './graph-paths.ts';
 import { registerResume } from './resume.ts';
 import { C } from './em-model.ts';
@@ -124,6 +125,7 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
   signIn.register(app);
   registerGraphEm(app, { store, entra, engine, clock }, () => baseUrl);
   registerGraphDirectory(app, { store, entra }, () => baseUrl);
+  registerGraphBatch(app, { entra, clock });
   registerResume(app, { store, entra, engine, clock });
   registerClock(app, clock, () => engine.checkTimeouts());
 
