@@ -103,7 +103,8 @@ export function registerGraphBatch(app: FastifyInstance, d: { entra: Entra; cloc
     }
     const res = await app.inject({
       method: it.method as 'GET',
-      url: `/${version}${it.url.startsWith('/') ? '' : '/'}${it.url}`,
+      // Batched URLs are often written unencoded (json-batching.md's own `$filter=city eq null`).
+      url: `/${version}${it.url.startsWith('/') ? '' : '/'}${it.url.replace(/ /g, '%20')}`,
       headers: { ...headers, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) },
       ...(payload !== undefined ? { payload } : {}),
     });

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DocStore } from '../shared/persist.ts';
 import type { Entra } from './entra.ts';
 import { TENANT_ID } from './constants.ts';
@@ -253,6 +253,13 @@ export function registerGraphDirectory(
       return listResponse(req, baseUrl(), name, kind, all(), { options, count: advanced });
     });
   };
+  /** `/users/$count`: only as an advanced query, and then as text (aad-advanced-queries.md). */
+  const count = (req: FastifyRequest, reply: FastifyReply, n: number) => {
+    if (String(req.headers.consistencylevel ?? '').toLowerCase() !== 'eventual')
+      throw new GraphFailure(400, 'Request_BadRequest', '$count is not currently supported.');
+    return reply.type('text/plain').send(String(n));
+  };
+
   for (const v of ['v1.0', 'beta']) {
     collection(`/${v}/users`, userKind, USERS_READ, USER_FILTERS, 'User', users);
     collection(
@@ -264,8 +271,9 @@ export function registerGraphDirectory(
       servicePrincipals,
     );
 
-    app.get<{ Params: { id: string } }>(`/${v}/users/:id`, async (req) => {
+    app.get<{ Params: { id: string } }>(`/${v}/users/:id`, async (req, reply) => {
       await authorizeGraph(d.entra, req, USERS_READ);
+      if (req.params.id === '$count') return count(req, reply, users().length);
       const key = req.params.id.toLowerCase();
       const u =
         d.store.get<DirectoryUser>(C.users, req.params.id) ??
@@ -273,8 +281,9 @@ export function registerGraphDirectory(
       if (!u) throw notFound(req.params.id);
       return entityResponse(req, baseUrl(), 'users', userKind, u);
     });
-    app.get<{ Params: { id: string } }>(`/${v}/servicePrincipals/:id`, async (req) => {
+    app.get<{ Params: { id: string } }>(`/${v}/servicePrincipals/:id`, async (req, reply) => {
       await authorizeGraph(d.entra, req, SERVICE_PRINCIPALS_READ);
+      if (req.params.id === '$count') return count(req, reply, servicePrincipals().length);
       const sp = servicePrincipals().find((x) => x.id.toLowerCase() === req.params.id.toLowerCase());
       if (!sp) throw notFound(req.params.id);
       return entityResponse(req, baseUrl(), 'servicePrincipals', servicePrincipalKind, sp);
