@@ -172,8 +172,9 @@ export function resolverOf(kind: EntityKind, doc: unknown) {
     const found = member(kind.type, segs[0]);
     if (found?.navigation) {
       const r = related(kind, doc, found.name);
-      if (segs.length === 1 || r.value == null) return r.value ?? null;
+      // A collection is only read by a lambda (checkFilterPaths refuses `collection/property`).
       if (Array.isArray(r.value)) return r.value.map((d) => r.kind.shape(d));
+      if (segs.length === 1 || r.value == null) return r.value ?? null;
       return resolverOf(r.kind, r.value)(segs.slice(1));
     }
     shaped ??= kind.shape(doc);

@@ -72,6 +72,13 @@ test('every Graph answer carries request-id and client-request-id (echoed, else 
     assert.equal(token.status, 400);
     assert.ok(token.body.correlation_id);
     assert.equal(token.headers['request-id'], undefined);
+    // Its correlation id is the caller's client-request-id, as MSAL sends it.
+    const correlated = await h.call('POST', `/${h.sb.tenantId}/oauth2/v2.0/token`, {
+      form: { grant_type: 'client_credentials' },
+      headers: { 'client-request-id': mine },
+    });
+    assert.equal(correlated.body.correlation_id, mine);
+    assert.match(correlated.body.error_description, new RegExp(`Correlation ID: ${mine} `));
   }));
 
 test('unknown paths: unknown segment → 400 "Resource not found for the segment", unknown version → 400 "Invalid version.", unknown id → 404', () =>
