@@ -2,10 +2,13 @@ import { randomUUID } from 'node:crypto';
 
 /** Entra's error body and the failure that carries it (token endpoint and sign-in share them). */
 
-/** The AADSTS error body, as login.microsoftonline.com sends it. */
-export function aadError(now: number, error: string, code: number, message: string) {
+/**
+ * The AADSTS error body, as login.microsoftonline.com sends it. The correlation id is the caller's
+ * `client-request-id` when it sent one (MSAL does), as Entra's is.
+ */
+export function aadError(now: number, error: string, code: number, message: string, clientRequestId?: string) {
   const trace = randomUUID();
-  const correlation = randomUUID();
+  const correlation = clientRequestId && /^[0-9a-f-]{36}$/i.test(clientRequestId) ? clientRequestId : randomUUID();
   const timestamp = new Date(now)
     .toISOString()
     .replace('T', ' ')

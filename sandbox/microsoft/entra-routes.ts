@@ -228,7 +228,18 @@ export function registerEntraRoutes(app: FastifyInstance, entra: Entra, signIn?:
       };
     } catch (e) {
       if (!(e instanceof AadFailure)) throw e;
-      return reply.code(e.status).send(aadError(entra.clock.now(), e.error, e.code, e.message));
+      const clientRequestId = req.headers['client-request-id'];
+      return reply
+        .code(e.status)
+        .send(
+          aadError(
+            entra.clock.now(),
+            e.error,
+            e.code,
+            e.message,
+            typeof clientRequestId === 'string' ? clientRequestId : undefined,
+          ),
+        );
     }
   }
 

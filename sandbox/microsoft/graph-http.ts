@@ -4,24 +4,46 @@ import { errors as joseErrors } from 'jose';
 import type { Entra } from './entra.ts';
 import { GRAPH_APP_ID, GRAPH_RESOURCE } from './constants.ts';
 
-/** Graph's wire conventions shared by the sandbox routes: error envelope, bearer auth, OData paging. */
+/** Graph's wire conventions shared by the sandbox routes: request ids, error envelope, bearer auth. */
+
+export interface RequestIds {
+  requestId: string;
+  clientRequestId: string;
+}
+const ids = new WeakMap<FastifyRequest, RequestIds>();
+
+/**
+ * The ids of one Graph request: a new `request-id`, and the caller's `client-request-id` echoed
+ * (when none was sent, Graph answers one equal to the request id). The same pair goes in the
+ * response headers and in every error body's `innerError`.
+ */
+export function requestIds(req: FastifyRequest): RequestIds {
+  let v = ids.get(req);
+  if (!v) {
+    const requestId = randomUUID();
+    const sent = req.headers['client-request-id'];
+    v = { requestId, clientRequestId: typeof sent === 'string' && sent ? sent : requestId };
+    ids.set(req, v);
+  }
+  return v;
+}
 
 export function graphError(now: number, req: FastifyRequest, code: string, message: string) {
-  const clientRequestId = req.headers['client-request-id'];
+  const { requestId, clientRequestId } = requestIds(req);
   return {
     error: {
       code,
       message,
       innerError: {
         date: new Date(now).toISOString().replace(/\.\d+Z$/, ''),
-        'request-id': randomUUID(),
-        'client-request-id': typeof clientRequestId === 'string' ? clientRequestId : randomUUID(),
+        'request-id': requestId,
+        'client-request-id': clientRequestId,
       },
     },
   };
 }
 
-/** Thrown by handlers; turned into the Graph envelope by the error handler in graph-em.ts. */
+/** Thrown by handlers; turned into the Graph envelope by the error handler in index.ts. */
 export class GraphFailure extends Error {
   constructor(
     readonly status: number,
@@ -44,11 +66,8 @@ export interface GraphCaller {
 
 const GRAPH_AUDIENCES = [GRAPH_RESOURCE, `${GRAPH_RESOURCE}/`, GRAPH_APP_ID];
 
-/**
- * Validate the caller's bearer token the way Graph does: issued by this tenant for Graph, still
- * valid, and carrying one of the application permissions the operation needs.
- */
-export async function authorizeGraph(entra: Entra, req: FastifyRequest, anyOf: string[]): Promise<GraphCaller> {
+/** Validate the caller's bearer token the way Graph does: issued by this tenant for Graph, still valid. */
+export async function authenticateGraph(entra: Entra, req: FastifyRequest): Promise<GraphCaller> {
   const h = req.headers.authorization;
   const m = h ? /^Bearer\s+(\S+)$/i.exec(h) : null;
   if (!m) throw new GraphFailure(401, 'InvalidAuthenticationToken', 'Access token is empty.');
@@ -65,10 +84,16 @@ export async function authorizeGraph(entra: Entra, req: FastifyRequest, anyOf: s
     throw new GraphFailure(401, 'InvalidAuthenticationToken', why);
   }
   const roles = Array.isArray(claims.roles) ? (claims.roles as string[]) : [];
-  if (!anyOf.some((r) => roles.includes(r))) {
+  return { appId: String(claims.appid ?? claims.azp ?? ''), oid: String(claims.oid ?? ''), roles };
+}
+
+/** A valid token (authenticateGraph) carrying one of the application permissions the operation needs. */
+export async function authorizeGraph(entra: Entra, req: FastifyRequest, anyOf: string[]): Promise<GraphCaller> {
+  const caller = await authenticateGraph(entra, req);
+  if (!anyOf.some((r) => caller.roles.includes(r))) {
     throw new GraphFailure(403, 'Authorization_RequestDenied', 'Insufficient privileges to complete the operation.');
   }
-  return { appId: String(claims.appid ?? claims.azp ?? ''), oid: String(claims.oid ?? ''), roles };
+  return caller;
 }
 
 export function sendGraphFailure(reply: FastifyReply, now: number, req: FastifyRequest, e: GraphFailure) {
@@ -79,38 +104,6 @@ export function sendGraphFailure(reply: FastifyReply, now: number, req: FastifyR
     );
   }
   return reply.code(e.status).send(graphError(now, req, e.code, e.message));
-}
-
-/**
- * One page of a collection with `@odata.context` and, when more remain, `@odata.nextLink`
- * (`$skiptoken` is an opaque offset). `$top` defaults to 100, as on many Graph collections.
- */
-export function page<T>(req: FastifyRequest, baseUrl: string, context: string, items: T[]) {
-  const q = req.query as Record<string, string | undefined>;
-  const top = Math.min(Math.max(Number(q.$top ?? 100) || 100, 1), 999);
-  let skip = 0;
-  if (q.$skiptoken)
-    skip =
-      Number(
-        Buffer.from(q.$skiptoken, 'base64url')
-          .toString('utf8')
-          .replace(/^skip:/, ''),
-      ) || 0;
-  const slice = items.slice(skip, skip + top);
-  const out: Record<string, unknown> = { '@odata.context': `${baseUrl}/${apiVersion(req)}/$metadata#${context}` };
-  if (q.$count === 'true') out['@odata.count'] = items.length;
-  out.value = slice;
-  if (skip + top < items.length) {
-    const u = new URL(req.url, baseUrl);
-    u.searchParams.set('$top', String(top));
-    u.searchParams.set('$skiptoken', Buffer.from(`skip:${skip + top}`).toString('base64url'));
-    out['@odata.nextLink'] = u.toString();
-  }
-  return out;
-}
-
-export function apiVersion(req: FastifyRequest): 'v1.0' | 'beta' {
-  return req.url.startsWith('/beta/') ? 'beta' : 'v1.0';
 }
 
 /** ISO 8601 duration (PnDTnHnMnS, PnW) → milliseconds; undefined when unparseable. */

@@ -11,6 +11,9 @@ import { GraphFailure, graphError, sendGraphFailure } from './graph-http.ts';
 import { DEMO_GROUPS, DEMO_USERS, TENANT_ID, TICKETLOOP_APP } from './constants.ts';
 import { EmEngine } from './callouts.ts';
 import { registerGraphEm } from './graph-em.ts';
+import { registerGraphDirectory } from './graph-directory.ts';
+import { registerGraphBatch } from './graph-batch.ts';
+import { isGraphPath, registerGraphPaths } from './graph-paths.ts';
 import { registerResume } from './resume.ts';
 import { C } from './em-model.ts';
 import { SignIn } from './signin.ts';
@@ -54,6 +57,8 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
   const entra = new Entra(store, await loadSigningKeys(store), clock, TENANT_ID);
   const faults = new Faults();
   const app = createSandboxServer(o.tls);
+  // First: it stamps every Graph response with its ids, and watches the routes being added.
+  registerGraphPaths(app, clock);
 
   // One server answers both login (AADSTS bodies) and Graph (Graph envelope) paths, so injected
   // faults carry a marker that is turned into the right body once the path is known.
@@ -65,8 +70,7 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
     const p = payload as Record<string, unknown> | null;
     if (!p || typeof p !== 'object' || !(FAULT_MARK in p)) return payload;
     const status = Number(p[FAULT_MARK]);
-    const path = req.url.split('?')[0];
-    if (/^\/(v1\.0|beta)\//.test(path)) {
+    if (isGraphPath(req.url.split('?')[0])) {
       return status === 429
         ? graphError(
             clock.now(),
@@ -101,7 +105,7 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof GraphFailure) return sendGraphFailure(reply, clock.now(), req, err);
-    if (/^\/(v1\.0|beta)\//.test(req.url)) {
+    if (isGraphPath(req.url.split('?')[0])) {
       const status = (err as { statusCode?: number }).statusCode ?? 500;
       return status < 500
         ? sendGraphFailure(reply, clock.now(), req, new GraphFailure(400, 'BadRequest', (err as Error).message))
@@ -120,6 +124,8 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
   registerEntraRoutes(app, entra, signIn);
   signIn.register(app);
   registerGraphEm(app, { store, entra, engine, clock }, () => baseUrl);
+  registerGraphDirectory(app, { store, entra }, () => baseUrl);
+  registerGraphBatch(app, { entra, clock });
   registerResume(app, { store, entra, engine, clock });
   registerClock(app, clock, () => engine.checkTimeouts());
 

@@ -9,7 +9,7 @@ import {
   type DirectoryUser,
   type ResumeRecord,
 } from './em-model.ts';
-import { EM_PREFIXES, WRITE, findDocs, type EmDeps } from './graph-em.ts';
+import { EM_PREFIXES, WRITE, findDocs, type EmDeps } from './em-http.ts';
 import { GraphFailure, authorizeGraph, badRequest, notFound, sendGraphFailure } from './graph-http.ts';
 
 /**

@@ -75,3 +75,18 @@ export function decodeJwt(token: string): { header: any; payload: any } {
     payload: JSON.parse(Buffer.from(p, 'base64url').toString()),
   };
 }
+
+/** A Graph token for a newly registered app holding exactly these application permissions. */
+export async function tokenWithRoles(h: Harness, roles: string[]): Promise<string> {
+  const app = await h.call('POST', '/_sandbox/entra/apps', {
+    json: { roles, displayName: `Test app ${roles.join(' ')}` },
+  });
+  if (app.status !== 201) throw new Error(`register app: ${app.status} ${JSON.stringify(app.body)}`);
+  return h.token(app.body.clientId, app.body.clientSecret);
+}
+
+/** Graph calls with one bearer token: `g('GET', '/v1.0/…')`, the query already encoded by the caller. */
+export function graphCaller(h: Harness, token: string) {
+  return (method: string, path: string, json?: unknown, headers: Record<string, string> = {}) =>
+    h.call(method, path, { json, headers: { authorization: `Bearer ${token}`, ...headers } });
+}
