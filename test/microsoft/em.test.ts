@@ -2,20 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness } from './helpers.ts';
 import { startReceiver } from './receiver.ts';
+import { until } from '../helpers/wait.ts';
 import { DEMO_USERS, EM_APP_ID } from '../../sandbox/microsoft/constants.ts';
 
 const EM = '/v1.0/identityGovernance/entitlementManagement';
 const RESOURCE_ID = 'c0ffee00-7e57-4c1a-9a11-5a4db0c1e7a1'; // our app id as the callout token audience
-
-async function until<T>(fn: () => Promise<T | undefined>, what: string, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** A Microsoft sandbox and a callout receiver for one test, both closed afterwards. */
 async function withSandbox(
