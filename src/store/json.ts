@@ -1,0 +1,13 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { Dialect } from './db.ts';
+
+/**
+ * A top-level text field of a JSON column, in each dialect's own syntax, for filters and GROUP BY
+ * over `flow_state.state` (read pages and the overview count in SQL instead of loading every item).
+ */
+export function jsonText(dialect: Dialect, column: string, key: string): RawBuilder<string | null> {
+  if (!/^[a-z_.]+$/i.test(column) || !/^[a-zA-Z]+$/.test(key)) throw new Error(`bad JSON field ${column}.${key}`);
+  return dialect === 'postgres'
+    ? sql<string | null>`(${sql.ref(column)}::json ->> ${key})`
+    : sql<string | null>`json_extract(${sql.ref(column)}, ${`$.${key}`})`;
+}
