@@ -63,7 +63,7 @@ export default function Overview() {
   if (overview.isPending) return <Loading label="Loading the overview" />;
   if (overview.error) return <ErrorBar error={overview.error} />;
   const o = overview.data;
-  const now = Date.parse(o.at);
+  const now = overview.dataUpdatedAt;
   const count = (state: string) => o.jobs.filter((j) => j.state === state).reduce((a, j) => a + j.count, 0);
   const backlog = count('ready') + count('running');
   const dead = count('dead');
@@ -71,7 +71,7 @@ export default function Overview() {
     <>
       <PageHeader title="Overview">
         <Text size={200} aria-live="polite">
-          Updated {relative(o.at, Date.now())}
+          Updated {relative(new Date(now).toISOString(), Date.now())}
         </Text>
       </PageHeader>
       <div className={styles.grid}>
