@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Ticketloop } from '../app/build.ts';
 import type { FlowModule } from '../app/module.ts';
 import { jsonText } from '../store/json.ts';
+import { HttpProblem } from './server.ts';
 
 /**
  * What the console's overview shows, in ONE call: ITSM sync status, job counts, the last day's
@@ -214,10 +215,14 @@ export function registerOverviewRoutes(t: Ticketloop, modules: FlowModule[]): vo
       config: { role: 'operator' },
       schema: {
         tags: ['overview'],
-        summary: 'Test every connection now (the doctor checks); the result shows on /readyz too',
+        summary: 'Test every connection now (the doctor checks; no body); the result shows on /readyz too',
         response: { 200: z.object({ results: z.array(checkResult) }) },
       },
     },
-    async () => ({ results: await t.checkConnections() }),
+    async (req) => {
+      // Checks reach out (Graph, ServiceNow): a request that sent something did not mean this one.
+      if (req.body !== undefined) throw new HttpProblem(400, 'invalid_request', 'POST /api/checks takes no body');
+      return { results: await t.checkConnections() };
+    },
   );
 }

@@ -52,6 +52,15 @@ interface AxeViolation {
 
 /** axe-core on the page as it is (WCAG 2.1 A/AA rules); no serious or critical violation is allowed. */
 export async function assertAccessible(page: Page, what: string): Promise<void> {
+  // No colour transitions: the contrast check must see each element's settled colours, not a blend
+  // caught half-way (a button that was just re-enabled).
+  await page.evaluate(`(() => {
+    if (document.getElementById('no-transitions')) return;
+    const style = document.createElement('style');
+    style.id = 'no-transitions';
+    style.textContent = '*, *::before, *::after { transition: none !important; animation: none !important; }';
+    document.head.append(style);
+  })()`);
   // Evaluated over the DevTools protocol, so the console's CSP (no inline script) stays as it is.
   if (!(await page.evaluate('typeof window.axe !== "undefined"'))) await page.evaluate(axe.source);
   // Fluent's focus manager (Tabster) keeps two 1-px sentinels on <body> that hand focus on the moment

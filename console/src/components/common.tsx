@@ -35,7 +35,7 @@ const useStyles = makeStyles({
   },
   pager: { display: 'flex', alignItems: 'center', gap: tokens.spacingHorizontalM, marginTop: tokens.spacingVerticalM },
   // Tables keep readable columns on a phone and scroll sideways inside their region.
-  scroll: { overflowX: 'auto', '& table': { minWidth: '560px' } },
+  scroll: { overflowX: 'auto', '& table': { minWidth: '720px' } },
   filters: {
     display: 'flex',
     flexWrap: 'wrap',

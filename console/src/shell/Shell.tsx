@@ -63,6 +63,19 @@ const useStyles = makeStyles({
     fontWeight: tokens.fontWeightSemibold,
     boxShadow: `inset 3px 0 0 ${tokens.colorBrandStroke1}`,
   },
+  // Keyboard users jump past the navigation; visible only while focused.
+  skip: {
+    position: 'absolute',
+    left: '-10000px',
+    ':focus': {
+      left: tokens.spacingHorizontalM,
+      top: tokens.spacingVerticalM,
+      zIndex: 1,
+      padding: tokens.spacingHorizontalS,
+      backgroundColor: tokens.colorNeutralBackground1,
+      color: tokens.colorNeutralForeground1,
+    },
+  },
   main: { padding: tokens.spacingHorizontalXL, minWidth: 0, [NARROW]: { padding: tokens.spacingHorizontalM } },
 });
 
@@ -102,6 +115,9 @@ export function Shell({ pages, children }: { pages: ConsolePage[]; children: Rea
   const who = session.me?.displayName ?? session.me?.name ?? '';
   return (
     <div className={styles.root}>
+      <a href="#main" className={styles.skip}>
+        Skip to content
+      </a>
       <header className={styles.header}>
         <Button
           className={mergeClasses(styles.menuButton, styles.onBrand)}
@@ -148,7 +164,7 @@ export function Shell({ pages, children }: { pages: ConsolePage[]; children: Rea
         <aside className={styles.side}>
           <Navigation pages={pages} />
         </aside>
-        <main className={styles.main} id="main">
+        <main className={styles.main} id="main" tabIndex={-1}>
           <Suspense fallback={<Spinner label="Loading page" />}>{children}</Suspense>
         </main>
       </div>
