@@ -68,6 +68,28 @@ module.exports = {
       from: { path: '^(src|sandbox)/' },
       to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'] },
     },
+    {
+      name: 'console-sees-the-api-only',
+      severity: 'error',
+      comment:
+        'The console (browser code) talks to Ticketloop over HTTP; of the server it shares only the role table (src/identity/roles.ts).',
+      from: { path: '^console/src/' },
+      to: { path: '^(src|sandbox|test|bench)/', pathNot: '^src/identity/roles\\.ts$' },
+    },
+    {
+      name: 'server-not-to-console',
+      severity: 'error',
+      comment: 'The server serves the built console (dist/console) as files; it imports none of its code.',
+      from: { path: '^(src|sandbox)/' },
+      to: { path: '^console/' },
+    },
+    {
+      name: 'shared-roles-stay-pure',
+      severity: 'error',
+      comment: 'src/identity/roles.ts runs in the browser too: it imports nothing.',
+      from: { path: '^src/identity/roles\\.ts$' },
+      to: {},
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -14,6 +14,10 @@ export default defineConfig(
       'data/',
       '.sandbox/',
       'bench/results/',
+      'test-results/',
+      // generated from /openapi.json (scripts/console-api.ts)
+      'console/src/api/schema.d.ts',
+      'console/src/api/roles.gen.ts',
       // pasted into ServiceNow (its own globals and script engine)
       'docs/servicenow-business-rule.js',
     ],
@@ -38,6 +42,11 @@ export default defineConfig(
         },
       ],
     },
+  },
+  {
+    // The console runs in the browser (its build script, vite.config.ts, in Node).
+    files: ['console/src/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
   },
   prettier,
 );

@@ -7,6 +7,8 @@ import { SecretStore } from '../config/secrets.ts';
 import { systemClock, type Clock } from '../engine/clock.ts';
 import { Engine } from '../engine/engine.ts';
 import { registerAdminRoutes } from '../http/admin.ts';
+import { consoleServing } from '../http/console.ts';
+import { registerOverviewRoutes } from '../http/overview.ts';
 import { createHttpServer, type App } from '../http/server.ts';
 import { cookiePolicy, openapiAccess, type DeclaredRoute } from '../identity/guard.ts';
 import type { Identity } from '../identity/identity.ts';
@@ -77,6 +79,8 @@ export interface BuildOptions {
   logger?: Logger;
   /** Skip the engine loop (one-shot CLI commands). */
   engine?: boolean;
+  /** The built console (default dist/console beside the package; http/console.ts). */
+  consoleDir?: string;
 }
 
 /**
@@ -155,7 +159,9 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
   });
   const health = new ConnectionHealth();
   let readinessError: string | undefined;
+  const consoleSite = consoleServing(o.consoleDir);
   const http = await createHttpServer({
+    page: consoleSite.page,
     logger: log,
     bodyLimit: config.server.bodyLimitBytes,
     timeouts: {
@@ -271,6 +277,8 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
     },
   };
   registerAdminRoutes(app);
+  registerOverviewRoutes(app, o.flows);
+  await consoleSite.register(http);
   // Every flow's effects first: an item stored earlier may still have effects to finish.
   for (const m of o.flows) app.engine.registerFlow(m.flow, m.effects(app));
   for (const m of o.flows) await m.register?.(app);

@@ -11,7 +11,9 @@ import type { CheckContext } from './doctor.ts';
  * FlowModule; adding a flow adds that folder and one line in app/registry.ts, nothing else in the
  * core. The core builds the configuration schema from `integration`, runs `migrations` with its
  * own, registers `flow` with `effects` in the engine, then calls `register` for routes, schedules,
- * metrics and ticket kinds to watch. The demo is imported only by `ticketloop demo`.
+ * metrics and ticket kinds to watch. The demo is imported only by `ticketloop demo`. Its console
+ * pages are browser code, so they live in console/src/flows/<name>/ (listed by this `name` in
+ * console/src/flows/registry.ts) and show when GET /api/flows reports an integration of the flow.
  */
 export interface FlowModule {
   /** The flow's name: its items are `<name>/<id>`, its jobs `<name>.<effect>`. */

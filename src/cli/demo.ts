@@ -201,6 +201,12 @@ export async function runDemo(raw: Record<string, any>, base: Config, o: { auto:
 
   const ctx: DemoContext = { app, sandbox, url, auto: o.auto, step, say };
   for (const demo of demos) await demo.run(ctx);
+  step(`Open the console: ${url}/`);
+  say('Sign in with one of the demo accounts (each sees what its role allows):');
+  for (const a of accounts) say(`  ${a.name.padEnd(16)} ${a.password}`);
+  say(
+    'or "Sign in with Microsoft" (the sandbox Entra ID): Adele Vance (admin), Alex Wilber (operator), Megan Bowen (auditor)',
+  );
   if (o.auto) {
     step('Demo finished.');
     await shutdown();

@@ -1,4 +1,6 @@
+import { sql } from 'kysely';
 import { z } from 'zod';
+import { jsonText } from '../store/json.ts';
 import { listJobs, retryDeadJobs } from '../engine/jobs.ts';
 import type { Ticketloop } from '../app/build.ts';
 import { HttpProblem } from './server.ts';
@@ -143,12 +145,16 @@ export function registerAdminRoutes(t: Ticketloop): void {
       config: { role: 'auditor' },
       schema: {
         tags: ['audit'],
-        summary: 'Export audit rows in order, oldest first; page with afterSeq = the last seq seen',
+        summary: 'Search and export audit rows in order, oldest first; page with afterSeq = the last seq seen',
         querystring: z.object({
           afterSeq: z.coerce.number().int().min(0).default(0),
           limit: z.coerce.number().int().min(1).max(1000).default(100),
           kind: z.enum(['state', 'outbound', 'inbound', 'job', 'admin', 'security']).optional(),
           actor: z.string().max(200).optional(),
+          subject: z.string().max(300).optional().describe('exact, e.g. entitlement/<id> or user:<name>'),
+          action: z.string().max(200).optional().describe("the row's action (state rows) or event (security rows)"),
+          since: z.iso.datetime({ offset: true }).optional(),
+          until: z.iso.datetime({ offset: true }).optional(),
         }),
         response: {
           200: z.object({
@@ -177,6 +183,14 @@ export function registerAdminRoutes(t: Ticketloop): void {
         .limit(req.query.limit);
       if (req.query.kind) q = q.where('kind', '=', req.query.kind);
       if (req.query.actor) q = q.where('actor', '=', req.query.actor);
+      if (req.query.subject) q = q.where('subject', '=', req.query.subject);
+      if (req.query.since) q = q.where('at', '>=', Date.parse(req.query.since));
+      if (req.query.until) q = q.where('at', '<', Date.parse(req.query.until));
+      if (req.query.action) {
+        const dialect = t.store.dialect;
+        const action = sql`coalesce(${jsonText(dialect, 'detail', 'action')}, ${jsonText(dialect, 'detail', 'event')})`;
+        q = q.where(action, '=', req.query.action);
+      }
       const rows = await q.execute();
       return {
         entries: rows.map((r) => ({

@@ -1,10 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import Fastify, {
   LogController,
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
+  type FastifyRequest,
   type RouteOptions,
 } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -63,6 +64,8 @@ export interface HttpServerOptions {
   trustProxy?: boolean | string[];
   metrics?: Metrics;
   readiness?: Readiness;
+  /** A GET no route took: answer it (the console's page, http/console.ts) or return false for the JSON 404. */
+  page?(req: FastifyRequest, reply: FastifyReply): boolean;
   /** Access control in /openapi.json: the security schemes, and each route's role and `security`. */
   openapi?: {
     securitySchemes: Record<string, unknown>;
@@ -76,6 +79,25 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 function clientLeft(raw: IncomingMessage, err: { code?: string; message?: string }): boolean {
   if (raw.complete) return false;
   return (err.code === 'ECONNRESET' && err.message === 'aborted') || raw.destroyed || !!raw.socket?.destroyed;
+}
+
+/**
+ * API reads are per caller and change often: the browser keeps them but asks again each time
+ * (`private, no-cache`), and a weak ETag of the body turns an unchanged answer into a body-less 304
+ * (the console polls every few seconds).
+ */
+function apiReadEtag(req: FastifyRequest, reply: FastifyReply, payload: unknown): unknown {
+  if (req.method !== 'GET' || !req.url.startsWith('/api/') || reply.statusCode !== 200) return payload;
+  if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) return payload;
+  const tag = `W/"${createHash('sha1').update(payload).digest('base64url')}"`;
+  reply.header('cache-control', 'private, no-cache');
+  reply.header('etag', tag);
+  const given = req.headers['if-none-match'];
+  if (typeof given === 'string' && given.split(/\s*,\s*/).some((t) => t === tag || `W/${t}` === tag)) {
+    reply.code(304);
+    return '';
+  }
+  return payload;
 }
 
 export async function createHttpServer(o: HttpServerOptions): Promise<App> {
@@ -128,8 +150,9 @@ export async function createHttpServer(o: HttpServerOptions): Promise<App> {
     },
   });
 
-  app.addHook('onSend', async (req, reply) => {
+  app.addHook('onSend', async (req, reply, payload) => {
     reply.header('x-request-id', req.id);
+    return apiReadEtag(req, reply, payload);
   });
   app.addHook('onResponse', async (req, reply) => {
     o.metrics?.httpDuration.observe(
@@ -140,6 +163,7 @@ export async function createHttpServer(o: HttpServerOptions): Promise<App> {
   });
 
   app.setNotFoundHandler((req, reply) => {
+    if (o.page?.(req, reply)) return;
     reply.code(404).send({
       error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}`, requestId: req.id },
     });

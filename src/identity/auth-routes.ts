@@ -5,12 +5,13 @@ import { recordSecurity } from './audit.ts';
 import type { CookiePolicy } from './guard.ts';
 import { addressOf, answer, clearSessionCookie, principalOf, setSessionCookie, userView } from './http.ts';
 import type { Identity } from './identity.ts';
+import { OIDC_START } from './oidc.ts';
 import { ROLES } from './roles.ts';
 import { viewOf } from './users.ts';
 
 /**
  * Sign-in and the session: POST /api/auth/login (local accounts), POST /api/auth/logout,
- * GET /api/auth/me, POST /api/auth/password, and POST /api/setup/first-admin. Sign-in and setup are the only public
+ * GET /api/auth/me, GET /api/auth/methods, POST /api/auth/password, and POST /api/setup/first-admin. Sign-in and setup are the only public
  * `/api/` routes; both are rate-limited per client address, and sign-in locks an account after
  * `identity.signIn.maxFailures` wrong passwords.
  */
@@ -52,6 +53,32 @@ export function registerAuthRoutes(d: IdentityRouteDeps): void {
         user: viewOf(r.user, d.now()),
         csrfToken: opened.csrf,
         expiresAt: new Date(opened.expiresAt).toISOString(),
+      };
+    },
+  );
+
+  http.get(
+    '/api/auth/methods',
+    {
+      config: { role: 'public' },
+      schema: {
+        tags,
+        summary: 'How to sign in here (the console asks before showing its sign-in page)',
+        response: {
+          200: z.object({
+            local: z.boolean(),
+            oidc: z.object({ displayName: z.string(), startUrl: z.string() }).optional(),
+            setupRequired: z.boolean().describe('no user exists yet: create the first admin with the setup token'),
+          }),
+        },
+      },
+    },
+    async () => {
+      const oidc = identity.config.oidc;
+      return {
+        local: true,
+        ...(oidc ? { oidc: { displayName: oidc.displayName, startUrl: OIDC_START } } : {}),
+        setupRequired: (await identity.users.count()) === 0,
       };
     },
   );

@@ -36,6 +36,8 @@ export interface LoopOptions {
   pollIntervalSeconds?: number;
   /** Don't run the engine (tests drive effects by hand). */
   engine?: boolean;
+  /** `identity` configuration from the running sandbox (e.g. sign-in with its Entra ID). */
+  identity?: (sandbox: Sandbox) => Record<string, unknown>;
 }
 
 export interface Loop {
@@ -90,6 +92,7 @@ export async function startLoop(o: LoopOptions = {}): Promise<Loop> {
         },
       ],
       microsoft: connections.microsoft,
+      ...(o.identity ? { identity: o.identity(sandbox) } : {}),
       integrations: [
         {
           name: 'ent',

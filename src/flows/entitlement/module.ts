@@ -6,11 +6,13 @@ import { entitlementShape, type EntitlementIntegration } from './config.ts';
 import { createEffects } from './effects.ts';
 import { entitlementSetup } from './setup.ts';
 import { entitlementFlow, FLOW } from './flow.ts';
+import { registerItemRoutes } from './items.ts';
 import { registerCalloutRoutes } from './routes.ts';
 
 /**
  * Entitlement management's ticketed provisioning: the flow and its effects, the callout endpoints,
- * and the ticket kinds the watch follows (push + poll) for closes.
+ * the ticket kinds the watch follows (push + poll) for closes, and the items' read API. Its console
+ * pages are console/src/flows/entitlement/.
  */
 export const entitlementModule: FlowModule = {
   name: FLOW,
@@ -18,6 +20,8 @@ export const entitlementModule: FlowModule = {
   integration: { type: 'entitlement', shape: entitlementShape },
   effects: (app) => createEffects(app, () => app.integrations<EntitlementIntegration>('entitlement')),
   async register(app) {
+    // The read API exists with or without integrations (the console asks it; an empty list is an answer).
+    registerItemRoutes(app);
     const list = app.integrations<EntitlementIntegration>('entitlement').filter((i) => i.enabled);
     if (list.length === 0) return;
     if (!app.config.microsoft) {

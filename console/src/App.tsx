@@ -1,0 +1,34 @@
+import { Spinner } from '@fluentui/react-components';
+import { useQuery } from '@tanstack/react-query';
+import { Navigate, Route, Routes } from 'react-router';
+import { api, call } from './api/client.ts';
+import { SignIn } from './auth/SignIn.tsx';
+import { useSession } from './auth/session.tsx';
+import { Shell } from './shell/Shell.tsx';
+import { visiblePages } from './shell/pages.ts';
+
+/** Signed out: the sign-in page at any address. Signed in: the pages this user may see. */
+export function App() {
+  const session = useSession();
+  const flows = useQuery({
+    queryKey: ['flows'],
+    queryFn: () => call(api.GET('/api/flows')),
+    enabled: !!session.me,
+    staleTime: 60_000,
+  });
+  if (session.loading) return <Spinner label="Loading Ticketloop" style={{ marginTop: '30vh' }} />;
+  if (!session.me) return <SignIn />;
+  const configured = (flows.data?.flows ?? []).filter((f) => f.integrations.some((i) => i.enabled)).map((f) => f.name);
+  const pages = visiblePages(configured, session.can);
+  return (
+    <Shell pages={pages}>
+      <Routes>
+        {pages.map((p) => (
+          <Route key={p.path} path={`/${p.path}`} element={<p.component />} />
+        ))}
+        {/* Until the flows are known a flow page's address waits; after that an unknown one goes home. */}
+        <Route path="*" element={flows.isPending ? <Spinner /> : <Navigate to="/" replace />} />
+      </Routes>
+    </Shell>
+  );
+}
