@@ -23,8 +23,6 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-export const ARM_AUDIENCE = 'https://management.azure.com';
-
 export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
   const tls = ensureSandboxTls(join(o.dataDir, 'tls'));
   const clock = new OffsetClock();
