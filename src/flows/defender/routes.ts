@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { csvCell } from '../../http/csv.ts';
 import { HttpProblem } from '../../http/server.ts';
 import { SEVERITIES, type DefenderIntegration } from './config.ts';
 import type { Deps } from './effects.ts';
@@ -203,13 +204,6 @@ export function registerDefenderRoutes(d: RouteDeps): void {
       return reply.send(lines.join('\r\n') + '\r\n');
     },
   );
-}
-
-function csvCell(v: unknown): string {
-  const s = v === null || v === undefined ? '' : String(v);
-  // Quote when needed; a leading = + - @ is neutralised so a spreadsheet never runs it as a formula.
-  const safe = /^[=+\-@]/.test(s) ? `'${s}` : s;
-  return /[",\r\n]/.test(safe) || safe !== s ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
 /** Secrets are write-only: the view says whether one is set, never what it is. */

@@ -1,0 +1,237 @@
+import type { Decision, Effect } from '../../engine/flow.ts';
+import type { ActualAssignment, AssignmentTarget } from './providers/port.ts';
+
+/**
+ * One provider assignment (principal × permission × scope on a system), shared by every request that
+ * holds it: reference counting, so the first of two overlapping grants to end does not take away the
+ * access the second still grants. Pure decisions; its diagram:
+ *
+ *   absent ──hold──► granting ──grant_done──► present ──last release──► revoking ──revoke_done──► absent
+ *     ▲                 │                      │  ▲                        │
+ *     └──grant_failed───┘          hold/release (others still hold)    revoke_failed ──► present (retried later)
+ *
+ * Access that was there before Ticketloop granted it (`preexisting`) is never revoked: the last
+ * release only forgets it. A hold that arrives while a revoke is in flight re-grants after it.
+ */
+
+export type AssignmentStatus = 'absent' | 'granting' | 'present' | 'revoking';
+
+export interface AssignmentState {
+  kind: 'assignment';
+  status: AssignmentStatus;
+  integration: string;
+  system: string;
+  target: AssignmentTarget;
+  /** Requests holding it now. */
+  holders: string[];
+  /** Requests that let go and wait for the revoke to finish. */
+  releasing: string[];
+  /** Bumped for every provider write, so a retried job and a stale one are told apart. */
+  generation: number;
+  preexisting: boolean;
+  ref?: string;
+  error?: string;
+  /** Why the last grant or revoke was made: justification and ticket of the request that caused it. */
+  cause?: { request: string; justification: string; ticketNumber?: string; expiresAt: number };
+}
+
+export type AssignmentEvent =
+  | {
+      type: 'hold';
+      request: string;
+      integration: string;
+      system: string;
+      target: AssignmentTarget;
+      justification: string;
+      ticketNumber?: string;
+      expiresAt: number;
+    }
+  | { type: 'release'; request: string }
+  | { type: 'grant_done'; generation: number; preexisting: boolean; readBack: ActualAssignment }
+  | { type: 'grant_failed'; generation: number; error: string }
+  | { type: 'revoke_done'; generation: number; readBack: string }
+  | { type: 'revoke_failed'; generation: number; error: string; retryAt: number };
+
+/** A request item is told something: `tell` is a job that applies `event` to request `request`. */
+const tell = (request: string, event: Record<string, unknown>, key: string): Effect => ({
+  kind: 'tell',
+  key: `tell:${request}:${key}`,
+  payload: { request, event },
+});
+
+const providerWrite = (kind: 'grant' | 'revoke', generation: number, runAt?: number): Effect => ({
+  kind,
+  key: `${kind}:${generation}`,
+  payload: { generation },
+  runAt,
+  priority: 'urgent',
+});
+
+export function decideAssignment(
+  s: AssignmentState | undefined,
+  e: AssignmentEvent,
+  _now: number,
+): Decision<AssignmentState> | null {
+  if (e.type === 'hold') {
+    const base: AssignmentState = s ?? {
+      kind: 'assignment',
+      status: 'absent',
+      integration: e.integration,
+      system: e.system,
+      target: e.target,
+      holders: [],
+      releasing: [],
+      generation: 0,
+      preexisting: false,
+    };
+    if (base.holders.includes(e.request)) return null;
+    const cause = {
+      request: e.request,
+      justification: e.justification,
+      ticketNumber: e.ticketNumber,
+      expiresAt: e.expiresAt,
+    };
+    const held = { ...base, holders: [...base.holders, e.request] };
+    const audit = { action: 'held', detail: { request: e.request, holders: held.holders.length } };
+    switch (base.status) {
+      case 'absent': {
+        const generation = base.generation + 1;
+        return {
+          state: { ...held, status: 'granting', generation, cause, error: undefined },
+          effects: [providerWrite('grant', generation)],
+          audit: { ...audit, action: 'granting' },
+        };
+      }
+      case 'present':
+        return {
+          state: held,
+          effects: [tell(e.request, grantedEvent(base), `granted:${base.generation}`)],
+          audit: { ...audit, action: 'held (already assigned)' },
+        };
+      default:
+        // granting: told when the grant answers; revoking: granted again when the revoke is done.
+        return { state: { ...held, cause: held.cause ?? cause }, audit };
+    }
+  }
+  if (!s) return null;
+  switch (e.type) {
+    case 'release': {
+      if (!s.holders.includes(e.request)) return null;
+      const holders = s.holders.filter((r) => r !== e.request);
+      const audit = { action: 'released', detail: { request: e.request, holders: holders.length } };
+      if (holders.length > 0 || s.status === 'granting' || s.status === 'revoking') {
+        const note = s.preexisting
+          ? 'assigned before Ticketloop granted it: left in place'
+          : `still held by ${holders.length} other request(s)`;
+        // Others still hold it (or a write is in flight and its answer decides): this request is done.
+        if (s.status === 'present')
+          return {
+            state: { ...s, holders },
+            effects: [tell(e.request, { type: 'released', providerState: note }, 'released')],
+            audit,
+          };
+        return { state: { ...s, holders, releasing: [...s.releasing, e.request] }, audit };
+      }
+      if (s.preexisting)
+        return {
+          state: { ...s, holders, status: 'absent', preexisting: false, ref: undefined },
+          effects: [
+            tell(
+              e.request,
+              { type: 'released', providerState: 'assigned before Ticketloop granted it: left in place' },
+              'released',
+            ),
+          ],
+          audit: { ...audit, action: 'forgotten (pre-existing access left in place)' },
+        };
+      const generation = s.generation + 1;
+      return {
+        state: { ...s, holders, releasing: [...s.releasing, e.request], status: 'revoking', generation },
+        effects: [providerWrite('revoke', generation)],
+        audit: { ...audit, action: 'revoking' },
+      };
+    }
+    case 'grant_done': {
+      if (s.status !== 'granting' || e.generation !== s.generation) return null;
+      const present: AssignmentState = {
+        ...s,
+        status: 'present',
+        preexisting: e.preexisting,
+        ref: e.readBack.ref,
+        error: undefined,
+      };
+      const told = s.holders.map((r) => tell(r, grantedEvent(present, e.readBack), `granted:${s.generation}`));
+      const audit = {
+        action: e.preexisting ? 'found assigned before (pre-existing)' : 'assigned',
+        detail: { ref: e.readBack.ref },
+      };
+      // Everyone let go while the grant was in flight: revoke right away (unless it was never ours).
+      if (s.holders.length === 0) return releaseUnheld(present, audit);
+      return { state: { ...present, releasing: [] }, effects: [...told, ...releasedTold(present)], audit };
+    }
+    case 'grant_failed': {
+      if (s.status !== 'granting' || e.generation !== s.generation) return null;
+      const told = [...s.holders, ...s.releasing].map((r) =>
+        tell(r, { type: 'grant_failed', error: e.error }, `failed:${s.generation}`),
+      );
+      return {
+        state: { ...s, status: 'absent', holders: [], releasing: [], error: e.error },
+        effects: told,
+        audit: { action: 'grant failed', detail: { error: e.error } },
+      };
+    }
+    case 'revoke_done': {
+      if (s.status !== 'revoking' || e.generation !== s.generation) return null;
+      const absent: AssignmentState = { ...s, status: 'absent', ref: undefined, error: undefined, releasing: [] };
+      const told = releasedTold({ ...s, releasing: s.releasing }, e.readBack);
+      if (s.holders.length === 0)
+        return { state: absent, effects: told, audit: { action: 'unassigned', detail: { readBack: e.readBack } } };
+      const generation = s.generation + 1;
+      return {
+        state: { ...absent, status: 'granting', generation },
+        effects: [...told, providerWrite('grant', generation)],
+        audit: { action: 'unassigned, granting again for new holders', detail: { holders: s.holders.length } },
+      };
+    }
+    case 'revoke_failed': {
+      if (s.status !== 'revoking' || e.generation !== s.generation) return null;
+      const generation = s.generation + 1;
+      const told = s.releasing.map((r) =>
+        tell(r, { type: 'revoke_failed', error: e.error }, `revoke-failed:${s.generation}`),
+      );
+      return {
+        state: { ...s, generation, error: e.error },
+        effects: [...told, providerWrite('revoke', generation, e.retryAt)],
+        audit: {
+          action: 'revoke failed; retrying',
+          detail: { error: e.error, retryAt: new Date(e.retryAt).toISOString() },
+        },
+      };
+    }
+  }
+  return null;
+}
+
+function grantedEvent(s: AssignmentState, readBack?: ActualAssignment): Record<string, unknown> {
+  return {
+    type: 'granted',
+    assignment: readBack ?? { ...s.target, ref: s.ref ?? '', via: 'direct' },
+    preexisting: s.preexisting,
+  };
+}
+
+/** Requests that let go while a write was in flight are told the outcome. */
+function releasedTold(s: AssignmentState, readBack?: string): Effect[] {
+  const state =
+    readBack ??
+    (s.preexisting ? 'assigned before Ticketloop granted it: left in place' : 'still held by other requests');
+  return s.releasing.map((r) => tell(r, { type: 'released', providerState: state }, `released:${s.generation}`));
+}
+
+/** A grant that nobody holds any more: revoke it, or forget it if it was not ours. */
+function releaseUnheld(s: AssignmentState, audit: Decision<AssignmentState>['audit']): Decision<AssignmentState> {
+  if (s.preexisting)
+    return { state: { ...s, status: 'absent', releasing: [], preexisting: false }, effects: releasedTold(s), audit };
+  const generation = s.generation + 1;
+  return { state: { ...s, status: 'revoking', generation }, effects: [providerWrite('revoke', generation)], audit };
+}

@@ -1,0 +1,165 @@
+import type { JobContext, JobHandler, JobResult } from '../../engine/engine.ts';
+import { HttpError, PermanentError, RetryableError } from '../../engine/errors.ts';
+import { effectJob, loadFlowState } from '../../engine/flow.ts';
+import type { AssignmentEvent, AssignmentState } from './assignment.ts';
+import { FLOW, type PodEvent } from './flow.ts';
+import type { Operation } from './providers/port.ts';
+import type { ProviderRegistry } from './providers/registry.ts';
+import type { RequestState } from './request.ts';
+
+/**
+ * The pod flow's effects. `attach`, `release`, `tell` and `expire` only carry an event from one
+ * item to another (each in the transaction that finishes the job); `grant`, `revoke` and `poll`
+ * call the provider, then read its actual state back before they report done — "granted" and
+ * "revoked" mean the provider says so. A write that fails for good is reported to the assignment
+ * (which tells its requests) instead of dying silently.
+ */
+
+/** How long a failed revoke waits before the next round of attempts. */
+export const REVOKE_RETRY_MS = 10 * 60_000;
+
+const event = (id: string, e: PodEvent) => ({ flow: FLOW, id, event: e });
+
+export interface PodEffectDeps {
+  db: JobContext['db'];
+  providers: ProviderRegistry;
+  /** Sends one notification (notify.ts). */
+  notify(request: string, state: RequestState, payload: Record<string, unknown>): Promise<void>;
+}
+
+function isFinal(e: unknown, ctx: JobContext): boolean {
+  if (e instanceof PermanentError) return true;
+  if (e instanceof HttpError && !e.retryable) return true;
+  return ctx.job.attempts >= ctx.job.max_attempts;
+}
+
+const describe = (e: unknown) => (e instanceof Error ? e.message : String(e)).slice(0, 1000);
+
+export function createPodEffects(deps: PodEffectDeps): Record<string, JobHandler> {
+  const loadRequest = (id: string) => loadFlowState<RequestState>(deps.db, FLOW, id);
+  const loadAssignment = (id: string) => loadFlowState<AssignmentState>(deps.db, FLOW, id);
+
+  /** The assignment's write `generation`, if it is still the one wanted (a stale job does nothing). */
+  async function current(id: string, generation: number, status: AssignmentState['status']) {
+    const a = await loadAssignment(id);
+    return a && a.status === status && a.generation === generation ? a : undefined;
+  }
+
+  /** After a write the provider says is done: read back, and report what it shows. */
+  async function settle(id: string, a: AssignmentState, write: 'grant' | 'revoke', op: Operation, ctx: JobContext) {
+    const provider = deps.providers.get(a.integration, a.system);
+    if (op.state === 'pending') {
+      const poll = {
+        kind: 'poll',
+        key: `poll:${write}:${a.generation}:${op.operation}`,
+        runAt: ctx.clock.now() + (op.pollAfterMs ?? 2000),
+      };
+      return {
+        jobs: [effectJob(FLOW, id, { ...poll, payload: { generation: a.generation, write, operation: op.operation } })],
+      };
+    }
+    if (op.state === 'failed') {
+      if (op.retryable) throw new RetryableError(op.reason);
+      throw new PermanentError(op.reason);
+    }
+    const actual = await provider.read(a.target);
+    if (write === 'grant') {
+      if (!actual) throw new RetryableError(`the provider accepted the grant but does not show it yet`);
+      const done: AssignmentEvent = {
+        type: 'grant_done',
+        generation: a.generation,
+        preexisting: !!op.preexisting,
+        readBack: actual,
+      };
+      return { events: [event(id, done)] };
+    }
+    if (actual) throw new RetryableError(`the provider accepted the revoke but still shows ${actual.ref}`);
+    return {
+      events: [event(id, { type: 'revoke_done', generation: a.generation, readBack: 'not assigned (read back)' })],
+    };
+  }
+
+  /** Run a provider write; a failure that retrying will not fix becomes the assignment's failure event. */
+  async function write(
+    id: string,
+    generation: number,
+    kind: 'grant' | 'revoke',
+    ctx: JobContext,
+    call: (a: AssignmentState) => Promise<Operation>,
+  ): Promise<JobResult | void> {
+    const a = await current(id, generation, kind === 'grant' ? 'granting' : 'revoking');
+    if (!a) return;
+    try {
+      return await settle(id, a, kind, await call(a), ctx);
+    } catch (e) {
+      if (!isFinal(e, ctx)) throw e;
+      const error = describe(e);
+      const failed: AssignmentEvent =
+        kind === 'grant'
+          ? { type: 'grant_failed', generation, error }
+          : { type: 'revoke_failed', generation, error, retryAt: ctx.clock.now() + REVOKE_RETRY_MS };
+      return { events: [event(id, failed)] };
+    }
+  }
+
+  return {
+    async attach(p: { flowId: string }, ctx) {
+      const r = await loadRequest(p.flowId);
+      if (!r || r.status !== 'approved') return;
+      const hold: AssignmentEvent = {
+        type: 'hold',
+        request: p.flowId,
+        integration: r.integration,
+        system: r.system,
+        target: { principal: r.identity, permission: r.permission.id, scope: r.scope },
+        justification: r.justification,
+        ticketNumber: r.ticketNumber,
+        // What a provider that expires by itself (PIM) is told; Ticketloop's own timer starts at "granted".
+        expiresAt: ctx.clock.now() + r.durationMs,
+      };
+      return { events: [event(p.flowId, { type: 'granting' }), event(r.assignment, hold)] };
+    },
+    async release(p: { flowId: string }) {
+      const r = await loadRequest(p.flowId);
+      if (!r) return;
+      return { events: [event(r.assignment, { type: 'release', request: p.flowId })] };
+    },
+    async tell(p: { request: string; event: PodEvent }) {
+      return { events: [event(p.request, p.event)] };
+    },
+    async expire(p: { flowId: string }) {
+      return { events: [event(p.flowId, { type: 'expire' })] };
+    },
+    async grant(p: { flowId: string; generation: number }, ctx) {
+      return write(p.flowId, p.generation, 'grant', ctx, (a) =>
+        deps.providers.get(a.integration, a.system).grant({
+          ...a.target,
+          key: `${p.flowId}:${p.generation}`,
+          expiresAt: a.cause?.expiresAt || ctx.clock.now() + 3_600_000,
+          justification: a.cause?.justification ?? '',
+          ticketNumber: a.cause?.ticketNumber,
+          requestId: a.cause?.request ?? '',
+        }),
+      );
+    },
+    async revoke(p: { flowId: string; generation: number }, ctx) {
+      return write(p.flowId, p.generation, 'revoke', ctx, (a) =>
+        deps.providers
+          .get(a.integration, a.system)
+          .revoke({ ...a.target, key: `${p.flowId}:${p.generation}`, ref: a.ref }),
+      );
+    },
+    async poll(p: { flowId: string; generation: number; write: 'grant' | 'revoke'; operation: string }, ctx) {
+      return write(p.flowId, p.generation, p.write, ctx, async (a) => {
+        const op = await deps.providers.get(a.integration, a.system).status(p.operation);
+        if (op.state === 'pending')
+          throw new RetryableError(`operation ${p.operation} still in progress`, op.pollAfterMs);
+        return op;
+      });
+    },
+    async notify(p: { flowId: string; event: string } & Record<string, unknown>) {
+      const r = await loadRequest(p.flowId);
+      if (r) await deps.notify(p.flowId, r, p);
+    },
+  };
+}

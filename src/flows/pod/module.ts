@@ -1,0 +1,59 @@
+import type { Ticketloop } from '../../app/build.ts';
+import type { FlowModule } from '../../app/module.ts';
+import { podReferenceErrors, podShape, type PodIntegration } from './config.ts';
+import { createPodEffects } from './effects.ts';
+import { FLOW, podFlow } from './flow.ts';
+import { PROVIDER_FACTORIES } from './providers/index.ts';
+import { ProviderRegistry } from './providers/registry.ts';
+import { registerPodRoutes } from './routes.ts';
+import { PodService } from './service.ts';
+
+/**
+ * Permissions on demand: time-bound cloud permissions requested, approved, granted, expired, revoked
+ * and audited. The request and assignment decisions are flow.ts; providers/ are the clouds.
+ */
+
+const enabled = (app: Ticketloop) => app.integrations<PodIntegration>('pod').filter((i) => i.enabled);
+
+/** The module with these provider factories (tests pass their own). */
+export function createPodModule(factories: typeof PROVIDER_FACTORIES): FlowModule {
+  // One provider registry per app: effects and routes share its instances and its name cache.
+  const registries = new WeakMap<Ticketloop, ProviderRegistry>();
+  const registryOf = (app: Ticketloop) => {
+    let r = registries.get(app);
+    if (!r) {
+      r = new ProviderRegistry(
+        () => enabled(app),
+        factories(app),
+        () => app.clock.now(),
+      );
+      registries.set(app, r);
+    }
+    return r;
+  };
+  return {
+    name: FLOW,
+    flow: podFlow,
+    integration: { type: 'pod', shape: podShape },
+    effects: (app) =>
+      createPodEffects({
+        db: app.store.db,
+        providers: registryOf(app),
+        notify: async (id, s, payload) => {
+          app.log.info({ request: id, event: payload.event, requester: s.requester }, 'pod notification');
+        },
+      }),
+    register(app) {
+      for (const i of enabled(app)) {
+        const errors = podReferenceErrors(i);
+        if (!errors.length) continue;
+        const n = app.config.integrations.findIndex((x) => x.name === i.name);
+        throw new Error(errors.map((e) => `integrations[${n}].${e.path}: ${e.message}`).join('\n'));
+      }
+      const service = new PodService(app, () => enabled(app), registryOf(app));
+      registerPodRoutes(app, service, () => enabled(app));
+    },
+  };
+}
+
+export const podModule = createPodModule(PROVIDER_FACTORIES);

@@ -1,0 +1,198 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Ticketloop } from '../../app/build.ts';
+import { loadFlowState } from '../../engine/flow.ts';
+import type { PodIntegration } from './config.ts';
+import { formatDuration, parseDuration } from './duration.ts';
+import { FLOW, requestItem, type PodEvent } from './flow.ts';
+import { pickScope, RequestRefused, resolveRequest, snapshotPolicy, type RequestInput } from './policy.ts';
+import type { ProviderRegistry } from './providers/registry.ts';
+import { whyNotDecide, whyNotRevoke, type RequestState } from './request.ts';
+
+/**
+ * What the API, the CLI (through the API) and the ITSM front do with requests: submit, decide,
+ * revoke, cancel, extend. Each checks what it can tell the caller (the field, the reason), then hands
+ * one event to the flow; the flow decides again, so a race between two callers changes nothing twice.
+ */
+
+/** A refused action on an existing request: 404 (unknown), 403 (not yours to do), 409 (not now). */
+export class ActionRefused extends Error {
+  constructor(
+    readonly status: 403 | 404 | 409,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Submitted {
+  id: string;
+  status: RequestState['status'];
+  created: boolean;
+}
+
+/** The shared assignment item of a principal × permission × scope on a system. */
+export function assignmentItem(
+  integration: string,
+  system: string,
+  r: Pick<RequestState, 'identity' | 'scope'>,
+  permissionId: string,
+): string {
+  const key = [
+    integration,
+    system,
+    r.identity.type,
+    r.identity.id.toLowerCase(),
+    permissionId.toLowerCase(),
+    r.scope.toLowerCase(),
+  ].join('|');
+  return `a:${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
+}
+
+export class PodService {
+  constructor(
+    private readonly app: Ticketloop,
+    private readonly integrations: () => PodIntegration[],
+    readonly providers: ProviderRegistry,
+  ) {}
+
+  async load(id: string): Promise<RequestState | undefined> {
+    const s = await loadFlowState<RequestState>(this.app.store.db, FLOW, requestItem(id));
+    return s?.kind === 'request' ? s : undefined;
+  }
+
+  /**
+   * Submit a request. `idempotencyKey` (the Idempotency-Key header, a ServiceNow request item) makes a
+   * repeated submission return the first request instead of making a second.
+   */
+  async submit(
+    input: RequestInput,
+    requester: string,
+    o: { idempotencyKey?: string; ticket?: RequestState['ticket']; via?: string } = {},
+  ): Promise<Submitted> {
+    const id = o.idempotencyKey
+      ? createHash('sha256').update(`${requester}\u0000${o.idempotencyKey}`).digest('hex').slice(0, 32)
+      : randomUUID();
+    const existing = await this.load(id);
+    if (existing) return { id, status: existing.status, created: false };
+
+    const r = resolveRequest(this.integrations(), input, requester);
+    const provider = this.providers.get(r.integration.name, r.system.name);
+    const resolved = await this.providers.resolve(
+      r.integration.name,
+      r.system.name,
+      r.permission.grants,
+      r.system.scopes[0] ?? '/',
+    );
+    const group = r.system.provider.startsWith('entra') ? `/groups/${resolved.id}` : undefined;
+    const scope = group ?? pickScope(r.system, r.permission, input.scope);
+    if (group && input.scope && input.scope.toLowerCase() !== group.toLowerCase())
+      throw new RequestRefused('scope', `a group permission's scope is its group: ${group}`);
+    const users = await this.app.identity.users.list();
+    const manager = r.policy.approvers.manager ? await this.managerOf(r.integration, requester) : undefined;
+    const policy = snapshotPolicy(r, requester, { users, manager }, parseDuration(r.integration.expiringSoon)!);
+    const request = {
+      integration: r.integration.name,
+      system: r.system.name,
+      provider: r.system.provider,
+      permission: { name: r.permission.name, id: resolved.id, displayName: resolved.name },
+      scope,
+      identity: input.identity,
+      assignment: assignmentItem(r.integration.name, r.system.name, { identity: input.identity, scope }, resolved.id),
+      requester,
+      justification: (input.justification ?? '').slice(0, 2000),
+      ticketNumber: input.ticketNumber?.slice(0, 100),
+      ticket: o.ticket,
+      durationMs: r.durationMs,
+      policy,
+      revokeCaveat: provider.revokeCaveat,
+    };
+    const applied = await this.app.engine.dispatch<RequestState>(
+      FLOW,
+      requestItem(id),
+      { type: 'submit', request } satisfies PodEvent,
+      requester,
+    );
+    return { id, status: applied.state!.status, created: applied.created };
+  }
+
+  async decide(
+    id: string,
+    actor: string,
+    decision: 'approve' | 'reject',
+    comment: string,
+    via = 'ticketloop',
+  ): Promise<RequestState> {
+    const s = await this.mustLoad(id);
+    const why = whyNotDecide(s, actor);
+    if (why) throw new ActionRefused(s.status === 'submitted' && !why.includes('already') ? 403 : 409, why);
+    return this.apply(id, { type: decision, actor, comment: comment.slice(0, 2000), via }, actor);
+  }
+
+  async cancel(id: string, actor: string, isAdmin: boolean): Promise<RequestState> {
+    const s = await this.mustLoad(id);
+    if (actor !== s.requester && !isAdmin)
+      throw new ActionRefused(403, `only the requester (${s.requester}) or an admin may cancel it`);
+    if (s.status !== 'submitted')
+      throw new ActionRefused(409, `the request is ${s.status}: only a request waiting for approval can be canceled`);
+    return this.apply(id, { type: 'cancel', actor }, actor);
+  }
+
+  /** The requester, an approver of its policy, or an admin. */
+  async revoke(id: string, actor: string, isAdmin: boolean, reason = 'revoked'): Promise<RequestState> {
+    const s = await this.mustLoad(id);
+    if (actor !== s.requester && !s.policy.approvers.includes(actor) && !isAdmin)
+      throw new ActionRefused(
+        403,
+        `only the requester, an approver of policy "${s.policy.name}" or an admin may revoke it`,
+      );
+    const why = whyNotRevoke(s);
+    if (why) throw new ActionRefused(409, why);
+    if (s.ended) throw new ActionRefused(409, `already ending (${s.ended.reason} by ${s.ended.by})`);
+    return this.apply(id, { type: 'revoke', actor, reason: reason.slice(0, 500) }, actor);
+  }
+
+  /** The requester when the policy allows self-extension; otherwise an approver of its policy (a new approval). */
+  async extend(id: string, actor: string, duration: string): Promise<RequestState> {
+    const s = await this.mustLoad(id);
+    const ms = parseDuration(duration);
+    if (ms === undefined) throw new RequestRefused('duration', 'must be an ISO 8601 duration, e.g. PT1H');
+    if (s.status !== 'granted' || !s.grant)
+      throw new ActionRefused(409, `the request is ${s.status}: only an active grant can be extended`);
+    const mayExtend =
+      (actor === s.requester && s.policy.selfExtend) ||
+      (s.policy.approvers.includes(actor) && (actor !== s.requester || s.policy.allowSelfApproval));
+    if (!mayExtend)
+      throw new ActionRefused(
+        403,
+        `policy "${s.policy.name}" ${s.policy.selfExtend ? '' : 'does not allow self-extension: '}an approver must extend it`,
+      );
+    const now = this.app.clock.now();
+    const total = Math.max(s.grant.expiresAt, now) + ms - s.grant.grantedAt!;
+    if (total > s.policy.maxDurationMs)
+      throw new RequestRefused(
+        'duration',
+        `the grant would last longer than the policy's maximum ${formatDuration(s.policy.maxDurationMs)}`,
+      );
+    return this.apply(id, { type: 'extend', actor, durationMs: ms }, actor);
+  }
+
+  private async apply(id: string, event: PodEvent, actor: string): Promise<RequestState> {
+    const r = await this.app.engine.dispatch<RequestState>(FLOW, requestItem(id), event, actor);
+    if (!r.changed) throw new ActionRefused(409, 'the request changed meanwhile; look at it again');
+    return r.state!;
+  }
+
+  private async mustLoad(id: string): Promise<RequestState> {
+    const s = await this.load(id);
+    if (!s) throw new ActionRefused(404, `no request ${id}`);
+    return s;
+  }
+
+  /** The requester's manager as a Ticketloop user name: the ITSM's people look-up by the requester's e-mail name. */
+  private async managerOf(i: PodIntegration, requester: string): Promise<string | undefined> {
+    const name = requester.startsWith('user:') ? requester.slice(5) : undefined;
+    if (!name?.includes('@') || !this.app.connections.hasItsm(i.itsm)) return undefined;
+    const person = await this.app.connections.itsm(i.itsm).findPerson(name);
+    return person?.managerEmail?.toLowerCase();
+  }
+}
