@@ -15,6 +15,8 @@ import { tokenFor } from '../helpers/identity.ts';
  * users named alice, bob (approvers), rita (requester) and their tokens.
  */
 
+let made = 0;
+
 export const SUB = '/subscriptions/00000000-0000-4000-8000-00000000a001';
 export const ALICE_OID = '11111111-1111-4111-8111-111111111111';
 export const WORKLOAD_OID = '22222222-2222-4222-8222-222222222222';
@@ -88,7 +90,7 @@ export async function startPod(
     if (!existing) await app.identity.users.create({ name, password: 'correct horse battery staple', roles }, 'test');
     const owner = await app.identity.users.find(name);
     tokens[name] = (
-      await app.identity.tokens.create({ kind: 'personal', name: 'cli', owner, days: 30 }, `user:${name}`)
+      await app.identity.tokens.create({ kind: 'personal', name: `cli-${++made}`, owner, days: 30 }, `user:${name}`)
     ).token;
   }
   tokens.admin = await tokenFor(app, 'admin');
