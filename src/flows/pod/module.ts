@@ -1,6 +1,8 @@
 import type { Ticketloop } from '../../app/build.ts';
 import type { FlowModule } from '../../app/module.ts';
 import { podReferenceErrors, podShape, type PodIntegration } from './config.ts';
+import { podMigrations, reconcileHandler } from './drift.ts';
+import { parseDuration } from './duration.ts';
 import { createPodEffects } from './effects.ts';
 import { FLOW, podFlow } from './flow.ts';
 import { PROVIDER_FACTORIES } from './providers/index.ts';
@@ -35,21 +37,37 @@ export function createPodModule(factories: typeof PROVIDER_FACTORIES): FlowModul
     name: FLOW,
     flow: podFlow,
     integration: { type: 'pod', shape: podShape },
-    effects: (app) =>
-      createPodEffects({
+    migrations: podMigrations,
+    effects: (app) => ({
+      ...createPodEffects({
         db: app.store.db,
         providers: registryOf(app),
         notify: async (id, s, payload) => {
           app.log.info({ request: id, event: payload.event, requester: s.requester }, 'pod notification');
         },
       }),
-    register(app) {
+      reconcile: reconcileHandler({
+        db: app.store.db,
+        dialect: app.store.dialect,
+        providers: registryOf(app),
+        integrations: () => enabled(app),
+        now: () => app.clock.now(),
+        onNew: async (integration, f) => {
+          app.log.warn({ integration, drift: f }, 'pod: drift between the grant ledger and the provider');
+        },
+      }),
+    }),
+    async register(app) {
       for (const i of enabled(app)) {
         const errors = podReferenceErrors(i);
         if (!errors.length) continue;
         const n = app.config.integrations.findIndex((x) => x.name === i.name);
         throw new Error(errors.map((e) => `integrations[${n}].${e.path}: ${e.message}`).join('\n'));
       }
+      for (const i of enabled(app))
+        await app.engine.schedule(`pod-reconcile:${i.name}`, parseDuration(i.reconcileEvery)!, `${FLOW}.reconcile`, {
+          integration: i.name,
+        });
       const service = new PodService(app, () => enabled(app), registryOf(app));
       registerPodRoutes(app, service, () => enabled(app));
     },

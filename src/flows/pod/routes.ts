@@ -5,6 +5,7 @@ import { csvLines } from '../../http/csv.ts';
 import { HttpProblem } from '../../http/server.ts';
 import { satisfies } from '../../identity/roles.ts';
 import type { PodIntegration } from './config.ts';
+import { listDrift } from './drift.ts';
 import { requestItem } from './flow.ts';
 import { RequestRefused } from './policy.ts';
 import { REQUEST_STATUSES, type RequestState } from './request.ts';
@@ -294,6 +295,28 @@ export function registerPodRoutes(app: Ticketloop, service: PodService, integrat
       reply.header('content-disposition', 'attachment; filename="pod-report.csv"');
       return reply.send(csvLines([REPORT_COLUMNS, ...rows.map((r) => reportRow(r.id, r.state))]));
     },
+  );
+
+  http.get(
+    '/api/pod/drift',
+    {
+      config: { role: 'read' },
+      schema: {
+        tags,
+        summary: 'Drift between the grant ledger and the providers: missing, leftover, or granted outside Ticketloop',
+        querystring: z.object({
+          integration: z.string().max(80).optional(),
+          resolved: z.enum(['true', 'false']).default('false'),
+        }),
+        response: { 200: z.object({ items: z.array(viewSchema) }) },
+      },
+    },
+    async (req) => ({
+      items: await listDrift(db, {
+        integration: req.query.integration,
+        includeResolved: req.query.resolved === 'true',
+      }),
+    }),
   );
 
   http.get(

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { until } from '../helpers/wait.ts';
+import { FakeProvider } from './fake-provider.ts';
+import { ALICE_OID, podIntegration, startPod, SUB } from './harness.ts';
+
+// The grant ledger reconciles (issue #13 "Deliver — the broker" 6): an assignment Ticketloop made that
+// is gone, and one that appeared outside Ticketloop on a managed role, are reported; fixed drift resolves.
+
+const READER = 'acdd72a7-3c48-4bd8-a6c4-47c5d7c6b7b2';
+
+test('drift: missing, outside, and resolved once the provider matches again', async () => {
+  const provider = new FakeProvider();
+  const h = await startPod(provider, podIntegration({ reconcileEvery: 'PT1M' }));
+  try {
+    const r = await h.call('rita', 'POST', '/api/pod/requests', {
+      system: 'azure-prod',
+      permission: 'prod-reader',
+      identity: { type: 'user', id: ALICE_OID },
+      justification: 'audit',
+    });
+    await h.call('alice', 'POST', `/api/pod/requests/${r.body.id}/approve`, {});
+    await until(
+      async () => (await h.call('admin', 'GET', `/api/pod/requests/${r.body.id}`)).body.status === 'granted',
+      'granted',
+    );
+
+    const mine = { principal: { type: 'user' as const, id: ALICE_OID }, permission: READER, scope: SUB };
+    const stranger = {
+      principal: { type: 'user' as const, id: '66666666-6666-4666-8666-666666666666' },
+      permission: READER,
+      scope: SUB,
+    };
+    provider.assigned.clear(); // someone removed Ticketloop's assignment in the portal…
+    provider.preassign(stranger); // …and granted Reader to someone else by hand.
+    const drift = async () =>
+      (await h.call('admin', 'GET', '/api/pod/drift')).body.items as { kind: string; target: string }[];
+    h.clock.advance(61_000);
+    h.app.engine.wake();
+    const found = await until(async () => {
+      const items = await drift();
+      return items.length === 2 ? items : undefined;
+    }, 'two drift findings');
+    assert.deepEqual(found.map((f) => f.kind).sort(), ['missing', 'outside']);
+    assert.ok(found.find((f) => f.kind === 'outside')!.target.includes(stranger.principal.id));
+    assert.equal((await h.call('rita', 'GET', '/api/pod/drift')).status, 403);
+
+    provider.assigned.clear();
+    await provider.grant({ ...mine, key: 'restored', expiresAt: 0, justification: '', requestId: '' });
+    h.clock.advance(61_000);
+    h.app.engine.wake();
+    await until(async () => (await drift()).length === 0, 'drift resolved');
+    const all = (await h.call('admin', 'GET', '/api/pod/drift?resolved=true')).body.items;
+    assert.ok(
+      all.every((f: { resolvedAt: string | null }) => f.resolvedAt),
+      'both findings are kept, resolved',
+    );
+  } finally {
+    await h.stop();
+  }
+});
