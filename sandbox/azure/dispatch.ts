@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PIM_API_VERSIONS, ROLE_API_VERSIONS } from './authz.ts';
 import {
   ASSESSMENT_API_VERSIONS,
   ArmError,
@@ -32,6 +33,15 @@ const PROVIDERS: Record<string, { name: string; types: Record<string, readonly s
       assessments: ASSESSMENT_API_VERSIONS,
       assessmentmetadata: ASSESSMENT_API_VERSIONS,
       'assessments/governanceassignments': GOVERNANCE_API_VERSIONS,
+    },
+  },
+  'microsoft.authorization': {
+    name: 'Microsoft.Authorization',
+    types: {
+      roleassignments: ROLE_API_VERSIONS,
+      roledefinitions: ROLE_API_VERSIONS,
+      roleassignmentschedulerequests: PIM_API_VERSIONS,
+      roleassignmentscheduleinstances: PIM_API_VERSIONS,
     },
   },
   'microsoft.management': {

@@ -7,11 +7,16 @@ import { createSandboxServer, listen } from '../shared/server.ts';
 import type { SandboxTls } from '../shared/tls.ts';
 import { ArmError, faultBody, throttledBody } from './arm.ts';
 import { registerAdmin } from './admin.ts';
+import { roleAssignmentRoutes } from './assignments.ts';
+import { registerAuthorizationAdmin } from './authz-admin.ts';
+import { AuthorizationStore } from './authz-store.ts';
 import { registerArmAuth } from './auth.ts';
 import { registerArmDispatch } from './dispatch.ts';
 import { Hierarchy, type Tenant } from './hierarchy.ts';
+import { pimRoutes } from './pim.ts';
 import { Rbac } from './rbac.ts';
 import { resourceRoutes } from './resources.ts';
+import { RoleCatalog, roleDefinitionRoutes } from './roles.ts';
 import { securityRoutes } from './routes.ts';
 import { DEMO, DEMO_TENANT, ensureDemoResourceGroups, seedDemo } from './seed.ts';
 import { AzureStore } from './store.ts';
@@ -59,6 +64,10 @@ export async function startAzureSandbox(o: AzureSandboxOptions): Promise<AzureSa
   hierarchy.ensureRoot(new Date(clock.now()).toISOString());
   ensureDemoResourceGroups(store);
   const rbac = new Rbac(store, hierarchy);
+  const authz = new AuthorizationStore(store);
+  const roleCtx = { store, authz, hierarchy, clock };
+  const roles = new RoleCatalog(roleCtx);
+  const authzCtx = { ...roleCtx, roles };
 
   const app = createSandboxServer(o.tls);
   const faults = new Faults();
@@ -96,9 +105,16 @@ export async function startAzureSandbox(o: AzureSandboxOptions): Promise<AzureSa
   });
 
   registerAdmin(app, { store, clock, hierarchy, rbac });
+  registerAuthorizationAdmin(app, authzCtx);
   registerArmDispatch(
     app,
-    [...resourceRoutes({ store, hierarchy, rbac }), ...securityRoutes({ store, clock, hierarchy })],
+    [
+      ...roleDefinitionRoutes(roleCtx, roles),
+      ...roleAssignmentRoutes(authzCtx),
+      ...pimRoutes(authzCtx),
+      ...resourceRoutes({ store, hierarchy, rbac }),
+      ...securityRoutes({ store, clock, hierarchy }),
+    ],
     rbac,
   );
 

@@ -43,6 +43,11 @@ export interface RevokeInput extends AssignmentTarget {
   key: string;
   /** The provider's id of the assignment, from the grant's read-back, when known. */
   ref?: string;
+  /**
+   * The `key` of the grant being undone, when known: lets a provider whose grant write is named by
+   * its key (Azure RBAC) find its own assignment without `ref`, and never someone else's.
+   */
+  grantKey?: string;
 }
 
 /**
