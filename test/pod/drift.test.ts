@@ -7,7 +7,7 @@ import { ALICE_OID, podIntegration, startPod, SUB } from './harness.ts';
 // The grant ledger reconciles (issue #13 "Deliver — the broker" 6): an assignment Ticketloop made that
 // is gone, and one that appeared outside Ticketloop on a managed role, are reported; fixed drift resolves.
 
-const READER = 'acdd72a7-3c48-4bd8-a6c4-47c5d7c6b7b2';
+const READER = 'acdd72a7-3385-48ef-bd42-f606fba81ae7';
 
 test('drift: missing, outside, and resolved once the provider matches again', async () => {
   const provider = new FakeProvider();

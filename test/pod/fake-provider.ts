@@ -36,7 +36,7 @@ export class FakeProvider implements AuthorizationProvider {
   }
 
   async resolvePermission(nameOrId: string) {
-    return { id: nameOrId === 'Reader' ? 'acdd72a7-3c48-4bd8-a6c4-47c5d7c6b7b2' : nameOrId, name: nameOrId };
+    return { id: nameOrId === 'Reader' ? 'acdd72a7-3385-48ef-bd42-f606fba81ae7' : nameOrId, name: nameOrId };
   }
 
   async grant(i: GrantInput): Promise<Operation> {

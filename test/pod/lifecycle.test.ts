@@ -9,7 +9,7 @@ import { ALICE_OID, startPod, SUB, type PodHarness } from './harness.ts';
 
 let h: PodHarness;
 const provider = new FakeProvider();
-const READER = 'acdd72a7-3c48-4bd8-a6c4-47c5d7c6b7b2';
+const READER = 'acdd72a7-3385-48ef-bd42-f606fba81ae7';
 const target = { principal: { type: 'user' as const, id: ALICE_OID }, permission: READER, scope: SUB };
 
 before(async () => {

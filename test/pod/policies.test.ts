@@ -125,7 +125,7 @@ test('expiry is a durable timer: it fires after a restart with the clock moved',
   assert.ok(
     provider.has({
       principal: { type: 'user', id: ALICE_OID },
-      permission: 'acdd72a7-3c48-4bd8-a6c4-47c5d7c6b7b2',
+      permission: 'acdd72a7-3385-48ef-bd42-f606fba81ae7',
       scope: SUB,
     }),
   );
@@ -138,7 +138,7 @@ test('expiry is a durable timer: it fires after a restart with the clock moved',
     assert.ok(
       !provider.has({
         principal: { type: 'user', id: ALICE_OID },
-        permission: 'acdd72a7-3c48-4bd8-a6c4-47c5d7c6b7b2',
+        permission: 'acdd72a7-3385-48ef-bd42-f606fba81ae7',
         scope: SUB,
       }),
     );
