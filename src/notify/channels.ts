@@ -107,7 +107,7 @@ export class Notifier {
     this.#config = config;
     this.#deps = deps;
     this.#ownTransports = !deps.transports;
-    this.#transports = deps.transports ?? new SmtpTransports();
+    this.#transports = deps.transports ?? new SmtpTransports(deps.env);
   }
 
   /** The channels configured (names only), e.g. for a settings page or `doctor`. */
@@ -144,6 +144,12 @@ export class Notifier {
     if (list.length > LIMITS.emails) throw new PermanentError(`e-mail notification: over ${LIMITS.emails} recipients`);
     if (!list.length) return { channel: 'email', recipients: 0 };
     this.checkHost('notifications.smtp', smtp.host, smtp.port);
+    if (smtp.password)
+      try {
+        resolveSecret(smtp.password, this.#deps.env);
+      } catch (e) {
+        throw new PermanentError(`notifications.smtp.password: ${(e as Error).message}`);
+      }
     const mail = renderEmail(m);
     const started = performance.now();
     const record = (status: number, error?: string) =>

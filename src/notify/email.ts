@@ -27,6 +27,9 @@ export interface SmtpSettings {
 export class SmtpTransports {
   private readonly transports = new Map<string, Transporter>();
 
+  /** `env`: where `password: {env: NAME}` is looked up. */
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+
   /** nodemailer is loaded with the first message: most processes never send one. */
   async get(smtp: SmtpSettings): Promise<Transporter> {
     const key = JSON.stringify(smtp);
@@ -42,7 +45,7 @@ export class SmtpTransports {
         requireTLS: smtp.starttls === 'require',
         ignoreTLS: smtp.starttls === 'off',
         auth: smtp.username
-          ? { user: smtp.username, pass: smtp.password ? resolveSecret(smtp.password).reveal() : '' }
+          ? { user: smtp.username, pass: smtp.password ? resolveSecret(smtp.password, this.env).reveal() : '' }
           : undefined,
         tls: smtp.caFile ? { ca: readFileSync(smtp.caFile) } : undefined,
         connectionTimeout: 15_000,

@@ -18,7 +18,12 @@ function setup() {
   const env = { [KEY_ENV]: key() };
   const keys = new Keyring(dir, env);
   const clock = new ManualClock(Date.UTC(2026, 0, 1));
-  const claims = { subject: 'pod/req-42', action: 'approve', actor: 'user:bob@example.com', expiresAt: clock.now() + HOUR };
+  const claims = {
+    subject: 'pod/req-42',
+    action: 'approve',
+    actor: 'user:bob@example.com',
+    expiresAt: clock.now() + HOUR,
+  };
   return { dir, env, keys, clock, claims, done: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -42,7 +47,9 @@ test('tampered links fail: claims changed, signature changed, parts swapped, gar
     const { token } = signActionLink(s.claims, s);
     const [kid, body, sig] = token.split('.');
     const claims = JSON.parse(Buffer.from(body, 'base64url').toString());
-    const forged = Buffer.from(JSON.stringify({ ...claims, act: 'approve', actor: 'user:mallory' })).toString('base64url');
+    const forged = Buffer.from(JSON.stringify({ ...claims, act: 'approve', actor: 'user:mallory' })).toString(
+      'base64url',
+    );
     assert.deepEqual(verifyActionLink(`${kid}.${forged}.${sig}`, s), { ok: false, reason: 'bad-signature' });
     const flipped = Buffer.from(sig, 'base64url');
     flipped[0] ^= 1;

@@ -97,7 +97,10 @@ test('Slack: text + Block Kit (header ≤ 150, plain_text summary, fields ≤ 10
   const m = boundMessage({
     ...base,
     title: 'T'.repeat(200),
-    facts: Array.from({ length: 12 }, (_, i) => ({ name: `n${i}`, value: i === 0 ? '<!channel> & <https://x|y>' : 'v' })),
+    facts: Array.from({ length: 12 }, (_, i) => ({
+      name: `n${i}`,
+      value: i === 0 ? '<!channel> & <https://x|y>' : 'v',
+    })),
   });
   const b = renderSlack(m);
   assert.equal(b.blocks[0].type, 'header');
