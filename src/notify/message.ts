@@ -40,6 +40,8 @@ export const LIMITS = {
   linkUrl: 2_000,
   emails: 50,
   email: 254,
+  /** Summary and facts together: keeps a Teams card well under its ~28 KB once escaped and wrapped. */
+  text: 12_000,
 } as const;
 
 const ELLIPSIS = '…';
@@ -94,6 +96,7 @@ export type MessageInput = Omit<NotificationMessage, 'facts' | 'links' | 'recipi
  * address that is not one is a PermanentError: the flow wrote it, retrying cannot mend it.
  */
 export function boundMessage(m: MessageInput): NotificationMessage {
+  const summary = cut(multiLine(m.summary).trim(), LIMITS.summary);
   const facts = (m.facts ?? []).map((f) => ({
     name: cut(oneLine(f.name), LIMITS.factName),
     value: cut(multiLine(f.value).trim(), LIMITS.factValue),
@@ -102,13 +105,20 @@ export function boundMessage(m: MessageInput): NotificationMessage {
     const left = facts.length - (LIMITS.facts - 1);
     facts.splice(LIMITS.facts - 1, facts.length, { name: ELLIPSIS, value: `${left} more not shown` });
   }
+  // Over the overall budget: the longest values give way first, each keeping at least 100 characters.
+  const size = () => facts.reduce((n, f) => n + f.name.length + f.value.length, summary.length);
+  for (let over = size() - LIMITS.text; over > 0; over = size() - LIMITS.text) {
+    const longest = facts.reduce((a, f) => (f.value.length > a.value.length ? f : a), facts[0]);
+    if (!longest || longest.value.length <= 100) break;
+    longest.value = cut(longest.value, Math.max(100, [...longest.value].length - over));
+  }
   const emails = [...new Set((m.recipients?.emails ?? []).map((e) => e.trim()))];
   for (const e of emails) if (!isEmailAddress(e)) throw new PermanentError('a recipient is not an e-mail address');
   if (emails.length > LIMITS.emails) throw new PermanentError(`more than ${LIMITS.emails} recipients in one message`);
   return {
     event: cut(oneLine(m.event), LIMITS.event),
     title: cut(oneLine(m.title), LIMITS.title),
-    summary: cut(multiLine(m.summary).trim(), LIMITS.summary),
+    summary,
     facts,
     links: (m.links ?? [])
       .slice(0, LIMITS.links)

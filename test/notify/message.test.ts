@@ -34,7 +34,14 @@ test('bounded fields: title 200, facts 20, values 1,000, cut with an ellipsis; t
   assert.equal([...m.summary].length, LIMITS.summary);
   assert.equal(m.facts.length, 20);
   assert.deepEqual(m.facts[19], { name: '…', value: '11 more not shown' }, 'the last fact says what was left out');
-  assert.ok(m.facts.slice(0, 19).every((f) => [...f.value].length === 1_000 && f.value.endsWith('…')));
+  assert.ok(m.facts.every((f) => [...f.value].length <= 1_000));
+  const total = m.facts.reduce((n, f) => n + f.name.length + f.value.length, m.summary.length);
+  assert.ok(total <= LIMITS.text, `summary + facts within ${LIMITS.text} (a Teams card stays under 28 KB)`);
+  const few = boundMessage({ ...base, facts: [1, 2, 3].map((i) => ({ name: `n${i}`, value: 'v'.repeat(1_500) })) });
+  assert.ok(
+    few.facts.every((f) => [...f.value].length === 1_000 && f.value.endsWith('…')),
+    'values ≤ 1,000',
+  );
   assert.equal(m.links.length, LIMITS.links);
   assert.ok(m.links.every((l) => [...l.title].length === LIMITS.linkTitle));
   assert.deepEqual(m.recipients.emails, ['bob@example.com', 'carol@example.com'], 'trimmed, once each');
