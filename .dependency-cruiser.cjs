@@ -84,6 +84,13 @@ module.exports = {
       to: { path: '^console/' },
     },
     {
+      name: 'notify-is-flow-neutral',
+      severity: 'error',
+      comment: 'src/notify/ serves every flow: it imports no flow, ITSM adapter, app wiring or HTTP server code.',
+      from: { path: '^src/notify/' },
+      to: { path: '^src/(flows|itsm|app|http|identity)/' },
+    },
+    {
       name: 'shared-roles-stay-pure',
       severity: 'error',
       comment: 'src/identity/roles.ts runs in the browser too: it imports nothing.',

@@ -4,14 +4,16 @@ import { OffsetClock } from './shared/clock.ts';
 import { startServiceNowSandbox, type ServiceNowSandbox } from './servicenow/index.ts';
 import { startMicrosoftSandbox, type MicrosoftSandbox } from './microsoft/index.ts';
 import { ARM_AUDIENCES, startAzureSandbox, type AzureSandbox } from './azure/index.ts';
+import { startChatSandbox, type ChatSandbox } from './chat/index.ts';
 
 /**
- * All sandbox services together — ServiceNow, Microsoft (Entra + Graph) and Azure (ARM) — on one
- * CA and one movable clock, so a test or demo can move time for every service at once.
+ * All sandbox services together — ServiceNow, Microsoft (Entra + Graph), Azure (ARM) and the chat
+ * webhook receiver (Teams, Slack) — on one CA and one movable clock, so a test or demo can move
+ * time for every service at once.
  */
 export interface SandboxOptions {
   dataDir: string;
-  ports?: { servicenow?: number; microsoft?: number; azure?: number };
+  ports?: { servicenow?: number; microsoft?: number; azure?: number; chat?: number };
 }
 
 export interface Sandbox {
@@ -20,6 +22,7 @@ export interface Sandbox {
   servicenow: ServiceNowSandbox;
   microsoft: MicrosoftSandbox;
   azure: AzureSandbox;
+  chat: ChatSandbox;
   close(): Promise<void>;
 }
 
@@ -36,14 +39,16 @@ export async function startSandbox(o: SandboxOptions): Promise<Sandbox> {
     tenant: { tenantId: microsoft.tenantId },
     verifyBearer: (token) => microsoft.entra.verifyAccessToken(token, { audience: [...ARM_AUDIENCES] }),
   });
+  const chat = await startChatSandbox({ dataDir: o.dataDir, tls, port: o.ports?.chat ?? 0, clock });
   return {
     tls,
     clock,
     servicenow,
     microsoft,
     azure,
+    chat,
     async close() {
-      await Promise.allSettled([servicenow.close(), microsoft.close(), azure.close()]);
+      await Promise.allSettled([servicenow.close(), microsoft.close(), azure.close(), chat.close()]);
     },
   };
 }
@@ -74,6 +79,12 @@ export function describeSandbox(s: Sandbox): string {
     `  Azure (ARM)         ${s.azure.baseUrl}`,
     `    faults            ${s.azure.baseUrl}/_sandbox/faults`,
     '',
-    `  clock               POST <any base URL>/_sandbox/clock {"advanceMs": N} (shared by all three)`,
+    `  Chat webhooks       ${s.chat.baseUrl}`,
+    `    Teams workflow    POST ${s.chat.baseUrl}/_sandbox/chat/teams/<hook>`,
+    `    Slack             POST ${s.chat.baseUrl}/_sandbox/chat/slack/<hook>`,
+    `    received          GET ${s.chat.baseUrl}/_sandbox/chat/messages?hook=<hook>`,
+    `    faults            ${s.chat.baseUrl}/_sandbox/faults`,
+    '',
+    `  clock               POST <any base URL>/_sandbox/clock {"advanceMs": N} (shared by all four)`,
   ].join('\n');
 }

@@ -38,8 +38,9 @@ export const noFaults = (): FaultSettings => ({
 });
 
 export interface FaultBodies {
-  error(status: number): unknown;
-  tooManyRequests(retryAfterSeconds: number): unknown;
+  /** `path`: for a service whose paths answer in different vendors' forms (the chat receiver). */
+  error(status: number, path: string): unknown;
+  tooManyRequests(retryAfterSeconds: number, path: string): unknown;
   /** Extra headers on a 429 (X-RateLimit-*, x-ms-ratelimit-*). */
   rateLimitHeaders?(retryAfterSeconds: number): Record<string, string>;
 }
@@ -68,7 +69,16 @@ export class Faults {
 
 const ADMIN_PREFIX = '/_sandbox';
 
-export function registerFaults(app: FastifyInstance, faults: Faults, bodies: FaultBodies): void {
+/** By default faults hit every path but the admin ones (`/_sandbox/…`), the web UI and `/`. */
+const defaultApplies = (path: string) => !path.startsWith(ADMIN_PREFIX) && !path.startsWith('/ui') && path !== '/';
+
+export function registerFaults(
+  app: FastifyInstance,
+  faults: Faults,
+  bodies: FaultBodies,
+  o: { applies?: (path: string) => boolean } = {},
+): void {
+  const applies = o.applies ?? defaultApplies;
   app.get(`${ADMIN_PREFIX}/faults`, async () => ({ settings: faults.settings, injected: faults.injected }));
   app.put(`${ADMIN_PREFIX}/faults`, async (req) => ({
     settings: faults.update({ ...noFaults(), ...(req.body as object) }),
@@ -78,7 +88,7 @@ export function registerFaults(app: FastifyInstance, faults: Faults, bodies: Fau
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     const path = req.url.split('?')[0];
-    if (path.startsWith(ADMIN_PREFIX) || path.startsWith('/ui') || path === '/') return;
+    if (!applies(path)) return;
     const s = faults.settings;
     if (s.pathPattern && !new RegExp(s.pathPattern).test(path)) return;
     if (s.latencyMs > 0) await new Promise((r) => setTimeout(r, s.latencyMs));
@@ -97,11 +107,11 @@ export function registerFaults(app: FastifyInstance, faults: Faults, bodies: Fau
           'retry-after': String(s.retryAfterSeconds),
           ...(bodies.rateLimitHeaders?.(s.retryAfterSeconds) ?? {}),
         })
-        .send(bodies.tooManyRequests(s.retryAfterSeconds));
+        .send(bodies.tooManyRequests(s.retryAfterSeconds, path));
     }
     if (s.errorRate > 0 && Math.random() < s.errorRate) {
       faults.injected.errors++;
-      return reply.code(s.errorStatus).send(bodies.error(s.errorStatus));
+      return reply.code(s.errorStatus).send(bodies.error(s.errorStatus, path));
     }
   });
 }

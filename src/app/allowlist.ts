@@ -3,8 +3,8 @@ import type { Config } from '../config/schema.ts';
 /**
  * Where a connection named over the operator API (an SMTP server of an API-created integration)
  * may go: `outbound.allowHosts`, by default the hosts of the connections in the configuration file
- * (ITSM instance URLs, the Microsoft endpoints, integrations' SMTP servers). Without it an API caller
- * could point Ticketloop, and the credentials it sends, at any host it likes.
+ * (ITSM instance URLs, the Microsoft endpoints, integrations' SMTP servers and inline webhook URLs).
+ * Without it an API caller could point Ticketloop, and the credentials it sends, at any host it likes.
  *
  * Entries: `host` (any port), `host:port`, `*.domain` (its subdomains), IPv6 as `[::1]:25`. Names
  * are compared as written (lower case, no trailing dot): `127.1` is not `127.0.0.1`.
@@ -68,7 +68,8 @@ function configuredHosts(config: Pick<Config, 'itsm' | 'integrations' | 'microso
   if (m) for (const u of [m.authorityHost, m.graphUrl, m.armUrl]) add(urlHost(u));
   // An adapter's connection points at its system with URL-valued fields (ServiceNow: instanceUrl).
   for (const c of config.itsm) for (const v of Object.values(c)) add(urlHost(v));
-  // Servers an integration names, e.g. notifications.smtp: {host, port}.
+  // Servers an integration names, e.g. notifications.smtp: {host, port}, and webhooks given inline
+  // (notifications.teams[].url as a string or {value}; one from env or a file is not known here).
   const walk = (v: unknown, depth: number) => {
     if (!v || typeof v !== 'object' || depth > 6) return;
     const o = v as Record<string, unknown>;
@@ -76,6 +77,8 @@ function configuredHosts(config: Pick<Config, 'itsm' | 'integrations' | 'microso
       const host = o.host.includes(':') ? `[${o.host}]` : o.host;
       add(typeof o.port === 'number' ? `${host}:${o.port}` : host);
     }
+    const url = o.url && typeof o.url === 'object' ? (o.url as { value?: unknown }).value : o.url;
+    add(urlHost(url));
     for (const child of Object.values(o)) walk(child, depth + 1);
   };
   for (const i of config.integrations) walk(i, 0);

@@ -45,6 +45,11 @@ export interface HttpClientOptions {
   recorder?: OutboundRecorder;
   userAgent?: string;
   connections?: number;
+  /**
+   * The URL itself is the credential (chat incoming webhooks: Slack's `/services/T…/B…/<secret>`, a
+   * Teams workflow's `sig`): records and errors show only scheme, host and port.
+   */
+  secretUrl?: boolean;
 }
 
 export interface RequestOptions {
@@ -68,15 +73,18 @@ export interface HttpResponse<T = unknown> {
 const SECRET_QUERY =
   /^(code|token|access_token|refresh_token|client_secret|password|sig|signature|key|apikey|client_assertion)$/i;
 
-export function redactUrl(url: string): string {
+/** The URL as recorded: secret-looking query values, user info — or, for a secret URL, all but its origin. */
+export function redactUrl(url: string, o: { secretUrl?: boolean } = {}): string {
   try {
     const u = new URL(url);
+    // A Slack incoming webhook is a secret path whoever calls it; its host says so even without the option.
+    if (o.secretUrl || u.hostname === 'hooks.slack.com') return `${u.origin}/REDACTED`;
     for (const k of [...u.searchParams.keys()]) if (SECRET_QUERY.test(k)) u.searchParams.set(k, 'REDACTED');
     u.username = '';
     u.password = '';
     return u.toString();
   } catch {
-    return url;
+    return o.secretUrl ? 'REDACTED' : url;
   }
 }
 
@@ -139,7 +147,7 @@ export class HttpClient {
       const err = new HttpError(
         this.o.upstream,
         opts.method,
-        redactUrl(url),
+        this.redact(url),
         res?.status ?? 0,
         res?.body ?? networkError?.message,
         res?.headers ?? {},
@@ -187,7 +195,7 @@ export class HttpClient {
       this.o.recorder?.record({
         upstream: this.o.upstream,
         method: opts.method,
-        url: redactUrl(url),
+        url: this.redact(url),
         status: r.statusCode,
         durationMs: performance.now() - started,
         headers: r.headers,
@@ -197,13 +205,17 @@ export class HttpClient {
       this.o.recorder?.record({
         upstream: this.o.upstream,
         method: opts.method,
-        url: redactUrl(url),
+        url: this.redact(url),
         status: 0,
         durationMs: performance.now() - started,
         error: (e as Error).message,
       });
       throw e;
     }
+  }
+
+  private redact(url: string): string {
+    return redactUrl(url, { secretUrl: this.o.secretUrl });
   }
 
   async close(): Promise<void> {

@@ -21,8 +21,9 @@ import { join } from 'node:path';
  * TICKETLOOP_SECRET_KEY_PREVIOUS — so everything written under either key stays readable.
  *
  * Each purpose gets its own subkey (HKDF-SHA256, distinct labels): one encrypts stored secrets,
- * one MACs the audit chain. Every ciphertext and every MAC names its key by id (`kid`, derived from
- * the key itself), so a reader knows which key to use and a half-finished rotation loses nothing.
+ * one MACs the audit chain, one signs action links in notifications. Every ciphertext and every
+ * MAC names its key by id (`kid`, derived from the key itself), so a reader knows which key to use
+ * and a half-finished rotation loses nothing.
  */
 
 export const KEY_FILE = 'secret.key';
@@ -32,6 +33,7 @@ export const PREVIOUS_KEY_ENV = 'TICKETLOOP_SECRET_KEY_PREVIOUS';
 
 const SECRETS_LABEL = 'ticketloop secrets aes-256-gcm v2';
 const AUDIT_LABEL = 'ticketloop audit hmac-sha256 v1';
+const ACTION_LINK_LABEL = 'ticketloop action-link hmac-sha256 v1';
 
 export interface MasterKey {
   kid: string;
@@ -167,6 +169,12 @@ export class Keyring {
   auditKey(kid = this.#current.kid): { kid: string; key: Buffer } | undefined {
     const m = this.byKid(kid);
     return m && { kid: m.kid, key: this.subkey(m, AUDIT_LABEL) };
+  }
+
+  /** The MAC key of signed action links (notify/links.ts) for `kid` (default: the current key's). */
+  actionLinkKey(kid = this.#current.kid): { kid: string; key: Buffer } | undefined {
+    const m = this.byKid(kid);
+    return m && { kid: m.kid, key: this.subkey(m, ACTION_LINK_LABEL) };
   }
 
   /** Encrypt a secret under the current key, bound to its name: `v2.<kid>.<iv>.<tag>.<data>`. */
