@@ -5,7 +5,7 @@ import { buildTicketloop, createLogger, type Ticketloop } from '../../src/app/bu
 import { FLOW_MODULES, ITSM_MODULES } from '../../src/app/registry.ts';
 import { validateConfig } from '../../src/app/config.ts';
 import { ManualClock } from '../../src/engine/clock.ts';
-import { createPodModule } from '../../src/flows/pod/module.ts';
+import { createPodModule, podModule } from '../../src/flows/pod/module.ts';
 import type { AuthorizationProvider } from '../../src/flows/pod/providers/port.ts';
 import type { Role } from '../../src/identity/roles.ts';
 import { tokenFor } from '../helpers/identity.ts';
@@ -53,29 +53,40 @@ export function podIntegration(overrides: Record<string, unknown> = {}) {
   };
 }
 
+export interface PodOptions {
+  dataDir?: string;
+  /** Connections to use instead of a dummy ServiceNow (e.g. sandboxConnections(sandbox)); the integration's itsm must name one. */
+  connections?: { servicenow: Record<string, unknown>; microsoft?: Record<string, unknown> };
+}
+
+/** With a provider, every system uses it; with 'real', the shipped providers over `o.connections`. */
 export async function startPod(
-  provider: AuthorizationProvider,
-  integration = podIntegration(),
-  dataDir?: string,
+  provider: AuthorizationProvider | 'real',
+  integration: Record<string, unknown> = podIntegration(),
+  o: PodOptions = {},
 ): Promise<PodHarness> {
   const clock = new ManualClock(Date.parse('2026-12-01T09:00:00Z'));
-  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'tl-pod-'));
+  const dir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'tl-pod-'));
   const config = validateConfig(
     {
       dataDir: dir,
       server: { port: 0 },
       servicenow: [
-        {
+        o.connections?.servicenow ?? {
           name: 'sn',
           instanceUrl: 'https://example.service-now.com',
           auth: { type: 'basic', username: 'u', password: 'p' },
         },
       ],
+      microsoft: o.connections?.microsoft,
       integrations: [integration],
     },
     'test',
   );
-  const pod = createPodModule(() => ({ 'azure-rbac': () => provider, 'entra-group': () => provider }));
+  const pod =
+    provider === 'real'
+      ? podModule
+      : createPodModule(() => ({ 'azure-rbac': () => provider, 'entra-group': () => provider }));
   const app = await buildTicketloop(config, {
     itsm: ITSM_MODULES,
     flows: [...FLOW_MODULES.filter((m) => m.name !== 'pod'), pod],

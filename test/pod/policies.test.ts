@@ -116,7 +116,7 @@ test('read-only roles are auto-approved; break-glass needs no approval and is ca
 test('expiry is a durable timer: it fires after a restart with the clock moved', async () => {
   const provider = new FakeProvider();
   const dir = mkdtempSync(join(tmpdir(), 'tl-pod-restart-'));
-  let h = await startPod(provider, podIntegration(), dir);
+  let h = await startPod(provider, podIntegration(), { dataDir: dir });
   const r = await h.call('rita', 'POST', '/api/pod/requests', body('prod-reader'));
   await h.call('alice', 'POST', `/api/pod/requests/${r.body.id}/approve`, {});
   await reaches(h, r.body.id, 'granted');
@@ -130,7 +130,7 @@ test('expiry is a durable timer: it fires after a restart with the clock moved',
     }),
   );
 
-  h = await startPod(provider, podIntegration(), dir);
+  h = await startPod(provider, podIntegration(), { dataDir: dir });
   try {
     h.clock.set(at + 3_600_000 + 1);
     h.app.engine.wake();

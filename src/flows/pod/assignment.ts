@@ -30,6 +30,8 @@ export interface AssignmentState {
   generation: number;
   preexisting: boolean;
   ref?: string;
+  /** The key of the grant write that made it (a provider may name its assignment by it). */
+  grantKey?: string;
   error?: string;
   /** Why the last grant or revoke was made: justification and ticket of the request that caused it. */
   cause?: { request: string; justification: string; ticketNumber?: string; expiresAt: number };
@@ -47,7 +49,7 @@ export type AssignmentEvent =
       expiresAt: number;
     }
   | { type: 'release'; request: string }
-  | { type: 'grant_done'; generation: number; preexisting: boolean; readBack: ActualAssignment }
+  | { type: 'grant_done'; generation: number; preexisting: boolean; readBack: ActualAssignment; grantKey: string }
   | { type: 'grant_failed'; generation: number; error: string }
   | { type: 'revoke_done'; generation: number; readBack: string }
   | { type: 'revoke_failed'; generation: number; error: string; retryAt: number };
@@ -158,6 +160,7 @@ export function decideAssignment(
         status: 'present',
         preexisting: e.preexisting,
         ref: e.readBack.ref,
+        grantKey: e.grantKey,
         error: undefined,
       };
       const told = s.holders.map((r) => tell(r, grantedEvent(present, e.readBack), `granted:${s.generation}`));

@@ -70,6 +70,7 @@ export function createPodEffects(deps: PodEffectDeps): Record<string, JobHandler
         generation: a.generation,
         preexisting: !!op.preexisting,
         readBack: actual,
+        grantKey: `${id}:${a.generation}`,
       };
       return { events: [event(id, done)] };
     }
@@ -146,7 +147,7 @@ export function createPodEffects(deps: PodEffectDeps): Record<string, JobHandler
       return write(p.flowId, p.generation, 'revoke', ctx, (a) =>
         deps.providers
           .get(a.integration, a.system)
-          .revoke({ ...a.target, key: `${p.flowId}:${p.generation}`, ref: a.ref }),
+          .revoke({ ...a.target, key: `${p.flowId}:${p.generation}`, ref: a.ref, grantKey: a.grantKey }),
       );
     },
     async poll(p: { flowId: string; generation: number; write: 'grant' | 'revoke'; operation: string }, ctx) {
