@@ -91,7 +91,7 @@ export async function startPod(
     itsm: ITSM_MODULES,
     flows: [...FLOW_MODULES.filter((m) => m.name !== 'pod'), pod],
     clock,
-    logger: createLogger('silent'),
+    logger: createLogger(process.env.TL_TEST_LOG ?? 'silent'),
   });
   const url = await app.start();
   const users: Record<string, Role[]> = { rita: ['requester'], alice: ['approver', 'requester'], bob: ['approver'] };

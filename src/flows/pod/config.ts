@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Integration } from '../../config/schema.ts';
+import { notificationsSchema } from '../../notify/channels.ts';
 import { parseDuration } from './duration.ts';
 
 /**
@@ -102,6 +103,8 @@ export const podShape = {
   expiringSoon: duration.default('PT15M'),
   /** How often the ledger is compared with the providers (drift). */
   reconcileEvery: duration.default('PT15M'),
+  /** E-mail (SMTP) and chat webhooks (Teams, Slack) for the notices (notify/channels.ts). */
+  notifications: notificationsSchema.optional(),
   /** Ticketloop's own URL for links in notifications (default: server.publicUrl). */
   consoleUrl: z.url().optional(),
 };

@@ -23,8 +23,6 @@ const event = (id: string, e: PodEvent) => ({ flow: FLOW, id, event: e });
 export interface PodEffectDeps {
   db: JobContext['db'];
   providers: ProviderRegistry;
-  /** Sends one notification (notify.ts). */
-  notify(request: string, state: RequestState, payload: Record<string, unknown>): Promise<void>;
 }
 
 function isFinal(e: unknown, ctx: JobContext): boolean {
@@ -157,10 +155,6 @@ export function createPodEffects(deps: PodEffectDeps): Record<string, JobHandler
           throw new RetryableError(`operation ${p.operation} still in progress`, op.pollAfterMs);
         return op;
       });
-    },
-    async notify(p: { flowId: string; event: string } & Record<string, unknown>) {
-      const r = await loadRequest(p.flowId);
-      if (r) await deps.notify(p.flowId, r, p);
     },
   };
 }

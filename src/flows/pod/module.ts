@@ -1,9 +1,13 @@
 import type { Ticketloop } from '../../app/build.ts';
 import type { FlowModule } from '../../app/module.ts';
+import { loadFlowState } from '../../engine/flow.ts';
+import { Notifier } from '../../notify/channels.ts';
 import { podReferenceErrors, podShape, type PodIntegration } from './config.ts';
 import { podMigrations, reconcileHandler } from './drift.ts';
 import { parseDuration } from './duration.ts';
 import { createPodEffects } from './effects.ts';
+import { notifyHandlers } from './notify.ts';
+import type { RequestState } from './request.ts';
 import { FLOW, podFlow } from './flow.ts';
 import { PROVIDER_FACTORIES } from './providers/index.ts';
 import { ProviderRegistry } from './providers/registry.ts';
@@ -21,6 +25,17 @@ const enabled = (app: Ticketloop) => app.integrations<PodIntegration>('pod').fil
 export function createPodModule(factories: typeof PROVIDER_FACTORIES): FlowModule {
   // One provider registry per app: effects and routes share its instances and its name cache.
   const registries = new WeakMap<Ticketloop, ProviderRegistry>();
+  const notifiers = new WeakMap<Ticketloop, Map<string, Notifier>>();
+  /** The integration's notifier (one per integration with a `notifications` block), made on first use. */
+  const notifierOf = (app: Ticketloop, name: string): Notifier | undefined => {
+    const byName = notifiers.get(app) ?? new Map<string, Notifier>();
+    notifiers.set(app, byName);
+    const config = enabled(app).find((i) => i.name === name)?.notifications;
+    if (!config) return undefined;
+    let n = byName.get(name);
+    if (!n) byName.set(name, (n = new Notifier(config, { recorder: app.outbound, log: app.log })));
+    return n;
+  };
   const registryOf = (app: Ticketloop) => {
     let r = registries.get(app);
     if (!r) {
@@ -39,12 +54,11 @@ export function createPodModule(factories: typeof PROVIDER_FACTORIES): FlowModul
     integration: { type: 'pod', shape: podShape },
     migrations: podMigrations,
     effects: (app) => ({
-      ...createPodEffects({
-        db: app.store.db,
-        providers: registryOf(app),
-        notify: async (id, s, payload) => {
-          app.log.info({ request: id, event: payload.event, requester: s.requester }, 'pod notification');
-        },
+      ...createPodEffects({ db: app.store.db, providers: registryOf(app) }),
+      ...notifyHandlers({
+        notifier: (name) => notifierOf(app, name),
+        consoleUrl: (name) => enabled(app).find((i) => i.name === name)?.consoleUrl ?? app.config.server.publicUrl,
+        load: (item) => loadFlowState<RequestState>(app.store.db, FLOW, item),
       }),
       reconcile: reconcileHandler({
         db: app.store.db,

@@ -1,0 +1,129 @@
+import type { JobHandler } from '../../engine/engine.ts';
+import { effectJob } from '../../engine/flow.ts';
+import type { Channel, Notifier } from '../../notify/channels.ts';
+import type { MessageInput } from '../../notify/message.ts';
+import { formatDuration } from './duration.ts';
+import { FLOW } from './flow.ts';
+import type { RequestState } from './request.ts';
+
+/**
+ * What permissions on demand tells people, and whom: approvers when a request arrives, the requester
+ * (and the other approvers) when it is decided, the requester when it is granted, about to expire,
+ * ended or failed. Every configured chat channel gets every notice; e-mail goes to the people
+ * concerned whose user name is an address. Each delivery is its own job (`send`), so a channel that
+ * fails is retried alone and nothing is sent twice.
+ */
+
+const TITLES: Record<string, string> = {
+  submitted: 'Access request waiting for approval',
+  decided: 'Access request decided',
+  canceled: 'Access request withdrawn',
+  granted: 'Access granted',
+  expiring: 'Access expires soon',
+  expired: 'Access expired',
+  revoked: 'Access revoked',
+  failed: 'Access request failed',
+};
+
+const emailOf = (actor: string) => (actor.startsWith('user:') && actor.includes('@') ? actor.slice(5) : undefined);
+
+/** The people an event concerns. */
+function concerned(s: RequestState, event: string, actor?: string): string[] {
+  if (event === 'submitted') return s.policy.approvers;
+  if (event === 'decided') return [s.requester, ...s.policy.approvers.filter((a) => a !== actor)];
+  if (event.startsWith('approval:')) return [s.requester];
+  return [s.requester];
+}
+
+export function podMessage(
+  id: string,
+  s: RequestState,
+  payload: Record<string, unknown>,
+  consoleUrl?: string,
+): MessageInput {
+  const event = String(payload.event);
+  const base = event.startsWith('approval:') ? 'decided' : event;
+  const what = `${s.permission.name} (${s.permission.displayName}) on ${s.scope}`;
+  const when = (ms: unknown) => (Number.isFinite(Number(ms)) ? new Date(Number(ms)).toISOString() : 'soon');
+  const summaries: Record<string, () => string> = {
+    submitted: () =>
+      `${s.requester} asks for ${what} for ${formatDuration(s.durationMs)}${s.policy.autoApproved ? ` — ${s.policy.autoApproved}` : `; ${s.policy.quorum} approval(s) needed`}.`,
+    decided: () => `${what} was ${payload.decision ?? 'approved'} by ${payload.actor ?? 'an approver'}.`,
+    canceled: () => `${s.requester} withdrew the request for ${what}.`,
+    granted: () => `${what} is granted until ${when(payload.expiresAt ?? s.grant?.expiresAt)}.`,
+    expiring: () => `${what} ends at ${when(payload.expiresAt)}. Extend it before then if you still need it.`,
+    expired: () => `${what} has expired. ${s.revokeCaveat}`,
+    revoked: () => `${what} was revoked by ${s.ended?.by ?? 'Ticketloop'}. ${s.revokeCaveat}`,
+    failed: () =>
+      `Ticketloop could not complete ${what}: ${String(payload.error ?? s.error ?? 'unknown error')}. It keeps retrying where that can help.`,
+  };
+  const facts = [
+    { name: 'Request', value: id },
+    { name: 'Requester', value: s.requester },
+    { name: 'For', value: `${s.identity.type} ${s.identity.id}` },
+    { name: 'Permission', value: what },
+    { name: 'Justification', value: s.justification || '—' },
+    ...(s.ticketNumber ? [{ name: 'Ticket', value: s.ticketNumber }] : []),
+    ...(s.policy.breakGlass ? [{ name: 'Break-glass', value: 'yes: no approval, reviewed afterwards' }] : []),
+  ];
+  const links = consoleUrl
+    ? [
+        {
+          title: base === 'submitted' ? 'Review the request' : 'Open the request',
+          url: `${consoleUrl}/pod/requests/${id}`,
+        },
+      ]
+    : [];
+  const loud = s.policy.breakGlass && base === 'submitted' ? 'BREAK-GLASS: ' : '';
+  return {
+    event: `pod.${base}`,
+    title: `${loud}${TITLES[base] ?? 'Access request'}: ${s.permission.name}`,
+    summary: summaries[base]?.() ?? what,
+    facts,
+    links,
+    recipients: {
+      emails: concerned(s, event, payload.actor as string | undefined)
+        .map(emailOf)
+        .filter((e): e is string => !!e),
+    },
+  };
+}
+
+/** The deliveries of one notice: e-mail (when anyone has an address) and every chat channel. */
+export function deliveries(notifier: Notifier | undefined, m: MessageInput): Channel[] {
+  if (!notifier) return [];
+  return notifier.channels().filter((c) => c.type !== 'email' || (m.recipients?.emails?.length ?? 0) > 0);
+}
+
+export interface PodNotifyDeps {
+  notifier(integration: string): Notifier | undefined;
+  consoleUrl(integration: string): string | undefined;
+  load(item: string): Promise<RequestState | undefined>;
+}
+
+/** `notify` fans a notice out into one `send` job per delivery; `send` delivers one. */
+export function notifyHandlers(d: PodNotifyDeps): Record<string, JobHandler> {
+  return {
+    async notify(p: { flowId: string; event: string } & Record<string, unknown>, ctx) {
+      const s = await d.load(p.flowId);
+      if (!s) return;
+      const message = podMessage(p.flowId.slice(2), s, p, d.consoleUrl(s.integration));
+      const channels = deliveries(d.notifier(s.integration), message);
+      const key = `${ctx.job.key}`;
+      return {
+        jobs: channels.map((channel) =>
+          effectJob(FLOW, p.flowId, {
+            kind: 'send',
+            key: `send:${key}:${channel.type}:${'name' in channel ? channel.name : ''}`,
+            payload: { integration: s.integration, channel, message },
+            maxAttempts: 8,
+          }),
+        ),
+      };
+    },
+    async send(p: { integration: string; channel: Channel; message: MessageInput }) {
+      const notifier = d.notifier(p.integration);
+      if (notifier) await notifier.send(p.message, p.channel);
+    },
+  };
+}
