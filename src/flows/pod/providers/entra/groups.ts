@@ -39,7 +39,8 @@ export class EntraGroupProvider implements AuthorizationProvider {
     this.resolver = new GroupResolver(this.groups);
   }
 
-  resolvePermission(nameOrId: string): Promise<ResolvedPermission> {
+  /** Groups are tenant-wide: the scope does not change what a name means. */
+  resolvePermission(nameOrId: string, _scope?: string): Promise<ResolvedPermission> {
     return this.resolver.resolve(nameOrId);
   }
 
