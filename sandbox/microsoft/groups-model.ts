@@ -73,14 +73,19 @@ export class Directory {
   /** Any directory object by id (ids are GUIDs, compared without case). */
   object(id: string): DirectoryObject | undefined {
     const key = id.toLowerCase();
-    const user =
-      this.store.get<DirectoryUser>(C.users, id) ??
-      this.store.list<DirectoryUser>(C.users).find((u) => u.id.toLowerCase() === key);
+    const user = this.store.get<DirectoryUser>(C.users, id) ?? this.store.get<DirectoryUser>(C.users, key);
     if (user) return { type: 'user', id: user.id, doc: user };
     const group = this.group(id);
     if (group) return { type: 'group', id: group.id, doc: group };
     const sp = listServicePrincipals(this.entra).find((s) => s.id.toLowerCase() === key);
-    return sp ? { type: 'servicePrincipal', id: sp.id, doc: sp } : undefined;
+    if (sp) return { type: 'servicePrincipal', id: sp.id, doc: sp };
+    // A user created with an upper-case id: matched inside SQLite, not by parsing every user (benchmarks add many).
+    const row = this.store.db
+      .prepare('SELECT body FROM docs WHERE coll = ? AND lower(id) = ? LIMIT 1')
+      .get(C.users, key) as { body: string } | undefined;
+    if (!row) return undefined;
+    const u = JSON.parse(row.body) as DirectoryUser;
+    return { type: 'user', id: u.id, doc: u };
   }
 
   /** A group's direct members that still exist, in the order they were added. */
