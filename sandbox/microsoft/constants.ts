@@ -73,3 +73,52 @@ export const DEMO_GROUPS = [
 
 /** Where Ticketloop's sign-in comes back; any port on a loopback host is accepted, as Entra does. */
 export const TICKETLOOP_REDIRECT_URIS = ['http://localhost/auth/oidc/callback', 'http://127.0.0.1/auth/oidc/callback'];
+
+/**
+ * Resource groups of the demo tenant: what permissions on demand grants membership of. Prod
+ * Break-glass starts empty (PIM for Groups makes its members); Finance Readers has Megan already.
+ */
+export const RESOURCE_GROUPS = [
+  {
+    id: 'b7a1e000-0101-4c1a-9a11-5a4db0c1e7a1',
+    displayName: 'Finance Readers',
+    description: 'Read access to the finance reports and their storage.',
+    members: ['a1b2c3d4-0003-4e5f-8a9b-0c1d2e3f4a03'],
+  },
+  {
+    id: 'b7a1e000-0102-4c1a-9a11-5a4db0c1e7a1',
+    displayName: 'Prod Break-glass',
+    description: 'Emergency administrative access to production. Time-bound membership only.',
+    members: [],
+  },
+  {
+    id: 'b7a1e000-0103-4c1a-9a11-5a4db0c1e7a1',
+    displayName: 'Storage Contributors',
+    description: 'Write access to the shared storage accounts (people and workloads).',
+    members: [],
+  },
+];
+
+/** The Graph application permissions of groups and PIM for Groups (group-*.md, privilegedaccessgroup-*.md). */
+export const GROUP_PERMISSIONS = {
+  read: [
+    'GroupMember.Read.All',
+    'Group.Read.All',
+    'Directory.Read.All',
+    'GroupMember.ReadWrite.All',
+    'Group.ReadWrite.All',
+    'Directory.ReadWrite.All',
+  ],
+  writeMembers: ['GroupMember.ReadWrite.All', 'Group.ReadWrite.All', 'Directory.ReadWrite.All'],
+  writeGroup: ['Group.ReadWrite.All', 'Directory.ReadWrite.All'],
+  create: ['Group.Create', 'Group.ReadWrite.All', 'Directory.ReadWrite.All'],
+  /** Adding a service principal also needs the right to change it (group-post-members.md). */
+  writeServicePrincipalMember: ['Application.ReadWrite.All', 'Directory.ReadWrite.All'],
+  pimRead: [
+    'PrivilegedAssignmentSchedule.Read.AzureADGroup',
+    'PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup',
+    'PrivilegedAccess.Read.AzureADGroup',
+    'PrivilegedAccess.ReadWrite.AzureADGroup',
+  ],
+  pimWrite: ['PrivilegedAssignmentSchedule.ReadWrite.AzureADGroup', 'PrivilegedAccess.ReadWrite.AzureADGroup'],
+};

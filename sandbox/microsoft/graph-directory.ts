@@ -29,7 +29,7 @@ export const SERVICE_PRINCIPALS_READ = [
  * `$filter` support per property: each operator, `+` when only in advanced queries. Lambdas are
  * `collection/any` (their variable's member after it: `identities/any/issuer`).
  */
-type Rules = Record<string, string>;
+export type Rules = Record<string, string>;
 const USER_FILTERS: Rules = {
   id: 'eq',
   accountEnabled: 'eq',
@@ -84,7 +84,7 @@ function operatorOf(c: Condition): string | undefined {
 }
 
 /** Throws the directory's Request_UnsupportedQuery for a filter its indexes cannot answer. */
-function checkDirectoryFilter(o: QueryOptions, rules: Rules, resource: string, advanced: boolean): void {
+export function checkDirectoryFilter(o: QueryOptions, rules: Rules, resource: string, advanced: boolean): void {
   if (!o.filter) return;
   for (const c of conditions(o.filter)) {
     const key = Object.keys(rules).find((k) => k.toLowerCase() === c.property.toLowerCase());
@@ -107,7 +107,7 @@ function checkDirectoryFilter(o: QueryOptions, rules: Rules, resource: string, a
 }
 
 /** `ConsistencyLevel: eventual` and `$count=true`: the directory's advanced queries. */
-function isAdvanced(req: FastifyRequest): boolean {
+export function isAdvanced(req: FastifyRequest): boolean {
   const level = String(req.headers.consistencylevel ?? '').toLowerCase();
   return level === 'eventual' && (req.query as Record<string, string>).$count === 'true';
 }
@@ -127,7 +127,7 @@ const USER_DEFAULT_PROPERTIES = [
   'id',
 ];
 
-const userKind: EntityKind<DirectoryUser> = {
+export const userKind: EntityKind<DirectoryUser> = {
   type: 'user',
   defaultProperties: USER_DEFAULT_PROPERTIES,
   shape(u) {
@@ -161,7 +161,7 @@ const userKind: EntityKind<DirectoryUser> = {
   },
 };
 
-const servicePrincipalKind: EntityKind<ServicePrincipalSeed> = {
+export const servicePrincipalKind: EntityKind<ServicePrincipalSeed> = {
   type: 'servicePrincipal',
   shape: (sp) => ({
     id: sp.id,
@@ -202,37 +202,46 @@ const servicePrincipalKind: EntityKind<ServicePrincipalSeed> = {
   }),
 };
 
-const notFound = (id: string) =>
+export const directoryNotFound = (id: string) =>
   new GraphFailure(
     404,
     'Request_ResourceNotFound',
     `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`,
   );
 
+/** Microsoft's own service principals, then one per app registered in the tenant. */
+export function listServicePrincipals(entra: Entra): ServicePrincipalSeed[] {
+  const firstParty = new Set(FIRST_PARTY_SERVICE_PRINCIPALS.map((sp) => sp.appId));
+  return [
+    ...FIRST_PARTY_SERVICE_PRINCIPALS,
+    ...entra
+      .listApps()
+      .filter((a) => !firstParty.has(a.clientId))
+      .map((a) => ({
+        id: a.oid,
+        appId: a.clientId,
+        displayName: a.displayName,
+        appOwnerOrganizationId: TENANT_ID,
+        servicePrincipalNames: [a.clientId, ...a.identifierUris],
+        appRoles: [],
+        signInAudience: 'AzureADMyOrg',
+      })),
+  ];
+}
+
+/** `/users/$count`: only as an advanced query, and then as text (aad-advanced-queries.md). */
+export function sendCount(req: FastifyRequest, reply: FastifyReply, n: number) {
+  if (String(req.headers.consistencylevel ?? '').toLowerCase() !== 'eventual')
+    throw new GraphFailure(400, 'Request_BadRequest', '$count is not currently supported.');
+  return reply.type('text/plain').send(String(n));
+}
+
 export function registerGraphDirectory(
   app: FastifyInstance,
   d: { store: DocStore; entra: Entra },
   baseUrl: () => string,
 ): void {
-  /** Microsoft's own service principals, then one per app registered in the tenant. */
-  const servicePrincipals = (): ServicePrincipalSeed[] => {
-    const firstParty = new Set(FIRST_PARTY_SERVICE_PRINCIPALS.map((sp) => sp.appId));
-    return [
-      ...FIRST_PARTY_SERVICE_PRINCIPALS,
-      ...d.entra
-        .listApps()
-        .filter((a) => !firstParty.has(a.clientId))
-        .map((a) => ({
-          id: a.oid,
-          appId: a.clientId,
-          displayName: a.displayName,
-          appOwnerOrganizationId: TENANT_ID,
-          servicePrincipalNames: [a.clientId, ...a.identifierUris],
-          appRoles: [],
-          signInAudience: 'AzureADMyOrg',
-        })),
-    ];
-  };
+  const servicePrincipals = () => listServicePrincipals(d.entra);
   const users = () => d.store.list<DirectoryUser>(C.users);
 
   const collection = <D>(
@@ -253,13 +262,6 @@ export function registerGraphDirectory(
       return listResponse(req, baseUrl(), name, kind, all(), { options, count: advanced });
     });
   };
-  /** `/users/$count`: only as an advanced query, and then as text (aad-advanced-queries.md). */
-  const count = (req: FastifyRequest, reply: FastifyReply, n: number) => {
-    if (String(req.headers.consistencylevel ?? '').toLowerCase() !== 'eventual')
-      throw new GraphFailure(400, 'Request_BadRequest', '$count is not currently supported.');
-    return reply.type('text/plain').send(String(n));
-  };
-
   for (const v of ['v1.0', 'beta']) {
     collection(`/${v}/users`, userKind, USERS_READ, USER_FILTERS, 'User', users);
     collection(
@@ -273,19 +275,19 @@ export function registerGraphDirectory(
 
     app.get<{ Params: { id: string } }>(`/${v}/users/:id`, async (req, reply) => {
       await authorizeGraph(d.entra, req, USERS_READ);
-      if (req.params.id === '$count') return count(req, reply, users().length);
+      if (req.params.id === '$count') return sendCount(req, reply, users().length);
       const key = req.params.id.toLowerCase();
       const u =
         d.store.get<DirectoryUser>(C.users, req.params.id) ??
         users().find((x) => x.id.toLowerCase() === key || x.userPrincipalName.toLowerCase() === key);
-      if (!u) throw notFound(req.params.id);
+      if (!u) throw directoryNotFound(req.params.id);
       return entityResponse(req, baseUrl(), 'users', userKind, u);
     });
     app.get<{ Params: { id: string } }>(`/${v}/servicePrincipals/:id`, async (req, reply) => {
       await authorizeGraph(d.entra, req, SERVICE_PRINCIPALS_READ);
-      if (req.params.id === '$count') return count(req, reply, servicePrincipals().length);
+      if (req.params.id === '$count') return sendCount(req, reply, servicePrincipals().length);
       const sp = servicePrincipals().find((x) => x.id.toLowerCase() === req.params.id.toLowerCase());
-      if (!sp) throw notFound(req.params.id);
+      if (!sp) throw directoryNotFound(req.params.id);
       return entityResponse(req, baseUrl(), 'servicePrincipals', servicePrincipalKind, sp);
     });
   }

@@ -24,6 +24,13 @@ const TYPES = [
   'connectedOrganization',
   'user',
   'servicePrincipal',
+  'directoryObject',
+  'group',
+  'privilegedAccessRoot',
+  'privilegedAccessGroup',
+  'privilegedAccessGroupAssignmentScheduleRequest',
+  'privilegedAccessGroupAssignmentSchedule',
+  'privilegedAccessGroupAssignmentScheduleInstance',
 ];
 
 interface Entity {
@@ -94,6 +101,8 @@ function main(path: string) {
   for (const name of TYPES) {
     if (!entities[name]) throw new Error(`entity type ${name} is not in the CSDL`);
     const c = chain(name);
+    // Types of the table derived from this one: a `directoryObject` collection holds users, groups, ….
+    const derived = TYPES.filter((t) => t !== name && chain(t).includes(name));
     const ops = (m: boolean) => [
       ...new Set(operations.filter((o) => o.many === m && c.includes(o.boundTo)).map((o) => o.name)),
     ];
@@ -102,6 +111,7 @@ function main(path: string) {
       navigation: Object.assign({}, ...[...c].reverse().map((t) => entities[t].navigation)),
       operations: ops(false).sort(),
       collectionOperations: ops(true).sort(),
+      ...(derived.length ? { derivedTypes: derived } : {}),
     };
   }
   const out = [
@@ -122,6 +132,8 @@ function main(path: string) {
     '  operations: readonly string[];',
     '  /** Functions bound to the collection (`…/accessPackages/filterByCurrentUser(…)`). */',
     '  collectionOperations: readonly string[];',
+    '  /** Types of this table derived from this one, whose properties `$select` may name (directoryObject). */',
+    '  derivedTypes?: readonly string[];',
     '}',
     '',
     `export const GRAPH_TYPES: Readonly<Record<string, GraphType>> = ${JSON.stringify(types)};`,

@@ -8,11 +8,14 @@ import { loadSigningKeys } from './keys.ts';
 import { Entra, type IssueTokenOptions } from './entra.ts';
 import { aadError, registerEntraRoutes } from './entra-routes.ts';
 import { GraphFailure, graphError, sendGraphFailure } from './graph-http.ts';
-import { DEMO_GROUPS, DEMO_USERS, TENANT_ID, TICKETLOOP_APP } from './constants.ts';
+import { DEMO_GROUPS, DEMO_USERS, RESOURCE_GROUPS, TENANT_ID, TICKETLOOP_APP } from './constants.ts';
 import { EmEngine } from './callouts.ts';
 import { registerGraphEm } from './graph-em.ts';
 import { registerGraphDirectory } from './graph-directory.ts';
 import { registerGraphBatch } from './graph-batch.ts';
+import { registerGraphGroups, registerGroupsControl } from './graph-groups.ts';
+import { PimGroups, registerGraphPimGroups } from './graph-pim-groups.ts';
+import { Directory } from './groups-model.ts';
 import { isGraphPath, registerGraphPaths } from './graph-paths.ts';
 import { registerResume } from './resume.ts';
 import { C } from './em-model.ts';
@@ -38,7 +41,7 @@ export interface MicrosoftSandbox {
   graphUrl: string;
   tenantId: string;
   apps: { ticketloop: { clientId: string; clientSecret: string } };
-  /** The demo groups (sign-in puts their ids in the ID token's `groups`). */
+  /** The demo groups (sign-in puts their ids in the ID token's `groups`), then the resource groups. */
   groups: { id: string; displayName: string }[];
   entra: {
     verifyAccessToken(token: string, o: { audience: string | string[] }): Promise<Record<string, unknown>>;
@@ -102,6 +105,11 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
 
   for (const u of DEMO_USERS) if (!store.get(C.users, u.id)) store.put(C.users, u.id, u);
   const engine = new EmEngine(store, entra, clock, faults, o.tls.ca);
+  const directory = new Directory(store, entra);
+  const pim = new PimGroups({ store, entra, clock, directory });
+  // PIM ends memberships on time even when nobody asks Graph (sign-in reads the groups too).
+  const pimTimer = setInterval(() => pim.sweep(), 5_000);
+  pimTimer.unref();
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof GraphFailure) return sendGraphFailure(reply, clock.now(), req, err);
@@ -125,9 +133,15 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
   signIn.register(app);
   registerGraphEm(app, { store, entra, engine, clock }, () => baseUrl);
   registerGraphDirectory(app, { store, entra }, () => baseUrl);
+  registerGraphGroups(app, { entra, directory, clock, sweep: () => pim.sweep() }, () => baseUrl);
+  registerGraphPimGroups(app, { store, entra, clock, directory }, pim, () => baseUrl);
+  registerGroupsControl(app, directory);
   registerGraphBatch(app, { entra, clock });
   registerResume(app, { store, entra, engine, clock });
-  registerClock(app, clock, () => engine.checkTimeouts());
+  registerClock(app, clock, async () => {
+    pim.sweep();
+    await engine.checkTimeouts();
+  });
 
   baseUrl = await listen(app, o.port ?? 0);
   entra.authorityHost = baseUrl;
@@ -138,7 +152,7 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
     graphUrl: baseUrl,
     tenantId: TENANT_ID,
     apps: { ticketloop: { clientId: TICKETLOOP_APP.clientId, clientSecret: TICKETLOOP_APP.clientSecret } },
-    groups: DEMO_GROUPS.map(({ id, displayName }) => ({ id, displayName })),
+    groups: [...DEMO_GROUPS, ...RESOURCE_GROUPS].map(({ id, displayName }) => ({ id, displayName })),
     entra: {
       verifyAccessToken: (token, v) => entra.verifyAccessToken(token, v),
       issueToken: (t) => entra.issueToken(t),
@@ -146,6 +160,7 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
     faults,
     clock,
     async close() {
+      clearInterval(pimTimer);
       await engine.close();
       await app.close();
       store.close();

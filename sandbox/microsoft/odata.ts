@@ -21,6 +21,8 @@ export interface EntityKind<D = any> {
   selectKeepsId?: boolean;
   /** Without `$select`, only these properties are returned (users: Graph's "limited set"). */
   defaultProperties?: readonly string[];
+  /** The same per document, for a collection of several types (a group's members). */
+  defaultPropertiesOf?(doc: D): readonly string[] | undefined;
 }
 export interface Related {
   kind: EntityKind;
@@ -52,7 +54,13 @@ export function member(type: string, name: string): { name: string; navigation?:
   const prop = t.properties.find((p) => p.toLowerCase() === lower);
   if (prop) return { name: prop };
   const nav = Object.keys(t.navigation).find((n) => n.toLowerCase() === lower);
-  return nav ? { name: nav, navigation: t.navigation[nav] } : undefined;
+  if (nav) return { name: nav, navigation: t.navigation[nav] };
+  // A directoryObject collection holds users, groups, …: `$select=displayName` names their properties.
+  for (const d of t.derivedTypes ?? []) {
+    const found = member(d, name);
+    if (found && !found.navigation) return found;
+  }
+  return undefined;
 }
 
 /** Split on `sep` outside parentheses and quotes (`a($select=x,y),b` → `a($select=x,y)`, `b`). */
@@ -191,7 +199,7 @@ export function render(kind: EntityKind, doc: unknown, o: QueryOptions): Record<
   const full = kind.shape(doc);
   const navigation = GRAPH_TYPES[kind.type]?.navigation ?? {};
   const out: Record<string, unknown> = {};
-  const wanted = new Set(o.select ?? kind.defaultProperties ?? Object.keys(full));
+  const wanted = new Set(o.select ?? kind.defaultPropertiesOf?.(doc) ?? kind.defaultProperties ?? Object.keys(full));
   for (const [k, v] of Object.entries(full)) {
     if (k in navigation) continue;
     if (k.startsWith('@odata.') || wanted.has(k) || (k === 'id' && o.select && kind.selectKeepsId)) out[k] = v;

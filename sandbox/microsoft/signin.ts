@@ -3,7 +3,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { SignJWT } from 'jose';
 import type { DocStore } from '../shared/persist.ts';
 import { AadFailure } from './aad.ts';
-import { DEMO_GROUPS, GRAPH_RESOURCE, TENANT_DOMAIN } from './constants.ts';
+import { GRAPH_RESOURCE, TENANT_DOMAIN } from './constants.ts';
+import { GROUPS, mailNicknameOf, type DirectoryGroup } from './groups-model.ts';
 import type { DirectoryUser } from './em-model.ts';
 import { C } from './em-model.ts';
 import type { Entra, EntraApp } from './entra.ts';
@@ -14,14 +15,8 @@ import type { Form } from './entra-routes.ts';
  * users to pick from (no password); picking one redirects to the app's redirect URI with an
  * authorization code, which the token endpoint redeems (`grant_type=authorization_code`, PKCE
  * S256 checked) for an ID token with `oid`, `preferred_username`, `name`, `groups`, `tid`, `nonce`.
- * Groups are a small model of their own (`entra-groups`), seeded with the demo groups.
+ * Groups are the directory's (groups-model.ts): memberships made through Graph show in the next ID token.
  */
-
-export interface DirectoryGroup {
-  id: string;
-  displayName: string;
-  members: string[];
-}
 
 interface PendingCode {
   clientId: string;
@@ -34,7 +29,6 @@ interface PendingCode {
   redeemed: boolean;
 }
 
-const GROUPS = 'entra-groups';
 const CODE_TTL_MS = 10 * 60_000;
 const LIFETIME_SEC = 3599;
 
@@ -64,9 +58,7 @@ export class SignIn {
   constructor(
     private readonly entra: Entra,
     private readonly store: DocStore,
-  ) {
-    for (const g of DEMO_GROUPS) if (!store.get(GROUPS, g.id)) store.put<DirectoryGroup>(GROUPS, g.id, g);
-  }
+  ) {}
 
   groupsOf(userId: string): DirectoryGroup[] {
     return this.store.list<DirectoryGroup>(GROUPS).filter((g) => g.members.includes(userId));
@@ -188,10 +180,17 @@ export class SignIn {
     // Create or replace a group: `{id?, displayName, members: [user ids]}`.
     app.post('/_sandbox/entra/groups', async (req, reply) => {
       const b = (req.body ?? {}) as Partial<DirectoryGroup>;
+      const displayName = b.displayName ?? 'Sandbox group';
       const g: DirectoryGroup = {
         id: b.id ?? randomUUID(),
-        displayName: b.displayName ?? 'Sandbox group',
+        displayName,
         members: Array.isArray(b.members) ? b.members.map(String) : [],
+        description: b.description ?? null,
+        mailNickname: mailNicknameOf(displayName),
+        mailEnabled: false,
+        securityEnabled: true,
+        groupTypes: [],
+        createdDateTime: new Date(this.entra.clock.now()).toISOString(),
       };
       return reply.code(201).send(this.store.put<DirectoryGroup>(GROUPS, g.id, g));
     });

@@ -114,9 +114,9 @@ test('unknown paths: unknown segment → 400 "Resource not found for the segment
     assert.equal(pkg.body.error.message, `Access package with id '${id}' was not found.`);
 
     // A resource the schema has but the sandbox does not serve (documented deviation).
-    const groups = await g('GET', '/v1.0/groups');
-    assert.equal(groups.status, 501);
-    assert.equal(groups.body.error.code, 'NotImplemented');
+    const devices = await g('GET', '/v1.0/devices');
+    assert.equal(devices.status, 501);
+    assert.equal(devices.body.error.code, 'NotImplemented');
 
     // Entra's paths and the control API keep Fastify's 404.
     for (const path of [`/${h.sb.tenantId}/oauth2/v2.0/nope`, '/common/discovery/nope', '/_sandbox/nope']) {

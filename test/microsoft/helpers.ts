@@ -41,7 +41,7 @@ export async function startHarness(): Promise<Harness> {
         headers['content-type'] = 'application/json';
         body = JSON.stringify(o.json);
       }
-      return send(agent, method, /^https:/.test(path) ? path : h.sb.baseUrl + path, headers, body);
+      return send(h.agent, method, /^https:/.test(path) ? path : h.sb.baseUrl + path, headers, body);
     },
     async token(
       clientId = h.sb.apps.ticketloop.clientId,
@@ -56,12 +56,15 @@ export async function startHarness(): Promise<Harness> {
     },
     async restart() {
       const port = Number(new URL(h.sb.baseUrl).port);
+      // A pooled keep-alive socket to the old server would fail the first request after the restart.
+      await h.agent.close();
       await h.sb.close();
+      h.agent = new Agent({ connect: { ca: tls.ca } });
       h.sb = await startMicrosoftSandbox({ dataDir: dir, tls, port });
     },
     async close() {
       await h.sb.close();
-      await agent.close();
+      await h.agent.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
