@@ -3,8 +3,9 @@ import type { ConsolePage } from '../shell/page.ts';
 
 /**
  * Each flow's console pages, by flow name (the server's module name, GET /api/flows). A flow's
- * pages show when the instance runs one of its integrations. Defender for Cloud, permissions on
- * demand and Microsoft 365 add their folder here (console/src/flows/<name>/) in the next increments.
+ * pages show when the instance runs one of its integrations, or, for a flow whose integrations the
+ * console creates (CREATED_HERE), as soon as the instance runs the flow. Permissions on demand and
+ * Microsoft 365 add their folder here (console/src/flows/<name>/) in the next increments.
  */
 export const FLOW_PAGES: Record<string, ConsolePage[]> = {
   entitlement: [
@@ -22,4 +23,35 @@ export const FLOW_PAGES: Record<string, ConsolePage[]> = {
       hidden: true,
     },
   ],
+  defender: [
+    {
+      path: 'defender',
+      title: 'Defender for Cloud',
+      need: ['GET', '/api/defender/integrations'],
+      component: lazy(() => import('./defender/IntegrationsPage.tsx')),
+    },
+    {
+      path: 'defender/assignments',
+      title: 'Defender assignments',
+      need: ['GET', '/api/defender/assignments'],
+      component: lazy(() => import('./defender/AssignmentsPage.tsx')),
+    },
+    {
+      path: 'defender/new',
+      title: 'New Defender integration',
+      need: ['POST', '/api/defender/integrations'],
+      component: lazy(() => import('./defender/NewIntegrationPage.tsx')),
+      hidden: true,
+    },
+    {
+      path: 'defender/integrations/:name',
+      title: 'Defender integration',
+      need: ['GET', '/api/defender/integrations/{name}'],
+      component: lazy(() => import('./defender/IntegrationPage.tsx')),
+      hidden: true,
+    },
+  ],
 };
+
+/** Flows whose integrations are created in the console (their pages show before the first exists). */
+export const CREATED_HERE = new Set(['defender']);

@@ -3,7 +3,9 @@ import { HttpProblem } from '../../http/server.ts';
 import { SEVERITIES, type DefenderIntegration } from './config.ts';
 import type { Deps } from './effects.ts';
 import { ACTIVE, FLOW, type ItemState } from './flow.ts';
+import { registerIntegrationStatusRoutes } from './integration-status.ts';
 import { SECRET_FIELDS } from './integrations.ts';
+import { finishedStats } from './reconcile.ts';
 import { defenderDb } from './tables.ts';
 
 /**
@@ -58,7 +60,7 @@ export function registerDefenderRoutes(d: RouteDeps): void {
     const v = (
       await db.selectFrom('defender_pass').select('last_stats').where('integration', '=', name).executeTakeFirst()
     )?.last_stats;
-    return v ? (JSON.parse(v) as Record<string, unknown>) : null;
+    return finishedStats(v ?? null);
   };
   const view = async (name: string) => {
     const e = d.integrations.entry(name);
@@ -203,6 +205,8 @@ export function registerDefenderRoutes(d: RouteDeps): void {
       return reply.send(lines.join('\r\n') + '\r\n');
     },
   );
+
+  registerIntegrationStatusRoutes(d);
 }
 
 function csvCell(v: unknown): string {
