@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DEMO } from '../../sandbox/azure/seed.ts';
 import { defenderModule } from '../../src/flows/defender/module.ts';
+import { defenderDb } from '../../src/flows/defender/tables.ts';
 import { startLoop, until, type Loop } from '../entitlement/helpers.ts';
 import { userFor } from '../helpers/identity.ts';
 import { assertAccessible, builtConsole, DESKTOP, launch, missing, screenshots } from './browser.ts';
@@ -56,8 +57,7 @@ describe('console: Defender for Cloud pages', { skip: missing() }, () => {
     await heading(page, link).waitFor();
   };
   /** The Fluent field around a control, where the API's message for it shows. */
-  const fieldOf = (page: Page, label: string) =>
-    page.locator('.fui-Field').filter({ has: page.getByLabel(label) });
+  const fieldOf = (page: Page, label: string) => page.locator('.fui-Field').filter({ has: page.getByLabel(label) });
   const items = async () =>
     (await L.app.store.db.selectFrom('flow_state').select(['id', 'state']).where('flow', '=', 'defender').execute())
       .filter((r) => r.id.startsWith(`${NAME}:`))
@@ -76,7 +76,9 @@ describe('console: Defender for Cloud pages', { skip: missing() }, () => {
     await page.getByRole('radio', { name: /^Customized/ }).check();
     await page.getByLabel('Owner (assigned to)').fill('not an address');
     await page.getByRole('button', { name: 'Create integration' }).click();
-    await fieldOf(page, 'Subscription ID').getByText('a subscription, management group or security connector').waitFor();
+    await fieldOf(page, 'Subscription ID')
+      .getByText('a subscription, management group or security connector')
+      .waitFor();
     await fieldOf(page, 'Owner (assigned to)').getByText(/email/i).waitFor();
     await assertAccessible(page, 'new integration with field errors');
     await screenshots(page, 'defender-new', () => heading(page, 'New Defender integration').waitFor());
@@ -90,7 +92,7 @@ describe('console: Defender for Cloud pages', { skip: missing() }, () => {
     await page.getByRole('button', { name: 'Create integration' }).click();
     await heading(page, `Integration ${NAME}`).waitFor();
     await page.getByRole('status').filter({ hasText: 'The integration is created' }).waitFor();
-    const stored = L.app.store.db.selectFrom('defender_integration').selectAll().where('name', '=', NAME);
+    const stored = defenderDb(L.app.store.db).selectFrom('defender_integration').selectAll().where('name', '=', NAME);
     const config = JSON.parse((await stored.executeTakeFirstOrThrow()).config);
     assert.equal(config.scope, `/providers/Microsoft.Management/managementGroups/${DEMO.managementGroup}`);
     assert.deepEqual(
@@ -123,8 +125,13 @@ describe('console: Defender for Cloud pages', { skip: missing() }, () => {
     await page.goto(`${L.url}/defender/integrations/${NAME}`);
     await heading(page, `Integration ${NAME}`).waitFor();
     const before = Number(
-      (await L.app.store.db.selectFrom('defender_pass').select('pass').where('integration', '=', NAME).executeTakeFirst())
-        ?.pass ?? 0,
+      (
+        await defenderDb(L.app.store.db)
+          .selectFrom('defender_pass')
+          .select('pass')
+          .where('integration', '=', NAME)
+          .executeTakeFirst()
+      )?.pass ?? 0,
     );
     // Slow ARM down so the pass lasts long enough to watch (sandbox faults: latency per request).
     await L.http('PATCH', `${L.sandbox.azure.baseUrl}/_sandbox/faults`, { json: { latencyMs: 700 } });
@@ -132,13 +139,20 @@ describe('console: Defender for Cloud pages', { skip: missing() }, () => {
       await page.getByRole('button', { name: 'Reconcile now' }).click();
       await page.getByRole('button', { name: 'Reconciling…' }).waitFor();
       await page.getByRole('progressbar', { name: 'Reconcile pass progress' }).waitFor();
-      await page.getByRole('status').filter({ hasText: /Waiting for a worker|Starting|Page \d+/ }).waitFor();
+      await page
+        .getByRole('status')
+        .filter({ hasText: /Waiting for a worker|Starting|Page \d+/ })
+        .waitFor();
       await assertAccessible(page, 'integration while reconciling');
       await page.getByRole('status').filter({ hasText: 'The pass finished' }).waitFor({ timeout: 30_000 });
     } finally {
       await L.http('DELETE', `${L.sandbox.azure.baseUrl}/_sandbox/faults`);
     }
-    const row = await L.app.store.db.selectFrom('defender_pass').selectAll().where('integration', '=', NAME).execute();
+    const row = await defenderDb(L.app.store.db)
+      .selectFrom('defender_pass')
+      .selectAll()
+      .where('integration', '=', NAME)
+      .execute();
     assert.ok(Number(row[0].pass) > before, 'a new pass ran');
     assert.equal(JSON.parse(row[0].last_stats!).current, undefined, 'the finished pass left no progress behind');
 
@@ -166,7 +180,9 @@ describe('console: Defender for Cloud pages', { skip: missing() }, () => {
       page.getByRole('link', { name: 'Export CSV' }).click(),
     ]);
     assert.equal(download.suggestedFilename(), 'defender-assignments.csv');
-    const [header, ...lines] = readFileSync(await download.path(), 'utf8').trim().split('\r\n');
+    const [header, ...lines] = readFileSync(await download.path(), 'utf8')
+      .trim()
+      .split('\r\n');
     const col = header.split(',').indexOf('severity');
     assert.ok(col >= 0 && lines.length === severities.length, `${lines.length} CSV rows, ${severities.length} shown`);
     assert.ok(lines.every((l) => l.split(',')[col] === 'High'));
@@ -201,7 +217,7 @@ describe('console: Defender for Cloud pages', { skip: missing() }, () => {
     await page.goto(`${L.url}/defender/integrations/${NAME}`);
     await heading(page, `Integration ${NAME}`).waitFor();
     const open = (await items()).filter((s) => s.ticket?.status === 'open').length;
-    const governed = await L.app.store.db
+    const governed = await defenderDb(L.app.store.db)
       .selectFrom('defender_assessment')
       .select((eb) => eb.fn.count('governed_ticket').as('n'))
       .where('integration', '=', NAME)
@@ -216,9 +232,12 @@ describe('console: Defender for Cloud pages', { skip: missing() }, () => {
     await screenshots(page, 'defender-delete', () => cascade.waitFor());
     await dialog.getByRole('button', { name: `Delete ${NAME}` }).click();
     await heading(page, 'Defender for Cloud').waitFor();
-    await page.getByRole('status').filter({ hasText: `${NAME} is deleted` }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `${NAME} is deleted` })
+      .waitFor();
     await until(async () => (await items()).every((s) => s.status === 'deleted'), 'every ticket marked deleted');
-    const left = await L.app.store.db
+    const left = await defenderDb(L.app.store.db)
       .selectFrom('defender_assessment')
       .select('id')
       .where('integration', '=', NAME)

@@ -6,6 +6,7 @@ import { api, call } from '../../api/client.ts';
 import { useSession } from '../../auth/session.tsx';
 import { DataTable } from '../../components/DataTable.tsx';
 import { ErrorBar, Loading, Notice, PageHeader } from '../../components/common.tsx';
+import { dateTime } from '../../lib/format.ts';
 import { DeleteIntegration } from './DeleteIntegration.tsx';
 import { describeScope, passSummary, progressText, type PassFigures } from './logic.ts';
 
@@ -112,7 +113,7 @@ export default function IntegrationPage() {
         <Title3 as="h2" id="reconcile-title">
           Reconcile
         </Title3>
-        <Text>Last pass: {last ? `${passSummary(last)} (${String(last.at ?? '')})` : 'none has finished yet'}.</Text>
+        <Text>Last pass: {last ? `${passSummary(last)} (${dateTime(last.at)})` : 'none has finished yet'}.</Text>
         {running && (
           <div role="status" aria-live="polite">
             <ProgressBar thickness="large" aria-label="Reconcile pass progress" />

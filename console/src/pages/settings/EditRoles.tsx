@@ -21,7 +21,8 @@ export function EditRoles({ user, onSaved }: { user: { id: string; name: string;
   const [roles, setRoles] = useState<Role[]>(user.roles);
   const queries = useQueryClient();
   const save = useMutation({
-    mutationFn: () => call(api.PATCH('/api/users/{id}', { params: { path: { id: user.id } }, body: { roles } })),
+    mutationFn: (next: Role[]) =>
+      call(api.PATCH('/api/users/{id}', { params: { path: { id: user.id } }, body: { roles: next } })),
     onSuccess: async () => {
       await queries.invalidateQueries({ queryKey: ['users'] });
       setOpen(false);
@@ -53,7 +54,7 @@ export function EditRoles({ user, onSaved }: { user: { id: string; name: string;
             <DialogTrigger disableButtonEnhancement>
               <Button>Cancel</Button>
             </DialogTrigger>
-            <Button appearance="primary" onClick={() => save.mutate()} disabled={save.isPending}>
+            <Button appearance="primary" onClick={() => save.mutate(roles)} disabled={save.isPending}>
               Save roles
             </Button>
           </DialogActions>
