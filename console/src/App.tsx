@@ -5,7 +5,8 @@ import { api, call } from './api/client.ts';
 import { SignIn } from './auth/SignIn.tsx';
 import { useSession } from './auth/session.tsx';
 import { Shell } from './shell/Shell.tsx';
-import { shownFlows, visiblePages } from './shell/pages.ts';
+import { shownFlows } from './lib/flows.ts';
+import { visiblePages } from './shell/pages.ts';
 
 /** Signed out: the sign-in page at any address. Signed in: the pages this user may see. */
 export function App() {

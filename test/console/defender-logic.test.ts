@@ -13,7 +13,7 @@ import {
   progressText,
   scopeFor,
 } from '../../console/src/flows/defender/logic.ts';
-import { shownFlows } from '../../console/src/shell/pages.ts';
+import { shownFlows } from '../../console/src/lib/flows.ts';
 import { isArmScope } from '../../src/connectors/microsoft/arm.ts';
 
 /**

@@ -4,7 +4,7 @@ import type { ConsolePage } from '../shell/page.ts';
 /**
  * Each flow's console pages, by flow name (the server's module name, GET /api/flows). A flow's
  * pages show when the instance runs one of its integrations, or, for a flow whose integrations the
- * console creates (CREATED_HERE), as soon as the instance runs the flow. Permissions on demand and
+ * console creates (lib/flows.ts), as soon as the instance runs the flow. Permissions on demand and
  * Microsoft 365 add their folder here (console/src/flows/<name>/) in the next increments.
  */
 export const FLOW_PAGES: Record<string, ConsolePage[]> = {
@@ -52,6 +52,3 @@ export const FLOW_PAGES: Record<string, ConsolePage[]> = {
     },
   ],
 };
-
-/** Flows whose integrations are created in the console (their pages show before the first exists). */
-export const CREATED_HERE = new Set(['defender']);

@@ -4,7 +4,7 @@ import { useState, type FormEvent } from 'react';
 import { DataTable } from '../components/DataTable.tsx';
 import { api, call } from '../api/client.ts';
 import { useSession } from '../auth/session.tsx';
-import { Empty, ErrorBar, Filters, Loading, Notice, PageHeader, Scroll } from '../components/common.tsx';
+import { Empty, ErrorBar, Filters, Loading, Notice, PageHeader } from '../components/common.tsx';
 import { dateTime } from '../lib/format.ts';
 
 /** Search the audit log (auditors), verify its chain in one click, export what the search finds. */

@@ -1,5 +1,5 @@
 import { lazy } from 'react';
-import { CREATED_HERE, FLOW_PAGES } from '../flows/registry.ts';
+import { FLOW_PAGES } from '../flows/registry.ts';
 import type { ConsolePage } from './page.ts';
 
 /** The core pages, then each configured flow's (flows/registry.ts). Every page is its own chunk. */
@@ -50,13 +50,6 @@ export const SETTINGS_PAGES: ConsolePage[] = [
     component: lazy(() => import('../pages/settings/Account.tsx')),
   },
 ];
-
-/** The flows whose pages show, from GET /api/flows: an enabled integration, or one the console can create. */
-export function shownFlows(
-  flows: readonly { name: string; integrations: readonly { enabled: boolean }[] }[],
-): string[] {
-  return flows.filter((f) => CREATED_HERE.has(f.name) || f.integrations.some((i) => i.enabled)).map((f) => f.name);
-}
 
 /** The pages this user sees: configured flows only, and only what their roles may call. */
 export function visiblePages(

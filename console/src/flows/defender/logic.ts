@@ -1,4 +1,8 @@
-import type { FieldProblem } from '../../api/client.ts';
+/** A field the API refused (the error envelope's `details`), as api/client.ts reads it. */
+interface FieldProblem {
+  path: string;
+  message: string;
+}
 
 /**
  * The Defender pages' logic without React or a browser (tested in test/console/logic.test.ts):
