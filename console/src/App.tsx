@@ -5,6 +5,7 @@ import { api, call } from './api/client.ts';
 import { SignIn } from './auth/SignIn.tsx';
 import { useSession } from './auth/session.tsx';
 import { Shell } from './shell/Shell.tsx';
+import { shownFlows } from './lib/flows.ts';
 import { visiblePages } from './shell/pages.ts';
 
 /** Signed out: the sign-in page at any address. Signed in: the pages this user may see. */
@@ -18,7 +19,7 @@ export function App() {
   });
   if (session.loading) return <Spinner label="Loading Ticketloop" style={{ marginTop: '30vh' }} />;
   if (!session.me) return <SignIn />;
-  const configured = (flows.data?.flows ?? []).filter((f) => f.integrations.some((i) => i.enabled)).map((f) => f.name);
+  const configured = shownFlows(flows.data?.flows ?? []);
   const pages = visiblePages(configured, session.can);
   return (
     <Shell pages={pages}>

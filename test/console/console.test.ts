@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { DEMO_USERS } from '../../sandbox/microsoft/constants.ts';
 import { sandboxSignIn } from '../../src/cli/demo.ts';
+import { correlationKey } from '../../src/itsm/watch.ts';
 import { startLoop, until, type Loop } from '../entitlement/helpers.ts';
 import { userFor } from '../helpers/identity.ts';
 import { assertAccessible, builtConsole, DESKTOP, launch, missing, screenshots } from './browser.ts';
@@ -179,6 +180,38 @@ describe('console in a browser', { skip: missing() }, () => {
     admin = await signIn('admin');
   });
 
+  test('a resume that failed for good against the sandbox Graph: "Retry the resume" delivers the request', async () => {
+    const s = await L.setup(['assignmentRequestApproved']);
+    const req = await s.request(DEMO_USERS[1].id);
+    const id = (await s.callout(req.id, 'assignmentRequestApproved')).customExtensionStageInstanceId as string;
+    await until(async () => (await L.state(id))?.ticket, 'ticket recorded');
+    const [ticket] = await L.tickets(correlationKey('entitlement', id));
+    // Graph refuses the resume with a 403 (sandbox fault): a 4xx is never retried, so the job is dead.
+    const faults = `${L.sandbox.microsoft.baseUrl}/_sandbox/faults`;
+    await L.http('PATCH', faults, { json: { errorRate: 1, errorStatus: 403, pathPattern: '/resume$' } });
+    try {
+      await L.sn('PATCH', `/api/now/table/sc_req_item/${ticket.sys_id}`, { state: '3', close_notes: 'done' });
+      await until(async () => {
+        const jobs = await L.app.store.db
+          .selectFrom('jobs')
+          .select(['state', 'payload'])
+          .where('kind', '=', 'entitlement.resume')
+          .execute();
+        return jobs.some((j) => j.state === 'dead' && j.payload.includes(id));
+      }, 'the resume job dead');
+    } finally {
+      await L.http('DELETE', faults);
+    }
+    const page = admin;
+    await page.goto(`${L.url}/entitlement/${encodeURIComponent(id)}`);
+    await heading(page, `Request ${req.id}`).waitFor();
+    await page.getByText('The resume failed for good').waitFor();
+    await assertAccessible(page, 'entitlement item with a dead resume');
+    await page.getByRole('button', { name: 'Retry the resume' }).click();
+    await page.getByRole('status').filter({ hasText: 'The resume is back in the queue' }).waitFor();
+    await until(async () => (await s.getRequest(req.id)).state === 'delivered', 'delivered after the retry', 30_000);
+  });
+
   test('audit log: an auditor verifies the chain, searches by action and exports', async () => {
     const auditor = await userFor(L.app, 'auditor', PASSWORD);
     const page = await signIn(auditor.name);
@@ -203,7 +236,20 @@ describe('console in a browser', { skip: missing() }, () => {
     await visit(page, 'Users and roles');
     await page.getByLabel('Name').fill('new-operator');
     await page.getByRole('button', { name: 'Add account' }).click();
-    await page.getByRole('row').filter({ hasText: 'new-operator' }).waitFor();
+    const row = page.getByRole('row').filter({ hasText: 'new-operator' });
+    await row.waitFor();
+    await row.getByRole('button', { name: 'Edit roles of new-operator' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('checkbox', { name: 'auditor', exact: true }).check();
+    await dialog.getByRole('checkbox', { name: 'operator', exact: true }).uncheck();
+    assert.ok(await dialog.getByRole('checkbox', { name: 'auditor', exact: true }).isChecked());
+    assert.ok(!(await dialog.getByRole('checkbox', { name: 'operator', exact: true }).isChecked()));
+    await assertAccessible(page, 'edit roles dialog');
+    await dialog.getByRole('button', { name: 'Save roles' }).click();
+    await page.getByRole('status').filter({ hasText: 'The roles of new-operator are saved' }).waitFor();
+    await until(async () => (await row.textContent())?.includes('auditor'), `auditor in ${await row.textContent()}`);
+    const saved = (await L.app.identity.users.list()).find((u) => u.name === 'new-operator');
+    assert.deepEqual(saved?.roles, ['auditor']);
     await assertAccessible(page, 'users');
     await screenshots(page, 'users', () => page.getByRole('row').filter({ hasText: 'new-operator' }).waitFor());
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Agent } from 'undici';
 import { send } from '../helpers/http.ts';
 import { buildTicketloop, createLogger, type Ticketloop } from '../../src/app/build.ts';
+import type { FlowModule } from '../../src/app/module.ts';
 import { ITSM_MODULES } from '../../src/app/registry.ts';
 import { sandboxConnections } from '../../src/cli/demo.ts';
 import { validateConfig } from '../../src/app/config.ts';
@@ -38,6 +39,8 @@ export interface LoopOptions {
   engine?: boolean;
   /** `identity` configuration from the running sandbox (e.g. sign-in with its Entra ID). */
   identity?: (sandbox: Sandbox) => Record<string, unknown>;
+  /** More flow modules beside entitlement (the console tests add Defender for Cloud). */
+  flows?: FlowModule[];
 }
 
 export interface Loop {
@@ -108,7 +111,7 @@ export async function startLoop(o: LoopOptions = {}): Promise<Loop> {
   const app = await buildTicketloop(config, {
     logger: createLogger('silent'),
     itsm: ITSM_MODULES,
-    flows: [entitlementModule],
+    flows: [entitlementModule, ...(o.flows ?? [])],
     clock: o.clock,
     engine: o.engine,
   });

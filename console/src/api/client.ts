@@ -21,12 +21,19 @@ export function whenSessionEnds(handler: (() => void) | undefined): void {
   onSessionEnded = handler;
 }
 
+/** One field the API refused: `path` names it as `body.mapping.assignedTo`. */
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
 /** An error answer of the API (its error envelope), thrown by `call`. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
+    readonly details: FieldProblem[] = [],
   ) {
     super(message);
   }
@@ -53,10 +60,12 @@ export async function call<T>(
 ): Promise<NonNullable<T>> {
   const { data, error, response } = await pending;
   if (response.ok && data !== undefined) return data as NonNullable<T>;
-  const envelope = (error as { error?: { code?: string; message?: string } } | undefined)?.error;
+  const envelope = (error as { error?: { code?: string; message?: string; details?: FieldProblem[] } } | undefined)
+    ?.error;
   throw new ApiError(
     response.status,
     envelope?.code ?? 'http_error',
     envelope?.message ?? `${response.status} ${response.statusText}`,
+    Array.isArray(envelope?.details) ? envelope.details : [],
   );
 }

@@ -1,7 +1,11 @@
-import { Checkbox, Field } from '@fluentui/react-components';
+import { Checkbox, Label } from '@fluentui/react-components';
+import { useId } from 'react';
 import { ROLES, type Role } from '../../../src/identity/roles.ts';
 
-/** Checkboxes for roles (the server's list), as a group with one label. */
+/**
+ * Checkboxes for roles (the server's list), as a group with one label. Not inside a Fluent Field:
+ * a Field hands its one control id to every checkbox in it, so each label would name the first.
+ */
 export function RolePicker({
   value,
   onChange,
@@ -13,9 +17,11 @@ export function RolePicker({
   label?: string;
   offer?: readonly Role[];
 }) {
+  const labelId = useId();
   return (
-    <Field label={label}>
-      <div role="group" aria-label={label} style={{ display: 'flex', flexWrap: 'wrap', gap: 4 }}>
+    <div style={{ display: 'flex', flexDirection: 'column', gap: 2 }}>
+      <Label id={labelId}>{label}</Label>
+      <div role="group" aria-labelledby={labelId} style={{ display: 'flex', flexWrap: 'wrap', gap: 4 }}>
         {offer.map((r) => (
           <Checkbox
             key={r}
@@ -25,6 +31,6 @@ export function RolePicker({
           />
         ))}
       </div>
-    </Field>
+    </div>
   );
 }

@@ -1,20 +1,10 @@
-import {
-  Button,
-  Field,
-  Input,
-  Table,
-  TableBody,
-  TableCell,
-  TableHeader,
-  TableHeaderCell,
-  TableRow,
-  Text,
-} from '@fluentui/react-components';
+import { Button, Field, Input, Text } from '@fluentui/react-components';
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
+import { DataTable } from '../components/DataTable.tsx';
 import { api, call } from '../api/client.ts';
 import { useSession } from '../auth/session.tsx';
-import { Empty, ErrorBar, Filters, Loading, Notice, PageHeader, Scroll } from '../components/common.tsx';
+import { Empty, ErrorBar, Filters, Loading, Notice, PageHeader } from '../components/common.tsx';
 import { dateTime } from '../lib/format.ts';
 
 /** Search the audit log (auditors), verify its chain in one click, export what the search finds. */
@@ -138,35 +128,25 @@ export default function Audit() {
           ) : entries.length === 0 ? (
             <Empty>No audit row matches.</Empty>
           ) : (
-            <Scroll label="Audit rows">
-              <Table aria-label="Audit rows">
-                <TableHeader>
-                  <TableRow>
-                    <TableHeaderCell>#</TableHeaderCell>
-                    <TableHeaderCell>When</TableHeaderCell>
-                    <TableHeaderCell>Kind</TableHeaderCell>
-                    <TableHeaderCell>Actor</TableHeaderCell>
-                    <TableHeaderCell>Subject</TableHeaderCell>
-                    <TableHeaderCell>What</TableHeaderCell>
-                  </TableRow>
-                </TableHeader>
-                <TableBody>
-                  {entries.map((e) => {
+            <DataTable
+              label="Audit rows"
+              rows={entries}
+              rowKey={(e) => String(e.seq)}
+              columns={[
+                { label: '#', render: (e) => e.seq },
+                { label: 'When', render: (e) => dateTime(e.at) },
+                { label: 'Kind', render: (e) => e.kind },
+                { label: 'Actor', render: (e) => e.actor },
+                { label: 'Subject', render: (e) => e.subject },
+                {
+                  label: 'What',
+                  render: (e) => {
                     const detail = (e.detail ?? {}) as { action?: string; event?: string };
-                    return (
-                      <TableRow key={e.seq}>
-                        <TableCell>{e.seq}</TableCell>
-                        <TableCell>{dateTime(e.at)}</TableCell>
-                        <TableCell>{e.kind}</TableCell>
-                        <TableCell>{e.actor}</TableCell>
-                        <TableCell>{e.subject}</TableCell>
-                        <TableCell>{detail.action ?? detail.event ?? '—'}</TableCell>
-                      </TableRow>
-                    );
-                  })}
-                </TableBody>
-              </Table>
-            </Scroll>
+                    return detail.action ?? detail.event ?? '—';
+                  },
+                },
+              ]}
+            />
           )}
           <nav aria-label="Pages" style={{ display: 'flex', gap: 8, marginTop: 12, alignItems: 'center' }}>
             <Button disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))}>

@@ -1,30 +1,10 @@
-import {
-  Button,
-  Field,
-  Input,
-  Select,
-  Table,
-  TableBody,
-  TableCell,
-  TableHeader,
-  TableHeaderCell,
-  TableRow,
-} from '@fluentui/react-components';
+import { Button, Field, Input, Select } from '@fluentui/react-components';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
+import { DataTable } from '../components/DataTable.tsx';
 import { api, call } from '../api/client.ts';
 import { useSession } from '../auth/session.tsx';
-import {
-  Empty,
-  ErrorBar,
-  Filters,
-  Loading,
-  Notice,
-  PageHeader,
-  Pager,
-  Scroll,
-  StatusBadge,
-} from '../components/common.tsx';
+import { Empty, ErrorBar, Filters, Loading, Notice, PageHeader, Pager, StatusBadge } from '../components/common.tsx';
 import { dateTime } from '../lib/format.ts';
 
 /** The job queue by state and kind; dead letters with their last error; retry one or all (operators). */
@@ -104,31 +84,22 @@ export default function Jobs() {
       ) : rows.length === 0 ? (
         <Empty>{state === 'dead' ? 'No dead job: nothing has failed for good.' : 'No job matches.'}</Empty>
       ) : (
-        <Scroll label="Jobs">
-          <Table aria-label="Jobs">
-            <TableHeader>
-              <TableRow>
-                <TableHeaderCell>Kind</TableHeaderCell>
-                <TableHeaderCell>State</TableHeaderCell>
-                <TableHeaderCell>Attempts</TableHeaderCell>
-                <TableHeaderCell>Runs at</TableHeaderCell>
-                <TableHeaderCell>Last error</TableHeaderCell>
-                {mayRetry && <TableHeaderCell>Action</TableHeaderCell>}
-              </TableRow>
-            </TableHeader>
-            <TableBody>
-              {rows.map((j) => (
-                <TableRow key={j.id}>
-                  <TableCell>{j.kind}</TableCell>
-                  <TableCell>
-                    <StatusBadge status={j.state} />
-                  </TableCell>
-                  <TableCell>{`${j.attempts} / ${j.maxAttempts}`}</TableCell>
-                  <TableCell>{dateTime(j.runAt)}</TableCell>
-                  <TableCell>{j.lastError ?? '—'}</TableCell>
-                  {mayRetry && (
-                    <TableCell>
-                      {j.state === 'dead' && (
+        <DataTable
+          label="Jobs"
+          rows={rows}
+          rowKey={(j) => j.id}
+          columns={[
+            { label: 'Kind', render: (j) => j.kind },
+            { label: 'State', render: (j) => <StatusBadge status={j.state} /> },
+            { label: 'Attempts', render: (j) => `${j.attempts} / ${j.maxAttempts}` },
+            { label: 'Runs at', render: (j) => dateTime(j.runAt) },
+            { label: 'Last error', render: (j) => j.lastError ?? '—' },
+            ...(mayRetry
+              ? [
+                  {
+                    label: 'Action',
+                    render: (j: (typeof rows)[number]) =>
+                      j.state === 'dead' && (
                         <Button
                           size="small"
                           onClick={() => retryOne.mutate(j.id)}
@@ -136,14 +107,12 @@ export default function Jobs() {
                         >
                           Retry
                         </Button>
-                      )}
-                    </TableCell>
-                  )}
-                </TableRow>
-              ))}
-            </TableBody>
-          </Table>
-        </Scroll>
+                      ),
+                  },
+                ]
+              : []),
+          ]}
+        />
       )}
       <Pager offset={offset} limit={LIMIT} shown={rows.length} onOffset={setOffset} />
     </>

@@ -144,7 +144,23 @@ async function startPass(db: DefenderDb, integration: string, now: number) {
     .values({ integration, pass, cap_day: null, cap_opened: 0, last_stats: null, updated_at: now })
     .onConflict((oc) => oc.column('integration').doUpdateSet({ pass, updated_at: now }))
     .execute();
-  return { pass, capDay: row?.cap_day ?? undefined, capOpened: Number(row?.cap_opened ?? 0) };
+  return {
+    pass,
+    capDay: row?.cap_day ?? undefined,
+    capOpened: Number(row?.cap_opened ?? 0),
+    finished: finishedStats(row?.last_stats ?? null),
+  };
+}
+
+/**
+ * `last_stats` holds the last finished pass's figures and, while a pass runs, its figures so far
+ * under `current` (rewritten after each page): what the console's progress display polls.
+ */
+export function finishedStats(lastStats: string | null): Record<string, unknown> | null {
+  if (!lastStats) return null;
+  const finished = JSON.parse(lastStats) as Record<string, unknown>;
+  delete finished.current;
+  return Object.keys(finished).length ? finished : null;
 }
 
 /** One pass at a time per integration in this process (the schedule keeps instances apart). */
@@ -176,7 +192,15 @@ async function runPass(
   const db = defenderDb(d.app.store.db);
   const now = d.app.clock.now();
   const arm = d.app.connections.microsoft().arm;
-  const { pass, capDay, capOpened } = await startPass(db, i.name, now);
+  const { pass, capDay, capOpened, finished } = await startPass(db, i.name, now);
+  const startedAt = new Date(now).toISOString();
+  const progress = () =>
+    db
+      .updateTable('defender_pass')
+      .set({ last_stats: JSON.stringify({ ...finished, current: { ...stats, startedAt } }) })
+      .where('integration', '=', i.name)
+      .where('pass', '=', pass)
+      .execute();
   let openedToday = capDay === day(now) ? capOpened : 0;
   const stats: ReconcileStats = {
     integration: i.name,
@@ -365,6 +389,7 @@ async function runPass(
       }
     }
     await commit({ upserts, seen, healed, added, tag: `p${stats.pages}` });
+    await progress();
   }
 
   // The pass completed: whatever it did not see is gone from Defender (resource deleted, scope changed).

@@ -4,7 +4,9 @@ import { HttpProblem } from '../../http/server.ts';
 import { SEVERITIES, type DefenderIntegration } from './config.ts';
 import type { Deps } from './effects.ts';
 import { ACTIVE, FLOW, type ItemState } from './flow.ts';
+import { registerIntegrationStatusRoutes } from './integration-status.ts';
 import { SECRET_FIELDS } from './integrations.ts';
+import { finishedStats } from './reconcile.ts';
 import { defenderDb } from './tables.ts';
 
 /**
@@ -59,7 +61,7 @@ export function registerDefenderRoutes(d: RouteDeps): void {
     const v = (
       await db.selectFrom('defender_pass').select('last_stats').where('integration', '=', name).executeTakeFirst()
     )?.last_stats;
-    return v ? (JSON.parse(v) as Record<string, unknown>) : null;
+    return finishedStats(v ?? null);
   };
   const view = async (name: string) => {
     const e = d.integrations.entry(name);
@@ -204,6 +206,8 @@ export function registerDefenderRoutes(d: RouteDeps): void {
       return reply.send(lines.join('\r\n') + '\r\n');
     },
   );
+
+  registerIntegrationStatusRoutes(d);
 }
 
 /** Secrets are write-only: the view says whether one is set, never what it is. */

@@ -1,16 +1,8 @@
-import {
-  Field,
-  Select,
-  Table,
-  TableBody,
-  TableCell,
-  TableHeader,
-  TableHeaderCell,
-  TableRow,
-} from '@fluentui/react-components';
+import { Field, Select } from '@fluentui/react-components';
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Link } from 'react-router';
+import { DataTable } from '../../components/DataTable.tsx';
 import { api, call } from '../../api/client.ts';
 import {
   Empty,
@@ -19,7 +11,6 @@ import {
   Loading,
   PageHeader,
   Pager,
-  Scroll,
   StatusBadge,
   TicketLink,
 } from '../../components/common.tsx';
@@ -73,40 +64,22 @@ export default function ItemsPage() {
             : 'No access request has reached Ticketloop yet. Requests for a ticketed access package appear here.'}
         </Empty>
       ) : (
-        <Scroll label="Access requests">
-          <Table aria-label="Access requests">
-            <TableHeader>
-              <TableRow>
-                <TableHeaderCell>Request</TableHeaderCell>
-                <TableHeaderCell>Stage</TableHeaderCell>
-                <TableHeaderCell>Status</TableHeaderCell>
-                <TableHeaderCell>Ticket</TableHeaderCell>
-                <TableHeaderCell>Deadline</TableHeaderCell>
-                <TableHeaderCell>Received</TableHeaderCell>
-              </TableRow>
-            </TableHeader>
-            <TableBody>
-              {rows.map((i) => (
-                <TableRow key={i.id}>
-                  <TableCell>
-                    <Link to={`/entitlement/${encodeURIComponent(i.id)}`}>{i.requestId ?? i.id}</Link>
-                  </TableCell>
-                  <TableCell>{i.stage}</TableCell>
-                  <TableCell>
-                    <StatusBadge status={i.status} />
-                  </TableCell>
-                  <TableCell>
-                    <TicketLink ticket={i.ticket} />
-                  </TableCell>
-                  <TableCell>
-                    <Deadline deadline={i.deadline} waiting={WAITING.has(i.status)} />
-                  </TableCell>
-                  <TableCell>{dateTime(i.receivedAt)}</TableCell>
-                </TableRow>
-              ))}
-            </TableBody>
-          </Table>
-        </Scroll>
+        <DataTable
+          label="Access requests"
+          rows={rows}
+          rowKey={(i) => i.id}
+          columns={[
+            {
+              label: 'Request',
+              render: (i) => <Link to={`/entitlement/${encodeURIComponent(i.id)}`}>{i.requestId ?? i.id}</Link>,
+            },
+            { label: 'Stage', render: (i) => i.stage },
+            { label: 'Status', render: (i) => <StatusBadge status={i.status} /> },
+            { label: 'Ticket', render: (i) => <TicketLink ticket={i.ticket} /> },
+            { label: 'Deadline', render: (i) => <Deadline deadline={i.deadline} waiting={WAITING.has(i.status)} /> },
+            { label: 'Received', render: (i) => dateTime(i.receivedAt) },
+          ]}
+        />
       )}
       <Pager offset={offset} limit={LIMIT} shown={rows.length} total={items.data?.total} onOffset={setOffset} />
     </>

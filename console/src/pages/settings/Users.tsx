@@ -1,25 +1,15 @@
-import {
-  Button,
-  Card,
-  Field,
-  Input,
-  Table,
-  TableBody,
-  TableCell,
-  TableHeader,
-  TableHeaderCell,
-  TableRow,
-  Title3,
-} from '@fluentui/react-components';
+import { Button, Card, Field, Input, Text, Title3 } from '@fluentui/react-components';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import type { Role } from '../../../../src/identity/roles.ts';
 import { api, call } from '../../api/client.ts';
-import { Empty, ErrorBar, Loading, Notice, PageHeader, Scroll } from '../../components/common.tsx';
+import { DataTable } from '../../components/DataTable.tsx';
+import { Empty, ErrorBar, Loading, Notice, PageHeader } from '../../components/common.tsx';
 import { RolePicker } from '../../components/RolePicker.tsx';
 import { dateTime } from '../../lib/format.ts';
+import { EditRoles } from './EditRoles.tsx';
 
-/** Users and their roles (admins): list, create a local account, disable or enable. */
+/** Users and their roles (admins): list, create a local account, change its roles, disable or enable. */
 
 export default function Users() {
   const queries = useQueryClient();
@@ -56,34 +46,32 @@ export default function Users() {
       ) : list.length === 0 ? (
         <Empty>No user.</Empty>
       ) : (
-        <Scroll label="Users">
-          <Table aria-label="Users">
-            <TableHeader>
-              <TableRow>
-                <TableHeaderCell>Name</TableHeaderCell>
-                <TableHeaderCell>Roles</TableHeaderCell>
-                <TableHeaderCell>Source</TableHeaderCell>
-                <TableHeaderCell>Last sign-in</TableHeaderCell>
-                <TableHeaderCell>Account</TableHeaderCell>
-              </TableRow>
-            </TableHeader>
-            <TableBody>
-              {list.map((u) => (
-                <TableRow key={u.id}>
-                  <TableCell>{u.displayName === u.name ? u.name : `${u.displayName} (${u.name})`}</TableCell>
-                  <TableCell>{u.roles.join(', ') || 'none'}</TableCell>
-                  <TableCell>{u.source}</TableCell>
-                  <TableCell>{dateTime(u.lastSignInAt)}</TableCell>
-                  <TableCell>
-                    <Button size="small" onClick={() => toggle.mutate({ id: u.id, disabled: !u.disabled })}>
-                      {u.disabled ? `Enable ${u.name}` : `Disable ${u.name}`}
-                    </Button>
-                  </TableCell>
-                </TableRow>
-              ))}
-            </TableBody>
-          </Table>
-        </Scroll>
+        <DataTable
+          label="Users"
+          rows={list}
+          rowKey={(u) => u.id}
+          columns={[
+            { label: 'Name', render: (u) => (u.displayName === u.name ? u.name : `${u.displayName} (${u.name})`) },
+            { label: 'Roles', render: (u) => u.roles.join(', ') || 'none' },
+            { label: 'Source', render: (u) => u.source },
+            { label: 'Last sign-in', render: (u) => dateTime(u.lastSignInAt) },
+            {
+              label: 'Account',
+              render: (u) => (
+                <div style={{ display: 'flex', flexWrap: 'wrap', gap: 4 }}>
+                  {u.source === 'oidc' ? (
+                    <Text size={200}>roles from the identity provider</Text>
+                  ) : (
+                    <EditRoles user={u} onSaved={() => setCreated(`The roles of ${u.name} are saved.`)} />
+                  )}
+                  <Button size="small" onClick={() => toggle.mutate({ id: u.id, disabled: !u.disabled })}>
+                    {u.disabled ? `Enable ${u.name}` : `Disable ${u.name}`}
+                  </Button>
+                </div>
+              ),
+            },
+          ]}
+        />
       )}
       <Card style={{ marginTop: 24, maxWidth: 560 }}>
         <Title3 as="h2">Add a local account</Title3>
