@@ -14,6 +14,7 @@ import { systemClock } from '../engine/clock.ts';
 import { registerAuditCommands } from './audit.ts';
 import { registerSecretsCommands } from './secrets.ts';
 import { registerIdentityCommands } from './identity.ts';
+import { registerPodCommands } from './pod.ts';
 import { registerSetupCommands } from './setup.ts';
 
 function fail(message: string, code = 1): never {
@@ -246,6 +247,7 @@ ${formatChecks(results)}
   registerSecretsCommands(cli, (file) => loaded(file));
   registerAuditCommands(cli, (file) => loaded(file));
   registerIdentityCommands(cli, (file) => loaded(file));
+  registerPodCommands(cli);
 
   // A command group without its subcommand shows its help (and is a usage error).
   for (const group of [configCommand, jobs]) group.action(() => group.help({ error: true }));
