@@ -172,7 +172,7 @@ export function registerPodCommands(cli: Command): void {
     .option('--view <view>', 'mine | inbox | all', 'mine')
     .option('--status <status>', 'only this status')
     .action(
-      run(async (call, o, id) => {
+      run(async (call, o) => {
         const q = new URLSearchParams({ view: o.view, ...(o.status ? { status: o.status } : {}) });
         const r = await call('GET', `/api/pod/requests?${q}`);
         if (o.json) return JSON.stringify(r.json, null, 2);
