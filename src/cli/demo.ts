@@ -174,7 +174,13 @@ export async function runDemo(raw: Record<string, any>, base: Config, o: { auto:
   const demos = await loadDemos();
   const config = sandboxConfig(raw, sandbox, demos);
   const { log, file } = demoLogger(config);
-  const app = await buildTicketloop(config, { itsm: ITSM_MODULES, flows: FLOW_MODULES, logger: log });
+  // On the sandbox's clock: when the demo moves sandbox time (an expiry), Ticketloop's timers see it too.
+  const app = await buildTicketloop(config, {
+    itsm: ITSM_MODULES,
+    flows: FLOW_MODULES,
+    logger: log,
+    clock: sandbox.clock,
+  });
   // Before start: with accounts in place no first-admin setup token is issued.
   const accounts = await demoAccounts(app);
   const url = await app.start();

@@ -12,6 +12,7 @@ import { FLOW, podFlow } from './flow.ts';
 import { PROVIDER_FACTORIES } from './providers/index.ts';
 import { ProviderRegistry } from './providers/registry.ts';
 import { registerPodRoutes } from './routes.ts';
+import { setPodService } from './runtime.ts';
 import { PodService } from './service.ts';
 
 /**
@@ -83,9 +84,13 @@ export function createPodModule(factories: typeof PROVIDER_FACTORIES): FlowModul
           integration: i.name,
         });
       const service = new PodService(app, () => enabled(app), registryOf(app));
+      setPodService(app, service);
       registerPodRoutes(app, service, () => enabled(app));
     },
   };
 }
 
-export const podModule = createPodModule(PROVIDER_FACTORIES);
+export const podModule: FlowModule = {
+  ...createPodModule(PROVIDER_FACTORIES),
+  demo: () => import('./demo.ts').then((m) => m.podDemo),
+};
