@@ -99,8 +99,13 @@ export const podShape = {
   systems: z.array(system).min(1),
   permissions: z.array(permission).min(1),
   policies: z.array(policy).min(1),
-  /** "Expiring soon" notice this long before a grant ends. */
-  expiringSoon: duration.default('PT15M'),
+  /** "Expiring soon" notice this long before a grant ends (`PT0S`: none). */
+  expiringSoon: z
+    .string()
+    .refine((v) => v === 'PT0S' || parseDuration(v) !== undefined, {
+      message: 'must be an ISO 8601 duration, e.g. PT15M, or PT0S for none',
+    })
+    .default('PT15M'),
   /** How often the ledger is compared with the providers (drift). */
   reconcileEvery: duration.default('PT15M'),
   /** E-mail (SMTP) and chat webhooks (Teams, Slack) for the notices (notify/channels.ts). */

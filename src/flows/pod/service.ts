@@ -89,7 +89,7 @@ export class PodService {
       throw new RequestRefused('scope', `a group permission's scope is its group: ${group}`);
     const users = await this.app.identity.users.list();
     const manager = r.policy.approvers.manager ? await this.managerOf(r.integration, requester) : undefined;
-    const policy = snapshotPolicy(r, requester, { users, manager }, parseDuration(r.integration.expiringSoon)!);
+    const policy = snapshotPolicy(r, requester, { users, manager }, parseDuration(r.integration.expiringSoon) ?? 0);
     const request = {
       integration: r.integration.name,
       system: r.system.name,

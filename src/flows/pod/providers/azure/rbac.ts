@@ -103,10 +103,16 @@ export class AzureRbacProvider implements AuthorizationProvider {
   }
 
   /**
-   * Delete the assignment the grant made: by `ref`, or by the name the grant key gives. It is read
-   * first, so a ref that names someone else's assignment is refused instead of deleted.
+   * Delete the assignment the grant made. With the grant key, its name is derived from this very
+   * principal, role, scope and key — ARM never lets an existing assignment change those — so it is
+   * deleted straight away (204 when already gone). With only a `ref`, it is read first, so a ref
+   * that names someone else's assignment is refused instead of deleted.
    */
   async revoke(input: RevokeInput): Promise<Operation> {
+    if (input.grantKey) {
+      await this.client.deleteRoleAssignment(input.scope, roleAssignmentName(input, input.grantKey));
+      return { state: 'done' };
+    }
     const located = input.ref
       ? parseRef(input.ref)
       : input.grantKey
