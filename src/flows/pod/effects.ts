@@ -20,6 +20,22 @@ export const REVOKE_RETRY_MS = 10 * 60_000;
 
 const event = (id: string, e: PodEvent) => ({ flow: FLOW, id, event: e });
 
+/** An approved request takes hold of its provider assignment: the request is granting, the assignment held. */
+export function attachEvents(item: string, r: RequestState, now: number) {
+  const hold: AssignmentEvent = {
+    type: 'hold',
+    request: item,
+    integration: r.integration,
+    system: r.system,
+    target: { principal: r.identity, permission: r.permission.id, scope: r.scope },
+    justification: r.justification,
+    ticketNumber: r.ticketNumber,
+    // What a provider that expires by itself (PIM) is told; Ticketloop's own timer starts at "granted".
+    expiresAt: now + r.durationMs,
+  };
+  return [event(item, { type: 'granting' }), event(r.assignment, hold)];
+}
+
 export interface PodEffectDeps {
   db: JobContext['db'];
   providers: ProviderRegistry;
@@ -105,18 +121,7 @@ export function createPodEffects(deps: PodEffectDeps): Record<string, JobHandler
     async attach(p: { flowId: string }, ctx) {
       const r = await loadRequest(p.flowId);
       if (!r || r.status !== 'approved') return;
-      const hold: AssignmentEvent = {
-        type: 'hold',
-        request: p.flowId,
-        integration: r.integration,
-        system: r.system,
-        target: { principal: r.identity, permission: r.permission.id, scope: r.scope },
-        justification: r.justification,
-        ticketNumber: r.ticketNumber,
-        // What a provider that expires by itself (PIM) is told; Ticketloop's own timer starts at "granted".
-        expiresAt: ctx.clock.now() + r.durationMs,
-      };
-      return { events: [event(p.flowId, { type: 'granting' }), event(r.assignment, hold)] };
+      return { events: attachEvents(p.flowId, r, ctx.clock.now()) };
     },
     async release(p: { flowId: string }) {
       const r = await loadRequest(p.flowId);

@@ -1,6 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Ticketloop } from '../../app/build.ts';
+import { inTransaction } from '../../engine/apply.ts';
 import { loadFlowState } from '../../engine/flow.ts';
+import { attachEvents } from './effects.ts';
 import type { PodIntegration } from './config.ts';
 import { formatDuration, parseDuration } from './duration.ts';
 import { FLOW, requestItem, type PodEvent } from './flow.ts';
@@ -106,12 +108,7 @@ export class PodService {
       policy,
       revokeCaveat: provider.revokeCaveat,
     };
-    const applied = await this.app.engine.dispatch<RequestState>(
-      FLOW,
-      requestItem(id),
-      { type: 'submit', request } satisfies PodEvent,
-      requester,
-    );
+    const applied = await this.dispatch(id, { type: 'submit', request } satisfies PodEvent, requester);
     return { id, status: applied.state!.status, created: applied.created };
   }
 
@@ -176,8 +173,32 @@ export class PodService {
     return this.apply(id, { type: 'extend', actor, durationMs: ms }, actor);
   }
 
+  /**
+   * Apply one event to a request; when it leaves the request approved, take hold of its provider
+   * assignment in the same transaction (what the `attach` effect would do a job later), so an
+   * approval starts the grant at once.
+   */
+  private async dispatch(id: string, event: PodEvent, actor: string) {
+    const item = requestItem(id);
+    const r = await inTransaction(this.app.store.db, async (trx) => {
+      const applied = await this.app.engine.applyIn(trx, [{ flow: FLOW, id: item, event }], actor);
+      const state = applied.results[0].state as RequestState | undefined;
+      if (applied.results[0].changed && state?.status === 'approved') {
+        const attached = await this.app.engine.applyIn(trx, attachEvents(item, state, this.app.clock.now()), actor);
+        return {
+          ...applied,
+          jobs: applied.jobs + attached.jobs,
+          results: [{ ...applied.results[0], state: attached.results[0].state }],
+        };
+      }
+      return applied;
+    });
+    this.app.engine.wake();
+    return r.results[0] as { state: RequestState | undefined; changed: boolean; created: boolean };
+  }
+
   private async apply(id: string, event: PodEvent, actor: string): Promise<RequestState> {
-    const r = await this.app.engine.dispatch<RequestState>(FLOW, requestItem(id), event, actor);
+    const r = await this.dispatch(id, event, actor);
     if (!r.changed) throw new ActionRefused(409, 'the request changed meanwhile; look at it again');
     return r.state!;
   }
