@@ -16,6 +16,7 @@ import {
   reportHref,
   requestBody,
   settle,
+  spokenDuration,
   timeLeft,
   timeline,
 } from '../../console/src/flows/pod/logic.ts';
@@ -105,6 +106,7 @@ describe('console: permissions-on-demand logic', () => {
     for (const text of ['PT15M', 'PT1H', 'PT1H30M', 'P1D', 'P1DT12H', 'PT45S'])
       assert.equal(parseIsoDuration(text), parseDuration(text), text);
     for (const text of ['P1M', 'PT', 'P', '1H', 'PT0S']) assert.equal(parseIsoDuration(text), undefined, text);
+    assert.deepEqual(['PT1H30M', 'P1D', 'soon'].map(spokenDuration), ['1 h 30 min', '1 d', 'soon']);
     for (const ms of [60_000, 5_400_000, 86_400_000, 36 * 3_600_000]) assert.equal(isoDuration(ms), formatDuration(ms));
   });
 

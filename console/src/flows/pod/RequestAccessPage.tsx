@@ -27,6 +27,7 @@ import {
   requestable,
   requestBody,
   settle,
+  spokenDuration,
   type RequestForm,
 } from './logic.ts';
 
@@ -39,7 +40,15 @@ import {
 
 const useStyles = makeStyles({
   form: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalL, maxWidth: '720px' },
-  card: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM },
+  card: {
+    display: 'flex',
+    flexDirection: 'column',
+    gap: tokens.spacingVerticalM,
+    // A long scope shortens with an ellipsis instead of widening the page on a phone.
+    '& > *': { minWidth: 0 },
+    '& .fui-Field': { gridTemplateColumns: 'minmax(0, 1fr)' },
+    '& select': { textOverflow: 'ellipsis' },
+  },
   row: { display: 'flex', flexWrap: 'wrap', gap: tokens.spacingHorizontalL, '& > *': { flexGrow: 1 } },
 });
 
@@ -171,7 +180,7 @@ export default function RequestAccessPage() {
                 </option>
               ))}
             </Select>,
-            { hint: policy ? `policy “${policy.name}”: at most ${policy.maxDuration}` : undefined },
+            { hint: policy ? `policy “${policy.name}”: at most ${spokenDuration(policy.maxDuration)}` : undefined },
           )}
           {policy?.breakGlass && (
             <Notice intent="warning">

@@ -39,7 +39,12 @@ const TITLES: Record<ActionKind, { button: string; title: string; confirm: strin
 };
 
 const useStyles = makeStyles({
-  actions: { display: 'flex', flexWrap: 'wrap', gap: tokens.spacingHorizontalS },
+  actions: {
+    display: 'flex',
+    flexWrap: 'wrap',
+    gap: tokens.spacingHorizontalS,
+    paddingBlock: tokens.spacingVerticalXS,
+  },
   caveat: { display: 'block', marginBottom: tokens.spacingVerticalM },
 });
 

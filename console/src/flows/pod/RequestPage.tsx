@@ -15,7 +15,7 @@ import { DataTable } from '../../components/DataTable.tsx';
 import { Empty, ErrorBar, Loading, Notice, PageHeader, StatusBadge, TicketLink } from '../../components/common.tsx';
 import { dateTime, words } from '../../lib/format.ts';
 import { loadRequest, POD, POLL_MS } from './data.ts';
-import { identityText, timeline } from './logic.ts';
+import { identityText, spokenDuration, timeline } from './logic.ts';
 import { RequestActions } from './RequestActions.tsx';
 import { TimeLeft } from './TimeLeft.tsx';
 import type { PodJob } from './types.ts';
@@ -35,7 +35,12 @@ const useStyles = makeStyles({
   },
   term: { fontWeight: tokens.fontWeightSemibold },
   detail: { margin: 0, overflowWrap: 'anywhere' },
-  section: { marginTop: tokens.spacingVerticalXL, marginBottom: tokens.spacingVerticalS },
+  section: {
+    marginTop: tokens.spacingVerticalXXL,
+    display: 'flex',
+    flexDirection: 'column',
+    gap: tokens.spacingVerticalS,
+  },
   timeline: { margin: 0, paddingLeft: tokens.spacingHorizontalXL, '& li': { marginBottom: tokens.spacingVerticalS } },
   actions: { marginTop: tokens.spacingVerticalM },
 });
@@ -83,7 +88,7 @@ export default function RequestPage() {
           {fact('Scope', <code>{r.scope}</code>)}
           {fact('For', identityText(r.identity))}
           {fact('Asked by', r.requester)}
-          {fact('Duration', r.duration)}
+          {fact('Duration', spokenDuration(r.duration))}
           {fact('Time left', <TimeLeft request={r} />)}
           {fact('Why', r.justification || '—')}
           {fact('Ticket', r.ticket ? <TicketLink ticket={r.ticket} /> : (r.ticketNumber ?? '—'))}
@@ -91,7 +96,6 @@ export default function RequestPage() {
             'Policy',
             `${r.policy.name}: ${r.policy.autoApproved ?? `${approvals} of ${r.policy.quorum} approval(s), by ${r.policy.approvers.join(', ') || 'nobody'}`}`,
           )}
-          {r.grant && fact('Provider says', r.grant.providerState ?? '—')}
         </dl>
         <div className={styles.actions}>
           <RequestActions
@@ -108,49 +112,61 @@ export default function RequestPage() {
           </MessageBarBody>
         </MessageBar>
       )}
-      {r.grant?.preexisting && (
-        <Notice intent="info">
-          This access existed before Ticketloop granted it: ending this grant leaves it in place.
-        </Notice>
-      )}
-
-      <Title3 as="h2" className={styles.section}>
-        What a revoke does not end
-      </Title3>
-      <Text block>{r.revokeCaveat}</Text>
-
-      <Title3 as="h2" className={styles.section}>
-        Timeline
-      </Title3>
-      <ol aria-label="Timeline" className={styles.timeline}>
-        {timeline(r).map((e, n) => (
-          <li key={n}>
-            <Text weight="semibold">{e.what}</Text> <Text>{dateTime(e.at)}</Text>
-            {e.who && <Text size={200}> by {e.who}</Text>}
-            {e.detail && (
-              <Text block size={200}>
-                {e.detail}
-              </Text>
-            )}
-          </li>
-        ))}
-      </ol>
       {r.grant && (
-        <dl className={styles.facts} aria-label="The grant">
-          {fact('Granted at', dateTime(r.grant.grantedAt))}
-          {fact('Expires at', dateTime(r.grant.expiresAt))}
-          {fact('Revoked at', dateTime(r.grant.revokedAt))}
-        </dl>
+        <section className={styles.section} aria-labelledby="grant-title">
+          <Title3 as="h2" id="grant-title">
+            The grant
+          </Title3>
+          <dl className={styles.facts}>
+            {fact('Granted at', dateTime(r.grant.grantedAt))}
+            {fact('Expires at', dateTime(r.grant.expiresAt))}
+            {fact('Revoked at', dateTime(r.grant.revokedAt))}
+            {fact('Provider says', r.grant.providerState ?? '—')}
+          </dl>
+          {r.grant.preexisting && (
+            <Notice intent="info">
+              This access existed before Ticketloop granted it: ending this grant leaves it in place.
+            </Notice>
+          )}
+        </section>
       )}
 
-      <Title3 as="h2" className={styles.section}>
-        Jobs
-      </Title3>
-      {r.jobs.length === 0 ? (
-        <Empty>No job yet.</Empty>
-      ) : (
-        <DataTable label="Jobs of this request" columns={JOB_COLUMNS} rows={r.jobs} rowKey={(j) => j.id} />
-      )}
+      <section className={styles.section} aria-labelledby="caveat-title">
+        <Title3 as="h2" id="caveat-title">
+          What a revoke does not end
+        </Title3>
+        <Text block>{r.revokeCaveat}</Text>
+      </section>
+
+      <section className={styles.section} aria-labelledby="timeline-title">
+        <Title3 as="h2" id="timeline-title">
+          Timeline
+        </Title3>
+        <ol aria-label="Timeline" className={styles.timeline}>
+          {timeline(r).map((e, n) => (
+            <li key={n}>
+              <Text weight="semibold">{e.what}</Text> <Text>{dateTime(e.at)}</Text>
+              {e.who && <Text size={200}> by {e.who}</Text>}
+              {e.detail && (
+                <Text block size={200}>
+                  {e.detail}
+                </Text>
+              )}
+            </li>
+          ))}
+        </ol>
+      </section>
+
+      <section className={styles.section} aria-labelledby="jobs-title">
+        <Title3 as="h2" id="jobs-title">
+          Jobs
+        </Title3>
+        {r.jobs.length === 0 ? (
+          <Empty>No job yet.</Empty>
+        ) : (
+          <DataTable label="Jobs of this request" columns={JOB_COLUMNS} rows={r.jobs} rowKey={(j) => j.id} />
+        )}
+      </section>
     </>
   );
 }

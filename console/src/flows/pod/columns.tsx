@@ -3,7 +3,7 @@ import { Link } from 'react-router';
 import type { Column } from '../../components/DataTable.tsx';
 import { StatusBadge } from '../../components/common.tsx';
 import { dateTime } from '../../lib/format.ts';
-import { identityText } from './logic.ts';
+import { identityText, spokenDuration } from './logic.ts';
 import { RequestActions, type ActionKind } from './RequestActions.tsx';
 import { TimeLeft } from './TimeLeft.tsx';
 import type { PodRequest } from './types.ts';
@@ -26,7 +26,7 @@ export const requestColumns = {
   identity: { label: 'For', render: (r) => <Text size={200}>{identityText(r.identity)}</Text> },
   requester: { label: 'Asked by', render: (r) => r.requester },
   status: { label: 'Status', render: (r) => <StatusBadge status={r.status} /> },
-  duration: { label: 'Duration', render: (r) => r.duration },
+  duration: { label: 'Duration', render: (r) => spokenDuration(r.duration) },
   timeLeft: { label: 'Time left', render: (r) => <TimeLeft request={r} /> },
   submitted: { label: 'Asked', render: (r) => dateTime(r.submittedAt) },
   granted: { label: 'Granted', render: (r) => dateTime(r.grant?.grantedAt) },

@@ -1,6 +1,11 @@
 import { countdown, dateTime, duration as spoken } from '../../lib/format.ts';
-import type { FieldProblem } from '../../api/client.ts';
 import type { CatalogPermission, Catalog, PodRequest } from './types.ts';
+
+/** A field the API refused (the error envelope's `details`); api/client.ts is not imported here, so Node tests need no browser. */
+interface FieldProblem {
+  path: string;
+  message: string;
+}
 
 /**
  * The permissions-on-demand pages' logic without React or a browser (test/console/pod-logic.test.ts):
@@ -18,6 +23,12 @@ export function parseIsoDuration(text: string): number | undefined {
   const [d, h, min, s] = m.slice(1).map((v) => Number(v ?? 0));
   const ms = (((d * 24 + h) * 60 + min) * 60 + s) * 1000;
   return ms > 0 ? ms : undefined;
+}
+
+/** `PT1H30M` as `1 h 30 min`; what it cannot read, as it is. */
+export function spokenDuration(iso: string): string {
+  const ms = parseIsoDuration(iso);
+  return ms === undefined ? iso : spoken(ms);
 }
 
 /** The shortest ISO 8601 form of a whole number of minutes or more: 5_400_000 → `PT1H30M`. */
