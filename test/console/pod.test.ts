@@ -174,6 +174,8 @@ describe('console: permissions-on-demand pages', { skip: missing() }, () => {
     const grant = rowOf(mine, 'prod-contributor');
     await grant.getByText('granted').waitFor();
     // 30 minutes by the server's (manual) clock, a day behind the browser's: counted by the server's.
+    const clock = await h.call('rita', 'GET', '/api/pod/clock');
+    assert.deepEqual(clock.body, { now: new Date(h.clock.now()).toISOString() });
     await grant
       .locator('td[data-label="Time left"]')
       .getByText(/^(30|29) min( \d+ s)? left$/)
