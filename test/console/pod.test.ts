@@ -182,6 +182,13 @@ describe('console: permissions-on-demand pages', { skip: missing() }, () => {
       .waitFor();
     await assertAccessible(rita, 'my requests');
     await screenshots(rita, 'pod-mine', () => grant.waitFor());
+    // Extend: what the policy's maximum leaves (2 h in all, 30 min granted); no self-extension under it.
+    await grant.getByRole('button', { name: 'Extend' }).click();
+    const extend = rita.getByRole('dialog');
+    assert.equal(await extend.getByLabel('Add').locator('option').last().textContent(), '1 h 30 min (the maximum)');
+    await extend.getByRole('button', { name: 'Extend', exact: true }).click();
+    await extend.getByRole('alert').getByText('does not allow self-extension: an approver must extend it').waitFor();
+    await extend.getByRole('button', { name: 'Close' }).click();
 
     await grant.getByRole('link', { name: 'prod-contributor' }).click();
     await heading(rita, 'Request for prod-contributor').waitFor();
