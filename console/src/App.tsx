@@ -1,4 +1,4 @@
-import { Spinner } from '@fluentui/react-components';
+import { Spinner, Text } from '@fluentui/react-components';
 import { useQuery } from '@tanstack/react-query';
 import { Navigate, Route, Routes } from 'react-router';
 import { api, call } from './api/client.ts';
@@ -21,14 +21,27 @@ export function App() {
   if (!session.me) return <SignIn />;
   const configured = shownFlows(flows.data?.flows ?? []);
   const pages = visiblePages(configured, session.can);
+  // Where an unknown address (or `/` without the overview) goes: the first page this user may see.
+  const home = pages.find((p) => !p.hidden && !p.path.includes(':'));
   return (
     <Shell pages={pages}>
       <Routes>
         {pages.map((p) => (
           <Route key={p.path} path={`/${p.path}`} element={<p.component />} />
         ))}
-        {/* Until the flows are known a flow page's address waits; after that an unknown one goes home. */}
-        <Route path="*" element={flows.isPending ? <Spinner /> : <Navigate to="/" replace />} />
+        {/* Until the flows are known a flow page's address waits; after that an unknown one goes to the first page. */}
+        <Route
+          path="*"
+          element={
+            flows.isPending ? (
+              <Spinner />
+            ) : home ? (
+              <Navigate to={`/${home.path}`} replace />
+            ) : (
+              <Text>Your roles give you no page here. Ask an admin for the access you need.</Text>
+            )
+          }
+        />
       </Routes>
     </Shell>
   );

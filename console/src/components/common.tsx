@@ -139,6 +139,17 @@ const TONE: Record<string, BadgeProps['color']> = {
   done: 'success',
   resumed: 'success',
   closed: 'subtle',
+  // Permissions on demand.
+  submitted: 'informative',
+  approved: 'brand',
+  granting: 'brand',
+  granted: 'success',
+  revoking: 'brand',
+  rejected: 'warning',
+  canceled: 'subtle',
+  revoked: 'subtle',
+  grant_failed: 'danger',
+  revoke_failed: 'danger',
 };
 
 export function StatusBadge({ status }: { status: string }) {

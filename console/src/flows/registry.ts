@@ -4,8 +4,8 @@ import type { ConsolePage } from '../shell/page.ts';
 /**
  * Each flow's console pages, by flow name (the server's module name, GET /api/flows). A flow's
  * pages show when the instance runs one of its integrations, or, for a flow whose integrations the
- * console creates (lib/flows.ts), as soon as the instance runs the flow. Permissions on demand and
- * Microsoft 365 add their folder here (console/src/flows/<name>/) in the next increments.
+ * console creates or whose pages serve everyone (lib/flows.ts), as soon as the instance runs the flow.
+ * Microsoft 365 adds its folder here (console/src/flows/<name>/) next.
  */
 export const FLOW_PAGES: Record<string, ConsolePage[]> = {
   entitlement: [
@@ -48,6 +48,51 @@ export const FLOW_PAGES: Record<string, ConsolePage[]> = {
       title: 'Defender integration',
       need: ['GET', '/api/defender/integrations/{name}'],
       component: lazy(() => import('./defender/IntegrationPage.tsx')),
+      hidden: true,
+    },
+  ],
+  pod: [
+    {
+      path: 'pod/request',
+      title: 'Request access',
+      need: ['POST', '/api/pod/requests'],
+      component: lazy(() => import('./pod/RequestAccessPage.tsx')),
+    },
+    {
+      path: 'pod/mine',
+      title: 'My requests',
+      need: ['POST', '/api/pod/requests'],
+      component: lazy(() => import('./pod/MyRequestsPage.tsx')),
+    },
+    {
+      path: 'pod/inbox',
+      title: 'Approvals',
+      need: ['POST', '/api/pod/requests/{id}/approve'],
+      component: lazy(() => import('./pod/InboxPage.tsx')),
+    },
+    {
+      path: 'pod/grants',
+      title: 'Active grants',
+      need: ['GET', '/api/pod/grants'],
+      component: lazy(() => import('./pod/GrantsPage.tsx')),
+    },
+    {
+      path: 'pod/drift',
+      title: 'Permission drift',
+      need: ['GET', '/api/pod/drift'],
+      component: lazy(() => import('./pod/DriftPage.tsx')),
+    },
+    {
+      path: 'pod/report',
+      title: 'Access report',
+      need: ['GET', '/api/pod/report.csv'],
+      component: lazy(() => import('./pod/ReportPage.tsx')),
+    },
+    {
+      path: 'pod/requests/:id',
+      title: 'Permission request',
+      need: ['GET', '/api/pod/requests/{id}'],
+      component: lazy(() => import('./pod/RequestPage.tsx')),
       hidden: true,
     },
   ],

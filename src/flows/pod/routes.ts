@@ -319,6 +319,20 @@ export function registerPodRoutes(app: Ticketloop, service: PodService, integrat
     }),
   );
 
+  // The console counts a grant's time left by the server's clock, not the browser's (which may be off).
+  http.get(
+    '/api/pod/clock',
+    {
+      config: { role: 'authenticated' },
+      schema: {
+        tags,
+        summary: 'The server’s time, by which grants expire (countdowns count from it)',
+        response: { 200: z.object({ now: z.string() }) },
+      },
+    },
+    async () => ({ now: new Date(app.clock.now()).toISOString() }),
+  );
+
   http.get(
     '/api/pod/catalog',
     {
