@@ -59,3 +59,30 @@ test('drift: missing, outside, and resolved once the provider matches again', as
     await h.stop();
   }
 });
+
+test('a grant or revoke that runs while the provider is listed is not drift', async () => {
+  const { compare } = await import('../../src/flows/pod/drift.ts');
+  const target = { principal: { type: 'user' as const, id: ALICE_OID }, permission: READER, scope: SUB };
+  const item = (status: 'granting' | 'present' | 'revoking' | 'absent', generation: number) => ({
+    kind: 'assignment' as const,
+    status,
+    integration: 'cloud',
+    system: 'azure-prod',
+    target,
+    holders: ['r:1'],
+    releasing: [],
+    generation,
+    preexisting: false,
+  });
+  const listed = [{ ...target, ref: 'ra-1', via: 'direct' as const }];
+  const managed = new Set([READER]);
+  // Granted while listing: unknown before, known after — not "outside".
+  assert.deepEqual(compare('azure-prod', [], [item('present', 1)], listed, managed), []);
+  // Revoked while listing: present before, absent after with a new generation — not "leftover".
+  assert.deepEqual(compare('azure-prod', [item('present', 1)], [item('absent', 2)], listed, managed), []);
+  // Standing still and gone: "missing".
+  assert.deepEqual(
+    compare('azure-prod', [item('present', 1)], [item('present', 1)], [], managed).map((f) => f.kind),
+    ['missing'],
+  );
+});

@@ -67,18 +67,28 @@ export interface Finding {
 }
 
 /** Compare one system's ledger with what its provider lists in the managed scopes (pure). */
+/**
+ * The ledger is read before and after the provider's list: an assignment judged missing or leftover
+ * must have stood still (same status and generation) across the list, and one the provider shows is
+ * "outside" only if the ledger did not know it even afterwards — a grant or revoke that ran while
+ * the list was being read is not drift.
+ */
 export function compare(
   system: string,
-  ledger: AssignmentState[],
+  before: AssignmentState[],
+  after: AssignmentState[],
   actual: ActualAssignment[],
   managed: Set<string>,
 ): Finding[] {
   const findings: Finding[] = [];
   const seen = new Map(actual.filter((a) => a.via === 'direct').map((a) => [targetKey(system, a), a]));
+  const earlier = new Map(before.map((a) => [targetKey(system, a.target), a]));
   const known = new Set<string>();
-  for (const a of ledger) {
+  for (const a of after) {
     const key = targetKey(system, a.target);
     known.add(key);
+    const was = earlier.get(key);
+    if (!was || was.status !== a.status || was.generation !== a.generation) continue;
     const there = seen.get(key);
     if (a.status === 'present' && !a.preexisting && !there)
       findings.push({
@@ -121,15 +131,18 @@ export function reconcileHandler(d: DriftDeps): JobHandler {
     const i = d.integrations().find((x) => x.name === p.integration);
     if (!i) return;
     const now = d.now();
-    const rows = await d.db
-      .selectFrom('flow_state')
-      .select('state')
-      .where('flow', '=', FLOW)
-      .where('id', 'like', 'a:%')
-      .where(jsonText(d.dialect, 'state', 'integration'), '=', i.name)
-      .execute();
-    const ledger = rows.map((r) => JSON.parse(r.state) as AssignmentState);
-    const findings: Finding[] = [];
+    const readLedger = async () =>
+      (
+        await d.db
+          .selectFrom('flow_state')
+          .select('state')
+          .where('flow', '=', FLOW)
+          .where('id', 'like', 'a:%')
+          .where(jsonText(d.dialect, 'state', 'integration'), '=', i.name)
+          .execute()
+      ).map((r) => JSON.parse(r.state) as AssignmentState);
+    const before = await readLedger();
+    const listed: { system: string; scopes: string[]; actual: ActualAssignment[]; managed: Set<string> }[] = [];
     for (const system of i.systems) {
       const provider = d.providers.get(i.name, system.name);
       const permissions = i.permissions.filter((x) => x.system === system.name);
@@ -139,10 +152,14 @@ export function reconcileHandler(d: DriftDeps): JobHandler {
       const scopes = system.provider.startsWith('entra') ? ids.map((x) => `/groups/${x.id}`) : system.scopes;
       const actual: ActualAssignment[] = [];
       for (const scope of scopes) for await (const page of provider.list(scope)) actual.push(...page);
-      const inScope = ledger.filter(
-        (a) => a.system === system.name && scopes.some((s) => isAtOrBelow(a.target.scope, s)),
-      );
-      findings.push(...compare(system.name, inScope, actual, new Set(ids.map((x) => x.id.toLowerCase()))));
+      listed.push({ system: system.name, scopes, actual, managed: new Set(ids.map((x) => x.id.toLowerCase())) });
+    }
+    const after = await readLedger();
+    const findings: Finding[] = [];
+    for (const l of listed) {
+      const inScope = (ledger: AssignmentState[]) =>
+        ledger.filter((a) => a.system === l.system && l.scopes.some((s) => isAtOrBelow(a.target.scope, s)));
+      findings.push(...compare(l.system, inScope(before), inScope(after), l.actual, l.managed));
     }
     await record(d, i.name, findings, now);
   };
