@@ -1,6 +1,6 @@
 import type { Ticketloop } from '../../app/build.ts';
 import type { JobContext, JobHandler, JobResult } from '../../engine/engine.ts';
-import { HttpError, PermanentError } from '../../engine/errors.ts';
+import { HttpError, PermanentError, RetryableError } from '../../engine/errors.ts';
 import type { JobSpec } from '../../engine/jobs.ts';
 import {
   sameTicket,
@@ -13,7 +13,7 @@ import type { PodIntegration } from './config.ts';
 import { FLOW, requestItem } from './flow.ts';
 import { emailOf, formField, noteFor, phaseOf, toRequestInput, type FrontConfig } from './itsm-front-map.ts';
 import { RequestRefused } from './policy.ts';
-import type { RequestState } from './request.ts';
+import { whyNotDecide, type RequestState } from './request.ts';
 import { ActionRefused, type PodService } from './service.ts';
 
 /**
@@ -61,6 +61,18 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
     return port;
   };
   const consoleUrl = (i: PodIntegration) => i.consoleUrl ?? app.config.server.publicUrl;
+  // One ITSM write sequence per request at a time: two syncs racing would write the same approval
+  // twice, or an older phase over a newer one.
+  const locks = new Map<string, Promise<unknown>>();
+  async function serially<T>(id: string, work: () => Promise<T>): Promise<T> {
+    const run = (locks.get(id) ?? Promise.resolve()).catch(() => undefined).then(work);
+    locks.set(id, run);
+    try {
+      return await run;
+    } finally {
+      if (locks.get(id) === run) locks.delete(id);
+    }
+  }
 
   async function readMark(system: string, kind: string): Promise<string | undefined> {
     const row = await db
@@ -161,51 +173,64 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
       const dcs = p.decision;
       if (!i || !dcs.correlation.startsWith(CORRELATION_PREFIX)) return;
       const id = dcs.correlation.slice(CORRELATION_PREFIX.length);
-      const s = await d.service().load(id);
-      // A correlation key is a claim anyone editing the record can make: only the recorded record counts.
-      if (!s?.ticket || !sameTicket(s.ticket, dcs.request)) return;
-      const actor = s.policy.approvers.find((a) => emailOf(a) === dcs.approverEmail) ?? `user:${dcs.approverEmail}`;
-      try {
-        await d.service().decide(id, actor, dcs.state === 'approved' ? 'approve' : 'reject', dcs.comment, 'servicenow');
-      } catch (e) {
-        if (!(e instanceof ActionRefused)) throw e;
-        // Already decided (often: the mirror of a decision made here) is no news; anything else is told.
-        if (e.status === 409) return;
-        await portOf(i).updateRequest(s.ticket, {
-          note: `Ticketloop: the ${dcs.state} approval of ${dcs.approverEmail} does not count: ${e.message}`,
-        });
-      }
+      await serially(id, async () => {
+        const s = await d.service().load(id);
+        // A correlation key is a claim anyone editing the record can make: only the recorded record counts.
+        if (!s?.ticket || !sameTicket(s.ticket, dcs.request)) return;
+        const actor = s.policy.approvers.find((a) => emailOf(a) === dcs.approverEmail) ?? `user:${dcs.approverEmail}`;
+        const decision = dcs.state === 'approved' ? 'approve' : 'reject';
+        try {
+          await d.service().decide(id, actor, decision, dcs.comment, 'servicenow');
+        } catch (e) {
+          if (!(e instanceof ActionRefused)) throw e;
+          if (e.status === 409) {
+            // Changed meanwhile (another decision landed first): decide again on the new state, if it still waits.
+            const now = await d.service().load(id);
+            if (now && !whyNotDecide(now, actor)) throw new RetryableError(e.message);
+            return; // already decided (often: the mirror of a decision made here) is no news
+          }
+          await portOf(i).updateRequest(s.ticket, {
+            note: `Ticketloop: the ${dcs.state} approval of ${dcs.approverEmail} does not count: ${e.message}`,
+          });
+        }
+      });
     },
 
     /** Mirror the request's state to its ITSM record (approvals, phase, a note for this event). */
     async 'itsm-sync'(p: { flowId: string; event: string } & Record<string, unknown>) {
       const id = p.flowId.slice(2);
-      const s = await d.service().load(id);
-      const i = s && fronted(s.integration);
-      if (!s?.ticket || !i || s.ticket.system !== i.itsm) return;
-      const port = portOf(i);
-      const ref = s.ticket;
-      if (!s.policy.autoApproved) {
-        for (const a of s.approvals) {
-          const email = emailOf(a.actor);
-          if (a.via !== 'servicenow' && email) await port.decideApproval(ref, email, a.decision, a.comment);
-        }
-        if (s.status === 'submitted') {
-          const decided = new Set(s.approvals.map((a) => a.actor));
-          const pending = s.policy.approvers.filter((a) => !decided.has(a)).map(emailOf);
-          await port.requestApprovals(
-            ref,
-            pending.filter((e): e is string => !!e),
-          );
-        } else await port.closeLeftoverApprovals(ref);
-      }
-      await port.updateRequest(ref, {
-        ...phaseOf(s),
-        correlation: frontCorrelation(id),
-        note: noteFor(id, s, p, consoleUrl(i)),
-      });
+      await serially(id, () => sync(id, p));
     },
   };
+
+  async function sync(id: string, p: { event: string } & Record<string, unknown>): Promise<void> {
+    const s = await d.service().load(id);
+    const i = s && fronted(s.integration);
+    if (!s?.ticket || !i || s.ticket.system !== i.itsm) return;
+    const port = portOf(i);
+    const ref = s.ticket;
+    if (!s.policy.autoApproved) {
+      for (const a of s.approvals) {
+        const email = emailOf(a.actor);
+        if (a.via !== 'servicenow' && email) await port.decideApproval(ref, email, a.decision, a.comment);
+      }
+      if (s.status === 'submitted') {
+        const decided = new Set(s.approvals.map((a) => a.actor));
+        const pending = s.policy.approvers.filter((a) => !decided.has(a)).map(emailOf);
+        await port.requestApprovals(
+          ref,
+          pending.filter((e): e is string => !!e),
+        );
+      } else await port.closeLeftoverApprovals(ref);
+    }
+    // The phase of the state as it is now (it may have moved on while the approvals were written).
+    const current = (await d.service().load(id)) ?? s;
+    await port.updateRequest(ref, {
+      ...phaseOf(current),
+      correlation: frontCorrelation(id),
+      note: noteFor(id, s, p, consoleUrl(i)),
+    });
+  }
 }
 
 /**
