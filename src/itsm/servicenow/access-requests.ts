@@ -12,7 +12,7 @@ import {
   type TicketRef,
 } from '../port.ts';
 import { checkCorrelationId } from './correlation.ts';
-import { str, type ServiceNowClient, type SnRecord } from './client.ts';
+import { str, type ServiceNowClient } from './client.ts';
 import { boundFields, DEFAULT_FIELD_LIMIT } from './limits.ts';
 import { toRef, type MapContext } from './map.ts';
 import { checkField, formatSnDate, parseSnDate, q } from './query.ts';
