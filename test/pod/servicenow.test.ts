@@ -125,9 +125,7 @@ const requestOf = (number: string, status?: string) =>
 
 /** The RITM as a person sees it, with its comments and approvals. */
 async function ritm(id: string) {
-  const r = (await admin.get('sc_req_item', id, {
-    fields: ['state', 'stage', 'approval', 'active', 'correlation_id'],
-  }))!;
+  // The journal first: a record read after it shows at least the update that wrote the last comment.
   const journal = await admin.list('sys_journal_field', {
     query: q().eq('element_id', id).eq('element', 'comments').orderBy('sys_created_on'),
     fields: ['value'],
@@ -136,6 +134,9 @@ async function ritm(id: string) {
     query: q().eq('sysapproval', id).orderBy('sys_created_on'),
     fields: ['sys_id', 'approver.email', 'state'],
   });
+  const r = (await admin.get('sc_req_item', id, {
+    fields: ['state', 'stage', 'approval', 'active', 'correlation_id'],
+  }))!;
   return {
     state: str(r.state),
     stage: str(r.stage),
