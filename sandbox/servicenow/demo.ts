@@ -1,3 +1,4 @@
+import { seedAccessCatalog } from './demo-access.ts';
 import { stableSysId } from './dictionary.ts';
 import type { Actor, Records } from './records.ts';
 import type { Row, TableStore } from './store.ts';
@@ -5,7 +6,8 @@ import type { Row, TableStore } from './store.ts';
 /**
  * Demo records, like the ones a new personal developer instance comes with: a handful of
  * incidents (New, In Progress, On Hold, Resolved), catalog requests with their requested items,
- * and knowledge articles — with demo callers ("Abel Tuter", …) and assignment groups ("Service
+ * the "Cloud access request" item with its variables and the tenant's provisioned users
+ * (demo-access.ts), and knowledge articles — with demo callers ("Abel Tuter", …) and assignment groups ("Service
  * Desk", "Network", "Hardware"). Loaded only when asked (`ticketloop sandbox --seed demo`,
  * `POST /_sandbox/servicenow/seed {"set":"demo"}`): tests and the demo rely on an empty incident
  * table. Numbers are below the counters (INC0000001 …, new records get INC0010001 …), as on a
@@ -290,6 +292,7 @@ export function loadSeedSet(set: SeedSet, store: TableStore, records: Records): 
       );
     const item = new Map<string, string>();
     for (const c of CATALOG_ITEMS) item.set(c.name, ensure('sc_cat_item', c.name, { ...c, active: 'true' }));
+    seedAccessCatalog(ensure);
 
     for (const i of INCIDENTS) {
       const caller = user.get(i.caller_id)!;

@@ -5,7 +5,9 @@ import { DocStore } from '../shared/persist.ts';
 import { createSandboxServer, listen } from '../shared/server.ts';
 import type { SandboxTls } from '../shared/tls.ts';
 import { registerAdmin } from './admin.ts';
+import { ApprovalRollUp } from './approvals.ts';
 import { Auth } from './auth.ts';
+import { registerCatalogApi } from './catalog.ts';
 import { loadSeedSet, type SeedResult, type SeedSet } from './demo.ts';
 import { Formatter } from './format.ts';
 import { RATE_RULE_SYS_ID, RateLimiter, rateLimitBody } from './ratelimit.ts';
@@ -78,7 +80,12 @@ export async function startServiceNowSandbox(o: ServiceNowSandboxOptions): Promi
 
   const faults = new Faults();
   const webhooks = new Webhooks(settings, fmt, faults, clock, o.tls.ca);
-  records.listeners.push(roles.onChange, webhooks.onChange, new BusinessRules(store, vault, webhooks).onChange);
+  records.listeners.push(
+    roles.onChange,
+    webhooks.onChange,
+    new BusinessRules(store, vault, webhooks).onChange,
+    new ApprovalRollUp(store, () => records).onChange,
+  );
 
   const app = createSandboxServer(o.tls);
   const ctx: SnContext = {
@@ -110,6 +117,7 @@ export async function startServiceNowSandbox(o: ServiceNowSandboxOptions): Promi
   registerClock(app, clock);
   auth.register(app);
   registerTableApi(app, ctx);
+  registerCatalogApi(app, ctx);
   registerAdmin(app, ctx, webhooks);
   registerUi(app, ctx);
 

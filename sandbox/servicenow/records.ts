@@ -246,7 +246,9 @@ export class Records {
     const def = TABLES[table];
     const row = this.store.get(table, sysId);
     if (!row) throw notFound();
-    if (!canWrite(actor, table)) throw aclDenied('Update');
+    // An approver may decide their own approval row (the base ACL on sysapproval_approver).
+    const ownApproval = table === 'sysapproval_approver' && row.approver !== '' && row.approver === actor.sysId;
+    if (!canWrite(actor, table) && !ownApproval) throw aclDenied('Update');
     // Closed/canceled incidents are read-only for everyone but admin (base-instance ACL).
     if (def.states?.lockedStates.includes(row.state) && !isAdmin(actor)) throw aclDenied('Update');
     const next = { ...row };

@@ -48,6 +48,7 @@ function canRead(actor: Actor, table: string, row: Row): boolean {
   if (table === 'sys_user_has_role') return row.user === actor.sysId; // one's own grants only
   if (actor.roles.includes('itil')) return true;
   if (TABLES[table].isTask) return PERSONAL_FIELDS.some((f) => row[f] !== undefined && row[f] === actor.sysId);
+  if (table === 'sysapproval_approver') return row.approver === actor.sysId; // "My approvals"
   return !['sysapproval_approver', 'sys_journal_field'].includes(table);
 }
 

@@ -1,8 +1,14 @@
-import { SYS_FIELDS, f, ref, type TableDef } from './fields.ts';
+import { SYS_FIELDS, f, intChoice, ref, type TableDef } from './fields.ts';
 
 /**
  * Service catalog items and the knowledge base: what a requested item orders (`sc_req_item.cat_item`)
  * and the articles a new instance's demo data has (demo.ts). Written by admin only.
+ *
+ * A catalog item's variables are `item_option_new` rows; what a requester answered is stored as one
+ * `sc_item_option` per variable, tied to its requested item by `sc_item_option_mtom` — the tables
+ * clients read a RITM's answers from (`sc_item_option_mtom?sysparm_query=request_item=<sys_id>&
+ * sysparm_fields=sc_item_option.item_option_new.name,sc_item_option.value`). The Service Catalog API
+ * (catalog.ts) writes them when an item is ordered.
  */
 export const CONTENT_TABLE_DEFS: Record<string, TableDef> = {
   sc_cat_item: {
@@ -14,6 +20,47 @@ export const CONTENT_TABLE_DEFS: Record<string, TableDef> = {
       name: f('string', 'Name', { maxLength: 100 }),
       short_description: f('string', 'Short description', { maxLength: 1000 }),
       active: f('boolean', 'Active'),
+      ...SYS_FIELDS,
+    },
+  },
+  item_option_new: {
+    name: 'item_option_new',
+    label: 'Variable',
+    displayField: 'question_text',
+    isTask: false,
+    fields: {
+      name: f('string', 'Name', { maxLength: 100 }),
+      question_text: f('string', 'Question', { maxLength: 255 }),
+      cat_item: ref('sc_cat_item', 'Catalog item'),
+      /** 6 Single Line Text, 2 Multi Line Text, 5 Select Box, 8 Reference (question type choice list). */
+      type: intChoice('Type'),
+      order: f('integer', 'Order'),
+      mandatory: f('boolean', 'Mandatory'),
+      default_value: f('string', 'Default value', { maxLength: 255 }),
+      active: f('boolean', 'Active'),
+      ...SYS_FIELDS,
+    },
+  },
+  sc_item_option: {
+    name: 'sc_item_option',
+    label: 'Options',
+    displayField: 'value',
+    isTask: false,
+    fields: {
+      item_option_new: ref('item_option_new', 'Question'),
+      value: f('string', 'Value', { maxLength: 4000 }),
+      order: f('integer', 'Order'),
+      ...SYS_FIELDS,
+    },
+  },
+  sc_item_option_mtom: {
+    name: 'sc_item_option_mtom',
+    label: 'Variable Ownership',
+    displayField: 'sc_item_option',
+    isTask: false,
+    fields: {
+      request_item: ref('sc_req_item', 'Parent item'),
+      sc_item_option: ref('sc_item_option', 'Dependent item'),
       ...SYS_FIELDS,
     },
   },

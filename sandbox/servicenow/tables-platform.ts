@@ -23,6 +23,11 @@ export const PLATFORM_TABLE_DEFS: Record<string, TableDef> = {
       roles: f('string', 'Roles', { readOnly: true, maxLength: 255 }),
       active: f('boolean', 'Active'),
       locked_out: f('boolean', 'Locked out'),
+      /**
+       * A custom column (`u_`, as an instance's own columns are named) that Entra ID user provisioning
+       * fills with the user's object id when the mapping `objectId → u_entra_object_id` is added.
+       */
+      u_entra_object_id: f('string', 'Entra object ID', { maxLength: 40 }),
       ...SYS_FIELDS,
     },
   },

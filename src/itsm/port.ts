@@ -114,6 +114,101 @@ export interface KnownTicket {
   version?: string;
 }
 
+// ---- Access requests (optional sub-port) ----------------------------------------------------------
+//
+// A person asks for access through the ITSM's own request form (ServiceNow: a catalog item's
+// requested item; Jira Service Management: a request type's request), people approve it there
+// (ServiceNow: sysapproval_approver rows; JSM: the request's approval step with its approvers), and
+// the request follows what happens to the access. The words below are the ones both use: a request
+// with answers, approvers identified by e-mail, a decision with a comment, a phase and a public note.
+
+/** What a requester answered on the form, by the form field's name (ServiceNow: variable names). */
+export type FormAnswers = Record<string, string>;
+
+/** A new request for an offering (catalog item, request type), as the ITSM has it. */
+export interface IncomingAccessRequest {
+  ref: TicketRef;
+  /** ISO 8601 UTC. */
+  createdAt: string;
+  /** Whom it is for: their e-mail and, where the ITSM person carries it, their directory (Entra) object id. */
+  requestedFor: { email: string; directoryId?: string };
+  answers: FormAnswers;
+}
+
+export type ApprovalState = 'requested' | 'approved' | 'rejected' | 'not_required' | 'other';
+
+/** One approver's approval of a request. */
+export interface ApprovalRecord {
+  id: string;
+  approverEmail: string;
+  state: ApprovalState;
+  /** ISO 8601 UTC of its last change. */
+  updatedAt: string;
+}
+
+/** An approval decided in the ITSM. */
+export interface ApprovalDecision extends ApprovalRecord {
+  state: 'approved' | 'rejected';
+  /** The request it decides, and the correlation Ticketloop gave that request. */
+  request: TicketRef;
+  correlation: string;
+  comment: string;
+  /** Changes with every update of the approval: one decision event per version. */
+  version: string;
+}
+
+/**
+ * Where a request stands. ServiceNow: the RITM's stage and state; JSM: the request's status.
+ * `completed` and `incomplete` close it (complete: the access was given and has ended; incomplete:
+ * refused, rejected, canceled or failed).
+ */
+export type AccessRequestPhase = 'awaiting_approval' | 'approved' | 'fulfilled' | 'completed' | 'incomplete';
+
+export interface AccessRequestUpdate {
+  phase?: AccessRequestPhase;
+  /** The approval outcome shown on the request. */
+  approval?: 'requested' | 'approved' | 'rejected';
+  /** A note the requester sees (ServiceNow: additional comments; JSM: a public comment). */
+  note?: string;
+  /** Ticketloop's correlation key for the request (`tl:<flow>:<item>`), written once it is taken in. */
+  correlation?: string;
+}
+
+export interface AccessRequestPort {
+  /**
+   * Open requests for `offering` (a catalog item's name or id) that Ticketloop has not taken in yet
+   * (no correlation key), changed since an opaque watermark; at most a page per call — call again
+   * with the returned watermark for more.
+   */
+  pollNew(
+    offering: string,
+    watermark: string | undefined,
+    o?: { directoryIdAttribute?: string; pageSize?: number },
+  ): Promise<{ requests: IncomingAccessRequest[]; watermark: string; more: boolean }>;
+  /** Ask these approvers (by e-mail) for their approval; existing approvals are left as they are. */
+  requestApprovals(ref: TicketRef, approverEmails: string[]): Promise<{ requested: string[]; unknown: string[] }>;
+  listApprovals(ref: TicketRef): Promise<ApprovalRecord[]>;
+  /**
+   * Record an approver's decision made in Ticketloop: `unchanged` if the ITSM already shows it,
+   * `no_approver` if the ITSM has no person with that e-mail.
+   */
+  decideApproval(
+    ref: TicketRef,
+    approverEmail: string,
+    decision: 'approved' | 'rejected',
+    comment: string,
+  ): Promise<'written' | 'unchanged' | 'no_approver'>;
+  /** The approvals still requested become no longer required (the request was decided); returns how many. */
+  closeLeftoverApprovals(ref: TicketRef): Promise<number>;
+  /** Approvals decided in the ITSM on requests whose correlation starts with `prefix`, since a watermark. */
+  pollDecisions(
+    prefix: string,
+    watermark: string | undefined,
+    o?: { pageSize?: number },
+  ): Promise<{ decisions: ApprovalDecision[]; watermark: string; more: boolean }>;
+  updateRequest(ref: TicketRef, u: AccessRequestUpdate): Promise<void>;
+}
+
 export interface ItsmPort {
   /** The connection's name (every ref it returns carries it as `system`). */
   readonly system: string;
@@ -149,6 +244,8 @@ export interface ItsmPort {
   reconcile(kind: string, prefix: string, known: KnownTicket[], onChange: OnTicketChange): Promise<void>;
   /** Register the push endpoint, if the adapter has one; `kinds()` says what is watched now. */
   registerPush?(http: App, kinds: () => ReadonlySet<string>, onChange: OnTicketChange): Promise<void>;
+  /** Access requests made and approved in the ITSM (permissions on demand), where the adapter has them. */
+  readonly accessRequests?: AccessRequestPort;
   /** How often the watch polls and fully reconciles this connection. */
   readonly pollIntervalMs: number;
   readonly reconcileIntervalMs: number;

@@ -77,7 +77,7 @@ describe('ServiceNow sandbox: envelopes and lenient choice fields', () => {
     for (const [method, path] of [
       ['GET', '/api/now/nope'],
       ['GET', '/api/now/v3/table/incident'],
-      ['POST', '/api/sn_sc/servicecatalog/items/abc/order_now'],
+      ['POST', '/api/sn_sc/servicecatalog/cart/submit_order'],
       ['GET', '/api/now/table/incident/abc/extra'],
       ['GET', '/nav_to.do'],
     ]) {

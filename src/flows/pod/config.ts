@@ -95,6 +95,44 @@ const policy = z
       ctx.addIssue({ code: 'custom', path: ['maxDuration'], message: 'a break-glass policy allows at most PT4H' });
   });
 
+const answerName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,79}$/, 'a form field name: letters, digits and "_"');
+
+/**
+ * Requests made in the ITSM (the integration's `itsm` connection): the offering people fill in there
+ * (ServiceNow: a catalog item), its form's field names, and how often Ticketloop reads new requests
+ * and decided approvals (itsm-front.ts).
+ */
+const itsmFront = z
+  .object({
+    /** The catalog item (ServiceNow: its name or sys_id) whose requests become Ticketloop requests. */
+    catalogItem: z.string().min(1).max(100),
+    /** Default: the ITSM connection's poll interval. */
+    pollEvery: duration.optional(),
+    /**
+     * The ITSM person attribute holding their Entra object id (ServiceNow: a sys_user column that Entra
+     * provisioning fills, e.g. u_entra_object_id): the identity of a request for oneself. Without it,
+     * requests must name the object id.
+     */
+    directoryIdAttribute: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]{0,79}$/, 'an attribute (column) name')
+      .optional(),
+    /** The form's field names for each part of a request. */
+    answers: z
+      .object({
+        system: answerName.default('system'),
+        permission: answerName.default('permission'),
+        scope: answerName.default('scope'),
+        duration: answerName.default('duration'),
+        justification: answerName.default('justification'),
+        identityType: answerName.default('identity_type'),
+        identityId: answerName.default('identity_id'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
 export const podShape = {
   systems: z.array(system).min(1),
   permissions: z.array(permission).min(1),
@@ -112,6 +150,8 @@ export const podShape = {
   notifications: notificationsSchema.optional(),
   /** Ticketloop's own URL for links in notifications (default: server.publicUrl). */
   consoleUrl: z.url().optional(),
+  /** Requests made and approved in the ITSM (ServiceNow: a catalog item and its approvals). */
+  itsmFront: itsmFront.optional(),
 };
 
 export type PodIntegration = Integration<typeof podShape>;

@@ -6,6 +6,7 @@ import { podReferenceErrors, podShape, type PodIntegration } from './config.ts';
 import { podMigrations, reconcileHandler } from './drift.ts';
 import { parseDuration } from './duration.ts';
 import { createPodEffects } from './effects.ts';
+import { itsmFrontHandlers, withItsmSync } from './itsm-front.ts';
 import { notifyHandlers } from './notify.ts';
 import type { RequestState } from './request.ts';
 import { FLOW, podFlow } from './flow.ts';
@@ -49,6 +50,22 @@ export function createPodModule(factories: typeof PROVIDER_FACTORIES): FlowModul
     }
     return r;
   };
+  const services = new WeakMap<Ticketloop, PodService>();
+  const serviceOf = (app: Ticketloop) => {
+    let s = services.get(app);
+    if (!s) services.set(app, (s = new PodService(app, () => enabled(app), registryOf(app))));
+    return s;
+  };
+  const fronted = (app: Ticketloop) => enabled(app).filter((i) => i.itsmFront);
+  /** The notify handler with the ITSM mirror beside it (itsm-front.ts). */
+  const withFront = (h: ReturnType<typeof notifyHandlers>, app: Ticketloop) => ({
+    ...h,
+    notify: withItsmSync(
+      h.notify,
+      (item) => loadFlowState<RequestState>(app.store.db, FLOW, item),
+      (name) => fronted(app).some((i) => i.name === name),
+    ),
+  });
   return {
     name: FLOW,
     flow: podFlow,
@@ -56,11 +73,15 @@ export function createPodModule(factories: typeof PROVIDER_FACTORIES): FlowModul
     migrations: podMigrations,
     effects: (app) => ({
       ...createPodEffects({ db: app.store.db, providers: registryOf(app) }),
-      ...notifyHandlers({
-        notifier: (name) => notifierOf(app, name),
-        consoleUrl: (name) => enabled(app).find((i) => i.name === name)?.consoleUrl ?? app.config.server.publicUrl,
-        load: (item) => loadFlowState<RequestState>(app.store.db, FLOW, item),
-      }),
+      ...withFront(
+        notifyHandlers({
+          notifier: (name) => notifierOf(app, name),
+          consoleUrl: (name) => enabled(app).find((i) => i.name === name)?.consoleUrl ?? app.config.server.publicUrl,
+          load: (item) => loadFlowState<RequestState>(app.store.db, FLOW, item),
+        }),
+        app,
+      ),
+      ...itsmFrontHandlers({ app, service: () => serviceOf(app), integrations: () => enabled(app) }),
       reconcile: reconcileHandler({
         db: app.store.db,
         dialect: app.store.dialect,
@@ -83,9 +104,17 @@ export function createPodModule(factories: typeof PROVIDER_FACTORIES): FlowModul
         await app.engine.schedule(`pod-reconcile:${i.name}`, parseDuration(i.reconcileEvery)!, `${FLOW}.reconcile`, {
           integration: i.name,
         });
-      const service = new PodService(app, () => enabled(app), registryOf(app));
-      setPodService(app, service);
-      registerPodRoutes(app, service, () => enabled(app));
+      for (const i of fronted(app)) {
+        const n = app.config.integrations.findIndex((x) => x.name === i.name);
+        if (!app.connections.itsm(i.itsm).accessRequests)
+          throw new Error(
+            `integrations[${n}].itsmFront: the ITSM connection "${i.itsm}" does not take access requests`,
+          );
+        const every = parseDuration(i.itsmFront?.pollEvery ?? '') ?? app.connections.itsm(i.itsm).pollIntervalMs;
+        await app.engine.schedule(`pod-itsm-intake:${i.name}`, every, `${FLOW}.itsm-intake`, { integration: i.name });
+      }
+      setPodService(app, serviceOf(app));
+      registerPodRoutes(app, serviceOf(app), () => enabled(app));
     },
   };
 }

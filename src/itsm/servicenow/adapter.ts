@@ -27,7 +27,9 @@ import {
   type TableStates,
 } from './map.ts';
 import { MemoryWatermarkStore, ServiceNowPoller } from './poller.ts';
-import { q, checkValue } from './query.ts';
+import { ServiceNowAccessRequests } from './access-requests.ts';
+import { checkCorrelationId } from './correlation.ts';
+import { q } from './query.ts';
 import { registerServiceNowWebhook, webhookPath } from './webhook.ts';
 
 /**
@@ -39,6 +41,7 @@ import { registerServiceNowWebhook, webhookPath } from './webhook.ts';
  */
 
 export type { CloseOutConfig } from './closeout.ts';
+export { checkCorrelationId } from './correlation.ts';
 
 export interface ServiceNowItsmOptions {
   client: ServiceNowClient;
@@ -71,29 +74,14 @@ export interface ServiceNowItsmOptions {
   account?: string;
 }
 
-const MAX_CORRELATION = 100; // task.correlation_id is a 100-character string
 const PERSON_TTL_MS = 60 * 60_000;
-
-export function checkCorrelationId(id: unknown): string {
-  if (typeof id !== 'string' || id.trim() === '')
-    throw new PermanentError('refusing an empty correlation id: it would match unrelated tickets');
-  if (id !== id.trim()) throw new PermanentError('correlation id has leading/trailing whitespace');
-  if (id.length > MAX_CORRELATION)
-    throw new PermanentError(
-      `correlation id longer than ${MAX_CORRELATION} characters would be truncated by ServiceNow`,
-    );
-  try {
-    checkValue('correlation_id', id);
-  } catch (e) {
-    throw new PermanentError(`invalid correlation id: ${(e as Error).message}`);
-  }
-  return id;
-}
 
 export class ServiceNowItsm implements ItsmPort {
   readonly system: string;
   readonly pollIntervalMs: number;
   readonly reconcileIntervalMs: number;
+  /** Catalog requested items and their sysapproval_approver rows (access-requests.ts). */
+  readonly accessRequests: ServiceNowAccessRequests;
   private readonly client: ServiceNowClient;
   private readonly ctx: MapContext;
   private readonly now: () => number;
@@ -110,6 +98,12 @@ export class ServiceNowItsm implements ItsmPort {
     this.now = o.now ?? Date.now;
     this.rules = new CloseOutRules(o.client, o.closeOut, o.states);
     this.limits = { ...FIELD_LIMITS, ...o.fieldLimits };
+    this.accessRequests = new ServiceNowAccessRequests({
+      client: this.client,
+      ctx: this.ctx,
+      now: this.now,
+      limits: this.limits,
+    });
   }
 
   /**
