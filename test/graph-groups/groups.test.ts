@@ -21,7 +21,7 @@ import {
  * group-list-members.md (the v1.0 service-principal known issue; limited information for inaccessible
  * members), group-post-members.md (204; 400 on a duplicate; 404 on an unknown object; ≤ 20 per PATCH,
  * all or nothing), group-delete-members.md, directoryobject-checkmembergroups.md, user-list-memberof.md;
- * concepts/errors.md for the envelope; /work/shared/reference/pod-wire-format.md §3.1–3.2.
+ * concepts/errors.md for the envelope; the PoD wire-format fact sheet (from Microsoft Graph docs group-post-members, group-delete-members, privilegedaccessgroup-post-assignmentschedulerequests) §3.1–3.2.
  */
 
 const q = encodeURIComponent;

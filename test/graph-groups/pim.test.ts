@@ -18,7 +18,7 @@ import {
  * response shape, status Provisioned, targetScheduleId), privilegedaccessgroup-list-assignmentscheduleinstances.md
  * (the `$filter` on groupId or principalId is required; permanent memberships listed with null dates),
  * privilegedaccessgroup-list-assignmentschedules.md; CSDL privilegedAccessGroup* (camelCase enums);
- * /work/shared/reference/pod-wire-format.md §3.3 and §2.3 (RoleAssignmentExists / RoleAssignmentDoesNotExist).
+ * the PoD wire-format fact sheet (from Microsoft Graph docs group-post-members, group-delete-members, privilegedaccessgroup-post-assignmentschedulerequests) §3.3 and §2.3 (RoleAssignmentExists / RoleAssignmentDoesNotExist).
  */
 
 const PIM = '/v1.0/identityGovernance/privilegedAccess/group';

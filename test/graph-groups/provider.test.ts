@@ -11,7 +11,7 @@ import { ALEX, BREAK_GLASS, BROKER_ROLES, FINANCE, MEGAN, STORAGE, workload } fr
 
 /**
  * The Entra group and PIM for Groups providers against the Graph twin over HTTPS (port:
- * src/flows/pod/providers/port.ts; wire: /work/shared/reference/pod-wire-format.md §3 — 204 add,
+ * src/flows/pod/providers/port.ts; wire: the PoD wire-format fact sheet (from Microsoft Graph docs group-post-members, group-delete-members, privilegedaccessgroup-post-assignmentschedulerequests) §3 — 204 add,
  * 400 duplicate read back as preexisting, 404 remove of a non-member, v1.0 member lists without
  * service principals; PIM for Groups adminAssign afterDateTime / adminRemove and native expiry).
  */
