@@ -24,7 +24,27 @@ export interface BenchResult {
   notes?: string[];
 }
 
-export const RESULTS_DIR = join(import.meta.dirname, 'results');
+// A compiled run (runCompiled) lives elsewhere and is told where the results go.
+export const RESULTS_DIR = process.env.TL_BENCH_RESULTS ?? join(import.meta.dirname, 'results');
+
+/**
+ * Run this benchmark again as plain `node` on an esbuild bundle of it, the way Ticketloop runs in
+ * production (compiled): under tsx the loader alone adds ~60 MB to the process whose memory is
+ * measured. Resolves with the exit code, or undefined when this already is the compiled run.
+ */
+export async function runCompiled(file: string): Promise<number | undefined> {
+  if (process.env.TL_BENCH_COMPILED) return undefined;
+  const { build } = await import('esbuild');
+  // Inside node_modules, so the bundle's bare imports (the packages, kept external) resolve.
+  const outfile = join(import.meta.dirname, '..', 'node_modules', '.cache', 'ticketloop-bench', 'bench.mjs');
+  await build({ entryPoints: [file], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile });
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [outfile, ...process.argv.slice(2)], {
+    stdio: 'inherit',
+    env: { ...process.env, TL_BENCH_COMPILED: '1', TL_BENCH_RESULTS: RESULTS_DIR },
+  });
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
+}
 
 export function machine() {
   return { cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };

@@ -1,8 +1,9 @@
 /**
  * Permissions-on-demand benchmark (`npx tsx bench/pod.ts [--grants 10000] [--window 600]`).
  *
- * The sandbox (ServiceNow + Entra + ARM) runs in a CHILD process, so the peak RSS measured here is
- * Ticketloop's (SQLite, in this process) alone. Two parts, both with the shipped Azure RBAC provider:
+ * It runs compiled (runCompiled: plain node on a bundle, as Ticketloop ships) and the sandbox
+ * (ServiceNow + Entra + ARM) runs in a CHILD process, so the peak RSS measured here is Ticketloop's
+ * (SQLite, in this process) alone. Two parts, both with the shipped Azure RBAC provider:
  *  1. approval → granted at 100 concurrent approvals (each a distinct principal, so 100 role
  *     assignments written and read back through ARM);
  *  2. 10,000 active grants whose expiries are spread over 10 minutes: revocation lag = the time from a
@@ -15,6 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { sql } from 'kysely';
 import { parseArgs } from 'node:util';
 import { buildTicketloop, createLogger } from '../src/app/build.ts';
 import { validateConfig } from '../src/app/config.ts';
@@ -24,7 +26,8 @@ import { podModule } from '../src/flows/pod/module.ts';
 import type { RequestState } from '../src/flows/pod/request.ts';
 import { podService } from '../src/flows/pod/runtime.ts';
 import { listRequests } from '../src/flows/pod/views.ts';
-import { percentile, renderTable, saveResult, type Metric } from './lib.ts';
+import { jsonText } from '../src/store/json.ts';
+import { percentile, renderTable, runCompiled, saveResult, type Metric } from './lib.ts';
 
 const { values } = parseArgs({
   options: { grants: { type: 'string', default: '10000' }, window: { type: 'string', default: '600' } },
@@ -59,12 +62,14 @@ if (process.argv[2] === '--sandbox') {
   process.stdin.resume();
   process.stdin.on('end', () => void sb.close().then(() => process.exit(0)));
 } else {
-  await main();
+  const code = await runCompiled(import.meta.filename);
+  if (code === undefined) await main();
+  else process.exitCode = code;
 }
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tl-bench-pod-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--sandbox', join(dir, 'sandbox')], {
+  const child = spawn(process.execPath, [import.meta.filename, '--sandbox', join(dir, 'sandbox')], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   try {
@@ -139,16 +144,28 @@ async function main(): Promise<void> {
       Object.fromEntries(['GET', 'PUT', 'DELETE'].map((m) => [m, calls.filter((c) => c.method === m).length]));
     const results: Metric[] = [];
     const rss = () => Math.round(process.resourceUsage().maxRSS / 1024);
+    const idleRss = rss();
     const states = async (status: RequestState['status'][]) =>
       (await listRequests(app.store.db, app.store.dialect, { status, limit: 1_000_000, offset: 0 })).items;
+    /** How many requests are in these states (counted in SQL: waiting must not load 10,000 states a second). */
+    const count = async (status: RequestState['status'][]) => {
+      const row = await app.store.db
+        .selectFrom('flow_state')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('flow', '=', 'pod')
+        .where('id', 'like', 'r:%')
+        .where(jsonText(app.store.dialect, 'state', 'status'), 'in', status)
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    };
     try {
-      // Warm the token and the role-name cache.
+      // Warm the token and the role-name cache (a grant that outlives the run, so it adds no revoke).
       await service.submit(
         {
           system: 'azure',
           permission: 'reader',
           identity: { type: 'user', id: randomUUID() },
-          duration: 'PT1M',
+          duration: 'PT2H',
           justification: 'warm-up',
         },
         'user:bench',
@@ -244,9 +261,11 @@ async function main(): Promise<void> {
         ),
       );
       const wanted = new Set(ids);
+      // Part 1's 100 contributor grants and the warm-up stay granted throughout.
+      const before = APPROVALS + 1;
       let granted = 0;
       for (;;) {
-        granted = (await states(['granted', 'revoking', 'expired'])).filter((r) => wanted.has(r.id)).length;
+        granted = (await count(['granted', 'revoking', 'expired'])) - before;
         if (granted >= GRANTS || Date.now() > windowStart + WINDOW_S * 1000) break;
         await sleep(1000);
       }
@@ -256,14 +275,18 @@ async function main(): Promise<void> {
       calls = [];
       // Wait for every grant to expire and be read back as gone.
       const lag: number[] = [];
-      for (;;) {
-        const done = (await states(['expired'])).filter((r) => wanted.has(r.id));
-        if (done.length >= GRANTS || Date.now() > windowStart + (WINDOW_S + 300) * 1000) {
-          for (const r of done) lag.push(r.state.grant!.revokedAt! - r.state.grant!.expiresAt);
-          break;
-        }
+      while ((await count(['expired'])) < GRANTS && Date.now() < windowStart + (WINDOW_S + 300) * 1000)
         await sleep(2000);
-      }
+      const peakRss = rss(); // before the measurement itself reads anything back
+      for (const r of await app.store.db
+        .selectFrom('flow_state')
+        .select(['id', sql<number>`json_extract(state, '$.grant.revokedAt')`.as('revokedAt')])
+        .select(sql<number>`json_extract(state, '$.grant.expiresAt')`.as('expiresAt'))
+        .where('flow', '=', 'pod')
+        .where('id', 'like', 'r:%')
+        .where(jsonText(app.store.dialect, 'state', 'status'), '=', 'expired')
+        .execute())
+        if (wanted.has(r.id.slice(2))) lag.push(Number(r.revokedAt) - Number(r.expiresAt));
       const revokeCalls = byMethod();
       lag.sort((a, b) => a - b);
       const sec = (ms: number) => Number((ms / 1000).toFixed(2));
@@ -313,7 +336,14 @@ async function main(): Promise<void> {
           met: revokeCalls.DELETE <= GRANTS,
           note: `${(revokeCalls.GET / GRANTS).toFixed(2)} GET (read-back) per revoke`,
         },
-        { metric: 'Ticketloop peak RSS (maxRSS)', value: rss(), unit: 'MB', target: '<= 250', met: rss() <= 250 },
+        {
+          metric: 'Ticketloop peak RSS (maxRSS)',
+          value: peakRss,
+          unit: 'MB',
+          target: '<= 250',
+          met: peakRss <= 250,
+          note: `${idleRss} MB started, before any request`,
+        },
       );
     } finally {
       await app.stop();

@@ -71,9 +71,7 @@ export function assignmentResource(a: StoredAssignment) {
 
 /** Remove PIM assignments whose end has passed (on sandbox time): PIM ends them by itself. */
 export function sweepExpired(ctx: Pick<AssignmentCtx, 'authz' | 'clock'>): void {
-  const now = ctx.clock.now();
-  for (const a of ctx.authz.assignments())
-    if (a.pim?.endDateTime && Date.parse(a.pim.endDateTime) <= now) ctx.authz.deleteAssignment(a.name);
+  for (const name of ctx.authz.endedAssignments(ctx.clock.now())) ctx.authz.deleteAssignment(name);
 }
 
 /** Started (a PIM schedule may begin later) and not ended. */
@@ -94,7 +92,7 @@ export function assignmentsFor(
   const now = ctx.clock.now();
   const principal = (f.principalId ?? f.assignedTo)?.toLowerCase();
   const out: Array<{ a: StoredAssignment; rel: ScopeRelation }> = [];
-  for (const a of ctx.authz.assignments()) {
+  for (const a of principal ? ctx.authz.assignmentsOfPrincipal(principal) : ctx.authz.assignments()) {
     if (!isActive(a, now)) continue;
     if (principal && a.principalId.toLowerCase() !== principal) continue;
     if (f.roleDefinitionId && roleGuidOf(f.roleDefinitionId) !== a.roleGuid) continue;

@@ -91,11 +91,16 @@ export class AuthorizationStore {
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         name_lc TEXT NOT NULL UNIQUE,
         body TEXT NOT NULL);`);
+    addIndexedColumns(db);
     this.q = {
       getA: db.prepare('SELECT body FROM az_role_assignments WHERE name_lc = ?'),
       byTriple: db.prepare('SELECT body FROM az_role_assignments WHERE triple_lc = ? ORDER BY seq'),
-      insA: db.prepare('INSERT INTO az_role_assignments (name_lc, triple_lc, body) VALUES (?, ?, ?)'),
-      updA: db.prepare('UPDATE az_role_assignments SET body = ? WHERE name_lc = ?'),
+      byPrincipal: db.prepare('SELECT body FROM az_role_assignments WHERE principal_lc = ? ORDER BY seq'),
+      ended: db.prepare('SELECT name_lc FROM az_role_assignments WHERE pim_end <= ?'),
+      insA: db.prepare(
+        'INSERT INTO az_role_assignments (name_lc, triple_lc, principal_lc, pim_end, body) VALUES (?, ?, ?, ?, ?)',
+      ),
+      updA: db.prepare('UPDATE az_role_assignments SET body = ?, pim_end = ? WHERE name_lc = ?'),
       delA: db.prepare('DELETE FROM az_role_assignments WHERE name_lc = ?'),
       allA: db.prepare('SELECT body FROM az_role_assignments ORDER BY seq'),
       getR: db.prepare('SELECT body FROM az_schedule_requests WHERE name_lc = ?'),
@@ -124,18 +129,29 @@ export class AuthorizationStore {
     this.q.insA.run(
       a.name.toLowerCase(),
       AuthorizationStore.triple(a.scope, a.principalId, a.roleGuid),
+      a.principalId.toLowerCase(),
+      pimEnd(a),
       JSON.stringify(a),
     );
     return a;
   }
   updateAssignment(a: StoredAssignment): StoredAssignment {
-    this.q.updA.run(JSON.stringify(a), a.name.toLowerCase());
+    this.q.updA.run(JSON.stringify(a), pimEnd(a), a.name.toLowerCase());
     return a;
+  }
+  /** One principal's assignments, in creation order (what a `principalId eq` list reads). */
+  assignmentsOfPrincipal(principalId: string): StoredAssignment[] {
+    const rows = this.q.byPrincipal.all(principalId.toLowerCase()) as { body: string }[];
+    return rows.map((r) => JSON.parse(r.body) as StoredAssignment);
+  }
+  /** Names of the PIM assignments whose schedule ended at or before `now`. */
+  endedAssignments(now: number): string[] {
+    return (this.q.ended.all(now) as { name_lc: string }[]).map((r) => r.name_lc);
   }
   deleteAssignment(name: string): boolean {
     return this.q.delA.run(name.toLowerCase()).changes > 0;
   }
-  /** Every assignment in creation order (a sandbox holds hundreds, not millions). */
+  /** Every assignment in creation order (lists by principal and expiry sweeps use the indexes instead). */
   assignments(): StoredAssignment[] {
     return (this.q.allA.all() as { body: string }[]).map((r) => JSON.parse(r.body) as StoredAssignment);
   }
@@ -180,4 +196,29 @@ export class AuthorizationStore {
   transaction<R>(fn: () => R): R {
     return this.store.docs.transaction(fn);
   }
+}
+
+const pimEnd = (a: StoredAssignment) => (a.pim?.endDateTime ? Date.parse(a.pim.endDateTime) : null);
+
+/**
+ * The principal and PIM end as indexed columns, so a read-back by principal and the expiry sweep stay
+ * cheap with tens of thousands of assignments. A database from before they existed gets them filled in.
+ */
+function addIndexedColumns(db: AzureStore['docs']['db']): void {
+  const columns = (db.prepare('PRAGMA table_info(az_role_assignments)').all() as { name: string }[]).map((c) => c.name);
+  if (!columns.includes('principal_lc')) {
+    db.exec('ALTER TABLE az_role_assignments ADD COLUMN principal_lc TEXT');
+    db.exec('ALTER TABLE az_role_assignments ADD COLUMN pim_end INTEGER');
+    const rows = db.prepare('SELECT name_lc, body FROM az_role_assignments').all() as {
+      name_lc: string;
+      body: string;
+    }[];
+    const set = db.prepare('UPDATE az_role_assignments SET principal_lc = ?, pim_end = ? WHERE name_lc = ?');
+    for (const r of rows) {
+      const a = JSON.parse(r.body) as StoredAssignment;
+      set.run(a.principalId.toLowerCase(), pimEnd(a), r.name_lc);
+    }
+  }
+  db.exec(`CREATE INDEX IF NOT EXISTS az_role_assignments_principal ON az_role_assignments (principal_lc);
+    CREATE INDEX IF NOT EXISTS az_role_assignments_pim_end ON az_role_assignments (pim_end)`);
 }

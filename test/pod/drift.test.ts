@@ -86,3 +86,60 @@ test('a grant or revoke that runs while the provider is listed is not drift', as
     ['missing'],
   );
 });
+
+test('fixDrift: a missing grant is granted again, a leftover revoked again, access from outside is left alone', async () => {
+  const provider = new FakeProvider();
+  const policies = [
+    {
+      name: 'standard',
+      permissions: ['*'],
+      maxDuration: 'PT8H',
+      approvers: { users: ['alice', 'bob'] },
+      quorum: 1,
+      fixDrift: true,
+    },
+  ];
+  const h = await startPod(provider, podIntegration({ reconcileEvery: 'PT1M', policies }));
+  const reconcile = () => {
+    h.clock.advance(61_000);
+    h.app.engine.wake();
+  };
+  try {
+    const r = await h.call('rita', 'POST', '/api/pod/requests', {
+      system: 'azure-prod',
+      permission: 'prod-reader',
+      identity: { type: 'user', id: ALICE_OID },
+      justification: 'audit',
+    });
+    await h.call('alice', 'POST', `/api/pod/requests/${r.body.id}/approve`, {});
+    const status = async () => (await h.call('admin', 'GET', `/api/pod/requests/${r.body.id}`)).body.status;
+    await until(async () => (await status()) === 'granted', 'granted');
+    const mine = { principal: { type: 'user' as const, id: ALICE_OID }, permission: READER, scope: SUB };
+    const stranger = { ...mine, principal: { type: 'user' as const, id: '66666666-6666-4666-8666-666666666666' } };
+
+    provider.assigned.clear();
+    provider.preassign(stranger);
+    reconcile();
+    await until(() => provider.has(mine), 'the missing grant made again');
+    assert.equal(provider.calls.grant, 2);
+    const found = (await h.call('admin', 'GET', '/api/pod/drift')).body.items as { kind: string; detail: string }[];
+    assert.match(found.find((f) => f.kind === 'missing')!.detail, /fixing it \(fixDrift\)/);
+    assert.doesNotMatch(found.find((f) => f.kind === 'outside')!.detail, /fixing/);
+
+    await h.call('rita', 'POST', `/api/pod/requests/${r.body.id}/revoke`, {});
+    await until(async () => (await status()) === 'revoked', 'revoked');
+    // The revoke "did not take": the provider still has it.
+    await provider.grant({ ...mine, key: 'stuck', expiresAt: 0, justification: '', requestId: '' });
+    reconcile();
+    await until(() => !provider.has(mine), 'the leftover revoked again');
+    reconcile();
+    await until(async () => {
+      const open = (await h.call('admin', 'GET', '/api/pod/drift')).body.items as { kind: string }[];
+      return open.length === 1 && open[0].kind === 'outside';
+    }, 'only the outside assignment is still reported');
+    assert.ok(provider.has(stranger), 'access granted outside Ticketloop is never removed');
+    assert.equal(await status(), 'revoked');
+  } finally {
+    await h.stop();
+  }
+});

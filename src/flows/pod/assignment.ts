@@ -1,4 +1,5 @@
 import type { Decision, Effect } from '../../engine/flow.ts';
+import { createHash } from 'node:crypto';
 import type { ActualAssignment, AssignmentTarget } from './providers/port.ts';
 
 /**
@@ -52,7 +53,27 @@ export type AssignmentEvent =
   | { type: 'grant_done'; generation: number; preexisting: boolean; readBack: ActualAssignment; grantKey: string }
   | { type: 'grant_failed'; generation: number; error: string }
   | { type: 'revoke_done'; generation: number; readBack: string }
-  | { type: 'revoke_failed'; generation: number; error: string; retryAt: number };
+  | { type: 'revoke_failed'; generation: number; error: string; retryAt: number }
+  /** The reconcile found drift on this assignment and its policy says fix it (`fixDrift`). */
+  | { type: 'fix_drift'; generation: number; drift: 'missing' | 'leftover'; ref?: string };
+
+/** The shared assignment item of a principal × permission × scope on a system. */
+export function assignmentItem(
+  integration: string,
+  system: string,
+  r: { identity: AssignmentTarget['principal']; scope: string },
+  permissionId: string,
+): string {
+  const key = [
+    integration,
+    system,
+    r.identity.type,
+    r.identity.id.toLowerCase(),
+    permissionId.toLowerCase(),
+    r.scope.toLowerCase(),
+  ].join('|');
+  return `a:${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
+}
 
 /** A request item is told something: `tell` is a job that applies `event` to request `request`. */
 const tell = (request: string, event: Record<string, unknown>, key: string): Effect => ({
@@ -210,6 +231,25 @@ export function decideAssignment(
           detail: { error: e.error, retryAt: new Date(e.retryAt).toISOString() },
         },
       };
+    }
+    case 'fix_drift': {
+      // Only the state the finding was made on: a write since then answers it already.
+      if (e.generation !== s.generation) return null;
+      const generation = s.generation + 1;
+      if (e.drift === 'missing' && s.status === 'present' && !s.preexisting && s.holders.length > 0)
+        return {
+          state: { ...s, status: 'granting', generation },
+          effects: [providerWrite('grant', generation)],
+          audit: { action: 'granting again (drift: gone from the provider)', detail: { holders: s.holders.length } },
+        };
+      // Revoked by Ticketloop, still there: delete the very assignment the reconcile saw (its ref is checked).
+      if (e.drift === 'leftover' && s.status === 'absent' && s.holders.length === 0 && e.ref)
+        return {
+          state: { ...s, status: 'revoking', generation, ref: e.ref, grantKey: undefined },
+          effects: [providerWrite('revoke', generation)],
+          audit: { action: 'revoking again (drift: still assigned after revoke)', detail: { ref: e.ref } },
+        };
+      return null;
     }
   }
   return null;

@@ -3,10 +3,10 @@ import type { JobHandler } from '../../engine/engine.ts';
 import type { Dialect } from '../../store/db.ts';
 import { jsonText } from '../../store/json.ts';
 import type { Database } from '../../store/schema.ts';
-import type { AssignmentState } from './assignment.ts';
+import { assignmentItem, type AssignmentEvent, type AssignmentState } from './assignment.ts';
 import type { PodIntegration } from './config.ts';
 import { FLOW } from './flow.ts';
-import { isAtOrBelow } from './policy.ts';
+import { covers, isAtOrBelow } from './policy.ts';
 import type { ActualAssignment, AssignmentTarget } from './providers/port.ts';
 import type { ProviderRegistry } from './providers/registry.ts';
 
@@ -64,6 +64,8 @@ export interface Finding {
   kind: PodDriftTable['kind'];
   system: string;
   detail: string;
+  /** For missing and leftover: the ledger's assignment (and the provider's ref) a fix acts on. */
+  ledger?: { state: AssignmentState; ref?: string };
 }
 
 /** Compare one system's ledger with what its provider lists in the managed scopes (pure). */
@@ -96,6 +98,7 @@ export function compare(
         kind: 'missing',
         system,
         detail: `granted by Ticketloop for ${a.holders.join(', ')} but gone from the provider`,
+        ledger: { state: a },
       });
     if (a.status === 'absent' && a.generation > 0 && there)
       findings.push({
@@ -103,6 +106,7 @@ export function compare(
         kind: 'leftover',
         system,
         detail: `revoked by Ticketloop but still assigned (${there.ref})`,
+        ledger: { state: a, ref: there.ref },
       });
   }
   for (const [key, a] of seen)
@@ -142,7 +146,13 @@ export function reconcileHandler(d: DriftDeps): JobHandler {
           .execute()
       ).map((r) => JSON.parse(r.state) as AssignmentState);
     const before = await readLedger();
-    const listed: { system: string; scopes: string[]; actual: ActualAssignment[]; managed: Set<string> }[] = [];
+    const listed: {
+      system: string;
+      scopes: string[];
+      actual: ActualAssignment[];
+      managed: Set<string>;
+      fixable: Set<string>;
+    }[] = [];
     for (const system of i.systems) {
       const provider = d.providers.get(i.name, system.name);
       const permissions = i.permissions.filter((x) => x.system === system.name);
@@ -152,17 +162,53 @@ export function reconcileHandler(d: DriftDeps): JobHandler {
       const scopes = system.provider.startsWith('entra') ? ids.map((x) => `/groups/${x.id}`) : system.scopes;
       const actual: ActualAssignment[] = [];
       for (const scope of scopes) for await (const page of provider.list(scope)) actual.push(...page);
-      listed.push({ system: system.name, scopes, actual, managed: new Set(ids.map((x) => x.id.toLowerCase())) });
+      const fixedBy = (name: string) => i.policies.some((p) => p.fixDrift && covers(p, name));
+      listed.push({
+        system: system.name,
+        scopes,
+        actual,
+        managed: new Set(ids.map((x) => x.id.toLowerCase())),
+        fixable: new Set(ids.filter((_, n) => fixedBy(permissions[n].name)).map((x) => x.id.toLowerCase())),
+      });
     }
     const after = await readLedger();
     const findings: Finding[] = [];
+    const fixes = [];
     for (const l of listed) {
       const inScope = (ledger: AssignmentState[]) =>
         ledger.filter((a) => a.system === l.system && l.scopes.some((s) => isAtOrBelow(a.target.scope, s)));
-      findings.push(...compare(l.system, inScope(before), inScope(after), l.actual, l.managed));
+      for (const f of compare(l.system, inScope(before), inScope(after), l.actual, l.managed)) {
+        const fix = f.ledger && l.fixable.has(f.ledger.state.target.permission.toLowerCase()) ? fixEvent(f) : undefined;
+        findings.push(fix ? { ...f, detail: `${f.detail}; fixing it (fixDrift)` } : f);
+        if (fix) fixes.push(fix);
+      }
     }
     await record(d, i.name, findings, now);
+    // Applied when this job finishes, in one transaction with it; a stale fix (the ledger moved) does nothing.
+    return { events: fixes };
   };
+}
+
+/**
+ * What fixes a finding, when its policy says so: a missing grant is granted again, a leftover is
+ * revoked again. Access assigned outside Ticketloop is reported only — Ticketloop never removes
+ * access it did not grant.
+ */
+function fixEvent(f: Finding) {
+  const a = f.ledger!.state;
+  const event: AssignmentEvent = {
+    type: 'fix_drift',
+    generation: a.generation,
+    drift: f.kind === 'missing' ? 'missing' : 'leftover',
+    ref: f.ledger!.ref,
+  };
+  const id = assignmentItem(
+    a.integration,
+    a.system,
+    { identity: a.target.principal, scope: a.target.scope },
+    a.target.permission,
+  );
+  return { flow: FLOW, id, event };
 }
 
 async function record(d: DriftDeps, integration: string, findings: Finding[], now: number): Promise<void> {
@@ -179,7 +225,16 @@ async function record(d: DriftDeps, integration: string, findings: Finding[], no
     const isNew = !openKeys.has(`${f.key}\u0000${f.kind}`);
     await db
       .insertInto('pod_drift')
-      .values({ integration, ...f, first_seen: now, last_seen: now, resolved_at: null })
+      .values({
+        integration,
+        key: f.key,
+        kind: f.kind,
+        system: f.system,
+        detail: f.detail,
+        first_seen: now,
+        last_seen: now,
+        resolved_at: null,
+      })
       .onConflict((oc) =>
         oc
           .columns(['integration', 'key', 'kind'])
@@ -190,7 +245,7 @@ async function record(d: DriftDeps, integration: string, findings: Finding[], no
           ),
       )
       .execute();
-    if (isNew) await d.onNew(integration, f);
+    if (isNew) await d.onNew(integration, { key: f.key, kind: f.kind, system: f.system, detail: f.detail });
   }
   for (const r of open)
     if (!found.has(`${r.key}\u0000${r.kind}`))

@@ -56,7 +56,7 @@ export function resolveRequest(integrations: PodIntegration[], input: RequestInp
   const userName = requester.startsWith('user:') ? requester.slice(5) : undefined;
   const policy = integration.policies.find(
     (p) =>
-      (p.permissions.includes('*') || p.permissions.includes(permission.name)) &&
+      covers(p, permission.name) &&
       (p.requesters.includes('*') || (userName !== undefined && p.requesters.includes(userName))),
   );
   if (!policy) throw new RequestRefused('permission', `no policy lets ${requester} request "${permission.name}"`);
@@ -103,6 +103,10 @@ export function pickScope(system: PodSystem, permission: PodPermission, asked: s
     );
   return asked;
 }
+
+/** Whether a policy applies to the permission of this name. */
+export const covers = (p: { permissions: string[] }, permission: string) =>
+  p.permissions.includes('*') || p.permissions.includes(permission);
 
 export interface ApproverSources {
   users: UserView[];

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Ticketloop } from '../../app/build.ts';
 import { inTransaction } from '../../engine/apply.ts';
 import { loadFlowState } from '../../engine/flow.ts';
+import { assignmentItem } from './assignment.ts';
 import { attachEvents } from './effects.ts';
 import type { PodIntegration } from './config.ts';
 import { formatDuration, parseDuration } from './duration.ts';
@@ -30,24 +31,6 @@ export interface Submitted {
   id: string;
   status: RequestState['status'];
   created: boolean;
-}
-
-/** The shared assignment item of a principal × permission × scope on a system. */
-export function assignmentItem(
-  integration: string,
-  system: string,
-  r: Pick<RequestState, 'identity' | 'scope'>,
-  permissionId: string,
-): string {
-  const key = [
-    integration,
-    system,
-    r.identity.type,
-    r.identity.id.toLowerCase(),
-    permissionId.toLowerCase(),
-    r.scope.toLowerCase(),
-  ].join('|');
-  return `a:${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
 }
 
 export class PodService {
