@@ -147,6 +147,21 @@ describe('approve / reject links in the e-mail', () => {
     assert.equal(wrong.status, 403);
     assert.match(wrong.body.error.message, /made for ann@contoso\.example; you are signed in as ben@contoso\.example/);
 
+    // Ann's own API token is not her signed-in session: the link wants the person at the console.
+    const annToken = (
+      await h.app.identity.tokens.create(
+        { kind: 'personal', name: 'ann-cli', owner: await h.app.identity.users.find(ANN), days: 1 },
+        `user:${ANN}`,
+      )
+    ).token;
+    const byToken = await fetch(`${h.url}/api/pod/requests/${id}/link`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${annToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ token: tokenOf(ann.Approve) }),
+    });
+    assert.equal(byToken.status, 403);
+    assert.match(((await byToken.json()) as any).error.message, /signed in to the console, not with a token/);
+
     const approved = await annSession('POST', `/api/pod/requests/${id}/link`, {
       token: tokenOf(ann.Approve),
       comment: 'ok by mail',

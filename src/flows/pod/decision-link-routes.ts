@@ -9,7 +9,7 @@ import { requestView } from './views.ts';
 /**
  * `POST /api/pod/requests/{id}/link` `{token, comment}`: the confirmed use of an approve / reject link
  * from an e-mail (decision-links.ts). The decision is the link's; the caller must be the approver the
- * link was made for, signed in (a session, or that person's own token).
+ * link was made for, signed in to the console (a session: an API token does not do).
  */
 
 export function registerDecisionLinkRoute(app: Ticketloop, service: PodService): void {
@@ -22,13 +22,18 @@ export function registerDecisionLinkRoute(app: Ticketloop, service: PodService):
         summary: 'Approve or reject with a signed one-time link from an e-mail (the link decides which)',
         description:
           'The token is the `#decide=` part of the link. 400 `invalid_link` (altered, another request), ' +
-          '403 (the link is another approver’s), 409 `link_used`, 410 `link_expired`; then the approve / reject rules.',
+          '403 (the link is another approver’s, or the caller is a token, not a signed-in session), 409 `link_used`, 410 `link_expired`; then the approve / reject rules.',
         params: z.object({ id: z.string().regex(/^[0-9a-f-]{32,36}$/, 'must be a request id') }),
         body: z.object({ token: z.string().min(1).max(2048), comment: z.string().max(2000).default('') }).strict(),
         response: { 200: z.record(z.string(), z.unknown()) },
       },
     },
     async (req) => {
+      // "Requires sign-in": the person at the console, not a program holding a token.
+      if (req.principal?.via !== 'session')
+        throw new HttpProblem(403, 'forbidden', 'a decision link is used signed in to the console, not with a token', [
+          { path: 'headers.authorization', message: 'sign in to the console' },
+        ]);
       const { actor } = actorOf(req);
       const { id } = req.params;
       try {
