@@ -70,7 +70,7 @@ test('the demo walks a request from ServiceNow through approval, grant (as ARM l
   // Virtual Machine Contributor's role definition, assigned to Megan's object id, as ARM lists it.
   assert.match(
     out,
-    /^ {2}[0-9a-f-]{36} {2}role 9980e02c-c2be-4d73-94e8-173b1dc7cf3c {2}User a1b2c3d4-0003-4e5f-8a9b-0c1d2e3f4a03$/m,
+    /^ {2}[0-9a-f-]{36} {2}role 9980e02c-c2be-4d73-94e8-173b1dc7cf3c \(Virtual Machine Contributor\) {2}User a1b2c3d4-0003-4e5f-8a9b-0c1d2e3f4a03$/m,
   );
   assert.match(out, new RegExp(`ServiceNow shows ${ritm}: stage delivery, approval approved`));
   assert.match(out, /expired: ARM says/);

@@ -117,7 +117,7 @@ export async function runServiceNowDemo(
     say(`GET ${scope}/providers/Microsoft.Authorization/roleAssignments?$filter=principalId eq '${MEGAN.id}':`);
     for (const a of await assignmentsOfMegan())
       say(
-        `  ${a.name}  role ${a.properties.roleDefinitionId.split('/').pop()}  ${a.properties.principalType} ${a.properties.principalId}`,
+        `  ${a.name}  role ${a.properties.roleDefinitionId.split('/').pop()} (${granted.permission.displayName})  ${a.properties.principalType} ${a.properties.principalId}`,
       );
     const delivered = await waitUntil('the RITM in delivery', async () => {
       const r = await ritmNow();
