@@ -133,7 +133,9 @@ export function notifyHandlers(d: PodNotifyDeps): Record<string, JobHandler> {
       const id = p.flowId.slice(2);
       const message = podMessage(id, s, p, d.consoleUrl(s.integration));
       const channels = deliveries(d.notifier(s.integration), message);
-      const personal = approverEmails(d, id, s, p.event, message);
+      const personal = channels.some((c) => c.type === 'email')
+        ? approverEmails(d, id, s, p.event, message)
+        : undefined;
       const key = `${ctx.job.key}`;
       const send = (channel: Channel, m: MessageInput, to = '') =>
         effectJob(FLOW, p.flowId, {
