@@ -67,7 +67,8 @@ export function SignIn() {
   };
 
   const setup = methods.data?.setupRequired;
-  const returnTo = window.location.pathname + window.location.search;
+  // The fragment too: an e-mail's decision link carries its token there (pod/DecisionLinkDialog.tsx).
+  const returnTo = window.location.pathname + window.location.search + window.location.hash;
   return (
     <main className={styles.page}>
       <Card className={styles.card}>

@@ -148,6 +148,13 @@ export const podShape = {
   reconcileEvery: duration.default('PT15M'),
   /** E-mail (SMTP) and chat webhooks (Teams, Slack) for the notices (notify/channels.ts). */
   notifications: notificationsSchema.optional(),
+  /** How long the approve / reject links in a "submitted" e-mail work (at most 30 days). */
+  decisionLinksFor: z
+    .string()
+    .refine((v) => (parseDuration(v) ?? Infinity) <= 30 * 86_400_000, {
+      message: 'must be an ISO 8601 duration of at most P30D, e.g. P1D',
+    })
+    .default('P1D'),
   /** Ticketloop's own URL for links in notifications (default: server.publicUrl). */
   consoleUrl: z.url().optional(),
   /** Requests made and approved in the ITSM (ServiceNow: a catalog item and its approvals). */

@@ -1,13 +1,14 @@
 import { Agent, request } from 'undici';
 import type { DemoContext, DemoSandbox, FlowDemo } from '../../app/module.ts';
+import { runServiceNowDemo, waitForStatus } from './demo-servicenow.ts';
 import { podService } from './runtime.ts';
-import type { RequestState } from './request.ts';
 
 /**
  * `npm start`, permissions on demand: a requester asks for Reader on the sandbox's production
  * subscription for a user of the sandbox tenant, an approver approves, Ticketloop creates the role
  * assignment through ARM and reads it back; then sandbox time moves past the expiry and the
- * assignment is removed and read back as gone.
+ * assignment is removed and read back as gone. Then the same from ServiceNow (demo-servicenow.ts):
+ * a "Cloud access request" ordered there, taken in, approved, granted and expired, the RITM following.
  */
 
 export const DEMO_POD = 'demo-pod';
@@ -24,6 +25,8 @@ export function podDemoIntegration(s: DemoSandbox): Record<string, unknown> {
     name: DEMO_POD,
     type: 'pod',
     itsm: 'sandbox',
+    // Requests ordered on the sandbox instance's catalog item (its demo records) come in too.
+    itsmFront: { catalogItem: 'Cloud access request', directoryIdAttribute: 'u_entra_object_id' },
     systems: [{ name: 'azure-prod', provider: 'azure-rbac', scopes: [sub] }],
     permissions: [
       { name: 'prod-reader', system: 'azure-prod', grants: 'Reader', description: 'Read everything in production' },
@@ -39,19 +42,6 @@ export function podDemoIntegration(s: DemoSandbox): Record<string, unknown> {
       },
     ],
   };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(load: () => Promise<RequestState | undefined>, status: string[], ms = 30_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const s = await load();
-    if (s && status.includes(s.status)) return s;
-    if (Date.now() > end)
-      throw new Error(`the request did not reach ${status.join('/')} within ${ms / 1000} s (it is ${s?.status})`);
-    await sleep(100);
-  }
 }
 
 async function runPodDemo(ctx: DemoContext): Promise<void> {
@@ -76,7 +66,7 @@ async function runPodDemo(ctx: DemoContext): Promise<void> {
 
   step('demo-approver approves it; Ticketloop creates the role assignment in Azure and reads it back');
   await service.decide(submitted.id, 'user:demo-approver', 'approve', 'ok for the incident');
-  const granted = await waitFor(load, ['granted', 'grant_failed']);
+  const granted = await waitForStatus(load, ['granted', 'grant_failed']);
   if (granted.status !== 'granted') throw new Error(`the grant failed: ${granted.error}`);
   say(`granted until ${new Date(granted.grant!.expiresAt).toISOString()}; ARM says: ${granted.grant!.providerState}`);
   say(
@@ -88,9 +78,11 @@ async function runPodDemo(ctx: DemoContext): Promise<void> {
   );
   await advanceSandboxClock(ctx, 3_600_000 + 1000);
   ctx.app.engine.wake();
-  const ended = await waitFor(load, ['expired', 'revoke_failed']);
+  const ended = await waitForStatus(load, ['expired', 'revoke_failed']);
   say(`${ended.status}: ARM says ${ended.grant?.providerState}`);
   say(`note: ${ended.revokeCaveat}`);
+
+  await runServiceNowDemo(ctx, DEMO_POD, (ms) => advanceSandboxClock(ctx, ms));
 }
 
 async function advanceSandboxClock(ctx: DemoContext, ms: number): Promise<void> {

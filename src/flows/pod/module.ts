@@ -3,6 +3,8 @@ import type { FlowModule } from '../../app/module.ts';
 import { loadFlowState } from '../../engine/flow.ts';
 import { Notifier } from '../../notify/channels.ts';
 import { podReferenceErrors, podShape, type PodIntegration } from './config.ts';
+import { registerDecisionLinkRoute } from './decision-link-routes.ts';
+import { decisionLinkMigrations, decisionLinks } from './decision-links.ts';
 import { podMigrations, reconcileHandler } from './drift.ts';
 import { parseDuration } from './duration.ts';
 import { createPodEffects } from './effects.ts';
@@ -70,7 +72,7 @@ export function createPodModule(factories: typeof PROVIDER_FACTORIES): FlowModul
     name: FLOW,
     flow: podFlow,
     integration: { type: 'pod', shape: podShape },
-    migrations: podMigrations,
+    migrations: (dialect) => ({ ...podMigrations(dialect), ...decisionLinkMigrations(dialect) }),
     effects: (app) => ({
       ...createPodEffects({ db: app.store.db, providers: registryOf(app) }),
       ...withFront(
@@ -78,6 +80,14 @@ export function createPodModule(factories: typeof PROVIDER_FACTORIES): FlowModul
           notifier: (name) => notifierOf(app, name),
           consoleUrl: (name) => enabled(app).find((i) => i.name === name)?.consoleUrl ?? app.config.server.publicUrl,
           load: (item) => loadFlowState<RequestState>(app.store.db, FLOW, item),
+          decisionLinks: (id, approver, s, consoleUrl) =>
+            decisionLinks(
+              id,
+              approver,
+              consoleUrl,
+              parseDuration(enabled(app).find((i) => i.name === s.integration)?.decisionLinksFor ?? '') ?? 86_400_000,
+              { keys: app.store.keys, clock: app.clock },
+            ),
         }),
         app,
       ),
@@ -115,6 +125,7 @@ export function createPodModule(factories: typeof PROVIDER_FACTORIES): FlowModul
       }
       setPodService(app, serviceOf(app));
       registerPodRoutes(app, serviceOf(app), () => enabled(app));
+      registerDecisionLinkRoute(app, serviceOf(app));
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { JobHandler } from '../../engine/engine.ts';
 import { effectJob } from '../../engine/flow.ts';
 import type { Channel, Notifier } from '../../notify/channels.ts';
-import type { MessageInput } from '../../notify/message.ts';
+import type { MessageInput, MessageLink } from '../../notify/message.ts';
 import { formatDuration } from './duration.ts';
 import { FLOW } from './flow.ts';
 import type { RequestState } from './request.ts';
@@ -99,6 +99,29 @@ export interface PodNotifyDeps {
   notifier(integration: string): Notifier | undefined;
   consoleUrl(integration: string): string | undefined;
   load(item: string): Promise<RequestState | undefined>;
+  /** Each approver's signed Approve / Reject links (decision-links.ts); absent: no such links. */
+  decisionLinks?(id: string, approver: string, s: RequestState, consoleUrl: string): MessageLink[];
+}
+
+/**
+ * A request waiting for approval: one e-mail per approver with an address, each with that approver's
+ * own Approve / Reject links before the link to the request. Undefined when the notice has none.
+ */
+function approverEmails(
+  d: PodNotifyDeps,
+  id: string,
+  s: RequestState,
+  event: string,
+  message: MessageInput,
+): { to: string; message: MessageInput }[] | undefined {
+  const consoleUrl = d.consoleUrl(s.integration);
+  if (event !== 'submitted' || s.status !== 'submitted' || !consoleUrl || !d.decisionLinks) return undefined;
+  return s.policy.approvers.flatMap((approver) => {
+    const to = emailOf(approver);
+    if (!to) return [];
+    const links = [...d.decisionLinks!(id, approver, s, consoleUrl), ...(message.links ?? [])];
+    return [{ to, message: { ...message, links, recipients: { emails: [to] } } }];
+  });
 }
 
 /** `notify` fans a notice out into one `send` job per delivery; `send` delivers one. */
@@ -107,17 +130,25 @@ export function notifyHandlers(d: PodNotifyDeps): Record<string, JobHandler> {
     async notify(p: { flowId: string; event: string } & Record<string, unknown>, ctx) {
       const s = await d.load(p.flowId);
       if (!s) return;
-      const message = podMessage(p.flowId.slice(2), s, p, d.consoleUrl(s.integration));
+      const id = p.flowId.slice(2);
+      const message = podMessage(id, s, p, d.consoleUrl(s.integration));
       const channels = deliveries(d.notifier(s.integration), message);
+      const personal = channels.some((c) => c.type === 'email')
+        ? approverEmails(d, id, s, p.event, message)
+        : undefined;
       const key = `${ctx.job.key}`;
+      const send = (channel: Channel, m: MessageInput, to = '') =>
+        effectJob(FLOW, p.flowId, {
+          kind: 'send',
+          key: `send:${key}:${channel.type}:${'name' in channel ? channel.name : to}`,
+          payload: { integration: s.integration, channel, message: m },
+          maxAttempts: 8,
+        });
       return {
-        jobs: channels.map((channel) =>
-          effectJob(FLOW, p.flowId, {
-            kind: 'send',
-            key: `send:${key}:${channel.type}:${'name' in channel ? channel.name : ''}`,
-            payload: { integration: s.integration, channel, message },
-            maxAttempts: 8,
-          }),
+        jobs: channels.flatMap((channel) =>
+          channel.type === 'email' && personal
+            ? personal.map((e) => send({ type: 'email', to: e.to }, e.message, e.to))
+            : [send(channel, message)],
         ),
       };
     },

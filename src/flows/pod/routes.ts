@@ -41,14 +41,14 @@ const viewSchema = z.record(z.string(), z.unknown());
  * The person acting: a signed-in user, or the owner of a personal token (`user:<name>` either way, so
  * "my requests" and self-approval see one person); a service token acts as itself (`token:<name>`).
  */
-function actorOf(req: FastifyRequest): { actor: string; isAdmin: boolean; canRead: boolean } {
+export function actorOf(req: FastifyRequest): { actor: string; isAdmin: boolean; canRead: boolean } {
   const p = req.principal!;
   const actor = p.tokenKind === 'personal' ? `user:${p.name.split('/')[0]}` : p.actor;
   return { actor, isAdmin: satisfies(p.roles, 'admin'), canRead: satisfies(p.roles, 'read') };
 }
 
 /** Service refusals as HTTP answers naming the field or the reason. */
-async function answer<T>(work: () => Promise<T>): Promise<T> {
+export async function answer<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (e) {

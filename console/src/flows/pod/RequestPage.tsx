@@ -15,6 +15,7 @@ import { DataTable } from '../../components/DataTable.tsx';
 import { Empty, ErrorBar, Loading, Notice, PageHeader, StatusBadge, TicketLink } from '../../components/common.tsx';
 import { dateTime, words } from '../../lib/format.ts';
 import { loadRequest, POD, POLL_MS } from './data.ts';
+import { DecisionLinkDialog } from './DecisionLinkDialog.tsx';
 import { identityText, spokenDuration, timeline } from './logic.ts';
 import { RequestActions } from './RequestActions.tsx';
 import { TimeLeft } from './TimeLeft.tsx';
@@ -97,6 +98,7 @@ export default function RequestPage() {
             `${r.policy.name}: ${r.policy.autoApproved ?? `${approvals} of ${r.policy.quorum} approval(s), by ${r.policy.approvers.join(', ') || 'nobody'}`}`,
           )}
         </dl>
+        <DecisionLinkDialog request={r} onDone={setDone} />
         <div className={styles.actions}>
           <RequestActions
             request={r}

@@ -71,3 +71,10 @@ export async function act(id: string, a: Action): Promise<PodRequest> {
             : api.POST('/api/pod/requests/{id}/revoke', { params: path, body: { comment: a.comment } });
   return (await call(r)) as unknown as PodRequest;
 }
+
+/** Approve or reject with an e-mail's signed link (its token decides which); the request as it is now. */
+export async function decideByLink(id: string, token: string, comment: string): Promise<PodRequest> {
+  return (await call(
+    api.POST('/api/pod/requests/{id}/link', { params: { path: { id } }, body: { token, comment } }),
+  )) as unknown as PodRequest;
+}
