@@ -65,7 +65,12 @@ export function registerSupportAdmin(app: FastifyInstance, ctx: { store: AzureSt
     handle((name, b) => {
       const t = ticket(name);
       if (typeof b.status !== 'string' || !b.status.trim())
-        throw new ArmError(400, 'InvalidInput', "'status' is required (a free string: Open, Updating, Closed…).", 'status');
+        throw new ArmError(
+          400,
+          'InvalidInput',
+          "'status' is required (a free string: Open, Updating, Closed…).",
+          'status',
+        );
       t.properties.status = b.status;
       if (typeof b.supportEngineer === 'string') t.properties.supportEngineer = { emailAddress: b.supportEngineer };
       t.properties.modifiedDate = iso();

@@ -207,7 +207,12 @@ export function supportRoutes(ctx: Ctx): RouteTable {
       if (typeof p?.[k] !== 'string' || !p[k].trim())
         throw new ArmError(400, 'InvalidInput', `'properties.${k}' is required.`, `properties.${k}`);
     if (p!.subject.length > 200)
-      throw new ArmError(400, 'InvalidInput', "'properties.subject' is longer than 200 characters.", 'properties.subject');
+      throw new ArmError(
+        400,
+        'InvalidInput',
+        "'properties.subject' is longer than 200 characters.",
+        'properties.subject',
+      );
     const op = s.startOperation(scope, now());
     s.putCommunication(t, {
       name,
@@ -285,13 +290,20 @@ export function supportRoutes(ctx: Ctx): RouteTable {
     const raw = firstQuery(q(req), '$top');
     const top = raw === undefined ? dflt : Number(raw);
     if (!Number.isInteger(top) || top < 1)
-      throw new ArmError(400, 'InvalidQueryParameterValue', `The value '${raw}' of query parameter '$top' is not valid.`);
+      throw new ArmError(
+        400,
+        'InvalidQueryParameterValue',
+        `The value '${raw}' of query parameter '$top' is not valid.`,
+      );
     const p = offsetPage(rows, firstQuery(q(req), '$skiptoken'), Math.min(top, max));
     if (!p.next) return { value: p.value, nextLink: null };
     const keep = Object.entries(q(req))
       .filter(([k]) => k.toLowerCase() !== '$skiptoken')
       .map(([k, val]) => `${k}=${encodeURIComponent(String(Array.isArray(val) ? val[0] : val))}`);
-    return { value: p.value, nextLink: `https://${req.headers.host}${path}?${[...keep, `$skiptoken=${p.next}`].join('&')}` };
+    return {
+      value: p.value,
+      nextLink: `https://${req.headers.host}${path}?${[...keep, `$skiptoken=${p.next}`].join('&')}`,
+    };
   }
 
   return [
@@ -314,8 +326,7 @@ export function supportRoutes(ctx: Ctx): RouteTable {
           version(req, 'services/problemClassifications');
           const svc = service(m[1]);
           const c = svc.classifications.find((x) => x.name.toLowerCase() === m[2].toLowerCase());
-          if (!c)
-            throw new ArmError(404, 'ResourceNotFound', `The problem classification '${m[2]}' was not found.`);
+          if (!c) throw new ArmError(404, 'ResourceNotFound', `The problem classification '${m[2]}' was not found.`);
           return classificationResource(svc, c);
         },
       },

@@ -14,7 +14,8 @@ export const LEARN_CORPUS: Array<{ title: string; url: string; description: stri
   {
     title: 'Outlook messages stay in the Outbox and are not sent',
     url: `${L}/troubleshoot/outlook/email/messages-stuck-in-outbox`,
-    description: 'Steps to find why Outlook does not send mail: offline mode, large attachments, add-ins, service health.',
+    description:
+      'Steps to find why Outlook does not send mail: offline mode, large attachments, add-ins, service health.',
   },
   {
     title: 'Outlook on the web cannot send or receive email',

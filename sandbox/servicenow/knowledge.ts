@@ -147,7 +147,13 @@ export function registerKnowledgeApi(app: FastifyInstance, ctx: SnContext): void
               .filter((f) => f in r)
               .map((f) => [
                 f,
-                { display_value: ctx.fmt.display('kb_knowledge', r, f), name: f, label: f, type: 'string', value: r[f] },
+                {
+                  display_value: ctx.fmt.display('kb_knowledge', r, f),
+                  name: f,
+                  label: f,
+                  type: 'string',
+                  value: r[f],
+                },
               ]),
           ),
         })),
@@ -204,7 +210,12 @@ export function seedM365Articles(ctx: SnContext): number {
   if (!ctx.store.get('kb_knowledge_base', baseId)) {
     ctx.records.insert(
       'kb_knowledge_base',
-      { sys_id: baseId, title: 'Microsoft 365', description: 'Microsoft 365 help for the service desk', active: 'true' },
+      {
+        sys_id: baseId,
+        title: 'Microsoft 365',
+        description: 'Microsoft 365 help for the service desk',
+        active: 'true',
+      },
       SYSTEM_ACTOR,
       { seeding: true },
     );

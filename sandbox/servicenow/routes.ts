@@ -150,7 +150,9 @@ export function registerTableApi(app: FastifyInstance, ctx: SnContext): void {
         if (score > 0) scores.set(r, score);
       }
       rows = [...scores.keys()];
-      rows = compiled.order.length ? sortRows(rows, compiled.order, qc) : rows.sort((a, b) => scores.get(b)! - scores.get(a)!);
+      rows = compiled.order.length
+        ? sortRows(rows, compiled.order, qc)
+        : rows.sort((a, b) => scores.get(b)! - scores.get(a)!);
     } else if (compiled.invalid && ctx.settings.property('glide.invalid_query.returns_no_rows') === 'true') rows = [];
     else if (compiled.matchAll && compiled.order.length === 0) rows = ctx.store.rows(table);
     else if (compiled.correlationId !== undefined)

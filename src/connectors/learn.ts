@@ -65,7 +65,11 @@ export class LearnSearch implements HelpSearchPort {
   }
 
   async searchArticles(query: string, o: { limit?: number; locale?: string } = {}): Promise<HelpArticle[]> {
-    const search = query.replace(/\p{Cc}/gu, ' ').replace(/\s+/g, ' ').trim().slice(0, MAX.query);
+    const search = query
+      .replace(/\p{Cc}/gu, ' ')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .slice(0, MAX.query);
     if (!search) return [];
     const locale = (o.locale ?? 'en-us').toLowerCase();
     if (!LOCALE.test(locale)) throw new Error(`locale ${JSON.stringify(o.locale)} is not a locale such as en-us`);

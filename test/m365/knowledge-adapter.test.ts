@@ -71,7 +71,11 @@ test('fields read are bounded and the query cannot inject encoded-query terms', 
       text: `<p>${'printer jam help '.repeat(3000)}</p>`,
       workflow_state: 'published',
     });
-    await admin.create('kb_knowledge', { short_description: 'Printer draft', text: 'printer', workflow_state: 'draft' });
+    await admin.create('kb_knowledge', {
+      short_description: 'Printer draft',
+      text: 'printer',
+      workflow_state: 'draft',
+    });
     const kb = new ServiceNowKnowledge({ client: env.client() });
     const hits = await kb.searchKnowledge('printer');
     assert.equal(hits.length, 1, 'drafts are not recommended');

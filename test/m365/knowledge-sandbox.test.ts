@@ -19,7 +19,11 @@ test('kb_knowledge text search: IR_AND_OR_QUERY ranks matching published article
     assert.equal(page.records[0].number, 'KB0010101');
     const scores = page.records.map((r) => Number(r.ir_query_score));
     assert.ok(scores.every((s) => s > 0));
-    assert.deepEqual(scores, [...scores].sort((a, b) => b - a), 'best first');
+    assert.deepEqual(
+      scores,
+      [...scores].sort((a, b) => b - a),
+      'best first',
+    );
     // Without the pseudo-field in sysparm_fields it is not returned.
     const plain = await c.list('kb_knowledge', { query: 'IR_AND_QUERY=teams meetings', fields: ['number'] });
     assert.deepEqual(plain.records, [{ number: 'KB0010102' }]);

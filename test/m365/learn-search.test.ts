@@ -9,7 +9,10 @@ test("the Microsoft sandbox serves Learn's search shape over its own corpus", as
   const h = await startHarness();
   try {
     assert.ok(LEARN_CORPUS.length >= 20);
-    const r = await h.call('GET', `/api/search?search=${encodeURIComponent('outlook not sending')}&locale=en-us&$top=3`);
+    const r = await h.call(
+      'GET',
+      `/api/search?search=${encodeURIComponent('outlook not sending')}&locale=en-us&$top=3`,
+    );
     assert.equal(r.status, 200);
     assert.ok(r.body.results.length <= 3 && r.body.results.length > 0);
     for (const a of r.body.results) {

@@ -88,15 +88,24 @@ test('create is a 202 with Azure-AsyncOperation and Location; the ticket appears
     const got = await h.call('GET', `${SUB}/supportTickets/t-lro?${V}`);
     assert.equal(got.status, 200);
     assert.equal(got.body.properties.advancedDiagnosticConsent, 'Yes');
-    assert.equal(got.body.properties.serviceDisplayName, 'Azure Active Directory Sign-In and Multi-Factor Authentication');
+    assert.equal(
+      got.body.properties.serviceDisplayName,
+      'Azure Active Directory Sign-In and Multi-Factor Authentication',
+    );
     assert.equal(got.body.properties.problemClassificationDisplayName, 'Sign-in failures / Users cannot sign in');
     assert.equal(got.body.properties.status, 'Open');
 
     // A second PUT with the same name is refused; the list filters by status.
     assert.equal((await h.call('PUT', `${SUB}/supportTickets/t-lro?${V}`, { json: body })).status, 409);
     const open = await h.call('GET', `${SUB}/supportTickets?${V}&$filter=${encodeURIComponent("Status eq 'Open'")}`);
-    assert.deepEqual(open.body.value.map((t: any) => t.name), ['t-lro']);
-    const closed = await h.call('GET', `${SUB}/supportTickets?${V}&$filter=${encodeURIComponent("status eq 'Closed'")}`);
+    assert.deepEqual(
+      open.body.value.map((t: any) => t.name),
+      ['t-lro'],
+    );
+    const closed = await h.call(
+      'GET',
+      `${SUB}/supportTickets?${V}&$filter=${encodeURIComponent("status eq 'Closed'")}`,
+    );
     assert.deepEqual(closed.body.value, []);
     const badFilter = await h.call('GET', `${SUB}/supportTickets?${V}&$filter=${encodeURIComponent("Title eq 'x'")}`);
     assert.equal(badFilter.status, 400);
@@ -146,8 +155,14 @@ test("Microsoft's messages and status come from the control API, and tickets sur
     assert.match(String(put.headers['azure-asyncoperation']), /^https:\/\/[^/]+\/providers\/Microsoft\.Support\//);
     await waitOperation(h, String(put.headers['azure-asyncoperation']));
 
-    await h.admin('/support/tickets/tenant-1/communications', { subject: 'We are looking', body: 'Engineer assigned.' });
-    await h.admin('/support/tickets/tenant-1/status', { status: 'Waiting for customer', supportEngineer: 'eng@microsoft.com' });
+    await h.admin('/support/tickets/tenant-1/communications', {
+      subject: 'We are looking',
+      body: 'Engineer assigned.',
+    });
+    await h.admin('/support/tickets/tenant-1/status', {
+      status: 'Waiting for customer',
+      supportEngineer: 'eng@microsoft.com',
+    });
     await h.restart();
 
     const t = await h.call('GET', `/providers/Microsoft.Support/supportTickets/tenant-1?${V}`);

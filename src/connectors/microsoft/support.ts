@@ -295,11 +295,7 @@ export class AzureSupportClient {
     }
   }
 
-  private async *pages<T>(
-    path: string,
-    o: { filter?: string; top?: number },
-    map: (v: Json) => T,
-  ): AsyncGenerator<T> {
+  private async *pages<T>(path: string, o: { filter?: string; top?: number }, map: (v: Json) => T): AsyncGenerator<T> {
     let r = await this.arm.http.request<Json>({
       method: 'GET',
       path,
