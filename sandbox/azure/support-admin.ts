@@ -9,6 +9,7 @@ import { SupportStore } from './support-store.ts';
  * support side does in real life — an engineer's message on a ticket, a status change.
  *   POST /_sandbox/azure/support/tickets/{name}/communications  {"subject","body","sender"?}
  *   POST /_sandbox/azure/support/tickets/{name}/status          {"status","supportEngineer"?}
+ *   POST /_sandbox/azure/support/fail-next                      {"code","message"}: the next create fails
  */
 
 type Body = Record<string, any>;
@@ -57,6 +58,18 @@ export function registerSupportAdmin(app: FastifyInstance, ctx: { store: AzureSt
         type: 'Microsoft.Support/communications',
         properties: c.properties,
       };
+    }),
+  );
+
+  app.post(
+    '/_sandbox/azure/support/fail-next',
+    handle((_name, b) => {
+      const error = {
+        code: typeof b.code === 'string' && b.code ? b.code : 'SupportTicketCreationFailed',
+        message: typeof b.message === 'string' && b.message ? b.message : 'The support ticket could not be created.',
+      };
+      s.failNext(error);
+      return { failNext: error };
     }),
   );
 

@@ -30,8 +30,10 @@ export interface StoredOperation {
   scope: string;
   startTime: string;
   startMs: number;
-  /** Status reads so far: the first answers InProgress, the next Succeeded. */
+  /** Status reads so far: the first answers InProgress, the next Succeeded (or Failed). */
   polls: number;
+  /** Set when the control API asked the operation to fail: it ends Failed and creates nothing. */
+  error?: { code: string; message: string };
 }
 
 const T = 'support_tickets';
@@ -80,8 +82,24 @@ export class SupportStore {
   }
 
   startOperation(scope: string, nowMs: number): StoredOperation {
-    const op = { id: randomUUID(), scope, startTime: new Date(nowMs).toISOString(), startMs: nowMs, polls: 0 };
+    const op: StoredOperation = {
+      id: randomUUID(),
+      scope,
+      startTime: new Date(nowMs).toISOString(),
+      startMs: nowMs,
+      polls: 0,
+    };
+    const failure = this.docs.get<StoredOperation['error']>('support_config', 'failNext');
+    if (failure) {
+      op.error = failure;
+      this.docs.delete('support_config', 'failNext');
+    }
     return this.docs.put(O, op.id, op);
+  }
+
+  /** The next operation started ends Failed with this error (control API). */
+  failNext(error: { code: string; message: string }): void {
+    this.docs.put('support_config', 'failNext', error);
   }
 
   operation(id: string): StoredOperation | undefined {
@@ -101,7 +119,8 @@ export class SupportStore {
 
   /** Is the ticket visible (its create operation finished)? */
   visible(t: StoredTicket | undefined, nowMs: number): t is StoredTicket {
-    return !!t && this.done(this.operation(t.opId), nowMs);
+    const op = this.operation(t?.opId ?? '');
+    return !!t && !op?.error && this.done(op, nowMs);
   }
 
   nextTicketNumber(): string {

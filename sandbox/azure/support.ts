@@ -116,6 +116,7 @@ export function supportRoutes(ctx: Ctx): RouteTable {
     const pc = parseClassificationId(p.problemClassificationId)!;
     const created = iso();
     const op = s.startOperation(scope, now());
+    if (op.error) return accepted(req, reply, scope, op.id, v); // it will fail: nothing is created
     const sla = 240;
     s.putTicket({
       scope,
@@ -214,6 +215,7 @@ export function supportRoutes(ctx: Ctx): RouteTable {
         'properties.subject',
       );
     const op = s.startOperation(scope, now());
+    if (op.error) return accepted(req, reply, scope, op.id, v);
     s.putCommunication(t, {
       name,
       opId: op.id,
@@ -272,16 +274,20 @@ export function supportRoutes(ctx: Ctx): RouteTable {
     return {
       id: `${op.scope}/providers/Microsoft.Support/operationsStatus/${op.id}`,
       name: op.id,
-      status: done ? 'Succeeded' : 'InProgress',
+      status: done ? (op.error ? 'Failed' : 'Succeeded') : 'InProgress',
       startTime: op.startTime,
       ...(done ? { endTime: iso() } : {}),
+      ...(done && op.error ? { error: op.error } : {}),
     };
   }
 
   function opResult(req: FastifyRequest, reply: FastifyReply, m: RegExpExecArray) {
     const v = version(req, 'operationResults');
     const op = operation(m);
-    if (s.pollOperation(op, now())) return reply.code(204).send();
+    if (s.pollOperation(op, now())) {
+      if (op.error) throw new ArmError(400, op.error.code, op.error.message);
+      return reply.code(204).send();
+    }
     return accepted(req, reply, op.scope, op.id, v);
   }
 

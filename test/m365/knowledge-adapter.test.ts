@@ -18,6 +18,11 @@ test('the ServiceNow adapter searches through the knowledge API when the plugin 
     assert.ok(hits[0].score > 0);
     assert.ok(hits.length <= 3);
     assert.equal(itsm.knowledge.source, 'km_api');
+
+    // What Test setup reports: which search serves the articles.
+    assert.equal(await itsm.knowledge.probe(), 'km_api');
+    await env.admin('PUT', '/_sandbox/servicenow/plugins', { sn_km_api: false });
+    assert.equal(await itsm.knowledge.probe(), 'table');
   } finally {
     await env.close();
   }

@@ -127,3 +127,22 @@ test('bad names are refused before any call; a caller without the support role g
     await h.close();
   }
 });
+
+test('an operation that ends Failed is a PermanentError with Azure’s message, and creates nothing', async () => {
+  const h = await startHarness();
+  try {
+    const { support } = client(h, DEMO.prodSubscription);
+    const input = await entraInput(support);
+    await h.admin('/support/fail-next', { code: 'SupportPlanRequired', message: 'No support plan covers this.' });
+    await assert.rejects(support.createTicket('fails-1', input), (e: unknown) => {
+      assert.ok(e instanceof PermanentError);
+      assert.match(e.message, /Failed: SupportPlanRequired No support plan covers this\./);
+      return true;
+    });
+    assert.equal(await support.getTicket('fails-1'), undefined);
+    // Only the next operation failed: the same name works now.
+    assert.equal((await support.createTicket('fails-1', input)).status, 'Open');
+  } finally {
+    await h.close();
+  }
+});
