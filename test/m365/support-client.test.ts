@@ -53,6 +53,9 @@ test('create a ticket (polled LRO), read its status, exchange communications bot
     const { support, polls } = client(h, DEMO.prodSubscription);
     const name = supportResourceName('inc0010001');
     assert.equal(await support.isNameAvailable(name), true);
+    const mfa = await support.findClassification(['active directory'], ['multi-factor']);
+    assert.equal(mfa?.classification.displayName, 'Multi-Factor Authentication (MFA) / Prompts');
+    assert.equal(await support.findClassification(['active directory'], ['no such problem']), undefined);
     const ticket = await support.createTicket(name, await entraInput(support));
     assert.ok(polls() >= 2, 'the operation was polled until it succeeded');
     assert.equal(ticket.name, name);

@@ -155,6 +155,24 @@ export class AzureSupportClient {
     return (await this.listServices()).filter((svc) => want.every((w) => svc.displayName.toLowerCase().includes(w)));
   }
 
+  /**
+   * The first service whose name has all `serviceWords`, with its first classification whose name has
+   * all `classificationWords` (any classification when none are given); undefined when none fits.
+   */
+  async findClassification(
+    serviceWords: string[],
+    classificationWords: string[] = [],
+  ): Promise<{ service: SupportService; classification: ProblemClassification } | undefined> {
+    const want = classificationWords.map((w) => w.toLowerCase());
+    for (const service of await this.findServices(serviceWords)) {
+      const classification = (await this.listProblemClassifications(service.name)).find((c) =>
+        want.every((w) => c.displayName.toLowerCase().includes(w)),
+      );
+      if (classification) return { service, classification };
+    }
+    return undefined;
+  }
+
   // --- tickets -----------------------------------------------------------------------------------
 
   async isNameAvailable(name: string): Promise<boolean> {
