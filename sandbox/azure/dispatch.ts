@@ -13,6 +13,7 @@ import {
   sendArmError,
 } from './arm.ts';
 import { principalOf } from './auth.ts';
+import { SUPPORT_API_VERSIONS } from './support-catalog.ts';
 import { armOperation, type Rbac } from './rbac.ts';
 
 /**
@@ -42,6 +43,18 @@ const PROVIDERS: Record<string, { name: string; types: Record<string, readonly s
       roledefinitions: ROLE_API_VERSIONS,
       roleassignmentschedulerequests: PIM_API_VERSIONS,
       roleassignmentscheduleinstances: PIM_API_VERSIONS,
+    },
+  },
+  'microsoft.support': {
+    name: 'Microsoft.Support',
+    types: {
+      services: SUPPORT_API_VERSIONS,
+      'services/problemclassifications': SUPPORT_API_VERSIONS,
+      supporttickets: SUPPORT_API_VERSIONS,
+      'supporttickets/communications': SUPPORT_API_VERSIONS,
+      checknameavailability: SUPPORT_API_VERSIONS,
+      operationsstatus: SUPPORT_API_VERSIONS,
+      operationresults: SUPPORT_API_VERSIONS,
     },
   },
   'microsoft.management': {

@@ -18,6 +18,8 @@ import { Rbac } from './rbac.ts';
 import { resourceRoutes } from './resources.ts';
 import { RoleCatalog, roleDefinitionRoutes } from './roles.ts';
 import { securityRoutes } from './routes.ts';
+import { supportRoutes } from './support.ts';
+import { registerSupportAdmin } from './support-admin.ts';
 import { DEMO, DEMO_TENANT, ensureDemoResourceGroups, seedDemo } from './seed.ts';
 import { AzureStore } from './store.ts';
 
@@ -106,6 +108,7 @@ export async function startAzureSandbox(o: AzureSandboxOptions): Promise<AzureSa
 
   registerAdmin(app, { store, clock, hierarchy, rbac });
   registerAuthorizationAdmin(app, authzCtx);
+  registerSupportAdmin(app, { store, clock });
   registerArmDispatch(
     app,
     [
@@ -114,6 +117,7 @@ export async function startAzureSandbox(o: AzureSandboxOptions): Promise<AzureSa
       ...pimRoutes(authzCtx),
       ...resourceRoutes({ store, hierarchy, rbac }),
       ...securityRoutes({ store, clock, hierarchy }),
+      ...supportRoutes({ store, clock }),
     ],
     rbac,
   );

@@ -18,6 +18,7 @@ import { PimGroups, registerGraphPimGroups } from './graph-pim-groups.ts';
 import { Directory } from './groups-model.ts';
 import { isGraphPath, registerGraphPaths } from './graph-paths.ts';
 import { registerResume } from './resume.ts';
+import { registerLearnSearch } from './learn.ts';
 import { C } from './em-model.ts';
 import { SignIn } from './signin.ts';
 
@@ -138,6 +139,7 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
   registerGroupsControl(app, directory);
   registerGraphBatch(app, { entra, clock });
   registerResume(app, { store, entra, engine, clock });
+  registerLearnSearch(app);
   registerClock(app, clock, async () => {
     pim.sweep();
     await engine.checkTimeouts();

@@ -10,6 +10,7 @@ import { Auth } from './auth.ts';
 import { registerCatalogApi } from './catalog.ts';
 import { loadSeedSet, type SeedResult, type SeedSet } from './demo.ts';
 import { Formatter } from './format.ts';
+import { registerKnowledgeApi } from './knowledge.ts';
 import { RATE_RULE_SYS_ID, RateLimiter, rateLimitBody } from './ratelimit.ts';
 import { Records } from './records.ts';
 import { Roles } from './roles.ts';
@@ -118,6 +119,7 @@ export async function startServiceNowSandbox(o: ServiceNowSandboxOptions): Promi
   auth.register(app);
   registerTableApi(app, ctx);
   registerCatalogApi(app, ctx);
+  registerKnowledgeApi(app, ctx);
   registerAdmin(app, ctx, webhooks);
   registerUi(app, ctx);
 

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OffsetClock } from '../shared/clock.ts';
 import type { Auth } from './auth.ts';
 import { Formatter, type DisplayMode, type FormatOptions } from './format.ts';
+import { textSearch } from './knowledge.ts';
 import { compileQuery, sortRows, type QueryContext } from './query.ts';
 import { rateLimitBody, type RateLimiter } from './ratelimit.ts';
 import { SnError, notFound, type Actor, type Records } from './records.ts';
@@ -137,9 +138,22 @@ export function registerTableApi(app: FastifyInstance, ctx: SnContext): void {
     const offsetRaw = Number(one(q.sysparm_offset));
     const offset = Number.isFinite(offsetRaw) && offsetRaw > 0 ? Math.floor(offsetRaw) : 0;
 
+    // Text search (IR_AND_OR_QUERY=…, knowledge.ts): matching rows by relevance, scored.
+    const ir = textSearch(queryText);
+    const scores = new Map<Row, number>();
+    if (ir) queryText = ir.rest;
     const compiled = compileQuery(queryText, qc, byDisplay);
     let rows: Row[];
-    if (compiled.invalid && ctx.settings.property('glide.invalid_query.returns_no_rows') === 'true') rows = [];
+    if (ir) {
+      for (const r of ctx.store.rows(table).filter(compiled.match)) {
+        const score = ir.score(r);
+        if (score > 0) scores.set(r, score);
+      }
+      rows = [...scores.keys()];
+      rows = compiled.order.length
+        ? sortRows(rows, compiled.order, qc)
+        : rows.sort((a, b) => scores.get(b)! - scores.get(a)!);
+    } else if (compiled.invalid && ctx.settings.property('glide.invalid_query.returns_no_rows') === 'true') rows = [];
     else if (compiled.matchAll && compiled.order.length === 0) rows = ctx.store.rows(table);
     else if (compiled.correlationId !== undefined)
       rows = sortRows(
@@ -172,7 +186,12 @@ export function registerTableApi(app: FastifyInstance, ctx: SnContext): void {
     if (version === 'v1' && page.length === 0) throw notFound();
     const opts = formatOpts(table, q);
     reply.type('application/json; charset=utf-8');
-    return `{"result":[${page.map((r) => ctx.fmt.formatJson(table, r, opts)).join(',')}]}`;
+    const withScore = ir && (!opts.fields || one(q.sysparm_fields)!.split(',').includes('ir_query_score'));
+    const json = (r: Row) => {
+      const j = ctx.fmt.formatJson(table, r, opts);
+      return withScore ? `${j.slice(0, -1)}${j.length > 2 ? ',' : ''}"ir_query_score":"${scores.get(r)}"}` : j;
+    };
+    return `{"result":[${page.map(json).join(',')}]}`;
   }
 
   async function getOne(req: FastifyRequest, reply: FastifyReply) {

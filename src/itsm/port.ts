@@ -209,6 +209,28 @@ export interface AccessRequestPort {
   updateRequest(ref: TicketRef, u: AccessRequestUpdate): Promise<void>;
 }
 
+/** One knowledge article found for a text (recommended solutions). */
+export interface KnowledgeHit {
+  /** The adapter's id of the article (ServiceNow: the kb_knowledge sys_id). */
+  id: string;
+  /** What people call it: "KB0010001". */
+  number: string;
+  title: string;
+  /** A short plain-text excerpt. */
+  snippet: string;
+  /** A link a person can open. */
+  url: string;
+  /** The system's relevance score (higher is better; only comparable within one answer). */
+  score: number;
+  /** Where it came from: the knowledge API, or the table search it falls back to. */
+  source: 'km_api' | 'table';
+}
+
+/** The customer's own knowledge base, searched by free text. */
+export interface KnowledgePort {
+  searchKnowledge(query: string, o?: { limit?: number }): Promise<KnowledgeHit[]>;
+}
+
 export interface ItsmPort {
   /** The connection's name (every ref it returns carries it as `system`). */
   readonly system: string;
@@ -246,6 +268,8 @@ export interface ItsmPort {
   registerPush?(http: App, kinds: () => ReadonlySet<string>, onChange: OnTicketChange): Promise<void>;
   /** Access requests made and approved in the ITSM (permissions on demand), where the adapter has them. */
   readonly accessRequests?: AccessRequestPort;
+  /** Knowledge-base search (recommended solutions), where the adapter has one. */
+  readonly knowledge?: KnowledgePort;
   /** How often the watch polls and fully reconciles this connection. */
   readonly pollIntervalMs: number;
   readonly reconcileIntervalMs: number;

@@ -28,6 +28,7 @@ import {
 } from './map.ts';
 import { MemoryWatermarkStore, ServiceNowPoller } from './poller.ts';
 import { ServiceNowAccessRequests } from './access-requests.ts';
+import { ServiceNowKnowledge } from './knowledge.ts';
 import { checkCorrelationId } from './correlation.ts';
 import { q } from './query.ts';
 import { registerServiceNowWebhook, webhookPath } from './webhook.ts';
@@ -82,6 +83,8 @@ export class ServiceNowItsm implements ItsmPort {
   readonly reconcileIntervalMs: number;
   /** Catalog requested items and their sysapproval_approver rows (access-requests.ts). */
   readonly accessRequests: ServiceNowAccessRequests;
+  /** Knowledge search: the knowledge API, or the Table API on kb_knowledge without it (knowledge.ts). */
+  readonly knowledge: ServiceNowKnowledge;
   private readonly client: ServiceNowClient;
   private readonly ctx: MapContext;
   private readonly now: () => number;
@@ -104,6 +107,7 @@ export class ServiceNowItsm implements ItsmPort {
       now: this.now,
       limits: this.limits,
     });
+    this.knowledge = new ServiceNowKnowledge({ client: this.client, instanceUrl: this.ctx.instanceUrl, now: this.now });
   }
 
   /**
