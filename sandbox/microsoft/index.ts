@@ -18,6 +18,7 @@ import { PimGroups, registerGraphPimGroups } from './graph-pim-groups.ts';
 import { Directory } from './groups-model.ts';
 import { isGraphPath, registerGraphPaths } from './graph-paths.ts';
 import { registerResume } from './resume.ts';
+import { registerGraphServiceHealth } from './graph-service-health.ts';
 import { C } from './em-model.ts';
 import { SignIn } from './signin.ts';
 
@@ -137,6 +138,7 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
   registerGraphPimGroups(app, { store, entra, clock, directory }, pim, () => baseUrl);
   registerGroupsControl(app, directory);
   registerGraphBatch(app, { entra, clock });
+  registerGraphServiceHealth(app, { store, entra, clock }, () => baseUrl);
   registerResume(app, { store, entra, engine, clock });
   registerClock(app, clock, async () => {
     pim.sweep();
