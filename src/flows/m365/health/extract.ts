@@ -61,6 +61,9 @@ export function htmlToText(html: string): string {
     .replace(/[ \t\u00a0]+/g, ' ');
 }
 
+const FINAL_SENTENCE = /this is the final update|final update for the event/i;
+const CLOSING = /\s*This is the final update for the event\.?\s*$/i;
+
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 // A label starts a line (or the text) and ends with a colon; the longest label wins ("Next update by").
 const LABEL_AT = new RegExp(
@@ -78,7 +81,8 @@ export function sections(text: string): Map<string, string> {
   found.forEach((m, i) => {
     const start = m.index! + m[0].length;
     const end = i + 1 < found.length ? found[i + 1].index! : text.length;
-    const value = text.slice(start, end).replace(/\s+/g, ' ').trim();
+    // The closing sentence of a final post is no part of the section it follows.
+    const value = text.slice(start, end).replace(/\s+/g, ' ').replace(CLOSING, '').trim();
     const label = m[1].toLowerCase();
     if (value && !out.has(label)) out.set(label, value);
   });
@@ -97,8 +101,6 @@ export function parsePostTime(text: string): string | null {
   const ms = Date.parse(`${cleaned} UTC`);
   return Number.isNaN(ms) ? null : new Date(ms).toISOString();
 }
-
-const FINAL_SENTENCE = /this is the final update|final update for the event/i;
 
 /** The summary of an issue from its posts (any order). */
 export function summarizePosts(posts: readonly PostText[]): HealthSummary {
