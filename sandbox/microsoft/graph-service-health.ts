@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DocStore } from '../shared/persist.ts';
-import { SERVICE_HEALTH_READ, SERVICE_MESSAGE_READ } from './constants.ts';
+import type { Entra } from './entra.ts';
+import { SERVICE_COMMUNICATIONS_READ, SERVICE_HEALTH_READ, SERVICE_MESSAGE_READ, TICKETLOOP_APP } from './constants.ts';
 import { GraphFailure, authenticateGraph, badRequest, notFound } from './graph-http.ts';
 import { matches, parseFilter, readPath, type Expr } from './odata-filter.ts';
 import {
@@ -41,9 +42,16 @@ const SERVICE_IDS: Record<string, string> = {
 };
 export const serviceId = (service: string) => SERVICE_IDS[service] ?? service.replace(/[^A-Za-z0-9]/g, '');
 
-/** Seed once per data directory: the first start fixes the times (they are real dates from then on). */
-export function seedServiceHealth(store: DocStore, now: number): void {
+/**
+ * Seed once per data directory: the first start fixes the times (they are real dates from then on). A
+ * data directory made before this twin existed also gets the permissions for the Ticketloop app then —
+ * once, so a test that removes one later keeps it removed across restarts.
+ */
+export function seedServiceHealth(store: DocStore, entra: Entra, now: number): void {
   if (store.get(C.meta, 'seeded')) return;
+  const app = entra.getApp(TICKETLOOP_APP.clientId);
+  if (app && !SERVICE_COMMUNICATIONS_READ.every((r) => app.roles.includes(r)))
+    entra.registerApp({ clientId: app.clientId, roles: [...new Set([...app.roles, ...SERVICE_COMMUNICATIONS_READ])] });
   store.transaction(() => {
     for (const i of seedIssues(now)) store.put(C.issues, i.id, i);
     for (const m of seedMessages(now)) store.put(C.messages, m.id, m);
@@ -61,7 +69,7 @@ export function incidentReportBytes(issue: IssueDoc): Buffer {
 }
 
 export function registerGraphServiceHealth(app: FastifyInstance, d: ServiceHealthDeps, baseUrl: () => string): void {
-  seedServiceHealth(d.store, d.clock.now());
+  seedServiceHealth(d.store, d.entra, d.clock.now());
   const throttle = new HealthThrottle(d.clock);
 
   /** Token, then the app's quota, then the permission (a refused call still counts against the quota). */
