@@ -230,7 +230,10 @@ test('control endpoints: an added issue and post; enum casing as sent; state kep
     assert.equal(posted.isResolved, true);
     assert.equal(posted.posts.length, 2);
 
+    const seeded = (await graphGet(h, `${ROOT}/issues/TM1198582`)).body;
     await h.restart();
+    const again = (await graphGet(h, `${ROOT}/issues/TM1198582`)).body;
+    assert.equal(again.startDateTime, seeded.startDateTime, 'seeded once: times do not move on a restart');
     const wire = (await graphGet(h, `${ROOT}/issues/${added.id}`)).body;
     assert.equal(wire.status, 'ServiceRestored', 'stored as sent');
     assert.equal(wire.posts.length, 2);
