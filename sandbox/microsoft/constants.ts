@@ -3,7 +3,7 @@
 export const TENANT_ID = '5e1d7c0a-7c3b-4f0e-9a57-1c2b3d4e5f60';
 export const TENANT_DOMAIN = 'ticketloopsandbox.onmicrosoft.com';
 
-/** Ticketloop's own confidential client in the demo tenant (Graph: EntitlementManagement.ReadWrite.All). */
+/** Ticketloop's own confidential client in the demo tenant (Graph: EntitlementManagement.ReadWrite.All, ServiceHealth.Read.All, ServiceMessage.Read.All). */
 export const TICKETLOOP_APP = {
   clientId: 'c0ffee00-7e57-4c1a-9a11-5a4db0c1e7a1',
   clientSecret: 'tl~sandbox.DemoSecret-0nly_for_the_sandbox',
@@ -21,6 +21,10 @@ export const ARM_RESOURCE = 'https://management.azure.com';
 
 export const EM_READWRITE = 'EntitlementManagement.ReadWrite.All';
 export const EM_READ = 'EntitlementManagement.Read.All';
+/** Service communications (service health, message center): the Ticketloop app holds both by default. */
+export const SERVICE_HEALTH_READ = 'ServiceHealth.Read.All';
+export const SERVICE_MESSAGE_READ = 'ServiceMessage.Read.All';
+export const SERVICE_COMMUNICATIONS_READ = [SERVICE_HEALTH_READ, SERVICE_MESSAGE_READ];
 
 /** Demo users, so assignment targets resolve to names and mail addresses in callouts. */
 export const DEMO_USERS = [

@@ -6,6 +6,7 @@ import { certThumbprint, type SigningKey } from './keys.ts';
 import {
   ARM_RESOURCE,
   EM_READWRITE,
+  SERVICE_COMMUNICATIONS_READ,
   GRAPH_APP_ID,
   GRAPH_RESOURCE,
   TENANT_DOMAIN,
@@ -97,7 +98,7 @@ export class Entra {
         clientId: TICKETLOOP_APP.clientId,
         clientSecret: TICKETLOOP_APP.clientSecret,
         displayName: TICKETLOOP_APP.displayName,
-        roles: [EM_READWRITE],
+        roles: [EM_READWRITE, ...SERVICE_COMMUNICATIONS_READ],
         redirectUris: TICKETLOOP_REDIRECT_URIS,
       });
     } else if (!ticketloop.redirectUris) {

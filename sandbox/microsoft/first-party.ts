@@ -47,6 +47,18 @@ export const GRAPH_APP_ROLES: AppRole[] = [
     'Allows the app to read and write access packages and related entitlement management resources without a signed-in user.',
   ),
   role(
+    'ServiceHealth.Read.All',
+    '79c261e0-fe76-4144-aad5-bdc68fbe4037',
+    'Read service health',
+    "Allows the app to read your tenant's service health information, without a signed-in user.",
+  ),
+  role(
+    'ServiceMessage.Read.All',
+    '1b620472-6534-4fe6-9df2-4680e8aa28ec',
+    'Read service messages',
+    "Allows the app to read your tenant's service announcement messages, without a signed-in user. Messages may include information about new or changed features.",
+  ),
+  role(
     'User.Read.All',
     'df021288-bdef-4463-88db-98f22de89214',
     'Read all users’ full profiles',

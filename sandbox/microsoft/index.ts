@@ -19,6 +19,7 @@ import { Directory } from './groups-model.ts';
 import { isGraphPath, registerGraphPaths } from './graph-paths.ts';
 import { registerResume } from './resume.ts';
 import { registerLearnSearch } from './learn.ts';
+import { registerGraphServiceHealth } from './graph-service-health.ts';
 import { C } from './em-model.ts';
 import { SignIn } from './signin.ts';
 
@@ -138,6 +139,7 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
   registerGraphPimGroups(app, { store, entra, clock, directory }, pim, () => baseUrl);
   registerGroupsControl(app, directory);
   registerGraphBatch(app, { entra, clock });
+  registerGraphServiceHealth(app, { store, entra, clock }, () => baseUrl);
   registerResume(app, { store, entra, engine, clock });
   registerLearnSearch(app);
   registerClock(app, clock, async () => {

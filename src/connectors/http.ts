@@ -61,6 +61,8 @@ export interface RequestOptions {
   form?: Record<string, string>;
   /** Skip the auth provider (token endpoints). */
   noAuth?: boolean;
+  /** Keep the raw body in `bytes` (file streams: a report, an attachment) as well as its text. */
+  binary?: boolean;
 }
 
 export interface HttpResponse<T = unknown> {
@@ -68,6 +70,8 @@ export interface HttpResponse<T = unknown> {
   headers: Record<string, string | string[] | undefined>;
   body: T;
   text: string;
+  /** The body as received, when the request asked for `binary`. */
+  bytes?: Buffer;
 }
 
 const SECRET_QUERY =
@@ -182,7 +186,8 @@ export class HttpClient {
         dispatcher: this.dispatcher,
         signal: AbortSignal.timeout(this.o.timeoutMs),
       });
-      const text = await r.body.text();
+      const bytes = opts.binary ? Buffer.from(await r.body.arrayBuffer()) : undefined;
+      const text = bytes ? bytes.toString('utf8') : await r.body.text();
       const ct = String(r.headers['content-type'] ?? '');
       let parsed: unknown = text;
       if (text && ct.includes('json')) {
@@ -200,7 +205,7 @@ export class HttpClient {
         durationMs: performance.now() - started,
         headers: r.headers,
       });
-      return { status: r.statusCode, headers: r.headers, body: parsed as T, text };
+      return { status: r.statusCode, headers: r.headers, body: parsed as T, text, ...(bytes ? { bytes } : {}) };
     } catch (e) {
       this.o.recorder?.record({
         upstream: this.o.upstream,

@@ -22,7 +22,11 @@ test('client credentials with a secret (form and HTTP Basic) give realistic v1 G
     assert.equal(payload.ver, '1.0');
     assert.equal(payload.tid, h.sb.tenantId);
     assert.equal(payload.idtyp, 'app');
-    assert.deepEqual(payload.roles, ['EntitlementManagement.ReadWrite.All']);
+    assert.deepEqual(payload.roles, [
+      'EntitlementManagement.ReadWrite.All',
+      'ServiceHealth.Read.All',
+      'ServiceMessage.Read.All',
+    ]);
     assert.equal(payload.sub, payload.oid);
     assert.ok(payload.exp > payload.iat && payload.uti);
 

@@ -61,17 +61,35 @@ export class GraphClient {
     return (await this.http.request<T>({ method: 'POST', path: this.path(path), json: body })).body;
   }
 
-  /** Every item of a collection, following `@odata.nextLink`. */
-  async listAll<T>(path: string, query?: Record<string, string | undefined>): Promise<T[]> {
-    const out: T[] = [];
+  /**
+   * A collection page by page, following `@odata.nextLink` verbatim. `headers` go with every page
+   * (`Prefer: odata.maxpagesize=…` is a per-request preference).
+   */
+  async *pages<T>(
+    path: string,
+    query?: Record<string, string | undefined>,
+    headers?: Record<string, string>,
+  ): AsyncGenerator<GraphList<T>> {
     let next: string | undefined = this.path(path);
     let q = query;
     while (next) {
-      const page: GraphList<T> = (await this.http.request<GraphList<T>>({ method: 'GET', path: next, query: q })).body;
-      out.push(...page.value);
+      const page: GraphList<T> = (
+        await this.http.request<GraphList<T>>({ method: 'GET', path: next, query: q, headers })
+      ).body;
+      yield page;
       next = page['@odata.nextLink'];
       q = undefined; // the next link carries its own query
     }
+  }
+
+  /** Every item of a collection, following `@odata.nextLink`. */
+  async listAll<T>(
+    path: string,
+    query?: Record<string, string | undefined>,
+    headers?: Record<string, string>,
+  ): Promise<T[]> {
+    const out: T[] = [];
+    for await (const page of this.pages<T>(path, query, headers)) out.push(...page.value);
     return out;
   }
 
