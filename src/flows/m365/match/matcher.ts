@@ -82,7 +82,7 @@ export class InvalidInputError extends Error {}
 
 /** ServiceNow's "YYYY-MM-DD HH:mm:ss" (UTC), or an ISO 8601 string; NaN when neither. */
 export function parseServiceNowTime(value: string): number {
-  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$/.exec(value.trim());
+  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})(?::(\d{2}))?$/.exec(value.trim());
   if (m) return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] ?? 0));
   return /\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:?\d{2})$/.test(value) ? Date.parse(value) : NaN;
 }
@@ -151,8 +151,7 @@ export class Matcher {
         const set = this.rejected.get(v.incident) ?? new Set<string>();
         set.add(v.issue);
         this.rejected.set(v.incident, set);
-      }
-      else if (v.text) {
+      } else if (v.text) {
         const list = this.confirmed.get(v.issue) ?? [];
         list.push(analyse(v.text).tokens);
         this.confirmed.set(v.issue, list);
@@ -191,9 +190,7 @@ export class Matcher {
       if (score >= threshold) scored.push({ p, score });
     }
     scored.sort((x, y) => y.score - x.score || x.p.issue.id.localeCompare(y.p.issue.id));
-    return scored
-      .slice(0, top)
-      .map(({ p, score }) => ({ issue: p.issue.id, score, why: this.why(p, words, opened) }));
+    return scored.slice(0, top).map(({ p, score }) => ({ issue: p.issue.id, score, why: this.why(p, words, opened) }));
   }
 
   private boost(p: Prepared, w: IncidentWords): number {
@@ -244,7 +241,9 @@ export class Matcher {
     return [
       mentions.length ? `mentions ${mentions.map((m) => `'${m}'`).join(', ')}` : 'names nothing specific to it',
       `opened ${ago(sinceStart)} ${sinceStart >= 0 ? 'after' : 'before'} ${p.issue.id} began`,
-      `${p.service} ${p.statusPhrase}${advisory}`,
+      p.endMs !== undefined
+        ? `${p.service} affected until ${new Date(p.endMs).toISOString().slice(11, 16)} UTC, ${p.statusPhrase}${advisory}`
+        : `${p.service} ${p.statusPhrase}${advisory}`,
       ...(this.boost(p, w) > 0.3 ? ['like an incident an agent confirmed for it'] : []),
       ...(w.request ? ['reads like a request'] : []),
     ].join('; ');

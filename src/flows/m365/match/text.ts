@@ -24,7 +24,7 @@ export const SERVICES = {
 const SERVICE_ALIASES: Record<string, string> = {
   'office 365 portal': SERVICES.suite,
   'microsoft 365 portal': SERVICES.suite,
-  'onedrive': SERVICES.onedrive,
+  onedrive: SERVICES.onedrive,
   'defender for identity': SERVICES.defenderXdr,
 };
 
@@ -201,7 +201,12 @@ export function stem(word: string): string {
 
 /** Lowercase words, split on anything not a letter or digit; "free/busy" → ["free", "busy"]. */
 export function words(text: string): string[] {
-  return text.toLowerCase().replace(/'/g, '').match(/[a-z0-9]+/g) ?? [];
+  return (
+    text
+      .toLowerCase()
+      .replace(/'/g, '')
+      .match(/[a-z0-9]+/g) ?? []
+  );
 }
 
 export interface Analysed {
