@@ -110,7 +110,9 @@ const methods: [string, Ranker, number][] = [
   ['time window only', timeOnly, calibrate(timeOnly, tune)],
   ['word overlap + time', wordOverlap, calibrate(wordOverlap, tune)],
 ];
-console.error(`matcher: threshold ${DEFAULT_THRESHOLD} (its tuning-half calibration: ${calibrate(ours, tune)})`);
+const calibrated = calibrate(ours, tune);
+if (calibrated !== DEFAULT_THRESHOLD)
+  console.error(`note: DEFAULT_THRESHOLD is ${DEFAULT_THRESHOLD}, the tuning half now calibrates to ${calibrated}`);
 for (const [name, rank, threshold] of methods) {
   for (const [half, set] of [
     ['held-out', heldout],
@@ -205,6 +207,7 @@ saveResult({
   notes: [
     'Labeled set: bench/m365/ (37 real Microsoft 365 health issues on a re-based timeline, 127 incident texts written for it, 49 with no right answer); labels written before the matcher was tuned.',
     'Precision: of the incidents given a match, the share whose top match is the labeled issue. Recall: of the incidents with a right answer, the share whose top match is it. False matches: the share of no-answer incidents given any match.',
-    "Each method's threshold was calibrated on the tuning half (most right minus wrong top matches); the held-out half was not looked at while tuning.",
+    `Each method's threshold is calibrated on the tuning half (most right minus wrong top matches); the matcher's DEFAULT_THRESHOLD ${DEFAULT_THRESHOLD} is that value (the tuning half calibrates to ${calibrated} on this run).`,
+    'The held-out rows were never inspected one by one; their totals were looked at twice before this run: first 0.886 precision, 0.975 recall, 0.217 false matches (threshold 0.5), then, after 42 more tuning incidents (batch b) and the "same failure" rule, 0.929 / 0.975 / 0.13. So the held-out half is slightly used; a fresh set is the real test.',
   ],
 });

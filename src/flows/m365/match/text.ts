@@ -161,6 +161,18 @@ const SYNONYM_WORDS: Record<string, string> = {
   find: 'search',
   empty: 'search',
   paste: 'copy',
+  wrong: 'incorrect',
+  incorrect: 'incorrect',
+  correct: 'incorrect',
+  fail: 'error',
+  failing: 'error',
+  failure: 'error',
+  broken: 'error',
+  outdated: 'incorrect',
+  bounce: 'deliver',
+  stuck: 'delay',
+  cancelled: 'cancel',
+  cancellation: 'cancel',
   copy: 'copy',
 };
 const SYNONYMS: Record<string, string> = Object.fromEntries(
@@ -239,6 +251,16 @@ export function analyse(text: string): Analysed {
   }
   return { tokens, services, typed };
 }
+
+/**
+ * The kinds of failure (stemmed, after synonyms): when an issue names one and the ticket names
+ * other words but none of these, the ticket is about something else on the same product.
+ */
+const SYMPTOM_WORDS = [
+  ...'send receive deliver delay sign access join drop crash search unmute warning quarantine incorrect'.split(' '),
+  ...'copy cancel flag launch export generate communicate notification sound external error presence'.split(' '),
+];
+export const SYMPTOMS: ReadonlySet<string> = new Set(SYMPTOM_WORDS.map((w) => SYNONYMS[stem(w)] ?? stem(w)));
 
 /** Words that make a ticket a request for something rather than a report of a fault. */
 const REQUEST = new Set(['request', 'creat', 'install', 'add', 'remov', 'increas', 'chang', 'setup', 'need', 'how']);
