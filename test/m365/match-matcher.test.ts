@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Matcher, matchAll, type HealthIssue, type Incident } from '../../src/flows/m365/match/matcher.ts';
+import {
+  Matcher,
+  matchAll,
+  userImpactFromPosts,
+  type HealthIssue,
+  type Incident,
+} from '../../src/flows/m365/match/matcher.ts';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'm365');
 const issues = (JSON.parse(readFileSync(join(fixtures, 'issues.json'), 'utf8')) as { value: HealthIssue[] }).value;
@@ -128,4 +134,25 @@ test('enums are read case-insensitively', () => {
   assert.match(b[0].why, /restored/);
   assert.deepEqual(b, a);
   assert.ok(!b.some((m) => m.issue === 'TM151953'), 'FALSEPOSITIVE is still a false positive');
+});
+
+test("posts: the 'User impact:' section adds words; the other sections do not", () => {
+  const post = (content: string) => ({ description: { content } });
+  const base: HealthIssue = {
+    ...issues[0],
+    id: 'EX9',
+    title: 'Some users may be unable to access their mailboxes',
+    impactDescription: 'Users may be unable to access their mailboxes.',
+    posts: [
+      post(
+        '<p>Title: mailboxes</p><p>User impact: Users may be unable to open shared calendars in Outlook.</p><p>Root cause: a printer configuration change.</p>',
+      ),
+    ],
+  };
+  assert.deepEqual(userImpactFromPosts(base.posts), ['Users may be unable to open shared calendars in Outlook.']);
+  const m = new Matcher([base]);
+  const calendar = m.match(incident('shared calendar wont open', '2026-03-12 09:30:00'), { threshold: 0 })[0];
+  assert.match(calendar.why, /'calendar'/);
+  const printer = m.match(incident('printer configuration', '2026-03-12 09:30:00'), { threshold: 0 })[0];
+  assert.match(printer.why, /names nothing specific to it/);
 });

@@ -102,15 +102,53 @@ const STATUS_PHRASES: Record<string, string> = {
   postincidentreviewpublished: 'restored (review published)',
   investigationsuspended: 'investigation suspended',
   falsepositive: 'false positive',
+  resolved: 'resolved',
+  resolvedexternal: 'resolved',
+  mitigated: 'mitigated',
+  mitigatedexternal: 'mitigated',
+  serviceoperational: 'operational',
 };
 
+const SECTION =
+  /(user impact|more info|current status|final status|scope of impact|start time|end time|root cause|preliminary root cause|next steps|next update by|title)\s*:/gi;
+
+/**
+ * The "User impact:" sections of the posts (their content is HTML): Microsoft restates the impact
+ * there in more words than impactDescription. The other sections (root cause, next steps) would
+ * only add words a user never types.
+ */
+export function userImpactFromPosts(posts: HealthIssue['posts']): string[] {
+  const out: string[] = [];
+  for (const post of posts ?? []) {
+    const plain = (post.description?.content ?? '')
+      .replace(/<[^>]*>/g, ' ')
+      .replace(/&nbsp;/g, ' ')
+      .replace(/&amp;/g, '&');
+    const parts = plain.split(SECTION);
+    // split() with a capturing group alternates [text, name, text, name, text…].
+    for (let i = 1; i + 1 < parts.length; i += 2)
+      if (parts[i].toLowerCase() === 'user impact') out.push(parts[i + 1].trim());
+  }
+  return out;
+}
+
 function prepare(issue: HealthIssue): Prepared {
-  const text = [issue.title, issue.impactDescription, issue.feature, issue.featureGroup].filter(Boolean).join(' ');
+  const text = [
+    issue.title,
+    issue.impactDescription,
+    issue.feature,
+    issue.featureGroup,
+    ...userImpactFromPosts(issue.posts),
+  ]
+    .filter(Boolean)
+    .join(' ');
   const a = analyse(text);
   const service = canonicalService(issue.service);
   // Graph's enums come in either case ("ServiceRestored" in the samples): compare lowercased.
   const status = (issue.status ?? '').toLowerCase();
-  const restored = issue.isResolved === true || status === 'servicerestored' || status.startsWith('postincident');
+  const restored =
+    issue.isResolved === true ||
+    ['servicerestored', 'postincidentreviewpublished', 'resolved', 'resolvedexternal'].includes(status);
   const advisory = (issue.classification ?? '').toLowerCase() === 'advisory';
   const endMs = issue.endDateTime ? Date.parse(issue.endDateTime) : undefined;
   return {
