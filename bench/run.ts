@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeTable } from './lib.ts';
 
-const ALL = ['engine', 'servicenow', 'entitlement', 'defender', 'ingest', 'startup', 'console', 'pod'];
+const ALL = ['engine', 'servicenow', 'entitlement', 'defender', 'ingest', 'startup', 'console', 'pod', 'm365'];
 const { values } = parseArgs({ options: { only: { type: 'string' } } });
 const wanted = values.only ? values.only.split(',').map((s) => s.trim()) : ALL;
 

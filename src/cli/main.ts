@@ -15,6 +15,7 @@ import { registerAuditCommands } from './audit.ts';
 import { registerSecretsCommands } from './secrets.ts';
 import { registerIdentityCommands } from './identity.ts';
 import { registerPodCommands } from './pod.ts';
+import { registerM365Commands } from './m365.ts';
 import { registerSetupCommands } from './setup.ts';
 
 function fail(message: string, code = 1): never {
@@ -248,6 +249,7 @@ ${formatChecks(results)}
   registerAuditCommands(cli, (file) => loaded(file));
   registerIdentityCommands(cli, (file) => loaded(file));
   registerPodCommands(cli);
+  registerM365Commands(cli);
 
   // A command group without its subcommand shows its help (and is a usage error).
   for (const group of [configCommand, jobs]) group.action(() => group.help({ error: true }));
