@@ -11,7 +11,18 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeTable } from './lib.ts';
 
-const ALL = ['engine', 'servicenow', 'entitlement', 'defender', 'ingest', 'startup', 'console', 'pod', 'm365'];
+const ALL = [
+  'engine',
+  'servicenow',
+  'entitlement',
+  'defender',
+  'ingest',
+  'startup',
+  'console',
+  'pod',
+  'm365',
+  'm365-health',
+];
 const { values } = parseArgs({ options: { only: { type: 'string' } } });
 const wanted = values.only ? values.only.split(',').map((s) => s.trim()) : ALL;
 
