@@ -218,11 +218,18 @@ describe('useDecisionLink (one-time use)', () => {
   const tokenFor = (id: string, actor: string, title: 'Approve' | 'Reject') =>
     tokenOf(decisionLinks(id, actor, CONSOLE, 60_000, deps()).find((l) => l.title === title)!.url);
   const ID = '0123456789abcdef0123456789abcdef';
+  type Claim = (trx: typeof h.app.store.db) => Promise<void>;
+  /** What the service does: the claim first, then the decision, in one transaction. */
+  const inOne = (claim: Claim, then: () => unknown) =>
+    h.app.store.db.transaction().execute(async (trx) => {
+      await claim(trx);
+      return then();
+    });
 
   test('decides with the link’s decision once; a second use is refused without deciding', async () => {
     const token = tokenFor(ID, 'user:ann', 'Reject');
     const decided: string[] = [];
-    const decide = async (d: string) => decided.push(d);
+    const decide = (d: string, claim: Claim) => inOne(claim, () => decided.push(d));
     await useDecisionLink(h.app.store.db, deps(), ID, token, 'user:ann', decide);
     await assert.rejects(
       useDecisionLink(h.app.store.db, deps(), ID, token, 'user:ann', decide),
@@ -231,12 +238,14 @@ describe('useDecisionLink (one-time use)', () => {
     assert.deepEqual(decided, ['reject']);
   });
 
-  test('a decision that fails leaves the link usable; another actor never reaches the decision', async () => {
+  test('a decision that fails leaves the link usable (one transaction); another actor never reaches the decision', async () => {
     const token = tokenFor(ID, 'user:ann', 'Approve');
     await assert.rejects(
-      useDecisionLink(h.app.store.db, deps(), ID, token, 'user:ann', async () => {
-        throw new Error('database away');
-      }),
+      useDecisionLink(h.app.store.db, deps(), ID, token, 'user:ann', (_d, claim) =>
+        inOne(claim, () => {
+          throw new Error('database away');
+        }),
+      ),
       /database away/,
     );
     let calls = 0;
@@ -245,6 +254,9 @@ describe('useDecisionLink (one-time use)', () => {
       (e) => e instanceof LinkRefused && e.status === 403,
     );
     assert.equal(calls, 0);
-    assert.equal(await useDecisionLink(h.app.store.db, deps(), ID, token, 'user:ann', async (d) => d), 'approve');
+    assert.equal(
+      await useDecisionLink(h.app.store.db, deps(), ID, token, 'user:ann', (d, claim) => inOne(claim, () => d)),
+      'approve',
+    );
   });
 });

@@ -43,7 +43,7 @@ export function registerDecisionLinkRoute(app: Ticketloop, service: PodService):
           id,
           req.body.token,
           actor,
-          (decision) => answer(() => service.decide(id, actor, decision, req.body.comment)),
+          (decision, claim) => answer(() => service.decide(id, actor, decision, req.body.comment, 'ticketloop', claim)),
         );
         return requestView(id, s);
       } catch (e) {

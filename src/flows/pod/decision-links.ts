@@ -95,19 +95,19 @@ const INVALID: Record<Exclude<ActionLinkCheck, { ok: true }>['reason'], string> 
 };
 
 /**
- * Check a link for request `id` used by `actor`, record it as used, and hand its decision to `decide`
- * (the service's ordinary path). A decision refused by `decide` un-records the link, so it can be
- * used again once the cause is gone (a transient failure) — a request already decided refuses it anyway.
+ * Check a link for request `id` used by `actor` and hand its decision to `decide` (the service's
+ * ordinary path) with `claim`, which records the link as used. `decide` runs `claim` inside the
+ * transaction that records the decision, so the link is used up exactly when the decision is made:
+ * a decision that fails (or a crash before it commits) leaves the link usable.
  */
 export async function useDecisionLink<T>(
-  db: LinkDb | Kysely<Database>,
+  db: Kysely<Database>,
   deps: LinkDeps,
   id: string,
   token: string,
   actor: string,
-  decide: (decision: LinkDecision) => Promise<T>,
+  decide: (decision: LinkDecision, claim: (trx: Kysely<Database>) => Promise<void>) => Promise<T>,
 ): Promise<T> {
-  const links = db as LinkDb;
   const check = verifyActionLink(token, deps, { subject: subjectOf(id) });
   if (!check.ok)
     throw check.reason === 'expired'
@@ -122,30 +122,29 @@ export async function useDecisionLink<T>(
       'forbidden',
       `this link was made for ${link.actor.replace(/^user:/, '')}; you are signed in as ${actor.replace(/^user:/, '')}`,
     );
-  const now = deps.clock.now();
-  // Links past their expiry are refused by their signature's claims: their rows are no longer needed.
-  await links.deleteFrom('pod_action_link').where('expires_at', '<', now).execute();
-  const claimed = await links
-    .insertInto('pod_action_link')
-    .values({ jti: link.jti, request_id: id, actor, action: link.action, used_at: now, expires_at: link.expiresAt })
-    .onConflict((oc) => oc.column('jti').doNothing())
-    .executeTakeFirst();
-  if (Number(claimed.numInsertedOrUpdatedRows ?? 0n) === 0) {
-    const used = await links
-      .selectFrom('pod_action_link')
-      .select('used_at')
-      .where('jti', '=', link.jti)
-      .executeTakeFirst();
-    throw new LinkRefused(
+  const usedAt = async (links: LinkDb) =>
+    (await links.selectFrom('pod_action_link').select('used_at').where('jti', '=', link.jti).executeTakeFirst())
+      ?.used_at;
+  const refuseUsed = (at: number | undefined) =>
+    new LinkRefused(
       409,
       'link_used',
-      `this link was already used${used ? ` at ${new Date(Number(used.used_at)).toISOString()}` : ''}: each link works once`,
+      `this link was already used${at ? ` at ${new Date(Number(at)).toISOString()}` : ''}: each link works once`,
     );
-  }
-  try {
-    return await decide(link.action);
-  } catch (e) {
-    await links.deleteFrom('pod_action_link').where('jti', '=', link.jti).execute();
-    throw e;
-  }
+  // Said first, before the request's own state (already decided) would answer for it.
+  const before = await usedAt(db as unknown as LinkDb);
+  if (before !== undefined) throw refuseUsed(before);
+  const action = link.action;
+  return decide(action, async (trx) => {
+    const links = trx as unknown as LinkDb;
+    const now = deps.clock.now();
+    // Links past their expiry are refused by their signature's claims: their rows are no longer needed.
+    await links.deleteFrom('pod_action_link').where('expires_at', '<', now).execute();
+    const claimed = await links
+      .insertInto('pod_action_link')
+      .values({ jti: link.jti, request_id: id, actor, action, used_at: now, expires_at: link.expiresAt })
+      .onConflict((oc) => oc.column('jti').doNothing())
+      .executeTakeFirst();
+    if (Number(claimed.numInsertedOrUpdatedRows ?? 0n) === 0) throw refuseUsed(await usedAt(links));
+  });
 }

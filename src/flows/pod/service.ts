@@ -1,7 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import type { Ticketloop } from '../../app/build.ts';
 import { inTransaction } from '../../engine/apply.ts';
 import { loadFlowState } from '../../engine/flow.ts';
+import type { Database } from '../../store/schema.ts';
 import { assignmentItem } from './assignment.ts';
 import { attachEvents } from './effects.ts';
 import type { PodIntegration } from './config.ts';
@@ -26,6 +28,8 @@ export class ActionRefused extends Error {
     super(message);
   }
 }
+
+type Within = (trx: Kysely<Database>) => Promise<void>;
 
 export interface Submitted {
   id: string;
@@ -101,11 +105,13 @@ export class PodService {
     decision: 'approve' | 'reject',
     comment: string,
     via = 'ticketloop',
+    /** Runs first in the decision's transaction (a one-time link is used up with it, or not at all). */
+    within?: Within,
   ): Promise<RequestState> {
     const s = await this.mustLoad(id);
     const why = whyNotDecide(s, actor);
     if (why) throw new ActionRefused(s.status === 'submitted' && !why.includes('already') ? 403 : 409, why);
-    return this.apply(id, { type: decision, actor, comment: comment.slice(0, 2000), via }, actor);
+    return this.apply(id, { type: decision, actor, comment: comment.slice(0, 2000), via }, actor, within);
   }
 
   async cancel(id: string, actor: string, isAdmin: boolean): Promise<RequestState> {
@@ -161,9 +167,10 @@ export class PodService {
    * assignment in the same transaction (what the `attach` effect would do a job later), so an
    * approval starts the grant at once.
    */
-  private async dispatch(id: string, event: PodEvent, actor: string) {
+  private async dispatch(id: string, event: PodEvent, actor: string, within?: Within) {
     const item = requestItem(id);
     const r = await inTransaction(this.app.store.db, async (trx) => {
+      await within?.(trx);
       const applied = await this.app.engine.applyIn(trx, [{ flow: FLOW, id: item, event }], actor);
       const state = applied.results[0].state as RequestState | undefined;
       if (applied.results[0].changed && state?.status === 'approved') {
@@ -180,8 +187,8 @@ export class PodService {
     return r.results[0] as { state: RequestState | undefined; changed: boolean; created: boolean };
   }
 
-  private async apply(id: string, event: PodEvent, actor: string): Promise<RequestState> {
-    const r = await this.dispatch(id, event, actor);
+  private async apply(id: string, event: PodEvent, actor: string, within?: Within): Promise<RequestState> {
+    const r = await this.dispatch(id, event, actor, within);
     if (!r.changed) throw new ActionRefused(409, 'the request changed meanwhile; look at it again');
     return r.state!;
   }
