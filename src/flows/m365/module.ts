@@ -1,0 +1,55 @@
+import type { Ticketloop } from '../../app/build.ts';
+import type { FlowModule } from '../../app/module.ts';
+import { ServiceHealthClient } from '../../connectors/microsoft/service-health.ts';
+import { parseDuration } from '../pod/duration.ts';
+import { m365Shape, type M365Integration } from './config.ts';
+import { m365HealthMigrations } from './health/store.ts';
+import { syncHealth } from './health/sync.ts';
+import { registerM365Routes } from './routes.ts';
+
+/**
+ * Microsoft 365 support: the tenant's service health read on a schedule and kept with its history
+ * (health/), and incidents matched to it with reasons (match/). It has no items of its own yet: the
+ * sync is a scheduled job that writes only what changed.
+ */
+
+export const FLOW = 'm365';
+
+const enabled = (app: Ticketloop) => app.integrations<M365Integration>('m365').filter((i) => i.enabled);
+
+export const m365Module: FlowModule = {
+  name: FLOW,
+  flow: { name: FLOW, decide: () => null },
+  integration: { type: 'm365', shape: m365Shape },
+  migrations: (dialect) => m365HealthMigrations(dialect),
+  effects: (app) => ({
+    async 'health-sync'(p: { integration: string }) {
+      const i = enabled(app).find((x) => x.name === p.integration);
+      if (!i) return;
+      const r = await syncHealth({
+        client: new ServiceHealthClient(app.connections.microsoft().graph),
+        db: app.store.db,
+        integration: i.name,
+        now: () => app.clock.now(),
+        messages: i.messages,
+      });
+      if (r.writes > 0)
+        app.log.info(
+          {
+            integration: i.name,
+            new: r.newIssues.length,
+            changed: r.changedIssues.length,
+            resolved: r.resolvedIssues.length,
+          },
+          'service health changed',
+        );
+    },
+  }),
+  async register(app) {
+    for (const i of enabled(app))
+      await app.engine.schedule(`m365-health:${i.name}`, parseDuration(i.healthEvery)!, `${FLOW}.health-sync`, {
+        integration: i.name,
+      });
+    registerM365Routes(app, () => enabled(app));
+  },
+};

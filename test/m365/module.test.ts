@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Agent } from 'undici';
+import { startSandbox } from '../../sandbox/index.ts';
+import { buildTicketloop, createLogger } from '../../src/app/build.ts';
+import { validateConfig } from '../../src/app/config.ts';
+import { FLOW_MODULES, ITSM_MODULES } from '../../src/app/registry.ts';
+import { sandboxConnections } from '../../src/cli/demo.ts';
+import { tokenFor } from '../helpers/identity.ts';
+import { until } from '../helpers/wait.ts';
+
+// Issue #14 item 2 and 3 wired into the service: an `m365` integration reads the tenant's service
+// health on its schedule into the store, and the API ranks the stored issues for incidents.
+
+test('an m365 integration syncs service health on its schedule; the API shows it and matches an incident to it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tl-m365-'));
+  const sandbox = await startSandbox({ dataDir: join(dir, 'sandbox') });
+  const agent = new Agent({ connect: { ca: sandbox.tls.ca } });
+  const now = sandbox.clock.now();
+  const added = await fetch(`${sandbox.microsoft.baseUrl}/_sandbox/m365/issues`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      title: 'Users may be unable to send email messages from Outlook',
+      service: 'Exchange Online',
+      feature: 'E-Mail and calendar access',
+      classification: 'incident',
+      status: 'serviceDegradation',
+      impactDescription: 'Users may be unable to send email messages using any connection method.',
+      startDateTime: new Date(now - 20 * 60_000).toISOString(),
+    }),
+    dispatcher: agent,
+  } as RequestInit);
+  assert.equal(added.status, 201);
+  const issue = (await added.json()) as { id: string };
+  const c = sandboxConnections(sandbox);
+  const app = await buildTicketloop(
+    validateConfig(
+      {
+        dataDir: join(dir, 'tl'),
+        server: { port: 0 },
+        servicenow: [c.servicenow],
+        microsoft: c.microsoft,
+        integrations: [{ name: 'm365', type: 'm365', itsm: c.servicenow.name }],
+      },
+      'test',
+    ),
+    { itsm: ITSM_MODULES, flows: FLOW_MODULES, logger: createLogger(process.env.TL_TEST_LOG ?? 'silent') },
+  );
+  const url = await app.start();
+  try {
+    const insights = await tokenFor(app, 'insights');
+    const requester = await tokenFor(app, 'requester');
+    const call = async (token: string, method: string, path: string, body?: unknown) => {
+      const r = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: r.status, body: (await r.json()) as any };
+    };
+    const listed = await until(async () => {
+      const r = await call(insights, 'GET', '/api/m365/issues?open=true');
+      return r.body.items?.some((i: { id: string }) => i.id === issue.id) ? r.body.items : undefined;
+    }, 'the added issue synced');
+    const mine = listed.find((i: { id: string }) => i.id === issue.id);
+    assert.equal(mine.service, 'Exchange Online');
+    assert.equal(mine.status, 'serviceDegradation');
+    assert.ok(listed.length > 1, 'the seeded real records are there too');
+
+    const one = await call(insights, 'GET', `/api/m365/issues/${issue.id}`);
+    assert.equal(one.status, 200);
+    assert.ok(one.body.posts.length >= 0 && Array.isArray(one.body.history));
+    assert.equal((await call(insights, 'GET', '/api/m365/issues/EX0')).status, 404);
+
+    const openedAt = new Date(now).toISOString().slice(0, 19).replace('T', ' ');
+    const matched = await call(insights, 'POST', '/api/m365/match', {
+      incidents: [
+        { sys_id: 'a1', short_description: 'outlook not sending since 9', opened_at: openedAt },
+        { sys_id: 'b2', short_description: 'please order a new laptop charger', opened_at: openedAt },
+      ],
+    });
+    assert.equal(matched.status, 200);
+    const [outlook, charger] = matched.body.results;
+    assert.equal(outlook.matches[0].issue, issue.id);
+    assert.match(outlook.matches[0].why, /outlook/i);
+    assert.deepEqual(charger.matches, [], 'none is a valid answer');
+
+    const bad = await call(insights, 'POST', '/api/m365/match', {
+      incidents: [{ sys_id: 'x', short_description: 'y', opened_at: 'yesterday' }],
+    });
+    assert.equal(bad.status, 400);
+    assert.match(JSON.stringify(bad.body), /opened_at/);
+    assert.equal((await call(requester, 'GET', '/api/m365/issues')).status, 403);
+  } finally {
+    await app.stop();
+    await agent.close();
+    await sandbox.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
