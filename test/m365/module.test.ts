@@ -36,6 +36,13 @@ test('an m365 integration syncs service health on its schedule; the API shows it
   } as RequestInit);
   assert.equal(added.status, 201);
   const issue = (await added.json()) as { id: string };
+  const admin = sandbox.servicenow.credentials.admin;
+  const seeded = await fetch(`${sandbox.servicenow.baseUrl}/_sandbox/servicenow/knowledge/seed`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}` },
+    dispatcher: agent,
+  } as RequestInit);
+  assert.equal(seeded.status, 200);
   const c = sandboxConnections(sandbox);
   const app = await buildTicketloop(
     validateConfig(
@@ -44,7 +51,7 @@ test('an m365 integration syncs service health on its schedule; the API shows it
         server: { port: 0 },
         servicenow: [c.servicenow],
         microsoft: c.microsoft,
-        integrations: [{ name: 'm365', type: 'm365', itsm: c.servicenow.name }],
+        integrations: [{ name: 'm365', type: 'm365', itsm: c.servicenow.name, learnUrl: sandbox.microsoft.baseUrl }],
       },
       'test',
     ),
@@ -95,6 +102,18 @@ test('an m365 integration syncs service health on its schedule; the API shows it
     assert.equal(bad.status, 400);
     assert.match(JSON.stringify(bad.body), /opened_at/);
     assert.equal((await call(requester, 'GET', '/api/m365/issues')).status, 403);
+
+    // Recommended solutions: the knowledge base and Learn, merged, one per URL.
+    const found = await call(insights, 'GET', '/api/m365/solutions?q=outlook%20not%20sending%20email');
+    assert.equal(found.status, 200, JSON.stringify(found.body));
+    const sources = new Set(found.body.items.map((s: { source: string }) => s.source));
+    assert.deepEqual([...sources].sort(), ['knowledge', 'learn'], JSON.stringify(found.body));
+    const urls = found.body.items.map((s: { url: string }) => s.url);
+    assert.equal(new Set(urls).size, urls.length);
+    assert.deepEqual(found.body.warnings, []);
+    const none = await call(insights, 'GET', '/api/m365/solutions?q=');
+    assert.equal(none.status, 400);
+    assert.match(JSON.stringify(none.body), /q/);
   } finally {
     await app.stop();
     await agent.close();

@@ -20,6 +20,8 @@ export const m365Shape = {
   messages: z.boolean().default(true),
   /** A match scores at least this (0–1) to be shown or written. */
   matchThreshold: z.number().min(0).max(1).default(DEFAULT_THRESHOLD),
+  /** Microsoft Learn, searched for recommended articles (the sandbox serves the same search). */
+  learnUrl: z.url().default('https://learn.microsoft.com'),
   /** "This is a test environment": escalations say so, so Microsoft's engineers do not call. */
   testEnvironment: z.boolean().default(false),
 };

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import type { Ticketloop } from '../../app/build.ts';
 import type { FlowModule } from '../../app/module.ts';
+import { LearnSearch } from '../../connectors/learn.ts';
 import { ServiceHealthClient } from '../../connectors/microsoft/service-health.ts';
 import { parseDuration } from '../pod/duration.ts';
 import { m365Shape, type M365Integration } from './config.ts';
@@ -50,6 +52,21 @@ export const m365Module: FlowModule = {
       await app.engine.schedule(`m365-health:${i.name}`, parseDuration(i.healthEvery)!, `${FLOW}.health-sync`, {
         integration: i.name,
       });
-    registerM365Routes(app, () => enabled(app));
+    const learn = new Map<string, LearnSearch>();
+    const learnOf = (i: M365Integration) => {
+      let l = learn.get(i.learnUrl);
+      if (!l) {
+        const caFile = app.config.microsoft?.caFile;
+        l = new LearnSearch({
+          baseUrl: i.learnUrl,
+          ca: caFile ? readFileSync(caFile) : undefined,
+          recorder: app.outbound,
+          now: () => app.clock.now(),
+        });
+        learn.set(i.learnUrl, l);
+      }
+      return l;
+    };
+    registerM365Routes(app, () => enabled(app), learnOf);
   },
 };

@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import type { Ticketloop } from '../../app/build.ts';
+import type { HelpSearchPort } from '../../connectors/learn.ts';
 import { HttpProblem } from '../../http/server.ts';
 import type { M365Integration } from './config.ts';
 import { HealthStore, type StoredIssue } from './health/store.ts';
 import { matchAll, type HealthIssue as MatchIssue } from './match/matcher.ts';
+import { recommend } from './solutions.ts';
 
 /**
  * The operator API of Microsoft 365 support: service health as the store keeps it, and matching
@@ -23,6 +25,14 @@ const incident = z
       .regex(/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}/, 'ServiceNow time "YYYY-MM-DD HH:mm:ss" (UTC)'),
   })
   .strict();
+
+const solutionSchema = z.object({
+  title: z.string(),
+  url: z.string(),
+  snippet: z.string(),
+  source: z.enum(['knowledge', 'learn']),
+  number: z.string().optional(),
+});
 
 /** The matcher reads the Graph shape: posts as `description.content`. */
 export const toMatchIssue = (s: StoredIssue): MatchIssue => ({
@@ -45,7 +55,11 @@ const issueView = (s: StoredIssue) => ({
   summary: s.summary,
 });
 
-export function registerM365Routes(app: Ticketloop, integrations: () => M365Integration[]): void {
+export function registerM365Routes(
+  app: Ticketloop,
+  integrations: () => M365Integration[],
+  learnOf: (i: M365Integration) => HelpSearchPort,
+): void {
   const http = app.http;
   const store = new HealthStore(app.store.db);
   const pick = (name?: string) => {
@@ -121,6 +135,28 @@ export function registerM365Routes(app: Ticketloop, integrations: () => M365Inte
       const issues = (await store.issues(i.name)).map(toMatchIssue);
       const results = matchAll(issues, req.body.incidents, { threshold: req.body.threshold ?? i.matchThreshold });
       return { results };
+    },
+  );
+
+  http.get(
+    '/api/m365/solutions',
+    {
+      config: { role: 'insights' },
+      schema: {
+        tags,
+        summary: "Recommended articles for a text: the ITSM's knowledge base and Microsoft Learn, merged, one per URL",
+        querystring: z.object({
+          q: z.string().trim().min(1, 'required: the problem, in words').max(300),
+          integration: z.string().max(80).optional(),
+          limit: z.coerce.number().int().min(1).max(20).default(8),
+        }),
+        response: { 200: z.object({ items: z.array(solutionSchema), warnings: z.array(z.string()) }) },
+      },
+    },
+    async (req) => {
+      const i = pick(req.query.integration);
+      const knowledge = app.connections.hasItsm(i.itsm) ? app.connections.itsm(i.itsm).knowledge : undefined;
+      return recommend(req.query.q, { knowledge, learn: learnOf(i), limit: req.query.limit });
     },
   );
 }
