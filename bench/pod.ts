@@ -352,7 +352,7 @@ async function main(): Promise<void> {
       name: 'pod',
       results,
       notes: [
-        'Sandbox (ServiceNow, Entra, ARM) in a child process; Ticketloop in this process on SQLite (engine concurrency 32, poll 20 ms), the shipped azure-rbac provider.',
+        'Sandbox (ServiceNow, Entra, ARM) in a child process; Ticketloop in this process, compiled (an esbuild bundle run by plain node, as it ships: tsx alone adds ~60 MB), on SQLite (engine concurrency 32, poll 20 ms), the shipped azure-rbac provider.',
         `Every grant is a distinct principal (no shared assignments), auto-approved (read-only role); expiries spread evenly over ${WINDOW_S} s once all are granted.`,
         'Lag is measured from expiresAt to the moment Ticketloop recorded the provider read-back saying the assignment is gone (grant.revokedAt).',
       ],

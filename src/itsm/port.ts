@@ -229,6 +229,8 @@ export interface KnowledgeHit {
 /** The customer's own knowledge base, searched by free text. */
 export interface KnowledgePort {
   searchKnowledge(query: string, o?: { limit?: number }): Promise<KnowledgeHit[]>;
+  /** Search once and say which search answered (Test setup). */
+  probe(): Promise<KnowledgeHit['source']>;
 }
 
 export interface ItsmPort {

@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Agent } from 'undici';
-import { startSandbox } from '../../sandbox/index.ts';
-import { buildTicketloop, createLogger } from '../../src/app/build.ts';
+import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
+import { buildTicketloop, createLogger, type Ticketloop } from '../../src/app/build.ts';
 import { validateConfig } from '../../src/app/config.ts';
+import { runChecks } from '../../src/app/doctor.ts';
 import { FLOW_MODULES, ITSM_MODULES } from '../../src/app/registry.ts';
+import { EM_READWRITE, SERVICE_HEALTH_READ } from '../../sandbox/microsoft/constants.ts';
 import { sandboxConnections } from '../../src/cli/demo.ts';
 import { tokenFor } from '../helpers/identity.ts';
 import { until } from '../helpers/wait.ts';
@@ -15,34 +17,39 @@ import { until } from '../helpers/wait.ts';
 // Issue #14 item 2 and 3 wired into the service: an `m365` integration reads the tenant's service
 // health on its schedule into the store, and the API ranks the stored issues for incidents.
 
-test('an m365 integration syncs service health on its schedule; the API shows it and matches an incident to it', async () => {
+interface M365Env {
+  sandbox: Sandbox;
+  agent: Agent;
+  app: Ticketloop;
+  url: string;
+  /** A control call on a sandbox server. */
+  control(base: string, method: string, path: string, body?: unknown, auth?: string): Promise<Response>;
+  /** The sandbox ServiceNow admin's Authorization header. */
+  basic: string;
+  close(): Promise<void>;
+}
+
+/** The sandbox and a Ticketloop with one m365 integration; `prepare` runs on the sandbox first. */
+async function startM365(
+  prepare: (e: Pick<M365Env, 'sandbox' | 'control'>) => Promise<void> = async () => {},
+): Promise<M365Env> {
   const dir = mkdtempSync(join(tmpdir(), 'tl-m365-'));
   const sandbox = await startSandbox({ dataDir: join(dir, 'sandbox') });
   const agent = new Agent({ connect: { ca: sandbox.tls.ca } });
-  const now = sandbox.clock.now();
-  const added = await fetch(`${sandbox.microsoft.baseUrl}/_sandbox/m365/issues`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      title: 'Users may be unable to send email messages from Outlook',
-      service: 'Exchange Online',
-      feature: 'E-Mail and calendar access',
-      classification: 'incident',
-      status: 'serviceDegradation',
-      impactDescription: 'Users may be unable to send email messages using any connection method.',
-      startDateTime: new Date(now - 20 * 60_000).toISOString(),
-    }),
-    dispatcher: agent,
-  } as RequestInit);
-  assert.equal(added.status, 201);
-  const issue = (await added.json()) as { id: string };
+  const control: M365Env['control'] = (base, method, path, body, auth) =>
+    fetch(`${base}${path}`, {
+      method,
+      headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(auth ? { authorization: auth } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+      dispatcher: agent,
+    } as RequestInit);
   const admin = sandbox.servicenow.credentials.admin;
-  const seeded = await fetch(`${sandbox.servicenow.baseUrl}/_sandbox/servicenow/knowledge/seed`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}` },
-    dispatcher: agent,
-  } as RequestInit);
-  assert.equal(seeded.status, 200);
+  const basic = `Basic ${Buffer.from(`${admin.username}:${admin.password}`).toString('base64')}`;
+  assert.equal(
+    (await control(sandbox.servicenow.baseUrl, 'POST', '/_sandbox/servicenow/knowledge/seed', undefined, basic)).status,
+    200,
+  );
+  await prepare({ sandbox, control });
   const c = sandboxConnections(sandbox);
   const app = await buildTicketloop(
     validateConfig(
@@ -58,6 +65,40 @@ test('an m365 integration syncs service health on its schedule; the API shows it
     { itsm: ITSM_MODULES, flows: FLOW_MODULES, logger: createLogger(process.env.TL_TEST_LOG ?? 'silent') },
   );
   const url = await app.start();
+  return {
+    sandbox,
+    agent,
+    app,
+    url,
+    control,
+    basic,
+    async close() {
+      await app.stop();
+      await agent.close();
+      await sandbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('an m365 integration syncs service health on its schedule; the API shows it and matches an incident to it', async () => {
+  let issue = { id: '' };
+  let now = 0;
+  const env = await startM365(async ({ sandbox, control }) => {
+    now = sandbox.clock.now();
+    const added = await control(sandbox.microsoft.baseUrl, 'POST', '/_sandbox/m365/issues', {
+      title: 'Users may be unable to send email messages from Outlook',
+      service: 'Exchange Online',
+      feature: 'E-Mail and calendar access',
+      classification: 'incident',
+      status: 'serviceDegradation',
+      impactDescription: 'Users may be unable to send email messages using any connection method.',
+      startDateTime: new Date(now - 20 * 60_000).toISOString(),
+    });
+    assert.equal(added.status, 201);
+    issue = (await added.json()) as { id: string };
+  });
+  const { app, url } = env;
   try {
     const insights = await tokenFor(app, 'insights');
     const requester = await tokenFor(app, 'requester');
@@ -115,9 +156,37 @@ test('an m365 integration syncs service health on its schedule; the API shows it
     assert.equal(none.status, 400);
     assert.match(JSON.stringify(none.body), /q/);
   } finally {
-    await app.stop();
-    await agent.close();
-    await sandbox.close();
-    rmSync(dir, { recursive: true, force: true });
+    await env.close();
+  }
+});
+
+test('Test setup: each m365 check passes or names its fix', async () => {
+  const env = await startM365(async ({ sandbox, control }) => {
+    // No ServiceMessage.Read.All, and no knowledge API plugin.
+    const roles = await control(sandbox.microsoft.baseUrl, 'POST', '/_sandbox/entra/apps', {
+      clientId: sandbox.microsoft.apps.ticketloop.clientId,
+      roles: [EM_READWRITE, SERVICE_HEALTH_READ],
+    });
+    assert.equal(roles.status, 201);
+  });
+  try {
+    const off = await env.control(
+      env.sandbox.servicenow.baseUrl,
+      'PUT',
+      '/_sandbox/servicenow/plugins',
+      { sn_km_api: false },
+      env.basic,
+    );
+    assert.equal(off.status, 200);
+    const results = (await runChecks(env.app, FLOW_MODULES)).filter((r) => r.target === 'm365 m365');
+    const by = Object.fromEntries(results.map((r) => [r.check, r]));
+    assert.equal(by['read service health'].ok, true);
+    assert.equal(by['read the message center'].ok, false);
+    assert.match(by['read the message center'].fix!, /ServiceMessage\.Read\.All.*admin consent/);
+    assert.equal(by['knowledge search'].ok, true);
+    assert.match(by['knowledge search'].detail, /plugin not active: articles will come from the Table API/);
+    assert.equal(by['Microsoft Learn search'].ok, true);
+  } finally {
+    await env.close();
   }
 });

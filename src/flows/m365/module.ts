@@ -4,6 +4,7 @@ import type { FlowModule } from '../../app/module.ts';
 import { LearnSearch } from '../../connectors/learn.ts';
 import { ServiceHealthClient } from '../../connectors/microsoft/service-health.ts';
 import { parseDuration } from '../pod/duration.ts';
+import { m365Checks } from './checks.ts';
 import { m365Shape, type M365Integration } from './config.ts';
 import { m365HealthMigrations } from './health/store.ts';
 import { syncHealth } from './health/sync.ts';
@@ -18,6 +19,26 @@ import { registerM365Routes } from './routes.ts';
 export const FLOW = 'm365';
 
 const enabled = (app: Ticketloop) => app.integrations<M365Integration>('m365').filter((i) => i.enabled);
+
+const learnSearches = new WeakMap<Ticketloop, Map<string, LearnSearch>>();
+/** One Learn search (and its cache) per app and URL. */
+function learnOf(app: Ticketloop, i: M365Integration): LearnSearch {
+  const byUrl = learnSearches.get(app) ?? new Map<string, LearnSearch>();
+  learnSearches.set(app, byUrl);
+  let l = byUrl.get(i.learnUrl);
+  if (!l) {
+    // The microsoft connection's CA (a private one in the sandbox) also serves the sandbox's Learn.
+    const caFile = app.config.microsoft?.caFile;
+    l = new LearnSearch({
+      baseUrl: i.learnUrl,
+      ca: caFile ? readFileSync(caFile) : undefined,
+      recorder: app.outbound,
+      now: () => app.clock.now(),
+    });
+    byUrl.set(i.learnUrl, l);
+  }
+  return l;
+}
 
 export const m365Module: FlowModule = {
   name: FLOW,
@@ -47,26 +68,16 @@ export const m365Module: FlowModule = {
         );
     },
   }),
+  checks: (app, ctx) => m365Checks(app, ctx, enabled(app), (i) => learnOf(app, i)),
   async register(app) {
     for (const i of enabled(app))
       await app.engine.schedule(`m365-health:${i.name}`, parseDuration(i.healthEvery)!, `${FLOW}.health-sync`, {
         integration: i.name,
       });
-    const learn = new Map<string, LearnSearch>();
-    const learnOf = (i: M365Integration) => {
-      let l = learn.get(i.learnUrl);
-      if (!l) {
-        const caFile = app.config.microsoft?.caFile;
-        l = new LearnSearch({
-          baseUrl: i.learnUrl,
-          ca: caFile ? readFileSync(caFile) : undefined,
-          recorder: app.outbound,
-          now: () => app.clock.now(),
-        });
-        learn.set(i.learnUrl, l);
-      }
-      return l;
-    };
-    registerM365Routes(app, () => enabled(app), learnOf);
+    registerM365Routes(
+      app,
+      () => enabled(app),
+      (i) => learnOf(app, i),
+    );
   },
 };

@@ -20,7 +20,7 @@ const normalUrl = (u: string) => u.trim().replace(/#.*$/, '').replace(/\/+$/, ''
 
 export async function recommend(
   query: string,
-  o: { knowledge?: KnowledgePort; learn: HelpSearchPort; limit: number },
+  o: { knowledge?: Pick<KnowledgePort, 'searchKnowledge'>; learn: HelpSearchPort; limit: number },
 ): Promise<{ items: Solution[]; warnings: string[] }> {
   const warnings: string[] = [];
   const failed = (what: string) => (e: unknown) => {
