@@ -30,6 +30,8 @@ export const EM = '/v1.0/identityGovernance/entitlementManagement';
 
 export interface LoopOptions {
   integration?: Record<string, unknown>;
+  /** More integrations (other flows'), pointed at the sandbox. */
+  integrations?: (sandbox: Sandbox) => Record<string, unknown>[];
   clock?: Clock;
   dialect?: 'sqlite' | 'postgres';
   /** Push closes via the business-rule webhook (default true); false = polling only. */
@@ -104,6 +106,7 @@ export async function startLoop(o: LoopOptions = {}): Promise<Loop> {
           inbound: { logicAppHmacSecret: HMAC_SECRET },
           ...o.integration,
         },
+        ...(o.integrations?.(sandbox) ?? []),
       ],
     },
     'test',

@@ -5,7 +5,6 @@ import type { ConsolePage } from '../shell/page.ts';
  * Each flow's console pages, by flow name (the server's module name, GET /api/flows). A flow's
  * pages show when the instance runs one of its integrations, or, for a flow whose integrations the
  * console creates or whose pages serve everyone (lib/flows.ts), as soon as the instance runs the flow.
- * Microsoft 365 adds its folder here (console/src/flows/<name>/) next.
  */
 export const FLOW_PAGES: Record<string, ConsolePage[]> = {
   entitlement: [
@@ -94,6 +93,14 @@ export const FLOW_PAGES: Record<string, ConsolePage[]> = {
       need: ['GET', '/api/pod/requests/{id}'],
       component: lazy(() => import('./pod/RequestPage.tsx')),
       hidden: true,
+    },
+  ],
+  m365: [
+    {
+      path: 'm365',
+      title: 'Microsoft 365 service health',
+      need: ['GET', '/api/m365/issues'],
+      component: lazy(() => import('./m365/HealthPage.tsx')),
     },
   ],
 };
