@@ -44,13 +44,17 @@ export interface IssuePost {
   description: { contentType: 'html' | 'text'; content: string };
 }
 
-export interface IssueDoc {
+/** What issues and messages share: the CSDL's serviceAnnouncementBase. */
+export interface AnnouncementBase {
   id: string;
   title: string;
   startDateTime: string;
   endDateTime: string | null;
   lastModifiedDateTime: string;
   details: { name: string; value: string | null }[];
+}
+
+export interface IssueDoc extends AnnouncementBase {
   classification: string;
   feature: string | null;
   featureGroup: string | null;
@@ -245,13 +249,7 @@ export function seedIssues(seedNow: number): IssueDoc[] {
   });
 }
 
-export interface MessageDoc {
-  id: string;
-  title: string;
-  startDateTime: string;
-  endDateTime: string | null;
-  lastModifiedDateTime: string;
-  details: { name: string; value: string | null }[];
+export interface MessageDoc extends AnnouncementBase {
   actionRequiredByDateTime: string | null;
   body: { contentType: 'html' | 'text'; content: string };
   category: string;

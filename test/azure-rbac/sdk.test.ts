@@ -1,10 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { DEMO } from '../../sandbox/azure/index.ts';
-import { signToken, startHarness } from '../azure/helpers.ts';
+import { runSdkFixture, startHarness } from '../azure/helpers.ts';
 
 /**
  * The official @azure/arm-authorization 9.x SDK, unmodified, against the sandbox (pod-wire-format.md §1.7
@@ -12,25 +10,15 @@ import { signToken, startHarness } from '../azure/helpers.ts';
  * sandbox's CA because the bearer policy refuses plain http).
  */
 
-const run = promisify(execFile);
 const fixture = fileURLToPath(new URL('./fixtures/sdk-authorization.ts', import.meta.url));
 const SP = 'f1111111-1111-4111-8111-111111111111';
 
 test('@azure/arm-authorization lists, reads and writes role definitions and assignments and creates a PIM request', async () => {
   const h = await startHarness();
   try {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', fixture], {
-      env: {
-        ...process.env,
-        NODE_EXTRA_CA_CERTS: h.tls.caPath,
-        ARM_BASE_URL: h.sb.baseUrl,
-        ARM_TOKEN: await signToken({ now: h.clock.now() }),
-        SUBSCRIPTION_ID: DEMO.prodSubscription,
-        PRINCIPAL_ID: SP,
-      },
-      timeout: 60_000,
+    const out = await runSdkFixture(h, fixture, {
+      PRINCIPAL_ID: SP,
     });
-    const out = JSON.parse(stdout.trim().split('\n').pop()!);
     const sub = `/subscriptions/${DEMO.prodSubscription}`;
     assert.deepEqual(out.readers, [
       { name: 'acdd72a7-3385-48ef-bd42-f606fba81ae7', roleName: 'Reader', type: 'BuiltInRole' },

@@ -1,10 +1,12 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { SignJWT, generateKeyPair, jwtVerify, type CryptoKey } from 'jose';
 import { Agent } from 'undici';
 import { send } from '../helpers/http.ts';
-import { ARM_AUDIENCES, startAzureSandbox, type AzureSandbox } from '../../sandbox/azure/index.ts';
+import { ARM_AUDIENCES, DEMO, startAzureSandbox, type AzureSandbox } from '../../sandbox/azure/index.ts';
 import { ensureSandboxTls, type SandboxTls } from '../../sandbox/shared/tls.ts';
 import { OffsetClock } from '../../sandbox/shared/clock.ts';
 import { ArmClient } from '../../src/connectors/microsoft/arm.ts';
@@ -134,4 +136,24 @@ export async function startHarness(o: { seedDemo?: boolean } = {}): Promise<Harn
     },
   };
   return h;
+}
+
+/**
+ * Run an SDK fixture script (an official Azure SDK, unmodified) against the harness's ARM sandbox:
+ * it gets the CA, the base URL, a bearer token and the demo subscription in its environment, plus
+ * `env`, and prints its findings as JSON on its last line.
+ */
+export async function runSdkFixture(h: Harness, fixture: string, env: Record<string, string> = {}): Promise<any> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', fixture], {
+    env: {
+      ...process.env,
+      NODE_EXTRA_CA_CERTS: h.tls.caPath,
+      ARM_BASE_URL: h.sb.baseUrl,
+      ARM_TOKEN: await signToken({ now: h.clock.now() }),
+      SUBSCRIPTION_ID: DEMO.prodSubscription,
+      ...env,
+    },
+    timeout: 60_000,
+  });
+  return JSON.parse(stdout.trim().split('\n').pop()!);
 }

@@ -1,33 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { DEMO } from '../../sandbox/azure/index.ts';
-import { signToken, startHarness } from './helpers.ts';
+import { runSdkFixture, startHarness } from './helpers.ts';
 
-const run = promisify(execFile);
 const fixture = fileURLToPath(new URL('./fixtures/sdk-check.ts', import.meta.url));
 
 test('the official @azure/arm-security SDK lists assessments and writes a governance assignment against the sandbox', async () => {
   const h = await startHarness();
   try {
     await h.admin('/generate', { subscriptionId: 'sdk-paged', count: 2500, recommendations: 5 });
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', fixture], {
-      env: {
-        ...process.env,
-        NODE_EXTRA_CA_CERTS: h.tls.caPath,
-        ARM_BASE_URL: h.sb.baseUrl,
-        ARM_TOKEN: await signToken({ now: h.clock.now() }),
-        SUBSCRIPTION_ID: DEMO.prodSubscription,
-        RESOURCE_ID: DEMO.vm,
-        ASSESSMENT_NAME: DEMO.systemUpdates,
-        ASSIGNMENT_KEY: 'b0f1c2d3-0000-4000-8000-000000000042',
-        PAGED_SUBSCRIPTION_ID: 'sdk-paged',
-      },
-      timeout: 60_000,
+    const out = await runSdkFixture(h, fixture, {
+      RESOURCE_ID: DEMO.vm,
+      ASSESSMENT_NAME: DEMO.systemUpdates,
+      ASSIGNMENT_KEY: 'b0f1c2d3-0000-4000-8000-000000000042',
+      PAGED_SUBSCRIPTION_ID: 'sdk-paged',
     });
-    const out = JSON.parse(stdout.trim().split('\n').pop()!);
     assert.equal(out.count, 16);
     assert.equal(out.pages, 1);
     assert.deepEqual(out.paged, { count: 2500, pages: 3 });

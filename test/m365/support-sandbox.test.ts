@@ -1,13 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { DEMO } from '../../sandbox/azure/index.ts';
-import { signToken, startHarness, type Harness } from '../azure/helpers.ts';
+import { runSdkFixture, startHarness, type Harness } from '../azure/helpers.ts';
 
-const run = promisify(execFile);
 const fixture = fileURLToPath(new URL('./fixtures/support-sdk.ts', import.meta.url));
 const example = JSON.parse(
   readFileSync(
@@ -42,18 +39,9 @@ async function waitOperation(h: Harness, url: string): Promise<any> {
 test('the official @azure/arm-support SDK lists services, creates a ticket (LRO) and a communication, and reads them back', async () => {
   const h = await startHarness();
   try {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', fixture], {
-      env: {
-        ...process.env,
-        NODE_EXTRA_CA_CERTS: h.tls.caPath,
-        ARM_BASE_URL: h.sb.baseUrl,
-        ARM_TOKEN: await signToken({ now: h.clock.now() }),
-        SUBSCRIPTION_ID: DEMO.prodSubscription,
-        TICKET_NAME: 'sdk-ticket-1',
-      },
-      timeout: 60_000,
+    const out = await runSdkFixture(h, fixture, {
+      TICKET_NAME: 'sdk-ticket-1',
     });
-    const out = JSON.parse(stdout.trim().split('\n').pop()!);
     assert.ok(out.services.includes('Billing'));
     assert.ok(out.services.includes('Azure Active Directory Sign-In and Multi-Factor Authentication'));
     assert.ok(out.classifications.includes('Sign-in failures / Users cannot sign in'));

@@ -2,35 +2,35 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { until } from '../helpers/wait.ts';
 import { FakeProvider } from './fake-provider.ts';
-import { ALICE_OID, podIntegration, startPod, SUB } from './harness.ts';
+import { ALICE_OID, podIntegration, startPod, SUB, type PodHarness } from './harness.ts';
 
 // The grant ledger reconciles (issue #13 "Deliver — the broker" 6): an assignment Ticketloop made that
 // is gone, and one that appeared outside Ticketloop on a managed role, are reported; fixed drift resolves.
 
 const READER = 'acdd72a7-3385-48ef-bd42-f606fba81ae7';
+/** Ticketloop's Reader grant to Alice, and an assignment of the same role made by hand to someone else. */
+const mine = { principal: { type: 'user' as const, id: ALICE_OID }, permission: READER, scope: SUB };
+const stranger = { ...mine, principal: { type: 'user' as const, id: '66666666-6666-4666-8666-666666666666' } };
+
+/** Rita asks for Reader for Alice, Alice approves; resolves once it is granted. */
+async function grantedReader(h: PodHarness) {
+  const r = await h.call('rita', 'POST', '/api/pod/requests', {
+    system: 'azure-prod',
+    permission: 'prod-reader',
+    identity: { type: 'user', id: ALICE_OID },
+    justification: 'audit',
+  });
+  await h.call('alice', 'POST', `/api/pod/requests/${r.body.id}/approve`, {});
+  const status = async () => (await h.call('admin', 'GET', `/api/pod/requests/${r.body.id}`)).body.status as string;
+  await until(async () => (await status()) === 'granted', 'granted');
+  return { id: r.body.id as string, status };
+}
 
 test('drift: missing, outside, and resolved once the provider matches again', async () => {
   const provider = new FakeProvider();
   const h = await startPod(provider, podIntegration({ reconcileEvery: 'PT1M' }));
   try {
-    const r = await h.call('rita', 'POST', '/api/pod/requests', {
-      system: 'azure-prod',
-      permission: 'prod-reader',
-      identity: { type: 'user', id: ALICE_OID },
-      justification: 'audit',
-    });
-    await h.call('alice', 'POST', `/api/pod/requests/${r.body.id}/approve`, {});
-    await until(
-      async () => (await h.call('admin', 'GET', `/api/pod/requests/${r.body.id}`)).body.status === 'granted',
-      'granted',
-    );
-
-    const mine = { principal: { type: 'user' as const, id: ALICE_OID }, permission: READER, scope: SUB };
-    const stranger = {
-      principal: { type: 'user' as const, id: '66666666-6666-4666-8666-666666666666' },
-      permission: READER,
-      scope: SUB,
-    };
+    await grantedReader(h);
     provider.assigned.clear(); // someone removed Ticketloop's assignment in the portal…
     provider.preassign(stranger); // …and granted Reader to someone else by hand.
     const drift = async () =>
@@ -62,19 +62,18 @@ test('drift: missing, outside, and resolved once the provider matches again', as
 
 test('a grant or revoke that runs while the provider is listed is not drift', async () => {
   const { compare } = await import('../../src/flows/pod/drift.ts');
-  const target = { principal: { type: 'user' as const, id: ALICE_OID }, permission: READER, scope: SUB };
   const item = (status: 'granting' | 'present' | 'revoking' | 'absent', generation: number) => ({
     kind: 'assignment' as const,
     status,
     integration: 'cloud',
     system: 'azure-prod',
-    target,
+    target: mine,
     holders: ['r:1'],
     releasing: [],
     generation,
     preexisting: false,
   });
-  const listed = [{ ...target, ref: 'ra-1', via: 'direct' as const }];
+  const listed = [{ ...mine, ref: 'ra-1', via: 'direct' as const }];
   const managed = new Set([READER]);
   // Granted while listing: unknown before, known after — not "outside".
   assert.deepEqual(compare('azure-prod', [], [item('present', 1)], listed, managed), []);
@@ -105,17 +104,7 @@ test('fixDrift: a missing grant is granted again, a leftover revoked again, acce
     h.app.engine.wake();
   };
   try {
-    const r = await h.call('rita', 'POST', '/api/pod/requests', {
-      system: 'azure-prod',
-      permission: 'prod-reader',
-      identity: { type: 'user', id: ALICE_OID },
-      justification: 'audit',
-    });
-    await h.call('alice', 'POST', `/api/pod/requests/${r.body.id}/approve`, {});
-    const status = async () => (await h.call('admin', 'GET', `/api/pod/requests/${r.body.id}`)).body.status;
-    await until(async () => (await status()) === 'granted', 'granted');
-    const mine = { principal: { type: 'user' as const, id: ALICE_OID }, permission: READER, scope: SUB };
-    const stranger = { ...mine, principal: { type: 'user' as const, id: '66666666-6666-4666-8666-666666666666' } };
+    const { id, status } = await grantedReader(h);
 
     provider.assigned.clear();
     provider.preassign(stranger);
@@ -126,7 +115,7 @@ test('fixDrift: a missing grant is granted again, a leftover revoked again, acce
     assert.match(found.find((f) => f.kind === 'missing')!.detail, /fixing it \(fixDrift\)/);
     assert.doesNotMatch(found.find((f) => f.kind === 'outside')!.detail, /fixing/);
 
-    await h.call('rita', 'POST', `/api/pod/requests/${r.body.id}/revoke`, {});
+    await h.call('rita', 'POST', `/api/pod/requests/${id}/revoke`, {});
     await until(async () => (await status()) === 'revoked', 'revoked');
     // The revoke "did not take": the provider still has it.
     await provider.grant({ ...mine, key: 'stuck', expiresAt: 0, justification: '', requestId: '' });

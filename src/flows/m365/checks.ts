@@ -10,6 +10,8 @@ import type { M365Integration } from './config.ts';
  * health (and the message center), the ITSM's knowledge search answers (and which one), and
  * Microsoft Learn is reachable. Each failure names its fix.
  */
+const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 300);
+
 export async function m365Checks(
   app: Ticketloop,
   ctx: CheckContext,
@@ -66,7 +68,7 @@ export async function m365Checks(
           target,
           check: 'knowledge search',
           ok: false,
-          detail: (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 300),
+          detail: firstLine(e),
           fix: `give the ITSM user of "${i.itsm}" read access to kb_knowledge (ServiceNow role knowledge or itil)`,
         });
       }
@@ -78,7 +80,7 @@ export async function m365Checks(
         target,
         check: 'Microsoft Learn search',
         ok: false,
-        detail: (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 300),
+        detail: firstLine(e),
         fix: `check learnUrl and that this host can reach ${new URL(i.learnUrl).host} (proxy, firewall)`,
       });
     }
