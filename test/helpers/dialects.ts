@@ -14,15 +14,20 @@ export const ADMIN_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://p
 
 let pgReachable: Promise<boolean> | undefined;
 export function postgresReachable(): Promise<boolean> {
+  // A few tries with time to spare: on a loaded 2-core CI machine one slow connect is not "no PostgreSQL".
   pgReachable ??= (async () => {
-    const c = new pg.Client({ connectionString: ADMIN_DATABASE_URL, connectionTimeoutMillis: 2000 });
-    try {
-      await c.connect();
-      await c.end();
-      return true;
-    } catch {
-      return false;
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const c = new pg.Client({ connectionString: ADMIN_DATABASE_URL, connectionTimeoutMillis: 10_000 });
+      try {
+        await c.connect();
+        await c.end();
+        return true;
+      } catch {
+        await c.end().catch(() => {});
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+      }
     }
+    return false;
   })();
   return pgReachable;
 }
