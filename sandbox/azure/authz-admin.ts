@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ArmError, sendArmError } from './arm.ts';
 import { assignmentResource, createAssignment, newName, sweepExpired, type AssignmentCtx } from './assignments.ts';
 import { canonicalScope, roleGuidOf } from './authz.ts';
-import { parseDuration } from './pim.ts';
+import { parseDuration } from './pim-schedule.ts';
 import { BUILT_IN_ROLES } from './roles.ts';
 
 /**

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ArmError, firstQuery, isDateTime, nextLink, offsetPage, requireApiVersion } from './arm.ts';
+import { ArmError, firstQuery, nextLink, offsetPage, requireApiVersion } from './arm.ts';
+import { checkExpirationRule, schedule } from './pim-schedule.ts';
 import { principalOf } from './auth.ts';
 import {
   assignmentId,
@@ -32,7 +33,8 @@ import type { RouteTable } from './dispatch.ts';
  * PIM for Azure resources (2020-10-01, `RoleAssignmentScheduleRequest.json`,
  * `RoleAssignmentScheduleInstance.json` and their examples): AdminAssign makes an active
  * assignment that ends by itself at its end (sandbox time) and shows in the role assignment lists
- * too; AdminRemove ends one, refused within 5 minutes of its start (ActiveDurationTooShort);
+ * too; AdminUpdate moves the end of an active one (the policy's ExpirationRule applies to the new
+ * schedule); AdminRemove ends one, refused within 5 minutes of its start (ActiveDurationTooShort);
  * a duration over the role's policy maximum fails the ExpirationRule. Policy errors carry PIM's
  * CloudError `{error:{code,message}}`.
  */
@@ -79,15 +81,6 @@ export function pimRoutes(ctx: AssignmentCtx): RouteTable {
     [RX.instances, { GET: (req, _r, m) => (vi(req), listInstances(ctx, req, canonicalScope(m[1]))) }],
     [RX.instance, { GET: (req, _r, m) => (vi(req), getInstance(ctx, canonicalScope(m[1]), m[2])) }],
   ];
-}
-
-/** ISO 8601 duration (`PT8H`, `P1DT2H30M`, `PT90S`, `P1W`) → ms; undefined when it is not one. */
-export function parseDuration(s: unknown): number | undefined {
-  if (typeof s !== 'string') return undefined;
-  const m = /^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i.exec(s.trim());
-  if (!m || s.trim().toUpperCase() === 'P' || /T$/i.test(s.trim())) return undefined;
-  const [w, d, h, min, sec] = m.slice(1).map((x) => Number(x ?? 0));
-  return ((((w * 7 + d) * 24 + h) * 60 + min) * 60 + sec) * 1000;
 }
 
 function expanded(ctx: AssignmentCtx, scope: string, roleGuid: string, principalId: string, principalType: string) {
@@ -151,43 +144,6 @@ function getRequest(ctx: AssignmentCtx, scope: string, name: string): StoredSche
   return r;
 }
 
-/** The schedule of a request: start (default now), end from AfterDateTime / AfterDuration, none for NoExpiration. */
-function schedule(info: unknown, now: number) {
-  const i = (info && typeof info === 'object' ? info : {}) as Record<string, any>;
-  const e = (i.expiration && typeof i.expiration === 'object' ? i.expiration : {}) as Record<string, any>;
-  if (i.startDateTime != null && !isDateTime(i.startDateTime))
-    throw pimError('InvalidScheduleInfo', "'scheduleInfo.startDateTime' must be an ISO 8601 date-time.");
-  const start = i.startDateTime ? Date.parse(i.startDateTime) : now;
-  const type = (e.type ?? 'NoExpiration') as string;
-  let end: number | undefined;
-  if (type === 'AfterDateTime') {
-    if (!isDateTime(e.endDateTime))
-      throw pimError('InvalidScheduleInfo', "'expiration.endDateTime' is required for AfterDateTime.");
-    end = Date.parse(e.endDateTime);
-  } else if (type === 'AfterDuration') {
-    const ms = parseDuration(e.duration);
-    if (ms === undefined)
-      throw pimError('InvalidScheduleInfo', "'expiration.duration' must be an ISO 8601 duration such as PT8H.");
-    end = start + ms;
-  } else if (type !== 'NoExpiration') {
-    throw pimError('InvalidScheduleInfo', `'expiration.type' must be AfterDuration, AfterDateTime or NoExpiration.`);
-  }
-  if (end !== undefined && end <= start)
-    throw pimError('InvalidScheduleInfo', 'The end of the schedule must be after its start.');
-  return {
-    start,
-    end,
-    info: {
-      startDateTime: new Date(start).toISOString(),
-      expiration: {
-        type,
-        endDateTime: type === 'AfterDateTime' ? new Date(end!).toISOString() : null,
-        duration: type === 'AfterDuration' ? String(e.duration) : null,
-      },
-    },
-  };
-}
-
 function putRequest(ctx: AssignmentCtx, req: FastifyRequest, reply: FastifyReply, scope: string, name: string) {
   const p = ((req.body ?? {}) as { properties?: Record<string, any> }).properties;
   if (!isGuid(name))
@@ -199,10 +155,10 @@ function putRequest(ctx: AssignmentCtx, req: FastifyRequest, reply: FastifyReply
     );
   if (!REQUEST_TYPES.includes(p.requestType))
     throw pimError('InvalidRequestType', `The request type '${String(p.requestType)}' is not valid.`);
-  if (p.requestType !== 'AdminAssign' && p.requestType !== 'AdminRemove')
+  if (!['AdminAssign', 'AdminRemove', 'AdminUpdate'].includes(p.requestType))
     throw pimError(
       'RequestTypeNotSupported',
-      `The sandbox models AdminAssign and AdminRemove, not '${p.requestType}'.`,
+      `The sandbox models AdminAssign, AdminUpdate and AdminRemove, not '${p.requestType}'.`,
     );
   if (ctx.authz.request(name))
     throw pimError('RoleAssignmentRequestExists', `The role assignment request with ID '${name}' already exists.`);
@@ -258,13 +214,8 @@ function putRequest(ctx: AssignmentCtx, req: FastifyRequest, reply: FastifyReply
       });
     }
     const s = schedule(p.scheduleInfo, now);
-    const settings = ctx.authz.settings();
-    const max = settings.maxActiveMs.roles[roleGuid] ?? settings.maxActiveMs.default;
-    if (s.end === undefined || s.end - s.start > max)
-      throw pimError(
-        'RoleAssignmentRequestPolicyValidationFailed',
-        'The following policy rules failed: ["ExpirationRule"]',
-      );
+    if (p.requestType === 'AdminUpdate') return updateRequest(ctx, base, existing, s, now);
+    checkExpirationRule(ctx, roleGuid, s);
     if (existing.length > 0) throw pimError('RoleAssignmentExists', 'Role assignment already exists.');
     const scheduleId = randomUUID();
     const created = createAssignment(ctx, {
@@ -292,6 +243,45 @@ function putRequest(ctx: AssignmentCtx, req: FastifyRequest, reply: FastifyReply
     });
   });
   return reply.code(201).send(requestResource(ctx, r));
+}
+
+/**
+ * AdminUpdate ("for administrators to change existing role assignments"): the active assignment of
+ * the triple keeps its start and gets the new end; none active → RoleAssignmentDoesNotExist. A plain
+ * RBAC assignment (a permanent instance) becomes a scheduled one.
+ */
+function updateRequest(
+  ctx: AssignmentCtx,
+  base: Omit<
+    StoredScheduleRequest,
+    'status' | 'scheduleInfo' | 'targetRoleAssignmentScheduleId' | 'targetRoleAssignmentScheduleInstanceId'
+  >,
+  existing: StoredAssignment[],
+  s: ReturnType<typeof schedule>,
+  now: number,
+): StoredScheduleRequest {
+  const active = existing.find((a) => isActive(a, now));
+  if (!active) throw pimError('RoleAssignmentDoesNotExist', 'The Role assignment does not exist.');
+  checkExpirationRule(ctx, base.roleGuid, s);
+  if (s.end! <= now) throw pimError('InvalidScheduleInfo', 'The end of the schedule must be in the future.');
+  const scheduleId = active.pim?.scheduleId ?? randomUUID();
+  ctx.authz.updateAssignment({
+    ...active,
+    pim: {
+      scheduleId,
+      requestName: base.name,
+      startDateTime: active.pim?.startDateTime ?? active.createdOn,
+      endDateTime: new Date(s.end!).toISOString(),
+    },
+  });
+  return ctx.authz.putRequest({
+    ...base,
+    status: 'Provisioned',
+    scheduleInfo: s.info,
+    targetRoleAssignmentScheduleId: scheduleId,
+    targetRoleAssignmentScheduleInstanceId: null,
+    assignmentName: active.name,
+  });
 }
 
 /** Only a request whose assignment has not started can be canceled (the sandbox has no approvals). */

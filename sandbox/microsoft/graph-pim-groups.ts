@@ -12,7 +12,7 @@ import { entityResponse, listResponse, parseOptions, type EntityKind } from './o
 
 /**
  * PIM for Groups (api-reference/v1.0/api/privilegedaccessgroup-*.md; CSDL privilegedAccessGroup*):
- * `assignmentScheduleRequests` (POST adminAssign / adminRemove, GET), `assignmentSchedules` and
+ * `assignmentScheduleRequests` (POST adminAssign / adminUpdate / adminRemove, GET), `assignmentSchedules` and
  * `assignmentScheduleInstances` (both need `$filter` on groupId or principalId). An assignment is a
  * schedule that makes the membership (or ownership) at its start and ends it at its end, on sandbox
  * time; memberships made otherwise show as permanent direct assignments, as PIM shows them.
@@ -52,6 +52,30 @@ type Request = Record<string, unknown> & { id: string; groupId: string; principa
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const invalid = (message: string, code = 'InvalidRequest') => new GraphFailure(400, code, message);
+
+/** `scheduleInfo` → start and end (null: no expiration); refused when it is not one or already over. */
+function parseSchedule(scheduleInfo: unknown, now: number) {
+  const info = (scheduleInfo ?? {}) as Record<string, any>;
+  const start = info.startDateTime ? Date.parse(info.startDateTime) : now;
+  if (Number.isNaN(start)) throw invalid("The value of 'scheduleInfo.startDateTime' is not a valid date.");
+  const exp = (info.expiration ?? { type: 'noExpiration' }) as Record<string, any>;
+  let end: number | null;
+  if (exp.type === 'afterDuration') {
+    const ms = parseDuration(exp.duration);
+    if (!ms) throw invalid("The value of 'scheduleInfo.expiration.duration' is not a valid ISO 8601 duration.");
+    end = start + ms;
+  } else if (exp.type === 'afterDateTime') {
+    end = Date.parse(exp.endDateTime);
+    if (Number.isNaN(end)) throw invalid("The value of 'scheduleInfo.expiration.endDateTime' is not a valid date.");
+  } else if (exp.type === 'noExpiration' || exp.type === undefined) {
+    end = null;
+  } else {
+    throw invalid(`The value '${String(exp.type)}' is not valid for the property 'type'.`, 'BadRequest');
+  }
+  if (end !== null && end <= Math.max(start, now))
+    throw invalid('The schedule ends before it starts or is already over.', 'InvalidScheduleRequest');
+  return { start, end, exp };
+}
 
 export interface PimDeps {
   store: DocStore;
@@ -126,7 +150,7 @@ export class PimGroups {
     const action = body.action;
     if (typeof action !== 'string' || !ACTIONS.includes(action))
       throw invalid(`The value '${String(action)}' is not valid for the property 'action'.`, 'BadRequest');
-    if (action !== 'adminAssign' && action !== 'adminRemove')
+    if (action !== 'adminAssign' && action !== 'adminRemove' && action !== 'adminUpdate')
       throw new GraphFailure(
         501,
         'NotImplemented',
@@ -146,26 +170,11 @@ export class PimGroups {
     let targetScheduleId: string;
     let status: string;
     let scheduleInfo: Record<string, unknown>;
-    if (action === 'adminAssign') {
-      const info = (body.scheduleInfo ?? {}) as Record<string, any>;
-      const start = info.startDateTime ? Date.parse(info.startDateTime) : now;
-      if (Number.isNaN(start)) throw invalid("The value of 'scheduleInfo.startDateTime' is not a valid date.");
-      const exp = (info.expiration ?? { type: 'noExpiration' }) as Record<string, any>;
-      let end: number | null;
-      if (exp.type === 'afterDuration') {
-        const ms = parseDuration(exp.duration);
-        if (!ms) throw invalid("The value of 'scheduleInfo.expiration.duration' is not a valid ISO 8601 duration.");
-        end = start + ms;
-      } else if (exp.type === 'afterDateTime') {
-        end = Date.parse(exp.endDateTime);
-        if (Number.isNaN(end)) throw invalid("The value of 'scheduleInfo.expiration.endDateTime' is not a valid date.");
-      } else if (exp.type === 'noExpiration' || exp.type === undefined) {
-        end = null;
-      } else {
-        throw invalid(`The value '${String(exp.type)}' is not valid for the property 'type'.`, 'BadRequest');
-      }
-      if (end !== null && end <= Math.max(start, now))
-        throw invalid('The schedule ends before it starts or is already over.', 'InvalidScheduleRequest');
+    if (action === 'adminUpdate') {
+      ({ targetScheduleId, scheduleInfo } = this.update(group.id, principal.id, accessId, body, requestId, now));
+      status = 'Provisioned';
+    } else if (action === 'adminAssign') {
+      const { start, end, exp } = parseSchedule(body.scheduleInfo, now);
       // An assignment that exists (PIM's or a plain membership) is refused, as ARM PIM refuses it (pod-wire-format §2.3).
       if (this.find(group.id, principal.id, accessId) || this.holds(group.id, principal.id, accessId))
         throw invalid('The Role assignment already exists.', 'RoleAssignmentExists');
@@ -235,6 +244,51 @@ export class PimGroups {
     };
     if (!body.isValidationOnly) this.d.store.put(REQUESTS, requestId, request);
     return request;
+  }
+
+  /**
+   * adminUpdate ("for administrators to change existing group membership or ownership assignments"):
+   * the schedule of an existing assignment gets the new end; a plain membership becomes a scheduled
+   * one; none → RoleAssignmentDoesNotExist, as adminRemove answers.
+   */
+  private update(
+    groupId: string,
+    principalId: string,
+    accessId: AccessId,
+    body: Record<string, any>,
+    requestId: string,
+    now: number,
+  ): { targetScheduleId: string; scheduleInfo: Record<string, unknown> } {
+    const existing = this.find(groupId, principalId, accessId);
+    if (!existing && !this.holds(groupId, principalId, accessId))
+      throw invalid('The Role assignment does not exist.', 'RoleAssignmentDoesNotExist');
+    const { end, exp } = parseSchedule(body.scheduleInfo, now);
+    const startMs = existing?.startMs ?? now;
+    const scheduleInfo = {
+      startDateTime: iso(startMs),
+      recurrence: null,
+      expiration: {
+        type: exp.type ?? 'noExpiration',
+        endDateTime: end === null ? null : iso(end),
+        duration: exp.type === 'afterDuration' ? exp.duration : null,
+      },
+    };
+    const schedule: Schedule = existing
+      ? { ...existing, endMs: end, scheduleInfo, createdUsing: requestId }
+      : {
+          id: `${groupId}_${accessId}_${randomUUID()}`,
+          groupId,
+          principalId,
+          accessId,
+          startMs,
+          endMs: end,
+          scheduleInfo,
+          createdUsing: requestId,
+          createdDateTime: iso(now),
+          applied: true,
+        };
+    if (!body.isValidationOnly) this.d.store.put(SCHEDULES, schedule.id, schedule);
+    return { targetScheduleId: schedule.id, scheduleInfo };
   }
 
   requests(): Request[] {

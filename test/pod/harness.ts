@@ -57,6 +57,8 @@ export interface PodOptions {
   dataDir?: string;
   /** Connections to use instead of a dummy ServiceNow (e.g. sandboxConnections(sandbox)); the integration's itsm must name one. */
   connections?: { servicenow: Record<string, unknown>; microsoft?: Record<string, unknown> };
+  /** Where the manual clock starts (e.g. the sandbox's now, for providers that expire on sandbox time). */
+  startAt?: number;
 }
 
 /** With a provider, every system uses it; with 'real', the shipped providers over `o.connections`. */
@@ -65,7 +67,7 @@ export async function startPod(
   integration: Record<string, unknown> = podIntegration(),
   o: PodOptions = {},
 ): Promise<PodHarness> {
-  const clock = new ManualClock(Date.parse('2026-12-01T09:00:00Z'));
+  const clock = new ManualClock(o.startAt ?? Date.parse('2026-12-01T09:00:00Z'));
   const dir = o.dataDir ?? mkdtempSync(join(tmpdir(), 'tl-pod-'));
   const config = validateConfig(
     {

@@ -13,6 +13,11 @@ import type { ActualAssignment, AssignmentTarget } from './providers/port.ts';
  *
  * Access that was there before Ticketloop granted it (`preexisting`) is never revoked: the last
  * release only forgets it. A hold that arrives while a revoke is in flight re-grants after it.
+ *
+ * Providers that end an assignment by themselves (PIM) are granted until the latest end among the
+ * holders. A holder that arrives (or is extended) with an end after the provider's `endsAt` gets an
+ * `extend` effect, staying `present`: the job moves the provider's end and reports the end it reads
+ * back (`extend_done`), so a second, still-valid request does not lose access at the first one's end.
  */
 
 export type AssignmentStatus = 'absent' | 'granting' | 'present' | 'revoking';
@@ -27,6 +32,10 @@ export interface AssignmentState {
   holders: string[];
   /** Requests that let go and wait for the revoke to finish. */
   releasing: string[];
+  /** When each holder's grant ends (the provider is asked to keep the assignment until the latest). */
+  holderEnds?: Record<string, number>;
+  /** When the provider ends the assignment by itself, as last read back (PIM); undefined: never. */
+  endsAt?: number;
   /** Bumped for every provider write, so a retried job and a stale one are told apart. */
   generation: number;
   preexisting: boolean;
@@ -50,6 +59,11 @@ export type AssignmentEvent =
       expiresAt: number;
     }
   | { type: 'release'; request: string }
+  /** A holder's grant was extended to `expiresAt`. */
+  | { type: 'prolong'; request: string; expiresAt: number }
+  /** The provider's end after an extend, as read back; `gone`: the assignment was no longer there. */
+  | { type: 'extend_done'; generation: number; endsAt?: number; gone?: boolean }
+  | { type: 'extend_failed'; generation: number; error: string }
   | { type: 'grant_done'; generation: number; preexisting: boolean; readBack: ActualAssignment; grantKey: string }
   | { type: 'grant_failed'; generation: number; error: string }
   | { type: 'revoke_done'; generation: number; readBack: string }
@@ -81,6 +95,20 @@ const tell = (request: string, event: Record<string, unknown>, key: string): Eff
   key: `tell:${request}:${key}`,
   payload: { request, event },
 });
+
+/** The latest end among the holders: what a provider that expires by itself is asked to keep the assignment until. */
+export function wantedEnd(s: Pick<AssignmentState, 'holders' | 'holderEnds'>): number | undefined {
+  const ends = s.holders.map((h) => s.holderEnds?.[h]).filter((x): x is number => x !== undefined);
+  return ends.length ? Math.max(...ends) : undefined;
+}
+
+/** An `extend` job when the provider ends the assignment before a holder's grant does. */
+function extendIfShort(s: AssignmentState): Effect[] {
+  const want = wantedEnd(s);
+  if (s.status !== 'present' || s.preexisting || s.endsAt === undefined || want === undefined || want <= s.endsAt)
+    return [];
+  return [{ kind: 'extend', key: `extend:${s.generation}:${want}`, payload: { generation: s.generation } }];
+}
 
 const providerWrite = (kind: 'grant' | 'revoke', generation: number, runAt?: number): Effect => ({
   kind,
@@ -114,7 +142,11 @@ export function decideAssignment(
       ticketNumber: e.ticketNumber,
       expiresAt: e.expiresAt,
     };
-    const held = { ...base, holders: [...base.holders, e.request] };
+    const held = {
+      ...base,
+      holders: [...base.holders, e.request],
+      holderEnds: { ...base.holderEnds, [e.request]: e.expiresAt },
+    };
     const audit = { action: 'held', detail: { request: e.request, holders: held.holders.length } };
     switch (base.status) {
       case 'absent': {
@@ -128,7 +160,7 @@ export function decideAssignment(
       case 'present':
         return {
           state: held,
-          effects: [tell(e.request, grantedEvent(base), `granted:${base.generation}`)],
+          effects: [tell(e.request, grantedEvent(base), `granted:${base.generation}`), ...extendIfShort(held)],
           audit: { ...audit, action: 'held (already assigned)' },
         };
       default:
@@ -140,39 +172,7 @@ export function decideAssignment(
   switch (e.type) {
     case 'release': {
       if (!s.holders.includes(e.request)) return null;
-      const holders = s.holders.filter((r) => r !== e.request);
-      const audit = { action: 'released', detail: { request: e.request, holders: holders.length } };
-      if (holders.length > 0 || s.status === 'granting' || s.status === 'revoking') {
-        const note = s.preexisting
-          ? 'assigned before Ticketloop granted it: left in place'
-          : `still held by ${holders.length} other request(s)`;
-        // Others still hold it (or a write is in flight and its answer decides): this request is done.
-        if (s.status === 'present')
-          return {
-            state: { ...s, holders },
-            effects: [tell(e.request, { type: 'released', providerState: note }, 'released')],
-            audit,
-          };
-        return { state: { ...s, holders, releasing: [...s.releasing, e.request] }, audit };
-      }
-      if (s.preexisting)
-        return {
-          state: { ...s, holders, status: 'absent', preexisting: false, ref: undefined },
-          effects: [
-            tell(
-              e.request,
-              { type: 'released', providerState: 'assigned before Ticketloop granted it: left in place' },
-              'released',
-            ),
-          ],
-          audit: { ...audit, action: 'forgotten (pre-existing access left in place)' },
-        };
-      const generation = s.generation + 1;
-      return {
-        state: { ...s, holders, releasing: [...s.releasing, e.request], status: 'revoking', generation },
-        effects: [providerWrite('revoke', generation)],
-        audit: { ...audit, action: 'revoking' },
-      };
+      return release(s, e.request);
     }
     case 'grant_done': {
       if (s.status !== 'granting' || e.generation !== s.generation) return null;
@@ -182,6 +182,7 @@ export function decideAssignment(
         preexisting: e.preexisting,
         ref: e.readBack.ref,
         grantKey: e.grantKey,
+        endsAt: e.readBack.endsAt,
         error: undefined,
       };
       const told = s.holders.map((r) => tell(r, grantedEvent(present, e.readBack), `granted:${s.generation}`));
@@ -191,7 +192,11 @@ export function decideAssignment(
       };
       // Everyone let go while the grant was in flight: revoke right away (unless it was never ours).
       if (s.holders.length === 0) return releaseUnheld(present, audit);
-      return { state: { ...present, releasing: [] }, effects: [...told, ...releasedTold(present)], audit };
+      return {
+        state: { ...present, releasing: [] },
+        effects: [...told, ...releasedTold(present), ...extendIfShort(present)],
+        audit,
+      };
     }
     case 'grant_failed': {
       if (s.status !== 'granting' || e.generation !== s.generation) return null;
@@ -199,14 +204,21 @@ export function decideAssignment(
         tell(r, { type: 'grant_failed', error: e.error }, `failed:${s.generation}`),
       );
       return {
-        state: { ...s, status: 'absent', holders: [], releasing: [], error: e.error },
+        state: { ...s, status: 'absent', holders: [], holderEnds: {}, releasing: [], error: e.error },
         effects: told,
         audit: { action: 'grant failed', detail: { error: e.error } },
       };
     }
     case 'revoke_done': {
       if (s.status !== 'revoking' || e.generation !== s.generation) return null;
-      const absent: AssignmentState = { ...s, status: 'absent', ref: undefined, error: undefined, releasing: [] };
+      const absent: AssignmentState = {
+        ...s,
+        status: 'absent',
+        ref: undefined,
+        endsAt: undefined,
+        error: undefined,
+        releasing: [],
+      };
       const told = releasedTold({ ...s, releasing: s.releasing }, e.readBack);
       if (s.holders.length === 0)
         return { state: absent, effects: told, audit: { action: 'unassigned', detail: { readBack: e.readBack } } };
@@ -232,6 +244,45 @@ export function decideAssignment(
         },
       };
     }
+    case 'prolong': {
+      if (!s.holders.includes(e.request) || (s.holderEnds?.[e.request] ?? 0) >= e.expiresAt) return null;
+      const prolonged = { ...s, holderEnds: { ...s.holderEnds, [e.request]: e.expiresAt } };
+      return {
+        state: prolonged,
+        effects: extendIfShort(prolonged),
+        audit: { action: 'holder extended', detail: { request: e.request, until: iso(e.expiresAt) } },
+      };
+    }
+    case 'extend_done': {
+      if (s.status !== 'present' || e.generation !== s.generation) return null;
+      if (e.gone) {
+        // It ended (or was removed) before the extend reached it: the holders still need it, grant again.
+        if (s.holders.length === 0) return null;
+        const generation = s.generation + 1;
+        return {
+          state: { ...s, status: 'granting', generation, ref: undefined, endsAt: undefined },
+          effects: [providerWrite('grant', generation)],
+          audit: {
+            action: 'granting again (ended before it could be extended)',
+            detail: { holders: s.holders.length },
+          },
+        };
+      }
+      const extended = { ...s, endsAt: e.endsAt, error: undefined };
+      return {
+        state: extended,
+        effects: scheduleTold(extended),
+        audit: { action: 'extended', detail: { endsAt: e.endsAt === undefined ? 'never' : iso(e.endsAt) } },
+      };
+    }
+    case 'extend_failed': {
+      if (s.status !== 'present' || e.generation !== s.generation) return null;
+      return {
+        state: { ...s, error: e.error },
+        effects: scheduleTold(s, e.error),
+        audit: { action: 'extend failed', detail: { error: e.error } },
+      };
+    }
     case 'fix_drift': {
       // Only the state the finding was made on: a write since then answers it already.
       if (e.generation !== s.generation) return null;
@@ -253,6 +304,55 @@ export function decideAssignment(
     }
   }
   return null;
+}
+
+/** A holder lets go: others still hold it, a write in flight decides, or it is revoked (or forgotten). */
+function release(held: AssignmentState, request: string): Decision<AssignmentState> {
+  const holders = held.holders.filter((r) => r !== request);
+  const { [request]: _gone, ...holderEnds } = held.holderEnds ?? {};
+  const s: AssignmentState = { ...held, holderEnds };
+  const e = { request };
+  const audit = { action: 'released', detail: { request: e.request, holders: holders.length } };
+  if (holders.length > 0 || s.status === 'granting' || s.status === 'revoking') {
+    const note = s.preexisting
+      ? 'assigned before Ticketloop granted it: left in place'
+      : `still held by ${holders.length} other request(s)`;
+    // Others still hold it (or a write is in flight and its answer decides): this request is done.
+    if (s.status === 'present')
+      return {
+        state: { ...s, holders },
+        effects: [tell(e.request, { type: 'released', providerState: note }, 'released')],
+        audit,
+      };
+    return { state: { ...s, holders, releasing: [...s.releasing, e.request] }, audit };
+  }
+  if (s.preexisting)
+    return {
+      state: { ...s, holders, status: 'absent', preexisting: false, ref: undefined },
+      effects: [
+        tell(
+          e.request,
+          { type: 'released', providerState: 'assigned before Ticketloop granted it: left in place' },
+          'released',
+        ),
+      ],
+      audit: { ...audit, action: 'forgotten (pre-existing access left in place)' },
+    };
+  const generation = s.generation + 1;
+  return {
+    state: { ...s, holders, releasing: [...s.releasing, e.request], status: 'revoking', generation },
+    effects: [providerWrite('revoke', generation)],
+    audit: { ...audit, action: 'revoking' },
+  };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Holders are told when the provider will end the assignment (after an extend, or why it could not be moved). */
+function scheduleTold(s: AssignmentState, error?: string): Effect[] {
+  return s.holders.map((r) =>
+    tell(r, { type: 'provider_end', endsAt: s.endsAt ?? null, error }, `end:${s.generation}:${s.endsAt}:${!!error}`),
+  );
 }
 
 function grantedEvent(s: AssignmentState, readBack?: ActualAssignment): Record<string, unknown> {

@@ -1,7 +1,7 @@
 import type { JobContext, JobHandler, JobResult } from '../../engine/engine.ts';
 import { HttpError, PermanentError, RetryableError } from '../../engine/errors.ts';
 import { effectJob, loadFlowState } from '../../engine/flow.ts';
-import type { AssignmentEvent, AssignmentState } from './assignment.ts';
+import { wantedEnd, type AssignmentEvent, type AssignmentState } from './assignment.ts';
 import { FLOW, type PodEvent } from './flow.ts';
 import type { Operation } from './providers/port.ts';
 import type { ProviderRegistry } from './providers/registry.ts';
@@ -12,7 +12,9 @@ import type { RequestState } from './request.ts';
  * item to another (each in the transaction that finishes the job); `grant`, `revoke` and `poll`
  * call the provider, then read its actual state back before they report done — "granted" and
  * "revoked" mean the provider says so. A write that fails for good is reported to the assignment
- * (which tells its requests) instead of dying silently.
+ * (which tells its requests) instead of dying silently. `extend` moves the end of an assignment that
+ * ends by itself (PIM) to its latest holder's end and records the end the provider reads back;
+ * `prolong` tells the assignment that a holder's grant was extended.
  */
 
 /** How long a failed revoke waits before the next round of attempts. */
@@ -131,6 +133,50 @@ export function createPodEffects(deps: PodEffectDeps): Record<string, JobHandler
     async tell(p: { request: string; event: PodEvent }) {
       return { events: [event(p.request, p.event)] };
     },
+    async prolong(p: { flowId: string; expiresAt: number }) {
+      const r = await loadRequest(p.flowId);
+      if (!r) return;
+      return { events: [event(r.assignment, { type: 'prolong', request: p.flowId, expiresAt: p.expiresAt })] };
+    },
+    async extend(p: { flowId: string; generation: number }, ctx) {
+      const a = await current(p.flowId, p.generation, 'present');
+      const want = a && wantedEnd(a);
+      // Stale (revoked, re-granted) or already long enough: nothing to do.
+      if (!a || want === undefined || a.endsAt === undefined || want <= a.endsAt) return;
+      const done = (e: Omit<Extract<AssignmentEvent, { type: 'extend_done' }>, 'type' | 'generation'>) => ({
+        events: [event(p.flowId, { type: 'extend_done', generation: p.generation, ...e })],
+      });
+      const provider = deps.providers.get(a.integration, a.system);
+      try {
+        // Read first: a retry after a lost answer, or an assignment that ended before we got here.
+        const before = await provider.read(a.target);
+        if (!before) return done({ gone: true });
+        if (before.endsAt === undefined || before.endsAt >= want) return done({ endsAt: before.endsAt });
+        if (!provider.extend) throw new PermanentError(`provider ${provider.type} cannot extend an assignment`);
+        const op = await provider.extend({
+          ...a.target,
+          key: `${p.flowId}:${p.generation}:${want}`,
+          ref: a.ref,
+          endsAt: want,
+          justification: a.cause?.justification ?? '',
+          ticketNumber: a.cause?.ticketNumber,
+          requestId: a.cause?.request ?? '',
+        });
+        if (op.state === 'pending')
+          throw new RetryableError(`extend ${op.operation} still in progress`, op.pollAfterMs);
+        if (op.state === 'failed') throw op.retryable ? new RetryableError(op.reason) : new PermanentError(op.reason);
+        const after = await provider.read(a.target);
+        if (!after) return done({ gone: true });
+        if (after.endsAt !== undefined && after.endsAt < want)
+          throw new RetryableError(
+            `the provider accepted the extend but still ends it at ${new Date(after.endsAt).toISOString()}`,
+          );
+        return done({ endsAt: after.endsAt });
+      } catch (e) {
+        if (!isFinal(e, ctx)) throw e;
+        return { events: [event(p.flowId, { type: 'extend_failed', generation: p.generation, error: describe(e) })] };
+      }
+    },
     async expire(p: { flowId: string }) {
       return { events: [event(p.flowId, { type: 'expire' })] };
     },
@@ -139,7 +185,8 @@ export function createPodEffects(deps: PodEffectDeps): Record<string, JobHandler
         deps.providers.get(a.integration, a.system).grant({
           ...a.target,
           key: `${p.flowId}:${p.generation}`,
-          expiresAt: a.cause?.expiresAt || ctx.clock.now() + 3_600_000,
+          // The latest holder's end: a provider that ends it by itself (PIM) must not end it for the others early.
+          expiresAt: wantedEnd(a) || a.cause?.expiresAt || ctx.clock.now() + 3_600_000,
           justification: a.cause?.justification ?? '',
           ticketNumber: a.cause?.ticketNumber,
           requestId: a.cause?.request ?? '',

@@ -76,6 +76,10 @@ export interface GrantRecord {
   ref?: string;
   /** The access existed before Ticketloop granted it: ending this grant leaves it in place. */
   preexisting?: boolean;
+  /** When the provider ends the assignment by itself (PIM), as last read back; null: it does not. */
+  providerEndsAt?: number | null;
+  /** Why the provider's end could not be moved to this grant's end (an extend that failed). */
+  providerEndError?: string;
 }
 
 export interface RequestState {
@@ -119,7 +123,9 @@ export type RequestEvent =
   | { type: 'revoke'; actor: string; reason: string }
   | { type: 'released'; providerState: string }
   | { type: 'revoke_failed'; error: string }
-  | { type: 'extend'; actor: string; durationMs: number };
+  | { type: 'extend'; actor: string; durationMs: number }
+  /** The shared assignment says when the provider ends it (after an extend), or why it could not move it. */
+  | { type: 'provider_end'; endsAt: number | null; error?: string };
 
 const notify = (event: string, at: number, extra: Record<string, unknown> = {}): Effect => ({
   kind: 'notify',
@@ -219,6 +225,7 @@ export function decideRequest(
         providerState: e.assignment ? `assigned (${e.assignment.ref})` : 'assigned',
         ref: e.assignment?.ref,
         preexisting: e.preexisting,
+        ...(e.assignment?.endsAt !== undefined ? { providerEndsAt: e.assignment.endsAt } : {}),
       };
       const detail = { expiresAt: new Date(expiresAt).toISOString(), ref: grant.ref, preexisting: e.preexisting };
       // Revoked while it was being granted: let go at once.
@@ -290,8 +297,24 @@ export function decideRequest(
       const expiresAt = Math.max(s.grant.expiresAt, now) + e.durationMs;
       return {
         state: { ...s, grant: { ...s.grant, expiresAt } },
-        effects: grantTimers(expiresAt, now, s.policy.expiringSoonMs),
+        // The shared assignment hears of it: a provider that ends it by itself (PIM) is extended too.
+        effects: [
+          ...grantTimers(expiresAt, now, s.policy.expiringSoonMs),
+          { kind: 'prolong', key: `prolong:${expiresAt}`, payload: { expiresAt } },
+        ],
         audit: { action: 'extended', detail: { actor: e.actor, expiresAt: new Date(expiresAt).toISOString() } },
+      };
+    }
+    case 'provider_end': {
+      if (!s.grant || (s.status !== 'granted' && s.status !== 'granting')) return null;
+      const grant = { ...s.grant, providerEndsAt: e.endsAt, providerEndError: e.error };
+      return {
+        state: { ...s, grant },
+        effects: e.error ? [notify('failed', now, { error: e.error })] : [],
+        audit: {
+          action: e.error ? 'provider end not extended' : 'provider end extended',
+          detail: { endsAt: e.endsAt === null ? 'never' : new Date(e.endsAt).toISOString(), error: e.error },
+        },
       };
     }
   }

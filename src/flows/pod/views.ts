@@ -50,6 +50,9 @@ export function requestView(id: string, s: RequestState) {
           revokedAt: iso(s.grant.revokedAt),
           providerState: s.grant.providerState ?? null,
           preexisting: !!s.grant.preexisting,
+          /** When the provider ends it by itself (PIM), as read back; null when it does not. */
+          providerEndsAt: s.grant.providerEndsAt ? iso(s.grant.providerEndsAt) : null,
+          providerEndError: s.grant.providerEndError ?? null,
         }
       : null,
     ended: s.ended ? { by: s.ended.by, reason: s.ended.reason, at: iso(s.ended.at) } : null,

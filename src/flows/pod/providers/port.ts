@@ -50,6 +50,18 @@ export interface RevokeInput extends AssignmentTarget {
   grantKey?: string;
 }
 
+export interface ExtendInput extends AssignmentTarget {
+  /** Stable for one extension across retries (assignment key, generation and the new end). */
+  key: string;
+  /** The provider's id of the assignment, from the grant's read-back. */
+  ref?: string;
+  /** The new end of the assignment: the latest end among the requests holding it. */
+  endsAt: number;
+  justification: string;
+  ticketNumber?: string;
+  requestId: string;
+}
+
 /**
  * Where a provider write stands. A synchronous provider answers `done` (or throws); an asynchronous
  * one answers `pending` and is asked again through `status(operation)` after `pollAfterMs`.
@@ -103,6 +115,12 @@ export interface AuthorizationProvider {
   resolvePermission(nameOrId: string, scope: string): Promise<ResolvedPermission>;
   grant(input: GrantInput): Promise<Operation>;
   revoke(input: RevokeInput): Promise<Operation>;
+  /**
+   * Move the end of an assignment that ends by itself (`expiresNatively`) to `endsAt`, so a later
+   * request sharing it keeps access to its own end (PIM: an AdminUpdate schedule request). Only
+   * providers that expire natively have it; the caller reads the new end back with `read`.
+   */
+  extend?(input: ExtendInput): Promise<Operation>;
   /** The state of a `pending` operation. */
   status(operation: string): Promise<Operation>;
   /** Read-back: the direct assignment of this target as the provider sees it now, or undefined. */

@@ -13,6 +13,7 @@ import type {
   ActualAssignment,
   AssignmentTarget,
   AuthorizationProvider,
+  ExtendInput,
   GrantInput,
   Operation,
   ResolvedPermission,
@@ -35,6 +36,10 @@ import {
  * AdminAssign schedule request that ends by itself at `expiresAt` (so a Ticketloop outage cannot
  * extend access), a revoke is an AdminRemove. PIM refuses a remove within 5 minutes of the
  * assignment's start (ActiveDurationTooShort): that is a RetryableError due when the floor passes.
+ *
+ * Extending a shared assignment is an AdminUpdate ("for administrators to change existing role
+ * assignments"), not AdminExtend: AdminExtend is for assignments about to expire (PIM offers it in
+ * the last 14 days), while a broker moves the end of any active assignment, hours or weeks ahead.
  */
 
 /** PIM's floor between an assignment's start and its removal. */
@@ -108,6 +113,42 @@ export class AzurePimProvider implements AuthorizationProvider {
     } catch (e) {
       // An active assignment of the role is there already and was not made by this key.
       if (armError(e)?.code === 'RoleAssignmentExists') return { state: 'done', preexisting: true };
+      permanentArmError(e, input.principal);
+    }
+  }
+
+  /** AdminUpdate to a new end, named by the extend key (a retry finds the request its first attempt made). */
+  async extend(input: ExtendInput): Promise<Operation> {
+    const now = this.clock.now();
+    if (input.endsAt <= now) throw new PermanentError(`PIM extend ${input.key} would end before now`);
+    const name = deterministicGuid(
+      'pim-update',
+      scopeKey(input.scope),
+      input.principal.id.toLowerCase(),
+      roleDefinitionGuid(input.permission),
+      input.key,
+    );
+    const earlier = await this.client.getScheduleRequest(input.scope, name);
+    if (earlier) return this.outcome(earlier);
+    try {
+      const r = await this.client.putScheduleRequest(input.scope, name, {
+        roleDefinitionId: roleDefinitionIdFor(input.scope, input.permission),
+        principalId: input.principal.id,
+        requestType: 'AdminUpdate',
+        scheduleInfo: {
+          startDateTime: new Date(now).toISOString(),
+          expiration: { type: 'AfterDateTime', endDateTime: new Date(input.endsAt).toISOString() },
+        },
+        justification: input.justification || `Ticketloop extend ${input.key}`,
+        ticketInfo: {
+          ticketNumber: input.ticketNumber ?? input.requestId,
+          ticketSystem: this.o.ticketSystem ?? 'Ticketloop',
+        },
+      });
+      return this.outcome(r);
+    } catch (e) {
+      if (armError(e)?.code === 'RoleAssignmentDoesNotExist')
+        throw new PermanentError(`PIM has no active assignment to extend (RoleAssignmentDoesNotExist)`);
       permanentArmError(e, input.principal);
     }
   }

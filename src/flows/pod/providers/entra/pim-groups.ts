@@ -11,6 +11,7 @@ import type {
   ActualAssignment,
   AssignmentTarget,
   AuthorizationProvider,
+  ExtendInput,
   GrantInput,
   Operation,
   ResolvedPermission,
@@ -23,6 +24,8 @@ import { GroupResolver, PROPAGATION_SECONDS, REVOKE_CAVEAT, groupOf, groupScope 
  * an `adminAssign` request ending at `expiresAt` (`afterDateTime`), so the membership ends even if
  * Ticketloop is down; revoke is `adminRemove`. The request carries `customData` = the grant key, so a
  * retry after a lost answer recognises its own assignment instead of calling it pre-existing.
+ * Extending is `adminUpdate` ("change existing … assignments"), not `adminExtend`, which is for
+ * assignments about to expire (see azure/pim.ts); its `customData` is the extend key.
  */
 
 /** How a request's status reads for the port (the status is a free string in Graph). */
@@ -90,6 +93,39 @@ export class EntraPimGroupProvider implements AuthorizationProvider {
     throw new PermanentError(
       `PIM for Groups reports an assignment of ${input.principal.id} to ${groupId} it does not list`,
     );
+  }
+
+  async extend(input: ExtendInput): Promise<Operation> {
+    const groupId = groupOf(input);
+    const now = this.clock.now();
+    if (input.endsAt <= now) throw new PermanentError(`PIM for Groups extend ${input.key} would end before now`);
+    // A retry after a lost answer finds the request its first attempt made.
+    const mine = (await this.groups.listAssignmentRequests(groupId, input.principal.id)).find(
+      (r) => r.customData === keyTag(input.key) && r.action === 'adminUpdate',
+    );
+    if (mine) return this.operationOf(mine);
+    try {
+      const r = await this.groups.createAssignmentRequest({
+        accessId: 'member',
+        principalId: input.principal.id,
+        groupId,
+        action: 'adminUpdate',
+        scheduleInfo: {
+          startDateTime: new Date(now).toISOString(),
+          expiration: { type: 'afterDateTime', endDateTime: new Date(input.endsAt).toISOString() },
+        },
+        justification: input.justification || `Ticketloop extend ${input.key}`,
+        ...(input.ticketNumber
+          ? { ticketInfo: { ticketNumber: input.ticketNumber, ticketSystem: this.o.ticketSystem ?? 'Ticketloop' } }
+          : {}),
+        customData: keyTag(input.key),
+      });
+      return this.operationOf(r);
+    } catch (e) {
+      if (graphErrorOf(e)?.code === 'RoleAssignmentDoesNotExist')
+        throw new PermanentError(`PIM for Groups has no assignment of ${input.principal.id} in ${groupId} to extend`);
+      throw this.permanent(e, input);
+    }
   }
 
   async revoke(input: RevokeInput): Promise<Operation> {
