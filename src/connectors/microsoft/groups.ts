@@ -151,9 +151,13 @@ export class GroupsClient {
    * group-list-members.md), and `$expand=members` stops at 20. Not an advanced query on purpose:
    * its index may lag a change just made.
    */
-  async *memberPages(groupId: string, pageSize = 999): AsyncIterable<DirectoryObjectRef[]> {
-    yield* this.pages<DirectoryObjectRef>(`/groups/${enc(groupId)}/members`, 'beta', {
-      $select: 'id,displayName',
+  async *memberPages<T extends DirectoryObjectRef = DirectoryObjectRef>(
+    groupId: string,
+    pageSize = 999,
+    select = 'id,displayName',
+  ): AsyncIterable<T[]> {
+    yield* this.pages<T>(`/groups/${enc(groupId)}/members`, 'beta', {
+      $select: select,
       $top: String(pageSize),
     });
   }

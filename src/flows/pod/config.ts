@@ -66,6 +66,11 @@ const policy = z
         anyApprover: z.boolean().default(false),
         /** The requester's manager, from the ITSM's people look-up (matched to a user by e-mail name). */
         manager: z.boolean().default(false),
+        /**
+         * Entra groups (object ids or display names): a user signed in with Entra ID (OIDC) who is a
+         * member, directly or through nested groups, may approve. Local users cannot be checked in Entra.
+         */
+        groups: z.array(z.string().min(1)).default([]),
       })
       .strict()
       .prefault({}),

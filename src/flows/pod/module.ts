@@ -7,6 +7,7 @@ import { registerDecisionLinkRoute } from './decision-link-routes.ts';
 import { decisionLinkMigrations, decisionLinks } from './decision-links.ts';
 import { podMigrations, reconcileHandler } from './drift.ts';
 import { parseDuration } from './duration.ts';
+import { approverGroupsOf } from './approver-groups.ts';
 import { createPodEffects } from './effects.ts';
 import { itsmFrontHandlers, withItsmSync } from './itsm-front.ts';
 import { notifyHandlers } from './notify.ts';
@@ -80,6 +81,11 @@ export function createPodModule(factories: typeof PROVIDER_FACTORIES): FlowModul
           notifier: (name) => notifierOf(app, name),
           consoleUrl: (name) => enabled(app).find((i) => i.name === name)?.consoleUrl ?? app.config.server.publicUrl,
           load: (item) => loadFlowState<RequestState>(app.store.db, FLOW, item),
+          groupEmails: async (s) => {
+            const ag = approverGroupsOf(app);
+            const lists = await Promise.all((s.policy.approverGroups ?? []).map((g) => ag.usersOf(g.id)));
+            return lists.flat().flatMap((m) => (m.email ? [m.email] : []));
+          },
           decisionLinks: (id, approver, s, consoleUrl) =>
             decisionLinks(
               id,

@@ -99,6 +99,8 @@ export interface PodNotifyDeps {
   notifier(integration: string): Notifier | undefined;
   consoleUrl(integration: string): string | undefined;
   load(item: string): Promise<RequestState | undefined>;
+  /** The e-mail addresses of the members of the request's approver groups (Entra, cached). */
+  groupEmails?(s: RequestState): Promise<string[]>;
   /** Each approver's signed Approve / Reject links (decision-links.ts); absent: no such links. */
   decisionLinks?(id: string, approver: string, s: RequestState, consoleUrl: string): MessageLink[];
 }
@@ -124,6 +126,20 @@ function approverEmails(
   });
 }
 
+/** The approvers' own e-mails plus one per approver-group member not already among them. */
+function withGroupEmails(
+  personal: { to: string; message: MessageInput }[] | undefined,
+  byGroup: string[],
+  message: MessageInput,
+): { to: string; message: MessageInput }[] | undefined {
+  if (!byGroup.length) return personal;
+  const seen = new Set((personal ?? []).map((p) => p.to.toLowerCase()));
+  const more = [...new Set(byGroup)]
+    .filter((to) => !seen.has(to.toLowerCase()))
+    .map((to) => ({ to, message: { ...message, recipients: { emails: [to] } } }));
+  return [...(personal ?? []), ...more];
+}
+
 /** `notify` fans a notice out into one `send` job per delivery; `send` delivers one. */
 export function notifyHandlers(d: PodNotifyDeps): Record<string, JobHandler> {
   return {
@@ -132,9 +148,16 @@ export function notifyHandlers(d: PodNotifyDeps): Record<string, JobHandler> {
       if (!s) return;
       const id = p.flowId.slice(2);
       const message = podMessage(id, s, p, d.consoleUrl(s.integration));
+      // Approver groups: their members are told by e-mail (without personal links: they sign in to decide).
+      const byGroup =
+        p.event === 'submitted' && s.status === 'submitted' && s.policy.approverGroups?.length && d.groupEmails
+          ? (await d.groupEmails(s)).filter((e) => `user:${e}` !== s.requester)
+          : [];
+      const emails = [...new Set([...(message.recipients?.emails ?? []), ...byGroup])];
+      message.recipients = { ...message.recipients, emails };
       const channels = deliveries(d.notifier(s.integration), message);
       const personal = channels.some((c) => c.type === 'email')
-        ? approverEmails(d, id, s, p.event, message)
+        ? withGroupEmails(approverEmails(d, id, s, p.event, message), byGroup, message)
         : undefined;
       const key = `${ctx.job.key}`;
       const send = (channel: Channel, m: MessageInput, to = '') =>

@@ -112,6 +112,8 @@ export interface ApproverSources {
   users: UserView[];
   /** The requester's manager, as a Ticketloop user name, from the ITSM's people look-up. */
   manager?: string;
+  /** The policy's approver groups, with the Entra object ids of their user members other than the requester. */
+  groups?: { id: string; name: string; members: string[] }[];
 }
 
 /**
@@ -142,17 +144,24 @@ export function snapshotPolicy(
     : policy.autoApprove.readOnly && permission.readOnly
       ? `auto-approved: "${permission.name}" is read-only`
       : undefined;
-  if (!autoApproved && approvers.length < policy.quorum) {
+  const groups = sources.groups ?? [];
+  // Everyone who could approve: named users, and the members of the approver groups (by Entra id).
+  const members = new Set(groups.flatMap((g) => g.members.map((m) => m.toLowerCase())));
+  if (!autoApproved && approvers.length + members.size < policy.quorum) {
     const who = approvers.length ? approvers.join(', ') : 'nobody';
+    const empty = groups.length
+      ? `; approver group(s) ${groups.map((g) => `"${g.name}"`).join(', ')} have ${members.size ? `only ${members.size} member(s)` : 'no members'} other than the requester`
+      : '';
     throw new RequestRefused(
       'permission',
-      `no one can approve it: policy "${policy.name}" needs ${policy.quorum} approval(s) and ${who} can give one (approvers must hold the approver role${policy.allowSelfApproval ? '' : ' and may not approve their own request'})`,
+      `no one can approve it: policy "${policy.name}" needs ${policy.quorum} approval(s) and ${who} can give one${empty} (approvers must hold the approver role${policy.allowSelfApproval ? '' : ' and may not approve their own request'})`,
     );
   }
   return {
     name: policy.name,
     quorum: policy.quorum,
     approvers,
+    ...(groups.length ? { approverGroups: groups.map((g) => ({ id: g.id, name: g.name })) } : {}),
     allowSelfApproval: policy.allowSelfApproval,
     breakGlass: policy.breakGlass,
     selfExtend: policy.selfExtend,

@@ -48,6 +48,8 @@ export interface PolicySnapshot {
   quorum: number;
   /** Actors (`user:<name>`) who may approve. */
   approvers: string[];
+  /** Entra groups whose members may approve (checked in Entra when one decides). */
+  approverGroups?: { id: string; name: string }[];
   allowSelfApproval: boolean;
   breakGlass: boolean;
   selfExtend: boolean;
@@ -65,6 +67,8 @@ export interface Approval {
   at: number;
   /** Where it was given: here (`ticketloop`) or in the ITSM (`servicenow`). */
   via: string;
+  /** The approver group the actor was found a member of (Entra), when not a named approver. */
+  group?: string;
 }
 
 export interface GrantRecord {
@@ -113,8 +117,8 @@ export interface RequestState {
 
 export type RequestEvent =
   | { type: 'submit'; request: Omit<RequestState, 'kind' | 'status' | 'approvals' | 'submittedAt'> }
-  | { type: 'approve'; actor: string; comment: string; via: string }
-  | { type: 'reject'; actor: string; comment: string; via: string }
+  | { type: 'approve'; actor: string; comment: string; via: string; group?: string }
+  | { type: 'reject'; actor: string; comment: string; via: string; group?: string }
   | { type: 'cancel'; actor: string }
   | { type: 'granting' }
   | { type: 'granted'; assignment: ActualAssignment | null; preexisting: boolean }
@@ -136,12 +140,17 @@ const notify = (event: string, at: number, extra: Record<string, unknown> = {}):
 const attach: Effect = { kind: 'attach', key: 'attach' };
 const release = (at: number): Effect => ({ kind: 'release', key: `release:${at}` });
 
-/** Why `actor` may not decide this request now, or undefined when they may. */
-export function whyNotDecide(s: RequestState, actor: string): string | undefined {
+/**
+ * Why `actor` may not decide this request now, or undefined when they may. `group`: an approver
+ * group of the policy the actor was found a member of in Entra (the service checks, this trusts it).
+ */
+export function whyNotDecide(s: RequestState, actor: string, group?: string): string | undefined {
   if (s.status !== 'submitted') return `the request is ${s.status}, not waiting for approval`;
   if (actor === s.requester && !s.policy.allowSelfApproval)
     return `${actor} requested it: policy "${s.policy.name}" does not allow self-approval`;
-  if (!s.policy.approvers.includes(actor)) return `${actor} is not an approver of policy "${s.policy.name}"`;
+  const inGroup = !!group && !!s.policy.approverGroups?.some((g) => g.id === group);
+  if (!s.policy.approvers.includes(actor) && !inGroup)
+    return `${actor} is not an approver of policy "${s.policy.name}"`;
   if (s.approvals.some((a) => a.actor === actor)) return `${actor} has already decided this request`;
   return undefined;
 }
@@ -178,13 +187,14 @@ export function decideRequest(
   switch (e.type) {
     case 'approve':
     case 'reject': {
-      if (whyNotDecide(s, e.actor)) return null;
+      if (whyNotDecide(s, e.actor, e.group)) return null;
       const approval: Approval = {
         actor: e.actor,
         decision: `${e.type}d` as Approval['decision'],
         comment: e.comment,
         at: now,
         via: e.via,
+        ...(e.group ? { group: e.group } : {}),
       };
       const approvals = [...s.approvals, approval];
       const audit = { action: approval.decision, detail: { actor: e.actor, comment: e.comment, via: e.via } };

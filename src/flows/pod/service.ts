@@ -4,6 +4,8 @@ import type { Ticketloop } from '../../app/build.ts';
 import { inTransaction } from '../../engine/apply.ts';
 import { loadFlowState } from '../../engine/flow.ts';
 import type { Database } from '../../store/schema.ts';
+import { PermanentError } from '../../engine/errors.ts';
+import { approverGroupsOf } from './approver-groups.ts';
 import { assignmentItem } from './assignment.ts';
 import { attachEvents } from './effects.ts';
 import type { PodIntegration } from './config.ts';
@@ -78,7 +80,15 @@ export class PodService {
       throw new RequestRefused('scope', `a group permission's scope is its group: ${group}`);
     const users = await this.app.identity.users.list();
     const manager = r.policy.approvers.manager ? await this.managerOf(r.integration, requester) : undefined;
-    const policy = snapshotPolicy(r, requester, { users, manager }, parseDuration(r.integration.expiringSoon) ?? 0);
+    const groups = r.policy.approvers.groups.length
+      ? await this.approverGroups(r.policy.approvers.groups, requester, r.policy.allowSelfApproval)
+      : undefined;
+    const policy = snapshotPolicy(
+      r,
+      requester,
+      { users, manager, groups },
+      parseDuration(r.integration.expiringSoon) ?? 0,
+    );
     const request = {
       integration: r.integration.name,
       system: r.system.name,
@@ -109,9 +119,20 @@ export class PodService {
     within?: Within,
   ): Promise<RequestState> {
     const s = await this.mustLoad(id);
-    const why = whyNotDecide(s, actor);
+    let why = whyNotDecide(s, actor);
+    let group: string | undefined;
+    const byGroup =
+      s.status === 'submitted' &&
+      !!s.policy.approverGroups?.length &&
+      !s.policy.approvers.includes(actor) &&
+      (actor !== s.requester || s.policy.allowSelfApproval);
+    if (why && byGroup) {
+      group = await this.approverGroupOf(s, actor);
+      why = whyNotDecide(s, actor, group);
+    }
     if (why) throw new ActionRefused(s.status === 'submitted' && !why.includes('already') ? 403 : 409, why);
-    return this.apply(id, { type: decision, actor, comment: comment.slice(0, 2000), via }, actor, within);
+    const event = { type: decision, actor, comment: comment.slice(0, 2000), via, ...(group ? { group } : {}) };
+    return this.apply(id, event, actor, within);
   }
 
   async cancel(id: string, actor: string, isAdmin: boolean): Promise<RequestState> {
@@ -197,6 +218,59 @@ export class PodService {
     const s = await this.load(id);
     if (!s) throw new ActionRefused(404, `no request ${id}`);
     return s;
+  }
+
+  /**
+   * The Entra object id of a Ticketloop user signed in with Entra ID (OIDC subject `oidc:<tid>:<oid>`),
+   * when their tenant is the Microsoft connection's; local users have none.
+   */
+  private async entraIdOf(actor: string): Promise<string | undefined> {
+    if (!actor.startsWith('user:')) return undefined;
+    const u = await this.app.identity.users.find(actor.slice(5)).catch(() => undefined);
+    const m = u?.source === 'oidc' ? /^oidc:([^:]+):([^:]+)$/.exec(u.subject ?? '') : null;
+    const tenant = this.app.config.microsoft?.tenantId;
+    if (!m || (tenant && m[1].toLowerCase() !== tenant.toLowerCase())) return undefined;
+    return m[2];
+  }
+
+  /** The policy's approver groups resolved in Entra, with their user members other than the requester. */
+  private async approverGroups(names: string[], requester: string, allowSelf: boolean) {
+    try {
+      const ag = approverGroupsOf(this.app);
+      const self = allowSelf ? undefined : (await this.entraIdOf(requester))?.toLowerCase();
+      return await Promise.all(
+        (await ag.resolve(names)).map(async (g) => ({
+          ...g,
+          members: (await ag.usersOf(g.id)).map((m) => m.id).filter((m) => m.toLowerCase() !== self),
+        })),
+      );
+    } catch (e) {
+      if (e instanceof PermanentError || /no `microsoft` connection/.test(String(e)))
+        throw new RequestRefused('permission', `the policy's approver groups cannot be used: ${(e as Error).message}`);
+      throw e;
+    }
+  }
+
+  /** The approver group `actor` is a member of in Entra, or a 403 saying why they cannot approve by group. */
+  private async approverGroupOf(s: RequestState, actor: string): Promise<string> {
+    const groups = s.policy.approverGroups!;
+    const names = groups.map((g) => `"${g.name}"`).join(', ');
+    const oid = await this.entraIdOf(actor);
+    if (!oid)
+      throw new ActionRefused(
+        403,
+        `${actor} is not an approver of policy "${s.policy.name}": approver group(s) ${names} are checked in Entra ID, and ${actor} is a local user without an Entra ID link (sign in with Entra ID to approve by group)`,
+      );
+    const hit = await approverGroupsOf(this.app).memberOf(
+      oid,
+      groups.map((g) => g.id),
+    );
+    if (!hit)
+      throw new ActionRefused(
+        403,
+        `${actor} is not an approver of policy "${s.policy.name}": not a member of approver group(s) ${names} in Entra ID`,
+      );
+    return hit;
   }
 
   /** The requester's manager as a Ticketloop user name: the ITSM's people look-up by the requester's e-mail name. */

@@ -40,6 +40,8 @@ export function requestView(id: string, s: RequestState) {
       comment: a.comment,
       at: iso(a.at),
       via: a.via,
+      /** The approver group (Entra id) the approver was found a member of, when approved by group. */
+      group: a.group ?? null,
     })),
     submittedAt: iso(s.submittedAt),
     decidedAt: iso(s.decidedAt),
