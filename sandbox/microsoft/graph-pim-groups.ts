@@ -4,10 +4,11 @@ import type { DocStore } from '../shared/persist.ts';
 import type { OffsetClock } from '../shared/clock.ts';
 import type { Entra } from './entra.ts';
 import { GROUP_PERMISSIONS as P } from './constants.ts';
-import { GraphFailure, authorizeGraph, parseDuration, type GraphCaller } from './graph-http.ts';
+import { GraphFailure, authorizeGraph, type GraphCaller } from './graph-http.ts';
 import { groupKinds, readableTypes } from './groups-kinds.ts';
 import type { Directory, DirectoryObject } from './groups-model.ts';
 import { conditions } from './odata-filter.ts';
+import { parseSchedule } from './pim-schedule.ts';
 import { entityResponse, listResponse, parseOptions, type EntityKind } from './odata.ts';
 
 /**
@@ -52,30 +53,6 @@ type Request = Record<string, unknown> & { id: string; groupId: string; principa
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const invalid = (message: string, code = 'InvalidRequest') => new GraphFailure(400, code, message);
-
-/** `scheduleInfo` → start and end (null: no expiration); refused when it is not one or already over. */
-function parseSchedule(scheduleInfo: unknown, now: number) {
-  const info = (scheduleInfo ?? {}) as Record<string, any>;
-  const start = info.startDateTime ? Date.parse(info.startDateTime) : now;
-  if (Number.isNaN(start)) throw invalid("The value of 'scheduleInfo.startDateTime' is not a valid date.");
-  const exp = (info.expiration ?? { type: 'noExpiration' }) as Record<string, any>;
-  let end: number | null;
-  if (exp.type === 'afterDuration') {
-    const ms = parseDuration(exp.duration);
-    if (!ms) throw invalid("The value of 'scheduleInfo.expiration.duration' is not a valid ISO 8601 duration.");
-    end = start + ms;
-  } else if (exp.type === 'afterDateTime') {
-    end = Date.parse(exp.endDateTime);
-    if (Number.isNaN(end)) throw invalid("The value of 'scheduleInfo.expiration.endDateTime' is not a valid date.");
-  } else if (exp.type === 'noExpiration' || exp.type === undefined) {
-    end = null;
-  } else {
-    throw invalid(`The value '${String(exp.type)}' is not valid for the property 'type'.`, 'BadRequest');
-  }
-  if (end !== null && end <= Math.max(start, now))
-    throw invalid('The schedule ends before it starts or is already over.', 'InvalidScheduleRequest');
-  return { start, end, exp };
-}
 
 export interface PimDeps {
   store: DocStore;

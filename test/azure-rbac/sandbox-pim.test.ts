@@ -189,3 +189,45 @@ test('a future schedule is Granted, not yet active, and can be canceled; a provi
     const missing = await h.call('GET', `${SUB}${AUTHZ}/roleAssignmentScheduleRequests/${guid()}?${V}`);
     assert.equal(missing.status, 404);
   }));
+
+test('AdminUpdate: moves the end of the active assignment (start kept); ExpirationRule on the new schedule; none → RoleAssignmentDoesNotExist', () =>
+  withHarness(async (h) => {
+    const update = (end: number | undefined) =>
+      request(h, SUB, {
+        requestType: 'AdminUpdate',
+        scheduleInfo: {
+          startDateTime: new Date(h.clock.now()).toISOString(),
+          expiration:
+            end === undefined
+              ? { type: 'NoExpiration' }
+              : { type: 'AfterDateTime', endDateTime: new Date(end).toISOString() },
+        },
+      });
+    const absent = await update(h.clock.now() + 60 * MIN);
+    assert.equal(absent.status, 400);
+    assert.equal(absent.body.error.code, 'RoleAssignmentDoesNotExist');
+
+    await assign(h, SUB, 'PT1H');
+    const [before] = await instances(h, SUB);
+    await advance(h, 50 * MIN);
+    const end = h.clock.now() + 2 * 60 * MIN;
+    const r = await update(end);
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.properties.requestType, 'AdminUpdate');
+    assert.equal(r.body.properties.status, 'Provisioned');
+    const [after] = await instances(h, SUB);
+    assert.equal(after.properties.startDateTime, before.properties.startDateTime, 'the start is kept');
+    assert.equal(Date.parse(after.properties.endDateTime), end);
+    assert.equal(after.properties.roleAssignmentScheduleId, before.properties.roleAssignmentScheduleId);
+
+    // Past the first end, still active until the new one; then PIM ends it.
+    await advance(h, 30 * MIN);
+    assert.equal((await instances(h, SUB)).length, 1);
+    assert.equal(
+      (await update(h.clock.now() + 9 * 60 * MIN)).body.error.code,
+      'RoleAssignmentRequestPolicyValidationFailed',
+    );
+    assert.equal((await update(undefined)).body.error.code, 'RoleAssignmentRequestPolicyValidationFailed');
+    await advance(h, 91 * MIN);
+    assert.deepEqual(await instances(h, SUB), []);
+  }));

@@ -210,3 +210,61 @@ test('PIM assignments survive a restart and still end on time', () =>
     const g3 = graphCaller(h, await tokenWithRoles(h, ['GroupMember.Read.All']));
     assert.deepEqual((await g3('GET', `/v1.0/groups/${BREAK_GLASS.id}/members`)).body.value, []);
   }));
+
+test('adminUpdate: gives the existing assignment a new end (start kept); none → RoleAssignmentDoesNotExist', () =>
+  withGroups(async (h, first) => {
+    let g = first;
+    // Sandbox time moves past the token's lifetime: a fresh token after each move.
+    const move = async (advanceMs: number) => {
+      await h.call('POST', '/_sandbox/clock', { json: { advanceMs } });
+      g = graphCaller(h, await tokenWithRoles(h, BROKER_ROLES));
+    };
+    const at = (ms: number) => new Date(ms).toISOString();
+    const update = (endMs: number) => ({
+      accessId: 'member',
+      principalId: ALEX.id,
+      groupId: BREAK_GLASS.id,
+      action: 'adminUpdate',
+      scheduleInfo: {
+        startDateTime: at(h.sb.clock.now()),
+        expiration: { type: 'afterDateTime', endDateTime: at(endMs) },
+      },
+    });
+    const absent = await g('POST', `${PIM}/assignmentScheduleRequests`, update(h.sb.clock.now() + 3600_000));
+    assert.equal(absent.status, 400);
+    assert.equal(absent.body.error.code, 'RoleAssignmentDoesNotExist');
+
+    const made = await g(
+      'POST',
+      `${PIM}/assignmentScheduleRequests`,
+      assign(ALEX.id, BREAK_GLASS.id, { type: 'afterDuration', duration: 'PT1H' }),
+    );
+    assert.equal(made.status, 201);
+    const list = async () =>
+      (
+        await g(
+          'GET',
+          `${PIM}/assignmentScheduleInstances?$filter=${q(`groupId eq '${BREAK_GLASS.id}' and principalId eq '${ALEX.id}'`)}`,
+        )
+      ).body.value;
+    const [before] = await list();
+    const end = h.sb.clock.now() + 3 * 3600_000;
+    const r = await g('POST', `${PIM}/assignmentScheduleRequests`, update(end));
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.action, 'adminUpdate');
+    assert.equal(r.body.status, 'Provisioned');
+    assert.equal(r.body.targetScheduleId, made.body.targetScheduleId);
+    const [after] = await list();
+    assert.equal(after.startDateTime, before.startDateTime);
+    assert.equal(after.endDateTime, at(end));
+    const past = await g('POST', `${PIM}/assignmentScheduleRequests`, update(h.sb.clock.now() - 1000));
+    assert.equal(past.status, 400);
+    assert.equal(past.body.error.code, 'InvalidScheduleRequest');
+
+    // Past the first end (1 h) the membership is still there; PIM ends it at the new end.
+    await move(2 * 3600_000);
+    assert.equal((await list()).length, 1);
+    await move(3600_000 + 60_000);
+    assert.deepEqual(await list(), []);
+    assert.deepEqual((await g('GET', `/beta/groups/${BREAK_GLASS.id}/members`)).body.value, []);
+  }));
