@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Agent } from 'undici';
@@ -8,13 +10,15 @@ import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { DEMO_USERS, RESOURCE_GROUPS } from '../../sandbox/microsoft/constants.ts';
 import { sandboxConnections } from '../../src/cli/demo.ts';
 import { send } from '../helpers/http.ts';
+import { until } from '../helpers/wait.ts';
 import { BROKER_ROLES } from '../graph-groups/helpers.ts';
 import { podIntegration, startPod, type PodHarness } from './harness.ts';
 
 // Approvers by Entra group (issue #13, gap 2): a user signed in with Entra ID (OIDC subject
 // `oidc:<tid>:<oid>`) approves when Graph `checkMemberGroups` says they are a member of the policy's
 // group; a non-member and a local user get 403 with the reason; a policy whose only approver group has
-// no members other than the requester refuses the request at submission.
+// no members other than the requester refuses the request at submission. The "waiting for approval"
+// e-mail goes to the group's members (Graph `/members`), through a real SMTP server process on loopback.
 
 const [ADELE, ALEX, MEGAN] = DEMO_USERS;
 const FINANCE = RESOURCE_GROUPS.find((g) => g.displayName === 'Finance Readers')!; // Megan is its member
@@ -24,10 +28,19 @@ const STORAGE = RESOURCE_GROUPS.find((g) => g.displayName === 'Storage Contribut
 let sandbox: Sandbox;
 let agent: Agent;
 let h: PodHarness;
+let sink: ChildProcess;
+let sinkFile: string;
 const tokens: Record<string, string> = {};
 
 before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tl-pod-groups-'));
+  sinkFile = join(dir, 'mail.jsonl');
+  sink = spawn(process.execPath, [join(import.meta.dirname, '..', 'defender', 'smtp-sink.mjs'), sinkFile], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const { port } = JSON.parse(
+    await new Promise<string>((resolve) => createInterface({ input: sink.stdout! }).once('line', resolve)),
+  ) as { port: number };
   sandbox = await startSandbox({ dataDir: join(dir, 'sandbox') });
   agent = new Agent({ connect: { ca: sandbox.tls.ca } });
   const broker = await send(
@@ -50,6 +63,8 @@ before(async () => {
       { name: 'finance-approves', permissions: ['storage'], approvers: { groups: ['Finance Readers'] } },
       { name: 'nobody-approves', permissions: ['break-glass'], approvers: { groups: [BREAK_GLASS.id] } },
     ],
+    consoleUrl: 'https://ticketloop.contoso.example',
+    notifications: { smtp: { host: '127.0.0.1', port, starttls: 'off', from: 'Ticketloop <tl@contoso.example>' } },
   });
   h = await startPod('real', integration, {
     dataDir: join(dir, 'tl'),
@@ -77,6 +92,7 @@ before(async () => {
 });
 after(async () => {
   await h?.stop();
+  sink?.kill();
   await agent?.close();
   await sandbox?.close();
 });
@@ -106,6 +122,19 @@ test('a member of the approver group (in Entra) approves; the approval names the
   assert.equal(approved.body.approvals[0].actor, 'user:megan');
   assert.equal(approved.body.approvals[0].group, FINANCE.id);
   assert.notEqual(approved.body.status, 'submitted');
+  // The group's member was e-mailed when it was submitted.
+  const mails = () =>
+    existsSync(sinkFile)
+      ? readFileSync(sinkFile, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l))
+      : [];
+  const mail = await until(
+    () => mails().find((m) => /waiting for approval/.test(m.subject) && JSON.stringify(m).includes(MEGAN.mail)),
+    'the approval e-mail to the group member',
+  );
+  assert.ok(String(mail.data).includes(r.body.id), 'it names the request');
 });
 
 test('a non-member gets 403 with the reason; a local user is told group approvers are checked in Entra', async () => {
