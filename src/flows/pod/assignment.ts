@@ -107,7 +107,15 @@ function extendIfShort(s: AssignmentState): Effect[] {
   const want = wantedEnd(s);
   if (s.status !== 'present' || s.preexisting || s.endsAt === undefined || want === undefined || want <= s.endsAt)
     return [];
-  return [{ kind: 'extend', key: `extend:${s.generation}:${want}`, payload: { generation: s.generation } }];
+  // Urgent: it must land before the provider's current end.
+  return [
+    {
+      kind: 'extend',
+      key: `extend:${s.generation}:${want}`,
+      payload: { generation: s.generation },
+      priority: 'urgent',
+    },
+  ];
 }
 
 const providerWrite = (kind: 'grant' | 'revoke', generation: number, runAt?: number): Effect => ({
