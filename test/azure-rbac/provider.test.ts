@@ -248,3 +248,28 @@ test('azure-pim: over the policy maximum is permanent; an assignment already the
     assert.deepEqual(await p.grant(grantInput(h)), { state: 'done', preexisting: true });
     await assert.rejects(p.status('not-an-id'), PermanentError);
   }));
+
+test('azure-pim: extend is an AdminUpdate to the new end (read back), the same key again finds its request, absent is permanent', () =>
+  withHarness(async (h) => {
+    const p = new AzurePimProvider(h.client(), h.clock);
+    const input = grantInput(h, { expiresAt: h.clock.now() + 30 * MIN });
+    const extend = { ...input, key: 'assignment-1:g1:x', endsAt: h.clock.now() + 90 * MIN };
+    await assert.rejects(
+      p.extend(extend),
+      (e: Error) => e instanceof PermanentError && /RoleAssignmentDoesNotExist/.test(e.message),
+    );
+    await p.grant(input);
+    assert.deepEqual(await p.extend(extend), { state: 'done' });
+    assert.equal((await p.read(input))?.endsAt, extend.endsAt);
+    assert.deepEqual(await p.extend(extend), { state: 'done' }, 'a retry finds the request of its key');
+    const requests = await h.call(
+      'GET',
+      `${RG}/providers/Microsoft.Authorization/roleAssignmentScheduleRequests?api-version=2020-10-01`,
+    );
+    assert.deepEqual(requests.body.value.map((r: any) => r.properties.requestType).sort(), [
+      'AdminAssign',
+      'AdminUpdate',
+    ]);
+    await h.call('POST', '/_sandbox/clock', { token: null, json: { advanceMs: 31 * MIN } });
+    assert.ok(await p.read(input), 'still active past the first end');
+  }));

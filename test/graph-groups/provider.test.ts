@@ -242,3 +242,23 @@ test('entra-pim-group: a service principal, and status() of a request', () =>
     assert.equal((await p.status(reqs.value[0].id)).state, 'done');
     assert.equal((await p.status('0f0f0f0f-0000-4000-8000-000000000000')).state, 'failed');
   }));
+
+test('entra-pim-group: extend is an adminUpdate to the new end, tagged with its key; a retry finds it', () =>
+  withProviders(async ({ h, graph }) => {
+    const p = new EntraPimGroupProvider(graph, h.sb.clock);
+    const alex = grantInput(BREAK_GLASS.id, user(ALEX.id), 'g1', h.sb.clock.now() + 3600_000);
+    const extend = { ...alex, key: 'g1:x', endsAt: h.sb.clock.now() + 3 * 3600_000 };
+    await assert.rejects(p.extend(extend), PermanentError);
+    await p.grant(alex);
+    const op = await p.extend(extend);
+    assert.equal(op.state, 'done');
+    assert.ok(Math.abs((await p.read(alex))!.endsAt! - extend.endsAt) < 1000);
+    assert.deepEqual(await p.extend(extend), op, 'the same key again: the request it made');
+    const reqs = await graph.get<{ value: any[] }>(
+      '/identityGovernance/privilegedAccess/group/assignmentScheduleRequests',
+    );
+    assert.deepEqual(
+      reqs.value.filter((r) => r.action === 'adminUpdate').map((r) => r.customData),
+      ['ticketloop:g1:x'],
+    );
+  }));
