@@ -124,7 +124,13 @@ export default function RequestPage() {
             {fact('Expires at', dateTime(r.grant.expiresAt))}
             {fact('Revoked at', dateTime(r.grant.revokedAt))}
             {fact('Provider says', r.grant.providerState ?? '—')}
+            {r.grant.providerEndsAt && fact('Provider ends it at', dateTime(r.grant.providerEndsAt))}
           </dl>
+          {r.grant.providerEndError && (
+            <Notice intent="warning">
+              The provider's end could not be moved to this grant's end: {r.grant.providerEndError}
+            </Notice>
+          )}
           {r.grant.preexisting && (
             <Notice intent="info">
               This access existed before Ticketloop granted it: ending this grant leaves it in place.

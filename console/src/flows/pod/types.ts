@@ -32,7 +32,15 @@ export interface PodRequest {
   ticketNumber: string | null;
   ticket: { system: string; key: string; link: string } | null;
   policy: { name: string; quorum: number; approvers: string[]; breakGlass: boolean; autoApproved: string | null };
-  approvals: { actor: string; decision: 'approved' | 'rejected'; comment: string; at: string | null; via: string }[];
+  approvals: {
+    actor: string;
+    decision: 'approved' | 'rejected';
+    comment: string;
+    at: string | null;
+    via: string;
+    /** The Entra approver group the approver was found a member of. */
+    group?: string | null;
+  }[];
   submittedAt: string | null;
   decidedAt: string | null;
   grant: {
@@ -41,6 +49,10 @@ export interface PodRequest {
     revokedAt: string | null;
     providerState: string | null;
     preexisting: boolean;
+    /** When the provider ends it by itself (PIM), as read back. */
+    providerEndsAt?: string | null;
+    /** Why the provider's end could not be moved to this grant's end. */
+    providerEndError?: string | null;
   } | null;
   ended: { by: string; reason: string; at: string | null } | null;
   error: string | null;
