@@ -9,7 +9,7 @@ import { base, startDefenderEnv, type DefenderEnv } from './helpers.ts';
 // Issue #16 item 1: "Create assignment" by hand beside the automatic path.
 
 const SCOPE = `/subscriptions/${DEMO.prodSubscription}`;
-/** "Machines should have vulnerability findings resolved"-style key the demo has unhealthy on vm-web-01 and -02. */
+/** "Machines should have vulnerability findings resolved": the demo has it unhealthy on vm-web-01 and -02. */
 const TWO_VMS = '1195afff-c881-495e-9bc5-1486211ae03f';
 const VM2 = DEMO.vm.replace('vm-web-01', 'vm-web-02');
 const DAY = 86_400_000;

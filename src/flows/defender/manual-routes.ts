@@ -29,6 +29,7 @@ const resource = z.object({
       status: z.string(),
       owner: z.string().nullable(),
       ticketNumber: z.string().nullable(),
+      ticketLink: z.string().nullable(),
     })
     .nullable(),
 });
@@ -132,7 +133,13 @@ export function registerManualRoutes(d: Deps & { meta: MetadataCache }): void {
           return {
             resourceId: f.resourceId,
             assignment: s
-              ? { manual: !!s.manual, status: s.status, owner: s.owner ?? null, ticketNumber: s.ticket?.key ?? null }
+              ? {
+                  manual: !!s.manual,
+                  status: s.status,
+                  owner: s.owner ?? null,
+                  ticketNumber: s.ticket?.key ?? null,
+                  ticketLink: s.ticket?.link ?? null,
+                }
               : null,
           };
         }),
