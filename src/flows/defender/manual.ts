@@ -97,9 +97,10 @@ async function unhealthyAssessments(d: Deps, i: DefenderIntegration, b: ManualAs
   return found as Assessment[];
 }
 
-/** Item info for an item that only loses members here (its own settings, nothing new). */
+/** Item info for an item that only loses members here: its own settings, so nothing changes but the count. */
 function ownInfo(s: ItemState): ItemInfo {
-  return { ...s, timeframeDays: 0 };
+  const { integration, assessmentKey, resourceId, title, severity, grace, owner, policy } = s;
+  return { integration, assessmentKey, resourceId, title, severity, timeframeDays: 0, grace, owner, policy };
 }
 
 export async function createManualAssignment(d: Deps, body: ManualAssignmentInput, actor: string) {
@@ -149,7 +150,7 @@ export async function createManualAssignment(d: Deps, body: ManualAssignmentInpu
   };
   const rowIds = assessments.map((a) => rowId(a.id));
 
-  const moved = await db.transaction().execute(async (trx) => {
+  const { moved, dueAt } = await db.transaction().execute(async (trx) => {
     const rows = await trx
       .selectFrom('defender_assessment')
       .select(['id', 'item'])
@@ -213,7 +214,9 @@ export async function createManualAssignment(d: Deps, body: ManualAssignmentInpu
       const info = ownInfo(byItem.get(from)!);
       events.push(ev(from, { type: 'members', added: 0, removed, members: Number(count.n), info }));
     }
-    await d.app.engine.applyIn(coreDb(trx), events, actor);
+    const applied = await d.app.engine.applyIn(coreDb(trx), events, actor);
+    const made = applied.results[0].state as ItemState | undefined;
+    if (!made?.manual) throw new Error(`manual assignment ${item} was not created`);
     await trx
       .insertInto('defender_manual_assignment')
       .values({
@@ -227,7 +230,7 @@ export async function createManualAssignment(d: Deps, body: ManualAssignmentInpu
         created_at: now,
       })
       .execute();
-    return [...left.values()].reduce((a, b) => a + b, 0);
+    return { moved: [...left.values()].reduce((a, b) => a + b, 0), dueAt: made.dueAt };
   });
   d.app.engine.wake();
   await d.app.watch.track(d.app.connections.itsm(i.itsm), ticketType);
@@ -238,7 +241,7 @@ export async function createManualAssignment(d: Deps, body: ManualAssignmentInpu
     resources: entries.length,
     ticketType,
     owner: body.assignedTo,
-    dueDate: new Date(now + days * 86_400_000).toISOString(),
+    dueDate: new Date(dueAt).toISOString(),
     movedFromAutomatic: moved,
   };
 }
