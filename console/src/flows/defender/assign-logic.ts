@@ -1,6 +1,10 @@
-import type { FieldProblem } from '../../api/client.ts';
+/** The "Create assignment" form's state, the body it sends, and where the API's refusals show (no imports: unit-tested in Node). */
 
-/** The "Create assignment" form's state, the body it sends, and where the API's refusals show. */
+/** One refused field, as the API's error envelope names it (`body.resourceIds.3`). */
+interface FieldProblem {
+  path: string;
+  message: string;
+}
 
 export interface AssignForm {
   ticketType: string;
