@@ -103,6 +103,26 @@ test('a manual assignment: its own ticket type, owner, caller and dates, kept by
     assert.equal(gov.properties.additionalData?.ticketLink, manual.s.ticket!.link);
     assert.equal((await env.item(autoId))!.members, 1, 'vm-web-02 left the automatic item');
 
+    // The watch follows problems now (the integration opens incidents): an agent's resolve is seen and,
+    // the resource being still unhealthy, the problem is reopened (the integration's policy).
+    const schedules = (await env.app.store.db.selectFrom('schedules').select('name').execute()).map((r) => r.name);
+    assert.ok(schedules.includes('itsm-poll:sandbox/problem'), `${schedules}`);
+    await env.snAsAgent('PATCH', `/api/now/table/problem/${manual.s.ticket!.id}`, {
+      state: '106',
+      resolution_code: 'fix_applied',
+      close_notes: 'Done, I think',
+    });
+    await env.app.engine.enqueue({
+      kind: 'itsm.poll',
+      key: 'test-poll-problem',
+      payload: { system: 'sandbox', kind: 'problem' },
+    });
+    await env.drain();
+    const reopened = (await env.item(manual.id))!;
+    assert.equal(reopened.reopens, 1);
+    assert.equal(reopened.ticket!.status, 'open');
+    assert.equal(reopened.owner, BETH);
+
     // Twice is refused, naming the ticket it already has.
     const again = await api('POST', '/api/defender/assignments', body);
     assert.equal(again.status, 409);
