@@ -148,6 +148,12 @@ export function registerAdmin(app: FastifyInstance, ctx: Ctx): void {
   route('/securityConnectors', (b) => {
     need(b.environment === 'AWS' || b.environment === 'GCP', "'environment' must be AWS or GCP");
     need(b.subscriptionId && b.resourceGroup && b.name, "'subscriptionId', 'resourceGroup' and 'name' are required");
+    const membership = b.organizationMembershipType;
+    need(
+      membership === undefined || membership === 'Organization' || membership === 'Member',
+      "'organizationMembershipType' must be Organization or Member",
+    );
+    need(membership !== 'Member' || typeof b.parentHierarchyId === 'string', "a Member needs 'parentHierarchyId'");
     const sub = ensureSubscription(ctx, b.subscriptionId);
     const id = `/subscriptions/${sub.subscriptionId}/resourceGroups/${b.resourceGroup}/providers/Microsoft.Security/securityConnectors/${b.name}`;
     ensureResourceGroupOf(ctx, id);
@@ -160,6 +166,8 @@ export function registerAdmin(app: FastifyInstance, ctx: Ctx): void {
       hierarchyIdentifier: String(
         b.hierarchyIdentifier ?? (b.environment === 'AWS' ? '000000000000' : 'sandbox-project'),
       ),
+      ...(membership ? { organizationMembershipType: membership } : {}),
+      ...(membership === 'Member' ? { parentHierarchyId: String(b.parentHierarchyId) } : {}),
     });
   });
 

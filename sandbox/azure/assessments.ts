@@ -177,7 +177,19 @@ export function resolveScope(store: AzureStore, hierarchy: Hierarchy, scope: str
         'ResourceNotFound',
         `The Resource 'Microsoft.Security/securityConnectors/${scope.split('/').pop()}' was not found.`,
       );
-    return [{ kind: 'stored', connectorId: c.id }];
+    // A master connector's scope also covers its member accounts / projects.
+    const members =
+      c.organizationMembershipType === 'Organization'
+        ? store
+            .connectors()
+            .filter(
+              (m) =>
+                m.organizationMembershipType === 'Member' &&
+                m.environment === c.environment &&
+                m.parentHierarchyId === c.hierarchyIdentifier,
+            )
+        : [];
+    return [c, ...members].map((m) => ({ kind: 'stored', connectorId: m.id }));
   } else {
     throw new ArmError(
       400,

@@ -48,6 +48,13 @@ export interface SecurityConnector {
   environment: 'AWS' | 'GCP';
   /** AWS account id or GCP project id. */
   hierarchyIdentifier: string;
+  /**
+   * `environmentData.organizationalData`: an AWS organization's management account or a GCP
+   * organization ("master" connector, `Organization`) or one of its members (`Member`, with the
+   * master's hierarchy id as parent). A master connector's scope covers its members' resources.
+   */
+  organizationMembershipType?: 'Organization' | 'Member';
+  parentHierarchyId?: string;
 }
 
 /** A generated set: assessment i is derived from (seed, i); only flips are stored. */

@@ -43,6 +43,13 @@ export const FLOW_PAGES: Record<string, ConsolePage[]> = {
       hidden: true,
     },
     {
+      path: 'defender/integrations/:name/assign',
+      title: 'Create assignment',
+      need: ['POST', '/api/defender/assignments'],
+      component: lazy(() => import('./defender/AssignPage.tsx')),
+      hidden: true,
+    },
+    {
       path: 'defender/integrations/:name',
       title: 'Defender integration',
       need: ['GET', '/api/defender/integrations/{name}'],

@@ -67,6 +67,7 @@ export function cleanupHandlers(d: Deps): Record<string, JobHandler> {
           ],
         };
       }
+      await db.deleteFrom('defender_manual_assignment').where('integration', '=', p.integration).execute();
       // Rows done: tell every item of the integration, which annotates its open ticket.
       const prefix = `${p.integration}:`;
       const items = await db

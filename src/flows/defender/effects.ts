@@ -11,6 +11,7 @@ import type { DefenderIntegration } from './config.ts';
 import { ACTIVE, FLOW, ticketCorrelationItem, type DefenderEvent, type ItemState, type TicketInfo } from './flow.ts';
 import type { Integrations } from './integrations.ts';
 import { reminderText, type Mailer } from './notify.ts';
+import { mappingFor, notificationsFor, ticketTypeFor } from './overrides.ts';
 import { defenderDb } from './tables.ts';
 
 /**
@@ -62,13 +63,14 @@ export function governanceProperties(
   t: TicketInfo,
 ): GovernanceAssignmentProperties {
   const ticketNumber = ticketNumberInt(t.key);
+  const notifications = notificationsFor(i, s);
   return {
     ...(s.owner ? { owner: s.owner } : {}),
     remediationDueDate: new Date(s.dueAt).toISOString(),
     isGracePeriod: s.grace,
     governanceEmailNotification: {
-      disableOwnerEmailNotification: !i.notifications.owner,
-      disableManagerEmailNotification: !i.notifications.manager,
+      disableOwnerEmailNotification: !notifications.owner,
+      disableManagerEmailNotification: !notifications.manager,
     },
     additionalData: {
       ...(ticketNumber !== undefined ? { ticketNumber } : {}),
@@ -156,7 +158,7 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
       dueDate: new Date(s.dueAt).toISOString().slice(0, 10),
       integration: s.integration,
     };
-    const map = i.mapping;
+    const map = mappingFor(i, s);
     const port = itsm(i);
     const fields: Record<string, string> = {};
     if (map.mode === 'customized') {
@@ -181,7 +183,7 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
       const x = await load(p);
       if (!x || x.s.ticket || x.s.status === 'deleted') return {};
       const { ticket } = await itsm(x.i).openTicket({
-        kind: x.i.ticketType,
+        kind: ticketTypeFor(x.i, x.s),
         correlation: correlationKey(FLOW, ticketCorrelationItem(p.flowId, p.gen)),
         ...(await ticketContent(x.i, x.s, p.flowId)),
       });
@@ -281,8 +283,9 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
       if (!x || !ACTIVE.includes(x.s.status) || !d.integrations.get(x.s.integration)) return {};
       const { s, i } = x;
       const to: string[] = [];
-      if (s.owner && i.notifications.owner) to.push(s.owner);
-      if (s.owner && i.notifications.manager) {
+      const notifications = notificationsFor(i, s);
+      if (s.owner && notifications.owner) to.push(s.owner);
+      if (s.owner && notifications.manager) {
         const owner = await itsm(i).findPerson(s.owner);
         if (owner?.managerEmail) to.push(owner.managerEmail);
       }

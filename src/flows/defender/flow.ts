@@ -34,6 +34,20 @@ export interface Policy {
   weekly: boolean;
 }
 
+/**
+ * A person's "Create assignment" (manual.ts): its own item with the owner, ticket type, caller,
+ * due date and notification switches chosen for it. Reconcile never overrides them.
+ */
+export interface ManualSettings {
+  /** The assignment's id (part of the item id). */
+  id: string;
+  ticketType: 'incident' | 'change_request' | 'problem';
+  caller?: string;
+  notifyOwner: boolean;
+  notifyManager: boolean;
+  createdBy: string;
+}
+
 /** What reconcile knows about the item, sent with every member change. */
 export interface ItemInfo {
   integration: string;
@@ -45,6 +59,8 @@ export interface ItemInfo {
   grace: boolean;
   owner?: string;
   policy: Policy;
+  /** Set only by a manual assignment's first event. */
+  manual?: ManualSettings;
 }
 
 export type ItemStatus = 'open' | 'ticket_open' | 'resolving' | 'resolved' | 'closed_unhealthy' | 'deleted';
@@ -175,19 +191,25 @@ function onMembers(
         { kind: 'due', key: 'due:1', runAt: dueAt, payload: { gen: 1 } },
       ],
       audit: {
-        action: 'opened',
-        detail: { members: state.members, severity: info.severity, dueAt: new Date(dueAt).toISOString() },
+        action: info.manual ? 'assigned' : 'opened',
+        detail: {
+          members: state.members,
+          severity: info.severity,
+          dueAt: new Date(dueAt).toISOString(),
+          ...(info.manual ? { owner: info.owner, ticketType: info.manual.ticketType, by: info.manual.createdBy } : {}),
+        },
       },
     };
   }
   // A deleted integration's item comes back only if an integration of the same name is created again.
   if (s.status === 'deleted' && e.added <= 0) return null;
   const members = e.members;
-  const base: ItemState = { ...s, ...info, members };
+  // A manual assignment keeps the owner, dates and settings it was made with; a pass only counts members.
+  const base: ItemState = s.manual ? { ...s, members } : { ...s, ...info, members };
   const detail = { added: e.added, removed: e.removed, members };
 
   if ((s.status === 'resolving' || s.status === 'resolved' || s.status === 'deleted') && e.added > 0 && members > 0) {
-    const next = newGeneration(base, now, false, timeframeDays);
+    const next = newGeneration(base, now, !!s.manual, timeframeDays);
     return { ...next, audit: { action: 'unhealthy_again', detail: { ...detail, gen: next.state.gen } } };
   }
   if (members === 0 && ACTIVE.includes(s.status)) {

@@ -4,6 +4,7 @@ import { cleanupHandlers } from './cleanup.ts';
 import { defenderShape, type DefenderIntegration } from './config.ts';
 import { effectHandlers } from './effects.ts';
 import { defenderFlow, FLOW, itemOf } from './flow.ts';
+import { manualTicketTypes } from './manual.ts';
 import { reconcileHandler } from './reconcile.ts';
 import { registerDefenderRoutes } from './routes.ts';
 import { runtime } from './runtime.ts';
@@ -33,6 +34,8 @@ export const defenderModule: FlowModule = {
     const activate = async (i: DefenderIntegration) => {
       if (!i.enabled) return;
       await app.watch.track(app.connections.itsm(i.itsm), i.ticketType);
+      // Manual assignments may have chosen other ticket kinds.
+      for (const kind of await manualTicketTypes(d, i.name)) await app.watch.track(app.connections.itsm(i.itsm), kind);
       await app.engine.schedule(
         `defender-reconcile:${i.name}`,
         i.reconcileIntervalSeconds * 1000,

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
 import type { Assessment, ArmClient } from '../../connectors/microsoft/arm.ts';
 import type { FlowEvent } from '../../engine/apply.ts';
 import type { JobHandler } from '../../engine/engine.ts';
@@ -264,7 +265,8 @@ async function runPass(
           )
           .onConflict((oc) =>
             oc.columns(['integration', 'id']).doUpdateSet((eb) => ({
-              item: eb.ref('excluded.item'),
+              // An item set meanwhile (a manual assignment made while this page was diffed) stays.
+              item: sql<string | null>`coalesce(defender_assessment.item, excluded.item)`,
               seen: eb.ref('excluded.seen'),
               severity: eb.ref('excluded.severity'),
             })),

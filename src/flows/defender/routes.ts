@@ -6,7 +6,8 @@ import type { Deps } from './effects.ts';
 import { ACTIVE, FLOW, type ItemState } from './flow.ts';
 import { registerIntegrationStatusRoutes } from './integration-status.ts';
 import { SECRET_FIELDS } from './integrations.ts';
-import { finishedStats } from './reconcile.ts';
+import { finishedStats, type MetadataCache } from './reconcile.ts';
+import { registerManualRoutes } from './manual-routes.ts';
 import { defenderDb } from './tables.ts';
 
 /**
@@ -31,6 +32,8 @@ const assignment = z.object({
   ticketLink: z.string().nullable(),
   ticketStatus: z.string().nullable(),
   governanceWritten: z.boolean(),
+  /** Made by "Create assignment" (its owner, dates and ticket type are its own). */
+  manual: z.boolean(),
 });
 type Assignment = z.infer<typeof assignment>;
 
@@ -51,6 +54,7 @@ const SCAN_CHUNK = 1000;
 const MAX_SCAN = 50_000;
 
 export interface RouteDeps extends Deps {
+  meta: MetadataCache;
   activate(i: DefenderIntegration): Promise<void>;
 }
 
@@ -208,6 +212,7 @@ export function registerDefenderRoutes(d: RouteDeps): void {
   );
 
   registerIntegrationStatusRoutes(d);
+  registerManualRoutes(d);
 }
 
 /** Secrets are write-only: the view says whether one is set, never what it is. */
@@ -279,6 +284,7 @@ async function scan(d: Deps, q: Query, limit: number): Promise<{ out: Assignment
         ticketLink: s?.ticket?.link ?? null,
         ticketStatus: s?.ticket?.status ?? null,
         governanceWritten: r.governed_ticket !== null,
+        manual: !!s?.manual,
       };
       after = { integration: r.integration, id: r.id };
       if (scope && !(a.resourceId.toLowerCase() === scope || a.resourceId.toLowerCase().startsWith(`${scope}/`)))

@@ -42,10 +42,25 @@ export interface DefenderPassTable {
   updated_at: number;
 }
 
+/** A "Create assignment" made by a person: its item carries the settings; this row says who and which ticket kind. */
+export interface DefenderManualAssignmentTable {
+  id: string;
+  integration: string;
+  /** The flow item it opened. */
+  item: string;
+  assessment_key: string;
+  ticket_type: string;
+  /** Resources it was made for. */
+  resources: number;
+  created_by: string;
+  created_at: number;
+}
+
 export interface DefenderTables {
   defender_assessment: DefenderAssessmentTable;
   defender_integration: DefenderIntegrationTable;
   defender_pass: DefenderPassTable;
+  defender_manual_assignment: DefenderManualAssignmentTable;
 }
 
 export type DefenderDb = Kysely<Database & DefenderTables>;
@@ -148,6 +163,27 @@ export function defenderMigrations(dialect: Dialect): Record<string, Migration> 
             .where('integration', '=', integration)
             .execute();
         });
+      },
+    },
+    // Manual assignments ("Create assignment" in the console or API), so the watch follows their ticket kinds.
+    '0011_defender_manual': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('defender_manual_assignment')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('integration', 'text', (c) => c.notNull())
+          .addColumn('item', 'text', (c) => c.notNull())
+          .addColumn('assessment_key', 'text', (c) => c.notNull())
+          .addColumn('ticket_type', 'text', (c) => c.notNull())
+          .addColumn('resources', 'integer', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('defender_manual_assignment_integration')
+          .on('defender_manual_assignment')
+          .column('integration')
+          .execute();
       },
     },
   };

@@ -34,7 +34,7 @@ const COLUMNS: Column<Assignment>[] = [
   { label: 'Resource', render: (a) => <Text size={200}>{a.resourceId}</Text> },
   { label: 'Severity', render: (a) => a.severity },
   { label: 'Status', render: (a) => <StatusBadge status={a.status} /> },
-  { label: 'Owner', render: (a) => a.owner ?? '—' },
+  { label: 'Owner', render: (a) => `${a.owner ?? '—'}${a.manual ? ' (manual)' : ''}` },
   {
     label: 'Due',
     render: (a) => (

@@ -92,6 +92,9 @@ export default function IntegrationPage() {
     <>
       <PageHeader title={`Integration ${i.name}`}>
         <Link to={`/defender/assignments?integration=${encodeURIComponent(i.name)}`}>Its assignments</Link>
+        {can('POST', '/api/defender/assignments') && (
+          <Link to={`/defender/integrations/${encodeURIComponent(i.name)}/assign`}>Create assignment</Link>
+        )}
         <Link to="/defender">All integrations</Link>
       </PageHeader>
       {created && <Notice>The integration is created; its first pass starts now.</Notice>}

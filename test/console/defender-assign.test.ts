@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { DEMO } from '../../sandbox/azure/seed.ts';
+import { defenderModule } from '../../src/flows/defender/module.ts';
+import type { ItemState } from '../../src/flows/defender/flow.ts';
+import { startLoop, until, type Loop } from '../entitlement/helpers.ts';
+import { userFor } from '../helpers/identity.ts';
+import { assertAccessible, builtConsole, DESKTOP, launch, missing, screenshots } from './browser.ts';
+
+/**
+ * "Create assignment" in Debian's Chromium against the sandbox (issue #16 item 1): an operator picks a
+ * recommendation, ticks one of its unhealthy resources, fills the form; a refused field shows next to
+ * it; then the ticket of the chosen type opens for the chosen owner. An auditor sees no link to it.
+ */
+
+const PASSWORD = 'correct horse battery staple';
+const NAME = 'hand';
+const SCOPE = `/subscriptions/${DEMO.prodSubscription}`;
+const TWO_VMS = '1195afff-c881-495e-9bc5-1486211ae03f';
+const VM2 = DEMO.vm.replace('vm-web-01', 'vm-web-02');
+
+describe('console: Create assignment (Defender)', { skip: missing() }, () => {
+  let L: Loop;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+
+  before(async () => {
+    builtConsole();
+    [L, browser] = await Promise.all([
+      startLoop({
+        flows: [defenderModule],
+        integrations: () => [
+          {
+            name: NAME,
+            type: 'defender',
+            servicenow: 'sandbox',
+            scope: SCOPE,
+            mapping: { mode: 'default', assignedTo: 'abel.tuter@example.com' },
+            reconcileIntervalSeconds: 3600,
+          },
+        ],
+      }),
+      launch(),
+    ]);
+  });
+  after(async () => {
+    for (const c of contexts) await c.close();
+    await browser?.close();
+    await L?.close();
+  });
+
+  async function signIn(role: 'operator' | 'auditor'): Promise<Page> {
+    const user = await userFor(L.app, role, PASSWORD);
+    const context = await browser.newContext({ viewport: DESKTOP, reducedMotion: 'reduce' });
+    contexts.push(context);
+    const page = await context.newPage();
+    page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
+    await page.goto(L.url);
+    await page.getByLabel('Name').fill(user.name);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.getByRole('navigation', { name: 'Console' }).first().waitFor();
+    return page;
+  }
+  const heading = (page: Page, name: string) => page.getByRole('heading', { name, exact: true, level: 1 });
+  const fieldOf = (page: Page, label: string) => page.locator('.fui-Field').filter({ has: page.getByLabel(label) });
+  const manualItems = async () =>
+    (await L.app.store.db.selectFrom('flow_state').select(['id', 'state']).where('flow', '=', 'defender').execute())
+      .map((r) => JSON.parse(r.state) as ItemState)
+      .filter((s) => s.manual);
+
+  test('recommendation → resources → form; a refused field shows beside it; the ticket opens', async () => {
+    const page = await signIn('operator');
+    await page.goto(`${L.url}/defender/integrations/${NAME}`);
+    await heading(page, `Integration ${NAME}`).waitFor();
+    await page.getByRole('link', { name: 'Create assignment' }).click();
+    await heading(page, 'Create assignment').waitFor();
+
+    const title = (await L.app.connections.microsoft().arm.getAssessmentMetadataByName(TWO_VMS))!.properties
+      .displayName;
+    await page.getByRole('button', { name: `Choose ${title}` }).click();
+    const resources = page.getByRole('group', { name: 'Resources' });
+    await resources.getByRole('checkbox', { name: VM2 }).check();
+    await resources.getByRole('checkbox', { name: DEMO.vm }).waitFor();
+
+    await page.getByLabel('Assigned to (e-mail)').fill('not an address');
+    await page.getByLabel('Ticket type').selectOption('problem');
+    await page.getByLabel('Remediation timeframe (days)').fill('5');
+    await page.getByRole('button', { name: 'Create assignment (1)' }).click();
+    await fieldOf(page, 'Assigned to (e-mail)').getByText(/email/i).waitFor();
+    await assertAccessible(page, 'create assignment with a field error');
+    await screenshots(page, 'defender-assign', () => heading(page, 'Create assignment').waitFor());
+    assert.deepEqual(await manualItems(), [], 'nothing created while refused');
+
+    await page.getByLabel('Assigned to (e-mail)').fill('beth.anglin@example.com');
+    await page.getByRole('button', { name: 'Create assignment (1)' }).click();
+    await page.getByRole('status').filter({ hasText: 'Assignment created for 1 resource(s): a problem' }).waitFor();
+    const [made] = await until(async () => {
+      const open = (await manualItems()).filter((s) => s.ticket);
+      return open.length ? open : undefined;
+    }, 'the manual assignment opened its ticket');
+    assert.match(made.ticket!.key, /^PRB/);
+    assert.equal(made.owner, 'beth.anglin@example.com');
+    assert.equal(made.grace, true);
+    // Listed again with its assignment: the resource can't be ticked a second time.
+    await resources.getByText(/manual assignment, beth\.anglin@example\.com/).waitFor();
+    assert.equal(await resources.getByRole('checkbox', { name: VM2 }).isDisabled(), true);
+  });
+
+  test('an auditor sees no "Create assignment" (the API refuses it too: test/defender/manual.test.ts)', async () => {
+    const page = await signIn('auditor');
+    await page.goto(`${L.url}/defender/integrations/${NAME}`);
+    await heading(page, `Integration ${NAME}`).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Create assignment' }).count(), 0);
+  });
+});

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { defenderFlow, type ItemInfo, type ItemState } from '../../src/flows/defender/flow.ts';
+
+// The pure flow: a pass never overrides what a manual assignment chose (issue #16 item 1).
+
+const DAY = 86_400_000;
+const policy = { closedWhileUnhealthy: 'reopen' as const, remind: false, daysBefore: 3, weekly: true };
+const passInfo: ItemInfo = {
+  integration: 'core',
+  assessmentKey: 'k',
+  title: 'T',
+  severity: 'High',
+  timeframeDays: 30,
+  grace: true,
+  owner: 'auto@example.com',
+  policy,
+};
+const manualInfo: ItemInfo = {
+  ...passInfo,
+  timeframeDays: 5,
+  grace: false,
+  owner: 'beth@example.com',
+  policy: { ...policy, remind: true },
+  manual: { id: 'ab12cd34', ticketType: 'problem', notifyOwner: true, notifyManager: false, createdBy: 'user:op' },
+};
+
+test('a manual assignment opens with its own due date and owner; later passes only count members', () => {
+  const opened = defenderFlow.decide(
+    undefined,
+    { type: 'members', added: 2, removed: 0, members: 2, info: manualInfo },
+    0,
+  )!;
+  assert.equal(opened.audit?.action, 'assigned');
+  assert.equal(opened.state.dueAt, 5 * DAY);
+  assert.deepEqual(
+    opened.effects?.map((e) => e.kind),
+    ['open', 'due'],
+  );
+  const s: ItemState = {
+    ...opened.state,
+    status: 'ticket_open',
+    ticket: { system: 'sn', kind: 'problem', id: '1', key: 'PRB1', link: 'l', status: 'open' },
+  };
+
+  const later = defenderFlow.decide(s, { type: 'members', added: 0, removed: 1, members: 1, info: passInfo }, DAY)!;
+  assert.deepEqual(
+    {
+      owner: later.state.owner,
+      grace: later.state.grace,
+      dueAt: later.state.dueAt,
+      policy: later.state.policy,
+      members: later.state.members,
+    },
+    { owner: 'beth@example.com', grace: false, dueAt: 5 * DAY, policy: manualInfo.policy, members: 1 },
+  );
+  assert.equal(later.state.manual?.ticketType, 'problem');
+
+  // The same event on an automatic item takes the pass's settings.
+  const auto: ItemState = { ...s, manual: undefined, owner: 'old@example.com' };
+  assert.equal(
+    defenderFlow.decide(auto, { type: 'members', added: 0, removed: 1, members: 1, info: passInfo }, DAY)!.state.owner,
+    'auto@example.com',
+  );
+});
