@@ -22,6 +22,7 @@ import {
   type RequestStage,
 } from './em-model.ts';
 import { parseDuration } from './graph-http.ts';
+import { assignmentEndsAt, dueAssignments, expireAssignment, notifyRequester } from './em-lifecycle.ts';
 
 /**
  * The entitlement-management request pipeline: each request walks its stages; a stage with a
@@ -29,6 +30,9 @@ import { parseDuration } from './graph-http.ts';
  *
  *   add:    created → approval? → approved → deliver (assignment) → granted → delivered
  *   remove: remove (assignment goes) → removed → delivered
+ *
+ * An assignment whose schedule ends (sandbox clock) starts a systemRemove request (em-lifecycle.ts);
+ * every request that ends notifies its target user.
  */
 
 const STAGE_OF: Partial<Record<Phase, RequestStage>> = {
@@ -78,7 +82,10 @@ export class EmEngine {
       // A request caught mid-step by a restart continues where it was.
       else if (!r._wait && !r.completedDateTime) this.schedule(r.id);
     }
-    this.timer = setInterval(() => this.checkTimeouts(), 1000);
+    this.timer = setInterval(() => {
+      this.expireAssignments();
+      this.checkTimeouts();
+    }, 1000);
     this.timer.unref();
   }
 
@@ -120,12 +127,23 @@ export class EmEngine {
       if (phase === 'deliver') {
         r.state = 'delivering';
         r.status = STATUS.delivering;
+        const requested = (r.schedule ?? {}) as { startDateTime?: string };
+        // A duration counts from the requested start (or from delivery).
+        const startMs = Date.parse(requested.startDateTime ?? '') || this.clock.now();
+        const endsAt = assignmentEndsAt(r.schedule, policy?.expiration, startMs);
         this.store.put<Assignment>(C.assignments, r._assignmentId, {
           id: r._assignmentId,
           state: 'delivering',
           status: 'Delivering',
           expiredDateTime: null,
-          schedule: r.schedule ?? { startDateTime: this.now(), expiration: { type: 'noExpiration' } },
+          schedule: {
+            startDateTime: requested.startDateTime ?? this.now(),
+            expiration:
+              endsAt === undefined
+                ? { type: 'noExpiration', endDateTime: null, duration: null }
+                : { type: 'afterDateTime', endDateTime: new Date(endsAt).toISOString(), duration: null },
+          },
+          ...(endsAt === undefined ? {} : { _endsAt: endsAt }),
           _accessPackageId: r._accessPackageId,
           _policyId: r._policyId,
           _targetId: r._targetId,
@@ -148,6 +166,7 @@ export class EmEngine {
           _wait: undefined,
         });
         this.store.put(C.requests, r.id, r);
+        notifyRequester(this.store, r, this.now());
         return;
       }
       const stage = STAGE_OF[phase]!;
@@ -206,6 +225,7 @@ export class EmEngine {
     if (r.requestType.endsWith('Add')) this.setAssignment(r._assignmentId, 'deliveryFailed', 'DeliveryFailed');
     this.store.put(C.requests, r.id, r);
     this.deadlines.delete(r.id);
+    notifyRequester(this.store, r, this.now());
   }
 
   /** The callout body Entra POSTs: flat, PascalCase (§2.3). */
@@ -232,8 +252,12 @@ export class EmEngine {
       AccessPackageCatalog: { Id: cat?.id, DisplayName: cat?.displayName, Description: cat?.description },
       Assignment: {
         Id: r._assignmentId,
-        State: assignment?.state ?? (r.requestType.endsWith('Remove') ? 'expired' : null),
+        // A removed assignment is gone by the removed stage: it was delivered, or it expired.
+        State:
+          assignment?.state ??
+          (r.requestType.endsWith('Remove') ? (r._expiredDateTime ? 'expired' : 'delivered') : null),
         Status: assignment?.status ?? null,
+        ...(r._expiredDateTime ? { ExpiredDateTime: r._expiredDateTime } : {}),
         AssignmentPolicy: { Id: policy?.id, DisplayName: policy?.displayName },
         Target: {
           Id: user?.id ?? r._targetId,
@@ -337,6 +361,15 @@ export class EmEngine {
     });
   }
 
+  /** Expire every assignment whose schedule has ended on the sandbox clock, and start its removal. */
+  expireAssignments(): void {
+    if (this.closed) return;
+    for (const a of dueAssignments(this.store, this.clock.now())) {
+      const r = expireAssignment(this.store, a.id, this.now());
+      if (r) this.schedule(r.id);
+    }
+  }
+
   /** Fail every stage whose callback deadline has passed on the sandbox clock. */
   checkTimeouts(): void {
     const now = this.clock.now();
@@ -364,6 +397,7 @@ export class EmEngine {
         _phase: 'done',
       });
       this.store.put(C.requests, r.id, r);
+      notifyRequester(this.store, r, this.now());
       return;
     }
     const pipeline = r.requestType.endsWith('Remove') ? REMOVE_PIPELINE : ADD_PIPELINE;
@@ -378,6 +412,7 @@ export class EmEngine {
     if (!approve) {
       Object.assign(r, { state: 'denied', status: STATUS.denied, completedDateTime: this.now(), _phase: 'done' });
       this.store.put(C.requests, r.id, r);
+      notifyRequester(this.store, r, this.now());
       return;
     }
     r._phase = 'approved';

@@ -144,6 +144,7 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
   registerLearnSearch(app);
   registerClock(app, clock, async () => {
     pim.sweep();
+    engine.expireAssignments();
     await engine.checkTimeouts();
   });
 

@@ -7,6 +7,7 @@ import {
   type AssignmentRequest,
   type CalloutRecord,
   type DirectoryUser,
+  type NotificationRecord,
   type ResumeRecord,
 } from './em-model.ts';
 import { EM_PREFIXES, WRITE, findDocs, type EmDeps } from './em-http.ts';
@@ -152,6 +153,10 @@ export function registerResume(app: FastifyInstance, d: EmDeps): void {
       value: all,
     };
   });
+  // The emails Entra sent requesters (target users) when their requests ended; `?requestId=` filters.
+  app.get('/_sandbox/graph/notifications', async (req) => ({
+    value: byRequest<NotificationRecord>(C.notifications, req),
+  }));
   app.get('/_sandbox/graph/callouts', async (req) => ({ value: byRequest<CalloutRecord>(C.callouts, req) }));
 
   app.get('/_sandbox/entra/users', async () => ({ value: store.list<DirectoryUser>(C.users) }));

@@ -148,7 +148,7 @@ export function registerCalloutRoutes(d: CalloutRouteDeps): void {
       ...(c.callbackUriPath ? { callbackUriPath: c.callbackUriPath } : {}),
       opensTicket: integ.stages.includes(c.stage),
       table: integ.table,
-      ticket: ticketContent(c, integ.fields, integ.removalFields),
+      ticket: ticketContent(c, integ.fields, integ.removalFields, app.clock.now()),
       timeoutMs: c.timeoutMs,
       onTimeout: integ.onTimeout,
       resumeSource: integ.resumeSource,

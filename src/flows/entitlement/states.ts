@@ -38,11 +38,9 @@ export const DEFAULT_STATES: Record<string, StateMap> = {
 const KNOWN = [...new Set(Object.values(DEFAULT_STATES).flatMap((m) => Object.keys(m)))];
 
 const stateList = z.array(
-  z
-    .string()
-    .refine((v) => KNOWN.includes(v), {
-      error: (i) => `unknown ticket state '${String(i.input)}' (known: ${KNOWN.join(', ')})`,
-    }),
+  z.string().refine((v) => KNOWN.includes(v), {
+    error: (i) => `unknown ticket state '${String(i.input)}' (known: ${KNOWN.join(', ')})`,
+  }),
 );
 
 /** `states: { resume: [...], deny: [...], wait: [...] }` — each list optional; a state may be in one list only. */
