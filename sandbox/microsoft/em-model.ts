@@ -174,6 +174,8 @@ export interface ResumeRecord {
   accepted: boolean;
   error?: string;
   callerAppId?: string;
+  /** What let the caller resume: the application permission or a catalog role. */
+  authorizedBy?: 'application permission' | 'catalog role';
   source?: string;
   type?: string;
   stage?: string;
