@@ -14,8 +14,6 @@ import {
   type Assignment,
   type AssignmentRequest,
   type CalloutRecord,
-  type Catalog,
-  type DirectoryUser,
   type Extension,
   type Phase,
   type Policy,
@@ -23,6 +21,7 @@ import {
 } from './em-model.ts';
 import { parseDuration } from './graph-http.ts';
 import { assignmentEndsAt, dueAssignments, expireAssignment, notifyRequester } from './em-lifecycle.ts';
+import { calloutPayload } from './em-payload.ts';
 
 /**
  * The entitlement-management request pipeline: each request walks its stages; a stage with a
@@ -199,7 +198,13 @@ export class EmEngine {
     });
     this.store.put(C.requests, r.id, r);
     this.deadlines.set(r.id, deadline);
-    const outcome = await this.sendCallout(ext, this.payload(r, stage, instanceId, ext), r.id, stage, instanceId);
+    const outcome = await this.sendCallout(
+      ext,
+      calloutPayload(this.store, r, stage, instanceId, ext),
+      r.id,
+      stage,
+      instanceId,
+    );
     if (outcome !== 'failed' || this.closed) return; // cut short by shutdown: stays waiting
     // The endpoint refused it for good: the stage fails (unless it was resumed meanwhile).
     const now = this.store.get<AssignmentRequest>(C.requests, r.id);
@@ -226,50 +231,6 @@ export class EmEngine {
     this.store.put(C.requests, r.id, r);
     this.deadlines.delete(r.id);
     notifyRequester(this.store, r, this.now());
-  }
-
-  /** The callout body Entra POSTs: flat, PascalCase (§2.3). */
-  payload(r: AssignmentRequest, stage: string, instanceId: string, ext: Extension): Record<string, unknown> {
-    const pkg = this.store.get<AccessPackage>(C.packages, r._accessPackageId);
-    const cat = pkg && this.store.get<Catalog>(C.catalogs, pkg._catalogId);
-    const policy = this.store.get<Policy>(C.policies, r._policyId);
-    const user = this.store.get<DirectoryUser>(C.users, r._targetId);
-    const assignment = this.store.get<Assignment>(C.assignments, r._assignmentId);
-    return {
-      AccessPackageAssignmentRequestId: r.id,
-      CallbackUriPath: `/identityGovernance/entitlementManagement/assignmentRequests/${r.id}/resume`,
-      CustomExtensionStageInstanceId: instanceId,
-      Stage: stage,
-      RequestType: r.requestType,
-      State: r.state,
-      Status: r.status,
-      Answers: r.answers.map((a) => ({
-        AnsweredQuestion: { Id: a.answeredQuestion?.id ?? null, TextString: a.answeredQuestion?.text ?? null },
-        Value: a.value ?? null,
-      })),
-      CallbackConfiguration: { DurationBeforeTimeout: ext.callbackConfiguration?.timeoutDuration ?? 'P14D' },
-      AccessPackage: { Id: pkg?.id, DisplayName: pkg?.displayName, Description: pkg?.description },
-      AccessPackageCatalog: { Id: cat?.id, DisplayName: cat?.displayName, Description: cat?.description },
-      Assignment: {
-        Id: r._assignmentId,
-        // A removed assignment is gone by the removed stage: it was delivered, or it expired.
-        State:
-          assignment?.state ??
-          (r.requestType.endsWith('Remove') ? (r._expiredDateTime ? 'expired' : 'delivered') : null),
-        Status: assignment?.status ?? null,
-        ...(r._expiredDateTime ? { ExpiredDateTime: r._expiredDateTime } : {}),
-        AssignmentPolicy: { Id: policy?.id, DisplayName: policy?.displayName },
-        Target: {
-          Id: user?.id ?? r._targetId,
-          ObjectId: r._targetId,
-          DisplayName: user?.displayName,
-          Email: user?.mail,
-          PrincipalName: user?.userPrincipalName,
-          ConnectedOrganization: null,
-        },
-      },
-      Requestor: { Id: r._requestor.id, ObjectId: r._requestor.objectId, DisplayName: r._requestor.displayName },
-    };
   }
 
   /** The connectivity test Entra sends when an extension is created. */
