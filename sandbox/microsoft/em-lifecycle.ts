@@ -49,8 +49,13 @@ export function assignmentEndsAt(schedule: unknown, policyExpiration: unknown, s
 }
 
 /** Assignments whose end has passed (an expression index keeps this cheap with many assignments). */
+const indexed = new WeakSet<DocStore>();
+
 export function dueAssignments(store: DocStore, now: number): Assignment[] {
-  store.db.exec(`CREATE INDEX IF NOT EXISTS docs_by_endsAt ON docs (coll, json_extract(body, '$._endsAt'))`);
+  if (!indexed.has(store)) {
+    store.db.exec(`CREATE INDEX IF NOT EXISTS docs_by_endsAt ON docs (coll, json_extract(body, '$._endsAt'))`);
+    indexed.add(store);
+  }
   const rows = store.db
     .prepare(`SELECT body FROM docs WHERE coll = ? AND json_extract(body, '$._endsAt') <= ?`)
     .all(C.assignments, now) as { body: string }[];
