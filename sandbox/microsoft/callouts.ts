@@ -14,14 +14,14 @@ import {
   type Assignment,
   type AssignmentRequest,
   type CalloutRecord,
-  type Catalog,
-  type DirectoryUser,
   type Extension,
   type Phase,
   type Policy,
   type RequestStage,
 } from './em-model.ts';
 import { parseDuration } from './graph-http.ts';
+import { assignmentEndsAt, dueAssignments, expireAssignment, notifyRequester } from './em-lifecycle.ts';
+import { calloutPayload } from './em-payload.ts';
 
 /**
  * The entitlement-management request pipeline: each request walks its stages; a stage with a
@@ -29,6 +29,9 @@ import { parseDuration } from './graph-http.ts';
  *
  *   add:    created → approval? → approved → deliver (assignment) → granted → delivered
  *   remove: remove (assignment goes) → removed → delivered
+ *
+ * An assignment whose schedule ends (sandbox clock) starts a systemRemove request (em-lifecycle.ts);
+ * every request that ends notifies its target user.
  */
 
 const STAGE_OF: Partial<Record<Phase, RequestStage>> = {
@@ -78,7 +81,10 @@ export class EmEngine {
       // A request caught mid-step by a restart continues where it was.
       else if (!r._wait && !r.completedDateTime) this.schedule(r.id);
     }
-    this.timer = setInterval(() => this.checkTimeouts(), 1000);
+    this.timer = setInterval(() => {
+      this.expireAssignments();
+      this.checkTimeouts();
+    }, 1000);
     this.timer.unref();
   }
 
@@ -120,12 +126,23 @@ export class EmEngine {
       if (phase === 'deliver') {
         r.state = 'delivering';
         r.status = STATUS.delivering;
+        const requested = (r.schedule ?? {}) as { startDateTime?: string };
+        // A duration counts from the requested start (or from delivery).
+        const startMs = Date.parse(requested.startDateTime ?? '') || this.clock.now();
+        const endsAt = assignmentEndsAt(r.schedule, policy?.expiration, startMs);
         this.store.put<Assignment>(C.assignments, r._assignmentId, {
           id: r._assignmentId,
           state: 'delivering',
           status: 'Delivering',
           expiredDateTime: null,
-          schedule: r.schedule ?? { startDateTime: this.now(), expiration: { type: 'noExpiration' } },
+          schedule: {
+            startDateTime: requested.startDateTime ?? this.now(),
+            expiration:
+              endsAt === undefined
+                ? { type: 'noExpiration', endDateTime: null, duration: null }
+                : { type: 'afterDateTime', endDateTime: new Date(endsAt).toISOString(), duration: null },
+          },
+          ...(endsAt === undefined ? {} : { _endsAt: endsAt }),
           _accessPackageId: r._accessPackageId,
           _policyId: r._policyId,
           _targetId: r._targetId,
@@ -148,6 +165,7 @@ export class EmEngine {
           _wait: undefined,
         });
         this.store.put(C.requests, r.id, r);
+        notifyRequester(this.store, r, this.now());
         return;
       }
       const stage = STAGE_OF[phase]!;
@@ -180,7 +198,13 @@ export class EmEngine {
     });
     this.store.put(C.requests, r.id, r);
     this.deadlines.set(r.id, deadline);
-    const outcome = await this.sendCallout(ext, this.payload(r, stage, instanceId, ext), r.id, stage, instanceId);
+    const outcome = await this.sendCallout(
+      ext,
+      calloutPayload(this.store, r, stage, instanceId, ext),
+      r.id,
+      stage,
+      instanceId,
+    );
     if (outcome !== 'failed' || this.closed) return; // cut short by shutdown: stays waiting
     // The endpoint refused it for good: the stage fails (unless it was resumed meanwhile).
     const now = this.store.get<AssignmentRequest>(C.requests, r.id);
@@ -206,46 +230,7 @@ export class EmEngine {
     if (r.requestType.endsWith('Add')) this.setAssignment(r._assignmentId, 'deliveryFailed', 'DeliveryFailed');
     this.store.put(C.requests, r.id, r);
     this.deadlines.delete(r.id);
-  }
-
-  /** The callout body Entra POSTs: flat, PascalCase (§2.3). */
-  payload(r: AssignmentRequest, stage: string, instanceId: string, ext: Extension): Record<string, unknown> {
-    const pkg = this.store.get<AccessPackage>(C.packages, r._accessPackageId);
-    const cat = pkg && this.store.get<Catalog>(C.catalogs, pkg._catalogId);
-    const policy = this.store.get<Policy>(C.policies, r._policyId);
-    const user = this.store.get<DirectoryUser>(C.users, r._targetId);
-    const assignment = this.store.get<Assignment>(C.assignments, r._assignmentId);
-    return {
-      AccessPackageAssignmentRequestId: r.id,
-      CallbackUriPath: `/identityGovernance/entitlementManagement/assignmentRequests/${r.id}/resume`,
-      CustomExtensionStageInstanceId: instanceId,
-      Stage: stage,
-      RequestType: r.requestType,
-      State: r.state,
-      Status: r.status,
-      Answers: r.answers.map((a) => ({
-        AnsweredQuestion: { Id: a.answeredQuestion?.id ?? null, TextString: a.answeredQuestion?.text ?? null },
-        Value: a.value ?? null,
-      })),
-      CallbackConfiguration: { DurationBeforeTimeout: ext.callbackConfiguration?.timeoutDuration ?? 'P14D' },
-      AccessPackage: { Id: pkg?.id, DisplayName: pkg?.displayName, Description: pkg?.description },
-      AccessPackageCatalog: { Id: cat?.id, DisplayName: cat?.displayName, Description: cat?.description },
-      Assignment: {
-        Id: r._assignmentId,
-        State: assignment?.state ?? (r.requestType.endsWith('Remove') ? 'expired' : null),
-        Status: assignment?.status ?? null,
-        AssignmentPolicy: { Id: policy?.id, DisplayName: policy?.displayName },
-        Target: {
-          Id: user?.id ?? r._targetId,
-          ObjectId: r._targetId,
-          DisplayName: user?.displayName,
-          Email: user?.mail,
-          PrincipalName: user?.userPrincipalName,
-          ConnectedOrganization: null,
-        },
-      },
-      Requestor: { Id: r._requestor.id, ObjectId: r._requestor.objectId, DisplayName: r._requestor.displayName },
-    };
+    notifyRequester(this.store, r, this.now());
   }
 
   /** The connectivity test Entra sends when an extension is created. */
@@ -337,6 +322,15 @@ export class EmEngine {
     });
   }
 
+  /** Expire every assignment whose schedule has ended on the sandbox clock, and start its removal. */
+  expireAssignments(): void {
+    if (this.closed) return;
+    for (const a of dueAssignments(this.store, this.clock.now())) {
+      const r = expireAssignment(this.store, a.id, this.now());
+      if (r) this.schedule(r.id);
+    }
+  }
+
   /** Fail every stage whose callback deadline has passed on the sandbox clock. */
   checkTimeouts(): void {
     const now = this.clock.now();
@@ -364,6 +358,7 @@ export class EmEngine {
         _phase: 'done',
       });
       this.store.put(C.requests, r.id, r);
+      notifyRequester(this.store, r, this.now());
       return;
     }
     const pipeline = r.requestType.endsWith('Remove') ? REMOVE_PIPELINE : ADD_PIPELINE;
@@ -378,6 +373,7 @@ export class EmEngine {
     if (!approve) {
       Object.assign(r, { state: 'denied', status: STATUS.denied, completedDateTime: this.now(), _phase: 'done' });
       this.store.put(C.requests, r.id, r);
+      notifyRequester(this.store, r, this.now());
       return;
     }
     r._phase = 'approved';

@@ -7,6 +7,7 @@ import type { EmEngine } from './callouts.ts';
 import { authorizeGraph, badRequest, notFound, type GraphCaller } from './graph-http.ts';
 import { entityResponse, listResponse, type EntityKind } from './odata.ts';
 import { emKinds, type EmKinds } from './em-kinds.ts';
+import { authorizeEm } from './graph-em-roles.ts';
 
 /** What the entitlement-management routes share: dependencies, permissions, the route helper. */
 
@@ -70,7 +71,9 @@ export function emRouter(app: FastifyInstance, d: EmDeps, baseUrl: () => string)
           method,
           url: prefix + sub,
           handler: async (req, reply) => {
-            const caller = await authorizeGraph(d.entra, req, roles);
+            // Reads are open to catalog-role holders too (lists are not narrowed to their catalogs).
+            const caller =
+              roles === READ ? (await authorizeEm(d, req, roles)).caller : await authorizeGraph(d.entra, req, roles);
             const out = await h(req, caller);
             if (out === undefined) return reply.code(204).send();
             return reply.code(status).send(out);

@@ -12,6 +12,7 @@ export const C = {
   assignments: 'em-assignments',
   resumes: 'em-resumes',
   callouts: 'em-callouts',
+  notifications: 'em-notifications',
   users: 'entra-users',
 } as const;
 
@@ -138,6 +139,8 @@ export interface AssignmentRequest {
   _requestor: { id: string; objectId: string; displayName: string; subjectType: string };
   _phase: Phase;
   _wait?: Wait;
+  /** systemRemove requests: when the assignment's schedule ended. */
+  _expiredDateTime?: string;
 }
 
 export interface Assignment {
@@ -150,6 +153,8 @@ export interface Assignment {
   _policyId: string;
   _targetId: string;
   _catalogId: string;
+  /** Sandbox-clock ms when the schedule ends and the assignment expires (absent: no expiration, or done). */
+  _endsAt?: number;
 }
 
 export interface DirectoryUser {
@@ -169,12 +174,36 @@ export interface ResumeRecord {
   accepted: boolean;
   error?: string;
   callerAppId?: string;
+  /** What let the caller resume: the application permission or a catalog role. */
+  authorizedBy?: 'application permission' | 'catalog role';
   source?: string;
   type?: string;
   stage?: string;
   customExtensionStageInstanceId?: string;
   state?: string;
   detail?: string;
+}
+
+/** An email Entra sent (`GET /_sandbox/graph/notifications`): one per request outcome. */
+export interface NotificationRecord {
+  id: string;
+  sentAt: string;
+  requestId: string;
+  requestType: string;
+  template:
+    | 'requestDelivered'
+    | 'requestFailed'
+    | 'requestDenied'
+    | 'requestCanceled'
+    | 'assignmentExpired'
+    | 'assignmentRemoved';
+  state: string;
+  status: string;
+  recipient: { id: string; displayName: string | null; mail: string | null };
+  accessPackage: { id: string; displayName: string | null };
+  subject: string;
+  /** The last stage instance detail (what the ticket said), when there was one. */
+  detail: string | null;
 }
 
 export interface CalloutRecord {

@@ -11,6 +11,7 @@ import { GraphFailure, graphError, sendGraphFailure } from './graph-http.ts';
 import { DEMO_GROUPS, DEMO_USERS, RESOURCE_GROUPS, TENANT_ID, TICKETLOOP_APP } from './constants.ts';
 import { EmEngine } from './callouts.ts';
 import { registerGraphEm } from './graph-em.ts';
+import { registerEmRoles } from './graph-em-roles.ts';
 import { registerGraphDirectory } from './graph-directory.ts';
 import { registerGraphBatch } from './graph-batch.ts';
 import { registerGraphGroups, registerGroupsControl } from './graph-groups.ts';
@@ -141,9 +142,11 @@ export async function startMicrosoftSandbox(o: MicrosoftSandboxOptions): Promise
   registerGraphBatch(app, { entra, clock });
   registerGraphServiceHealth(app, { store, entra, clock }, () => baseUrl);
   registerResume(app, { store, entra, engine, clock });
+  registerEmRoles(app, { store, entra }, () => baseUrl);
   registerLearnSearch(app);
   registerClock(app, clock, async () => {
     pim.sweep();
+    engine.expireAssignments();
     await engine.checkTimeouts();
   });
 

@@ -7,17 +7,20 @@ import {
   type AssignmentRequest,
   type CalloutRecord,
   type DirectoryUser,
+  type NotificationRecord,
   type ResumeRecord,
 } from './em-model.ts';
 import { EM_PREFIXES, WRITE, findDocs, type EmDeps } from './em-http.ts';
-import { GraphFailure, authorizeGraph, badRequest, notFound, sendGraphFailure } from './graph-http.ts';
+import { authorizeEm, catalogOfRequest } from './graph-em-roles.ts';
+import { GraphFailure, badRequest, notFound, sendGraphFailure } from './graph-http.ts';
 
 /**
  * The resume action (the endpoint's answer to a launch-and-wait callout) and the sandbox's
  * admin endpoints for approvals, recorded resumes/callouts and directory users.
  *
  * Resume answers 204 only while the request is WaitingForCallback on the very stage instance the
- * callout named; anything else is a 400 saying the request is not waiting for a callback. Every
+ * callout named (the caller holds EntitlementManagement.ReadWrite.All, or a catalog role on the
+ * request's catalog: graph-em-roles.ts); anything else is a 400 saying the request is not waiting for a callback. Every
  * resume received, accepted or not, is recorded for `GET /_sandbox/graph/resumes`.
  */
 
@@ -43,8 +46,9 @@ export function registerResume(app: FastifyInstance, d: EmDeps): void {
       accepted: false,
     };
     try {
-      const caller = await authorizeGraph(d.entra, req, WRITE);
-      rec.callerAppId = caller.appId;
+      const auth = await authorizeEm(d, req, WRITE);
+      rec.callerAppId = auth.caller.appId;
+      rec.authorizedBy = auth.by;
       const b = (req.body ?? {}) as Body;
       const data = (b.data ?? {}) as Body;
       Object.assign(rec, {
@@ -58,6 +62,7 @@ export function registerResume(app: FastifyInstance, d: EmDeps): void {
       // Synchronous from here on: read, check and write the request without yielding.
       const r = store.get<AssignmentRequest>(C.requests, req.params.id);
       if (!r) throw notFound('Access package assignment request', req.params.id);
+      auth.allowedOn(catalogOfRequest(store, r)); // a catalog role counts on its own catalog only
       if (typeof data.customExtensionStageInstanceId !== 'string') {
         throw badRequest('data.customExtensionStageInstanceId is required.', 'InvalidRequest');
       }
@@ -152,6 +157,10 @@ export function registerResume(app: FastifyInstance, d: EmDeps): void {
       value: all,
     };
   });
+  // The emails Entra sent requesters (target users) when their requests ended; `?requestId=` filters.
+  app.get('/_sandbox/graph/notifications', async (req) => ({
+    value: byRequest<NotificationRecord>(C.notifications, req),
+  }));
   app.get('/_sandbox/graph/callouts', async (req) => ({ value: byRequest<CalloutRecord>(C.callouts, req) }));
 
   app.get('/_sandbox/entra/users', async () => ({ value: store.list<DirectoryUser>(C.users) }));

@@ -45,6 +45,16 @@ const PROBLEM_STATES: StateModel = {
 };
 
 /**
+ * The three columns Microsoft's ticketed-provisioning tutorial has the admin add to the request
+ * tables (custom `u_` columns; a base instance has none of them), filled by Ticketloop's field templates.
+ */
+const ENTITLEMENT_TUTORIAL_COLUMNS = {
+  u_accesspackageassignmentrequestid: f('string', 'AccessPackageAssignmentRequestId', { maxLength: 40 }),
+  u_accesspackageassignmentstage: f('string', 'AccessPackageAssignmentStage', { maxLength: 40 }),
+  u_stageinstanceid: f('string', 'StageInstanceId', { maxLength: 40 }),
+};
+
+/**
  * sc_request / sc_req_item / sc_task use the standard task states of the base `task` table:
  * 1 Open, 2 Work in Progress, 3 Closed Complete, 4 Closed Incomplete, 7 Closed Skipped
  * (-5 Pending exists on real instances; not modelled). No close code, so no data policy.
@@ -147,6 +157,7 @@ export const TASK_TABLE_DEFS: Record<string, TableDef> = {
       quantity: f('integer', 'Quantity'),
       // Set by workflow stages (fact sheet §1.7), hence its own internal type.
       stage: f('choice', 'Stage', { internalType: 'workflow' }),
+      ...ENTITLEMENT_TUTORIAL_COLUMNS,
     },
   },
   sc_task: {
@@ -162,6 +173,7 @@ export const TASK_TABLE_DEFS: Record<string, TableDef> = {
       request: ref('sc_request', 'Request'),
       request_item: ref('sc_req_item', 'Request item'),
       requested_for: ref('sys_user', 'Requested for'),
+      ...ENTITLEMENT_TUTORIAL_COLUMNS,
     },
   },
 };

@@ -57,6 +57,11 @@ export function sameTicket(a: Pick<TicketRef, 'system' | 'kind' | 'id'>, b: Pick
 export interface Ticket {
   ref: TicketRef;
   status: TicketStatus;
+  /**
+   * The ITSM's own name of the record's state in lower snake case, when the adapter knows it
+   * (ServiceNow catalog items: `closed_complete`, `closed_incomplete`, `closed_skipped`): finer than `status`.
+   */
+  state?: string;
   /** Changes with every update of the record; one change event per version. */
   version: string;
   /** ISO 8601 UTC. */

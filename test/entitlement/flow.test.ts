@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { entitlementFlow, type CalloutEvent, type EntitlementState } from '../../src/flows/entitlement/flow.ts';
 import { parseCallout, parseIsoDuration, renderTemplate, ticketContent } from '../../src/flows/entitlement/payload.ts';
+import { resolveStates } from '../../src/flows/entitlement/states.ts';
 import type { Ticket } from '../../src/itsm/port.ts';
 
 /** The pure decisions and the payload normalisation, with plain objects. */
@@ -19,6 +20,7 @@ const callout = (o: Partial<CalloutEvent> = {}): CalloutEvent => ({
   timeoutMs: 1000,
   onTimeout: 'annotate',
   resumeSource: 'Ticketloop',
+  states: resolveStates('sc_req_item', undefined),
   via: 'entra',
   ...o,
 });

@@ -84,7 +84,7 @@ describe('a ticket Ticketloop did not open cannot resume or deny a request', () 
       const r = await s.getRequest(req.id);
       return r.state === 'delivered' ? r : undefined;
     }, 'request delivered');
-    assert.match(done.customExtensionCalloutInstances[0].detail, new RegExp(`^${st.ticket!.key} closed by `));
+    assert.match(done.customExtensionCalloutInstances[0].detail, new RegExp(`^${st.ticket!.key} closed complete by `));
     assert.equal((await resumes(req.id)).length, 1);
     await until(async () => (await L.state(id))?.status === 'resumed', 'item resumed');
   });

@@ -66,7 +66,7 @@ describe('entitlement loop (sqlite, webhook push)', () => {
     assert.equal(done.customExtensionCalloutInstances[0].status, 'callbackReceived');
     assert.match(
       done.customExtensionCalloutInstances[0].detail,
-      new RegExp(`${t.number} closed by .*: Access granted in SAP`),
+      new RegExp(`${t.number} closed complete by .*: Access granted in SAP`),
     );
     const resumes = (await L.http('GET', `${L.sandbox.microsoft.baseUrl}/_sandbox/graph/resumes?requestId=${req.id}`))
       .body;

@@ -144,9 +144,11 @@ test('Graph 403: an app without EntitlementManagement.ReadWrite.All is told to g
   const graph = failures(rs).filter((r) => r.target === 'Microsoft Graph');
   assert.deepEqual(
     graph.map((r) => r.check),
-    ['resume requests'],
+    ['resume requests', 'resume grant'],
     `reading is allowed, resuming is not:\n${show(rs)}`,
   );
+  // The grant check names the least-privilege way first.
+  assert.match(graph[1].fix ?? '', /"Access package assignment manager".*recommended/);
   assert.match(graph[0].detail, /403/);
   assert.match(graph[0].fix ?? '', /EntitlementManagement\.ReadWrite\.All/);
   assert.match(graph[0].fix ?? '', new RegExp(`adminconsent\\?client_id=${created.body.clientId}`));

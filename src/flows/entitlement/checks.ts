@@ -6,14 +6,14 @@ import { HttpError } from '../../engine/errors.ts';
 import type { EntitlementIntegration } from './config.ts';
 import { buildResumeBody, EntitlementGraph, ResumeNotWaiting } from './graph-em.ts';
 import { CALLOUT_PATH } from './routes.ts';
+import { EM_PERMISSION, resumeGrantCheck } from './grant.ts';
 
 /**
  * "Test setup" for ticketed provisioning: Graph lets the app read assignment requests and resume
- * them (EntitlementManagement.ReadWrite.All), and — when server.publicUrl says where Ticketloop
+ * them, which grant does it (grant.ts: the catalog role, recommended, or EntitlementManagement.ReadWrite.All), and — when server.publicUrl says where Ticketloop
  * is — a custom extension in the integration's catalogs calls it.
  */
 
-export const EM_PERMISSION = 'EntitlementManagement.ReadWrite.All';
 /** No request has this id: resuming it is refused with 404 when allowed, with 403 when not. */
 const NO_REQUEST = '00000000-0000-0000-0000-000000000000';
 
@@ -43,6 +43,12 @@ export async function entitlementChecks(app: Ticketloop, ctx: CheckContext): Pro
         ? { target, check: 'resume requests', ok: true, detail: 'allowed (probed with a request that does not exist)' }
         : { target, check: 'resume requests', ok: false, ...diagnoseMicrosoft(e, ms.config, needs) },
     );
+  }
+
+  try {
+    out.push(await resumeGrantCheck(ms, graph, list));
+  } catch (e) {
+    out.push({ target, check: 'resume grant', ok: false, ...diagnoseMicrosoft(e, ms.config, needs) });
   }
 
   const publicUrl = app.config.server.publicUrl;

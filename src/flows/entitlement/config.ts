@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { secretRef } from '../../config/common.ts';
 import type { Integration } from '../../config/schema.ts';
+import { statesSchema } from './states.ts';
 
 /** The first-party "Azure AD Identity Governance – Entitlement Management" app that sends callouts (§2.4). */
 export const EM_APP_ID = '810dcf14-1858-4bf2-8134-4c369fa3235b';
@@ -41,6 +42,11 @@ export const entitlementShape = {
   fields: templates.default({}),
   /** Overrides of `fields` for the "assignment is removed" stage (a deprovisioning ticket). */
   removalFields: templates.default({}),
+  /**
+   * Which ticket states resume, deny or keep the request waiting (docs/entitlement.md has the defaults):
+   * `{ resume: [closed_skipped] }` moves Closed Skipped from deny to resume; states not listed keep their default.
+   */
+  states: statesSchema,
   /** When Entra stops waiting: add a work note only, or also resolve the ticket. */
   onTimeout: z.enum(['annotate', 'resolve']).default('annotate'),
   /** `source` of the resume call (audited by Entra). */

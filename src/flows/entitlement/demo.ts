@@ -9,7 +9,8 @@ import { audiencesOf, CALLOUT_PATH } from './routes.ts';
 /**
  * `npm start`: the ticketed-provisioning loop against the sandbox, step by step — an access
  * package whose approved (and removed) stage calls Ticketloop, a request a person approves, the
- * ServiceNow ticket it opens, and the request delivered once the ticket is closed.
+ * ServiceNow ticket it opens, the request delivered once the ticket is closed, and the email Entra sends
+ * the requester.
  */
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -160,6 +161,10 @@ async function runEntitlementDemo(ctx: DemoContext): Promise<void> {
     out(`request ${done.id}: state ${done.state}, status ${done.status}`);
     const inst = done.customExtensionCalloutInstances?.[0];
     if (inst) out(`callout instance ${inst.id}: ${inst.status} — "${inst.detail ?? ''}"`);
+    // Entra emails the requester; the sandbox records the email instead of sending it.
+    const told = await call('GET', `${ms.baseUrl}/_sandbox/graph/notifications?requestId=${done.id}`);
+    for (const n of told?.value ?? [])
+      out(`email to ${n.recipient.displayName} <${n.recipient.mail}>: "${n.subject}" (${n.template})`);
   } finally {
     await agent.close();
   }

@@ -2,14 +2,18 @@ import type { Decision, Effect, Flow } from '../../engine/flow.ts';
 import { sameTicket, type Ticket, type TicketRef } from '../../itsm/port.ts';
 import type { TicketChangedEvent } from '../../itsm/watch.ts';
 import type { CalloutStage } from './config.ts';
+import { actionFor, type StateMap } from './states.ts';
 
 /**
  * The entitlement flow's decisions — pure: (state, event, now) → (state, effects, audit).
  *
- *   received ──ticket opened──► ticket_open ──ticket resolved/closed──► resuming ──204──► resumed
- *       │                           │  └──ticket canceled (created/approved)──► resuming ──► denied
+ *   received ──ticket opened──► ticket_open ──ticket state → resume──► resuming ──204──► resumed
+ *       │                           │  └──ticket state → deny (created/approved)──► resuming ──► denied
  *       └───────────────────────────┴──timer (extension timeout)──► expired (a later close never resumes)
  *   resuming ──Graph "not waiting"──► failed
+ *
+ * Which ticket state resumes, denies or waits is the integration's `states` mapping (states.ts),
+ * copied into the item when the callout arrives.
  *
  * One item per custom-extension stage instance (CustomExtensionStageInstanceId). Only the ticket the
  * open-ticket effect recorded counts: a change to any other record carrying the same correlation key
@@ -34,6 +38,8 @@ export interface EntitlementState {
   deadline?: number;
   onTimeout: 'annotate' | 'resolve';
   resumeSource: string;
+  /** Ticket state → resume / deny / wait; absent on items stored before the mapping existed (neutral status decides). */
+  states?: StateMap;
   ticket?: TicketRef;
   /** What the resume said (or will say). */
   resume?: { state?: 'denied'; detail: string };
@@ -61,6 +67,7 @@ export interface CalloutEvent {
   timeoutMs: number;
   onTimeout: 'annotate' | 'resolve';
   resumeSource: string;
+  states: StateMap;
   via: 'entra' | 'logic-app';
 }
 
@@ -92,9 +99,9 @@ function resumeEffect(s: EntitlementState, detail: string, state?: 'denied'): Ef
   };
 }
 
-/** "RITM0010001 closed by david.miller: Access granted in SAP." — shown to approvers and requestors. */
+/** "RITM0010001 closed complete by david.miller: Access granted in SAP." — shown to approvers and requestors. */
 export function closeDetail(t: Ticket): string {
-  return `${t.ref.key} ${t.status} by ${t.closedBy || 'unknown'}${t.closeNotes ? `: ${t.closeNotes}` : ''}`.slice(
+  return `${t.ref.key} ${t.state ? t.state.replace(/_/g, ' ') : t.status} by ${t.closedBy || 'unknown'}${t.closeNotes ? `: ${t.closeNotes}` : ''}`.slice(
     0,
     1000,
   );
@@ -113,6 +120,7 @@ function onCallout(s: EntitlementState | undefined, e: CalloutEvent, now: number
     receivedAt: now,
     onTimeout: e.onTimeout,
     resumeSource: e.resumeSource,
+    states: e.states,
   };
   const detail = { stage: e.stage, requestId: e.requestId, via: e.via };
   if (!e.opensTicket) {
@@ -152,7 +160,12 @@ const MAX_SEEN_EARLY = 5;
 function onTicketChanged(s: EntitlementState, e: TicketChangedEvent): Decision<EntitlementState> | null {
   const t = e.ticket;
   const version = `${t.status}:${t.version}`;
-  const base = { ticket: t.ref.key, ticketStatus: t.status, source: e.source };
+  const base = {
+    ticket: t.ref.key,
+    ticketStatus: t.status,
+    ...(t.state ? { ticketState: t.state } : {}),
+    source: e.source,
+  };
   if (!s.ticket && s.opensTicket) {
     // Ours is still being opened; a change cannot say which record that is, so it decides nothing.
     const seen = s.seenEarly ?? [];
@@ -174,7 +187,8 @@ function onTicketChanged(s: EntitlementState, e: TicketChangedEvent): Decision<E
   }
   if (s.status === 'received' || s.status === 'ticket_open') {
     const open: EntitlementState = { ...s, status: 'ticket_open' };
-    if (t.status === 'resolved' || t.status === 'closed') {
+    const action = actionFor(t, s.states);
+    if (action === 'resume') {
       const detail = closeDetail(t);
       if (!s.callbackUriPath)
         return {
@@ -187,7 +201,7 @@ function onTicketChanged(s: EntitlementState, e: TicketChangedEvent): Decision<E
         audit: { action: 'ticket-closed-resuming', detail: { ...base, resumeDetail: detail } },
       };
     }
-    if (t.status === 'canceled') {
+    if (action === 'deny') {
       const detail = closeDetail(t);
       if (s.callbackUriPath && DENIABLE.includes(s.stage)) {
         return {
@@ -205,7 +219,15 @@ function onTicketChanged(s: EntitlementState, e: TicketChangedEvent): Decision<E
         audit: { action: 'ticket-canceled-not-resumed', detail: { ...base, reason } },
       };
     }
-    return null;
+    if (t.status === 'open' || s.noted === version) return null;
+    // Closed in a state the configuration maps to "wait": say so once, keep waiting.
+    return {
+      state: { ...open, noted: version },
+      audit: {
+        action: 'ticket-closed-waiting',
+        detail: { ...base, reason: `states maps '${t.state}' to wait; no resume sent` },
+      },
+    };
   }
   if (s.status === 'expired' && t.status !== 'open' && s.noted !== version) {
     const reason = `Entra stopped waiting at ${s.deadline ? new Date(s.deadline).toISOString() : 'its timeout'} (the stage expired); a resume can no longer succeed, so none was sent`;

@@ -164,6 +164,13 @@ export class EntitlementGraph {
     return (await this.graph.get<{ value: Obj[] }>(this.em('/assignmentRequests'), { $top: String(o.top) })).value;
   }
 
+  /** A principal's entitlement-management role assignments (catalog roles; `appScopeId` = /AccessPackageCatalog/{id}). */
+  async listRoleAssignments(principalId: string): Promise<Obj[]> {
+    return this.graph.listAll<Obj>('/roleManagement/entitlementManagement/roleAssignments', {
+      $filter: `principalId eq '${principalId.replace(/'/g, "''")}'`,
+    });
+  }
+
   // ---- setup (ticketloop setup, demo, tests) ----------------------------------------------------------------------
 
   listCatalogs(filter?: string) {

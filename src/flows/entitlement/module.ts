@@ -5,6 +5,7 @@ import { entitlementChecks } from './checks.ts';
 import { entitlementShape, type EntitlementIntegration } from './config.ts';
 import { createEffects } from './effects.ts';
 import { entitlementSetup } from './setup.ts';
+import { DEFAULT_STATES, statesNotInTable } from './states.ts';
 import { entitlementFlow, FLOW } from './flow.ts';
 import { registerItemRoutes } from './items.ts';
 import { registerCalloutRoutes } from './routes.ts';
@@ -29,6 +30,15 @@ export const entitlementModule: FlowModule = {
       throw new Error(
         `integrations[${n}] (entitlement "${list[0].name}"): needs the top-level \`microsoft\` connection (tenantId, clientId, clientSecret or certificate) to verify callouts and resume requests`,
       );
+    }
+    for (const i of list) {
+      const wrong = statesNotInTable(i.table, i.states)[0];
+      if (wrong) {
+        const n = app.config.integrations.findIndex((x) => x.type === 'entitlement' && x.name === i.name);
+        throw new Error(
+          `integrations[${n}].${wrong.path} (entitlement "${i.name}"): table ${i.table} has no state '${wrong.state}' (its states: ${Object.keys(DEFAULT_STATES[i.table] ?? {}).join(', ')})`,
+        );
+      }
     }
     for (const i of list) await app.watch.track(app.connections.itsm(i.itsm), i.table);
 

@@ -196,10 +196,11 @@ export const DEFAULT_FIELDS: Record<string, string> = {
 };
 
 export const DEFAULT_REMOVAL_FIELDS: Record<string, string> = {
-  short_description: 'Remove access: {{AccessPackage.DisplayName}} from {{Assignment.Target.DisplayName}}',
+  short_description:
+    'Remove access: {{AccessPackage.DisplayName}} from {{Assignment.Target.DisplayName}} ({{RemovalCause}})',
   description: [
     'The assignment of access package "{{AccessPackage.DisplayName}}" (catalog "{{AccessPackageCatalog.DisplayName}}") to',
-    '{{Assignment.Target.DisplayName}} <{{Assignment.Target.Email}}> is being removed (request type {{RequestType}}).',
+    '{{Assignment.Target.DisplayName}} <{{Assignment.Target.Email}}> {{RemovalCause}}; it is being removed (request type {{RequestType}}).',
     'Remove the access in the target system, then resolve or close this ticket: Ticketloop then lets Entra finish the removal.',
   ].join('\n'),
 };
@@ -232,8 +233,24 @@ function compile(template: string): Compiled {
   return c;
 }
 
+const utcMinute = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/**
+ * Why an assignment is being removed, for `{{RemovalCause}}`: Entra removes an expired assignment
+ * itself (requestType systemRemove) — "expired on <its expiredDateTime, or when the callout came>";
+ * any other removal was asked for — "removed by <requestor>". Empty at other stages.
+ */
+export function removalCause(c: Callout, now: number): string {
+  if (c.stage !== 'assignmentRequestRemoved') return '';
+  if ((c.body.requestType ?? '').toLowerCase() === 'systemremove') {
+    const at = Date.parse(String((c.body.assignment as { expiredDateTime?: unknown } | null)?.expiredDateTime ?? ''));
+    return `expired on ${utcMinute(Number.isNaN(at) ? now : at)}`;
+  }
+  return `removed by ${c.body.requestor?.displayName || 'an administrator'}`;
+}
+
 /** `{{Path.To.Field}}` → the callout's value (case-insensitive path); unknown or non-scalar → empty. */
-export function renderTemplate(template: string, c: Callout): string {
+export function renderTemplate(template: string, c: Callout, now = 0): string {
   let out = '';
   for (const part of compile(template)) {
     if (typeof part === 'string') {
@@ -251,9 +268,11 @@ export function renderTemplate(template: string, c: Callout): string {
             .join('\n')
         : name === 'stageLabel'
           ? (STAGE_LABEL[c.stage] ?? c.stage)
-          : name === 'stage'
-            ? c.stage
-            : lookup(c.body, part);
+          : name === 'removalCause'
+            ? removalCause(c, now)
+            : name === 'stage'
+              ? c.stage
+              : lookup(c.body, part);
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out += String(v);
   }
   return out;
@@ -267,6 +286,7 @@ export function ticketContent(
   c: Callout,
   fields: Record<string, string>,
   removalFields: Record<string, string>,
+  now = 0,
 ): { fields: Record<string, string>; correlationDisplay: string } {
   const removal = c.stage === 'assignmentRequestRemoved';
   const templates = removal
@@ -274,7 +294,7 @@ export function ticketContent(
     : { ...DEFAULT_FIELDS, ...fields };
   const out: Record<string, string> = {};
   for (const [k, t] of Object.entries(templates)) {
-    const v = renderTemplate(t, c)
+    const v = renderTemplate(t, c, now)
       .replace(/\n{3,}/g, '\n\n')
       .trim();
     out[k] = FIELD_MAX[k] ? boundText(v, FIELD_MAX[k]) : v;

@@ -9,6 +9,7 @@ import { cachedTokenVerifier, rawBodyHmac } from '../../http/auth.ts';
 import { errorEnvelope, HttpProblem } from '../../http/server.ts';
 import type { EntitlementIntegration } from './config.ts';
 import type { CalloutEvent } from './flow.ts';
+import { resolveStates } from './states.ts';
 import { CalloutInvalid, CONNECTION_TEST, parseCallout, ticketContent, type Callout } from './payload.ts';
 
 /**
@@ -93,6 +94,8 @@ export function registerCalloutRoutes(d: CalloutRouteDeps): void {
       i.inbound.logicAppHmacSecret ? [[i.name, resolveSecret(i.inbound.logicAppHmacSecret).reveal()] as const] : [],
     ),
   );
+  // Each item keeps the mapping it was received under (a later config change does not flip a decision).
+  const statesOf = new Map(all.map((i) => [i.name, resolveStates(i.table, i.states)]));
   const hmacSecrets = [...new Set(secretOf.values())];
 
   const unauthorized = (reason: string, message: string) => {
@@ -145,10 +148,11 @@ export function registerCalloutRoutes(d: CalloutRouteDeps): void {
       ...(c.callbackUriPath ? { callbackUriPath: c.callbackUriPath } : {}),
       opensTicket: integ.stages.includes(c.stage),
       table: integ.table,
-      ticket: ticketContent(c, integ.fields, integ.removalFields),
+      ticket: ticketContent(c, integ.fields, integ.removalFields, app.clock.now()),
       timeoutMs: c.timeoutMs,
       onTimeout: integ.onTimeout,
       resumeSource: integ.resumeSource,
+      states: statesOf.get(integ.name)!,
       via: caller.via,
     };
     const r = await d.intake.submit(c.stageInstanceId, event satisfies CalloutEvent);

@@ -3,7 +3,7 @@ import type { SetupStep } from '../../app/checks.ts';
 import type { SetupCommand, SetupContext } from '../../app/module.ts';
 import { adminConsentUrl, diagnoseMicrosoft } from '../../connectors/microsoft/diagnose.ts';
 import { HttpError } from '../../engine/errors.ts';
-import { EM_PERMISSION } from './checks.ts';
+import { EM_PERMISSION } from './grant.ts';
 import { REQUEST_STAGES, type EntitlementIntegration, type RequestStage } from './config.ts';
 import { EntitlementGraph, extensionBody, type ExtensionOptions } from './graph-em.ts';
 import { CALLOUT_PATH, LOGIC_APP_PATH } from './routes.ts';

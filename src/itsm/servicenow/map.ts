@@ -12,6 +12,8 @@ export type CloseAction = 'resolve' | 'close' | 'cancel';
 export interface TableStates {
   /** Raw state → normalised status; anything not listed is 'open'. */
   status: Record<string, TicketStatus>;
+  /** Raw state → the base instance's state label in lower snake case (`Ticket.state`). */
+  names?: Record<string, string>;
   /** The state written for each action (a table without a Resolved state resolves by closing). */
   write: Record<CloseAction | 'reopen', string>;
   /** Field holding the close code ('close_code', or 'resolution_code' for problems). */
@@ -26,6 +28,14 @@ const CATALOG: TableStates = {
   // 3 Closed Complete, 4 Closed Incomplete (what cancelling an item sets), 7 Closed Skipped;
   // 1 Open / 2 Work in Progress. No Resolved state: resolve = close.
   status: { '3': 'closed', '4': 'canceled', '7': 'canceled' },
+  names: {
+    '-5': 'pending',
+    '1': 'open',
+    '2': 'work_in_progress',
+    '3': 'closed_complete',
+    '4': 'closed_incomplete',
+    '7': 'closed_skipped',
+  },
   write: { resolve: '3', close: '3', cancel: '4', reopen: '1' },
   codeField: 'close_code',
   mandatory: {},
@@ -34,6 +44,7 @@ const CATALOG: TableStates = {
 export const STATES: Record<string, TableStates> = {
   incident: {
     status: { '6': 'resolved', '7': 'closed', '8': 'canceled' },
+    names: { '1': 'new', '2': 'in_progress', '3': 'on_hold', '6': 'resolved', '7': 'closed', '8': 'canceled' },
     write: { resolve: '6', close: '7', cancel: '8', reopen: '2' },
     codeField: 'close_code',
     mandatory: { resolve: ['close_code'], close: ['close_code'] },
@@ -120,11 +131,14 @@ export function toTicket(ctx: MapContext, table: string, record: SnRecord): Tick
   for (const [k, v] of Object.entries(record)) fields[k] = str(v);
   const status = toStatus(table, fields.state ?? '', ctx.states);
   const updated = parseSnDate(fields.sys_updated_on);
-  const codeField = (ctx.states?.[table] ?? STATES[table])?.codeField ?? 'close_code';
+  const states = ctx.states?.[table] ?? STATES[table];
+  const codeField = states?.codeField ?? 'close_code';
+  const state = states?.names?.[fields.state ?? ''];
   const opt = (v: string | undefined) => (v ? v : undefined);
   return {
     ref: toRef(ctx, table, record),
     status,
+    ...(state ? { state } : {}),
     version: fields.sys_mod_count || fields.sys_updated_on || '',
     updatedAt: updated === undefined ? '' : new Date(updated).toISOString(),
     correlation: fields.correlation_id ?? '',
