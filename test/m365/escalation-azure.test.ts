@@ -27,7 +27,10 @@ test('azure escalation: create → LRO → status and Microsoft message as work 
     assert.match(wrong.body.error.message, /Sign-in failures \/ Users cannot sign in/, 'the options are listed');
     const noService = await call(admin, 'POST', '/api/m365/escalations', { ...ask, service: 'Quantum widgets' });
     assert.equal(noService.body.error.details[0].path, 'body.service');
-    const noIncident = await call(admin, 'POST', '/api/m365/escalations', { ...ask, incident: { number: 'INC9999999' } });
+    const noIncident = await call(admin, 'POST', '/api/m365/escalations', {
+      ...ask,
+      incident: { number: 'INC9999999' },
+    });
     assert.equal(noIncident.status, 404);
     assert.equal(noIncident.body.error.details[0].path, 'body.incident.number');
 
@@ -53,7 +56,8 @@ test('azure escalation: create → LRO → status and Microsoft message as work 
     assert.equal(ticket?.supportTicketId, open.ticketNumber);
     assert.match(ticket!.title, /TEST ENVIRONMENT – do not act/);
     await until(
-      async () => (await env.workNotes(inc.sys_id)).some((n) => n.includes(`Azure support ticket ${open.ticketNumber}`)),
+      async () =>
+        (await env.workNotes(inc.sys_id)).some((n) => n.includes(`Azure support ticket ${open.ticketNumber}`)),
       'the incident says it was escalated',
     );
 
@@ -72,7 +76,10 @@ test('azure escalation: create → LRO → status and Microsoft message as work 
     await env.sync();
     const notes = await env.workNotes(inc.sys_id);
     assert.equal(notes.filter((n) => n.includes('Please send a sign-in log excerpt')).length, 1, notes.join('\n---\n'));
-    assert.match(notes.find((n) => n.includes('sign-in log excerpt'))!, /Message from Microsoft support \(engineer@microsoft\.com\)/);
+    assert.match(
+      notes.find((n) => n.includes('sign-in log excerpt'))!,
+      /Message from Microsoft support \(engineer@microsoft\.com\)/,
+    );
     assert.equal(notes.filter((n) => n.includes('Open → Waiting for customer')).length, 1);
     assert.equal((await call(insights, 'GET', `/api/m365/escalations/${esc.id}`)).body.status, 'Waiting for customer');
 

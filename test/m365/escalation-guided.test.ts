@@ -40,7 +40,10 @@ test('guided hand-off: summary, case number, status by hand, one reminder per qu
     assert.equal(off.status, 409);
     assert.equal(off.body.error.code, 'insights_only');
     assert.match(off.body.error.message, /Insights only.*escalation\.mode/);
-    assert.equal((await call(insights, 'GET', '/api/m365/escalations?integration=m365-off')).body.mode, 'insights-only');
+    assert.equal(
+      (await call(insights, 'GET', '/api/m365/escalations?integration=m365-off')).body.mode,
+      'insights-only',
+    );
     const unknown = await call(admin, 'POST', '/api/m365/escalations', { ...ask, issues: ['EX0'] });
     assert.equal(unknown.status, 400);
     assert.equal(unknown.body.error.details[0].path, 'body.issues.0');
@@ -76,7 +79,10 @@ test('guided hand-off: summary, case number, status by hand, one reminder per qu
       'the summary is on the incident',
     );
 
-    assert.equal((await call(insights, 'POST', `/api/m365/escalations/${esc.id}/case`, { caseNumber: '1' })).status, 403);
+    assert.equal(
+      (await call(insights, 'POST', `/api/m365/escalations/${esc.id}/case`, { caseNumber: '1' })).status,
+      403,
+    );
     const badCase = await call(admin, 'POST', `/api/m365/escalations/${esc.id}/case`, { caseNumber: 'x' });
     assert.equal(badCase.status, 400);
     assert.match(badCase.body.error.message, /caseNumber/);
@@ -114,7 +120,11 @@ test('guided hand-off: summary, case number, status by hand, one reminder per qu
     assert.equal(closed.body.status, 'resolved');
     env.clock.advance(5 * DAY_MS);
     await env.sync();
-    assert.equal((await env.workNotes(inc.sys_id)).filter((n) => n.startsWith('Reminder')).length, 2, 'resolved: no reminders');
+    assert.equal(
+      (await env.workNotes(inc.sys_id)).filter((n) => n.startsWith('Reminder')).length,
+      2,
+      'resolved: no reminders',
+    );
   } finally {
     await env.close();
   }

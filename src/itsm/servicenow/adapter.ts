@@ -147,8 +147,14 @@ export class ServiceNowItsm implements ItsmPort {
   async findByKey(kind: string, key: string): Promise<Ticket | undefined> {
     const number = key.trim().toUpperCase();
     // An empty query term would match every row (lessons.md): refuse it.
-    if (!/^[A-Z0-9_-]{1,40}$/.test(number)) throw new PermanentError(`ticket number ${JSON.stringify(key)} is not valid`);
-    const page = await this.client.list(kind, { ...this.read(), query: q().eq('number', number), pageSize: 2, noCount: true });
+    if (!/^[A-Z0-9_-]{1,40}$/.test(number))
+      throw new PermanentError(`ticket number ${JSON.stringify(key)} is not valid`);
+    const page = await this.client.list(kind, {
+      ...this.read(),
+      query: q().eq('number', number),
+      pageSize: 2,
+      noCount: true,
+    });
     const hit = page.records.find((r) => str(r.number).toUpperCase() === number);
     return hit && this.ticket(kind, hit);
   }

@@ -35,7 +35,9 @@ const contactShape = z
 export type EscalationContact = z.infer<typeof contactShape>;
 
 const duration = (min: number, label: string) =>
-  z.string().refine((v) => (parseDuration(v) ?? 0) >= min, { message: `must be an ISO 8601 duration of at least ${label}` });
+  z
+    .string()
+    .refine((v) => (parseDuration(v) ?? 0) >= min, { message: `must be an ISO 8601 duration of at least ${label}` });
 
 export const escalationShape = z
   .object({

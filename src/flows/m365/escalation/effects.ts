@@ -20,7 +20,9 @@ import { EscalationStore, isFinished, type EscalationRow } from './store.ts';
 const fromMicrosoft = (c: SupportCommunication) => c.direction.toLowerCase() !== 'outbound';
 
 function communicationNote(row: EscalationRow, c: SupportCommunication): string {
-  const who = fromMicrosoft(c) ? `Message from Microsoft support (${c.sender || 'Microsoft'})` : `Sent to Microsoft support (${c.sender || 'us'})`;
+  const who = fromMicrosoft(c)
+    ? `Message from Microsoft support (${c.sender || 'Microsoft'})`
+    : `Sent to Microsoft support (${c.sender || 'us'})`;
   return `${who}, ticket ${row.ticket_number}, ${c.createdDate}:\n${c.subject}\n\n${c.body}`;
 }
 
@@ -139,7 +141,9 @@ export function escalationEffects(
     async 'escalation-note'(p: { id: string; name: string; text: string }) {
       const { row } = await load(p.id);
       if ((await store.written(p.id)).has(p.name)) return;
-      await app.connections.itsm(integration(row.integration)!.itsm).addWorkNote(JSON.parse(row.incident) as TicketRef, p.text);
+      await app.connections
+        .itsm(integration(row.integration)!.itsm)
+        .addWorkNote(JSON.parse(row.incident) as TicketRef, p.text);
       await store.markWritten(p.id, p.name, now());
     },
 

@@ -1,4 +1,8 @@
-import type { AzureSupportClient, ProblemClassification, SupportService } from '../../../connectors/microsoft/support.ts';
+import type {
+  AzureSupportClient,
+  ProblemClassification,
+  SupportService,
+} from '../../../connectors/microsoft/support.ts';
 import { HttpProblem } from '../../../http/server.ts';
 import type { EscalationKind, EscalationMode } from './config.ts';
 import { kindsOf } from './config.ts';

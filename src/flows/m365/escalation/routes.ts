@@ -19,7 +19,10 @@ const escalateBody = z
     integration: z.string().max(80).optional(),
     incident: z
       .object({
-        sys_id: z.string().regex(/^[0-9a-f]{32}$/, 'a 32-character hexadecimal record id').optional(),
+        sys_id: z
+          .string()
+          .regex(/^[0-9a-f]{32}$/, 'a 32-character hexadecimal record id')
+          .optional(),
         number: z
           .string()
           .regex(/^[A-Za-z0-9_-]{1,40}$/, 'a ticket number such as INC0010001')
@@ -83,7 +86,10 @@ export function registerEscalationRoutes(app: Ticketloop, pick: (name?: string) 
     async (req) => {
       const i = pick(req.query.integration);
       const rows = await service.store.list(i.name, { kind: req.query.kind });
-      return { mode: i.escalation.mode === 'off' ? 'insights-only' : i.escalation.mode, items: rows.map(escalationView) };
+      return {
+        mode: i.escalation.mode === 'off' ? 'insights-only' : i.escalation.mode,
+        items: rows.map(escalationView),
+      };
     },
   );
 

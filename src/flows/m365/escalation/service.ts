@@ -91,7 +91,9 @@ export class EscalationService {
     if (kind === 'azure-support') {
       const { service, classification } = await resolveClassification(supportClient(this.app, i), input);
       const description = [
-        ...(i.testEnvironment ? [`${TEST_ENVIRONMENT_MARK}. This ticket tests an integration; no one needs to call.`] : []),
+        ...(i.testEnvironment
+          ? [`${TEST_ENVIRONMENT_MARK}. This ticket tests an integration; no one needs to call.`]
+          : []),
         input.description ?? incident.fields.short_description ?? '',
         `Opened from ${incident.ref.key} (${incident.ref.link}) by Ticketloop.`,
       ]
@@ -204,7 +206,11 @@ export class EscalationService {
   private async guided(id: string): Promise<EscalationRow> {
     const row = await this.get(id);
     if (row.kind !== 'guided')
-      throw new HttpProblem(409, 'conflict', `${id} is an Azure support ticket: its status and number come from Microsoft`);
+      throw new HttpProblem(
+        409,
+        'conflict',
+        `${id} is an Azure support ticket: its status and number come from Microsoft`,
+      );
     return row;
   }
 
@@ -234,7 +240,8 @@ export class EscalationService {
     let ticket: Ticket | undefined;
     if (ref.sys_id) ticket = await port.getTicket({ kind: 'incident', id: ref.sys_id });
     else if (ref.number) {
-      if (!port.findByKey) throw bad('incident.number', `the ITSM ${i.itsm} cannot look tickets up by number: give the id`);
+      if (!port.findByKey)
+        throw bad('incident.number', `the ITSM ${i.itsm} cannot look tickets up by number: give the id`);
       ticket = await port.findByKey('incident', ref.number);
     } else throw bad('incident', 'give sys_id or number');
     if (!ticket)
