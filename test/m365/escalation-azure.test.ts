@@ -105,6 +105,25 @@ test('azure escalation: create → LRO → status and Microsoft message as work 
       list.body.items.map((e: { id: string }) => e.id),
       [esc.id],
     );
+
+    // Azure refuses the next create (its operation ends Failed): the escalation says so, and so does the incident.
+    const refused = await env.control(azure, 'POST', '/_sandbox/azure/support/fail-next', {
+      code: 'SupportPlanNotFound',
+      message: 'No support plan covers this subscription.',
+    });
+    assert.equal(refused.status, 200);
+    const other = await env.incident('Conditional Access blocks the finance app');
+    const second = await call(admin, 'POST', '/api/m365/escalations', { ...ask, incident: { sys_id: other.sys_id } });
+    assert.equal(second.status, 201);
+    const failed = await until(async () => {
+      const r = await call(insights, 'GET', `/api/m365/escalations/${second.body.id}`);
+      return r.body.status === 'failed' ? r.body : undefined;
+    }, 'the refused create ended the escalation');
+    assert.match(failed.error, /SupportPlanNotFound/);
+    await until(
+      async () => (await env.workNotes(other.sys_id)).some((n) => /could not be created.*No support plan/s.test(n)),
+      'the incident says the ticket could not be created',
+    );
   } finally {
     await env.close();
   }

@@ -1,7 +1,7 @@
 import type { Ticketloop } from '../../../app/build.ts';
 import type { SupportCommunication } from '../../../connectors/microsoft/support.ts';
 import type { JobHandler } from '../../../engine/engine.ts';
-import { HttpError, PermanentError } from '../../../engine/errors.ts';
+import { HttpError, PermanentError, RetryableError } from '../../../engine/errors.ts';
 import type { JobSpec } from '../../../engine/jobs.ts';
 import type { TicketRef } from '../../../itsm/port.ts';
 import { appendAudit } from '../../../store/audit.ts';
@@ -100,11 +100,14 @@ export function escalationEffects(
       if (!i.escalation.contact) throw new PermanentError(`${i.name}: escalation.contact is not configured`);
       let ticket;
       try {
-        ticket = await supportClient(app, i).createTicket(row.ticket_name!, {
+        ticket = await supportClient(app, i, { operationTimeoutMs: 20_000 }).createTicket(row.ticket_name!, {
           ...JSON.parse(row.request),
           contact: i.escalation.contact,
         });
       } catch (e) {
+        // A 404 after our PUT met 409: an earlier attempt's ticket is still being created — try again later.
+        if (e instanceof HttpError && e.status === 404)
+          throw new RetryableError(`support ticket ${row.ticket_name} is still being created`);
         // Retryable failures go back to the engine; a refusal (4xx, a Failed operation) ends the escalation.
         if (!(e instanceof PermanentError) && !(e instanceof HttpError && !e.retryable)) throw e;
         const error = (e as Error).message.slice(0, 1000);
@@ -128,11 +131,18 @@ export function escalationEffects(
 
     async 'escalation-reply'(p: { id: string; name: string; message: string; actor: string }) {
       const { row, i } = await load(p.id);
-      const c = await supportClient(app, i).createCommunication(row.ticket_name!, p.name, {
-        subject: `Re: ${row.title}`.slice(0, 200),
-        body: p.message,
-        sender: i.escalation.contact?.primaryEmailAddress,
-      });
+      const c = await supportClient(app, i, { operationTimeoutMs: 20_000 })
+        .createCommunication(row.ticket_name!, p.name, {
+          subject: `Re: ${row.title}`.slice(0, 200),
+          body: p.message,
+          sender: i.escalation.contact?.primaryEmailAddress,
+        })
+        .catch((e) => {
+          // As for the ticket: 409 then 404 is an earlier attempt's message, still being added.
+          if (e instanceof HttpError && e.status === 404)
+            throw new RetryableError(`communication ${p.name} is still being added`);
+          throw e;
+        });
       await update(row.id, { activity_at: now() }, { action: 'reply-sent', communication: c.name, by: p.actor }, [
         noteJob(row.id, c.name, communicationNote(row, { ...c, sender: `${p.actor}, as ${c.sender}` })),
       ]);

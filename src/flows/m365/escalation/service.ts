@@ -47,9 +47,18 @@ export const noteJob = (id: string, name: string, text: string): JobSpec => ({
   payload: { id, name, text },
 });
 
-export function supportClient(app: Ticketloop, i: M365Integration): AzureSupportClient {
+/**
+ * The support API for an integration. A job waits for an operation at most `operationTimeoutMs`, kept
+ * under the engine's lease so that no second worker starts the same create meanwhile.
+ */
+export function supportClient(
+  app: Ticketloop,
+  i: M365Integration,
+  o: { operationTimeoutMs?: number } = {},
+): AzureSupportClient {
   return new AzureSupportClient(app.connections.microsoft().arm, {
     subscriptionId: i.escalation.subscription,
+    operationTimeoutMs: o.operationTimeoutMs,
     now: () => app.clock.now(),
   });
 }
