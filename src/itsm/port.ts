@@ -246,6 +246,8 @@ export interface ItsmPort {
   /** The ticket Ticketloop opened with this key: a record someone else created with it does not count. */
   findByCorrelation(kind: string, correlation: string): Promise<Ticket | undefined>;
   getTicket(ref: Pick<TicketRef, 'kind' | 'id'>): Promise<Ticket | undefined>;
+  /** The ticket people call `key` ("INC0010001"), exactly; where the adapter can look keys up. */
+  findByKey?(kind: string, key: string): Promise<Ticket | undefined>;
   updateTicket(ref: TicketRef, fields: Record<string, string>): Promise<Ticket>;
   addWorkNote(ref: TicketRef, text: string): Promise<void>;
   addComment(ref: TicketRef, text: string): Promise<void>;

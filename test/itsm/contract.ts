@@ -149,6 +149,14 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
       assert.deepEqual(byKindAndId?.ref, t.ref, 'kind and id are enough');
     });
 
+    test('findByKey (where the adapter has it) finds a ticket by the key people use, exactly; an unknown key finds nothing', async (t) => {
+      if (!port.findByKey) return t.skip('the adapter cannot look tickets up by key');
+      const opened = await open(`${prefixOf('key')}item-1`);
+      assert.deepEqual((await port.findByKey(kind, opened.ref.key))?.ref, opened.ref);
+      assert.equal(await port.findByKey(kind, `${opened.ref.key}9`), undefined, 'an extension does not match');
+      await assert.rejects(port.findByKey(kind, ' '), PermanentError, 'an empty key is refused, never a match-all');
+    });
+
     test('an empty or whitespace-only correlation is refused (PermanentError) and nothing is created', async () => {
       const marker = `contract ${run} no-correlation`;
       for (const bad of ['', ' ', '   ', '\t\n']) {

@@ -109,5 +109,11 @@ export const FLOW_PAGES: Record<string, ConsolePage[]> = {
       need: ['GET', '/api/m365/issues'],
       component: lazy(() => import('./m365/HealthPage.tsx')),
     },
+    {
+      path: 'm365/escalate',
+      title: 'Escalate to Microsoft support',
+      need: ['POST', '/api/m365/escalations'],
+      component: lazy(() => import('./m365/EscalatePage.tsx')),
+    },
   ],
 };

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Integration } from '../../config/schema.ts';
 import { parseDuration } from '../pod/duration.ts';
+import { escalationShape } from './escalation/config.ts';
 import { DEFAULT_THRESHOLD } from './match/matcher.ts';
 
 /**
@@ -24,6 +25,8 @@ export const m365Shape = {
   learnUrl: z.url().default('https://learn.microsoft.com'),
   /** "This is a test environment": escalations say so, so Microsoft's engineers do not call. */
   testEnvironment: z.boolean().default(false),
+  /** Escalation to Microsoft support (escalation/config.ts); off = "Insights only". */
+  escalation: escalationShape,
 };
 
 export type M365Integration = Integration<typeof m365Shape>;

@@ -6,6 +6,8 @@ import { ServiceHealthClient } from '../../connectors/microsoft/service-health.t
 import { parseDuration } from '../pod/duration.ts';
 import { m365Checks } from './checks.ts';
 import { m365Shape, type M365Integration } from './config.ts';
+import { escalationEffects } from './escalation/effects.ts';
+import { m365EscalationMigrations } from './escalation/store.ts';
 import { m365HealthMigrations } from './health/store.ts';
 import { syncHealth } from './health/sync.ts';
 import { registerM365Routes } from './routes.ts';
@@ -44,8 +46,9 @@ export const m365Module: FlowModule = {
   name: FLOW,
   flow: { name: FLOW, decide: () => null },
   integration: { type: 'm365', shape: m365Shape },
-  migrations: (dialect) => m365HealthMigrations(dialect),
+  migrations: (dialect) => ({ ...m365HealthMigrations(dialect), ...m365EscalationMigrations(dialect) }),
   effects: (app) => ({
+    ...escalationEffects(app, (name) => enabled(app).find((x) => x.name === name)),
     async 'health-sync'(p: { integration: string }) {
       const i = enabled(app).find((x) => x.name === p.integration);
       if (!i) return;
@@ -74,6 +77,13 @@ export const m365Module: FlowModule = {
       await app.engine.schedule(`m365-health:${i.name}`, parseDuration(i.healthEvery)!, `${FLOW}.health-sync`, {
         integration: i.name,
       });
+    for (const i of enabled(app).filter((x) => x.escalation.mode !== 'off'))
+      await app.engine.schedule(
+        `m365-escalations:${i.name}`,
+        parseDuration(i.escalation.syncEvery)!,
+        `${FLOW}.escalation-sync`,
+        { integration: i.name },
+      );
     registerM365Routes(
       app,
       () => enabled(app),

@@ -3,6 +3,7 @@ import type { Ticketloop } from '../../app/build.ts';
 import type { HelpSearchPort } from '../../connectors/learn.ts';
 import { HttpProblem } from '../../http/server.ts';
 import type { M365Integration } from './config.ts';
+import { registerEscalationRoutes } from './escalation/routes.ts';
 import { HealthStore, type StoredIssue } from './health/store.ts';
 import { matchAll, type HealthIssue as MatchIssue } from './match/matcher.ts';
 import { recommend } from './solutions.ts';
@@ -71,6 +72,8 @@ export function registerM365Routes(
       ]);
     return i;
   };
+
+  registerEscalationRoutes(app, pick);
 
   http.get(
     '/api/m365/issues',

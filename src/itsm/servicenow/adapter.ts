@@ -144,6 +144,21 @@ export class ServiceNowItsm implements ItsmPort {
     return rec && this.ticket(ref.kind, rec);
   }
 
+  async findByKey(kind: string, key: string): Promise<Ticket | undefined> {
+    const number = key.trim().toUpperCase();
+    // An empty query term would match every row (lessons.md): refuse it.
+    if (!/^[A-Z0-9_-]{1,40}$/.test(number))
+      throw new PermanentError(`ticket number ${JSON.stringify(key)} is not valid`);
+    const page = await this.client.list(kind, {
+      ...this.read(),
+      query: q().eq('number', number),
+      pageSize: 2,
+      noCount: true,
+    });
+    const hit = page.records.find((r) => str(r.number).toUpperCase() === number);
+    return hit && this.ticket(kind, hit);
+  }
+
   async updateTicket(ref: TicketRef, fields: Record<string, string>): Promise<Ticket> {
     return this.patch(ref, fields);
   }
