@@ -3,7 +3,8 @@ import type { CheckResult } from '../../app/checks.ts';
 import type { CheckContext } from '../../app/doctor.ts';
 import { normaliseScope } from '../../connectors/microsoft/arm.ts';
 import { diagnoseMicrosoft } from '../../connectors/microsoft/diagnose.ts';
-import type { DefenderIntegration } from './config.ts';
+import { ticketloopReminds, type DefenderIntegration } from './config.ts';
+import { peopleChecks } from './people.ts';
 import { runtime } from './runtime.ts';
 
 /**
@@ -53,7 +54,7 @@ export async function integrationChecks(
     }
   }
   const smtp = i.notifications.smtp;
-  if (smtp && (i.notifications.owner || i.notifications.manager)) {
+  if (smtp && ticketloopReminds(i)) {
     try {
       await d.mailer.verify(i);
       out.push({ target, check: 'SMTP', ok: true, detail: `${smtp.host}:${smtp.port} accepted the connection` });
@@ -71,5 +72,6 @@ export async function integrationChecks(
       });
     }
   }
+  out.push(...(await peopleChecks(app.connections.itsm(i.itsm), i)));
   return out;
 }
