@@ -63,33 +63,33 @@ export async function startDefenderEnv(
   const connections = sandboxConnections(sandbox);
   const calls: OutboundCall[] = [];
   const build = async (integrations: Record<string, unknown>[]) => {
-  const config = validateConfig(
-    {
-      dataDir: join(dir, 'tl'),
-      server: { host: '127.0.0.1', port: 0 },
-      log: { level: 'silent' },
-      engine: { pollIntervalMs: 20, backoffBaseMs: 50, backoffMaxMs: 2000 },
-      servicenow: [
-        { ...connections.servicenow, pollIntervalSeconds: 3600, webhook: { type: 'hmac', secret: WEBHOOK_SECRET } },
-      ],
-      microsoft: connections.microsoft,
-      integrations,
-      ...o.config,
-    },
-    'test',
-  );
-  const app = await buildTicketloop(config, {
-    logger: createLogger('silent'),
-    clock,
-    itsm: ITSM_MODULES,
-    flows: [defenderModule],
-  });
-  const record = app.outbound.record.bind(app.outbound);
-  app.outbound.record = (c: OutboundCall) => {
-    calls.push(c);
-    record(c);
-  };
-  return app;
+    const config = validateConfig(
+      {
+        dataDir: join(dir, 'tl'),
+        server: { host: '127.0.0.1', port: 0 },
+        log: { level: 'silent' },
+        engine: { pollIntervalMs: 20, backoffBaseMs: 50, backoffMaxMs: 2000 },
+        servicenow: [
+          { ...connections.servicenow, pollIntervalSeconds: 3600, webhook: { type: 'hmac', secret: WEBHOOK_SECRET } },
+        ],
+        microsoft: connections.microsoft,
+        integrations,
+        ...o.config,
+      },
+      'test',
+    );
+    const app = await buildTicketloop(config, {
+      logger: createLogger('silent'),
+      clock,
+      itsm: ITSM_MODULES,
+      flows: [defenderModule],
+    });
+    const record = app.outbound.record.bind(app.outbound);
+    app.outbound.record = (c: OutboundCall) => {
+      calls.push(c);
+      record(c);
+    };
+    return app;
   };
   let app = await build(integrations);
   const agent = new Agent({ connect: { ca: sandbox.tls.ca } });

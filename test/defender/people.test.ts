@@ -31,9 +31,13 @@ test('an owner or caller the ITSM does not know stops the integration (status an
       [['mapping.assignedTo', 'nobody@example.com']],
     );
 
-    const checks = await integrationChecks(env.app, env.app.config.integrations[0] as any, {
-      microsoftSignedIn: false,
-    } as any);
+    const checks = await integrationChecks(
+      env.app,
+      env.app.config.integrations[0] as any,
+      {
+        microsoftSignedIn: false,
+      } as any,
+    );
     const owner = checks.find((c) => c.check === 'owner')!;
     assert.equal(owner.ok, false);
     assert.match(owner.detail, /mapping\.assignedTo: .*nobody@example\.com/);

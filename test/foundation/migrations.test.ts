@@ -47,7 +47,13 @@ for (const dialect of DIALECTS) {
           .execute();
 
         const applied = await migrateToLatest(store, [defenderMigrations]);
-        assert.deepEqual(applied.sort(), ['0005_defender_state', '0005_itsm_state', '0006_audit_mac', '0007_identity']);
+        assert.deepEqual(applied.sort(), [
+          '0005_defender_state',
+          '0005_itsm_state',
+          '0006_audit_mac',
+          '0007_identity',
+          '0012_defender_people_removal',
+        ]);
 
         assert.deepEqual(await db.selectFrom('itsm_watermark').select(['system', 'kind', 'watermark']).execute(), [
           { system: 'prod', kind: 'incident', watermark: '{"ts":"2026-11-30 10:00:00"}' },

@@ -10,7 +10,8 @@ import { runtime } from './runtime.ts';
 /**
  * "Test setup" for each enabled Defender integration: ARM lets the app read the scope's
  * assessments (Security Reader; governance assignments need Security Admin, which no read can
- * prove), and the SMTP server accepts the configured account when reminders are on.
+ * prove), the SMTP server accepts the configured account when Ticketloop sends reminders, and the
+ * mapping's owner and caller are people the ITSM knows (people.ts).
  */
 
 export const READ_ROLE = 'Security Reader';

@@ -35,7 +35,10 @@ const mapping = z
     /** Caller: an e-mail address looked up in the ITSM's people, written where the ticket type keeps it. */
     caller: z.email().optional(),
     /** The ITSM field that holds the caller, instead of the adapter's default for the ticket type. */
-    callerField: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a field name').optional(),
+    callerField: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]*$/, 'must be a field name')
+      .optional(),
     assignmentGroup: z.string().min(1).optional(),
     impact: z.enum(['1', '2', '3']).optional(),
     urgency: z.enum(['1', '2', '3']).optional(),
@@ -125,7 +128,11 @@ export const defenderShape = {
    * Hours an integration may be missing from the configuration file before it is treated as deleted
    * (its governance assignments removed, its tickets annotated); back within them, nothing happens.
    */
-  removalGraceHours: z.number().min(0).max(24 * 365).default(24),
+  removalGraceHours: z
+    .number()
+    .min(0)
+    .max(24 * 365)
+    .default(24),
   /** ARM page size ($top) while streaming assessments. */
   pageSize: z.number().int().min(10).max(5000).default(5000),
 };

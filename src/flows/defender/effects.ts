@@ -77,10 +77,15 @@ export function governanceProperties(
 }
 
 /** Defender's own reminder e-mails: on only where it, not Ticketloop, is the integration's sender. */
-export function defenderEmails(i: DefenderIntegration): NonNullable<GovernanceAssignmentProperties['governanceEmailNotification']> {
+export function defenderEmails(
+  i: DefenderIntegration,
+): NonNullable<GovernanceAssignmentProperties['governanceEmailNotification']> {
   const n = i.notifications;
   const defender = n.sender === 'defender';
-  return { disableOwnerEmailNotification: !(defender && n.owner), disableManagerEmailNotification: !(defender && n.manager) };
+  return {
+    disableOwnerEmailNotification: !(defender && n.owner),
+    disableManagerEmailNotification: !(defender && n.manager),
+  };
 }
 
 export function toInfo(t: Ticket): TicketInfo {

@@ -20,7 +20,6 @@ const HOUR_MS = 3_600_000;
 export const removalRun = (goneAt: number) => `gone-${goneAt}`;
 
 export async function trackConfigFile(app: Ticketloop, integrations: Integrations): Promise<void> {
-  const db = defenderDb(app.store.db);
   const now = app.clock.now();
   const inFile = new Map(
     integrations

@@ -295,7 +295,9 @@ export class ServiceNowItsm implements ItsmPort {
     if (i.caller) {
       const field = i.callerField ?? CALLER_FIELDS[i.kind];
       if (!field)
-        throw new PermanentError(`${i.kind}: no caller field is known for this table; name one in the mapping (callerField)`);
+        throw new PermanentError(
+          `${i.kind}: no caller field is known for this table; name one in the mapping (callerField)`,
+        );
       record[field] = i.caller;
     }
     Object.assign(record, i.fields);
