@@ -112,6 +112,21 @@ export function registerUi(app: FastifyInstance, ctx: SnContext): void {
     );
   });
 
+  // A real instance's record URLs — `/nav_to.do?uri=incident.do%3Fsys_id%3D…` (the link Ticketloop writes
+  // into Defender) and `/incident.do?sys_id=…` — open the record's page here (a real instance would
+  // first send a signed-out visitor to its login page; the sandbox's agent is always signed in).
+  const recordPage = (reply: FastifyReply, table: string, sysId: string | undefined) =>
+    UI_TABLES.includes(table) && sysId && /^[0-9a-f]{32}$/.test(sysId)
+      ? reply.redirect(`/ui/${table}/${sysId}`)
+      : html(reply, page('Not found', '<p>No such record.</p><p><a href="/ui">Back</a></p>'), 404);
+  app.get('/nav_to.do', async (req, reply) => {
+    const uri = /^\/?([a-z_][a-z0-9_]*)\.do\?(.*)$/.exec((req.query as { uri?: string }).uri ?? '');
+    if (!uri) return reply.redirect('/ui');
+    return recordPage(reply, uri[1], new URLSearchParams(uri[2]).get('sys_id') ?? undefined);
+  });
+  for (const table of UI_TABLES)
+    app.get(`/${table}.do`, async (req, reply) => recordPage(reply, table, (req.query as { sys_id?: string }).sys_id));
+
   app.get('/ui/:table/:sysId', async (req, reply) => {
     const { table, sysId } = req.params as { table: string; sysId: string };
     const q = req.query as { error?: string; ok?: string };

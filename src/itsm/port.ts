@@ -86,7 +86,10 @@ export interface OpenTicketInput {
   description?: string;
   /** Person ids from `findPerson`. */
   assignee?: string;
+  /** Whom the ticket is for; each adapter writes it where its kind keeps it (ServiceNow: caller_id, requested_by…). */
   caller?: string;
+  /** The adapter's own name of the caller's field, where a customized mapping overrides the adapter's default. */
+  callerField?: string;
   /** Further fields in the adapter's own names (from a customized mapping in the configuration). */
   fields?: Record<string, string>;
 }

@@ -36,6 +36,8 @@ export interface DefenderEnv {
   /** ServiceNow Table API as the human agent (david.miller), not Ticketloop's own account. */
   snAsAgent(method: string, path: string, body?: unknown): Promise<any>;
   snWrites(): OutboundCall[];
+  /** Stop the app and start it again on the same database, sandbox and clock, with these integrations. */
+  restart(integrations: Record<string, unknown>[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -69,38 +71,37 @@ export async function startDefenderEnv(
   const clock = o.clock ?? new ManualClock();
   const sn = sandbox.servicenow;
   const connections = sandboxConnections(sandbox);
-  const config = validateConfig(
-    {
-      dataDir: join(dir, 'tl'),
-      server: { host: '127.0.0.1', port: 0 },
-      log: { level: 'silent' },
-      engine: { pollIntervalMs: 20, backoffBaseMs: 50, backoffMaxMs: 2000 },
-      servicenow: [
-        {
-          ...connections.servicenow,
-          closeOut: CLOSE_OUT,
-          pollIntervalSeconds: 3600,
-          webhook: { type: 'hmac', secret: WEBHOOK_SECRET },
-        },
-      ],
-      microsoft: connections.microsoft,
-      integrations,
-      ...o.config,
-    },
-    'test',
-  );
-  const app = await buildTicketloop(config, {
-    logger: createLogger('silent'),
-    clock,
-    itsm: ITSM_MODULES,
-    flows: [defenderModule],
-  });
   const calls: OutboundCall[] = [];
-  const record = app.outbound.record.bind(app.outbound);
-  app.outbound.record = (c: OutboundCall) => {
-    calls.push(c);
-    record(c);
+  const build = async (integrations: Record<string, unknown>[]) => {
+    const config = validateConfig(
+      {
+        dataDir: join(dir, 'tl'),
+        server: { host: '127.0.0.1', port: 0 },
+        log: { level: 'silent' },
+        engine: { pollIntervalMs: 20, backoffBaseMs: 50, backoffMaxMs: 2000 },
+        servicenow: [
+          { ...connections.servicenow, closeOut: CLOSE_OUT, pollIntervalSeconds: 3600, webhook: { type: 'hmac', secret: WEBHOOK_SECRET } },
+        ],
+        microsoft: connections.microsoft,
+        integrations,
+        ...o.config,
+      },
+      'test',
+    );
+    const app = await buildTicketloop(config, {
+      logger: createLogger('silent'),
+      clock,
+      itsm: ITSM_MODULES,
+      flows: [defenderModule],
+    });
+    const record = app.outbound.record.bind(app.outbound);
+    app.outbound.record = (c: OutboundCall) => {
+      calls.push(c);
+      record(c);
+    };
+    return app;
   };
+  let app = await build(integrations);
   const agent = new Agent({ connect: { ca: sandbox.tls.ca } });
   const http = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
     const r = await request(url, {
@@ -121,7 +122,9 @@ export async function startDefenderEnv(
   const env: DefenderEnv = {
     dir,
     sandbox,
-    app,
+    get app() {
+      return app;
+    },
     clock,
     calls,
     reconcile: (name = String((integrations[0] as { name: string }).name)) => reconcileNow(app, name),
@@ -141,6 +144,10 @@ export async function startDefenderEnv(
     snAsAgent: (method, path, body) => http(method, `${sn.baseUrl}${path}`, body, { authorization: agentAuth }),
     snWrites: () =>
       calls.filter((c) => c.upstream === 'servicenow' && c.method !== 'GET' && !c.url.includes('oauth_token')),
+    async restart(list) {
+      await app.stop();
+      app = await build(list);
+    },
     async close() {
       await app.stop();
       await agent.close();

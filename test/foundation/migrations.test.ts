@@ -53,6 +53,7 @@ for (const dialect of DIALECTS) {
           '0006_audit_mac',
           '0007_identity',
           '0011_defender_manual',
+          '0012_defender_people_removal',
         ]);
 
         assert.deepEqual(await db.selectFrom('itsm_watermark').select(['system', 'kind', 'watermark']).execute(), [

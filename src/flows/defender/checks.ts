@@ -3,13 +3,15 @@ import type { CheckResult } from '../../app/checks.ts';
 import type { CheckContext } from '../../app/doctor.ts';
 import { normaliseScope } from '../../connectors/microsoft/arm.ts';
 import { diagnoseMicrosoft } from '../../connectors/microsoft/diagnose.ts';
-import type { DefenderIntegration } from './config.ts';
+import { ticketloopReminds, type DefenderIntegration } from './config.ts';
+import { peopleChecks } from './people.ts';
 import { runtime } from './runtime.ts';
 
 /**
  * "Test setup" for each enabled Defender integration: ARM lets the app read the scope's
  * assessments (Security Reader; governance assignments need Security Admin, which no read can
- * prove), and the SMTP server accepts the configured account when reminders are on.
+ * prove), the SMTP server accepts the configured account when Ticketloop sends reminders, and the
+ * mapping's owner and caller are people the ITSM knows (people.ts).
  */
 
 export const READ_ROLE = 'Security Reader';
@@ -53,7 +55,7 @@ export async function integrationChecks(
     }
   }
   const smtp = i.notifications.smtp;
-  if (smtp && (i.notifications.owner || i.notifications.manager)) {
+  if (smtp && ticketloopReminds(i)) {
     try {
       await d.mailer.verify(i);
       out.push({ target, check: 'SMTP', ok: true, detail: `${smtp.host}:${smtp.port} accepted the connection` });
@@ -71,5 +73,6 @@ export async function integrationChecks(
       });
     }
   }
+  out.push(...(await peopleChecks(app.connections.itsm(i.itsm), i)));
   return out;
 }

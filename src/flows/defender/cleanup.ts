@@ -3,11 +3,13 @@ import type { JobHandler, JobResult } from '../../engine/engine.ts';
 import { HttpError } from '../../engine/errors.ts';
 import { governanceKey, pool, type Deps } from './effects.ts';
 import { FLOW } from './flow.ts';
+import { purgeApplies } from './removal.ts';
 import { defenderDb } from './tables.ts';
 
 /**
  * Removing what Ticketloop wrote into Defender: governance assignments of healed assessments
- * (queued by reconcile), and the whole cascade when an integration is deleted — its governance
+ * (queued by reconcile), and the whole cascade when an integration is deleted (over the API, or
+ * gone from the configuration file past its grace period: removal.ts) — its governance
  * assignments removed, its rows dropped, its open tickets annotated (via the flow).
  */
 
@@ -38,7 +40,8 @@ export function cleanupHandlers(d: Deps): Record<string, JobHandler> {
 
     /** One batch of the deletion cascade; chains itself until the integration's rows are gone. */
     async purge(p: { integration: string; run: string; round: number }, ctx): Promise<JobResult> {
-      if (d.integrations.get(p.integration)) return {}; // re-created meanwhile: not ours to purge
+      if (d.integrations.get(p.integration)) return {}; // re-created (or back in the file) meanwhile: not ours to purge
+      if (!(await purgeApplies(d.app, p.integration, p.run))) return {}; // back in the file, gone again later
       const rows = await db
         .selectFrom('defender_assessment')
         .select(['id', 'resource_id', 'name', 'governed_ticket'])

@@ -26,10 +26,19 @@ const mapping = z
       .default(
         'Defender for Cloud recommendation "{title}" ({severity}) is unhealthy on {count} resource(s), e.g. {resourceId}.\n\n{description}\n\nRemediation: {remediation}\nDue: {dueDate}\n{portalLink}',
       ),
-    /** Owner: an e-mail address looked up in the ITSM's people (also the governance assignment owner). */
+    /**
+     * Owner: an e-mail address looked up in the ITSM's people (also the governance assignment owner).
+     * Like the caller it must name a person the ITSM knows: an unknown one stops the integration
+     * (its status and doctor say which), never a ticket without its owner.
+     */
     assignedTo: z.email().optional(),
-    /** Caller (incidents): an e-mail address looked up in the ITSM's people. */
+    /** Caller: an e-mail address looked up in the ITSM's people, written where the ticket type keeps it. */
     caller: z.email().optional(),
+    /** The ITSM field that holds the caller, instead of the adapter's default for the ticket type. */
+    callerField: z
+      .string()
+      .regex(/^[a-z][a-z0-9_]*$/, 'must be a field name')
+      .optional(),
     assignmentGroup: z.string().min(1).optional(),
     impact: z.enum(['1', '2', '3']).optional(),
     urgency: z.enum(['1', '2', '3']).optional(),
@@ -39,9 +48,11 @@ const mapping = z
   })
   .strict()
   .refine(
-    (m) => m.mode === 'customized' || (!m.assignmentGroup && !m.impact && !m.urgency && !m.category && !m.fields),
+    (m) =>
+      m.mode === 'customized' ||
+      (!m.assignmentGroup && !m.impact && !m.urgency && !m.category && !m.fields && !m.callerField),
     {
-      message: "assignmentGroup, impact, urgency, category and fields need mode: 'customized'",
+      message: "assignmentGroup, impact, urgency, category, callerField and fields need mode: 'customized'",
       path: ['mode'],
     },
   );
@@ -62,6 +73,12 @@ const smtp = z
 
 const notifications = z
   .object({
+    /**
+     * Who sends the owner/manager reminders: Ticketloop (by the schedule below, over `smtp`; Defender's
+     * own e-mails are switched off on every governance assignment) or Defender for Cloud (its weekly
+     * e-mails switched on for owner/manager as chosen; Ticketloop sends none). Never both.
+     */
+    sender: z.enum(['ticketloop', 'defender']).default('ticketloop'),
     owner: z.boolean().default(false),
     manager: z.boolean().default(false),
     /** A reminder this many days before the due date (0 = none). */
@@ -71,7 +88,10 @@ const notifications = z
     smtp: smtp.optional(),
   })
   .strict()
-  .refine((n) => !(n.owner || n.manager) || n.smtp, { message: 'owner/manager reminders need smtp', path: ['smtp'] });
+  .refine((n) => n.sender === 'defender' || !(n.owner || n.manager) || n.smtp, {
+    message: "owner/manager reminders sent by Ticketloop need smtp (or sender: 'defender')",
+    path: ['smtp'],
+  });
 
 export const defenderShape = {
   // Short and plain: it is part of every ticket's correlation key (ITSMs bound its length).
@@ -104,6 +124,15 @@ export const defenderShape = {
   closedWhileUnhealthy: z.enum(['reopen', 'new_ticket', 'comment']).default('reopen'),
   notifications: notifications.prefault({}),
   reconcileIntervalSeconds: z.number().int().min(10).default(3600),
+  /**
+   * Hours an integration may be missing from the configuration file before it is treated as deleted
+   * (its governance assignments removed, its tickets annotated); back within them, nothing happens.
+   */
+  removalGraceHours: z
+    .number()
+    .min(0)
+    .max(24 * 365)
+    .default(24),
   /** ARM page size ($top) while streaming assessments. */
   pageSize: z.number().int().min(10).max(5000).default(5000),
 };
@@ -113,4 +142,10 @@ export type DefenderIntegration = Integration<typeof defenderShape>;
 export function timeframeDays(i: DefenderIntegration, severity: Severity): number {
   const t = i.remediationTimeframeDays;
   return typeof t === 'number' ? t : t[severity];
+}
+
+/** Ticketloop sends the reminders itself (owner or manager chosen, sender ticketloop). */
+export function ticketloopReminds(i: DefenderIntegration): boolean {
+  const n = i.notifications;
+  return n.sender === 'ticketloop' && (n.owner || n.manager);
 }

@@ -83,7 +83,7 @@ async function runDefenderDemo(ctx: DemoContext): Promise<void> {
   );
   if (gov)
     out(
-      `governance assignment on vm-web-01: owner ${gov.properties.owner}, due ${gov.properties.remediationDueDate.slice(0, 10)}, ticket #${gov.properties.additionalData?.ticketNumber} (${gov.properties.additionalData?.ticketStatus})`,
+      `governance assignment on vm-web-01: owner ${gov.properties.owner}, due ${gov.properties.remediationDueDate.slice(0, 10)}, ticket #${gov.properties.additionalData?.ticketNumber} (${gov.properties.additionalData?.ticketStatus})\n        open it: ${gov.properties.additionalData?.ticketLink ?? ''}`,
     );
 
   ctx.step(`Fixing vm-web-01 in the sandbox: "System updates" flips to Healthy…`);

@@ -3,15 +3,16 @@ import type { Ticketloop } from '../../app/build.ts';
 import type { GovernanceAssignmentProperties } from '../../connectors/microsoft/arm.ts';
 import type { FlowEvent } from '../../engine/apply.ts';
 import type { JobHandler } from '../../engine/engine.ts';
-import { PermanentError } from '../../engine/errors.ts';
+import { PermanentError, RetryableError } from '../../engine/errors.ts';
 import { loadFlowState } from '../../engine/flow.ts';
 import type { OpenTicketInput, Ticket } from '../../itsm/port.ts';
 import { correlationKey } from '../../itsm/watch.ts';
-import type { DefenderIntegration } from './config.ts';
+import { ticketloopReminds, type DefenderIntegration } from './config.ts';
 import { ACTIVE, FLOW, ticketCorrelationItem, type DefenderEvent, type ItemState, type TicketInfo } from './flow.ts';
 import type { Integrations } from './integrations.ts';
 import { reminderText, type Mailer } from './notify.ts';
 import { mappingFor, notificationsFor, ticketTypeFor } from './overrides.ts';
+import { resolvePeople } from './people.ts';
 import { defenderDb } from './tables.ts';
 
 /**
@@ -68,15 +69,24 @@ export function governanceProperties(
     ...(s.owner ? { owner: s.owner } : {}),
     remediationDueDate: new Date(s.dueAt).toISOString(),
     isGracePeriod: s.grace,
-    governanceEmailNotification: {
-      disableOwnerEmailNotification: !notifications.owner,
-      disableManagerEmailNotification: !notifications.manager,
-    },
+    governanceEmailNotification: defenderEmails({ ...i, notifications }),
     additionalData: {
       ...(ticketNumber !== undefined ? { ticketNumber } : {}),
       ticketLink: t.link,
       ticketStatus: `${STATUS_WORD[t.status]} (${t.key})`,
     },
+  };
+}
+
+/** Defender's own reminder e-mails: on only where it, not Ticketloop, is the integration's sender. */
+export function defenderEmails(
+  i: DefenderIntegration,
+): NonNullable<GovernanceAssignmentProperties['governanceEmailNotification']> {
+  const n = i.notifications;
+  const defender = n.sender === 'defender';
+  return {
+    disableOwnerEmailNotification: !(defender && n.owner),
+    disableManagerEmailNotification: !(defender && n.manager),
   };
 }
 
@@ -168,12 +178,16 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
       if (map.category) fields.category = map.category;
       for (const [k, v] of Object.entries(map.fields ?? {})) fields[k] = render(v, vars);
     }
+    // Reconcile stops while a person is unknown; one removed since then fails the job (retried), not the ticket.
+    const people = await resolvePeople(port, i);
+    if (people.problems.length) throw new RetryableError(people.problems.map((p) => p.message).join('; '));
     return {
       origin: 'Ticketloop Defender for Cloud',
       title: render(map.shortDescription, vars),
       description: render(map.description, vars),
-      assignee: map.assignedTo ? (await port.findPerson(map.assignedTo))?.id : undefined,
-      caller: map.caller ? (await port.findPerson(map.caller))?.id : undefined,
+      assignee: people.assignee?.id,
+      caller: people.caller?.id,
+      ...(map.mode === 'customized' && map.callerField ? { callerField: map.callerField } : {}),
       fields,
     };
   }
@@ -281,11 +295,13 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
       const x = await load(p);
       // A deleted integration's mail settings (and secret) are gone with it: no more reminders.
       if (!x || !ACTIVE.includes(x.s.status) || !d.integrations.get(x.s.integration)) return {};
+      // Defender sends them (or nobody does): the next reminder is still chained, in case that changes.
       const { s, i } = x;
       const to: string[] = [];
       const notifications = notificationsFor(i, s);
-      if (s.owner && notifications.owner) to.push(s.owner);
-      if (s.owner && notifications.manager) {
+      const mine = ticketloopReminds({ ...i, notifications });
+      if (mine && s.owner && notifications.owner) to.push(s.owner);
+      if (mine && s.owner && notifications.manager) {
         const owner = await itsm(i).findPerson(s.owner);
         if (owner?.managerEmail) to.push(owner.managerEmail);
       }

@@ -138,6 +138,11 @@ export class Integrations {
     return this.live.get(name)?.config ?? this.dead.get(name);
   }
 
+  /** One gone from the configuration file (removal.ts): its settings, for the jobs finishing after it. */
+  retire(name: string, config: DefenderIntegration): void {
+    if (!this.live.has(name) && !this.dead.has(name)) this.dead.set(name, config);
+  }
+
   entry(name: string): IntegrationEntry | undefined {
     return this.live.get(name);
   }

@@ -6,6 +6,7 @@ import { effectHandlers } from './effects.ts';
 import { defenderFlow, FLOW, itemOf } from './flow.ts';
 import { manualTicketTypes } from './manual.ts';
 import { reconcileHandler } from './reconcile.ts';
+import { trackConfigFile } from './removal.ts';
 import { registerDefenderRoutes } from './routes.ts';
 import { runtime } from './runtime.ts';
 import { defenderSetup } from './setup.ts';
@@ -28,6 +29,7 @@ export const defenderModule: FlowModule = {
   async register(app) {
     const d = runtime(app);
     await d.integrations.load();
+    await trackConfigFile(app, d.integrations);
     // Later ticket generations carry `tl:defender:<item>/<gen>`; their changes belong to <item>.
     app.watch.mapItemIds(FLOW, itemOf);
     // Also for integrations created over the API after start: the watch adds their schedules then.

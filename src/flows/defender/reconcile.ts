@@ -4,9 +4,10 @@ import type { Assessment, ArmClient } from '../../connectors/microsoft/arm.ts';
 import type { FlowEvent } from '../../engine/apply.ts';
 import type { JobHandler } from '../../engine/engine.ts';
 import { enqueueJobs, type JobSpec } from '../../engine/jobs.ts';
-import { timeframeDays, type DefenderIntegration, type Severity } from './config.ts';
+import { ticketloopReminds, timeframeDays, type DefenderIntegration, type Severity } from './config.ts';
 import type { Deps, MetadataInfo } from './effects.ts';
 import { ACTIVE, FLOW, type DefenderEvent, type ItemInfo, type ItemState } from './flow.ts';
+import { resolvePeople, type PersonProblem } from './people.ts';
 import { coreDb, defenderDb, type DefenderAssessmentTable, type DefenderDb } from './tables.ts';
 
 /**
@@ -33,6 +34,8 @@ export interface ReconcileStats {
   /** Items that got a `members` event (each may open or resolve a ticket). */
   itemEvents: number;
   ms: number;
+  /** The pass did not run: people of the mapping the ITSM does not know. */
+  blocked?: PersonProblem[];
 }
 
 const hash = (s: string, n: number) => createHash('sha1').update(s.toLowerCase()).digest('base64url').slice(0, n);
@@ -175,13 +178,38 @@ export async function reconcile(
   const locks = running.get(d) ?? new Map<string, Promise<unknown>>();
   running.set(d, locks);
   const before = locks.get(i.name) ?? Promise.resolve();
-  const mine = before.catch(() => {}).then(() => runPass(d, i, heartbeat));
+  const mine = before.catch(() => {}).then(() => gatedPass(d, i, heartbeat));
   locks.set(i.name, mine);
   try {
     return await mine;
   } finally {
     if (locks.get(i.name) === mine) locks.delete(i.name);
   }
+}
+
+/**
+ * A pass only while the mapping's people are known: with one unknown, nothing is read or written
+ * (the assessments wait, none is lost) and the problem stays on the integration until a pass finds
+ * them all again.
+ */
+async function gatedPass(
+  d: Deps & { meta: MetadataCache },
+  i: DefenderIntegration,
+  heartbeat: () => Promise<void>,
+): Promise<ReconcileStats> {
+  const db = defenderDb(d.app.store.db);
+  const now = d.app.clock.now();
+  const { problems } = await resolvePeople(d.app.connections.itsm(i.itsm), i);
+  const blocked = problems.length ? JSON.stringify(problems) : null;
+  await db
+    .insertInto('defender_pass')
+    .values({ integration: i.name, pass: 0, cap_day: null, cap_opened: 0, last_stats: null, blocked, updated_at: now })
+    .onConflict((oc) => oc.column('integration').doUpdateSet({ blocked }))
+    .execute();
+  if (!problems.length) return runPass(d, i, heartbeat);
+  d.app.log.warn({ integration: i.name, problems }, 'defender: reconcile stopped, the mapping names unknown people');
+  const zero = { pages: 0, assessments: 0, unhealthy: 0, attached: 0, healed: 0, capped: 0, itemEvents: 0, ms: 0 };
+  return { integration: i.name, pass: 0, ...zero, blocked: problems };
 }
 
 async function runPass(
@@ -218,7 +246,7 @@ async function runPass(
   const judge = assessmentJudge(i);
   const policy = {
     closedWhileUnhealthy: i.closedWhileUnhealthy,
-    remind: i.notifications.owner || i.notifications.manager,
+    remind: ticketloopReminds(i),
     daysBefore: i.notifications.daysBefore,
     weekly: i.notifications.weekly,
   };

@@ -6,6 +6,7 @@ import type { Deps } from './effects.ts';
 import { ACTIVE, FLOW, type ItemState } from './flow.ts';
 import { registerIntegrationStatusRoutes } from './integration-status.ts';
 import { SECRET_FIELDS } from './integrations.ts';
+import type { PersonProblem } from './people.ts';
 import { finishedStats, type MetadataCache } from './reconcile.ts';
 import { registerManualRoutes } from './manual-routes.ts';
 import { defenderDb } from './tables.ts';
@@ -61,22 +62,29 @@ export interface RouteDeps extends Deps {
 export function registerDefenderRoutes(d: RouteDeps): void {
   const app = d.app.http;
   const db = defenderDb(d.app.store.db);
-  const lastPass = async (name: string) => {
-    const v = (
-      await db.selectFrom('defender_pass').select('last_stats').where('integration', '=', name).executeTakeFirst()
-    )?.last_stats;
-    return finishedStats(v ?? null);
-  };
   const view = async (name: string) => {
     const e = d.integrations.entry(name);
     if (!e) throw new HttpProblem(404, 'not_found', `no defender integration named "${name}"`);
-    return { name, source: e.source, config: redact(e.config), lastReconcile: await lastPass(name) };
+    const pass = await db
+      .selectFrom('defender_pass')
+      .select(['last_stats', 'blocked'])
+      .where('integration', '=', name)
+      .executeTakeFirst();
+    return {
+      name,
+      source: e.source,
+      config: redact(e.config),
+      lastReconcile: finishedStats(pass?.last_stats ?? null),
+      problems: pass?.blocked ? (JSON.parse(pass.blocked) as PersonProblem[]) : [],
+    };
   };
   const integrationView = z.object({
     name: z.string(),
     source: z.enum(['config', 'api']),
     config: z.record(z.string(), z.unknown()),
     lastReconcile: z.record(z.string(), z.unknown()).nullable(),
+    /** Why reconcile is stopped (the last pass's finding): each names the mapping field and e-mail. */
+    problems: z.array(z.object({ field: z.string(), email: z.string(), message: z.string() })),
   });
   const tags = ['defender'];
   const name = z.object({ name: z.string().min(1).max(64) });

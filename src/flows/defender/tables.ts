@@ -39,6 +39,18 @@ export interface DefenderPassTable {
   cap_day: string | null;
   cap_opened: number;
   last_stats: string | null;
+  /** JSON list of the mapping's people the ITSM does not know (people.ts); null while all are known. */
+  blocked: string | null;
+  updated_at: number;
+}
+
+/** An integration of the configuration file as last seen there: removal.ts notices when it goes. */
+export interface DefenderConfigIntegrationTable {
+  name: string;
+  /** The integration as JSON, without secrets: the jobs cleaning up after it need its settings. */
+  config: string;
+  /** When a start found it missing from the file; null while it is there. */
+  gone_at: number | null;
   updated_at: number;
 }
 
@@ -58,6 +70,7 @@ export interface DefenderManualAssignmentTable {
 
 export interface DefenderTables {
   defender_assessment: DefenderAssessmentTable;
+  defender_config_integration: DefenderConfigIntegrationTable;
   defender_integration: DefenderIntegrationTable;
   defender_pass: DefenderPassTable;
   defender_manual_assignment: DefenderManualAssignmentTable;
@@ -183,6 +196,19 @@ export function defenderMigrations(dialect: Dialect): Record<string, Migration> 
           .createIndex('defender_manual_assignment_integration')
           .on('defender_manual_assignment')
           .column('integration')
+          .execute();
+      },
+    },
+    // Reconcile stopped by unknown people (issue #16 item 2); config-file integrations as last seen (item 4).
+    '0012_defender_people_removal': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('defender_pass').addColumn('blocked', 'text').execute();
+        await db.schema
+          .createTable('defender_config_integration')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('config', 'text', (c) => c.notNull())
+          .addColumn('gone_at', bigint)
+          .addColumn('updated_at', bigint, (c) => c.notNull())
           .execute();
       },
     },

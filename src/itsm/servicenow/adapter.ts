@@ -18,6 +18,7 @@ import { boundFields, FIELD_LIMITS } from './limits.ts';
 import type { WebhookAuthConfig } from './config.ts';
 import type { AuthLabel } from './diagnose.ts';
 import {
+  CALLER_FIELDS,
   NOTES_FIELD,
   TICKET_FIELDS,
   statesFor,
@@ -300,13 +301,20 @@ export class ServiceNowItsm implements ItsmPort {
     };
   }
 
-  /** The neutral fields in ServiceNow's names; the caller only on incidents, where `caller_id` exists. */
+  /** The neutral fields in ServiceNow's names; the caller in the table's own field (CALLER_FIELDS). */
   private recordFor(i: OpenTicketInput, correlation: string): Record<string, string> {
     const record: Record<string, string> = {};
     if (i.title !== undefined) record.short_description = i.title;
     if (i.description !== undefined) record.description = i.description;
     if (i.assignee) record.assigned_to = i.assignee;
-    if (i.caller && i.kind === 'incident') record.caller_id = i.caller;
+    if (i.caller) {
+      const field = i.callerField ?? CALLER_FIELDS[i.kind];
+      if (!field)
+        throw new PermanentError(
+          `${i.kind}: no caller field is known for this table; name one in the mapping (callerField)`,
+        );
+      record[field] = i.caller;
+    }
     Object.assign(record, i.fields);
     record.correlation_id = correlation;
     if (i.origin) record.correlation_display = i.origin;

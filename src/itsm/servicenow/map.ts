@@ -66,6 +66,18 @@ export const STATES: Record<string, TableStates> = {
   sc_task: CATALOG,
 };
 
+/**
+ * The reference field that names the person a ticket is for, per table: incidents have a caller,
+ * changes a requester, problems only the opener. A caller for a table not listed needs the mapping
+ * to name the field (`OpenTicketInput.callerField`).
+ */
+export const CALLER_FIELDS: Record<string, string> = {
+  incident: 'caller_id',
+  change_request: 'requested_by',
+  problem: 'opened_by',
+  sc_req_item: 'requested_for',
+};
+
 /** The notes field written on close-out for every table. */
 export const NOTES_FIELD = 'close_notes';
 
