@@ -80,7 +80,12 @@ export async function startDefenderEnv(
         log: { level: 'silent' },
         engine: { pollIntervalMs: 20, backoffBaseMs: 50, backoffMaxMs: 2000 },
         servicenow: [
-          { ...connections.servicenow, closeOut: CLOSE_OUT, pollIntervalSeconds: 3600, webhook: { type: 'hmac', secret: WEBHOOK_SECRET } },
+          {
+            ...connections.servicenow,
+            closeOut: CLOSE_OUT,
+            pollIntervalSeconds: 3600,
+            webhook: { type: 'hmac', secret: WEBHOOK_SECRET },
+          },
         ],
         microsoft: connections.microsoft,
         integrations,

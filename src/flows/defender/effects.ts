@@ -179,7 +179,7 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
       for (const [k, v] of Object.entries(map.fields ?? {})) fields[k] = render(v, vars);
     }
     // Reconcile stops while a person is unknown; one removed since then fails the job (retried), not the ticket.
-    const people = await resolvePeople(port, i);
+    const people = await resolvePeople(port, { ...i, mapping: map });
     if (people.problems.length) throw new RetryableError(people.problems.map((p) => p.message).join('; '));
     return {
       origin: 'Ticketloop Defender for Cloud',
