@@ -79,7 +79,6 @@ describe('ServiceNow sandbox: envelopes and lenient choice fields', () => {
       ['GET', '/api/now/v3/table/incident'],
       ['POST', '/api/sn_sc/servicecatalog/cart/submit_order'],
       ['GET', '/api/now/table/incident/abc/extra'],
-      ['GET', '/nav_to.do'],
     ]) {
       const r = await h.call(method, path, method === 'POST' ? { body: {} } : {});
       assert.equal(r.status, 404, path);
