@@ -89,3 +89,11 @@ export async function screenshots(page: Page, name: string, ready: () => Promise
   await page.setViewportSize(DESKTOP);
   await ready();
 }
+
+/** Sign in on the console's sign-in form (already open in `page`) and wait for the console. */
+export async function signInAs(page: Page, name: string, password: string): Promise<void> {
+  await page.getByLabel('Name').fill(name);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.getByRole('navigation', { name: 'Console' }).first().waitFor();
+}

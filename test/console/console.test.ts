@@ -6,7 +6,7 @@ import { sandboxSignIn } from '../../src/cli/demo.ts';
 import { correlationKey } from '../../src/itsm/watch.ts';
 import { startLoop, until, type Loop } from '../entitlement/helpers.ts';
 import { userFor } from '../helpers/identity.ts';
-import { assertAccessible, builtConsole, DESKTOP, launch, missing, screenshots } from './browser.ts';
+import { assertAccessible, builtConsole, DESKTOP, launch, missing, screenshots, signInAs } from './browser.ts';
 
 /**
  * The console in Debian's Chromium against a sandbox-backed Ticketloop (entitlement loop, sandbox
@@ -51,10 +51,7 @@ describe('console in a browser', { skip: missing() }, () => {
 
   async function signIn(name: string, password = PASSWORD, path = '/'): Promise<Page> {
     const page = await open(path);
-    await page.getByLabel('Name').fill(name);
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.getByRole('navigation', { name: 'Console' }).first().waitFor();
+    await signInAs(page, name, password);
     return page;
   }
   async function visit(page: Page, link: string, title = link): Promise<void> {

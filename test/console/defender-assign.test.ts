@@ -6,7 +6,7 @@ import { defenderModule } from '../../src/flows/defender/module.ts';
 import type { ItemState } from '../../src/flows/defender/flow.ts';
 import { startLoop, until, type Loop } from '../entitlement/helpers.ts';
 import { userFor } from '../helpers/identity.ts';
-import { assertAccessible, builtConsole, DESKTOP, launch, missing, screenshots } from './browser.ts';
+import { assertAccessible, builtConsole, DESKTOP, launch, missing, screenshots, signInAs } from './browser.ts';
 
 /**
  * "Create assignment" in Debian's Chromium against the sandbox (issue #16 item 1): an operator picks a
@@ -57,10 +57,7 @@ describe('console: Create assignment (Defender)', { skip: missing() }, () => {
     const page = await context.newPage();
     page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
     await page.goto(L.url);
-    await page.getByLabel('Name').fill(user.name);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.getByRole('navigation', { name: 'Console' }).first().waitFor();
+    await signInAs(page, user.name, PASSWORD);
     return page;
   }
   const heading = (page: Page, name: string) => page.getByRole('heading', { name, exact: true, level: 1 });

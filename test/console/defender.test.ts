@@ -7,7 +7,7 @@ import { defenderModule } from '../../src/flows/defender/module.ts';
 import { defenderDb } from '../../src/flows/defender/tables.ts';
 import { startLoop, until, type Loop } from '../entitlement/helpers.ts';
 import { userFor } from '../helpers/identity.ts';
-import { assertAccessible, builtConsole, DESKTOP, launch, missing, screenshots } from './browser.ts';
+import { assertAccessible, builtConsole, DESKTOP, launch, missing, screenshots, signInAs } from './browser.ts';
 
 /**
  * The console's Defender for Cloud pages in Debian's Chromium against the sandbox (ARM demo tenant,
@@ -45,10 +45,7 @@ describe('console: Defender for Cloud pages', { skip: missing() }, () => {
     const page = await context.newPage();
     page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
     await page.goto(L.url);
-    await page.getByLabel('Name').fill(name);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.getByRole('navigation', { name: 'Console' }).first().waitFor();
+    await signInAs(page, name, PASSWORD);
     return page;
   }
   const heading = (page: Page, name: string) => page.getByRole('heading', { name, exact: true, level: 1 });

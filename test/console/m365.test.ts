@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { m365Module } from '../../src/flows/m365/module.ts';
 import { startLoop, until, type Loop } from '../entitlement/helpers.ts';
 import { tokenFor, userFor } from '../helpers/identity.ts';
-import { assertAccessible, builtConsole, DESKTOP, launch, missing } from './browser.ts';
+import { assertAccessible, builtConsole, DESKTOP, launch, missing, signInAs } from './browser.ts';
 
 /**
  * The console's Microsoft 365 service health page in Debian's Chromium against the sandbox: the
@@ -35,10 +35,7 @@ describe('console: Microsoft 365 service health', { skip: missing() }, () => {
     page = await context.newPage();
     page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
     await page.goto(L.url);
-    await page.getByLabel('Name').fill(user.name);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.getByRole('navigation', { name: 'Console' }).first().waitFor();
+    await signInAs(page, user.name, PASSWORD);
   });
   after(async () => {
     await browser?.close();

@@ -11,7 +11,7 @@ import { send } from '../helpers/http.ts';
 import { userFor } from '../helpers/identity.ts';
 import { until } from '../helpers/wait.ts';
 import { podIntegration, startPod, type PodHarness } from '../pod/harness.ts';
-import { assertAccessible, builtConsole, DESKTOP, launch, missing, screenshots } from './browser.ts';
+import { assertAccessible, builtConsole, DESKTOP, launch, missing, screenshots, signInAs } from './browser.ts';
 
 /**
  * The console's permissions-on-demand pages in Debian's Chromium against a Ticketloop whose pod
@@ -82,10 +82,7 @@ describe('console: permissions-on-demand pages', { skip: missing() }, () => {
     const page = await context.newPage();
     page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
     await page.goto(h.url);
-    await page.getByLabel('Name').fill(name);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
-    await page.getByRole('navigation', { name: 'Console' }).first().waitFor();
+    await signInAs(page, name, PASSWORD);
     return page;
   }
   const heading = (page: Page, name: string) => page.getByRole('heading', { name, exact: true, level: 1 });

@@ -50,9 +50,10 @@ const FAILED = new Set(['Denied', 'AdminDenied', 'Failed', 'Canceled', 'TimedOut
 const POLL_MS = 30_000;
 
 /** The request name a grant writes: sha256(scope | principal | role GUID | grant key) as a UUID. */
-export function assignRequestName(target: AssignmentTarget, key: string): string {
+/** The schedule request of an AdminAssign (`pim-assign`) or AdminUpdate (`pim-update`) made under `key`. */
+function requestName(kind: 'pim-assign' | 'pim-update', target: AssignmentTarget, key: string): string {
   return deterministicGuid(
-    'pim-assign',
+    kind,
     scopeKey(target.scope),
     target.principal.id.toLowerCase(),
     roleDefinitionGuid(target.permission),
@@ -88,28 +89,10 @@ export class AzurePimProvider implements AuthorizationProvider {
   }
 
   async grant(input: GrantInput): Promise<Operation> {
-    const now = this.clock.now();
-    if (input.expiresAt <= now) throw new PermanentError(`PIM grant ${input.key} would end before it starts`);
-    const name = assignRequestName(input, input.key);
-    // A retry after a lost answer finds the request the first attempt made.
-    const earlier = await this.client.getScheduleRequest(input.scope, name);
-    if (earlier) return this.outcome(earlier);
+    if (input.expiresAt <= this.clock.now())
+      throw new PermanentError(`PIM grant ${input.key} would end before it starts`);
     try {
-      const r = await this.client.putScheduleRequest(input.scope, name, {
-        roleDefinitionId: roleDefinitionIdFor(input.scope, input.permission),
-        principalId: input.principal.id,
-        requestType: 'AdminAssign',
-        scheduleInfo: {
-          startDateTime: new Date(now).toISOString(),
-          expiration: { type: 'AfterDateTime', endDateTime: new Date(input.expiresAt).toISOString() },
-        },
-        justification: input.justification,
-        ticketInfo: {
-          ticketNumber: input.ticketNumber ?? input.requestId,
-          ticketSystem: this.o.ticketSystem ?? 'Ticketloop',
-        },
-      });
-      return this.outcome(r);
+      return await this.scheduleUntil(input, 'AdminAssign', input.expiresAt, input.justification);
     } catch (e) {
       // An active assignment of the role is there already and was not made by this key.
       if (armError(e)?.code === 'RoleAssignmentExists') return { state: 'done', preexisting: true };
@@ -117,40 +100,51 @@ export class AzurePimProvider implements AuthorizationProvider {
     }
   }
 
-  /** AdminUpdate to a new end, named by the extend key (a retry finds the request its first attempt made). */
+  /** AdminUpdate to a new end. */
   async extend(input: ExtendInput): Promise<Operation> {
-    const now = this.clock.now();
-    if (input.endsAt <= now) throw new PermanentError(`PIM extend ${input.key} would end before now`);
-    const name = deterministicGuid(
-      'pim-update',
-      scopeKey(input.scope),
-      input.principal.id.toLowerCase(),
-      roleDefinitionGuid(input.permission),
-      input.key,
-    );
-    const earlier = await this.client.getScheduleRequest(input.scope, name);
-    if (earlier) return this.outcome(earlier);
+    if (input.endsAt <= this.clock.now()) throw new PermanentError(`PIM extend ${input.key} would end before now`);
     try {
-      const r = await this.client.putScheduleRequest(input.scope, name, {
-        roleDefinitionId: roleDefinitionIdFor(input.scope, input.permission),
-        principalId: input.principal.id,
-        requestType: 'AdminUpdate',
-        scheduleInfo: {
-          startDateTime: new Date(now).toISOString(),
-          expiration: { type: 'AfterDateTime', endDateTime: new Date(input.endsAt).toISOString() },
-        },
-        justification: input.justification || `Ticketloop extend ${input.key}`,
-        ticketInfo: {
-          ticketNumber: input.ticketNumber ?? input.requestId,
-          ticketSystem: this.o.ticketSystem ?? 'Ticketloop',
-        },
-      });
-      return this.outcome(r);
+      return await this.scheduleUntil(
+        input,
+        'AdminUpdate',
+        input.endsAt,
+        input.justification || `Ticketloop extend ${input.key}`,
+      );
     } catch (e) {
       if (armError(e)?.code === 'RoleAssignmentDoesNotExist')
         throw new PermanentError(`PIM has no active assignment to extend (RoleAssignmentDoesNotExist)`);
       permanentArmError(e, input.principal);
     }
+  }
+
+  /**
+   * An assignment active from now until `endsAt`, named by the input's key: a retry after a lost
+   * answer finds the request the first attempt made.
+   */
+  private async scheduleUntil(
+    input: GrantInput | ExtendInput,
+    requestType: 'AdminAssign' | 'AdminUpdate',
+    endsAt: number,
+    justification: string,
+  ): Promise<Operation> {
+    const name = requestName(requestType === 'AdminAssign' ? 'pim-assign' : 'pim-update', input, input.key);
+    const earlier = await this.client.getScheduleRequest(input.scope, name);
+    if (earlier) return this.outcome(earlier);
+    const r = await this.client.putScheduleRequest(input.scope, name, {
+      roleDefinitionId: roleDefinitionIdFor(input.scope, input.permission),
+      principalId: input.principal.id,
+      requestType,
+      scheduleInfo: {
+        startDateTime: new Date(this.clock.now()).toISOString(),
+        expiration: { type: 'AfterDateTime', endDateTime: new Date(endsAt).toISOString() },
+      },
+      justification,
+      ticketInfo: {
+        ticketNumber: input.ticketNumber ?? input.requestId,
+        ticketSystem: this.o.ticketSystem ?? 'Ticketloop',
+      },
+    });
+    return this.outcome(r);
   }
 
   /**
