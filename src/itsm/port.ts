@@ -70,6 +70,11 @@ export interface Ticket {
   correlation: string;
   /** Who closed (resolved, canceled) it, when it is not open. */
   closedBy?: string;
+  /**
+   * Who made the latest change (the ITSM's user name), where the adapter knows it: a flow compares it
+   * with the name Ticketloop's own writes leave, to tell a person's change from its own.
+   */
+  updatedBy?: string;
   closeNotes?: string;
   closeCode?: string;
   /** The adapter's raw fields as strings, for templates and display. */

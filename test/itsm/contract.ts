@@ -268,6 +268,20 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
       assert.equal((await fresh(t.ref)).status, 'closed', 'read back');
     });
 
+    test("updatedBy names the latest change's author: the port's own writes keep one name, a person's change shows theirs", async (t) => {
+      const opened = await open(`${prefixOf('updated-by')}item-1`);
+      if (opened.updatedBy === undefined) return t.skip('the adapter does not know who changed a ticket');
+      assert.ok(opened.updatedBy.trim(), 'a name, not an empty string');
+      await port.addWorkNote(opened.ref, `note by contract ${run}`);
+      const noted = await fresh(opened.ref);
+      assert.notEqual(noted.version, opened.version, 'the note changed the ticket');
+      assert.equal(noted.updatedBy, opened.updatedBy, "the port's own writes carry the same name");
+      await s.agent.resolve(opened.ref, `resolved by a person, contract ${run}`);
+      const resolved = await fresh(opened.ref);
+      assert.ok(resolved.updatedBy?.trim(), 'the agent is named');
+      assert.notEqual(resolved.updatedBy, opened.updatedBy, "the agent's change carries the agent's name");
+    });
+
     test('cancelTicket → canceled', async () => {
       const t = await open(`${prefixOf('cancel')}item-1`);
       const c = await port.cancelTicket(t.ref, { notes: `canceled by contract ${run}` });

@@ -157,6 +157,7 @@ export function toTicket(ctx: MapContext, table: string, record: SnRecord): Tick
     // The user who made the closing update (closed_by / resolved_by are sys_user references).
     closedBy:
       status === 'open' ? undefined : (opt(fields.sys_updated_by) ?? opt(fields.closed_by) ?? opt(fields.resolved_by)),
+    updatedBy: opt(fields.sys_updated_by),
     closeNotes: opt(fields.close_notes),
     closeCode: opt(fields[codeField]),
     fields,
