@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Integration } from '../../config/schema.ts';
 import { parseDuration } from '../pod/duration.ts';
 import { escalationShape } from './escalation/config.ts';
+import { incidentsShape } from './incidents/config.ts';
 import { DEFAULT_THRESHOLD } from './match/matcher.ts';
 
 /**
@@ -27,6 +28,8 @@ export const m365Shape = {
   testEnvironment: z.boolean().default(false),
   /** Escalation to Microsoft support (escalation/config.ts); off = "Insights only". */
   escalation: escalationShape,
+  /** One ITSM incident per health issue (incidents/config.ts); off by default. */
+  incidents: incidentsShape,
 };
 
 export type M365Integration = Integration<typeof m365Shape>;

@@ -8,17 +8,21 @@ import { m365Checks } from './checks.ts';
 import { m365Shape, type M365Integration } from './config.ts';
 import { escalationEffects } from './escalation/effects.ts';
 import { m365EscalationMigrations } from './escalation/store.ts';
+import { FLOW, m365Flow } from './flow.ts';
 import { m365HealthMigrations } from './health/store.ts';
 import { syncHealth } from './health/sync.ts';
+import { incidentEffects } from './incidents/effects.ts';
+import { applyChanged, catchUpIncidents } from './incidents/feed.ts';
 import { registerM365Routes } from './routes.ts';
 
 /**
  * Microsoft 365 support: the tenant's service health read on a schedule and kept with its history
- * (health/), and incidents matched to it with reasons (match/). It has no items of its own yet: the
- * sync is a scheduled job that writes only what changed.
+ * (health/), incidents matched to it with reasons (match/), escalations (escalation/), and optionally
+ * one ITSM incident per health issue (flow.ts, incidents/): the sync feeds the flow in its own write
+ * transaction, and the watch reports people's changes to those incidents.
  */
 
-export const FLOW = 'm365';
+export { FLOW };
 
 const enabled = (app: Ticketloop) => app.integrations<M365Integration>('m365').filter((i) => i.enabled);
 
@@ -44,21 +48,27 @@ function learnOf(app: Ticketloop, i: M365Integration): LearnSearch {
 
 export const m365Module: FlowModule = {
   name: FLOW,
-  flow: { name: FLOW, decide: () => null },
+  flow: m365Flow,
   integration: { type: 'm365', shape: m365Shape },
   migrations: (dialect) => ({ ...m365HealthMigrations(dialect), ...m365EscalationMigrations(dialect) }),
   effects: (app) => ({
     ...escalationEffects(app, (name) => enabled(app).find((x) => x.name === name)),
+    ...incidentEffects(app, (name) => enabled(app).find((x) => x.name === name)),
     async 'health-sync'(p: { integration: string }) {
       const i = enabled(app).find((x) => x.name === p.integration);
       if (!i) return;
+      const incidents = i.incidents.enabled;
       const r = await syncHealth({
         client: new ServiceHealthClient(app.connections.microsoft().graph),
         db: app.store.db,
         integration: i.name,
         now: () => app.clock.now(),
         messages: i.messages,
+        onChanged: incidents ? (trx, issues) => applyChanged(app, i, trx, issues) : undefined,
       });
+      // Open issues kept before incidents were switched on (or fed by no pass yet) get theirs too.
+      const caughtUp = incidents ? await catchUpIncidents(app, i) : 0;
+      if (incidents && (r.writes > 0 || caughtUp > 0)) app.engine.wake();
       if (r.writes > 0)
         app.log.info(
           {
@@ -73,6 +83,8 @@ export const m365Module: FlowModule = {
   }),
   checks: (app, ctx) => m365Checks(app, ctx, enabled(app), (i) => learnOf(app, i)),
   async register(app) {
+    for (const i of enabled(app).filter((x) => x.incidents.enabled))
+      await app.watch.track(app.connections.itsm(i.itsm), i.incidents.kind);
     for (const i of enabled(app))
       await app.engine.schedule(`m365-health:${i.name}`, parseDuration(i.healthEvery)!, `${FLOW}.health-sync`, {
         integration: i.name,

@@ -175,6 +175,17 @@ export class HealthStore {
     );
   }
 
+  /** Ids of the issues Microsoft has not resolved. */
+  async openIssueIds(integration: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('m365_health_issues')
+      .select('id')
+      .where('integration', '=', integration)
+      .where('is_resolved', '=', 0)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
   async messageMarks(integration: string): Promise<Map<string, string>> {
     const rows = await this.db
       .selectFrom('m365_health_messages')
@@ -230,9 +241,11 @@ export class HealthStore {
     return r ? { contentType: r.content_type, bytes: Buffer.from(r.body) } : undefined;
   }
 
-  /** Run `fn`'s writes atomically. */
-  transaction<R>(fn: (w: HealthWriter) => Promise<R>): Promise<R> {
-    return this.db.transaction().execute((trx) => fn(new HealthWriter(trx, () => this.writes++)));
+  /** Run `fn`'s writes atomically; `trx` lets other rows (flow events) commit with them. */
+  transaction<R>(fn: (w: HealthWriter, trx: Kysely<Database>) => Promise<R>): Promise<R> {
+    return this.db
+      .transaction()
+      .execute((trx) => fn(new HealthWriter(trx, () => this.writes++), trx as unknown as Kysely<Database>));
   }
 }
 

@@ -28,6 +28,11 @@ export interface HealthSyncDeps {
   messages?: boolean;
   /** Reuse one store across passes to count writes over them (a bench); default a new one per pass. */
   store?: HealthStore;
+  /**
+   * Called with every new or changed issue (its posts merged with those kept), inside the pass's write
+   * transaction: what it writes (the incidents' flow events) commits with the store, or neither does.
+   */
+  onChanged?: (trx: Kysely<Database>, issues: HealthIssue[]) => Promise<void>;
 }
 
 export interface HealthSyncResult {
@@ -126,10 +131,12 @@ export async function syncHealth(d: HealthSyncDeps): Promise<HealthSyncResult> {
 
   // ---- write (only what changed) ---------------------------------------------------------------------------------
   if (changed.length || changedMessages.length || reports.size) {
-    await store.transaction(async (w) => {
+    await store.transaction(async (w, trx) => {
+      const mergedIssues: HealthIssue[] = [];
       for (const { issue, kept } of changed) {
         const posts = mergePosts(kept?.issue.posts ?? [], issue.posts);
         const merged: HealthIssue = { ...issue, posts };
+        mergedIssues.push(merged);
         await w.putIssue(
           d.integration,
           {
@@ -153,6 +160,7 @@ export async function syncHealth(d: HealthSyncDeps): Promise<HealthSyncResult> {
       }
       for (const m of changedMessages) await w.putMessage(d.integration, m, now);
       for (const [issueId, report] of reports) await w.putReport(d.integration, issueId, report, now);
+      if (d.onChanged && mergedIssues.length) await d.onChanged(trx, mergedIssues);
     });
   }
   result.writes = store.writes - writesBefore;
