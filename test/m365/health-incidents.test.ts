@@ -13,6 +13,7 @@ import { sandboxConnections } from '../../src/cli/demo.ts';
 import { ManualClock } from '../../src/engine/clock.ts';
 import { loadFlowState } from '../../src/engine/flow.ts';
 import type { HealthIncidentState } from '../../src/flows/m365/flow.ts';
+import { tokenFor } from '../helpers/identity.ts';
 import { until } from '../helpers/wait.ts';
 
 // Issue #14 item 2, last sentence: optionally one ITSM incident per health issue, a work note per new
@@ -221,6 +222,17 @@ test('a person changed the incident: Ticketloop adds the new post and a note, an
   assert.equal(patched.status, 200, JSON.stringify(patched.body));
   await pollItsm();
   const handed = await stateOf(id);
+  const view = await app.http.inject({
+    method: 'GET',
+    url: `/api/m365/issues/${id}`,
+    headers: { authorization: `Bearer ${await tokenFor(app, 'insights')}` },
+  });
+  assert.equal(view.statusCode, 200);
+  assert.deepEqual(
+    { status: view.json().incident.status, key: view.json().incident.key, by: view.json().incident.handedOff.by },
+    { status: 'handed_off', key: incident.number, by: DEMO.agent.username },
+    'the API shows the incident and who took it over',
+  );
   assert.equal(handed?.status, 'handed_off', 'the watch saw a person change it');
   assert.equal(handed?.handedOff?.by, DEMO.agent.username);
 

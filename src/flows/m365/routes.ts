@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import type { Ticketloop } from '../../app/build.ts';
 import type { HelpSearchPort } from '../../connectors/learn.ts';
+import { loadFlowState } from '../../engine/flow.ts';
 import { HttpProblem } from '../../http/server.ts';
 import type { M365Integration } from './config.ts';
 import { registerEscalationRoutes } from './escalation/routes.ts';
+import { FLOW, itemId, type HealthIncidentState } from './flow.ts';
 import { HealthStore, type StoredIssue } from './health/store.ts';
 import { matchAll, type HealthIssue as MatchIssue } from './match/matcher.ts';
 import { recommend } from './solutions.ts';
@@ -112,7 +114,14 @@ export function registerM365Routes(
       const i = pick(req.query.integration);
       const s = await store.issue(i.name, req.params.id);
       if (!s) throw new HttpProblem(404, 'not_found', `no service health issue ${req.params.id}`);
-      return { ...issueView(s), posts: s.issue.posts, history: s.history };
+      const item = await loadFlowState<HealthIncidentState>(app.store.db, FLOW, itemId(i.name, s.issue.id));
+      // The issue's own ITSM incident (incidents.enabled), and whether a person has taken it over.
+      const incident = item && {
+        status: item.status,
+        ...(item.ticket ? { key: item.ticket.key, link: item.ticket.link } : {}),
+        ...(item.handedOff ? { handedOff: item.handedOff } : {}),
+      };
+      return { ...issueView(s), posts: s.issue.posts, history: s.history, ...(incident ? { incident } : {}) };
     },
   );
 
