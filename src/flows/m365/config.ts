@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Integration } from '../../config/schema.ts';
+import { notificationsSchema } from '../../notify/channels.ts';
 import { parseDuration } from '../pod/duration.ts';
 import { escalationShape } from './escalation/config.ts';
 import { DEFAULT_THRESHOLD } from './match/matcher.ts';
@@ -27,6 +28,8 @@ export const m365Shape = {
   testEnvironment: z.boolean().default(false),
   /** Escalation to Microsoft support (escalation/config.ts); off = "Insights only". */
   escalation: escalationShape,
+  /** Where e-mail goes (the same block as pod's): reminders about quiet guided cases, by SMTP. */
+  notifications: notificationsSchema.optional(),
 };
 
 export type M365Integration = Integration<typeof m365Shape>;

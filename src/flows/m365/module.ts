@@ -11,6 +11,7 @@ import { m365EscalationMigrations } from './escalation/store.ts';
 import { m365HealthMigrations } from './health/store.ts';
 import { syncHealth } from './health/sync.ts';
 import { registerM365Routes } from './routes.ts';
+import { m365SolutionNoteMigrations, solutionNoteEffects } from './solution-notes.ts';
 
 /**
  * Microsoft 365 support: the tenant's service health read on a schedule and kept with its history
@@ -46,9 +47,14 @@ export const m365Module: FlowModule = {
   name: FLOW,
   flow: { name: FLOW, decide: () => null },
   integration: { type: 'm365', shape: m365Shape },
-  migrations: (dialect) => ({ ...m365HealthMigrations(dialect), ...m365EscalationMigrations(dialect) }),
+  migrations: (dialect) => ({
+    ...m365HealthMigrations(dialect),
+    ...m365EscalationMigrations(dialect),
+    ...m365SolutionNoteMigrations(dialect),
+  }),
   effects: (app) => ({
     ...escalationEffects(app, (name) => enabled(app).find((x) => x.name === name)),
+    ...solutionNoteEffects(app, (name) => enabled(app).find((x) => x.name === name)),
     async 'health-sync'(p: { integration: string }) {
       const i = enabled(app).find((x) => x.name === p.integration);
       if (!i) return;

@@ -6,6 +6,7 @@ import type { M365Integration } from './config.ts';
 import { registerEscalationRoutes } from './escalation/routes.ts';
 import { HealthStore, type StoredIssue } from './health/store.ts';
 import { matchAll, type HealthIssue as MatchIssue } from './match/matcher.ts';
+import { registerSolutionWriteRoute } from './solution-notes.ts';
 import { recommend } from './solutions.ts';
 
 /**
@@ -74,6 +75,7 @@ export function registerM365Routes(
   };
 
   registerEscalationRoutes(app, pick);
+  registerSolutionWriteRoute(app, pick, learnOf);
 
   http.get(
     '/api/m365/issues',
