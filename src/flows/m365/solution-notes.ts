@@ -11,6 +11,7 @@ import { appendAudit } from '../../store/audit.ts';
 import type { Dialect } from '../../store/db.ts';
 import type { Database } from '../../store/schema.ts';
 import { actorOf } from '../pod/routes.ts';
+import { incidentRef } from './escalation/routes.ts';
 import type { M365Integration } from './config.ts';
 import { normalUrl, recommend, type Solution } from './solutions.ts';
 
@@ -89,11 +90,8 @@ export function solutionNote(query: string, items: Solution[]): string {
 const writeBody = z
   .object({
     integration: z.string().max(80).optional(),
-    /** The incident's number (INC0010001) or its record id. */
-    incident: z
-      .string()
-      .trim()
-      .regex(/^[A-Za-z0-9_-]{1,64}$/, "the incident's number (INC0010001) or record id"),
+    /** As in POST /api/m365/escalations: the incident's record id or its number. */
+    incident: incidentRef,
     /** The search text; default: the incident's short description. */
     q: z.string().trim().min(1).max(300).optional(),
     /** The articles to write, among the recommendations for `q`; default: the first five. */
@@ -104,15 +102,16 @@ const writeBody = z
 const bad = (field: string, message: string) =>
   new HttpProblem(400, 'invalid_request', `${field}: ${message}`, [{ path: `body.${field}`, message }]);
 
-async function findIncident(app: Ticketloop, i: M365Integration, asked: string): Promise<Ticket> {
+async function findIncident(app: Ticketloop, i: M365Integration, asked: { sys_id?: string; number?: string }) {
   const port = app.connections.itsm(i.itsm);
-  // A number first (what people type), then the record id: no guessing from the shape of the text.
-  const ticket =
-    (port.findByKey ? await port.findByKey('incident', asked) : undefined) ??
-    (await port.getTicket({ kind: 'incident', id: asked }));
+  let ticket: Ticket | undefined;
+  if (asked.sys_id) ticket = await port.getTicket({ kind: 'incident', id: asked.sys_id });
+  else if (!port.findByKey)
+    throw bad('incident.number', `the ITSM ${i.itsm} cannot look tickets up by number: give the id`);
+  else ticket = await port.findByKey('incident', asked.number!);
   if (!ticket)
-    throw new HttpProblem(404, 'not_found', `no incident ${asked} in ${i.itsm}`, [
-      { path: 'body.incident', message: 'not found' },
+    throw new HttpProblem(404, 'not_found', `no incident ${asked.sys_id ?? asked.number} in ${i.itsm}`, [
+      { path: asked.sys_id ? 'body.incident.sys_id' : 'body.incident.number', message: 'not found' },
     ]);
   return ticket;
 }

@@ -22,22 +22,25 @@ const communicationView = z.object({
 });
 const idParams = z.object({ id: z.string().regex(/^esc-[0-9a-f-]{36}$/, 'an escalation id (esc-…)') });
 
+/** An incident by its record id or its number (exactly one). */
+export const incidentRef = z
+  .object({
+    sys_id: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/, 'a 32-character hexadecimal record id')
+      .optional(),
+    number: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,40}$/, 'a ticket number such as INC0010001')
+      .optional(),
+  })
+  .strict()
+  .refine((v) => !!v.sys_id !== !!v.number, { message: 'give exactly one of sys_id or number' });
+
 const escalateBody = z
   .object({
     integration: z.string().max(80).optional(),
-    incident: z
-      .object({
-        sys_id: z
-          .string()
-          .regex(/^[0-9a-f]{32}$/, 'a 32-character hexadecimal record id')
-          .optional(),
-        number: z
-          .string()
-          .regex(/^[A-Za-z0-9_-]{1,40}$/, 'a ticket number such as INC0010001')
-          .optional(),
-      })
-      .strict()
-      .refine((v) => !!v.sys_id !== !!v.number, { message: 'give exactly one of sys_id or number' }),
+    incident: incidentRef,
     kind: z.enum(['azure-support', 'guided']).optional(),
     severity: z.enum(['minimal', 'moderate', 'critical', 'highestcriticalimpact']),
     title: z.string().trim().min(1).max(200).optional(),
