@@ -25,6 +25,7 @@ import {
  */
 
 const POLL_MS = 15_000;
+const SENDING_POLL_MS = 1_000;
 const KEY = [...M365, 'escalations'] as const;
 
 const caseOf = (e: EscalationRow) => e.ticketNumber ?? e.caseNumber ?? '—';
@@ -33,16 +34,20 @@ function AzureTicket({ escalation }: { escalation: EscalationRow }) {
   const { can } = useSession();
   const queries = useQueryClient();
   const [message, setMessage] = useState('');
+  /** The reply being sent: read the messages often until Microsoft has it. */
+  const [sending, setSending] = useState<string>();
   const comms = useQuery({
     queryKey: [...KEY, escalation.id, 'communications'],
     queryFn: () => loadCommunications(escalation.id),
-    refetchInterval: POLL_MS,
+    refetchInterval: (q) =>
+      sending && !q.state.data?.items.some((c) => c.name === sending) ? SENDING_POLL_MS : POLL_MS,
   });
   const refresh = () => queries.invalidateQueries({ queryKey: KEY });
   const reply = useMutation({
     mutationFn: () => replyTo(escalation.id, message.trim()),
-    onSuccess: () => {
+    onSuccess: (sent) => {
       setMessage('');
+      setSending((sent as { communication: string }).communication);
       void refresh();
     },
   });
