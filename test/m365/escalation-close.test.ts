@@ -91,6 +91,16 @@ test('close an Azure ticket from Ticketloop: PATCH status closed, one work note,
     assert.match(refused.body.error.message, /admin center/);
     const none = await call(insights, 'GET', `/api/m365/escalations/${guided.body.id}/communications`);
     assert.deepEqual(none.body.items, []);
+
+    // The list says when the scheduled sync last finished (the console shows it).
+    const before = Date.parse((await call(insights, 'GET', '/api/m365/escalations')).body.lastSyncAt ?? '0') || 0;
+    env.clock.advance(6 * 60_000);
+    env.app.engine.wake();
+    const synced = await until(async () => {
+      const at = (await call(insights, 'GET', '/api/m365/escalations')).body.lastSyncAt as string | null;
+      return at && Date.parse(at) > before ? at : undefined;
+    }, 'the scheduled sync ran');
+    assert.ok(Date.parse(synced) >= env.clock.now() - 60_000, synced);
   } finally {
     await env.close();
   }
