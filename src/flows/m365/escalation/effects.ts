@@ -24,8 +24,10 @@ import { ADMIN_CENTER_SUPPORT_URL } from './summary.ts';
 function reminderRecipients(i: M365Integration): string[] {
   if (!i.notifications?.smtp) return [];
   const all = [i.escalation.contact?.primaryEmailAddress, ...(i.escalation.reminderRecipients ?? [])];
-  const seen = new Set<string>();
-  return all.filter((a): a is string => !!a && !seen.has(a.toLowerCase()) && !!seen.add(a.toLowerCase()));
+  const byLowerCase = new Map<string, string>();
+  for (const address of all)
+    if (address && !byLowerCase.has(address.toLowerCase())) byLowerCase.set(address.toLowerCase(), address);
+  return [...byLowerCase.values()];
 }
 
 function reminderMessage(row: EscalationRow, text: string, to: string[]): MessageInput {
