@@ -49,6 +49,8 @@ export interface EscalationEnv {
 
 export async function startEscalationEnv(
   prepare: (s: Sandbox, control: EscalationEnv['control']) => Promise<void> = async () => {},
+  /** More settings of the `m365` integration (e.g. `notifications`) and of its `escalation`. */
+  more: { m365?: Record<string, unknown>; escalation?: Record<string, unknown> } = {},
 ): Promise<EscalationEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'tl-m365esc-'));
   const sandbox = await startSandbox({ dataDir: join(dir, 'sandbox') });
@@ -87,7 +89,9 @@ export async function startEscalationEnv(
               subscription: DEMO.prodSubscription,
               contact: CONTACT,
               remindAfter: 'P2D',
+              ...more.escalation,
             },
+            ...more.m365,
           },
           { ...base, name: 'm365-off' },
         ],

@@ -115,5 +115,11 @@ export const FLOW_PAGES: Record<string, ConsolePage[]> = {
       need: ['POST', '/api/m365/escalations'],
       component: lazy(() => import('./m365/EscalatePage.tsx')),
     },
+    {
+      path: 'm365/escalations',
+      title: 'Microsoft support escalations',
+      need: ['GET', '/api/m365/escalations'],
+      component: lazy(() => import('./m365/EscalationsPage.tsx')),
+    },
   ],
 };

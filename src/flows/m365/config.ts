@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Integration } from '../../config/schema.ts';
+import { notificationsSchema } from '../../notify/channels.ts';
 import { parseDuration } from '../pod/duration.ts';
 import { escalationShape } from './escalation/config.ts';
 import { incidentsShape } from './incidents/config.ts';
@@ -30,6 +31,8 @@ export const m365Shape = {
   escalation: escalationShape,
   /** One ITSM incident per health issue (incidents/config.ts); off by default. */
   incidents: incidentsShape,
+  /** Where e-mail goes (the same block as pod's): reminders about quiet guided cases, by SMTP. */
+  notifications: notificationsSchema.optional(),
 };
 
 export type M365Integration = Integration<typeof m365Shape>;

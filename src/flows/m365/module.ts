@@ -14,6 +14,7 @@ import { syncHealth } from './health/sync.ts';
 import { incidentEffects } from './incidents/effects.ts';
 import { applyChanged, catchUpIncidents } from './incidents/feed.ts';
 import { registerM365Routes } from './routes.ts';
+import { m365SolutionNoteMigrations, solutionNoteEffects } from './solution-notes.ts';
 
 /**
  * Microsoft 365 support: the tenant's service health read on a schedule and kept with its history
@@ -50,10 +51,15 @@ export const m365Module: FlowModule = {
   name: FLOW,
   flow: m365Flow,
   integration: { type: 'm365', shape: m365Shape },
-  migrations: (dialect) => ({ ...m365HealthMigrations(dialect), ...m365EscalationMigrations(dialect) }),
+  migrations: (dialect) => ({
+    ...m365HealthMigrations(dialect),
+    ...m365EscalationMigrations(dialect),
+    ...m365SolutionNoteMigrations(dialect),
+  }),
   effects: (app) => ({
     ...escalationEffects(app, (name) => enabled(app).find((x) => x.name === name)),
     ...incidentEffects(app, (name) => enabled(app).find((x) => x.name === name)),
+    ...solutionNoteEffects(app, (name) => enabled(app).find((x) => x.name === name)),
     async 'health-sync'(p: { integration: string }) {
       const i = enabled(app).find((x) => x.name === p.integration);
       if (!i) return;

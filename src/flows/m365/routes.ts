@@ -8,6 +8,7 @@ import { registerEscalationRoutes } from './escalation/routes.ts';
 import { FLOW, itemId, type HealthIncidentState } from './flow.ts';
 import { HealthStore, type StoredIssue } from './health/store.ts';
 import { matchAll, type HealthIssue as MatchIssue } from './match/matcher.ts';
+import { registerSolutionWriteRoute } from './solution-notes.ts';
 import { recommend } from './solutions.ts';
 
 /**
@@ -76,6 +77,7 @@ export function registerM365Routes(
   };
 
   registerEscalationRoutes(app, pick);
+  registerSolutionWriteRoute(app, pick, learnOf);
 
   http.get(
     '/api/m365/issues',

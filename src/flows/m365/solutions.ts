@@ -16,7 +16,8 @@ export interface Solution {
   number?: string;
 }
 
-const normalUrl = (u: string) => u.trim().replace(/#.*$/, '').replace(/\/+$/, '').toLowerCase();
+/** The form URLs are compared in: no fragment, no trailing slash, lower case. */
+export const normalUrl = (u: string) => u.trim().replace(/#.*$/, '').replace(/\/+$/, '').toLowerCase();
 
 export async function recommend(
   query: string,

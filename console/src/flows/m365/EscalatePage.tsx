@@ -23,7 +23,7 @@ const SEVERITIES = ['minimal', 'moderate', 'critical', 'highestcriticalimpact'];
 const fieldError = (error: unknown, field: string) =>
   error instanceof ApiError ? error.details.find((d) => d.path === `body.${field}`)?.message : undefined;
 
-function GuidedCase({ escalation, onChange }: { escalation: EscalationRow; onChange(e: EscalationRow): void }) {
+export function GuidedCase({ escalation, onChange }: { escalation: EscalationRow; onChange(e: EscalationRow): void }) {
   const [caseNumber, setCaseNumber] = useState(escalation.caseNumber ?? '');
   const save = useMutation({ mutationFn: () => recordCase(escalation.id, caseNumber.trim()), onSuccess: onChange });
   const status = useMutation({ mutationFn: (s: GuidedStatus) => setCaseStatus(escalation.id, s), onSuccess: onChange });

@@ -4,7 +4,8 @@ import { useState } from 'react';
 import { DataTable, type Column } from '../../components/DataTable.tsx';
 import { Empty, ErrorBar, Filters, Loading, Notice, PageHeader } from '../../components/common.tsx';
 import { dateTime } from '../../lib/format.ts';
-import { loadIssues, M365, searchSolutions, type HealthIssueRow } from './data.ts';
+import { useSession } from '../../auth/session.tsx';
+import { loadIssues, M365, searchSolutions, writeSolutions, type HealthIssueRow } from './data.ts';
 
 /**
  * Microsoft 365 service health as Ticketloop last read it from Graph, with what the posts say at a
@@ -32,7 +33,38 @@ const COLUMNS: Column<HealthIssueRow>[] = [
   { label: 'Last update', render: (i) => dateTime(i.lastModifiedDateTime) },
 ];
 
+/** Write the articles found to an incident as one work note (the API writes a set only once). */
+function WriteToIncident({ q, urls }: { q: string; urls: string[] }) {
+  const [number, setNumber] = useState('');
+  const write = useMutation({ mutationFn: () => writeSolutions(number.trim(), q, urls) });
+  return (
+    <form
+      aria-label="Write to incident"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (number.trim()) write.mutate();
+      }}
+    >
+      <Field label="Incident number" hint="The articles above go to the incident as one work note">
+        <Input value={number} onChange={(_e, d) => setNumber(d.value)} placeholder="INC0010001" />
+      </Field>
+      <Button type="submit" disabled={!number.trim() || write.isPending}>
+        Write to incident
+      </Button>
+      {write.data && (
+        <Notice intent="success">
+          {write.data.state === 'writing'
+            ? `${write.data.articles.length} article(s) written to ${write.data.incident}.`
+            : `These articles are already on ${write.data.incident}.`}
+        </Notice>
+      )}
+      <ErrorBar error={write.error} />
+    </form>
+  );
+}
+
 function Solutions() {
+  const { can } = useSession();
   const [q, setQ] = useState('');
   const search = useMutation({ mutationFn: (text: string) => searchSolutions(text) });
   return (
@@ -75,6 +107,13 @@ function Solutions() {
             </li>
           ))}
         </ul>
+      )}
+      {search.data && search.data.items.length > 0 && can('POST', '/api/m365/solutions/write') && (
+        <WriteToIncident
+          key={search.variables}
+          q={search.variables ?? q}
+          urls={search.data.items.slice(0, 10).map((s) => s.url)}
+        />
       )}
     </Card>
   );

@@ -36,6 +36,14 @@ export const loadIssues = async (open: boolean) =>
     items: HealthIssueRow[];
   };
 
+/** Write the articles to an incident as one work note (once per incident and set of articles). */
+export const writeSolutions = async (number: string, q: string, urls: string[]) =>
+  (await call(api.POST('/api/m365/solutions/write', { body: { incident: { number }, q, urls } }))) as unknown as {
+    state: 'writing' | 'already-written';
+    incident: string;
+    articles: { title: string }[];
+  };
+
 export const searchSolutions = async (q: string) =>
   (await call(api.GET('/api/m365/solutions', { params: { query: { q, limit: 8 } } }))) as unknown as {
     items: SolutionRow[];

@@ -16,7 +16,52 @@ export interface EscalationRow {
   caseNumber: string | null;
   summary?: string;
   error: string | null;
+  severity: string;
+  createdAt: string;
+  /** The last update from either side. */
+  activityAt: string;
 }
+
+export interface CommunicationRow {
+  name: string;
+  direction: 'inbound' | 'outbound';
+  sender: string;
+  subject: string;
+  body: string;
+  createdDate: string;
+}
+
+/** What a kind is, said honestly: only Azure has a public case API. */
+export const KIND_LABEL: Record<EscalationRow['kind'], string> = {
+  'azure-support': 'Azure support ticket',
+  guided: 'Guided hand-off (no public case API)',
+};
+
+export const loadEscalations = async () =>
+  (await call(api.GET('/api/m365/escalations', {}))) as unknown as {
+    mode: string;
+    lastSyncAt: string | null;
+    items: EscalationRow[];
+  };
+
+export const loadEscalation = async (id: string) =>
+  (await call(api.GET('/api/m365/escalations/{id}', { params: { path: { id } } }))) as unknown as EscalationRow;
+
+export const loadCommunications = async (id: string) =>
+  (await call(api.GET('/api/m365/escalations/{id}/communications', { params: { path: { id } } }))) as unknown as {
+    items: CommunicationRow[];
+  };
+
+export const replyTo = async (id: string, message: string) =>
+  await call(api.POST('/api/m365/escalations/{id}/reply', { params: { path: { id } }, body: { message } }));
+
+export const closeTicket = async (id: string, reason?: string) =>
+  await call(
+    api.POST('/api/m365/escalations/{id}/close', {
+      params: { path: { id } },
+      body: reason ? { reason } : {},
+    }),
+  );
 
 export const GUIDED_STATUSES = [
   'awaiting-case',

@@ -49,6 +49,11 @@ export const escalationShape = z
     syncEvery: duration(60_000, 'PT1M').default('PT5M'),
     /** A guided case with no update for this long gets a reminder on its incident. */
     remindAfter: duration(3_600_000, 'PT1H').default('P3D'),
+    /**
+     * Who else gets the reminder by e-mail, beside the contact (needs the integration's
+     * `notifications.smtp`).
+     */
+    reminderRecipients: z.array(z.email().max(254)).max(10).optional(),
   })
   .strict()
   .superRefine((e, ctx) => {

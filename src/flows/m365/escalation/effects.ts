@@ -4,11 +4,14 @@ import type { JobHandler } from '../../../engine/engine.ts';
 import { HttpError, PermanentError, RetryableError } from '../../../engine/errors.ts';
 import type { JobSpec } from '../../../engine/jobs.ts';
 import type { TicketRef } from '../../../itsm/port.ts';
+import { Notifier } from '../../../notify/channels.ts';
+import type { MessageInput } from '../../../notify/message.ts';
 import { appendAudit } from '../../../store/audit.ts';
 import { parseDuration } from '../../pod/duration.ts';
 import type { M365Integration } from '../config.ts';
 import { FLOW, noteJob, supportClient } from './service.ts';
 import { EscalationStore, isFinished, type EscalationRow } from './store.ts';
+import { ADMIN_CENTER_SUPPORT_URL } from './summary.ts';
 
 /**
  * The escalation jobs: create the Azure ticket (following its long-running operation), send a reply as
@@ -16,6 +19,46 @@ import { EscalationStore, isFinished, type EscalationRow } from './store.ts';
  * guided cases), and write each of those to the incident as a work note exactly once: a note has a
  * name, its job key carries the name, and the notes table remembers it once written.
  */
+
+/** The contact and the configured recipients, when e-mail can be sent at all. */
+function reminderRecipients(i: M365Integration): string[] {
+  if (!i.notifications?.smtp) return [];
+  const all = [i.escalation.contact?.primaryEmailAddress, ...(i.escalation.reminderRecipients ?? [])];
+  const byLowerCase = new Map<string, string>();
+  for (const address of all)
+    if (address && !byLowerCase.has(address.toLowerCase())) byLowerCase.set(address.toLowerCase(), address);
+  return [...byLowerCase.values()];
+}
+
+function reminderMessage(row: EscalationRow, text: string, to: string[]): MessageInput {
+  const incident = JSON.parse(row.incident) as TicketRef;
+  return {
+    event: 'm365.escalation-reminder',
+    title: row.case_number
+      ? `Reminder: Microsoft 365 support case ${row.case_number} (${incident.key}) has had no update`
+      : `Reminder: the Microsoft 365 support case for ${incident.key} has no case number yet`,
+    summary: text,
+    facts: [
+      { name: 'Incident', value: `${incident.key}: ${row.title}` },
+      { name: 'Service', value: row.service },
+      { name: 'Status', value: row.status },
+      ...(row.case_number ? [{ name: 'Case number', value: row.case_number }] : []),
+      { name: 'Last update', value: new Date(Number(row.activity_at)).toISOString() },
+    ],
+    links: [
+      ...(incident.link ? [{ title: `Open ${incident.key}`, url: incident.link }] : []),
+      { title: 'Microsoft 365 admin center support', url: ADMIN_CENTER_SUPPORT_URL },
+    ],
+    recipients: { emails: to },
+  };
+}
+
+const reminderMailJob = (row: EscalationRow, name: string, to: string[], message: MessageInput): JobSpec => ({
+  kind: `${FLOW}.escalation-mail`,
+  key: `m365-escalation-mail:${row.id}:${name}`,
+  payload: { id: row.id, name, message },
+  maxAttempts: 8,
+});
 
 const fromMicrosoft = (c: SupportCommunication) => c.direction.toLowerCase() !== 'outbound';
 
@@ -32,6 +75,18 @@ export function escalationEffects(
 ): Record<string, JobHandler> {
   const store = new EscalationStore(app.store.db);
   const now = () => app.clock.now();
+  const notifiers = new Map<string, { config: string; notifier: Notifier }>();
+  /** The integration's SMTP notifier, made on first use and again when its configuration changed. */
+  const notifierOf = (i: M365Integration): Notifier | undefined => {
+    if (!i.notifications?.smtp) return undefined;
+    const config = JSON.stringify(i.notifications);
+    const known = notifiers.get(i.name);
+    if (known?.config === config) return known.notifier;
+    void known?.notifier.close();
+    const notifier = new Notifier(i.notifications, { recorder: app.outbound, log: app.log });
+    notifiers.set(i.name, { config, notifier });
+    return notifier;
+  };
   const load = async (id: string) => {
     const row = await store.get(id);
     if (!row) throw new PermanentError(`escalation ${id} is gone`);
@@ -90,7 +145,12 @@ export function escalationEffects(
         'Check it in the admin center and set its status in Ticketloop.'
       : `Reminder: the guided hand-off prepared ${days} day(s) ago has no case number yet. ` +
         'Open the case in the Microsoft 365 admin center and record its number in Ticketloop.';
-    await update(row.id, { reminded_at: now() }, { action: 'reminded', periods }, [noteJob(row.id, name, text)]);
+    const to = reminderRecipients(i);
+    const mail = to.length ? [reminderMailJob(row, name, to, reminderMessage(row, text, to))] : [];
+    await update(row.id, { reminded_at: now() }, { action: 'reminded', periods, emails: to.length }, [
+      noteJob(row.id, name, text),
+      ...mail,
+    ]);
   }
 
   return {
@@ -146,6 +206,33 @@ export function escalationEffects(
       await update(row.id, { activity_at: now() }, { action: 'reply-sent', communication: c.name, by: p.actor }, [
         noteJob(row.id, c.name, communicationNote(row, { ...c, sender: `${p.actor}, as ${c.sender}` })),
       ]);
+    },
+
+    async 'escalation-close'(p: { id: string; actor: string; reason?: string }) {
+      const { row, i } = await load(p.id);
+      if (!row.ticket_name || /^(closed|failed)$/i.test(row.status)) return;
+      const ticket = await supportClient(app, i).updateTicket(row.ticket_name, { status: 'closed' });
+      const text =
+        `Microsoft support ticket ${row.ticket_number} closed from Ticketloop by ${p.actor}` +
+        (p.reason ? `: ${p.reason}` : '.');
+      await update(
+        row.id,
+        { status: ticket.status || 'Closed', activity_at: now() },
+        { action: 'ticket-closed', by: p.actor, status: ticket.status },
+        [noteJob(row.id, 'closed', text)],
+      );
+    },
+
+    /** One reminder e-mail per quiet period: recorded under `mail:<reminder>` once the SMTP server took it. */
+    async 'escalation-mail'(p: { id: string; name: string; message: MessageInput }) {
+      const { row, i } = await load(p.id);
+      const written = `mail:${p.name}`;
+      if ((await store.written(row.id)).has(written)) return;
+      const n = notifierOf(i);
+      if (!n)
+        return app.log.warn({ escalation: row.id }, 'reminder e-mail: notifications.smtp is no longer configured');
+      await n.send(p.message, { type: 'email' });
+      await store.markWritten(row.id, written, now());
     },
 
     async 'escalation-note'(p: { id: string; name: string; text: string }) {

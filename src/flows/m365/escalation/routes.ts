@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Ticketloop } from '../../../app/build.ts';
 import { actorOf } from '../../pod/routes.ts';
 import type { M365Integration } from '../config.ts';
-import { EscalationService, GUIDED_STATUSES } from './service.ts';
+import { EscalationService, GUIDED_STATUSES, supportClient } from './service.ts';
 import { escalationView } from './store.ts';
 
 /**
@@ -12,24 +12,35 @@ import { escalationView } from './store.ts';
 
 const tags = ['m365'];
 const view = z.record(z.string(), z.unknown());
+const communicationView = z.object({
+  name: z.string(),
+  direction: z.enum(['inbound', 'outbound']),
+  sender: z.string(),
+  subject: z.string(),
+  body: z.string(),
+  createdDate: z.string(),
+});
 const idParams = z.object({ id: z.string().regex(/^esc-[0-9a-f-]{36}$/, 'an escalation id (esc-…)') });
+
+/** An incident by its record id or its number (exactly one). */
+export const incidentRef = z
+  .object({
+    sys_id: z
+      .string()
+      .regex(/^[0-9a-f]{32}$/, 'a 32-character hexadecimal record id')
+      .optional(),
+    number: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,40}$/, 'a ticket number such as INC0010001')
+      .optional(),
+  })
+  .strict()
+  .refine((v) => !!v.sys_id !== !!v.number, { message: 'give exactly one of sys_id or number' });
 
 const escalateBody = z
   .object({
     integration: z.string().max(80).optional(),
-    incident: z
-      .object({
-        sys_id: z
-          .string()
-          .regex(/^[0-9a-f]{32}$/, 'a 32-character hexadecimal record id')
-          .optional(),
-        number: z
-          .string()
-          .regex(/^[A-Za-z0-9_-]{1,40}$/, 'a ticket number such as INC0010001')
-          .optional(),
-      })
-      .strict()
-      .refine((v) => !!v.sys_id !== !!v.number, { message: 'give exactly one of sys_id or number' }),
+    incident: incidentRef,
     kind: z.enum(['azure-support', 'guided']).optional(),
     severity: z.enum(['minimal', 'moderate', 'critical', 'highestcriticalimpact']),
     title: z.string().trim().min(1).max(200).optional(),
@@ -80,14 +91,18 @@ export function registerEscalationRoutes(app: Ticketloop, pick: (name?: string) 
           integration: z.string().max(80).optional(),
           kind: z.enum(['azure-support', 'guided']).optional(),
         }),
-        response: { 200: z.object({ mode: z.string(), items: z.array(view) }) },
+        response: {
+          200: z.object({ mode: z.string(), lastSyncAt: z.string().nullable(), items: z.array(view) }),
+        },
       },
     },
     async (req) => {
       const i = pick(req.query.integration);
       const rows = await service.store.list(i.name, { kind: req.query.kind });
+      const synced = await service.store.lastSync(i.name);
       return {
         mode: i.escalation.mode === 'off' ? 'insights-only' : i.escalation.mode,
+        lastSyncAt: synced === null ? null : new Date(synced).toISOString(),
         items: rows.map(escalationView),
       };
     },
@@ -156,6 +171,57 @@ export function registerEscalationRoutes(app: Ticketloop, pick: (name?: string) 
       await owned(req.params.id);
       const r = await service.reply(req.params.id, req.body.message, actorOf(req).actor);
       return reply.code(202).send({ communication: r.communication, state: 'sending' as const });
+    },
+  );
+
+  http.post(
+    '/api/m365/escalations/:id/close',
+    {
+      config: { role: 'admin' },
+      schema: {
+        tags,
+        summary: "Close the Azure support ticket (the support API's update with status closed); done by a durable job",
+        params: idParams,
+        body: z
+          .object({ reason: z.string().trim().min(1).max(1000).optional() })
+          .strict()
+          .optional(),
+        response: { 202: z.object({ state: z.literal('closing') }) },
+      },
+    },
+    async (req, reply) => {
+      await owned(req.params.id);
+      await service.close(req.params.id, actorOf(req).actor, req.body?.reason);
+      return reply.code(202).send({ state: 'closing' as const });
+    },
+  );
+
+  http.get(
+    '/api/m365/escalations/:id/communications',
+    {
+      config: { role: 'insights' },
+      schema: {
+        tags,
+        summary: "The Azure ticket's messages, both directions, oldest first, as Microsoft has them now (guided: none)",
+        params: idParams,
+        response: { 200: z.object({ items: z.array(communicationView) }) },
+      },
+    },
+    async (req) => {
+      const row = await owned(req.params.id);
+      if (row.kind !== 'azure-support' || !row.ticket_number) return { items: [] };
+      const all = await supportClient(app, pick(row.integration)).listCommunications(row.ticket_name!);
+      const items = all
+        .map((c) => ({
+          name: c.name,
+          direction: c.direction.toLowerCase() === 'outbound' ? ('outbound' as const) : ('inbound' as const),
+          sender: c.sender,
+          subject: c.subject,
+          body: c.body,
+          createdDate: c.createdDate,
+        }))
+        .sort((a, b) => Date.parse(a.createdDate) - Date.parse(b.createdDate));
+      return { items };
     },
   );
 }

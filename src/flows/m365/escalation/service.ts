@@ -202,6 +202,32 @@ export class EscalationService {
     return { communication };
   }
 
+  /**
+   * Close an Azure ticket from Ticketloop: a job sends the support API's update (`status: closed`);
+   * closing is idempotent at Microsoft, so the job key alone keeps it to one.
+   */
+  async close(id: string, actor: string, reason?: string): Promise<EscalationRow> {
+    const row = await this.get(id);
+    if (row.kind !== 'azure-support')
+      throw new HttpProblem(
+        409,
+        'conflict',
+        'a guided case has no API: close it in the Microsoft 365 admin center, then set its status here',
+      );
+    if (!row.ticket_number)
+      throw new HttpProblem(409, 'conflict', `the support ticket is ${row.status}: there is no ticket to close yet`);
+    if (isFinished(row)) throw new HttpProblem(409, 'conflict', `the support ticket is already ${row.status}`);
+    const job: JobSpec = {
+      kind: `${FLOW}.escalation-close`,
+      // Closing twice is harmless at Microsoft; a time in the key lets a close that failed be asked again.
+      key: `m365-escalation-close:${id}:${this.now()}`,
+      payload: { id, actor, ...(reason ? { reason } : {}) },
+      priority: 'urgent',
+    };
+    await this.change(id, actor, { action: 'close', ...(reason ? { reason } : {}) }, [job], async () => {});
+    return row;
+  }
+
   async get(id: string): Promise<EscalationRow> {
     const row = await this.store.get(id);
     if (!row) throw new HttpProblem(404, 'not_found', `no escalation ${id}`);

@@ -123,6 +123,8 @@ export function escalationView(r: EscalationRow) {
     summary: r.kind === 'guided' ? r.summary : undefined,
     error: r.error,
     createdBy: r.created_by,
+    /** The last update from either side (reminders count from here). */
+    activityAt: new Date(Number(r.activity_at)).toISOString(),
     createdAt: new Date(Number(r.created_at)).toISOString(),
     updatedAt: new Date(Number(r.updated_at)).toISOString(),
   };
@@ -162,6 +164,26 @@ export class EscalationStore {
       .orderBy('id')
       .limit(o.limit ?? 200)
       .execute();
+  }
+
+  /**
+   * When the integration's escalation sync last finished: the job its schedule enqueued last (the
+   * engine keeps its key), once done; null while it runs or before the first.
+   */
+  async lastSync(integration: string): Promise<number | null> {
+    const schedule = await this.db
+      .selectFrom('schedules')
+      .select('last_job_key')
+      .where('name', '=', `m365-escalations:${integration}`)
+      .executeTakeFirst();
+    if (!schedule?.last_job_key) return null;
+    const job = await this.db
+      .selectFrom('jobs')
+      .select(['finished_at'])
+      .where('key', '=', schedule.last_job_key)
+      .where('state', '=', 'done')
+      .executeTakeFirst();
+    return job?.finished_at == null ? null : Number(job.finished_at);
   }
 
   /** Names already written to the incident of this escalation. */
