@@ -8,14 +8,17 @@ import { m365Checks } from './checks.ts';
 import { m365Shape, type M365Integration } from './config.ts';
 import { escalationEffects } from './escalation/effects.ts';
 import { m365EscalationMigrations } from './escalation/store.ts';
+import { feedEffects } from './feed/effects.ts';
+import { m365MatchMigrations } from './feed/store.ts';
 import { m365HealthMigrations } from './health/store.ts';
 import { syncHealth } from './health/sync.ts';
 import { registerM365Routes } from './routes.ts';
 
 /**
  * Microsoft 365 support: the tenant's service health read on a schedule and kept with its history
- * (health/), and incidents matched to it with reasons (match/). It has no items of its own yet: the
- * sync is a scheduled job that writes only what changed.
+ * (health/), incidents matched to it with reasons (match/) — on request, and as the ITSM reports them
+ * (feed/), with work notes and agents' verdicts — and escalation to Microsoft support (escalation/).
+ * It has no items of its own: each sync is a scheduled job that writes only what changed.
  */
 
 export const FLOW = 'm365';
@@ -46,9 +49,14 @@ export const m365Module: FlowModule = {
   name: FLOW,
   flow: { name: FLOW, decide: () => null },
   integration: { type: 'm365', shape: m365Shape },
-  migrations: (dialect) => ({ ...m365HealthMigrations(dialect), ...m365EscalationMigrations(dialect) }),
+  migrations: (dialect) => ({
+    ...m365HealthMigrations(dialect),
+    ...m365EscalationMigrations(dialect),
+    ...m365MatchMigrations(dialect),
+  }),
   effects: (app) => ({
     ...escalationEffects(app, (name) => enabled(app).find((x) => x.name === name)),
+    ...feedEffects(app, (name) => enabled(app).find((x) => x.name === name)),
     async 'health-sync'(p: { integration: string }) {
       const i = enabled(app).find((x) => x.name === p.integration);
       if (!i) return;
@@ -84,6 +92,10 @@ export const m365Module: FlowModule = {
         `${FLOW}.escalation-sync`,
         { integration: i.name },
       );
+    for (const i of enabled(app).filter((x) => x.feed.enabled))
+      await app.engine.schedule(`m365-feed:${i.name}`, parseDuration(i.feed.every)!, `${FLOW}.match-feed`, {
+        integration: i.name,
+      });
     registerM365Routes(
       app,
       () => enabled(app),

@@ -1,0 +1,219 @@
+import { createHash } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { Ticketloop } from '../../../app/build.ts';
+import type { JobSpec } from '../../../engine/jobs.ts';
+import { boundText, type ReportedIncident, type TicketRef } from '../../../itsm/port.ts';
+import { CORRELATION_PREFIX } from '../../../itsm/watch.ts';
+import { appendAudit } from '../../../store/audit.ts';
+import type { Database } from '../../../store/schema.ts';
+import { parseDuration } from '../../pod/duration.ts';
+import type { M365Integration } from '../config.ts';
+import { HealthStore } from '../health/store.ts';
+import { toMatchIssue } from '../match/input.ts';
+import { Matcher, type Match } from '../match/matcher.ts';
+import { parentIncidentOf } from './parent.ts';
+import { MatchStore } from './store.ts';
+
+/**
+ * One feed pass of an m365 integration: read the ITSM's new and changed incidents from the stored
+ * watermark, match each against the stored health issues (the integration's threshold, the agents'
+ * verdicts), and per page, in one transaction: the incidents and their top matches with reasons,
+ * the watermark, an audit row per incident with a new match, and the jobs that write one work note
+ * per new match (and link the incident to the issue's parent incident, when it has one). An incident
+ * whose text did not change since it was matched writes nothing; a suggestion already made (or
+ * rejected) is never made again. Incidents Ticketloop opened itself are not matched.
+ */
+
+export const FLOW = 'm365';
+const KIND = 'incident';
+const PAGE_SIZE = 100;
+/** Pages per pass; the rest waits for the next pass (the watermark keeps the place). */
+const MAX_PAGES = 20;
+const TEXT_LIMIT = 4000;
+
+export interface FeedPassResult {
+  read: number;
+  matched: number;
+  notes: number;
+}
+
+const noteText = (issueId: string, title: string, why: string) =>
+  boundText(
+    `Possibly related to Microsoft 365 health issue ${issueId} — ${boundText(title, 200)}: ${why}. ` +
+      'Confirm or reject in Ticketloop.',
+    1000,
+  );
+
+/** Jobs keyed by integration, incident and issue: a suggestion's note and link are enqueued once ever. */
+export const noteJob = (integration: string, incident: TicketRef, issue: string, text: string): JobSpec => ({
+  kind: `${FLOW}.match-note`,
+  key: `m365-match-note:${integration}:${incident.id}:${issue}`,
+  payload: { integration, incident, issue, text },
+});
+const linkJob = (integration: string, incident: TicketRef, issue: string, parent: TicketRef): JobSpec => ({
+  kind: `${FLOW}.match-link`,
+  key: `m365-match-link:${integration}:${incident.id}:${issue}`,
+  payload: { integration, incident, issue, parent },
+});
+
+interface Planned {
+  incident: ReportedIncident;
+  text: string;
+  hash: string;
+  matches: Match[];
+  /** The parent incident of the top match's issue, when there is one and the incident has no parent. */
+  parent?: TicketRef;
+}
+
+export async function runFeedPass(app: Ticketloop, i: M365Integration): Promise<FeedPassResult> {
+  const result: FeedPassResult = { read: 0, matched: 0, notes: 0 };
+  const feed = app.connections.hasItsm(i.itsm) ? app.connections.itsm(i.itsm).incidentFeed : undefined;
+  if (!feed) {
+    app.log.warn({ integration: i.name, itsm: i.itsm }, 'the ITSM connection has no incident feed: nothing matched');
+    return result;
+  }
+  const store = new MatchStore(app.store.db);
+  const issues = (await new HealthStore(app.store.db).issues(i.name)).map(toMatchIssue);
+  const matcher = new Matcher(issues, await store.feedback(i.name));
+  const since = app.clock.now() - parseDuration(i.feed.lookBack)!;
+  let watermark = await store.watermark(i.name);
+
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const read = await feed.pollIncidents(KIND, watermark, { pageSize: PAGE_SIZE, since });
+    result.read += read.incidents.length;
+    const theirs = read.incidents.filter((x) => !x.correlation.startsWith(CORRELATION_PREFIX) && x.openedAt);
+    const hashes = await store.hashes(
+      i.name,
+      theirs.map((x) => x.ref.id),
+    );
+    const planned: Planned[] = [];
+    for (const incident of theirs) {
+      const text = boundText(`${incident.title}\n${incident.description}`.trim(), TEXT_LIMIT);
+      const hash = createHash('sha256').update(`${incident.openedAt}\n${text}`).digest('hex').slice(0, 32);
+      if (hashes.get(incident.ref.id) === hash) continue;
+      const matches = matcher.match(
+        {
+          sys_id: incident.ref.id,
+          number: incident.key,
+          short_description: incident.title,
+          description: incident.description,
+          opened_at: incident.openedAt,
+        },
+        { threshold: i.matchThreshold },
+      );
+      const parent =
+        matches.length && !incident.parent ? await parentIncidentOf(app, i, matches[0].issue) : undefined;
+      planned.push({ incident, text, hash, matches, parent });
+    }
+    if (planned.length || read.watermark !== watermark)
+      await app.store.db.transaction().execute(async (trx) => {
+        for (const p of planned) {
+          const notes = await record(app, trx, store, i, p);
+          result.notes += notes;
+          if (p.matches.length) result.matched++;
+        }
+        await store.setWatermark(trx, i.name, read.watermark, app.clock.now());
+      });
+    watermark = read.watermark;
+    if (!read.more) break;
+  }
+  return result;
+}
+
+/** Store one incident's matches; returns how many notes were enqueued. */
+async function record(
+  app: Ticketloop,
+  trx: Kysely<Database>,
+  store: MatchStore,
+  i: M365Integration,
+  p: Planned,
+): Promise<number> {
+  const now = app.clock.now();
+  const db = MatchStore.of(trx);
+  const id = p.incident.ref.id;
+  const row = {
+    incident: JSON.stringify(p.incident.ref),
+    incident_key: p.incident.key.toUpperCase(),
+    title: boundText(p.incident.title, 200),
+    text: p.text,
+    text_hash: p.hash,
+    opened_at: p.incident.openedAt,
+    matched_at: now,
+  };
+  await db
+    .insertInto('m365_match_incidents')
+    .values({ integration: i.name, incident_id: id, ...row })
+    .onConflict((oc) => oc.columns(['integration', 'incident_id']).doUpdateSet(row))
+    .execute();
+
+  const existing = new Map((await store.matchesOf(trx, i.name, id)).map((m) => [m.issue_id, m]));
+  const jobs: JobSpec[] = [];
+  const suggested: string[] = [];
+  for (const [index, m] of p.matches.entries()) {
+    const kept = existing.get(m.issue);
+    existing.delete(m.issue);
+    const ranked = { rank: index + 1, score: m.score, why: m.why, updated_at: now };
+    const where = db
+      .updateTable('m365_matches')
+      .where('integration', '=', i.name)
+      .where('incident_id', '=', id)
+      .where('issue_id', '=', m.issue);
+    if (kept) {
+      await where.set(ranked).execute();
+      continue;
+    }
+    await db
+      .insertInto('m365_matches')
+      .values({
+        integration: i.name,
+        incident_id: id,
+        issue_id: m.issue,
+        ...ranked,
+        status: 'suggested',
+        noted_at: null,
+        linked_at: null,
+        verdict_by: null,
+        verdict_at: null,
+        comment: null,
+        created_at: now,
+      })
+      .execute();
+    suggested.push(m.issue);
+    const issue = await new HealthStore(trx).issue(i.name, m.issue);
+    jobs.push(noteJob(i.name, p.incident.ref, m.issue, noteText(m.issue, issue?.issue.title ?? '', m.why)));
+    if (index === 0 && p.parent) jobs.push(linkJob(i.name, p.incident.ref, m.issue, p.parent));
+  }
+  // Suggestions that left the top 3: forgotten unless already written or decided on.
+  for (const gone of existing.values()) {
+    const where = db
+      .updateTable('m365_matches')
+      .where('integration', '=', i.name)
+      .where('incident_id', '=', id)
+      .where('issue_id', '=', gone.issue_id);
+    if (gone.status === 'suggested' && gone.noted_at === null)
+      await db
+        .deleteFrom('m365_matches')
+        .where('integration', '=', i.name)
+        .where('incident_id', '=', id)
+        .where('issue_id', '=', gone.issue_id)
+        .execute();
+    else if (gone.rank !== null) await where.set({ rank: null, updated_at: now }).execute();
+  }
+  if (suggested.length) {
+    await appendAudit(
+      trx,
+      [
+        {
+          kind: 'state',
+          actor: 'ticketloop',
+          subject: `${FLOW}/match/${p.incident.key || id}`,
+          detail: { action: 'suggested', integration: i.name, incident: p.incident.key, issues: suggested },
+        },
+      ],
+      now,
+      app.store.keys,
+    );
+    await app.engine.enqueue(jobs, trx);
+  }
+  return suggested.length;
+}
