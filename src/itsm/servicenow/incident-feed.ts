@@ -66,7 +66,8 @@ export class ServiceNowIncidentFeed implements IncidentFeedPort {
   }
 
   async linkToParent(child: TicketRef, parent: TicketRef): Promise<void> {
-    if (!SYS_ID.test(parent.id)) throw new PermanentError(`parent incident id ${JSON.stringify(parent.id)} is not a sys_id`);
+    if (!SYS_ID.test(parent.id))
+      throw new PermanentError(`parent incident id ${JSON.stringify(parent.id)} is not a sys_id`);
     if (child.id === parent.id) throw new PermanentError(`${child.key}: an incident cannot be its own parent`);
     try {
       await this.o.client.update(child.kind, child.id, { parent_incident: parent.id }, { fields: ['sys_id'] });

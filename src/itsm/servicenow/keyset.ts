@@ -36,7 +36,9 @@ export async function keysetPage(o: KeysetPageOptions) {
   let query: string;
   if (!mark)
     query =
-      o.since === undefined ? `${filter}${order}` : `${filter}${q().gte('sys_updated_on', formatSnDate(o.since)).build()}^${order}`;
+      o.since === undefined
+        ? `${filter}${order}`
+        : `${filter}${q().gte('sys_updated_on', formatSnDate(o.since)).build()}^${order}`;
   else if (!mark.id) {
     const start = formatSnDate((parseSnDate(mark.ts) ?? 0) - LOOK_BACK_MS);
     query = `${filter}${q().gte('sys_updated_on', start).build()}^${order}`;

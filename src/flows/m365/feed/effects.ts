@@ -18,7 +18,10 @@ export function feedEffects(
 ): Record<string, JobHandler> {
   const store = new MatchStore(app.store.db);
   const now = () => app.clock.now();
-  const pending = async (p: { integration: string; incident: TicketRef; issue: string }, done: 'noted_at' | 'linked_at') => {
+  const pending = async (
+    p: { integration: string; incident: TicketRef; issue: string },
+    done: 'noted_at' | 'linked_at',
+  ) => {
     const i = integration(p.integration);
     if (!i) return undefined;
     const row = await store.match(i.name, p.incident.id, p.issue);

@@ -101,8 +101,7 @@ export async function runFeedPass(app: Ticketloop, i: M365Integration): Promise<
         },
         { threshold: i.matchThreshold },
       );
-      const parent =
-        matches.length && !incident.parent ? await parentIncidentOf(app, i, matches[0].issue) : undefined;
+      const parent = matches.length && !incident.parent ? await parentIncidentOf(app, i, matches[0].issue) : undefined;
       planned.push({ incident, text, hash, matches, parent });
     }
     if (planned.length || read.watermark !== watermark)

@@ -15,9 +15,7 @@ import { MATCH_STATUSES, MatchStore, type MatchStatus } from './store.ts';
  */
 
 const tags = ['m365'];
-const incidentParam = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'an incident id or number (INC0010001)');
+const incidentParam = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'an incident id or number (INC0010001)');
 const issueParam = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a health issue id such as EX123456');
 const verdictBody = z
   .object({
@@ -124,7 +122,7 @@ export function registerMatchRoutes(app: Ticketloop, pick: (name?: string) => M3
               ? 'Confirm that an incident is caused by a health issue (suggested or not)'
               : 'Reject a suggested health issue for an incident: it is never suggested for it again',
           params: z.object({ incident: incidentParam, issue: issueParam }),
-          body: verdictBody.optional(),
+          body: verdictBody.nullish(),
           response: { 200: view },
         },
       },
@@ -136,10 +134,18 @@ export function registerMatchRoutes(app: Ticketloop, pick: (name?: string) => M3
           throw new HttpProblem(404, 'not_found', `no service health issue ${issue}`, [
             { path: 'params.issue', message: 'a stored health issue id' },
           ]);
-        await decide(i, incident.incident_id, incident.incident_key, [issue], status, actorOf(req).actor, req.body?.comment);
-        const [row] = await store.list(i.name, { incidentId: incident.incident_id }).then((all) =>
-          all.filter((m) => m.issue === issue),
+        await decide(
+          i,
+          incident.incident_id,
+          incident.incident_key,
+          [issue],
+          status,
+          actorOf(req).actor,
+          req.body?.comment,
         );
+        const [row] = await store
+          .list(i.name, { incidentId: incident.incident_id })
+          .then((all) => all.filter((m) => m.issue === issue));
         return row;
       },
     );
@@ -152,7 +158,7 @@ export function registerMatchRoutes(app: Ticketloop, pick: (name?: string) => M3
         tags,
         summary: 'None of the suggestions: reject every suggested health issue for an incident',
         params: z.object({ incident: incidentParam }),
-        body: verdictBody.optional(),
+        body: verdictBody.nullish(),
         response: { 200: z.object({ rejected: z.array(z.string()) }) },
       },
     },

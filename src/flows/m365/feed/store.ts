@@ -260,7 +260,13 @@ export class MatchStore {
     }));
   }
 
-  async markDone(integration: string, incidentId: string, issueId: string, what: 'noted_at' | 'linked_at', now: number) {
+  async markDone(
+    integration: string,
+    incidentId: string,
+    issueId: string,
+    what: 'noted_at' | 'linked_at',
+    now: number,
+  ) {
     await this.db
       .updateTable('m365_matches')
       .set({ [what]: now })
