@@ -247,6 +247,17 @@ export interface KnowledgePort {
 // a flow can relate them to something it knows (Microsoft 365 service health) and link the related
 // ones to a parent incident, where the ITSM has parent and child incidents.
 
+/** A work note on a reported incident. */
+export interface IncidentNote {
+  /** The adapter's id of the entry. */
+  id: string;
+  /** Who wrote it, as the ITSM names its users. */
+  author: string;
+  /** ISO 8601 UTC. */
+  createdAt: string;
+  text: string;
+}
+
 /** An incident as reported: its text and times. */
 export interface ReportedIncident {
   ref: TicketRef;
@@ -263,18 +274,21 @@ export interface ReportedIncident {
   correlation: string;
   /** The id of its parent incident, when it has one. */
   parent?: string;
+  /** Its work notes containing `notesContaining` (when asked for), oldest first. */
+  notes?: IncidentNote[];
 }
 
 export interface IncidentFeedPort {
   /**
    * Open `kind` incidents created or changed since an opaque watermark, oldest change first; at most
    * a page per call — call again with the returned watermark while `more`. Without a watermark the
-   * feed starts at `since` (epoch ms; default: the beginning).
+   * feed starts at `since` (epoch ms; default: the beginning). With `notesContaining`, each incident
+   * carries its work notes that contain that text (case-insensitively), for commands agents write there.
    */
   pollIncidents(
     kind: string,
     watermark: string | undefined,
-    o?: { pageSize?: number; since?: number },
+    o?: { pageSize?: number; since?: number; notesContaining?: string },
   ): Promise<{ incidents: ReportedIncident[]; watermark: string; more: boolean }>;
   /** Make `child` a child of `parent` (ServiceNow: parent_incident), so the ITSM's own parent/child sync applies. */
   linkToParent(child: TicketRef, parent: TicketRef): Promise<void>;

@@ -16,6 +16,8 @@ export interface IncidentAgent {
   report(title: string, description: string, correlation?: string): Promise<TicketRef>;
   /** Change its description. */
   edit(ref: TicketRef, description: string): Promise<void>;
+  /** Write a work note on it. */
+  note(ref: TicketRef, text: string): Promise<void>;
   /** The id of its parent incident, or '' when it has none. */
   parentOf(ref: TicketRef): Promise<string>;
 }
@@ -39,10 +41,10 @@ export function incidentFeedContract(name: string, make: () => Promise<IncidentF
     after(async () => s?.close());
 
     /** Everything until the feed says there is no more, from the running watermark, in small pages. */
-    async function drain(): Promise<ReportedIncident[]> {
+    async function drain(notesContaining?: string): Promise<ReportedIncident[]> {
       const out: ReportedIncident[] = [];
       for (let pages = 0; pages < 100; pages++) {
-        const page = await s.port.pollIncidents(s.kind, mark, { pageSize: 2 });
+        const page = await s.port.pollIncidents(s.kind, mark, { pageSize: 2, notesContaining });
         assert.ok(page.incidents.length <= 2, 'a page holds at most pageSize incidents');
         out.push(...page.incidents);
         mark = page.watermark;
@@ -87,6 +89,21 @@ export function incidentFeedContract(name: string, make: () => Promise<IncidentF
       const read = (await drain()).filter((x) => x.ref.id === child.id);
       assert.equal(read[read.length - 1]?.parent, parent.id);
       await assert.rejects(s.port.linkToParent(child, child), /own parent/);
+    });
+
+    test('with notesContaining, each incident carries its work notes holding that text (any case), with author and time', async () => {
+      const ref = await s.agent.report(`contract ${run}: notes`, '');
+      await s.agent.note(ref, 'called the user back');
+      await s.agent.note(ref, `#TICKETLOOP confirm EX900001 ${run}`);
+      const read = (await drain('#ticketloop')).filter((x) => x.ref.id === ref.id);
+      const notes = read[read.length - 1]?.notes;
+      assert.equal(notes?.length, 1, JSON.stringify(notes));
+      assert.equal(notes[0].text, `#TICKETLOOP confirm EX900001 ${run}`);
+      assert.ok(notes[0].id && notes[0].author, 'a note has an id and an author');
+      assert.match(notes[0].createdAt, /Z$/);
+      await s.agent.note(ref, 'one more');
+      const plain = (await drain()).filter((x) => x.ref.id === ref.id);
+      assert.equal(plain[plain.length - 1]?.notes, undefined, 'notes only when asked for');
     });
   });
 }

@@ -36,6 +36,9 @@ incidentFeedContract('ServiceNow', async (): Promise<IncidentFeedSubject> => {
       async edit(ref, description) {
         await agent.update('incident', ref.id, { description });
       },
+      async note(ref, text) {
+        await agent.update('incident', ref.id, { work_notes: text });
+      },
       async parentOf(ref) {
         const r = await agent.get('incident', ref.id, { fields: ['parent_incident'], excludeReferenceLink: true });
         return str(r?.parent_incident);

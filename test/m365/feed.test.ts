@@ -264,6 +264,26 @@ test('incidents are matched as they arrive, noted once, and verdicts are kept', 
     const none = await tl.call(tl.insights, 'POST', `/api/m365/matches/${third.number}/none`, {});
     assert.equal(none.status, 200);
     assert.deepEqual(none.body.rejected, [issueId]);
+
+    // A command in a work note, read through the feed, taken once: a later answer in the API stands.
+    const fourth = await incident({ short_description: 'outlook: cannot send messages' });
+    await tl.pass();
+    const noted = await control(snUrl, 'PATCH', `/api/now/table/incident/${fourth.sys_id}`, {
+      work_notes: `#Ticketloop reject ${issueId.toLowerCase()} the user's mailbox is over quota`,
+    });
+    assert.equal(noted.status, 200);
+    await tl.pass();
+    const byNote = (await tl.call(tl.insights, 'GET', `/api/m365/matches?incident=${fourth.number}`)).body.items;
+    assert.deepEqual(
+      byNote.map((x: any) => [x.issue, x.status, x.comment]),
+      [[issueId, 'rejected', "the user's mailbox is over quota"]],
+    );
+    assert.match(byNote[0].verdictBy, /:admin$/, 'the note author decided');
+    await tl.call(tl.insights, 'POST', `/api/m365/matches/${fourth.number}/${issueId}/confirm`, {});
+    await control(snUrl, 'PATCH', `/api/now/table/incident/${fourth.sys_id}`, { description: 'any mail' });
+    await tl.pass();
+    const later = (await tl.call(tl.insights, 'GET', `/api/m365/matches?incident=${fourth.number}`)).body.items;
+    assert.equal(later.find((x: any) => x.issue === issueId).status, 'confirmed', 'an old command is not taken again');
   } finally {
     await tl.app.stop();
     await agent.close();

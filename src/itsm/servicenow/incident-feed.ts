@@ -1,5 +1,5 @@
 import { HttpError, PermanentError } from '../../engine/errors.ts';
-import type { IncidentFeedPort, ReportedIncident, TicketRef } from '../port.ts';
+import type { IncidentFeedPort, IncidentNote, ReportedIncident, TicketRef } from '../port.ts';
 import { str, type ServiceNowClient } from './client.ts';
 import { keysetPage } from './keyset.ts';
 import { toRef, type MapContext } from './map.ts';
@@ -38,7 +38,11 @@ const iso = (sn: string) => {
 export class ServiceNowIncidentFeed implements IncidentFeedPort {
   constructor(private readonly o: IncidentFeedOptions) {}
 
-  async pollIncidents(kind: string, watermark: string | undefined, o: { pageSize?: number; since?: number } = {}) {
+  async pollIncidents(
+    kind: string,
+    watermark: string | undefined,
+    o: { pageSize?: number; since?: number; notesContaining?: string } = {},
+  ) {
     const { records, next, more } = await keysetPage({
       client: this.o.client,
       table: kind,
@@ -49,6 +53,12 @@ export class ServiceNowIncidentFeed implements IncidentFeedPort {
       now: this.o.now,
       since: o.since,
     });
+    const notes = o.notesContaining
+      ? await this.notesOf(
+          records.map((r) => str(r.sys_id)),
+          o.notesContaining,
+        )
+      : undefined;
     const incidents: ReportedIncident[] = records.map((r) => {
       const ref = toRef(this.o.ctx, kind, r);
       return {
@@ -60,6 +70,7 @@ export class ServiceNowIncidentFeed implements IncidentFeedPort {
         updatedAt: iso(str(r.sys_updated_on)),
         correlation: str(r.correlation_id),
         parent: str(r.parent_incident) || undefined,
+        ...(notes ? { notes: notes.get(ref.id) ?? [] } : {}),
       };
     });
     return { incidents, watermark: next, more };
@@ -76,5 +87,34 @@ export class ServiceNowIncidentFeed implements IncidentFeedPort {
         throw new PermanentError(`${child.kind} ${child.key || child.id} no longer exists (or is hidden by ACL)`);
       throw e;
     }
+  }
+
+  /** The work notes of these incidents that contain `text`: one journal read for the page. */
+  private async notesOf(ids: string[], text: string): Promise<Map<string, IncidentNote[]>> {
+    const out = new Map<string, IncidentNote[]>();
+    if (!ids.length) return out;
+    const page = await this.o.client.list('sys_journal_field', {
+      query: q()
+        .in('element_id', ids)
+        .eq('element', 'work_notes')
+        .like('value', text)
+        .orderBy('sys_created_on')
+        .orderBy('sys_id'),
+      fields: ['sys_id', 'element_id', 'value', 'sys_created_by', 'sys_created_on'],
+      excludeReferenceLink: true,
+      pageSize: 1000,
+      noCount: true,
+    });
+    for (const r of page.records) {
+      const list = out.get(str(r.element_id)) ?? [];
+      list.push({
+        id: str(r.sys_id),
+        author: str(r.sys_created_by),
+        createdAt: iso(str(r.sys_created_on)),
+        text: str(r.value),
+      });
+      out.set(str(r.element_id), list);
+    }
+    return out;
   }
 }

@@ -13,6 +13,7 @@ import { toMatchIssue } from '../match/input.ts';
 import { Matcher, type Match } from '../match/matcher.ts';
 import { parentIncidentOf } from './parent.ts';
 import { MatchStore } from './store.ts';
+import { COMMAND_MARK, parseCommands, recordVerdict, type NoteCommand } from './verdicts.ts';
 
 /**
  * One feed pass of an m365 integration: read the ITSM's new and changed incidents from the stored
@@ -21,7 +22,8 @@ import { MatchStore } from './store.ts';
  * the watermark, an audit row per incident with a new match, and the jobs that write one work note
  * per new match (and link the incident to the issue's parent incident, when it has one). An incident
  * whose text did not change since it was matched writes nothing; a suggestion already made (or
- * rejected) is never made again. Incidents Ticketloop opened itself are not matched.
+ * rejected) is never made again. Incidents Ticketloop opened itself are not matched. Agents' commands
+ * in work notes (`#ticketloop reject EX123456`, verdicts.ts) are taken once each, in the same transaction.
  */
 
 export const FLOW = 'm365';
@@ -35,6 +37,8 @@ export interface FeedPassResult {
   read: number;
   matched: number;
   notes: number;
+  /** Work-note commands taken (confirm, reject, none). */
+  commands: number;
 }
 
 const noteText = (issueId: string, title: string, why: string) =>
@@ -66,7 +70,7 @@ interface Planned {
 }
 
 export async function runFeedPass(app: Ticketloop, i: M365Integration): Promise<FeedPassResult> {
-  const result: FeedPassResult = { read: 0, matched: 0, notes: 0 };
+  const result: FeedPassResult = { read: 0, matched: 0, notes: 0, commands: 0 };
   const feed = app.connections.hasItsm(i.itsm) ? app.connections.itsm(i.itsm).incidentFeed : undefined;
   if (!feed) {
     app.log.warn({ integration: i.name, itsm: i.itsm }, 'the ITSM connection has no incident feed: nothing matched');
@@ -79,18 +83,26 @@ export async function runFeedPass(app: Ticketloop, i: M365Integration): Promise<
   let watermark = await store.watermark(i.name);
 
   for (let page = 0; page < MAX_PAGES; page++) {
-    const read = await feed.pollIncidents(KIND, watermark, { pageSize: PAGE_SIZE, since });
+    const read = await feed.pollIncidents(KIND, watermark, {
+      pageSize: PAGE_SIZE,
+      since,
+      notesContaining: COMMAND_MARK,
+    });
     result.read += read.incidents.length;
     const theirs = read.incidents.filter((x) => !x.correlation.startsWith(CORRELATION_PREFIX) && x.openedAt);
-    const hashes = await store.hashes(
+    const marks = await store.marks(
       i.name,
       theirs.map((x) => x.ref.id),
     );
     const planned: Planned[] = [];
+    const commands: { incident: ReportedIncident; commands: NoteCommand[] }[] = [];
     for (const incident of theirs) {
+      const mark = marks.get(incident.ref.id);
+      const fresh = parseCommands(incident.notes ?? []).filter((c) => c.note.createdAt > (mark?.commandsAt ?? ''));
+      if (fresh.length) commands.push({ incident, commands: fresh });
       const text = boundText(`${incident.title}\n${incident.description}`.trim(), TEXT_LIMIT);
       const hash = createHash('sha256').update(`${incident.openedAt}\n${text}`).digest('hex').slice(0, 32);
-      if (hashes.get(incident.ref.id) === hash) continue;
+      if (mark?.hash === hash) continue;
       const matches = matcher.match(
         {
           sys_id: incident.ref.id,
@@ -104,13 +116,15 @@ export async function runFeedPass(app: Ticketloop, i: M365Integration): Promise<
       const parent = matches.length && !incident.parent ? await parentIncidentOf(app, i, matches[0].issue) : undefined;
       planned.push({ incident, text, hash, matches, parent });
     }
-    if (planned.length || read.watermark !== watermark)
+    if (planned.length || commands.length || read.watermark !== watermark)
       await app.store.db.transaction().execute(async (trx) => {
         for (const p of planned) {
           const notes = await record(app, trx, store, i, p);
           result.notes += notes;
           if (p.matches.length) result.matched++;
         }
+        // After the matching, so that a command on a new incident finds its suggestions.
+        for (const c of commands) result.commands += await takeCommands(app, trx, i, c.incident, c.commands);
         await store.setWatermark(trx, i.name, read.watermark, app.clock.now());
       });
     watermark = read.watermark;
@@ -141,7 +155,7 @@ async function record(
   };
   await db
     .insertInto('m365_match_incidents')
-    .values({ integration: i.name, incident_id: id, ...row })
+    .values({ integration: i.name, incident_id: id, ...row, commands_at: null })
     .onConflict((oc) => oc.columns(['integration', 'incident_id']).doUpdateSet(row))
     .execute();
 
@@ -215,4 +229,50 @@ async function record(
     await app.engine.enqueue(jobs, trx);
   }
   return suggested.length;
+}
+
+/**
+ * Take an incident's new work-note commands, oldest first, as verdicts by the note's author; a command
+ * naming an issue Ticketloop does not know is skipped. Returns how many were taken.
+ */
+async function takeCommands(
+  app: Ticketloop,
+  trx: Kysely<Database>,
+  i: M365Integration,
+  incident: ReportedIncident,
+  commands: NoteCommand[],
+): Promise<number> {
+  const store = new HealthStore(trx);
+  let taken = 0;
+  for (const c of commands) {
+    const suggested = (await new MatchStore(trx).matchesOf(trx, i.name, incident.ref.id)).filter(
+      (m) => m.status === 'suggested',
+    );
+    const issues = c.action === 'none' ? suggested.map((m) => m.issue_id) : [c.issue!];
+    if (c.action !== 'none' && !(await store.issue(i.name, c.issue!))) {
+      app.log.warn(
+        { integration: i.name, incident: incident.key, issue: c.issue },
+        'work-note command names an unknown issue',
+      );
+      continue;
+    }
+    await recordVerdict(app, trx, {
+      integration: i.name,
+      incidentId: incident.ref.id,
+      incidentKey: incident.key,
+      issues,
+      status: c.action === 'confirm' ? 'confirmed' : 'rejected',
+      actor: `${i.itsm}:${c.note.author}`,
+      comment: c.comment || (c.action === 'none' ? 'none of the suggestions' : undefined),
+      via: 'work-note',
+    });
+    taken++;
+  }
+  await MatchStore.of(trx)
+    .updateTable('m365_match_incidents')
+    .set({ commands_at: commands[commands.length - 1].note.createdAt })
+    .where('integration', '=', i.name)
+    .where('incident_id', '=', incident.ref.id)
+    .execute();
+  return taken;
 }

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import type { Ticketloop } from '../../../app/build.ts';
 import { HttpProblem } from '../../../http/server.ts';
-import { appendAudit } from '../../../store/audit.ts';
 import { actorOf } from '../../pod/routes.ts';
 import type { M365Integration } from '../config.ts';
 import { HealthStore } from '../health/store.ts';
-import { MATCH_STATUSES, MatchStore, type MatchStatus } from './store.ts';
+import { MATCH_STATUSES, MatchStore } from './store.ts';
+import { recordVerdict, type Verdict } from './verdicts.ts';
 
 /**
  * Agents' answers to the feed's suggestions (role insights): confirm or reject one match, or say
@@ -39,50 +39,27 @@ export function registerMatchRoutes(app: Ticketloop, pick: (name?: string) => M3
     return incident;
   };
 
-  /** Set the verdict of some matches (inserting those not suggested) with their audit row, in one transaction. */
   const decide = (
     i: M365Integration,
     incidentId: string,
     incidentKey: string,
     issues: string[],
-    status: Exclude<MatchStatus, 'suggested'>,
+    status: Verdict,
     actor: string,
     comment: string | undefined,
   ) =>
-    app.store.db.transaction().execute(async (trx) => {
-      const now = app.clock.now();
-      const verdict = { status, verdict_by: actor, verdict_at: now, comment: comment || null, updated_at: now };
-      for (const issue of issues)
-        await MatchStore.of(trx)
-          .insertInto('m365_matches')
-          .values({
-            integration: i.name,
-            incident_id: incidentId,
-            issue_id: issue,
-            rank: null,
-            score: null,
-            why: 'named by an agent',
-            noted_at: null,
-            linked_at: null,
-            created_at: now,
-            ...verdict,
-          })
-          .onConflict((oc) => oc.columns(['integration', 'incident_id', 'issue_id']).doUpdateSet(verdict))
-          .execute();
-      await appendAudit(
-        trx,
-        [
-          {
-            kind: 'state',
-            actor,
-            subject: `m365/match/${incidentKey || incidentId}`,
-            detail: { action: status, integration: i.name, incident: incidentKey, issues, comment: comment ?? '' },
-          },
-        ],
-        now,
-        app.store.keys,
-      );
-    });
+    app.store.db.transaction().execute((trx) =>
+      recordVerdict(app, trx, {
+        integration: i.name,
+        incidentId,
+        incidentKey,
+        issues,
+        status,
+        actor,
+        comment,
+        via: 'api',
+      }),
+    );
 
   http.get(
     '/api/m365/matches',

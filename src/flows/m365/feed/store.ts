@@ -32,6 +32,8 @@ export interface M365MatchIncidentTable {
   text_hash: string;
   opened_at: string;
   matched_at: number;
+  /** ISO time of the newest work-note command taken from it: older ones are not taken again. */
+  commands_at: string | null;
 }
 
 export interface M365MatchTable {
@@ -82,6 +84,7 @@ export function m365MatchMigrations(dialect: Dialect): Record<string, Migration>
           .addColumn('text_hash', 'text', (c) => c.notNull())
           .addColumn('opened_at', 'text', (c) => c.notNull())
           .addColumn('matched_at', bigint, (c) => c.notNull())
+          .addColumn('commands_at', 'text')
           .addPrimaryKeyConstraint('m365_match_incidents_pk', ['integration', 'incident_id'])
           .execute();
         await db.schema
@@ -173,16 +176,16 @@ export class MatchStore {
       .executeTakeFirst();
   }
 
-  /** Text hashes of these incidents, to skip the unchanged ones. */
-  async hashes(integration: string, ids: string[]): Promise<Map<string, string>> {
+  /** What is kept of these incidents: the text hash (to skip unchanged ones) and the last command's time. */
+  async marks(integration: string, ids: string[]): Promise<Map<string, { hash: string; commandsAt: string }>> {
     if (!ids.length) return new Map();
     const rows = await this.db
       .selectFrom('m365_match_incidents')
-      .select(['incident_id', 'text_hash'])
+      .select(['incident_id', 'text_hash', 'commands_at'])
       .where('integration', '=', integration)
       .where('incident_id', 'in', ids)
       .execute();
-    return new Map(rows.map((r) => [r.incident_id, r.text_hash]));
+    return new Map(rows.map((r) => [r.incident_id, { hash: r.text_hash, commandsAt: r.commands_at ?? '' }]));
   }
 
   async matchesOf(db: Kysely<Database>, integration: string, incidentId: string): Promise<M365MatchTable[]> {
