@@ -115,5 +115,11 @@ export const FLOW_PAGES: Record<string, ConsolePage[]> = {
       need: ['POST', '/api/m365/escalations'],
       component: lazy(() => import('./m365/EscalatePage.tsx')),
     },
+    {
+      path: 'm365/matches',
+      title: 'Microsoft 365 matches',
+      need: ['GET', '/api/m365/matches'],
+      component: lazy(() => import('./m365/MatchesPage.tsx')),
+    },
   ],
 };
