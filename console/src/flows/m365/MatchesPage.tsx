@@ -42,7 +42,7 @@ function Actions({ row, onDone }: { row: MatchRow; onDone(): void }) {
         <Button
           size="small"
           appearance="subtle"
-          aria-label={`None for ${row.incident.key}`}
+          aria-label={`None of these for ${row.incident.key}`}
           onClick={() => decide.mutate('none')}
         >
           None of these
