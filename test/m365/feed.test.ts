@@ -265,6 +265,26 @@ test('incidents are matched as they arrive, noted once, and verdicts are kept', 
     assert.equal(none.status, 200);
     assert.deepEqual(none.body.rejected, [issueId]);
 
+    // A suggestion that leaves the top 3 (the text changed) is no longer shown; when it comes back, it is
+    // shown again, and not noted twice.
+    const fifth = await incident({ short_description: 'outlook is not sending mails' });
+    await tl.pass();
+    const shown = async () =>
+      (await tl.call(tl.insights, 'GET', `/api/m365/matches?incident=${fifth.number}`)).body.items.map((x: any) => [
+        x.issue,
+        x.rank,
+      ]);
+    assert.deepEqual(await shown(), [[issueId, 1]]);
+    const retitle = (short_description: string) =>
+      control(snUrl, 'PATCH', `/api/now/table/incident/${fifth.sys_id}`, { short_description });
+    await retitle('printer on floor 3 jams again');
+    await tl.pass();
+    assert.deepEqual(await shown(), []);
+    await retitle('outlook is not sending mails');
+    await tl.pass();
+    assert.deepEqual(await shown(), [[issueId, 1]]);
+    assert.equal(noteOf(await workNotes(fifth.sys_id)).length, 1);
+
     // A command in a work note, read through the feed, taken once: a later answer in the API stands.
     const fourth = await incident({ short_description: 'outlook: cannot send messages' });
     await tl.pass();

@@ -9,8 +9,8 @@ import { MatchStore } from './store.ts';
 /**
  * The feed's jobs: a pass (scheduled), and per new suggestion one work note and, when the issue has
  * a parent incident, the parent link. Each is recorded on its match row once done, so a retry after
- * a lost answer, a second pass or a restart never writes it twice; a suggestion rejected before its
- * note was written is not written at all.
+ * a lost answer, a second pass or a restart never writes it twice; a suggestion rejected (or out of
+ * the top 3) before its note was written is not written.
  */
 export function feedEffects(
   app: Ticketloop,
@@ -25,7 +25,8 @@ export function feedEffects(
     const i = integration(p.integration);
     if (!i) return undefined;
     const row = await store.match(i.name, p.incident.id, p.issue);
-    if (!row || row[done] !== null || row.status === 'rejected') return undefined;
+    // Rejected, or no longer among the incident's top matches (a later pass notes it if it comes back).
+    if (!row || row[done] !== null || row.status === 'rejected' || row.rank === null) return undefined;
     return i;
   };
 

@@ -48,12 +48,17 @@ const noteText = (issueId: string, title: string, why: string) =>
     1000,
   );
 
-/** Jobs keyed by integration, incident and issue: a suggestion's note and link are enqueued once ever. */
-export const noteJob = (integration: string, incident: TicketRef, issue: string, text: string): JobSpec => ({
+/** Jobs keyed by integration, incident and issue: a suggestion's note and link are enqueued once. */
+const noteJob = (integration: string, incident: TicketRef, issue: string, text: string, again = ''): JobSpec => ({
   kind: `${FLOW}.match-note`,
-  key: `m365-match-note:${integration}:${incident.id}:${issue}`,
+  key: `m365-match-note:${integration}:${incident.id}:${issue}${again}`,
   payload: { integration, incident, issue, text },
 });
+
+async function noteFor(trx: Kysely<Database>, i: M365Integration, p: Planned, m: Match, again = '') {
+  const issue = await new HealthStore(trx).issue(i.name, m.issue);
+  return noteJob(i.name, p.incident.ref, m.issue, noteText(m.issue, issue?.issue.title ?? '', m.why), again);
+}
 const linkJob = (integration: string, incident: TicketRef, issue: string, parent: TicketRef): JobSpec => ({
   kind: `${FLOW}.match-link`,
   key: `m365-match-link:${integration}:${incident.id}:${issue}`,
@@ -173,6 +178,11 @@ async function record(
       .where('issue_id', '=', m.issue);
     if (kept) {
       await where.set(ranked).execute();
+      // Back in the top 3 before its note was written (it left before the note's job ran): note it now.
+      if (kept.status === 'suggested' && kept.noted_at === null && kept.rank === null) {
+        suggested.push(m.issue);
+        jobs.push(await noteFor(trx, i, p, m, `:${now}`));
+      }
       continue;
     }
     await db
@@ -192,26 +202,19 @@ async function record(
       })
       .execute();
     suggested.push(m.issue);
-    const issue = await new HealthStore(trx).issue(i.name, m.issue);
-    jobs.push(noteJob(i.name, p.incident.ref, m.issue, noteText(m.issue, issue?.issue.title ?? '', m.why)));
+    jobs.push(await noteFor(trx, i, p, m));
     if (index === 0 && p.parent) jobs.push(linkJob(i.name, p.incident.ref, m.issue, p.parent));
   }
-  // Suggestions that left the top 3: forgotten unless already written or decided on.
-  for (const gone of existing.values()) {
-    const where = db
-      .updateTable('m365_matches')
-      .where('integration', '=', i.name)
-      .where('incident_id', '=', id)
-      .where('issue_id', '=', gone.issue_id);
-    if (gone.status === 'suggested' && gone.noted_at === null)
+  // Suggestions that left the top 3 are kept (a verdict or a note may refer to them), unranked.
+  for (const gone of existing.values())
+    if (gone.rank !== null)
       await db
-        .deleteFrom('m365_matches')
+        .updateTable('m365_matches')
+        .set({ rank: null, updated_at: now })
         .where('integration', '=', i.name)
         .where('incident_id', '=', id)
         .where('issue_id', '=', gone.issue_id)
         .execute();
-    else if (gone.rank !== null) await where.set({ rank: null, updated_at: now }).execute();
-  }
   if (suggested.length) {
     await appendAudit(
       trx,
@@ -246,7 +249,7 @@ async function takeCommands(
   let taken = 0;
   for (const c of commands) {
     const suggested = (await new MatchStore(trx).matchesOf(trx, i.name, incident.ref.id)).filter(
-      (m) => m.status === 'suggested',
+      (m) => m.status === 'suggested' && m.rank !== null,
     );
     const issues = c.action === 'none' ? suggested.map((m) => m.issue_id) : [c.issue!];
     if (c.action !== 'none' && !(await store.issue(i.name, c.issue!))) {

@@ -143,7 +143,7 @@ export function registerMatchRoutes(app: Ticketloop, pick: (name?: string) => M3
       const i = pick(req.body?.integration);
       const incident = await known(i, req.params.incident);
       const suggested = (await store.matchesOf(app.store.db, i.name, incident.incident_id))
-        .filter((m) => m.status === 'suggested')
+        .filter((m) => m.status === 'suggested' && m.rank !== null)
         .map((m) => m.issue_id);
       await decide(
         i,

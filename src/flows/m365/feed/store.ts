@@ -237,7 +237,9 @@ export class MatchStore {
       )
       .selectAll('m')
       .select(['i.incident', 'i.title'])
-      .where('m.integration', '=', integration);
+      .where('m.integration', '=', integration)
+      // Suggestions that left the top 3 are kept for their notes, not shown.
+      .where((eb) => eb.or([eb('m.status', '!=', 'suggested'), eb('m.rank', 'is not', null)]));
     if (o.incidentId) query = query.where('m.incident_id', '=', o.incidentId);
     if (o.status) query = query.where('m.status', '=', o.status);
     const rows = await query
