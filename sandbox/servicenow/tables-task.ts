@@ -88,6 +88,7 @@ export const TASK_TABLE_DEFS: Record<string, TableDef> = {
       hold_reason: intChoice('On hold reason'),
       reopen_count: f('integer', 'Reopen count', { readOnly: true }),
       problem_id: ref('problem', 'Problem'),
+      parent_incident: ref('incident', 'Parent Incident'),
       rfc: ref('change_request', 'Change Request'),
     },
   },

@@ -246,6 +246,59 @@ export interface KnowledgePort {
   probe(): Promise<KnowledgeHit['source']>;
 }
 
+// ---- Incident feed (optional sub-port) -------------------------------------------------------------
+//
+// Incidents people report, read as they arrive or change (not only the tickets Ticketloop opened), so
+// a flow can relate them to something it knows (Microsoft 365 service health) and link the related
+// ones to a parent incident, where the ITSM has parent and child incidents.
+
+/** A work note on a reported incident. */
+export interface IncidentNote {
+  /** The adapter's id of the entry. */
+  id: string;
+  /** Who wrote it, as the ITSM names its users. */
+  author: string;
+  /** ISO 8601 UTC. */
+  createdAt: string;
+  text: string;
+}
+
+/** An incident as reported: its text and times. */
+export interface ReportedIncident {
+  ref: TicketRef;
+  /** What people call it ("INC0010001"), as in `ref.key`. */
+  key: string;
+  /** The one-line summary (ServiceNow: short description). */
+  title: string;
+  description: string;
+  /** ISO 8601 UTC. */
+  openedAt: string;
+  /** ISO 8601 UTC of its last change. */
+  updatedAt: string;
+  /** Ticketloop's correlation key, empty for incidents Ticketloop did not open. */
+  correlation: string;
+  /** The id of its parent incident, when it has one. */
+  parent?: string;
+  /** Its work notes containing `notesContaining` (when asked for), oldest first. */
+  notes?: IncidentNote[];
+}
+
+export interface IncidentFeedPort {
+  /**
+   * Open `kind` incidents created or changed since an opaque watermark, oldest change first; at most
+   * a page per call — call again with the returned watermark while `more`. Without a watermark the
+   * feed starts at `since` (epoch ms; default: the beginning). With `notesContaining`, each incident
+   * carries its work notes that contain that text (case-insensitively), for commands agents write there.
+   */
+  pollIncidents(
+    kind: string,
+    watermark: string | undefined,
+    o?: { pageSize?: number; since?: number; notesContaining?: string },
+  ): Promise<{ incidents: ReportedIncident[]; watermark: string; more: boolean }>;
+  /** Make `child` a child of `parent` (ServiceNow: parent_incident), so the ITSM's own parent/child sync applies. */
+  linkToParent(child: TicketRef, parent: TicketRef): Promise<void>;
+}
+
 export interface ItsmPort {
   /** The connection's name (every ref it returns carries it as `system`). */
   readonly system: string;
@@ -287,6 +340,8 @@ export interface ItsmPort {
   readonly accessRequests?: AccessRequestPort;
   /** Knowledge-base search (recommended solutions), where the adapter has one. */
   readonly knowledge?: KnowledgePort;
+  /** Incidents as they are reported (matching them to what a flow knows), where the adapter has them. */
+  readonly incidentFeed?: IncidentFeedPort;
   /** How often the watch polls and fully reconciles this connection. */
   readonly pollIntervalMs: number;
   readonly reconcileIntervalMs: number;

@@ -121,5 +121,11 @@ export const FLOW_PAGES: Record<string, ConsolePage[]> = {
       need: ['GET', '/api/m365/escalations'],
       component: lazy(() => import('./m365/EscalationsPage.tsx')),
     },
+    {
+      path: 'm365/matches',
+      title: 'Microsoft 365 matches',
+      need: ['GET', '/api/m365/matches'],
+      component: lazy(() => import('./m365/MatchesPage.tsx')),
+    },
   ],
 };

@@ -3,6 +3,7 @@ import type { Integration } from '../../config/schema.ts';
 import { notificationsSchema } from '../../notify/channels.ts';
 import { parseDuration } from '../pod/duration.ts';
 import { escalationShape } from './escalation/config.ts';
+import { feedShape } from './feed/config.ts';
 import { incidentsShape } from './incidents/config.ts';
 import { DEFAULT_THRESHOLD } from './match/matcher.ts';
 
@@ -23,6 +24,8 @@ export const m365Shape = {
   messages: z.boolean().default(true),
   /** A match scores at least this (0–1) to be shown or written. */
   matchThreshold: z.number().min(0).max(1).default(DEFAULT_THRESHOLD),
+  /** New and changed ITSM incidents matched as they arrive, with work notes (feed/config.ts). */
+  feed: feedShape,
   /** Microsoft Learn, searched for recommended articles (the sandbox serves the same search). */
   learnUrl: z.url().default('https://learn.microsoft.com'),
   /** "This is a test environment": escalations say so, so Microsoft's engineers do not call. */

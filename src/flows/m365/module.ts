@@ -9,6 +9,8 @@ import { m365Shape, type M365Integration } from './config.ts';
 import { escalationEffects } from './escalation/effects.ts';
 import { m365EscalationMigrations } from './escalation/store.ts';
 import { FLOW, m365Flow } from './flow.ts';
+import { feedEffects } from './feed/effects.ts';
+import { m365MatchMigrations } from './feed/store.ts';
 import { m365HealthMigrations } from './health/store.ts';
 import { syncHealth } from './health/sync.ts';
 import { incidentEffects } from './incidents/effects.ts';
@@ -18,8 +20,9 @@ import { m365SolutionNoteMigrations, solutionNoteEffects } from './solution-note
 
 /**
  * Microsoft 365 support: the tenant's service health read on a schedule and kept with its history
- * (health/), incidents matched to it with reasons (match/), escalations (escalation/), and optionally
- * one ITSM incident per health issue (flow.ts, incidents/): the sync feeds the flow in its own write
+ * (health/), incidents matched to it with reasons (match/) — on request, and as the ITSM reports them
+ * (feed/), with work notes and agents' verdicts — escalations (escalation/), and optionally one ITSM
+ * incident per health issue (flow.ts, incidents/): the sync feeds the flow in its own write
  * transaction, and the watch reports people's changes to those incidents.
  */
 
@@ -55,11 +58,13 @@ export const m365Module: FlowModule = {
     ...m365HealthMigrations(dialect),
     ...m365EscalationMigrations(dialect),
     ...m365SolutionNoteMigrations(dialect),
+    ...m365MatchMigrations(dialect),
   }),
   effects: (app) => ({
     ...escalationEffects(app, (name) => enabled(app).find((x) => x.name === name)),
     ...incidentEffects(app, (name) => enabled(app).find((x) => x.name === name)),
     ...solutionNoteEffects(app, (name) => enabled(app).find((x) => x.name === name)),
+    ...feedEffects(app, (name) => enabled(app).find((x) => x.name === name)),
     async 'health-sync'(p: { integration: string }) {
       const i = enabled(app).find((x) => x.name === p.integration);
       if (!i) return;
@@ -102,6 +107,10 @@ export const m365Module: FlowModule = {
         `${FLOW}.escalation-sync`,
         { integration: i.name },
       );
+    for (const i of enabled(app).filter((x) => x.feed.enabled))
+      await app.engine.schedule(`m365-feed:${i.name}`, parseDuration(i.feed.every)!, `${FLOW}.match-feed`, {
+        integration: i.name,
+      });
     registerM365Routes(
       app,
       () => enabled(app),

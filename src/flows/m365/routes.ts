@@ -5,9 +5,11 @@ import { loadFlowState } from '../../engine/flow.ts';
 import { HttpProblem } from '../../http/server.ts';
 import type { M365Integration } from './config.ts';
 import { registerEscalationRoutes } from './escalation/routes.ts';
+import { registerMatchRoutes } from './feed/routes.ts';
 import { FLOW, itemId, type HealthIncidentState } from './flow.ts';
 import { HealthStore, type StoredIssue } from './health/store.ts';
-import { matchAll, type HealthIssue as MatchIssue } from './match/matcher.ts';
+import { toMatchIssue } from './match/input.ts';
+import { matchAll } from './match/matcher.ts';
 import { registerSolutionWriteRoute } from './solution-notes.ts';
 import { recommend } from './solutions.ts';
 
@@ -36,12 +38,6 @@ const solutionSchema = z.object({
   snippet: z.string(),
   source: z.enum(['knowledge', 'learn']),
   number: z.string().optional(),
-});
-
-/** The matcher reads the Graph shape: posts as `description.content`. */
-export const toMatchIssue = (s: StoredIssue): MatchIssue => ({
-  ...s.issue,
-  posts: s.issue.posts.map((p) => ({ description: { content: p.content } })),
 });
 
 const issueView = (s: StoredIssue) => ({
@@ -78,6 +74,7 @@ export function registerM365Routes(
 
   registerEscalationRoutes(app, pick);
   registerSolutionWriteRoute(app, pick, learnOf);
+  registerMatchRoutes(app, pick);
 
   http.get(
     '/api/m365/issues',

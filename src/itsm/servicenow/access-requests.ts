@@ -15,7 +15,8 @@ import { checkCorrelationId } from './correlation.ts';
 import { str, type ServiceNowClient } from './client.ts';
 import { boundFields, DEFAULT_FIELD_LIMIT } from './limits.ts';
 import { toRef, type MapContext } from './map.ts';
-import { checkField, formatSnDate, parseSnDate, q } from './query.ts';
+import { keysetPage } from './keyset.ts';
+import { checkField, parseSnDate, q } from './query.ts';
 
 /**
  * Access requests on ServiceNow (pod-wire-format.md §6): a catalog item's requested items
@@ -28,7 +29,6 @@ import { checkField, formatSnDate, parseSnDate, q } from './query.ts';
 
 const RITM = 'sc_req_item';
 const APPROVAL = 'sysapproval_approver';
-const LOOK_BACK_MS = 60_000;
 const SYS_ID = /^[0-9a-f]{32}$/i;
 
 /** The RITM's stage and state for each phase (sc_req_item stage choices; task states 1/2/3/4, wire-format §1.7). */
@@ -46,12 +46,6 @@ const APPROVAL_STATES: Record<string, ApprovalState> = {
   rejected: 'rejected',
   not_required: 'not_required',
 };
-
-/** A page cursor: `id` set while a round continues, absent at a round's end (the next starts a look-back before `ts`). */
-interface Mark {
-  ts: string;
-  id?: string;
-}
 
 export interface AccessRequestOptions {
   client: ServiceNowClient;
@@ -200,36 +194,9 @@ export class ServiceNowAccessRequests implements AccessRequestPort {
 
   // ---- internals ----------------------------------------------------------------------------
 
-  /**
-   * One keyset page of `table` after the watermark: `filter` (AND terms ending in `^`) on every
-   * block. A round starts a look-back before the last one ended (late commits, clock skew).
-   */
-  private async page(table: string, filter: string, fields: string[], watermark: string | undefined, size: number) {
-    const mark = watermark ? (JSON.parse(watermark) as Mark) : undefined;
-    const order = 'ORDERBYsys_updated_on^ORDERBYsys_id';
-    let query: string;
-    if (!mark) query = `${filter}${order}`;
-    else if (!mark.id) {
-      const start = formatSnDate((parseSnDate(mark.ts) ?? 0) - LOOK_BACK_MS);
-      query = `${filter}${q().gte('sys_updated_on', start).build()}^${order}`;
-    } else {
-      const after = q().gt('sys_updated_on', mark.ts).build();
-      const tie = q().eq('sys_updated_on', mark.ts).gt('sys_id', mark.id).build();
-      query = `${filter}${after}^NQ${filter}${tie}^${order}`;
-    }
-    const { records } = await this.client.list(table, {
-      query,
-      fields,
-      excludeReferenceLink: true,
-      pageSize: size,
-      noCount: true,
-    });
-    const last = records[records.length - 1];
-    const more = records.length >= size;
-    const maxTs = records.reduce((m, r) => Math.max(m, parseSnDate(str(r.sys_updated_on)) ?? 0), 0);
-    const ended = formatSnDate(Math.min(Math.max(maxTs, parseSnDate(mark?.ts) ?? 0) || this.o.now(), this.o.now()));
-    const next: Mark = more ? { ts: str(last.sys_updated_on), id: str(last.sys_id) } : { ts: ended };
-    return { records, next: JSON.stringify(next), more };
+  /** One keyset page of `table` after the watermark (keyset.ts), `filter` on every block. */
+  private page(table: string, filter: string, fields: string[], watermark: string | undefined, size: number) {
+    return keysetPage({ client: this.client, table, filter, fields, watermark, size, now: this.o.now });
   }
 
   /** The answers of these RITMs, by variable name: one read of sc_item_option_mtom for the page. */

@@ -29,6 +29,7 @@ import {
 } from './map.ts';
 import { MemoryWatermarkStore, ServiceNowPoller } from './poller.ts';
 import { ServiceNowAccessRequests } from './access-requests.ts';
+import { ServiceNowIncidentFeed } from './incident-feed.ts';
 import { ServiceNowKnowledge } from './knowledge.ts';
 import { checkCorrelationId } from './correlation.ts';
 import { q } from './query.ts';
@@ -86,6 +87,8 @@ export class ServiceNowItsm implements ItsmPort {
   readonly accessRequests: ServiceNowAccessRequests;
   /** Knowledge search: the knowledge API, or the Table API on kb_knowledge without it (knowledge.ts). */
   readonly knowledge: ServiceNowKnowledge;
+  /** Incidents as reported, and parent_incident links (incident-feed.ts). */
+  readonly incidentFeed: ServiceNowIncidentFeed;
   private readonly client: ServiceNowClient;
   private readonly ctx: MapContext;
   private readonly now: () => number;
@@ -108,6 +111,7 @@ export class ServiceNowItsm implements ItsmPort {
       now: this.now,
       limits: this.limits,
     });
+    this.incidentFeed = new ServiceNowIncidentFeed({ client: this.client, ctx: this.ctx, now: this.now });
     this.knowledge = new ServiceNowKnowledge({ client: this.client, instanceUrl: this.ctx.instanceUrl, now: this.now });
   }
 

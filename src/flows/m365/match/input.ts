@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { StoredIssue } from '../health/store.ts';
 import { InvalidInputError, parseServiceNowTime, type HealthIssue, type Incident, type Verdict } from './matcher.ts';
 
 /**
@@ -70,3 +71,9 @@ export function parseIncidents(json: unknown, source = 'incidents'): Incident[] 
 export function parseFeedback(json: unknown, source = 'feedback'): Verdict[] {
   return parse(z.object({ feedback: z.array(verdict) }), json, source).feedback;
 }
+
+/** A stored issue as the matcher reads it: the Graph shape, posts as `description.content`. */
+export const toMatchIssue = (s: StoredIssue): HealthIssue => ({
+  ...s.issue,
+  posts: s.issue.posts.map((p) => ({ description: { content: p.content } })),
+});
