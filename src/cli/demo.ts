@@ -45,7 +45,7 @@ export function sandboxConnections(s: DemoSandbox) {
         clientSecret: sn.credentials.oauth.clientSecret,
       },
       account: sn.credentials.oauth.userName,
-      closeOut: SANDBOX_CLOSE_OUT,
+      closeOut: structuredClone(SANDBOX_CLOSE_OUT), // a copy each: callers patch theirs
     },
     microsoft: {
       tenantId: ms.tenantId,

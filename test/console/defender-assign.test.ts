@@ -36,7 +36,7 @@ describe('console: Create assignment (Defender)', { skip: missing() }, () => {
             type: 'defender',
             servicenow: 'sandbox',
             scope: SCOPE,
-            mapping: { mode: 'default', assignedTo: 'abel.tuter@example.com' },
+            mapping: { mode: 'default', assignedTo: 'abel.tuter@example.com', caller: 'abel.tuter@example.com' },
             reconcileIntervalSeconds: 3600,
           },
         ],

@@ -34,6 +34,7 @@ test('integrations over the API; query API (filters, paging, CSV); deleting casc
       mapping: {
         mode: 'customized',
         assignedTo: 'abel.tuter@example.com',
+        caller: 'abel.tuter@example.com',
         impact: '2',
         urgency: '2',
         category: 'security',
