@@ -139,6 +139,7 @@ test('429 from ARM and from ServiceNow: the job is rescheduled at Retry-After; t
       servicenow: 'sandbox',
       scope: `/subscriptions/${DEMO.prodSubscription}`,
       grouping: 'resource',
+      mapping: { assignedTo: 'abel.tuter@example.com', caller: 'abel.tuter@example.com' },
     },
   ]);
   try {

@@ -5,6 +5,7 @@ import type { FlowEvent } from '../../engine/apply.ts';
 import { HttpProblem } from '../../http/server.ts';
 import { timeframeDays, type DefenderIntegration } from './config.ts';
 import { pool, type Deps } from './effects.ts';
+import { checkPeople } from './manual-edit.ts';
 import { ACTIVE, FLOW, type DefenderEvent, type ItemInfo, type ItemState, type ManualSettings } from './flow.ts';
 import { assessmentJudge, resourceIdOf, rowId } from './reconcile.ts';
 import { coreDb, defenderDb } from './tables.ts';
@@ -108,6 +109,7 @@ export async function createManualAssignment(d: Deps, body: ManualAssignmentInpu
   if (!i) throw invalid('integration', `no defender integration named "${body.integration}"`);
   if ((body.notifications.owner || body.notifications.manager) && !i.notifications.smtp)
     throw invalid('notifications', `e-mail notifications need smtp on the integration ${i.name}`);
+  await checkPeople(d, i, body);
   const assessments = await unhealthyAssessments(d, i, body);
   const meta = await d.metadata(body.assessmentKey);
   const judge = assessmentJudge(i);
