@@ -19,7 +19,8 @@ import { coreDb, defenderDb } from './tables.ts';
  * automatic item leave it in the same transaction.
  */
 
-export const MAX_RESOURCES = 200;
+/** As many as the resources list shows for one recommendation (its first 1,000). */
+export const MAX_RESOURCES = 1000;
 
 export const manualAssignmentBody = z
   .object({
