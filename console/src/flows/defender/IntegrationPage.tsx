@@ -96,6 +96,7 @@ export default function IntegrationPage() {
         {can('POST', '/api/defender/assignments') && (
           <Link to={`/defender/integrations/${encodeURIComponent(i.name)}/assign`}>Create assignment</Link>
         )}
+        <Link to={`/defender/integrations/${encodeURIComponent(i.name)}/manual`}>Manual assignments</Link>
         <Link to="/defender">All integrations</Link>
       </PageHeader>
       {created && <Notice>The integration is created; its first pass starts now.</Notice>}
