@@ -12,7 +12,7 @@ import {
   manualAssignmentDetail,
   manualEditBody,
 } from './manual-edit.ts';
-import { assessmentJudge, type MetadataCache } from './reconcile.ts';
+import { assessmentJudge, type MetadataCache } from './assessments.ts';
 import { defenderDb } from './tables.ts';
 
 /**

@@ -7,7 +7,7 @@ import { timeframeDays, type DefenderIntegration } from './config.ts';
 import { pool, type Deps } from './effects.ts';
 import { checkPeople } from './manual-edit.ts';
 import { ACTIVE, FLOW, type DefenderEvent, type ItemInfo, type ItemState, type ManualSettings } from './flow.ts';
-import { assessmentJudge, resourceIdOf, rowId } from './reconcile.ts';
+import { assessmentJudge, resourceIdOf, rowId } from './assessments.ts';
 import { coreDb, defenderDb } from './tables.ts';
 
 /**

@@ -7,7 +7,8 @@ import { ACTIVE, FLOW, type ItemState } from './flow.ts';
 import { registerIntegrationStatusRoutes } from './integration-status.ts';
 import { SECRET_FIELDS } from './integrations.ts';
 import { missingPeople, type PersonProblem } from './people.ts';
-import { finishedStats, type MetadataCache } from './reconcile.ts';
+import type { MetadataCache } from './assessments.ts';
+import { finishedStats } from './reconcile.ts';
 import { registerManualRoutes } from './manual-routes.ts';
 import { defenderDb } from './tables.ts';
 
