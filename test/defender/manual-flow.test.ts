@@ -111,4 +111,17 @@ test('an edit: the new settings, one effect of each kind; the same edit again is
   );
   assert.equal(defenderFlow.decide(gone.state, { type: 'manual_deleted', by: 'user:op' }, DAY), null);
   assert.equal(defenderFlow.decide(gone.state, { type: 'manual_edited', edit, by: 'u' }, DAY), null);
+
+  // Deleted during a sweep: the clean-up waits for the sweep's end, so no assignment is written after it.
+  const during = defenderFlow.decide(busy, { type: 'manual_deleted', by: 'user:op' }, DAY)!;
+  assert.deepEqual(
+    during.effects?.map((e) => e.kind),
+    ['note'],
+  );
+  const ended = defenderFlow.decide(during.state, { type: 'governed', gen: 1, sweep: 1 }, DAY)!;
+  assert.deepEqual(
+    ended.effects?.map((e) => e.kind),
+    ['unassign'],
+  );
+  assert.equal(defenderFlow.decide(ended.state, { type: 'governed', gen: 1, sweep: 1 }, DAY), null);
 });

@@ -4,7 +4,7 @@ import { sameTicket, type TicketRef, type TicketStatus } from '../../itsm/port.t
 import { parseCorrelationKey, type TicketChangedEvent } from '../../itsm/watch.ts';
 import type { Severity } from './config.ts';
 import { ACTIVE, firstReminder, nextReminder, startSweep } from './flow-steps.ts';
-import { onManualDeleted, onManualEdited, type ManualEdit } from './manual-decide.ts';
+import { onManualDeleted, onManualEdited, onSweepEndedAfterDelete, type ManualEdit } from './manual-decide.ts';
 
 export { ACTIVE, nextReminder } from './flow-steps.ts';
 
@@ -90,6 +90,8 @@ export interface ItemState extends Omit<ItemInfo, 'timeframeDays'> {
   reopens: number;
   /** Edits of a manual assignment (keeps their effect keys unique). */
   edits?: number;
+  /** Deleted while a sweep ran: the clean-up starts when it ends. */
+  unassignAfterSweep?: boolean;
   reminders: number;
 }
 
@@ -273,6 +275,7 @@ export const defenderFlow: Flow<ItemState, DefenderEvent> = {
   name: FLOW,
   decide(s, e, now) {
     if (e.type === 'members') return onMembers(s, e, now);
+    if (s?.status === 'deleted' && e.type === 'governed') return onSweepEndedAfterDelete(s, e);
     if (!s || s.status === 'deleted') return null;
     switch (e.type) {
       case 'ticket_opened': {

@@ -99,12 +99,32 @@ export function onManualDeleted(
   e: Extract<DefenderEvent, { type: 'manual_deleted' }>,
 ): Decision<ItemState> | null {
   if (!s.manual || s.status === 'deleted') return null;
-  const effects: Effect[] = [{ kind: 'unassign', key: 'unassign', payload: { integration: s.integration } }];
+  // A sweep under way could write an assignment the clean-up just removed: the clean-up waits for its end.
+  const effects: Effect[] = s.sweeping ? [] : [unassign(s)];
   if (s.ticket && s.ticket.status === 'open')
     effects.push({ kind: 'note', key: `unassigned:${s.gen}`, payload: { gen: s.gen, what: 'unassigned', by: e.by } });
   return {
-    state: { ...s, status: 'deleted', sweeping: false, sweepAgain: false },
+    state: { ...s, status: 'deleted', sweepAgain: false, ...(s.sweeping ? { unassignAfterSweep: true } : {}) },
     effects,
     audit: { action: 'manual_deleted', detail: { by: e.by, ticket: s.ticket?.key ?? null } },
+  };
+}
+
+const unassign = (s: ItemState): Effect => ({
+  kind: 'unassign',
+  key: 'unassign',
+  payload: { integration: s.integration },
+});
+
+/** The sweep a delete waited for is over (its job saw the item deleted, or finished): now the clean-up. */
+export function onSweepEndedAfterDelete(
+  s: ItemState,
+  e: Extract<DefenderEvent, { type: 'governed' }>,
+): Decision<ItemState> | null {
+  if (!s.unassignAfterSweep || e.gen !== s.gen || e.sweep !== s.sweeps) return null;
+  return {
+    state: { ...s, sweeping: false, unassignAfterSweep: false },
+    effects: [unassign(s)],
+    audit: { action: 'governed', detail: { then: 'unassign' } },
   };
 }
