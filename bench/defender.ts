@@ -88,7 +88,7 @@ async function main(): Promise<void> {
       scope: `/subscriptions/${benchSubscription(n)}`,
       grouping: 'recommendation',
       dailyCap: 0,
-      mapping: { mode: 'default', assignedTo: 'abel.tuter@example.com' },
+      mapping: { mode: 'default', assignedTo: 'abel.tuter@example.com', caller: 'abel.tuter@example.com' },
       pageSize: 5000,
     }));
     for (const n of SIZES)

@@ -16,6 +16,7 @@ const ALL = [
   'servicenow',
   'entitlement',
   'defender',
+  'defender-manual',
   'ingest',
   'startup',
   'console',

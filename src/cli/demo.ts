@@ -18,6 +18,17 @@ import { ROLES, type Role } from '../identity/roles.ts';
 
 const SANDBOX_WEBHOOK_SECRET = 'sandbox-webhook-secret';
 
+/**
+ * Close-out values for every ticket kind a flow may open on the sandbox instance. Like a real one it
+ * refuses a resolve without them: incident and change_request `close_code`, problem `resolution_code`
+ * (the base instance's choices: change Successful, problem Fix Applied).
+ */
+export const SANDBOX_CLOSE_OUT = {
+  incident: { resolve: { close_code: 'Solution provided' }, close: { close_code: 'Solution provided' } },
+  change_request: { resolve: { close_code: 'successful' }, close: { close_code: 'successful' } },
+  problem: { resolve: { resolution_code: 'fix_applied' }, close: { resolution_code: 'fix_applied' } },
+};
+
 /** The configuration entries that point Ticketloop at a sandbox: ServiceNow instance "sandbox" and Microsoft. */
 export function sandboxConnections(s: DemoSandbox) {
   const sn = s.servicenow;
@@ -34,9 +45,7 @@ export function sandboxConnections(s: DemoSandbox) {
         clientSecret: sn.credentials.oauth.clientSecret,
       },
       account: sn.credentials.oauth.userName,
-      closeOut: {
-        incident: { resolve: { close_code: 'Solution provided' }, close: { close_code: 'Solution provided' } },
-      },
+      closeOut: structuredClone(SANDBOX_CLOSE_OUT), // a copy each: callers patch theirs
     },
     microsoft: {
       tenantId: ms.tenantId,

@@ -36,6 +36,15 @@ describe('console: Create assignment (Defender)', { skip: missing() }, () => {
             type: 'defender',
             servicenow: 'sandbox',
             scope: SCOPE,
+            mapping: { mode: 'default', assignedTo: 'abel.tuter@example.com', caller: 'abel.tuter@example.com' },
+            reconcileIntervalSeconds: 3600,
+          },
+          {
+            // No caller: a problem of the integration, shown on its page with the fix.
+            name: 'bare',
+            type: 'defender',
+            servicenow: 'sandbox',
+            scope: SCOPE,
             mapping: { mode: 'default', assignedTo: 'abel.tuter@example.com' },
             reconcileIntervalSeconds: 3600,
           },
@@ -103,6 +112,46 @@ describe('console: Create assignment (Defender)', { skip: missing() }, () => {
     // Listed again with its assignment: the resource can't be ticked a second time.
     await resources.getByText(/manual assignment, beth\.anglin@example\.com/).waitFor();
     assert.equal(await resources.getByRole('checkbox', { name: VM2 }).isDisabled(), true);
+  });
+
+  test('the manual assignment is edited (owner, due date) and then deleted from its list', async () => {
+    const page = await signIn('operator');
+    await page.goto(`${L.url}/defender/integrations/${NAME}`);
+    await page.getByRole('link', { name: 'Manual assignments' }).click();
+    await heading(page, `Manual assignments of ${NAME}`).waitFor();
+    const table = page.getByRole('table', { name: 'Manual assignments' });
+    const row = table.getByRole('row').filter({ hasText: 'beth.anglin@example.com' });
+    await row.getByRole('button', { name: 'Edit…' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Owner (assigned to)').fill('david.miller@example.com');
+    await dialog.getByLabel('Remediation due date').fill('2030-06-01');
+    await assertAccessible(page, 'edit a manual assignment');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await table.getByRole('row').filter({ hasText: 'david.miller@example.com' }).waitFor();
+    const edited = await until(async () => {
+      const [s] = await manualItems();
+      return s?.owner === 'david.miller@example.com' ? s : undefined;
+    }, 'the edit reached the item');
+    assert.equal(new Date(edited.dueAt).toISOString(), '2030-06-01T00:00:00.000Z');
+
+    await table
+      .getByRole('row')
+      .filter({ hasText: 'david.miller@example.com' })
+      .getByRole('button', { name: 'Delete…' })
+      .click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete the assignment' }).click();
+    await page.getByText('No manual assignment yet.').waitFor();
+    await until(async () => ((await manualItems())[0]?.status === 'deleted' ? true : undefined), 'deleted');
+  });
+
+  test('an integration without a caller shows the problem and its fix on its page', async () => {
+    const page = await signIn('auditor');
+    await page.goto(`${L.url}/defender/integrations/bare`);
+    await heading(page, 'Integration bare').waitFor();
+    const list = page.getByRole('list', { name: 'Integration problems' });
+    await list.getByText(/^mapping\.caller: not set/).waitFor();
+    await list.getByText(/^Fix: set mapping\.caller to the e-mail of a person in ITSM sandbox/).waitFor();
+    await assertAccessible(page, 'integration problems');
   });
 
   test('an auditor sees no "Create assignment" (the API refuses it too: test/defender/manual.test.ts)', async () => {

@@ -83,6 +83,7 @@ describe('console: Defender for Cloud pages', { skip: missing() }, () => {
     await page.getByRole('radio', { name: 'Management group' }).check();
     await page.getByLabel('Management group ID').fill(DEMO.managementGroup);
     await page.getByLabel('Owner (assigned to)').fill('abel.tuter@example.com');
+    await page.getByRole('textbox', { name: 'Caller' }).fill('abel.tuter@example.com');
     await page.getByLabel('Category').fill('security');
     await page.getByLabel('Impact').selectOption('2');
     await page.getByLabel('Other fields').fill('u_source = defender:{assessmentKey}');

@@ -34,6 +34,7 @@ test('integrations over the API; query API (filters, paging, CSV); deleting casc
       mapping: {
         mode: 'customized',
         assignedTo: 'abel.tuter@example.com',
+        caller: 'abel.tuter@example.com',
         impact: '2',
         urgency: '2',
         category: 'security',
@@ -138,6 +139,7 @@ test('429 from ARM and from ServiceNow: the job is rescheduled at Retry-After; t
       servicenow: 'sandbox',
       scope: `/subscriptions/${DEMO.prodSubscription}`,
       grouping: 'resource',
+      mapping: { assignedTo: 'abel.tuter@example.com', caller: 'abel.tuter@example.com' },
     },
   ]);
   try {

@@ -46,6 +46,7 @@ async function checks(): Promise<CheckResult[]> {
         type: 'defender',
         itsm: 'sandbox',
         scope: `/subscriptions/${sandbox.azure.demo.prodSubscription}`,
+        mapping: { assignedTo: 'abel.tuter@example.com', caller: 'abel.tuter@example.com' },
       },
     ],
   };

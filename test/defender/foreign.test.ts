@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEMO } from '../../sandbox/azure/seed.ts';
 import { ticketCorrelationItem } from '../../src/flows/defender/flow.ts';
-import { itemIdFor } from '../../src/flows/defender/reconcile.ts';
+import { itemIdFor } from '../../src/flows/defender/assessments.ts';
 import { correlationKey } from '../../src/itsm/watch.ts';
 import { base, startDefenderEnv } from './helpers.ts';
 

@@ -41,16 +41,6 @@ export interface DefenderEnv {
   close(): Promise<void>;
 }
 
-/**
- * Close-out values for every ticket type a Defender integration can open: the sandbox instance, like
- * a real one, refuses to resolve a problem without `resolution_code` or a change without `close_code`.
- */
-export const CLOSE_OUT = {
-  incident: { resolve: { close_code: 'Solution provided' }, close: { close_code: 'Solution provided' } },
-  change_request: { resolve: { close_code: 'successful' }, close: { close_code: 'successful' } },
-  problem: { resolve: { resolution_code: 'fix_applied' }, close: { resolution_code: 'fix_applied' } },
-};
-
 /** The sandbox instance's business-rule webhook secret. */
 export const WEBHOOK_SECRET = 'defender-webhook-secret';
 
@@ -81,8 +71,8 @@ export async function startDefenderEnv(
         engine: { pollIntervalMs: 20, backoffBaseMs: 50, backoffMaxMs: 2000 },
         servicenow: [
           {
+            // The demo's connection as it is, close-out included (so its values are tested here).
             ...connections.servicenow,
-            closeOut: CLOSE_OUT,
             pollIntervalSeconds: 3600,
             webhook: { type: 'hmac', secret: WEBHOOK_SECRET },
           },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEMO } from '../../sandbox/azure/seed.ts';
 import { governanceKey } from '../../src/flows/defender/effects.ts';
-import { itemIdFor } from '../../src/flows/defender/reconcile.ts';
+import { itemIdFor } from '../../src/flows/defender/assessments.ts';
 import { base, startDefenderEnv } from './helpers.ts';
 
 const SCOPE = `/subscriptions/${DEMO.prodSubscription}`;

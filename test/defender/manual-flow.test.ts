@@ -63,3 +63,65 @@ test('a manual assignment opens with its own due date and owner; later passes on
     'auto@example.com',
   );
 });
+
+test('an edit: the new settings, one effect of each kind; the same edit again is nothing; a sweep under way runs once more, for all', () => {
+  const opened = defenderFlow.decide(
+    undefined,
+    { type: 'members', added: 2, removed: 0, members: 2, info: manualInfo },
+    0,
+  )!;
+  const s: ItemState = {
+    ...opened.state,
+    status: 'ticket_open',
+    ticket: { system: 'sn', kind: 'problem', id: '1', key: 'PRB1', link: 'l', status: 'open' },
+  };
+  const edit = { owner: 'david@example.com', dueAt: 9 * DAY, notifyOwner: false };
+  const d = defenderFlow.decide(s, { type: 'manual_edited', edit, by: 'user:op' }, DAY)!;
+  assert.equal(d.audit?.action, 'edited');
+  assert.deepEqual(d.audit?.detail?.changed, ['owner', 'dueAt', 'notifyOwner']);
+  assert.deepEqual(
+    [d.state.owner, d.state.dueAt, d.state.manual?.notifyOwner, d.state.policy.remind],
+    ['david@example.com', 9 * DAY, false, false],
+  );
+  assert.deepEqual(
+    d.effects?.map((e) => [e.kind, e.payload]),
+    [
+      ['due', { gen: 1 }],
+      ['retarget', { gen: 1, changed: ['owner', 'dueAt', 'notifyOwner'], by: 'user:op' }],
+      ['govern', { gen: 1, sweep: 1, all: true }],
+    ],
+  );
+  assert.equal(defenderFlow.decide(d.state, { type: 'manual_edited', edit, by: 'user:op' }, DAY), null);
+
+  // A sweep already running: the edit asks for one more, of every member.
+  const busy: ItemState = { ...s, sweeping: true, sweeps: 1 };
+  const queued = defenderFlow.decide(busy, { type: 'manual_edited', edit: { grace: true }, by: 'u' }, DAY)!;
+  assert.deepEqual([queued.state.sweepAgain, queued.state.sweepAll], [true, true]);
+  assert.ok(!queued.effects?.some((e) => e.kind === 'govern'));
+  const next = defenderFlow.decide(queued.state, { type: 'governed', gen: 1, sweep: 1 }, DAY)!;
+  assert.deepEqual(next.effects?.[0].payload, { gen: 1, sweep: 2, all: true });
+
+  // An automatic item is never edited; a deleted one neither; deleting twice is one delete.
+  assert.equal(defenderFlow.decide({ ...s, manual: undefined }, { type: 'manual_edited', edit, by: 'u' }, DAY), null);
+  const gone = defenderFlow.decide(s, { type: 'manual_deleted', by: 'user:op' }, DAY)!;
+  assert.equal(gone.state.status, 'deleted');
+  assert.deepEqual(
+    gone.effects?.map((e) => e.kind),
+    ['unassign', 'note'],
+  );
+  assert.equal(defenderFlow.decide(gone.state, { type: 'manual_deleted', by: 'user:op' }, DAY), null);
+  assert.equal(defenderFlow.decide(gone.state, { type: 'manual_edited', edit, by: 'u' }, DAY), null);
+
+  // Deleted during a sweep: the clean-up waits for the sweep's end, so no assignment is written after it.
+  const during = defenderFlow.decide(busy, { type: 'manual_deleted', by: 'user:op' }, DAY)!;
+  assert.deepEqual(
+    during.effects?.map((e) => e.kind),
+    ['note'],
+  );
+  const ended = defenderFlow.decide(during.state, { type: 'governed', gen: 1, sweep: 1 }, DAY)!;
+  assert.deepEqual(
+    ended.effects?.map((e) => e.kind),
+    ['unassign'],
+  );
+  assert.equal(defenderFlow.decide(ended.state, { type: 'governed', gen: 1, sweep: 1 }, DAY), null);
+});

@@ -106,3 +106,48 @@ test('the caller for every ticket type: caller_id, requested_by, opened_by; a cu
     await env.close();
   }
 });
+
+test('an owner or caller left out of the mapping: the file still loads, the integration shows it, doctor fails, no pass runs', async () => {
+  const env = await startDefenderEnv([
+    one('bare', { mapping: { mode: 'default', assignedTo: 'abel.tuter@example.com' } }),
+  ]);
+  try {
+    const headers = await authFor(env.app, 'admin');
+    const view = async () =>
+      (await env.app.http.inject({ method: 'GET', url: '/api/defender/integrations/bare', headers })).json();
+    // Seen from the configuration alone, before any pass.
+    const before = await view();
+    assert.deepEqual(
+      before.problems.map((p: { field: string; email: string | null }) => [p.field, p.email]),
+      [['mapping.caller', null]],
+    );
+    assert.match(
+      before.problems[0].message,
+      /^mapping\.caller: not set; Defender's ticket mapping requires the caller/,
+    );
+    assert.match(before.problems[0].fix, /^set mapping\.caller to the e-mail of a person in ITSM sandbox/);
+
+    const stats = await env.reconcile();
+    assert.deepEqual(
+      stats.blocked?.map((p) => p.field),
+      ['mapping.caller'],
+    );
+    await env.drain();
+    assert.deepEqual(await env.items('bare:'), [], 'no ticket without its caller');
+    assert.equal((await view()).problems.length, 1, 'the same problem once, not once per source');
+
+    const checks = await integrationChecks(
+      env.app,
+      env.app.config.integrations[0] as any,
+      {
+        microsoftSignedIn: false,
+      } as any,
+    );
+    const caller = checks.find((c) => c.check === 'caller')!;
+    assert.equal(caller.ok, false);
+    assert.match(caller.detail, /mapping\.caller: not set/);
+    assert.equal(checks.find((c) => c.check === 'owner')?.ok, true);
+  } finally {
+    await env.close();
+  }
+});

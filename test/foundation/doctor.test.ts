@@ -48,6 +48,8 @@ function rawConfig(patch: (c: ReturnType<typeof sandboxConnections>) => void = (
         type: 'defender',
         itsm: 'sandbox',
         scope: `/subscriptions/${sandbox.azure.demo.prodSubscription}`,
+        // Owner and caller are required (docs/defender.md): a missing one fails doctor.
+        mapping: { assignedTo: 'abel.tuter@example.com', caller: 'abel.tuter@example.com' },
       },
     ],
   };

@@ -135,14 +135,16 @@ test('setup entitlement names what is wrong: an unknown catalog, a bad option', 
 
 test('setup defender records the integration and previews its tickets without opening any', async () => {
   const scope = `/subscriptions/${sandbox.azure.demo.prodSubscription}`;
-  const first = await cli('setup', 'defender', '--name', 'prod', '--scope', scope);
+  // Owner and caller are required for a pass to run (a dry run shows the tickets either way).
+  const people = ['--owner', 'abel.tuter@example.com', '--caller', 'abel.tuter@example.com'];
+  const first = await cli('setup', 'defender', '--name', 'prod', '--scope', scope, ...people);
   assert.equal(first.status, 0, first.out + first.err);
   assert.match(first.out, /\+ integration "prod" in .*: created/);
   assert.match(first.out, /dry-run reconcile .* [1-9]\d* ticket\(s\) would be opened/);
   assert.match(first.out, /would open: \[\w+\] .+ — \d+ resource\(s\), due \d{4}-\d{2}-\d{2}/);
   const opened = await servicenow('GET', '/api/now/table/incident?sysparm_query=correlation_idSTARTSWITHtl:defender');
   assert.deepEqual(opened.result, [], 'a dry run opens nothing');
-  const second = await cli('setup', 'defender', '--name', 'prod', '--scope', scope);
+  const second = await cli('setup', 'defender', '--name', 'prod', '--scope', scope, ...people);
   assert.match(second.out, /^0 changed/m, second.out);
   const bad = await cli('setup', 'defender', '--name', 'x', '--scope', 'not-a-scope');
   assert.equal(bad.status, 1);

@@ -50,6 +50,13 @@ export const FLOW_PAGES: Record<string, ConsolePage[]> = {
       hidden: true,
     },
     {
+      path: 'defender/integrations/:name/manual',
+      title: 'Manual assignments',
+      need: ['GET', '/api/defender/integrations/{name}/manual-assignments'],
+      component: lazy(() => import('./defender/ManualAssignmentsPage.tsx')),
+      hidden: true,
+    },
+    {
       path: 'defender/integrations/:name',
       title: 'Defender integration',
       need: ['GET', '/api/defender/integrations/{name}'],

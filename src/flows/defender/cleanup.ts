@@ -15,7 +15,7 @@ import { defenderDb } from './tables.ts';
 
 const PURGE_BATCH = 500;
 
-async function deleteAssignments(d: Deps, integration: string, pairs: [string, string][]): Promise<void> {
+export async function deleteAssignments(d: Deps, integration: string, pairs: [string, string][]): Promise<void> {
   const arm = d.app.connections.microsoft().arm;
   const results = await pool(pairs, 8, async ([resourceId, name]) => {
     try {
@@ -29,13 +29,44 @@ async function deleteAssignments(d: Deps, integration: string, pairs: [string, s
   if (failed) throw failed.reason; // DELETE is idempotent: the retry redoes the whole batch safely
 }
 
-/** Job handlers `defender.ungovern` and `defender.purge`. */
+/** Job handlers `defender.ungovern`, `defender.unassign` and `defender.purge`. */
 export function cleanupHandlers(d: Deps): Record<string, JobHandler> {
   const db = defenderDb(d.app.store.db);
   return {
     async ungovern(p: { integration: string; pairs: [string, string][] }) {
       await deleteAssignments(d, p.integration, p.pairs);
       return {};
+    },
+
+    /**
+     * A deleted manual assignment: its members' governance assignments removed and their rows
+     * dropped (batch by batch, each step safe to redo), so the next pass sees the resources as new
+     * and takes them into the integration's automatic items.
+     */
+    async unassign(p: { flowId: string; integration: string }, ctx) {
+      for (;;) {
+        const rows = await db
+          .selectFrom('defender_assessment')
+          .select(['id', 'resource_id', 'name', 'governed_ticket'])
+          .where('integration', '=', p.integration)
+          .where('item', '=', p.flowId)
+          .limit(PURGE_BATCH)
+          .execute();
+        if (!rows.length) return {};
+        const governed = rows.filter((r) => r.governed_ticket).map((r): [string, string] => [r.resource_id, r.name]);
+        await deleteAssignments(d, p.integration, governed);
+        await db
+          .deleteFrom('defender_assessment')
+          .where('integration', '=', p.integration)
+          .where(
+            'id',
+            'in',
+            rows.map((r) => r.id),
+          )
+          .where('item', '=', p.flowId)
+          .execute();
+        await ctx.heartbeat();
+      }
     },
 
     /** One batch of the deletion cascade; chains itself until the integration's rows are gone. */

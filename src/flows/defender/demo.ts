@@ -4,7 +4,8 @@ import { loadFlowState } from '../../engine/flow.ts';
 import { governanceKey } from './effects.ts';
 import { FLOW, type ItemState } from './flow.ts';
 import { defenderRuntime } from './runtime.ts';
-import { itemIdFor, reconcile } from './reconcile.ts';
+import { itemIdFor } from './assessments.ts';
+import { reconcile } from './reconcile.ts';
 
 /**
  * `npm start`, Defender part: an integration on the sandbox's production subscription (one ticket

@@ -205,7 +205,7 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
     },
 
     /** Write (or rewrite) the governance assignment of every member not yet carrying this ticket. */
-    async govern(p: { flowId: string; gen: number; sweep: number }, ctx) {
+    async govern(p: { flowId: string; gen: number; sweep: number; all?: boolean }, ctx) {
       // Always answer `governed`, so the item knows the sweep is over (and may start the next).
       const done = { events: [ev(p.flowId, { type: 'governed', gen: p.gen, sweep: p.sweep })] };
       const x = await load(p);
@@ -214,15 +214,23 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
       const t = x.s.ticket!;
       const arm = d.app.connections.microsoft().arm;
       const props = governanceProperties(i, s, t);
+      // `all` (after an edit): every member in id order, since each already carries this ticket.
+      let after = '';
       for (;;) {
         const rows = await db
           .selectFrom('defender_assessment')
           .select(['id', 'resource_id', 'name'])
           .where('integration', '=', s.integration)
           .where('item', '=', p.flowId)
-          .where((eb) => eb.or([eb('governed_ticket', 'is', null), eb('governed_ticket', '!=', t.key)]))
+          .where((eb) =>
+            p.all
+              ? eb('id', '>', after)
+              : eb.or([eb('governed_ticket', 'is', null), eb('governed_ticket', '!=', t.key)]),
+          )
+          .orderBy('id')
           .limit(200)
           .execute();
+        after = rows.at(-1)?.id ?? after;
         if (!rows.length) return done;
         const results = await pool(rows, 8, (r) =>
           arm.putGovernanceAssignment(
@@ -278,13 +286,14 @@ export function effectHandlers(d: Deps): Record<string, JobHandler> {
       return {};
     },
 
-    async note(p: { flowId: string; gen: number; what: 'overdue' | 'deleted' }) {
+    async note(p: { flowId: string; gen: number; what: 'overdue' | 'deleted' | 'unassigned'; by?: string }) {
       const x = await load(p);
       if (!x || !x.s.ticket) return {};
-      const text =
-        p.what === 'overdue'
-          ? `Remediation of "${x.s.title}" is overdue: it was due ${new Date(x.s.dueAt).toISOString().slice(0, 10)}.`
-          : `The Ticketloop integration "${x.s.integration}" was deleted: this ticket is no longer tracked and its Defender governance assignments were removed.`;
+      const text = {
+        overdue: `Remediation of "${x.s.title}" is overdue: it was due ${new Date(x.s.dueAt).toISOString().slice(0, 10)}.`,
+        deleted: `The Ticketloop integration "${x.s.integration}" was deleted: this ticket is no longer tracked and its Defender governance assignments were removed.`,
+        unassigned: `The manual assignment of "${x.s.title}" was deleted in Ticketloop${p.by ? ` by ${p.by}` : ''}: this ticket is no longer tracked and its Defender governance assignments were removed.`,
+      }[p.what];
       await itsm(x.i).addWorkNote(x.s.ticket, text);
       return {};
     },

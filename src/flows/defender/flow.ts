@@ -3,6 +3,10 @@ import type { Decision, Effect, Flow } from '../../engine/flow.ts';
 import { sameTicket, type TicketRef, type TicketStatus } from '../../itsm/port.ts';
 import { parseCorrelationKey, type TicketChangedEvent } from '../../itsm/watch.ts';
 import type { Severity } from './config.ts';
+import { ACTIVE, firstReminder, nextReminder, startSweep } from './flow-steps.ts';
+import { onManualDeleted, onManualEdited, onSweepEndedAfterDelete, type ManualEdit } from './manual-decide.ts';
+
+export { ACTIVE, nextReminder } from './flow-steps.ts';
 
 /**
  * The Defender flow, pure: one item per ticket-to-be — a recommendation (all its unhealthy
@@ -16,10 +20,11 @@ import type { Severity } from './config.ts';
  *     a member unhealthy again after resolve: the next generation, a new ticket
  *   only the ticket `open` recorded counts: another record with the item's correlation key is
  *   audited `foreign-ticket-ignored` and changes nothing
+ *   a manual assignment (manual-decide.ts): edited in any live state (owner, caller, due date,
+ *   grace, e-mails: ticket and governance rewritten); deleted ──manual_deleted──► deleted
  */
 
 export const FLOW = 'defender';
-const WEEK = 7 * DAY_MS;
 
 /** The item's ticket as last seen. */
 export interface TicketInfo extends TicketRef {
@@ -80,7 +85,13 @@ export interface ItemState extends Omit<ItemInfo, 'timeframeDays'> {
   /** A governance sweep is running; members added meanwhile ask for one more when it ends. */
   sweeping?: boolean;
   sweepAgain?: boolean;
+  /** The next sweep rewrites every member's assignment (an edit changed what they say). */
+  sweepAll?: boolean;
   reopens: number;
+  /** Edits of a manual assignment (keeps their effect keys unique). */
+  edits?: number;
+  /** Deleted while a sweep ran: the clean-up starts when it ends. */
+  unassignAfterSweep?: boolean;
   reminders: number;
 }
 
@@ -93,7 +104,10 @@ export type DefenderEvent =
   | { type: 'due'; gen: number }
   | { type: 'reminded'; gen: number; n: number; at: number }
   | { type: 'governed'; gen: number; sweep: number }
-  | { type: 'integration_deleted' };
+  | { type: 'integration_deleted' }
+  /** A person edits or deletes a manual assignment (manual-edit.ts). */
+  | { type: 'manual_edited'; edit: ManualEdit; by: string }
+  | { type: 'manual_deleted'; by: string };
 
 /** Ticket generation 1 carries `tl:defender:<item>`, later ones `…/<gen>` (routed back by itemOf). */
 export function ticketCorrelationItem(item: string, gen: number): string {
@@ -108,21 +122,6 @@ export function itemOf(correlationItem: string): string {
 export function generationOf(correlation: string): number {
   const m = /\/(\d+)$/.exec(parseCorrelationKey(correlation)?.id ?? '');
   return m ? Number(m[1]) : 1;
-}
-
-/** Still someone's work: reminders, overdue and the query API's "open" all mean these. */
-export const ACTIVE: ItemStatus[] = ['open', 'ticket_open', 'closed_unhealthy'];
-
-/** The next reminder strictly after `after`: the pre-due one, or the next weekly one. */
-export function nextReminder(s: Pick<ItemState, 'policy' | 'dueAt' | 'openedAt'>, after: number): number | undefined {
-  if (!s.policy.remind) return undefined;
-  const candidates: number[] = [];
-  if (s.policy.daysBefore > 0) {
-    const pre = s.dueAt - s.policy.daysBefore * DAY_MS;
-    if (pre > after) candidates.push(pre);
-  }
-  if (s.policy.weekly) candidates.push(s.openedAt + (Math.floor(Math.max(0, after - s.openedAt) / WEEK) + 1) * WEEK);
-  return candidates.length ? Math.min(...candidates) : undefined;
 }
 
 function newGeneration(
@@ -146,21 +145,6 @@ function newGeneration(
   const effects: Effect[] = [{ kind: 'open', key: `open:${gen}`, payload: { gen } }];
   if (!state.overdue) effects.push({ kind: 'due', key: `due:${gen}`, runAt: dueAt, payload: { gen } });
   return { state, effects };
-}
-
-function startSweep(s: ItemState): { state: ItemState; effects: Effect[] } {
-  const sweeps = s.sweeps + 1;
-  return {
-    state: { ...s, sweeps, sweeping: true, sweepAgain: false },
-    effects: [{ kind: 'govern', key: `govern:${s.gen}:${sweeps}`, payload: { gen: s.gen, sweep: sweeps } }],
-  };
-}
-
-function firstReminder(s: ItemState, now: number): Effect[] {
-  const at = nextReminder(s, now);
-  return at === undefined
-    ? []
-    : [{ kind: 'remind', key: `remind:${s.gen}:1`, runAt: at, payload: { gen: s.gen, n: 1, at } }];
 }
 
 function onMembers(
@@ -291,6 +275,7 @@ export const defenderFlow: Flow<ItemState, DefenderEvent> = {
   name: FLOW,
   decide(s, e, now) {
     if (e.type === 'members') return onMembers(s, e, now);
+    if (s?.status === 'deleted' && e.type === 'governed') return onSweepEndedAfterDelete(s, e);
     if (!s || s.status === 'deleted') return null;
     switch (e.type) {
       case 'ticket_opened': {
@@ -332,7 +317,7 @@ export const defenderFlow: Flow<ItemState, DefenderEvent> = {
       case 'governed': {
         if (e.gen !== s.gen || e.sweep !== s.sweeps || !s.sweeping) return null;
         if (s.sweepAgain && s.status === 'ticket_open') {
-          const next = startSweep(s);
+          const next = startSweep(s, s.sweepAll);
           return { ...next, audit: { action: 'governed', detail: { again: true } } };
         }
         return { state: { ...s, sweeping: false, sweepAgain: false }, audit: { action: 'governed' } };
@@ -354,6 +339,10 @@ export const defenderFlow: Flow<ItemState, DefenderEvent> = {
               ];
         return { state, effects, audit: { action: 'reminded', detail: { n: e.n } } };
       }
+      case 'manual_edited':
+        return onManualEdited(s, e, now);
+      case 'manual_deleted':
+        return onManualDeleted(s, e);
       case 'integration_deleted':
         return {
           state: { ...s, status: 'deleted' },

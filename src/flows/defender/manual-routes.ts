@@ -4,12 +4,21 @@ import type { DefenderIntegration } from './config.ts';
 import type { Deps } from './effects.ts';
 import { FLOW, type ItemState } from './flow.ts';
 import { createManualAssignment, manualAssignmentBody, manualAssignmentView } from './manual.ts';
-import { assessmentJudge, type MetadataCache } from './reconcile.ts';
+import {
+  deleteManualAssignment,
+  editManualAssignment,
+  getManualAssignment,
+  listManualAssignments,
+  manualAssignmentDetail,
+  manualEditBody,
+} from './manual-edit.ts';
+import { assessmentJudge, type MetadataCache } from './assessments.ts';
 import { defenderDb } from './tables.ts';
 
 /**
  * The manual path's API: an integration's unhealthy recommendations, one recommendation's unhealthy
- * resources (with the assignment each already has), and "Create assignment". The two lists read the
+ * resources (with the assignment each already has), "Create assignment", and its list, edit and
+ * delete (manual-edit.ts). The two lists of what is unhealthy read the
  * integration's scope from ARM as a pass does (every page), so they cost one pass's page reads.
  */
 
@@ -163,5 +172,69 @@ export function registerManualRoutes(d: Deps & { meta: MetadataCache }): void {
       const created = await createManualAssignment(d, req.body, req.principal!.actor);
       return reply.code(201).send(created);
     },
+  );
+
+  const id = z.object({ id: z.string().regex(/^[0-9a-f]{8}$/, 'a manual assignment id') });
+
+  app.get(
+    '/api/defender/integrations/:name/manual-assignments',
+    {
+      config: { role: 'read' },
+      schema: {
+        tags,
+        summary: "The integration's manual assignments (not deleted), newest first",
+        params: z.object({ name: z.string().min(1).max(64) }),
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(200) }),
+        response: { 200: z.object({ assignments: z.array(manualAssignmentDetail) }) },
+      },
+    },
+    async (req) => {
+      integration(req.params.name);
+      return { assignments: await listManualAssignments(d, req.params.name, req.query.limit) };
+    },
+  );
+
+  app.get(
+    '/api/defender/assignments/:id',
+    {
+      config: { role: 'read' },
+      schema: {
+        tags,
+        summary: 'One manual assignment: its settings, status and ticket',
+        params: id,
+        response: { 200: manualAssignmentDetail },
+      },
+    },
+    async (req) => getManualAssignment(d, req.params.id),
+  );
+
+  // Rewrites the ticket's people and every governance assignment of the members: an operator action, as create.
+  app.patch(
+    '/api/defender/assignments/:id',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags,
+        summary: 'Edit a manual assignment: owner, caller, due date or timeframe, grace period, e-mail reminders',
+        params: id,
+        body: manualEditBody,
+        response: { 200: manualAssignmentDetail },
+      },
+    },
+    async (req) => editManualAssignment(d, req.params.id, req.body, req.principal!.actor),
+  );
+
+  app.delete(
+    '/api/defender/assignments/:id',
+    {
+      config: { role: 'operator' },
+      schema: {
+        tags,
+        summary: 'Delete a manual assignment: its governance assignments removed, its open ticket annotated',
+        params: id,
+        response: { 202: manualAssignmentDetail },
+      },
+    },
+    async (req, reply) => reply.code(202).send(await deleteManualAssignment(d, req.params.id, req.principal!.actor)),
   );
 }

@@ -5,8 +5,9 @@ import type { FlowEvent } from '../../engine/apply.ts';
 import { HttpProblem } from '../../http/server.ts';
 import { timeframeDays, type DefenderIntegration } from './config.ts';
 import { pool, type Deps } from './effects.ts';
+import { checkPeople } from './manual-edit.ts';
 import { ACTIVE, FLOW, type DefenderEvent, type ItemInfo, type ItemState, type ManualSettings } from './flow.ts';
-import { assessmentJudge, resourceIdOf, rowId } from './reconcile.ts';
+import { assessmentJudge, resourceIdOf, rowId } from './assessments.ts';
 import { coreDb, defenderDb } from './tables.ts';
 
 /**
@@ -18,7 +19,8 @@ import { coreDb, defenderDb } from './tables.ts';
  * automatic item leave it in the same transaction.
  */
 
-export const MAX_RESOURCES = 200;
+/** As many as the resources list shows for one recommendation (its first 1,000). */
+export const MAX_RESOURCES = 1000;
 
 export const manualAssignmentBody = z
   .object({
@@ -108,6 +110,7 @@ export async function createManualAssignment(d: Deps, body: ManualAssignmentInpu
   if (!i) throw invalid('integration', `no defender integration named "${body.integration}"`);
   if ((body.notifications.owner || body.notifications.manager) && !i.notifications.smtp)
     throw invalid('notifications', `e-mail notifications need smtp on the integration ${i.name}`);
+  await checkPeople(d, i, body);
   const assessments = await unhealthyAssessments(d, i, body);
   const meta = await d.metadata(body.assessmentKey);
   const judge = assessmentJudge(i);

@@ -5,6 +5,7 @@ import { defenderShape, type DefenderIntegration } from './config.ts';
 import { effectHandlers } from './effects.ts';
 import { defenderFlow, FLOW, itemOf } from './flow.ts';
 import { manualTicketTypes } from './manual.ts';
+import { manualEffectHandlers } from './manual-effects.ts';
 import { reconcileHandler } from './reconcile.ts';
 import { trackConfigFile } from './removal.ts';
 import { registerDefenderRoutes } from './routes.ts';
@@ -24,7 +25,12 @@ export const defenderModule: FlowModule = {
   migrations: defenderMigrations,
   effects(app) {
     const d = runtime(app);
-    return { ...effectHandlers(d), reconcile: reconcileHandler(d), ...cleanupHandlers(d) };
+    return {
+      ...effectHandlers(d),
+      ...manualEffectHandlers(d),
+      reconcile: reconcileHandler(d),
+      ...cleanupHandlers(d),
+    };
   },
   async register(app) {
     const d = runtime(app);

@@ -14,8 +14,11 @@ export type PersonField = 'mapping.assignedTo' | 'mapping.caller';
 
 export interface PersonProblem {
   field: PersonField;
-  email: string;
+  /** The configured e-mail; null when the field is not set at all. */
+  email: string | null;
   message: string;
+  /** What to do about it, in a sentence. */
+  fix: string;
 }
 
 export interface MappedPeople {
@@ -26,17 +29,40 @@ export interface MappedPeople {
 
 const ROLE: Record<PersonField, string> = { 'mapping.assignedTo': 'owner', 'mapping.caller': 'caller' };
 
-function problem(i: DefenderIntegration, field: PersonField, email: string): PersonProblem {
+function unknownPerson(i: DefenderIntegration, field: PersonField, email: string): PersonProblem {
   return {
     field,
     email,
     message: `${field}: no person with the e-mail ${email} in ITSM ${i.itsm}, so the ${ROLE[field]} of the tickets of "${i.name}" is unknown`,
+    fix: `create the user ${email} in ITSM ${i.itsm} (its e-mail field), or set ${field} to a known person`,
   };
+}
+
+/**
+ * The schema keeps both optional, so a file written before they were required still loads (and its
+ * integration shows what to fix) instead of the whole configuration being refused.
+ */
+function notSet(i: DefenderIntegration, field: PersonField): PersonProblem {
+  return {
+    field,
+    email: null,
+    message: `${field}: not set; Defender's ticket mapping requires the ${ROLE[field]} of the tickets of "${i.name}"`,
+    fix: `set ${field} to the e-mail of a person in ITSM ${i.itsm}`,
+  };
+}
+
+/** People the configuration leaves out: known without asking the ITSM. */
+export function missingPeople(i: DefenderIntegration): PersonProblem[] {
+  const fields: [PersonField, string | undefined][] = [
+    ['mapping.assignedTo', i.mapping.assignedTo],
+    ['mapping.caller', i.mapping.caller],
+  ];
+  return fields.filter(([, email]) => !email).map(([field]) => notSet(i, field));
 }
 
 /** Look both up (the adapter caches people); a failed look-up (ITSM down) throws, as any other call. */
 export async function resolvePeople(port: ItsmPort, i: DefenderIntegration): Promise<MappedPeople> {
-  const out: MappedPeople = { problems: [] };
+  const out: MappedPeople = { problems: missingPeople(i) };
   const wanted: [PersonField, string | undefined, 'assignee' | 'caller'][] = [
     ['mapping.assignedTo', i.mapping.assignedTo, 'assignee'],
     ['mapping.caller', i.mapping.caller, 'caller'],
@@ -45,38 +71,35 @@ export async function resolvePeople(port: ItsmPort, i: DefenderIntegration): Pro
     if (!email) continue;
     const person = await port.findPerson(email);
     if (person) out[slot] = person;
-    else out.problems.push(problem(i, field, email));
+    else out.problems.push(unknownPerson(i, field, email));
   }
   return out;
 }
 
-/** Doctor / "Test the connection": one result per configured person. */
+/** Doctor / "Test the connection": one result per mapping person (owner, caller), set or not. */
 export async function peopleChecks(port: ItsmPort, i: DefenderIntegration): Promise<CheckResult[]> {
   const target = `defender ${i.name}`;
-  const configured = [
-    ['mapping.assignedTo', i.mapping.assignedTo],
-    ['mapping.caller', i.mapping.caller],
-  ] as const;
-  if (!configured.some(([, email]) => email)) return [];
+  const fields = ['mapping.assignedTo', 'mapping.caller'] as const;
   let people: MappedPeople;
   try {
     people = await resolvePeople(port, i);
   } catch (e) {
     const detail = `could not look people up in ITSM ${i.itsm}: ${(e as Error).message.split('\n')[0].slice(0, 200)}`;
-    return [{ target, check: 'people', ok: false, detail }];
+    return [
+      ...missingPeople(i).map((p): CheckResult => ({
+        target,
+        check: ROLE[p.field],
+        ok: false,
+        detail: p.message,
+        fix: p.fix,
+      })),
+      { target, check: 'people', ok: false, detail },
+    ];
   }
-  return configured
-    .filter(([, email]) => email)
-    .map(([field, email]): CheckResult => {
-      const p = people.problems.find((x) => x.field === field);
-      return p
-        ? {
-            target,
-            check: ROLE[field],
-            ok: false,
-            detail: p.message,
-            fix: `create the user ${p.email} in ITSM ${i.itsm} (its e-mail field), or set ${field} to a known person`,
-          }
-        : { target, check: ROLE[field], ok: true, detail: `${field} ${email} is a person in ITSM ${i.itsm}` };
-    });
+  return fields.map((field): CheckResult => {
+    const p = people.problems.find((x) => x.field === field);
+    if (p) return { target, check: ROLE[field], ok: false, detail: p.message, fix: p.fix };
+    const email = field === 'mapping.assignedTo' ? i.mapping.assignedTo : i.mapping.caller;
+    return { target, check: ROLE[field], ok: true, detail: `${field} ${email} is a person in ITSM ${i.itsm}` };
+  });
 }

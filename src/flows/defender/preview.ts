@@ -2,7 +2,7 @@ import type { Ticketloop } from '../../app/build.ts';
 import { DAY_MS } from '../../engine/clock.ts';
 import { timeframeDays, type DefenderIntegration, type Severity } from './config.ts';
 import { ACTIVE, FLOW, type ItemState } from './flow.ts';
-import { assessmentJudge, itemIdFor } from './reconcile.ts';
+import { assessmentJudge, itemIdFor } from './assessments.ts';
 import { runtime } from './runtime.ts';
 
 /**

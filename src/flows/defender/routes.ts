@@ -6,8 +6,9 @@ import type { Deps } from './effects.ts';
 import { ACTIVE, FLOW, type ItemState } from './flow.ts';
 import { registerIntegrationStatusRoutes } from './integration-status.ts';
 import { SECRET_FIELDS } from './integrations.ts';
-import type { PersonProblem } from './people.ts';
-import { finishedStats, type MetadataCache } from './reconcile.ts';
+import { missingPeople, type PersonProblem } from './people.ts';
+import type { MetadataCache } from './assessments.ts';
+import { finishedStats } from './reconcile.ts';
 import { registerManualRoutes } from './manual-routes.ts';
 import { defenderDb } from './tables.ts';
 
@@ -59,6 +60,16 @@ export interface RouteDeps extends Deps {
   activate(i: DefenderIntegration): Promise<void>;
 }
 
+/**
+ * What stops the integration: people its mapping leaves out (seen in the configuration, before any
+ * pass) and those the last pass found unknown in the ITSM.
+ */
+function problemsOf(i: DefenderIntegration, blocked: string | null): PersonProblem[] {
+  const missing = missingPeople(i);
+  const found = blocked ? (JSON.parse(blocked) as PersonProblem[]) : [];
+  return [...missing, ...found.filter((p) => !missing.some((m) => m.field === p.field))];
+}
+
 export function registerDefenderRoutes(d: RouteDeps): void {
   const app = d.app.http;
   const db = defenderDb(d.app.store.db);
@@ -75,7 +86,7 @@ export function registerDefenderRoutes(d: RouteDeps): void {
       source: e.source,
       config: redact(e.config),
       lastReconcile: finishedStats(pass?.last_stats ?? null),
-      problems: pass?.blocked ? (JSON.parse(pass.blocked) as PersonProblem[]) : [],
+      problems: problemsOf(e.config, pass?.blocked ?? null),
     };
   };
   const integrationView = z.object({
@@ -84,7 +95,9 @@ export function registerDefenderRoutes(d: RouteDeps): void {
     config: z.record(z.string(), z.unknown()),
     lastReconcile: z.record(z.string(), z.unknown()).nullable(),
     /** Why reconcile is stopped (the last pass's finding): each names the mapping field and e-mail. */
-    problems: z.array(z.object({ field: z.string(), email: z.string(), message: z.string() })),
+    problems: z.array(
+      z.object({ field: z.string(), email: z.string().nullable(), message: z.string(), fix: z.string().optional() }),
+    ),
   });
   const tags = ['defender'];
   const name = z.object({ name: z.string().min(1).max(64) });

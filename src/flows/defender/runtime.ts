@@ -2,7 +2,8 @@ import type { Ticketloop } from '../../app/build.ts';
 import type { Deps } from './effects.ts';
 import { Integrations } from './integrations.ts';
 import { Mailer } from './notify.ts';
-import { MetadataCache, reconcile, type ReconcileStats } from './reconcile.ts';
+import { MetadataCache } from './assessments.ts';
+import { reconcile, type ReconcileStats } from './reconcile.ts';
 
 export type DefenderRuntime = Deps & { meta: MetadataCache };
 

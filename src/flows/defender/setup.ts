@@ -19,6 +19,7 @@ const FLAG_OF: Record<string, string> = {
   itsm: '--itsm',
   ticketType: '--ticket-type',
   'mapping.assignedTo': '--owner',
+  'mapping.caller': '--caller',
   'filters.severities': '--severities',
 };
 
@@ -30,7 +31,9 @@ function entryFrom(app: Ticketloop, o: Record<string, string | undefined>): Reco
     itsm,
     scope: o.scope,
     ...(o.ticketType ? { ticketType: o.ticketType } : {}),
-    ...(o.owner ? { mapping: { assignedTo: o.owner } } : {}),
+    ...(o.owner || o.caller
+      ? { mapping: { ...(o.owner ? { assignedTo: o.owner } : {}), ...(o.caller ? { caller: o.caller } : {}) } }
+      : {}),
     ...(o.severities ? { filters: { severities: o.severities.split(',').map((s) => s.trim()) } } : {}),
   };
 }
@@ -88,7 +91,8 @@ export const defenderSetup: SetupCommand = {
     },
     { flags: '--itsm <connection>', description: 'the ITSM connection (default: the only one configured)' },
     { flags: '--ticket-type <type>', description: 'incident, change_request or problem (default incident)' },
-    { flags: '--owner <email>', description: 'the owner of every ticket and governance assignment' },
+    { flags: '--owner <email>', description: 'the owner of every ticket and governance assignment (required to run)' },
+    { flags: '--caller <email>', description: "the tickets' caller (required to run)" },
     { flags: '--severities <list>', description: `only these severities (${SEVERITIES.join(',')})` },
   ],
   run,

@@ -168,6 +168,19 @@ export class ServiceNowItsm implements ItsmPort {
     return this.patch(ref, fields);
   }
 
+  /**
+   * Rewrite who a ticket names (assigned to, and the caller in the table's own field), as openTicket
+   * writes them: what a Defender manual assignment's edit needs. Setting the same people again is a no-op.
+   */
+  async setTicketPeople(
+    ref: TicketRef,
+    p: Pick<OpenTicketInput, 'assignee' | 'caller' | 'callerField'>,
+  ): Promise<Ticket> {
+    const record = this.recordFor({ kind: ref.kind, correlation: '', ...p }, '');
+    delete record.correlation_id;
+    return this.patch(ref, record);
+  }
+
   async addWorkNote(ref: TicketRef, text: string): Promise<void> {
     await this.patch(ref, { work_notes: nonEmpty('work note', text) });
   }

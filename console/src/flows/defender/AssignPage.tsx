@@ -118,6 +118,7 @@ export default function AssignPage() {
       <PageHeader title="Create assignment">
         <Link to={`/defender/integrations/${encodeURIComponent(name)}`}>Integration {name}</Link>
         <Link to={`/defender/assignments?integration=${encodeURIComponent(name)}`}>Its assignments</Link>
+        <Link to={`/defender/integrations/${encodeURIComponent(name)}/manual`}>Manual assignments (edit, delete)</Link>
       </PageHeader>
 
       <section className={styles.section} aria-labelledby="recommendations-title">

@@ -12,7 +12,8 @@ import { describeScope, passSummary, progressText, type PassFigures } from './lo
 
 /**
  * One Defender integration: its settings (secrets shown only as "set"), "Test the connection",
- * "Reconcile now" with the pass's progress polled while it runs, and delete with its cascade.
+ * "Reconcile now" with the pass's progress polled while it runs, and delete with its cascade; what stops
+ * it (its `problems`: owner or caller unset or unknown in the ITSM) with the fix of each.
  */
 
 const useStyles = makeStyles({
@@ -95,9 +96,27 @@ export default function IntegrationPage() {
         {can('POST', '/api/defender/assignments') && (
           <Link to={`/defender/integrations/${encodeURIComponent(i.name)}/assign`}>Create assignment</Link>
         )}
+        <Link to={`/defender/integrations/${encodeURIComponent(i.name)}/manual`}>Manual assignments</Link>
         <Link to="/defender">All integrations</Link>
       </PageHeader>
       {created && <Notice>The integration is created; its first pass starts now.</Notice>}
+      {i.problems.length > 0 && (
+        <section className={styles.section} aria-labelledby="problems-title">
+          <Notice intent="warning">
+            <span id="problems-title">
+              Reconcile is stopped: no ticket is opened until the mapping names people the ITSM knows.
+            </span>
+          </Notice>
+          <ul aria-label="Integration problems">
+            {i.problems.map((p) => (
+              <li key={p.field}>
+                <Text block>{p.message}</Text>
+                {p.fix && <Text block>Fix: {p.fix}</Text>}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       <Card>
         <dl className={styles.facts}>
           {fact(scope.kind, <code>{String(config.scope)}</code>)}

@@ -1,4 +1,4 @@
-/** The "Create assignment" form's state, the body it sends, and where the API's refusals show (no imports: unit-tested in Node). */
+/** The "Create assignment" and edit forms' state, the bodies they send, and where the API's refusals show (no imports: unit-tested in Node). */
 
 /** One refused field, as the API's error envelope names it (`body.resourceIds.3`). */
 interface FieldProblem {
@@ -42,7 +42,16 @@ export function assignmentBody(integration: string, assessmentKey: string, resou
   };
 }
 
-const FIELDS = ['resourceIds', 'ticketType', 'assignedTo', 'caller', 'remediationTimeframeDays', 'notifications'];
+const FIELDS = [
+  'resourceIds',
+  'ticketType',
+  'assignedTo',
+  'caller',
+  'remediationTimeframeDays',
+  'dueDate',
+  'gracePeriod',
+  'notifications',
+];
 
 /** `body.resourceIds.3` → resourceIds; messages for the same field are joined; the rest is "other". */
 export function assignErrors(details: readonly FieldProblem[]): { fields: Record<string, string>; other: string[] } {
@@ -57,4 +66,52 @@ export function assignErrors(details: readonly FieldProblem[]): { fields: Record
       fields[field] = fields[field] ? `${fields[field]}; ${d.message}` : d.message;
   }
   return { fields, other };
+}
+
+/** A manual assignment as the list shows it: what the edit form starts from. */
+export interface ManualAssignmentSettings {
+  owner: string;
+  caller: string | null;
+  dueDate: string;
+  gracePeriod: boolean;
+  notifications: { owner: boolean; manager: boolean };
+}
+
+export interface EditForm {
+  assignedTo: string;
+  caller: string;
+  /** yyyy-mm-dd, as a date input gives it. */
+  dueDate: string;
+  gracePeriod: boolean;
+  notifyOwner: boolean;
+  notifyManager: boolean;
+}
+
+export function editFormOf(a: ManualAssignmentSettings): EditForm {
+  return {
+    assignedTo: a.owner,
+    caller: a.caller ?? '',
+    dueDate: a.dueDate.slice(0, 10),
+    gracePeriod: a.gracePeriod,
+    notifyOwner: a.notifications.owner,
+    notifyManager: a.notifications.manager,
+  };
+}
+
+/** The PATCH body: only what the form changed (a due date typed is midnight UTC of that day). */
+export function editBody(a: ManualAssignmentSettings, f: EditForm) {
+  const was = editFormOf(a);
+  const owner = f.assignedTo.trim();
+  const caller = f.caller.trim();
+  const notifications = {
+    ...(f.notifyOwner !== was.notifyOwner ? { owner: f.notifyOwner } : {}),
+    ...(f.notifyManager !== was.notifyManager ? { manager: f.notifyManager } : {}),
+  };
+  return {
+    ...(owner !== was.assignedTo ? { assignedTo: owner } : {}),
+    ...(caller && caller !== was.caller ? { caller } : {}),
+    ...(f.dueDate && f.dueDate !== was.dueDate ? { dueDate: f.dueDate } : {}),
+    ...(f.gracePeriod !== was.gracePeriod ? { gracePeriod: f.gracePeriod } : {}),
+    ...(Object.keys(notifications).length ? { notifications } : {}),
+  };
 }
