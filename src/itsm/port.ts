@@ -310,6 +310,8 @@ export interface ItsmPort {
   /** The ticket people call `key` ("INC0010001"), exactly; where the adapter can look keys up. */
   findByKey?(kind: string, key: string): Promise<Ticket | undefined>;
   updateTicket(ref: TicketRef, fields: Record<string, string>): Promise<Ticket>;
+  /** Rewrite whom an existing ticket names: its assignee and caller (person ids from `findPerson`). */
+  setTicketPeople(ref: TicketRef, p: Pick<OpenTicketInput, 'assignee' | 'caller' | 'callerField'>): Promise<Ticket>;
   addWorkNote(ref: TicketRef, text: string): Promise<void>;
   addComment(ref: TicketRef, text: string): Promise<void>;
   resolveTicket(ref: TicketRef, c: CloseOutInput): Promise<Ticket>;

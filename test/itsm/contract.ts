@@ -26,7 +26,15 @@ export interface ContractAgent {
   /** Delete the record outright (a hard delete). */
   delete(ref: TicketRef): Promise<void>;
   /** What a person sees on the ticket: its title, description and journal (any order). */
-  view(ref: TicketRef): Promise<{ title: string; description: string; workNotes: string[]; comments: string[] }>;
+  view(ref: TicketRef): Promise<{
+    title: string;
+    description: string;
+    workNotes: string[];
+    comments: string[];
+    /** The person ids the ticket names as assignee and caller (as `findPerson` gives them). */
+    assignee?: string;
+    caller?: string;
+  }>;
   /** The ids of `kind` tickets whose title contains `text`, as a person's search finds them. */
   search(kind: string, text: string): Promise<string[]>;
 }
@@ -326,6 +334,17 @@ export function itsmContract(name: string, make: () => Promise<ContractSubject>)
       if (s.person.managerEmail) assert.equal(p.managerEmail?.toLowerCase(), s.person.managerEmail.toLowerCase());
       const again = await port.findPerson(s.person.email);
       assert.equal(again?.id, p.id, 'stable id');
+    });
+
+    test('setTicketPeople rewrites the assignee and caller of an open ticket and changes its version', async () => {
+      const t = await open(`${prefixOf('people')}item-1`);
+      const p = await port.findPerson(s.person.email);
+      assert.ok(p, `${s.person.email} is found`);
+      const u = await port.setTicketPeople(t.ref, { assignee: p.id, caller: p.id });
+      assert.notEqual(u.version, t.version, 'the version changed');
+      const seen = await s.agent.view(t.ref);
+      assert.equal(seen.assignee, p.id);
+      assert.equal(seen.caller, p.id);
     });
 
     test('findPerson gives undefined for an unknown e-mail', async () => {

@@ -53,13 +53,15 @@ itsmContract('ServiceNow', async (): Promise<ContractSubject> => {
       },
       async view(ref) {
         const r = await agent.get(ref.kind, ref.id, {
-          fields: ['short_description', 'description'],
+          fields: ['short_description', 'description', 'assigned_to', 'caller_id'],
           excludeReferenceLink: true,
         });
         if (!r) throw new Error(`${ref.kind} ${ref.id} not found`);
         return {
           title: str(r.short_description),
           description: str(r.description),
+          assignee: str(r.assigned_to) || undefined,
+          caller: str(r.caller_id) || undefined,
           workNotes: await journal(ref.id, 'work_notes'),
           comments: await journal(ref.id, 'comments'),
         };

@@ -6,7 +6,6 @@ import { FLOW, type ItemState } from './flow.ts';
 import type { EditedField } from './manual-decide.ts';
 import { mappingFor } from './overrides.ts';
 import { resolvePeople } from './people.ts';
-import { peopleWriter } from './ticket-people.ts';
 
 /**
  * `defender.retarget`: an edited manual assignment carried to its open ticket — the new owner and
@@ -37,13 +36,12 @@ export function manualEffectHandlers(d: Deps): Record<string, JobHandler> {
       const i = d.integrations.get(s.integration);
       if (!i) return {};
       const port = d.app.connections.itsm(i.itsm);
-      const writer = peopleWriter(port);
       const peopleChanged = p.changed.some((k) => k === 'owner' || k === 'caller');
-      if (writer && peopleChanged) {
+      if (peopleChanged) {
         const map = mappingFor(i, s);
         const people = await resolvePeople(port, { ...i, mapping: map });
         if (people.problems.length) throw new RetryableError(people.problems.map((x) => x.message).join('; '));
-        await writer.setTicketPeople(s.ticket, {
+        await port.setTicketPeople(s.ticket, {
           assignee: people.assignee?.id,
           caller: people.caller?.id,
           ...(map.mode === 'customized' && map.callerField ? { callerField: map.callerField } : {}),
