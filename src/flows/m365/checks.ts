@@ -106,7 +106,7 @@ async function incidentWrite(target: string, itsm: ItsmPort): Promise<CheckResul
     if (w.allowed === false) return { target, check, ok: false, detail: w.detail, fix: w.fix };
     return { target, check, ok: true, detail: w.allowed ? w.detail : `not verified: ${w.detail}; ${w.fix}` };
   } catch (e) {
-    return { target, check, ok: false, detail: firstLine(e), fix: 'see the ITSM connection\'s own checks above' };
+    return { target, check, ok: false, detail: firstLine(e), fix: "see the ITSM connection's own checks above" };
   }
 }
 

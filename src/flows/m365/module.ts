@@ -11,6 +11,7 @@ import { m365EscalationMigrations } from './escalation/store.ts';
 import { m365HealthMigrations } from './health/store.ts';
 import { syncHealth } from './health/sync.ts';
 import { registerM365Routes } from './routes.ts';
+import { m365Setup } from './setup.ts';
 
 /**
  * Microsoft 365 support: the tenant's service health read on a schedule and kept with its history
@@ -71,6 +72,7 @@ export const m365Module: FlowModule = {
         );
     },
   }),
+  setup: m365Setup,
   checks: (app, ctx) => m365Checks(app, ctx, enabled(app), (i) => learnOf(app, i)),
   async register(app) {
     for (const i of enabled(app))

@@ -299,7 +299,7 @@ export class ServiceNowItsm implements ItsmPort {
       allowed: false,
       account: a.user,
       detail: `ServiceNow user '${a.user}' lacks write on ${kind}: it has ${has}`,
-      fix: grant(`'${a.user}'`),
+      fix: grant(a.user ?? 'the account'),
     };
   }
 
