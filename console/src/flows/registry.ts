@@ -115,5 +115,11 @@ export const FLOW_PAGES: Record<string, ConsolePage[]> = {
       need: ['POST', '/api/m365/escalations'],
       component: lazy(() => import('./m365/EscalatePage.tsx')),
     },
+    {
+      path: 'm365/setup',
+      title: 'Microsoft 365 setup',
+      need: ['POST', '/api/m365/setup/test'],
+      component: lazy(() => import('./m365/SetupPage.tsx')),
+    },
   ],
 };

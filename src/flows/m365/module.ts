@@ -10,6 +10,7 @@ import { m365HealthMigrations } from './health/store.ts';
 import { syncHealth } from './health/sync.ts';
 import { learnOf } from './learn.ts';
 import { registerM365Routes } from './routes.ts';
+import { registerSetupRoutes } from './setup-routes.ts';
 import { m365Setup } from './setup.ts';
 
 /**
@@ -66,6 +67,8 @@ export const m365Module: FlowModule = {
         `${FLOW}.escalation-sync`,
         { integration: i.name },
       );
+    // Disabled integrations too: the setup page lists every one configured.
+    registerSetupRoutes(app, () => app.integrations<M365Integration>('m365'));
     registerM365Routes(
       app,
       () => enabled(app),

@@ -99,7 +99,7 @@ async function recordConnections(app: Ticketloop, i: M365SetupInput, ctx: SetupC
 }
 
 /** Only the checks about this integration and the connections it uses. */
-const concerns = (r: CheckResult, i: M365SetupInput) =>
+export const concerns = (r: CheckResult, i: { name: string; itsm: string }) =>
   r.target === `m365 ${i.name}` ||
   r.target.startsWith('Microsoft') ||
   r.target.toLowerCase() === `servicenow ${i.itsm}`.toLowerCase();
