@@ -13,6 +13,7 @@ import { FLOW_MODULES, ITSM_MODULES } from '../../src/app/registry.ts';
 import { sandboxConnections } from '../../src/cli/demo.ts';
 import { SECRET_NAMES } from '../../src/flows/m365/setup.ts';
 import { runCli } from '../helpers/cli.ts';
+import { tokenFor } from '../helpers/identity.ts';
 
 // Issue #14 item 1: `ticketloop setup m365` with flags records the connections and the integration,
 // keeps the secrets in the encrypted store (the file only names them), runs Test setup, and a
@@ -133,6 +134,27 @@ test('setup m365 with flags records the integration, stores the secrets encrypte
     assert.ok(stored);
     assert.ok(!String(stored.ciphertext).includes(secret));
     assert.equal(await app.secrets.get(SECRET_NAMES.clientSecret), secret);
+
+    // The console's setup routes: admin only; where each secret is kept, never its value.
+    const as = async (role: 'admin' | 'insights', method: 'GET' | 'POST', url: string) => {
+      const token = await tokenFor(app, role);
+      const r = await app.http.inject({
+        method,
+        url,
+        headers: { authorization: `Bearer ${token}` },
+        ...(method === 'POST' ? { payload: {} } : {}),
+      });
+      return { status: r.statusCode, text: r.body, body: JSON.parse(r.body) };
+    };
+    assert.equal((await as('insights', 'POST', '/api/m365/setup/test')).status, 403);
+    const view = await as('admin', 'GET', '/api/m365/setup');
+    assert.equal(view.status, 200);
+    assert.equal(view.body.microsoft.kept, 'encrypted in the secret store');
+    assert.ok(!view.text.includes(secret));
+    const tested = await as('admin', 'POST', '/api/m365/setup/test');
+    assert.equal(tested.status, 200, tested.text);
+    const write = tested.body.results.find((r: { check: string }) => r.check === 'write incidents');
+    assert.equal(write.ok, true, tested.text);
   } finally {
     await app.stop();
   }
