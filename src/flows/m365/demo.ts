@@ -116,7 +116,7 @@ async function runM365Demo(ctx: DemoContext): Promise<void> {
   const store = new HealthStore(app.store.db);
   const stored = await waitUntil(`${issue.id} synced`, () => store.issue(i.name, issue.id));
   say(
-    `${stored.issue.status}; user impact: ${stored.summary.userImpact}; next update by: ${stored.summary.nextUpdateBy?.text}`,
+    `${stored.issue.status}; user impact: ${stored.summary.userImpact?.replace(/\.$/, '')}; next update by: ${stored.summary.nextUpdateBy?.text}`,
   );
   say(`${ctx.url}/api/m365/issues/${issue.id}`);
 

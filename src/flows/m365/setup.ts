@@ -48,7 +48,7 @@ function integrationEntry(app: Ticketloop, i: M365SetupInput): Record<string, un
   if (i.subscription) escalation.subscription = i.subscription;
   if (i.contact) escalation.contact = i.contact;
   const entry = { name: i.name, type: 'm365', itsm: i.itsm, testEnvironment: i.testEnvironment, escalation };
-  // The connection may be created by this run: check the entry against a known name.
+  // The schema does not look the connection up: it may be the one this run creates.
   const parsed = integrationSchema({ type: 'm365', shape: m365Shape }, app.itsmModules).safeParse(entry);
   if (!parsed.success) {
     const [first] = parsed.error.issues;
