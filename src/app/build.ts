@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { sql } from 'kysely';
 import pino, { type Logger } from 'pino';
 import type { Config, IntegrationConfig } from '../config/schema.ts';
-import { SecretStore } from '../config/secrets.ts';
+import { loadStoredSecrets, SecretStore } from '../config/secrets.ts';
 import { systemClock, type Clock } from '../engine/clock.ts';
 import { Engine } from '../engine/engine.ts';
 import { registerAdminRoutes } from '../http/admin.ts';
@@ -140,6 +140,9 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
   const applied = await migrateToLatest(store, migrations);
   if (applied.length) log.info({ migrations: applied }, 'migrations applied');
   await checkSharedKey(store);
+  const secrets = new SecretStore(store.db, store.keys);
+  // Before anything resolves a secret reference: `{secret: name}` values come from the store.
+  await loadStoredSecrets(secrets, config);
 
   const metrics = new Metrics();
   metrics.attach(store.db);
@@ -204,7 +207,6 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
     log,
     config,
   });
-  const secrets = new SecretStore(store.db, store.keys);
   const outbound = new OutboundAudit(store, clock, workerId, metrics, log);
   const checkpoints = new AuditCheckpointer({
     db: store.db,

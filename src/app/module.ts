@@ -52,6 +52,12 @@ export interface SetupContext {
   setupItsm(connection: string, kinds: string[]): Promise<SetupStep[]>;
   /** A line of output (the preview of what a loop would do). */
   say(text: string): void;
+  /** Set a top-level section of the configuration file (`microsoft`, or a `servicenow` entry by name). */
+  recordSection?(key: string, value: Record<string, unknown>, o?: { listBy?: string }): Promise<SetupStep>;
+  /** Run `fn` on an app built from the configuration file as it is now (after what setup wrote). */
+  withReloadedApp?<T>(fn: (app: Ticketloop) => Promise<T>): Promise<T>;
+  /** Ask the person at the terminal (interactive runs only; undefined otherwise). A secret is not echoed. */
+  ask?(question: string, o?: { secret?: boolean; default?: string }): Promise<string>;
 }
 
 export interface FlowDemo {

@@ -56,3 +56,65 @@ export async function upsertIntegration(file: string, entry: Entry, o: { dryRun?
   writeFileSync(file, next);
   return { what, outcome };
 }
+
+/**
+ * Set a top-level section: an object (`microsoft`) merged key by key, or, with `listBy`, the entry
+ * of a list (`servicenow: [{name, …}]`) with that name. Same rules as upsertIntegration.
+ */
+export async function upsertSection(
+  file: string,
+  key: string,
+  value: Record<string, unknown>,
+  o: { dryRun?: boolean; listBy?: string } = {},
+): Promise<SetupStep> {
+  const what = o.listBy ? `${key} "${String(value[o.listBy])}" in ${file}` : `${key} in ${file}`;
+  const text = readFileSync(file, 'utf8');
+  const json = file.endsWith('.json');
+  const YAML = json ? undefined : await import('yaml');
+  const doc = json ? undefined : YAML!.parseDocument(text);
+  const raw = (json ? JSON.parse(text) : doc!.toJSON()) as Record<string, unknown>;
+  const list = o.listBy ? (Array.isArray(raw[key]) ? (raw[key] as Record<string, unknown>[]) : []) : undefined;
+  const at = list ? list.findIndex((i) => i[o.listBy!] === value[o.listBy!]) : -1;
+  const current = list ? list[at] : (raw[key] as Record<string, unknown> | undefined);
+  const merged = { ...current, ...value };
+  const outcome: SetupStep['outcome'] = !current
+    ? 'created'
+    : isDeepStrictEqual(current, merged)
+      ? 'unchanged'
+      : 'updated';
+  if (outcome === 'unchanged') return { what, outcome };
+  let next: string;
+  if (json) {
+    if (list) raw[key] = at < 0 ? [...list, merged] : list.map((x, n) => (n === at ? merged : x));
+    else raw[key] = merged;
+    next = `${JSON.stringify(raw, null, 2)}\n`;
+  } else {
+    const path = list ? [key, at < 0 ? list.length : at] : [key];
+    if (list && at < 0) {
+      if (YAML!.isSeq(doc!.get(key))) (doc!.get(key) as import('yaml').YAMLSeq).add(doc!.createNode(merged));
+      else doc!.set(key, doc!.createNode([merged]));
+    } else if (!current) doc!.set(key, doc!.createNode(merged));
+    // Only the keys given are replaced, so comments on the others stay.
+    else for (const [k, v] of Object.entries(value)) doc!.setIn([...path, k], doc!.createNode(v));
+    next = doc!.toString();
+  }
+  const parsed = json ? JSON.parse(next) : YAML!.parse(next);
+  try {
+    validateConfig(parsed, file);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    // Setup writes the connections before the integration that needs them: only this section's problems count.
+    const problems = e.problems.filter(
+      (p) => p.path === key || p.path.startsWith(`${key}.`) || p.path.startsWith(`${key}[`),
+    );
+    if (problems.length)
+      return {
+        what,
+        outcome: 'failed',
+        detail: `the file would not validate: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+      };
+  }
+  if (o.dryRun) return { what, outcome: 'manual', detail: `would be ${outcome}` };
+  writeFileSync(file, next);
+  return { what, outcome };
+}

@@ -4,7 +4,8 @@ import type { SetupStep } from '../app/checks.ts';
 import type { SetupCommand } from '../app/module.ts';
 import { FLOW_MODULES, ITSM_MODULES } from '../app/registry.ts';
 import type { LoadedConfig } from '../config/load.ts';
-import { upsertIntegration } from './config-file.ts';
+import { upsertIntegration, upsertSection } from './config-file.ts';
+import { ask } from './prompt.ts';
 
 /**
  * `ticketloop setup <flow|itsm>`: one subcommand per flow module and ITSM adapter that has a
@@ -50,13 +51,16 @@ async function setupItsm(app: Ticketloop, name: string, extra: string[], o: { pu
 
 const publicUrlOf = (app: Ticketloop, url?: string) => (url ?? app.config.server.publicUrl)?.replace(/\/+$/, '');
 
-async function withApp(loaded: LoadedConfig, fn: (app: Ticketloop) => Promise<SetupStep[]>, notes: string[]) {
-  const app = await buildTicketloop(loaded.config, {
+const setupApp = (loaded: LoadedConfig) =>
+  buildTicketloop(loaded.config, {
     itsm: ITSM_MODULES,
     flows: FLOW_MODULES,
     engine: false,
     logger: createLogger('fatal'),
   });
+
+async function withApp(loaded: LoadedConfig, fn: (app: Ticketloop) => Promise<SetupStep[]>, notes: string[]) {
+  const app = await setupApp(loaded);
   let steps: SetupStep[];
   try {
     steps = await fn(app);
@@ -105,6 +109,9 @@ export function registerSetupCommands(cli: Command, load: Load): void {
       const loaded = load(o.config);
       const file = configFile(loaded);
       const notes: string[] = [];
+      // Interactive only at a terminal and with no option of the command's own given.
+      const given = Object.keys(o).filter((k) => o[k] !== undefined && k !== 'config' && k !== 'dryRun');
+      const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY) && given.length === 0;
       await withApp(
         loaded,
         (app) =>
@@ -114,6 +121,16 @@ export function registerSetupCommands(cli: Command, load: Load): void {
             setupItsm: (name, kinds) =>
               setupItsm(app, name, kinds, { publicUrl: publicUrlOf(app, o.url), dryRun: Boolean(o.dryRun) }),
             say: (text) => notes.push(text),
+            recordSection: (key, value, so) => upsertSection(file, key, value, { ...so, dryRun: Boolean(o.dryRun) }),
+            async withReloadedApp(fn) {
+              const fresh = await setupApp(load(file));
+              try {
+                return await fn(fresh);
+              } finally {
+                await fresh.stop();
+              }
+            },
+            ask: interactive ? ask : undefined,
           }),
         notes,
       );

@@ -8,12 +8,16 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-/** A secret given inline, from an environment variable, or from a file. */
+/**
+ * A secret given inline, from an environment variable, from a file, or by name from the encrypted
+ * secret store (`{secret: name}`: what `ticketloop setup` writes, so no value is in the file).
+ */
 export const secretRef = z.union([
   z.string().min(1, 'must not be empty'),
   z.object({ value: z.string().min(1, 'must not be empty') }).strict(),
   z.object({ env: z.string().min(1, 'must name an environment variable') }).strict(),
   z.object({ file: z.string().min(1, 'must name a file') }).strict(),
+  z.object({ secret: z.string().min(1, 'must name a stored secret') }).strict(),
 ]);
 export type SecretRef = z.infer<typeof secretRef>;
 

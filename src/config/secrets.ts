@@ -82,8 +82,43 @@ export class Secret {
   }
 }
 
+/**
+ * Stored secrets the configuration names (`{secret: name}`), decrypted once when the app is built
+ * (loadStoredSecrets), so that resolving a reference stays synchronous wherever it happens.
+ */
+const storedSecrets = new Map<string, Secret>();
+
+/** Every `{secret: name}` in a configuration (an object with that one key). */
+export function storedSecretNames(value: unknown, out = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) for (const v of value) storedSecretNames(v, out);
+  else if (value && typeof value === 'object') {
+    const keys = Object.keys(value);
+    const name = (value as { secret?: unknown }).secret;
+    if (keys.length === 1 && typeof name === 'string') out.add(name);
+    else for (const v of Object.values(value)) storedSecretNames(v, out);
+  }
+  return out;
+}
+
+/** Decrypt the stored secrets the configuration names; a missing one fails when it is resolved. */
+export async function loadStoredSecrets(store: SecretStore, config: unknown): Promise<void> {
+  for (const name of storedSecretNames(config)) {
+    const value = await store.get(name);
+    if (value === undefined) storedSecrets.delete(name);
+    else storedSecrets.set(name, new Secret(value));
+  }
+}
+
 export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env): Secret {
   if (typeof ref === 'string') return new Secret(ref);
+  if ('secret' in ref) {
+    const stored = storedSecrets.get(ref.secret);
+    if (!stored)
+      throw new Error(
+        `the secret "${ref.secret}" is not in the secret store of this database: run the setup that stores it again`,
+      );
+    return stored;
+  }
   if ('value' in ref) return new Secret(ref.value);
   if ('env' in ref) {
     const v = env[ref.env];

@@ -299,6 +299,17 @@ export interface IncidentFeedPort {
   linkToParent(child: TicketRef, parent: TicketRef): Promise<void>;
 }
 
+/** What `writeAccess` found: who the account is, and whether its roles let it write. */
+export interface WriteAccess {
+  allowed: boolean | undefined;
+  /** The account's name in the system. */
+  account?: string;
+  /** What was found ("user 'x' has the roles itil"), or why it could not be told. */
+  detail: string;
+  /** What to grant, when not allowed (or unknown). */
+  fix?: string;
+}
+
 export interface ItsmPort {
   /** The connection's name (every ref it returns carries it as `system`). */
   readonly system: string;
@@ -325,6 +336,11 @@ export interface ItsmPort {
    * (passing ones too), each failure with its fix. Reads only; never writes to the system.
    */
   checkSetup(): Promise<CheckResult[]>;
+  /**
+   * Whether the account may write tickets of `kind`, found without writing anything (Test setup):
+   * `allowed` undefined when the system would not say. Where the adapter can tell.
+   */
+  writeAccess?(kind: string): Promise<WriteAccess>;
 
   // The change feed. The watch (itsm/watch.ts) stores watermarks and known tickets and turns each
   // reported change into one durable job; the adapter only reads its system.

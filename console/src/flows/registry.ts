@@ -134,5 +134,11 @@ export const FLOW_PAGES: Record<string, ConsolePage[]> = {
       need: ['GET', '/api/m365/matches'],
       component: lazy(() => import('./m365/MatchesPage.tsx')),
     },
+    {
+      path: 'm365/setup',
+      title: 'Microsoft 365 setup',
+      need: ['POST', '/api/m365/setup/test'],
+      component: lazy(() => import('./m365/SetupPage.tsx')),
+    },
   ],
 };

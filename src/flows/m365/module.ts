@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { Ticketloop } from '../../app/build.ts';
 import type { FlowModule } from '../../app/module.ts';
-import { LearnSearch } from '../../connectors/learn.ts';
 import { ServiceHealthClient } from '../../connectors/microsoft/service-health.ts';
 import { parseDuration } from '../pod/duration.ts';
 import { m365Checks } from './checks.ts';
@@ -15,7 +13,10 @@ import { m365HealthMigrations } from './health/store.ts';
 import { syncHealth } from './health/sync.ts';
 import { incidentEffects } from './incidents/effects.ts';
 import { applyChanged, catchUpIncidents } from './incidents/feed.ts';
+import { learnOf } from './learn.ts';
 import { registerM365Routes } from './routes.ts';
+import { registerSetupRoutes } from './setup-routes.ts';
+import { m365Setup } from './setup.ts';
 import { m365SolutionNoteMigrations, solutionNoteEffects } from './solution-notes.ts';
 
 /**
@@ -29,26 +30,6 @@ import { m365SolutionNoteMigrations, solutionNoteEffects } from './solution-note
 export { FLOW };
 
 const enabled = (app: Ticketloop) => app.integrations<M365Integration>('m365').filter((i) => i.enabled);
-
-const learnSearches = new WeakMap<Ticketloop, Map<string, LearnSearch>>();
-/** One Learn search (and its cache) per app and URL. */
-function learnOf(app: Ticketloop, i: M365Integration): LearnSearch {
-  const byUrl = learnSearches.get(app) ?? new Map<string, LearnSearch>();
-  learnSearches.set(app, byUrl);
-  let l = byUrl.get(i.learnUrl);
-  if (!l) {
-    // The microsoft connection's CA (a private one in the sandbox) also serves the sandbox's Learn.
-    const caFile = app.config.microsoft?.caFile;
-    l = new LearnSearch({
-      baseUrl: i.learnUrl,
-      ca: caFile ? readFileSync(caFile) : undefined,
-      recorder: app.outbound,
-      now: () => app.clock.now(),
-    });
-    byUrl.set(i.learnUrl, l);
-  }
-  return l;
-}
 
 export const m365Module: FlowModule = {
   name: FLOW,
@@ -92,6 +73,8 @@ export const m365Module: FlowModule = {
         );
     },
   }),
+  setup: m365Setup,
+  demo: async () => (await import('./demo.ts')).m365Demo,
   checks: (app, ctx) => m365Checks(app, ctx, enabled(app), (i) => learnOf(app, i)),
   async register(app) {
     for (const i of enabled(app).filter((x) => x.incidents.enabled))
@@ -111,6 +94,8 @@ export const m365Module: FlowModule = {
       await app.engine.schedule(`m365-feed:${i.name}`, parseDuration(i.feed.every)!, `${FLOW}.match-feed`, {
         integration: i.name,
       });
+    // Disabled integrations too: the setup page lists every one configured.
+    registerSetupRoutes(app, () => app.integrations<M365Integration>('m365'));
     registerM365Routes(
       app,
       () => enabled(app),

@@ -10,6 +10,7 @@ import type {
   Person,
   Ticket,
   TicketRef,
+  WriteAccess,
 } from '../port.ts';
 import { checkServiceNowSetup } from './check-setup.ts';
 import { str, type ServiceNowClient, type SnRecord } from './client.ts';
@@ -31,6 +32,7 @@ import { MemoryWatermarkStore, ServiceNowPoller } from './poller.ts';
 import { ServiceNowAccessRequests } from './access-requests.ts';
 import { ServiceNowIncidentFeed } from './incident-feed.ts';
 import { ServiceNowKnowledge } from './knowledge.ts';
+import { readRolesOrWhy, writeRolesFor } from './account-roles.ts';
 import { checkCorrelationId } from './correlation.ts';
 import { q } from './query.ts';
 import { registerServiceNowWebhook, webhookPath } from './webhook.ts';
@@ -294,6 +296,28 @@ export class ServiceNowItsm implements ItsmPort {
       closeOut: this.rules,
       states: this.o.states,
     });
+  }
+
+  /** From the account's roles (sys_user_has_role): no test record is written. */
+  async writeAccess(kind: string): Promise<WriteAccess> {
+    const target = `ServiceNow ${this.system}`;
+    const grant = (user: string) =>
+      `grant the role itil${kind === 'incident' ? ' (or sn_incident_write)' : ''} to ${user} in ServiceNow (User Administration → Users → ${user} → Roles)`;
+    if (!this.o.authLabel)
+      return { allowed: undefined, detail: 'the account is not known to the adapter', fix: grant('the account') };
+    const a = await readRolesOrWhy(this.client, this.o.authLabel, { target, instanceUrl: this.ctx.instanceUrl });
+    if (!a.roles) return { allowed: undefined, detail: a.why ?? 'roles unknown', fix: grant('the account') };
+    const writes = writeRolesFor(kind);
+    const held = a.roles.filter((r) => writes.includes(r));
+    const has = a.roles.length ? `the roles ${a.roles.join(', ')}` : 'no roles';
+    if (held.length)
+      return { allowed: true, account: a.user, detail: `user '${a.user}' has ${has}: ${held[0]} may write ${kind}` };
+    return {
+      allowed: false,
+      account: a.user,
+      detail: `ServiceNow user '${a.user}' lacks write on ${kind}: it has ${has}`,
+      fix: grant(a.user ?? 'the account'),
+    };
   }
 
   // ---- internals ----------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import { HttpError } from '../../engine/errors.ts';
 import { hmacHex } from '../../http/auth.ts';
 import type { ItsmSetupOptions } from '../port.ts';
 import type { ServiceNowItsm } from './adapter.ts';
+import { readRolesOrWhy, type Account } from './account-roles.ts';
 import {
   BUSINESS_RULE_DOC,
   BUSINESS_RULE_SCRIPT,
@@ -173,54 +174,8 @@ function refused(s: SetupContext, item: Item, e: unknown, create: boolean): Setu
 
 // ---- roles ------------------------------------------------------------------------------------
 
-interface Account {
-  user?: string;
-  /** Undefined when they could not be determined. */
-  roles?: string[];
-  why?: string;
-}
-
-/**
- * The account's active roles from sys_user_has_role. With a user name (basic, OAuth password
- * grant) by `user.user_name`; otherwise (client_credentials, API key) by the instance's own
- * `gs.getUserID()`. An instance that refuses that script value drops the term and would list
- * everyone's grants, so that answer counts only when it is about one user.
- */
-async function readRoles(client: ServiceNowClient, auth: AuthLabel): Promise<Account> {
-  const username =
-    auth.type === 'basic' || (auth.type === 'oauth' && auth.grant === 'password') ? auth.username : undefined;
-  const query = (
-    username ? q().eq('user.user_name', username) : q().script('user', '=', 'javascript:gs.getUserID()')
-  ).eq('state', 'active');
-  const rows: SnRecord[] = [];
-  for await (const r of client.listAll('sys_user_has_role', {
-    query,
-    fields: ['role.name', 'user.user_name'],
-    pageSize: 500,
-  }))
-    rows.push(r);
-  const users = new Set(rows.map((r) => str(r['user.user_name'])));
-  const roles = [...new Set(rows.map((r) => str(r['role.name'])))].sort();
-  if (username) return { user: username, roles };
-  if (users.size === 1) return { user: [...users][0], roles };
-  return {
-    why: `the roles of ${identity(auth)} could not be determined (${users.size === 0 ? 'no grants were listed for the user the instance signs it in as' : 'the instance did not narrow the list to one user'})`,
-  };
-}
-
-async function readRolesSafely(s: SetupContext): Promise<Account> {
-  try {
-    return await readRoles(s.client, s.auth);
-  } catch (e) {
-    const d = diagnose(e, {
-      target: `ServiceNow ${s.config.name}`,
-      check: 'account roles',
-      instanceUrl: s.config.instanceUrl,
-      auth: s.auth,
-      table: 'sys_user_has_role',
-    });
-    return { why: `the roles of ${identity(s.auth)} could not be read (${d.result.detail})` };
-  }
+function readRolesSafely(s: SetupContext): Promise<Account> {
+  return readRolesOrWhy(s.client, s.auth, { target: `ServiceNow ${s.config.name}`, instanceUrl: s.config.instanceUrl });
 }
 
 function rolesStep(s: SetupContext, a: Account): SetupStep {
