@@ -9,6 +9,7 @@ import {
   type IncomingAccessRequest,
 } from '../../itsm/port.ts';
 import { correlationKey } from '../../itsm/watch.ts';
+import { approverGroupsOf, MAX_PERSONAL_GROUP_APPROVERS } from './approver-groups.ts';
 import type { PodIntegration } from './config.ts';
 import { FLOW, requestItem } from './flow.ts';
 import { emailOf, formField, noteFor, phaseOf, toRequestInput, type FrontConfig } from './itsm-front-map.ts';
@@ -177,10 +178,16 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
         const s = await d.service().load(id);
         // A correlation key is a claim anyone editing the record can make: only the recorded record counts.
         if (!s?.ticket || !sameTicket(s.ticket, dcs.request)) return;
-        const actor = s.policy.approvers.find((a) => emailOf(a) === dcs.approverEmail) ?? `user:${dcs.approverEmail}`;
+        const named = s.policy.approvers.find((a) => emailOf(a) === dcs.approverEmail);
+        const actor = named ?? `user:${dcs.approverEmail}`;
+        // An approver group's member: their Entra account by e-mail; membership is checked as they decide.
+        const entraId =
+          !named && s.policy.approverGroups?.length
+            ? await approverGroupsOf(app).userIdOf(dcs.approverEmail)
+            : undefined;
         const decision = dcs.state === 'approved' ? 'approve' : 'reject';
         try {
-          await d.service().decide(id, actor, decision, dcs.comment, 'servicenow');
+          await d.service().decide(id, actor, decision, dcs.comment, 'servicenow', undefined, entraId);
         } catch (e) {
           if (!(e instanceof ActionRefused)) throw e;
           if (e.status === 409) {
@@ -209,6 +216,7 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
     if (!s?.ticket || !i || s.ticket.system !== i.itsm) return;
     const port = portOf(i);
     const ref = s.ticket;
+    let left = 0;
     if (!s.policy.autoApproved) {
       for (const a of s.approvals) {
         const email = emailOf(a.actor);
@@ -217,19 +225,37 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
       if (s.status === 'submitted') {
         const decided = new Set(s.approvals.map((a) => a.actor));
         const pending = s.policy.approvers.filter((a) => !decided.has(a)).map(emailOf);
-        await port.requestApprovals(
-          ref,
-          pending.filter((e): e is string => !!e),
-        );
+        const members = await groupApprovers(s);
+        left = members.left;
+        await port.requestApprovals(ref, [...pending.filter((e): e is string => !!e), ...members.emails]);
       } else await port.closeLeftoverApprovals(ref);
     }
     // The phase of the state as it is now (it may have moved on while the approvals were written).
     const current = (await d.service().load(id)) ?? s;
+    const more = left ? `\n${left} more member(s) of the approver group(s) can approve in Ticketloop.` : '';
     await port.updateRequest(ref, {
       ...phaseOf(current),
       correlation: frontCorrelation(id),
-      note: noteFor(id, s, p, consoleUrl(i)),
+      note: noteFor(id, s, p, consoleUrl(i)) + (p.event === 'submitted' ? more : ''),
     });
+  }
+
+  /**
+   * The e-mails of the approver groups' members to ask in the ITSM (not the requester, not one who
+   * decided already), at most MAX_PERSONAL_GROUP_APPROVERS; `left`: how many more there are.
+   */
+  async function groupApprovers(s: RequestState): Promise<{ emails: string[]; left: number }> {
+    if (!s.policy.approverGroups?.length) return { emails: [], left: 0 };
+    const ag = approverGroupsOf(app);
+    const members = (await Promise.all(s.policy.approverGroups.map((g) => ag.usersOf(g.id)))).flat();
+    const skip = new Set([s.requester, ...s.approvals.map((a) => a.actor)].map((a) => emailOf(a) ?? a));
+    const emails = [...new Set(members.flatMap((m) => (m.email ? [m.email.toLowerCase()] : [])))].filter(
+      (e) => !skip.has(e),
+    );
+    return {
+      emails: emails.slice(0, MAX_PERSONAL_GROUP_APPROVERS),
+      left: Math.max(0, emails.length - MAX_PERSONAL_GROUP_APPROVERS),
+    };
   }
 }
 

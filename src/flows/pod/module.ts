@@ -81,10 +81,9 @@ export function createPodModule(factories: typeof PROVIDER_FACTORIES): FlowModul
           notifier: (name) => notifierOf(app, name),
           consoleUrl: (name) => enabled(app).find((i) => i.name === name)?.consoleUrl ?? app.config.server.publicUrl,
           load: (item) => loadFlowState<RequestState>(app.store.db, FLOW, item),
-          groupEmails: async (s) => {
+          groupMembers: async (s) => {
             const ag = approverGroupsOf(app);
-            const lists = await Promise.all((s.policy.approverGroups ?? []).map((g) => ag.usersOf(g.id)));
-            return lists.flat().flatMap((m) => (m.email ? [m.email] : []));
+            return (await Promise.all((s.policy.approverGroups ?? []).map((g) => ag.usersOf(g.id)))).flat();
           },
           decisionLinks: (id, approver, s, consoleUrl) =>
             decisionLinks(
