@@ -18,6 +18,8 @@ import type { ActualAssignment, AssignmentTarget } from './providers/port.ts';
  * holders. A holder that arrives (or is extended) with an end after the provider's `endsAt` gets an
  * `extend` effect, staying `present`: the job moves the provider's end and reports the end it reads
  * back (`extend_done`), so a second, still-valid request does not lose access at the first one's end.
+ * The same job shortens the schedule when the holder with the latest end lets go early (revoked):
+ * the remaining holders' latest end becomes the provider's, so the access does not outlive them.
  */
 
 export type AssignmentStatus = 'absent' | 'granting' | 'present' | 'revoking';
@@ -107,16 +109,32 @@ function extendIfShort(s: AssignmentState): Effect[] {
   const want = wantedEnd(s);
   if (s.status !== 'present' || s.preexisting || s.endsAt === undefined || want === undefined || want <= s.endsAt)
     return [];
-  // Urgent: it must land before the provider's current end.
-  return [
-    {
-      kind: 'extend',
-      key: `extend:${s.generation}:${want}`,
-      payload: { generation: s.generation },
-      priority: 'urgent',
-    },
-  ];
+  return [reschedule(s, want)];
 }
+
+/**
+ * Not shortened when the remaining end is this close: the last holder's own expiry removes it soon
+ * anyway, and PIM refuses schedules shorter than 5 minutes (ActiveDurationTooShort).
+ */
+export const SHORTEN_FLOOR_MS = 10 * 60_000;
+/** Ends this close to the provider's are the same end (the provider's end is read back in whole seconds). */
+const SAME_END_MS = 60_000;
+
+/** The same `extend` job, to an earlier end, when the holder with the latest end let go before it. */
+function shortenIfLong(s: AssignmentState, now: number): Effect[] {
+  const want = wantedEnd(s);
+  if (s.status !== 'present' || s.preexisting || s.endsAt === undefined || want === undefined) return [];
+  if (want >= s.endsAt - SAME_END_MS || want - now < SHORTEN_FLOOR_MS) return [];
+  return [reschedule(s, want)];
+}
+
+// Urgent: an extension must land before the provider's current end.
+const reschedule = (s: AssignmentState, want: number): Effect => ({
+  kind: 'extend',
+  key: `extend:${s.generation}:${want}`,
+  payload: { generation: s.generation },
+  priority: 'urgent',
+});
 
 const providerWrite = (kind: 'grant' | 'revoke', generation: number, runAt?: number): Effect => ({
   kind,
@@ -129,7 +147,7 @@ const providerWrite = (kind: 'grant' | 'revoke', generation: number, runAt?: num
 export function decideAssignment(
   s: AssignmentState | undefined,
   e: AssignmentEvent,
-  _now: number,
+  now: number,
 ): Decision<AssignmentState> | null {
   if (e.type === 'hold') {
     const base: AssignmentState = s ?? {
@@ -180,7 +198,7 @@ export function decideAssignment(
   switch (e.type) {
     case 'release': {
       if (!s.holders.includes(e.request)) return null;
-      return release(s, e.request);
+      return release(s, e.request, now);
     }
     case 'grant_done': {
       if (s.status !== 'granting' || e.generation !== s.generation) return null;
@@ -315,7 +333,7 @@ export function decideAssignment(
 }
 
 /** A holder lets go: others still hold it, a write in flight decides, or it is revoked (or forgotten). */
-function release(held: AssignmentState, request: string): Decision<AssignmentState> {
+function release(held: AssignmentState, request: string, now: number): Decision<AssignmentState> {
   const holders = held.holders.filter((r) => r !== request);
   const { [request]: _gone, ...holderEnds } = held.holderEnds ?? {};
   const s: AssignmentState = { ...held, holderEnds };
@@ -326,12 +344,14 @@ function release(held: AssignmentState, request: string): Decision<AssignmentSta
       ? 'assigned before Ticketloop granted it: left in place'
       : `still held by ${holders.length} other request(s)`;
     // Others still hold it (or a write is in flight and its answer decides): this request is done.
-    if (s.status === 'present')
+    if (s.status === 'present') {
+      const kept = { ...s, holders };
       return {
-        state: { ...s, holders },
-        effects: [tell(e.request, { type: 'released', providerState: note }, 'released')],
+        state: kept,
+        effects: [tell(e.request, { type: 'released', providerState: note }, 'released'), ...shortenIfLong(kept, now)],
         audit,
       };
+    }
     return { state: { ...s, holders, releasing: [...s.releasing, e.request] }, audit };
   }
   if (s.preexisting)
