@@ -11,6 +11,7 @@ import {
 import { correlationKey } from '../../itsm/watch.ts';
 import { approverGroupsOf, MAX_PERSONAL_GROUP_APPROVERS } from './approver-groups.ts';
 import type { PodIntegration } from './config.ts';
+import { ItsmNotes } from './itsm-notes.ts';
 import { FLOW, requestItem } from './flow.ts';
 import { emailOf, formField, noteFor, phaseOf, toRequestInput, type FrontConfig } from './itsm-front-map.ts';
 import { RequestRefused } from './policy.ts';
@@ -26,8 +27,8 @@ import { ActionRefused, type PodService } from './service.ts';
  * change of a request that came from the ITSM is mirrored back by `itsm-sync`, enqueued beside each
  * notice of the flow (`notify` effect): approvals asked for, decided here, or no longer required,
  * and the request's phase with a note. Each sync writes what the request's state is *now*, so sync
- * jobs that run out of order still leave the ITSM right; the note is last, so a retry of a failed
- * write does not repeat it.
+ * jobs that run out of order still leave the ITSM right; the note is last and named (itsm-notes.ts),
+ * so a retry does not repeat it.
  */
 
 /** What Ticketloop writes as the ITSM request's correlation: the request item of this flow. */
@@ -62,6 +63,7 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
     return port;
   };
   const consoleUrl = (i: PodIntegration) => i.consoleUrl ?? app.config.server.publicUrl;
+  const notes = new ItsmNotes(db, () => app.clock.now());
   // One ITSM write sequence per request at a time: two syncs racing would write the same approval
   // twice, or an older phase over a newer one.
   const locks = new Map<string, Promise<unknown>>();
@@ -162,7 +164,7 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
         }
       }
       app.log.info({ integration: i.name, ticket: r.ref.key, reason }, 'pod: ITSM request refused');
-      await portOf(i).updateRequest(r.ref, {
+      await notes.write(portOf(i), r.ref, 'refused', {
         phase: 'incomplete',
         note: `Ticketloop cannot take this request: ${reason}\nPlease ask again with that corrected.`,
       });
@@ -196,7 +198,7 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
             if (now && !whyNotDecide(now, actor)) throw new RetryableError(e.message);
             return; // already decided (often: the mirror of a decision made here) is no news
           }
-          await portOf(i).updateRequest(s.ticket, {
+          await notes.write(portOf(i), s.ticket, `decision:${dcs.id}:${dcs.version}`, {
             note: `Ticketloop: the ${dcs.state} approval of ${dcs.approverEmail} does not count: ${e.message}`,
           });
         }
@@ -204,13 +206,14 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
     },
 
     /** Mirror the request's state to its ITSM record (approvals, phase, a note for this event). */
-    async 'itsm-sync'(p: { flowId: string; event: string } & Record<string, unknown>) {
+    async 'itsm-sync'(p: { flowId: string; event: string } & Record<string, unknown>, ctx: JobContext) {
       const id = p.flowId.slice(2);
-      await serially(id, () => sync(id, p));
+      await serially(id, () => sync(id, p, `sync:${ctx.job.key}`));
     },
   };
 
-  async function sync(id: string, p: { event: string } & Record<string, unknown>): Promise<void> {
+  /** `noteName`: the note of this sync, written once however often the sync is retried. */
+  async function sync(id: string, p: { event: string } & Record<string, unknown>, noteName: string): Promise<void> {
     const s = await d.service().load(id);
     const i = s && fronted(s.integration);
     if (!s?.ticket || !i || s.ticket.system !== i.itsm) return;
@@ -233,7 +236,7 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
     // The phase of the state as it is now (it may have moved on while the approvals were written).
     const current = (await d.service().load(id)) ?? s;
     const more = left ? `\n${left} more member(s) of the approver group(s) can approve in Ticketloop.` : '';
-    await port.updateRequest(ref, {
+    await notes.write(port, ref, noteName, {
       ...phaseOf(current),
       correlation: frontCorrelation(id),
       note: noteFor(id, s, p, consoleUrl(i)) + (p.event === 'submitted' ? more : ''),

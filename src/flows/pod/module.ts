@@ -10,6 +10,7 @@ import { parseDuration } from './duration.ts';
 import { approverGroupsOf } from './approver-groups.ts';
 import { createPodEffects } from './effects.ts';
 import { itsmFrontHandlers, withItsmSync } from './itsm-front.ts';
+import { itsmNoteMigrations } from './itsm-notes.ts';
 import { notifyHandlers } from './notify.ts';
 import type { RequestState } from './request.ts';
 import { FLOW, podFlow } from './flow.ts';
@@ -73,7 +74,11 @@ export function createPodModule(factories: typeof PROVIDER_FACTORIES): FlowModul
     name: FLOW,
     flow: podFlow,
     integration: { type: 'pod', shape: podShape },
-    migrations: (dialect) => ({ ...podMigrations(dialect), ...decisionLinkMigrations(dialect) }),
+    migrations: (dialect) => ({
+      ...podMigrations(dialect),
+      ...decisionLinkMigrations(dialect),
+      ...itsmNoteMigrations(dialect),
+    }),
     effects: (app) => ({
       ...createPodEffects({ db: app.store.db, providers: registryOf(app) }),
       ...withFront(
