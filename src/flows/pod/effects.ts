@@ -163,6 +163,7 @@ export function createPodEffects(deps: PodEffectDeps): Record<string, JobHandler
           key: `${p.flowId}:${p.generation}:${want}`,
           ref: a.ref,
           endsAt: want,
+          firstAttempt: ctx.job.attempts <= 1,
           justification: a.cause?.justification ?? '',
           ticketNumber: a.cause?.ticketNumber,
           requestId: a.cause?.request ?? '',
