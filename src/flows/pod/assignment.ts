@@ -104,37 +104,32 @@ export function wantedEnd(s: Pick<AssignmentState, 'holders' | 'holderEnds'>): n
   return ends.length ? Math.max(...ends) : undefined;
 }
 
-/** An `extend` job when the provider ends the assignment before a holder's grant does. */
-function extendIfShort(s: AssignmentState): Effect[] {
-  const want = wantedEnd(s);
-  if (s.status !== 'present' || s.preexisting || s.endsAt === undefined || want === undefined || want <= s.endsAt)
-    return [];
-  return [reschedule(s, want)];
-}
-
-/**
- * Not shortened when the remaining end is this close: the last holder's own expiry removes it soon
- * anyway, and PIM refuses schedules shorter than 5 minutes (ActiveDurationTooShort).
- */
+/** Not shortened when the remaining end is this close (see moveEnd). */
 export const SHORTEN_FLOOR_MS = 10 * 60_000;
-/** Ends this close to the provider's are the same end (the provider's end is read back in whole seconds). */
+/** Ends this close to the provider's count as the same (its end is read back in whole seconds). */
 const SAME_END_MS = 60_000;
 
-/** The same `extend` job, to an earlier end, when the holder with the latest end let go before it. */
-function shortenIfLong(s: AssignmentState, now: number): Effect[] {
+/**
+ * An `extend` job when the provider's end is not the holders' latest: later, when a holder needs it
+ * longer; earlier (`now` given), when the holder with the latest end let go early — unless that end is
+ * under SHORTEN_FLOOR_MS away: the last holder's expiry removes it then, and PIM refuses schedules
+ * shorter than 5 minutes (ActiveDurationTooShort).
+ */
+function moveEnd(s: AssignmentState, now?: number): Effect[] {
   const want = wantedEnd(s);
   if (s.status !== 'present' || s.preexisting || s.endsAt === undefined || want === undefined) return [];
-  if (want >= s.endsAt - SAME_END_MS || want - now < SHORTEN_FLOOR_MS) return [];
-  return [reschedule(s, want)];
+  const earlier = now !== undefined && want < s.endsAt - SAME_END_MS && want - now >= SHORTEN_FLOOR_MS;
+  if (want <= s.endsAt && !earlier) return [];
+  // Urgent: an extension must land before the provider's current end.
+  return [
+    {
+      kind: 'extend',
+      key: `extend:${s.generation}:${want}`,
+      payload: { generation: s.generation },
+      priority: 'urgent',
+    },
+  ];
 }
-
-// Urgent: an extension must land before the provider's current end.
-const reschedule = (s: AssignmentState, want: number): Effect => ({
-  kind: 'extend',
-  key: `extend:${s.generation}:${want}`,
-  payload: { generation: s.generation },
-  priority: 'urgent',
-});
 
 const providerWrite = (kind: 'grant' | 'revoke', generation: number, runAt?: number): Effect => ({
   kind,
@@ -186,7 +181,7 @@ export function decideAssignment(
       case 'present':
         return {
           state: held,
-          effects: [tell(e.request, grantedEvent(base), `granted:${base.generation}`), ...extendIfShort(held)],
+          effects: [tell(e.request, grantedEvent(base), `granted:${base.generation}`), ...moveEnd(held)],
           audit: { ...audit, action: 'held (already assigned)' },
         };
       default:
@@ -220,7 +215,7 @@ export function decideAssignment(
       if (s.holders.length === 0) return releaseUnheld(present, audit);
       return {
         state: { ...present, releasing: [] },
-        effects: [...told, ...releasedTold(present), ...extendIfShort(present)],
+        effects: [...told, ...releasedTold(present), ...moveEnd(present)],
         audit,
       };
     }
@@ -275,7 +270,7 @@ export function decideAssignment(
       const prolonged = { ...s, holderEnds: { ...s.holderEnds, [e.request]: e.expiresAt } };
       return {
         state: prolonged,
-        effects: extendIfShort(prolonged),
+        effects: moveEnd(prolonged),
         audit: { action: 'holder extended', detail: { request: e.request, until: iso(e.expiresAt) } },
       };
     }
@@ -348,7 +343,7 @@ function release(held: AssignmentState, request: string, now: number): Decision<
       const kept = { ...s, holders };
       return {
         state: kept,
-        effects: [tell(e.request, { type: 'released', providerState: note }, 'released'), ...shortenIfLong(kept, now)],
+        effects: [tell(e.request, { type: 'released', providerState: note }, 'released'), ...moveEnd(kept, now)],
         audit,
       };
     }

@@ -194,8 +194,12 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
           if (!(e instanceof ActionRefused)) throw e;
           if (e.status === 409) {
             // Changed meanwhile (another decision landed first): decide again on the new state, if it still waits.
+            // (A group member is not a named approver: still waiting and not decided by them is enough to retry.)
             const now = await d.service().load(id);
-            if (now && !whyNotDecide(now, actor)) throw new RetryableError(e.message);
+            const waits = entraId
+              ? now?.status === 'submitted' && !now.approvals.some((a) => a.actor === actor)
+              : now && !whyNotDecide(now, actor);
+            if (waits) throw new RetryableError(e.message);
             return; // already decided (often: the mirror of a decision made here) is no news
           }
           await notes.write(portOf(i), s.ticket, `decision:${dcs.id}:${dcs.version}`, {
