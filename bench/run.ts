@@ -21,6 +21,7 @@ const ALL = [
   'startup',
   'console',
   'pod',
+  'pod-extend',
   'm365',
   'm365-health',
 ];

@@ -12,8 +12,8 @@ import { apiVersion, entityResponse, listResponse, parseOptions } from './odata.
 /**
  * Groups and their members (api-reference/v1.0/api/group-*.md): list/get/create/update groups,
  * `members` (direct; v1.0 leaves service principals out, a known issue), `members/$ref` add and
- * remove, `members@odata.bind` (≤ 20 link changes, all or nothing), `checkMemberGroups`
- * (transitive) and `memberOf`. Errors are the directory's (`Request_BadRequest`,
+ * remove, `transitiveMembers` (nested groups and their members), `members@odata.bind` (≤ 20 link
+ * changes, all or nothing), `checkMemberGroups` (transitive) and `memberOf`. Errors are the directory's (`Request_BadRequest`,
  * `Request_ResourceNotFound`, `Authorization_RequestDenied`).
  */
 
@@ -91,8 +91,15 @@ export function registerGraphGroups(app: FastifyInstance, d: GroupsDeps, baseUrl
     return out;
   };
 
-  /** Direct members as a page: v1.0 leaves service principals out (known issue); `cast` keeps one type. */
-  const memberPage = async (req: FastifyRequest<{ Params: { id: string } }>, cast?: DirectoryObject['type']) => {
+  /**
+   * Direct (or transitive: nested groups and their members) members as a page: v1.0 leaves service
+   * principals out (known issue); `cast` keeps one type.
+   */
+  const memberPage = async (
+    req: FastifyRequest<{ Params: { id: string } }>,
+    cast?: DirectoryObject['type'],
+    transitive = false,
+  ) => {
     const { kinds } = await read(req);
     const g = group(req.params.id);
     const q = req.query as Record<string, string>;
@@ -104,7 +111,7 @@ export function registerGraphGroups(app: FastifyInstance, d: GroupsDeps, baseUrl
         'Filter on members is only supported as an advanced query. Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information',
       );
     }
-    let members = dir.members(g);
+    let members = transitive ? dir.transitiveMembers(g) : dir.members(g);
     if (cast) members = members.filter((o) => o.type === cast);
     else if (apiVersion(req) === 'v1.0') members = members.filter((o) => o.type !== 'servicePrincipal');
     const options = parseOptions(q, 'directoryObject');
@@ -190,18 +197,30 @@ export function registerGraphGroups(app: FastifyInstance, d: GroupsDeps, baseUrl
       return reply.code(204).send();
     });
 
-    app.get<{ Params: { id: string } }>(`/${v}/groups/:id/members`, (req) => memberPage(req));
-    app.get<{ Params: { id: string; cast: string } }>(`/${v}/groups/:id/members/:cast`, async (req, reply) => {
-      const cast = CASTS[req.params.cast.toLowerCase()];
-      if (req.params.cast === '$count') {
-        await read(req);
-        const g = group(req.params.id);
-        const n = dir.members(g).filter((o) => apiVersion(req) === 'beta' || o.type !== 'servicePrincipal').length;
-        return sendCount(req, reply, n);
-      }
-      if (!cast) throw new GraphFailure(400, 'BadRequest', `Resource not found for the segment '${req.params.cast}'.`);
-      return memberPage(req, cast);
-    });
+    for (const [segment, transitive] of [
+      ['members', false],
+      ['transitiveMembers', true],
+    ] as const) {
+      app.get<{ Params: { id: string } }>(`/${v}/groups/:id/${segment}`, (req) =>
+        memberPage(req, undefined, transitive),
+      );
+      app.get<{ Params: { id: string; cast: string } }>(`/${v}/groups/:id/${segment}/:cast`, async (req, reply) => {
+        const cast = CASTS[req.params.cast.toLowerCase()];
+        if (req.params.cast === '$count') {
+          await read(req);
+          const g = group(req.params.id);
+          const all = transitive ? dir.transitiveMembers(g) : dir.members(g);
+          return sendCount(
+            req,
+            reply,
+            all.filter((o) => apiVersion(req) === 'beta' || o.type !== 'servicePrincipal').length,
+          );
+        }
+        if (!cast)
+          throw new GraphFailure(400, 'BadRequest', `Resource not found for the segment '${req.params.cast}'.`);
+        return memberPage(req, cast, transitive);
+      });
+    }
 
     app.post<{ Params: { id: string } }>(`/${v}/groups/:id/members/$ref`, async (req, reply) => {
       const caller = await authorizeGraph(d.entra, req, P.writeMembers);

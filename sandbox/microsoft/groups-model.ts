@@ -93,6 +93,25 @@ export class Directory {
     return g.members.map((m) => this.object(m)).filter((o): o is DirectoryObject => o !== undefined);
   }
 
+  /**
+   * Every object under a group, through nested groups (`transitiveMembers`): the nested groups
+   * themselves and their members, each once, breadth first.
+   */
+  transitiveMembers(g: DirectoryGroup): DirectoryObject[] {
+    const seen = new Set<string>([g.id.toLowerCase()]);
+    const out: DirectoryObject[] = [];
+    const queue = [g];
+    while (queue.length) {
+      for (const o of this.members(queue.shift()!)) {
+        if (seen.has(o.id.toLowerCase())) continue;
+        seen.add(o.id.toLowerCase());
+        out.push(o);
+        if (o.type === 'group') queue.push(o.doc);
+      }
+    }
+    return out;
+  }
+
   isMember(g: DirectoryGroup, id: string): boolean {
     return g.members.some((m) => m.toLowerCase() === id.toLowerCase());
   }

@@ -220,6 +220,11 @@ export interface AccessRequestPort {
     o?: { pageSize?: number },
   ): Promise<{ decisions: ApprovalDecision[]; watermark: string; more: boolean }>;
   updateRequest(ref: TicketRef, u: AccessRequestUpdate): Promise<void>;
+  /**
+   * Whether a note with this text is on the request, written at or after `since` (epoch ms): asked
+   * before writing a note again whose first write may have landed unanswered. Optional.
+   */
+  hasNote?(ref: TicketRef, note: string, since: number): Promise<boolean>;
 }
 
 /** One knowledge article found for a text (recommended solutions). */

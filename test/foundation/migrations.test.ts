@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Kysely } from 'kysely';
 import { defenderMigrations } from '../../src/flows/defender/tables.ts';
+import { decisionLinkMigrations } from '../../src/flows/pod/decision-links.ts';
+import { podMigrations } from '../../src/flows/pod/drift.ts';
+import { itsmNoteMigrations } from '../../src/flows/pod/itsm-notes.ts';
 import { openStore } from '../../src/store/db.ts';
 import { migrateTo, migrateToLatest } from '../../src/store/migrations.ts';
 import { createTestDatabase, DIALECTS, postgresSkip } from '../helpers/dialects.ts';
@@ -95,6 +98,42 @@ for (const dialect of DIALECTS) {
         const [assessment] = await db.selectFrom('defender_assessment').selectAll().execute();
         assert.equal(assessment.governed_ticket, 'INC0010001', 'the gov column is renamed, its values kept');
         assert.equal((await db.selectFrom('kv').selectAll().execute()).length, 0, 'nothing left behind in kv');
+      } finally {
+        await store.close();
+        await tdb.drop();
+      }
+    },
+  );
+}
+
+// Permissions on demand's tables: the ITSM notes written once (0018_pod_itsm_notes) after the
+// flow's earlier migrations, on every dialect.
+for (const dialect of DIALECTS) {
+  test(
+    `permissions on demand's migrations apply in order, 0018_pod_itsm_notes last (${dialect})`,
+    { skip: dialect === 'postgres' ? await postgresSkip() : false },
+    async () => {
+      const tdb = await createTestDatabase(dialect);
+      const store = await openStore({ databaseUrl: tdb.url, dataDir: tdb.dataDir });
+      try {
+        const pod = (d: typeof dialect) => ({
+          ...podMigrations(d),
+          ...decisionLinkMigrations(d),
+          ...itsmNoteMigrations(d),
+        });
+        const applied = await migrateToLatest(store, [pod]);
+        const mine = applied.filter((n) => /_pod_/.test(n));
+        assert.deepEqual(mine, ['0008_pod_drift', '0010_pod_action_links', '0018_pod_itsm_notes']);
+        const db = store.db as unknown as Kysely<any>;
+        const row = {
+          subject: 'sn:sc_req_item:1',
+          name: 'sync:x',
+          state: 'pending',
+          attempted_at: 1,
+          written_at: null,
+        };
+        await db.insertInto('pod_itsm_note').values(row).execute();
+        await assert.rejects(db.insertInto('pod_itsm_note').values(row).execute(), 'one row per record and name');
       } finally {
         await store.close();
         await tdb.drop();

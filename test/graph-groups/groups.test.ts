@@ -296,6 +296,18 @@ test('checkMemberGroups is transitive and takes at most 20 ids; memberOf lists d
       'Ticketloop Operators',
     ]);
     assert.ok(memberOf.body.value.every((x: any) => x['@odata.type'] === '#microsoft.graph.group'));
+
+    // transitiveMembers (group-list-transitivemembers.md): the nested group and its members, each once;
+    // the `microsoft.graph.user` cast keeps the users only.
+    const all = await g('GET', `/v1.0/groups/${FINANCE.id}/transitiveMembers?$select=id`);
+    assert.equal(all.status, 200);
+    assert.deepEqual(all.body.value.map((x: any) => x.id).sort(), [MEGAN.id, STORAGE.id, ALEX.id].sort());
+    const direct = await g('GET', `/v1.0/groups/${FINANCE.id}/members?$select=id`);
+    assert.deepEqual(direct.body.value.map((x: any) => x.id).sort(), [MEGAN.id, STORAGE.id].sort());
+    const users = await g('GET', `/v1.0/groups/${FINANCE.id}/transitiveMembers/microsoft.graph.user?$select=id,mail`);
+    assert.equal(users.status, 200);
+    assert.match(users.body['@odata.context'], /#Collection\(microsoft\.graph\.user\)/);
+    assert.deepEqual(users.body.value.map((x: any) => x.mail).sort(), [ALEX.mail, MEGAN.mail].sort());
   }));
 
 test('state survives a restart; injected faults answer 429 with Retry-After in the Graph envelope', () =>

@@ -88,3 +88,28 @@ test('a prolonged holder past the provider end gets an extend; a release drops i
   assert.deepEqual(released.holderEnds, { r2: T0 + HOUR / 2 });
   assert.deepEqual(released.holders, ['r2']);
 });
+
+test('the holder with the latest end letting go early shortens the schedule; not when the rest end soon, nor RBAC', () => {
+  // r2 holds to T0+3h (the provider's end), r1 to T0+1h.
+  const shared = (endsAt: number | undefined) => ({
+    ...present(endsAt),
+    holders: ['r1', 'r2'],
+    holderEnds: { r1: T0 + HOUR, r2: T0 + 3 * HOUR },
+  });
+  const early = decideAssignment(shared(T0 + 3 * HOUR), { type: 'release', request: 'r2' }, T0);
+  assert.deepEqual(kinds(early), ['tell', 'extend']);
+  assert.equal(early!.state.status, 'present');
+  assert.deepEqual(early!.state.holderEnds, { r1: T0 + HOUR });
+  // The earlier holder letting go changes nothing at the provider.
+  assert.deepEqual(kinds(decideAssignment(shared(T0 + 3 * HOUR), { type: 'release', request: 'r1' }, T0)), ['tell']);
+  // Five minutes before r1's own end: its expiry removes it anyway (and PIM refuses schedules that short).
+  assert.deepEqual(
+    kinds(decideAssignment(shared(T0 + 3 * HOUR), { type: 'release', request: 'r2' }, T0 + HOUR - 5 * 60_000)),
+    ['tell'],
+  );
+  assert.deepEqual(kinds(decideAssignment(shared(undefined), { type: 'release', request: 'r2' }, T0)), ['tell']);
+  assert.deepEqual(
+    kinds(decideAssignment({ ...shared(T0 + 3 * HOUR), preexisting: true }, { type: 'release', request: 'r2' }, T0)),
+    ['tell'],
+  );
+});

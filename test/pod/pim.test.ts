@@ -16,7 +16,8 @@ import { ALICE_OID, podIntegration, startPod, type PodHarness } from './harness.
 // requests share one PIM schedule (reference counting, assignment.ts); the schedule must last until
 // the later one's end, not the first's. Read back through ARM (roleAssignmentScheduleInstances,
 // pod-wire-format.md §2.2) and Graph (group/assignmentScheduleInstances, §3.3); the extension is an
-// AdminUpdate / adminUpdate schedule request. Ticketloop's clock starts at the sandbox's and both move together.
+// AdminUpdate / adminUpdate schedule request — which also shortens the schedule when the holder with
+// the latest end is revoked early. Ticketloop's clock starts at the sandbox's and both move together.
 
 const HOUR = 3_600_000;
 const MIN = 60_000;
@@ -206,6 +207,37 @@ for (const [name, h, permission, principal, endOf] of [
     }, 'the schedule moved to the extended end');
     advance(extendedTo - sandbox.clock.now() + MIN);
     await reaches(h(), r.id, 'expired');
+    assert.equal(await endOf(principal), undefined);
+  });
+
+  test(`${name}: the holder with the latest end revoked early — the schedule is shortened to the other's end`, async () => {
+    const longer = await granted(h(), permission, principal, 'PT2H');
+    const longerEnd = Date.parse(longer.grant.expiresAt);
+    advance(20 * MIN);
+    const shorter = await granted(h(), permission, principal, 'PT1H');
+    const shorterEnd = Date.parse(shorter.grant.expiresAt);
+    near(await endOf(principal), longerEnd, 'the shared schedule ends with the longer grant');
+
+    advance(10 * MIN);
+    const revoked = await h().call('rita', 'POST', `/api/pod/requests/${longer.id}/revoke`, { comment: 'done early' });
+    assert.equal(revoked.status, 200, revoked.text);
+    const done = await reaches(h(), longer.id, 'revoked');
+    assert.match(done.grant.providerState, /still held by 1 other request/);
+    // The same AdminUpdate path moves the end back to the remaining holder's, read back from the provider.
+    await until(async () => {
+      const end = await endOf(principal);
+      return end !== undefined && Math.abs(end - shorterEnd) < 5_000;
+    }, 'the schedule shortened to the remaining grant’s end');
+    const shown = await until(async () => {
+      const r = (await h().call('admin', 'GET', `/api/pod/requests/${shorter.id}`)).body;
+      return r.grant.providerEndsAt && Math.abs(Date.parse(r.grant.providerEndsAt) - shorterEnd) < 5_000
+        ? r
+        : undefined;
+    }, 'the shortened end on the remaining request');
+    assert.equal(shown.status, 'granted');
+
+    advance(shorterEnd - sandbox.clock.now() + MIN);
+    await reaches(h(), shorter.id, 'expired');
     assert.equal(await endOf(principal), undefined);
   });
 }

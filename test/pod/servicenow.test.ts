@@ -7,6 +7,9 @@ import { startSandbox, type Sandbox } from '../../sandbox/index.ts';
 import { DEMO_USERS } from '../../sandbox/microsoft/constants.ts';
 import { DEMO } from '../../sandbox/servicenow/seed.ts';
 import { sandboxConnections } from '../../src/cli/demo.ts';
+import { RetryableError } from '../../src/engine/errors.ts';
+import { ItsmNotes } from '../../src/flows/pod/itsm-notes.ts';
+import type { TicketRef } from '../../src/itsm/port.ts';
 import { BasicAuth } from '../../src/itsm/servicenow/auth.ts';
 import { ServiceNowClient, str } from '../../src/itsm/servicenow/client.ts';
 import { q } from '../../src/itsm/servicenow/query.ts';
@@ -290,4 +293,33 @@ test('a RITM polled twice (and after it was taken in) is submitted once', async 
   const r = await ritm(id);
   assert.equal(Object.keys(r.approvals).length, 2, 'one approval row per approver');
   assert.equal((r.comments.match(/waiting|Approvers:/g) ?? []).length, 1, 'one "submitted" comment');
+});
+
+test('a note whose first write landed unanswered is not written again on retry; a written one neither', async () => {
+  const { id, number } = await order({ system: 'azure-prod', permission: 'prod-reader', justification: 'notes' });
+  const port = h.app.connections.itsm('sandbox').accessRequests!;
+  const ref: TicketRef = { system: 'sandbox', kind: 'sc_req_item', id, key: number, link: '' };
+  const notes = new ItsmNotes(h.app.store.db, () => h.clock.now());
+  // The write reaches ServiceNow, but its answer is lost: the caller sees an error and retries.
+  let lose = true;
+  const lossy = {
+    ...port,
+    hasNote: port.hasNote!.bind(port),
+    async updateRequest(r: TicketRef, u: Parameters<typeof port.updateRequest>[1]) {
+      await port.updateRequest(r, u);
+      if (lose) {
+        lose = false;
+        throw new RetryableError('socket hang up');
+      }
+    },
+  };
+  const note = `Ticketloop: a note written once (${number})`;
+  await assert.rejects(notes.write(lossy, ref, 'test:once', { note }), /socket hang up/);
+  await notes.write(lossy, ref, 'test:once', { note });
+  await notes.write(lossy, ref, 'test:once', { note, phase: 'awaiting_approval' });
+  const count = async () => ((await ritm(id)).comments.match(/a note written once/g) ?? []).length;
+  assert.equal(await count(), 1, 'the note is on the RITM once');
+  // Another name is another note.
+  await notes.write(port, ref, 'test:other', { note });
+  assert.equal(await count(), 2);
 });

@@ -162,6 +162,30 @@ export class GroupsClient {
     });
   }
 
+  /**
+   * The users under a group, through nested groups, page by page (`transitiveMembers` cast to
+   * `microsoft.graph.user`: nested groups and service principals left out).
+   */
+  async *transitiveUserPages<T extends DirectoryObjectRef = DirectoryObjectRef>(
+    groupId: string,
+    pageSize = 999,
+    select = 'id,displayName',
+  ): AsyncIterable<T[]> {
+    yield* this.pages<T>(`/groups/${enc(groupId)}/transitiveMembers/microsoft.graph.user`, this.graph.apiVersion, {
+      $select: select,
+      $top: String(pageSize),
+    });
+  }
+
+  /** The user whose `mail` or `userPrincipalName` is this address (undefined: none, or more than one). */
+  async findUserByEmail(email: string): Promise<DirectoryObjectRef | undefined> {
+    const users = await this.graph.listAll<DirectoryObjectRef>('/users', {
+      $filter: `mail eq ${quote(email)} or userPrincipalName eq ${quote(email)}`,
+      $select: 'id,displayName',
+    });
+    return users.length === 1 ? users[0] : undefined;
+  }
+
   /** Whether `objectId` is a direct member (read through the members list that sees service principals). */
   async isDirectMember(groupId: string, objectId: string): Promise<DirectoryObjectRef | undefined> {
     const id = objectId.toLowerCase();

@@ -5,9 +5,9 @@ import { GroupResolver } from './providers/entra/common.ts';
 /**
  * Approvers by Entra group (policy `approvers.groups`), through the Microsoft connection's Graph
  * client: names resolve to group ids, a decider's membership is checked in Entra at decision time
- * (`checkMemberGroups`: transitive, never cached — a removal counts at once), and the user members
- * of a group (`/members` paging, for who can approve and whom to e-mail) are cached for a few
- * minutes, since every submission and notice asks for them.
+ * (`checkMemberGroups`: transitive, never cached — a removal counts at once), and the users under a
+ * group (`transitiveMembers`, nested groups expanded as `checkMemberGroups` does, for who can approve
+ * and whom to e-mail) are cached for a few minutes, since every submission and notice asks for them.
  */
 
 export interface GroupMember {
@@ -18,6 +18,13 @@ export interface GroupMember {
 type MemberRef = DirectoryObjectRef & { mail?: string | null; userPrincipalName?: string | null };
 
 export const MEMBERS_TTL_MS = 5 * 60_000;
+
+/**
+ * At most this many group members are asked personally (an e-mail with their own links, a ServiceNow
+ * approval row) per request: a group of thousands would flood mailboxes and the approval table. The
+ * others can still decide in the console; the ITSM note says how many were left out.
+ */
+export const MAX_PERSONAL_GROUP_APPROVERS = 50;
 
 export class ApproverGroups {
   private readonly members = new Map<string, { at: number; value: Promise<GroupMember[]> }>();
@@ -43,7 +50,7 @@ export class ApproverGroups {
     );
   }
 
-  /** The user members of a group, cached. Direct members; nested groups are not expanded for notices. */
+  /** The users under a group (through nested groups), cached. */
   usersOf(groupId: string): Promise<GroupMember[]> {
     const hit = this.members.get(groupId);
     if (hit && this.now() - hit.at < this.ttlMs) return hit.value;
@@ -60,9 +67,15 @@ export class ApproverGroups {
     return groupIds.find((g) => hits.has(g.toLowerCase()));
   }
 
+  /** The Entra object id of the one user with this mail or userPrincipalName (never cached), or undefined. */
+  async userIdOf(email: string): Promise<string | undefined> {
+    return (await this.groups.findUserByEmail(email))?.id;
+  }
+
   private async load(groupId: string): Promise<GroupMember[]> {
     const out: GroupMember[] = [];
-    for await (const page of this.groups.memberPages<MemberRef>(groupId, 999, 'id,displayName,mail,userPrincipalName'))
+    const pages = this.groups.transitiveUserPages<MemberRef>(groupId, 999, 'id,displayName,mail,userPrincipalName');
+    for await (const page of pages)
       for (const m of page)
         if (objectType(m) === 'user' || !m['@odata.type'])
           out.push({

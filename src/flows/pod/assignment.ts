@@ -18,6 +18,8 @@ import type { ActualAssignment, AssignmentTarget } from './providers/port.ts';
  * holders. A holder that arrives (or is extended) with an end after the provider's `endsAt` gets an
  * `extend` effect, staying `present`: the job moves the provider's end and reports the end it reads
  * back (`extend_done`), so a second, still-valid request does not lose access at the first one's end.
+ * The same job shortens the schedule when the holder with the latest end lets go early (revoked):
+ * the remaining holders' latest end becomes the provider's, so the access does not outlive them.
  */
 
 export type AssignmentStatus = 'absent' | 'granting' | 'present' | 'revoking';
@@ -102,12 +104,23 @@ export function wantedEnd(s: Pick<AssignmentState, 'holders' | 'holderEnds'>): n
   return ends.length ? Math.max(...ends) : undefined;
 }
 
-/** An `extend` job when the provider ends the assignment before a holder's grant does. */
-function extendIfShort(s: AssignmentState): Effect[] {
+/** Not shortened when the remaining end is this close (see moveEnd). */
+export const SHORTEN_FLOOR_MS = 10 * 60_000;
+/** Ends this close to the provider's count as the same (its end is read back in whole seconds). */
+const SAME_END_MS = 60_000;
+
+/**
+ * An `extend` job when the provider's end is not the holders' latest: later, when a holder needs it
+ * longer; earlier (`now` given), when the holder with the latest end let go early — unless that end is
+ * under SHORTEN_FLOOR_MS away: the last holder's expiry removes it then, and PIM refuses schedules
+ * shorter than 5 minutes (ActiveDurationTooShort).
+ */
+function moveEnd(s: AssignmentState, now?: number): Effect[] {
   const want = wantedEnd(s);
-  if (s.status !== 'present' || s.preexisting || s.endsAt === undefined || want === undefined || want <= s.endsAt)
-    return [];
-  // Urgent: it must land before the provider's current end.
+  if (s.status !== 'present' || s.preexisting || s.endsAt === undefined || want === undefined) return [];
+  const earlier = now !== undefined && want < s.endsAt - SAME_END_MS && want - now >= SHORTEN_FLOOR_MS;
+  if (want <= s.endsAt && !earlier) return [];
+  // Urgent: an extension must land before the provider's current end.
   return [
     {
       kind: 'extend',
@@ -129,7 +142,7 @@ const providerWrite = (kind: 'grant' | 'revoke', generation: number, runAt?: num
 export function decideAssignment(
   s: AssignmentState | undefined,
   e: AssignmentEvent,
-  _now: number,
+  now: number,
 ): Decision<AssignmentState> | null {
   if (e.type === 'hold') {
     const base: AssignmentState = s ?? {
@@ -168,7 +181,7 @@ export function decideAssignment(
       case 'present':
         return {
           state: held,
-          effects: [tell(e.request, grantedEvent(base), `granted:${base.generation}`), ...extendIfShort(held)],
+          effects: [tell(e.request, grantedEvent(base), `granted:${base.generation}`), ...moveEnd(held)],
           audit: { ...audit, action: 'held (already assigned)' },
         };
       default:
@@ -180,7 +193,7 @@ export function decideAssignment(
   switch (e.type) {
     case 'release': {
       if (!s.holders.includes(e.request)) return null;
-      return release(s, e.request);
+      return release(s, e.request, now);
     }
     case 'grant_done': {
       if (s.status !== 'granting' || e.generation !== s.generation) return null;
@@ -202,7 +215,7 @@ export function decideAssignment(
       if (s.holders.length === 0) return releaseUnheld(present, audit);
       return {
         state: { ...present, releasing: [] },
-        effects: [...told, ...releasedTold(present), ...extendIfShort(present)],
+        effects: [...told, ...releasedTold(present), ...moveEnd(present)],
         audit,
       };
     }
@@ -257,7 +270,7 @@ export function decideAssignment(
       const prolonged = { ...s, holderEnds: { ...s.holderEnds, [e.request]: e.expiresAt } };
       return {
         state: prolonged,
-        effects: extendIfShort(prolonged),
+        effects: moveEnd(prolonged),
         audit: { action: 'holder extended', detail: { request: e.request, until: iso(e.expiresAt) } },
       };
     }
@@ -315,7 +328,7 @@ export function decideAssignment(
 }
 
 /** A holder lets go: others still hold it, a write in flight decides, or it is revoked (or forgotten). */
-function release(held: AssignmentState, request: string): Decision<AssignmentState> {
+function release(held: AssignmentState, request: string, now: number): Decision<AssignmentState> {
   const holders = held.holders.filter((r) => r !== request);
   const { [request]: _gone, ...holderEnds } = held.holderEnds ?? {};
   const s: AssignmentState = { ...held, holderEnds };
@@ -326,12 +339,14 @@ function release(held: AssignmentState, request: string): Decision<AssignmentSta
       ? 'assigned before Ticketloop granted it: left in place'
       : `still held by ${holders.length} other request(s)`;
     // Others still hold it (or a write is in flight and its answer decides): this request is done.
-    if (s.status === 'present')
+    if (s.status === 'present') {
+      const kept = { ...s, holders };
       return {
-        state: { ...s, holders },
-        effects: [tell(e.request, { type: 'released', providerState: note }, 'released')],
+        state: kept,
+        effects: [tell(e.request, { type: 'released', providerState: note }, 'released'), ...moveEnd(kept, now)],
         audit,
       };
+    }
     return { state: { ...s, holders, releasing: [...s.releasing, e.request] }, audit };
   }
   if (s.preexisting)

@@ -44,6 +44,7 @@ export function registerDecisionLinkRoute(app: Ticketloop, service: PodService):
           req.body.token,
           actor,
           (decision, claim) => answer(() => service.decide(id, actor, decision, req.body.comment, 'ticketloop', claim)),
+          await service.entraIdOf(actor),
         );
         return requestView(id, s);
       } catch (e) {

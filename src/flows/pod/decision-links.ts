@@ -55,7 +55,10 @@ export interface LinkDeps {
 
 const subjectOf = (id: string) => `pod/${id}`;
 
-/** The approver's Approve and Reject links for a request, valid for `lifetimeMs`. */
+/**
+ * The approver's Approve and Reject links for a request, valid for `lifetimeMs`. `approver` is a
+ * Ticketloop actor (`user:<name>`), or `entra:<object id>` for an approver group's member.
+ */
 export function decisionLinks(
   id: string,
   approver: string,
@@ -107,6 +110,8 @@ export async function useDecisionLink<T>(
   token: string,
   actor: string,
   decide: (decision: LinkDecision, claim: (trx: Kysely<Database>) => Promise<void>) => Promise<T>,
+  /** The signed-in actor's Entra object id: a link made for an approver group's member (`entra:<id>`) is theirs. */
+  entraId?: string,
 ): Promise<T> {
   const check = verifyActionLink(token, deps, { subject: subjectOf(id) });
   if (!check.ok)
@@ -116,7 +121,14 @@ export async function useDecisionLink<T>(
   const link = check.link;
   if (link.action !== 'approve' && link.action !== 'reject')
     throw new LinkRefused(400, 'invalid_link', INVALID['wrong-action']);
-  if (link.actor !== actor)
+  const forEntra = link.actor.startsWith('entra:') ? link.actor.slice(6).toLowerCase() : undefined;
+  if (forEntra !== undefined && forEntra !== entraId?.toLowerCase())
+    throw new LinkRefused(
+      403,
+      'forbidden',
+      `this link was made for another Entra ID account (an approver group's member); you are signed in as ${actor.replace(/^user:/, '')}${entraId ? '' : ', not with Entra ID'}`,
+    );
+  if (forEntra === undefined && link.actor !== actor)
     throw new LinkRefused(
       403,
       'forbidden',

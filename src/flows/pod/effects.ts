@@ -13,7 +13,8 @@ import type { RequestState } from './request.ts';
  * call the provider, then read its actual state back before they report done — "granted" and
  * "revoked" mean the provider says so. A write that fails for good is reported to the assignment
  * (which tells its requests) instead of dying silently. `extend` moves the end of an assignment that
- * ends by itself (PIM) to its latest holder's end and records the end the provider reads back;
+ * ends by itself (PIM) to its latest holder's end — later, or earlier when that holder let go early —
+ * and records the end the provider reads back;
  * `prolong` tells the assignment that a holder's grant was extended.
  */
 
@@ -141,8 +142,12 @@ export function createPodEffects(deps: PodEffectDeps): Record<string, JobHandler
     async extend(p: { flowId: string; generation: number }, ctx) {
       const a = await current(p.flowId, p.generation, 'present');
       const want = a && wantedEnd(a);
-      // Stale (revoked, re-granted) or already long enough: nothing to do.
-      if (!a || want === undefined || a.endsAt === undefined || want <= a.endsAt) return;
+      // Stale (revoked, re-granted) or already ending when it should: nothing to do.
+      if (!a || want === undefined || a.endsAt === undefined || want === a.endsAt) return;
+      // Later (a holder needs it longer) or earlier (the holder with the latest end let go early).
+      const longer = want > a.endsAt;
+      const reached = (end: number | undefined) =>
+        longer ? end === undefined || end >= want : end !== undefined && end <= want + 1_000;
       const done = (e: Omit<Extract<AssignmentEvent, { type: 'extend_done' }>, 'type' | 'generation'>) => ({
         events: [event(p.flowId, { type: 'extend_done', generation: p.generation, ...e })],
       });
@@ -151,13 +156,14 @@ export function createPodEffects(deps: PodEffectDeps): Record<string, JobHandler
         // Read first: a retry after a lost answer, or an assignment that ended before we got here.
         const before = await provider.read(a.target);
         if (!before) return done({ gone: true });
-        if (before.endsAt === undefined || before.endsAt >= want) return done({ endsAt: before.endsAt });
+        if (reached(before.endsAt)) return done({ endsAt: before.endsAt });
         if (!provider.extend) throw new PermanentError(`provider ${provider.type} cannot extend an assignment`);
         const op = await provider.extend({
           ...a.target,
           key: `${p.flowId}:${p.generation}:${want}`,
           ref: a.ref,
           endsAt: want,
+          firstAttempt: ctx.job.attempts <= 1,
           justification: a.cause?.justification ?? '',
           ticketNumber: a.cause?.ticketNumber,
           requestId: a.cause?.request ?? '',
@@ -167,9 +173,9 @@ export function createPodEffects(deps: PodEffectDeps): Record<string, JobHandler
         if (op.state === 'failed') throw op.retryable ? new RetryableError(op.reason) : new PermanentError(op.reason);
         const after = await provider.read(a.target);
         if (!after) return done({ gone: true });
-        if (after.endsAt !== undefined && after.endsAt < want)
+        if (!reached(after.endsAt))
           throw new RetryableError(
-            `the provider accepted the extend but still ends it at ${new Date(after.endsAt).toISOString()}`,
+            `the provider accepted the new end but still ends it at ${after.endsAt === undefined ? 'never' : new Date(after.endsAt).toISOString()}`,
           );
         return done({ endsAt: after.endsAt });
       } catch (e) {

@@ -91,7 +91,12 @@ export function noteFor(id: string, s: RequestState, payload: Record<string, unk
   const m = podMessage(id, s, payload, consoleUrl);
   const lines = [`Ticketloop: ${m.summary}`];
   if (payload.event === 'submitted' && !s.policy.autoApproved)
-    lines.push(`Approvers: ${s.policy.approvers.map((a) => a.replace(/^user:/, '')).join(', ')}`);
+    lines.push(
+      `Approvers: ${[
+        ...s.policy.approvers.map((a) => a.replace(/^user:/, '')),
+        ...(s.policy.approverGroups ?? []).map((g) => `members of "${g.name}"`),
+      ].join(', ')}`,
+    );
   if (s.status === 'grant_failed') lines.push('The request is closed: ask again once the cause is fixed.');
   lines.push(`Request ${id}${m.links?.[0] ? `: ${m.links[0].url}` : ''}`);
   return lines.join('\n');

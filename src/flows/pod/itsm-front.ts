@@ -9,7 +9,9 @@ import {
   type IncomingAccessRequest,
 } from '../../itsm/port.ts';
 import { correlationKey } from '../../itsm/watch.ts';
+import { approverGroupsOf, MAX_PERSONAL_GROUP_APPROVERS } from './approver-groups.ts';
 import type { PodIntegration } from './config.ts';
+import { ItsmNotes } from './itsm-notes.ts';
 import { FLOW, requestItem } from './flow.ts';
 import { emailOf, formField, noteFor, phaseOf, toRequestInput, type FrontConfig } from './itsm-front-map.ts';
 import { RequestRefused } from './policy.ts';
@@ -25,8 +27,8 @@ import { ActionRefused, type PodService } from './service.ts';
  * change of a request that came from the ITSM is mirrored back by `itsm-sync`, enqueued beside each
  * notice of the flow (`notify` effect): approvals asked for, decided here, or no longer required,
  * and the request's phase with a note. Each sync writes what the request's state is *now*, so sync
- * jobs that run out of order still leave the ITSM right; the note is last, so a retry of a failed
- * write does not repeat it.
+ * jobs that run out of order still leave the ITSM right; the note is last and named (itsm-notes.ts),
+ * so a retry does not repeat it.
  */
 
 /** What Ticketloop writes as the ITSM request's correlation: the request item of this flow. */
@@ -61,6 +63,7 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
     return port;
   };
   const consoleUrl = (i: PodIntegration) => i.consoleUrl ?? app.config.server.publicUrl;
+  const notes = new ItsmNotes(db, () => app.clock.now());
   // One ITSM write sequence per request at a time: two syncs racing would write the same approval
   // twice, or an older phase over a newer one.
   const locks = new Map<string, Promise<unknown>>();
@@ -161,7 +164,7 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
         }
       }
       app.log.info({ integration: i.name, ticket: r.ref.key, reason }, 'pod: ITSM request refused');
-      await portOf(i).updateRequest(r.ref, {
+      await notes.write(portOf(i), r.ref, 'refused', {
         phase: 'incomplete',
         note: `Ticketloop cannot take this request: ${reason}\nPlease ask again with that corrected.`,
       });
@@ -177,19 +180,29 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
         const s = await d.service().load(id);
         // A correlation key is a claim anyone editing the record can make: only the recorded record counts.
         if (!s?.ticket || !sameTicket(s.ticket, dcs.request)) return;
-        const actor = s.policy.approvers.find((a) => emailOf(a) === dcs.approverEmail) ?? `user:${dcs.approverEmail}`;
+        const named = s.policy.approvers.find((a) => emailOf(a) === dcs.approverEmail);
+        const actor = named ?? `user:${dcs.approverEmail}`;
+        // An approver group's member: their Entra account by e-mail; membership is checked as they decide.
+        const entraId =
+          !named && s.policy.approverGroups?.length
+            ? await approverGroupsOf(app).userIdOf(dcs.approverEmail)
+            : undefined;
         const decision = dcs.state === 'approved' ? 'approve' : 'reject';
         try {
-          await d.service().decide(id, actor, decision, dcs.comment, 'servicenow');
+          await d.service().decide(id, actor, decision, dcs.comment, 'servicenow', undefined, entraId);
         } catch (e) {
           if (!(e instanceof ActionRefused)) throw e;
           if (e.status === 409) {
             // Changed meanwhile (another decision landed first): decide again on the new state, if it still waits.
+            // (A group member is not a named approver: still waiting and not decided by them is enough to retry.)
             const now = await d.service().load(id);
-            if (now && !whyNotDecide(now, actor)) throw new RetryableError(e.message);
+            const waits = entraId
+              ? now?.status === 'submitted' && !now.approvals.some((a) => a.actor === actor)
+              : now && !whyNotDecide(now, actor);
+            if (waits) throw new RetryableError(e.message);
             return; // already decided (often: the mirror of a decision made here) is no news
           }
-          await portOf(i).updateRequest(s.ticket, {
+          await notes.write(portOf(i), s.ticket, `decision:${dcs.id}:${dcs.version}`, {
             note: `Ticketloop: the ${dcs.state} approval of ${dcs.approverEmail} does not count: ${e.message}`,
           });
         }
@@ -197,18 +210,20 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
     },
 
     /** Mirror the request's state to its ITSM record (approvals, phase, a note for this event). */
-    async 'itsm-sync'(p: { flowId: string; event: string } & Record<string, unknown>) {
+    async 'itsm-sync'(p: { flowId: string; event: string } & Record<string, unknown>, ctx: JobContext) {
       const id = p.flowId.slice(2);
-      await serially(id, () => sync(id, p));
+      await serially(id, () => sync(id, p, `sync:${ctx.job.key}`));
     },
   };
 
-  async function sync(id: string, p: { event: string } & Record<string, unknown>): Promise<void> {
+  /** `noteName`: the note of this sync, written once however often the sync is retried. */
+  async function sync(id: string, p: { event: string } & Record<string, unknown>, noteName: string): Promise<void> {
     const s = await d.service().load(id);
     const i = s && fronted(s.integration);
     if (!s?.ticket || !i || s.ticket.system !== i.itsm) return;
     const port = portOf(i);
     const ref = s.ticket;
+    let left = 0;
     if (!s.policy.autoApproved) {
       for (const a of s.approvals) {
         const email = emailOf(a.actor);
@@ -217,19 +232,37 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
       if (s.status === 'submitted') {
         const decided = new Set(s.approvals.map((a) => a.actor));
         const pending = s.policy.approvers.filter((a) => !decided.has(a)).map(emailOf);
-        await port.requestApprovals(
-          ref,
-          pending.filter((e): e is string => !!e),
-        );
+        const members = await groupApprovers(s);
+        left = members.left;
+        await port.requestApprovals(ref, [...pending.filter((e): e is string => !!e), ...members.emails]);
       } else await port.closeLeftoverApprovals(ref);
     }
     // The phase of the state as it is now (it may have moved on while the approvals were written).
     const current = (await d.service().load(id)) ?? s;
-    await port.updateRequest(ref, {
+    const more = left ? `\n${left} more member(s) of the approver group(s) can approve in Ticketloop.` : '';
+    await notes.write(port, ref, noteName, {
       ...phaseOf(current),
       correlation: frontCorrelation(id),
-      note: noteFor(id, s, p, consoleUrl(i)),
+      note: noteFor(id, s, p, consoleUrl(i)) + (p.event === 'submitted' ? more : ''),
     });
+  }
+
+  /**
+   * The e-mails of the approver groups' members to ask in the ITSM (not the requester, not one who
+   * decided already), at most MAX_PERSONAL_GROUP_APPROVERS; `left`: how many more there are.
+   */
+  async function groupApprovers(s: RequestState): Promise<{ emails: string[]; left: number }> {
+    if (!s.policy.approverGroups?.length) return { emails: [], left: 0 };
+    const ag = approverGroupsOf(app);
+    const members = (await Promise.all(s.policy.approverGroups.map((g) => ag.usersOf(g.id)))).flat();
+    const skip = new Set([s.requester, ...s.approvals.map((a) => a.actor)].map((a) => emailOf(a) ?? a));
+    const emails = [...new Set(members.flatMap((m) => (m.email ? [m.email.toLowerCase()] : [])))].filter(
+      (e) => !skip.has(e),
+    );
+    return {
+      emails: emails.slice(0, MAX_PERSONAL_GROUP_APPROVERS),
+      left: Math.max(0, emails.length - MAX_PERSONAL_GROUP_APPROVERS),
+    };
   }
 }
 

@@ -10,6 +10,7 @@ import { parseDuration } from './duration.ts';
 import { approverGroupsOf } from './approver-groups.ts';
 import { createPodEffects } from './effects.ts';
 import { itsmFrontHandlers, withItsmSync } from './itsm-front.ts';
+import { itsmNoteMigrations } from './itsm-notes.ts';
 import { notifyHandlers } from './notify.ts';
 import type { RequestState } from './request.ts';
 import { FLOW, podFlow } from './flow.ts';
@@ -73,7 +74,11 @@ export function createPodModule(factories: typeof PROVIDER_FACTORIES): FlowModul
     name: FLOW,
     flow: podFlow,
     integration: { type: 'pod', shape: podShape },
-    migrations: (dialect) => ({ ...podMigrations(dialect), ...decisionLinkMigrations(dialect) }),
+    migrations: (dialect) => ({
+      ...podMigrations(dialect),
+      ...decisionLinkMigrations(dialect),
+      ...itsmNoteMigrations(dialect),
+    }),
     effects: (app) => ({
       ...createPodEffects({ db: app.store.db, providers: registryOf(app) }),
       ...withFront(
@@ -81,10 +86,9 @@ export function createPodModule(factories: typeof PROVIDER_FACTORIES): FlowModul
           notifier: (name) => notifierOf(app, name),
           consoleUrl: (name) => enabled(app).find((i) => i.name === name)?.consoleUrl ?? app.config.server.publicUrl,
           load: (item) => loadFlowState<RequestState>(app.store.db, FLOW, item),
-          groupEmails: async (s) => {
+          groupMembers: async (s) => {
             const ag = approverGroupsOf(app);
-            const lists = await Promise.all((s.policy.approverGroups ?? []).map((g) => ag.usersOf(g.id)));
-            return lists.flat().flatMap((m) => (m.email ? [m.email] : []));
+            return (await Promise.all((s.policy.approverGroups ?? []).map((g) => ag.usersOf(g.id)))).flat();
           },
           decisionLinks: (id, approver, s, consoleUrl) =>
             decisionLinks(

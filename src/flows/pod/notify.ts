@@ -2,6 +2,7 @@ import type { JobHandler } from '../../engine/engine.ts';
 import { effectJob } from '../../engine/flow.ts';
 import type { Channel, Notifier } from '../../notify/channels.ts';
 import type { MessageInput, MessageLink } from '../../notify/message.ts';
+import { MAX_PERSONAL_GROUP_APPROVERS } from './approver-groups.ts';
 import { formatDuration } from './duration.ts';
 import { FLOW } from './flow.ts';
 import type { RequestState } from './request.ts';
@@ -99,8 +100,8 @@ export interface PodNotifyDeps {
   notifier(integration: string): Notifier | undefined;
   consoleUrl(integration: string): string | undefined;
   load(item: string): Promise<RequestState | undefined>;
-  /** The e-mail addresses of the members of the request's approver groups (Entra, cached). */
-  groupEmails?(s: RequestState): Promise<string[]>;
+  /** The users under the request's approver groups (Entra, cached): object id and e-mail address. */
+  groupMembers?(s: RequestState): Promise<{ id: string; email?: string }[]>;
   /** Each approver's signed Approve / Reject links (decision-links.ts); absent: no such links. */
   decisionLinks?(id: string, approver: string, s: RequestState, consoleUrl: string): MessageLink[];
 }
@@ -126,18 +127,46 @@ function approverEmails(
   });
 }
 
-/** The approvers' own e-mails plus one per approver-group member not already among them. */
+/**
+ * The approvers' own e-mails plus one per approver-group member not already among them, with links
+ * made for the member's Entra account (`entra:<object id>`): whoever signs in with that account may
+ * use them, and is checked for membership when deciding.
+ */
 function withGroupEmails(
+  d: PodNotifyDeps,
+  id: string,
+  s: RequestState,
   personal: { to: string; message: MessageInput }[] | undefined,
-  byGroup: string[],
+  byGroup: { id: string; email: string }[],
   message: MessageInput,
 ): { to: string; message: MessageInput }[] | undefined {
   if (!byGroup.length) return personal;
+  const consoleUrl = d.consoleUrl(s.integration);
   const seen = new Set((personal ?? []).map((p) => p.to.toLowerCase()));
-  const more = [...new Set(byGroup)]
-    .filter((to) => !seen.has(to.toLowerCase()))
-    .map((to) => ({ to, message: { ...message, recipients: { emails: [to] } } }));
+  const more = byGroup
+    .filter((m) => !seen.has(m.email.toLowerCase()))
+    .map((m) => {
+      const own = consoleUrl && d.decisionLinks ? d.decisionLinks(id, `entra:${m.id}`, s, consoleUrl) : [];
+      return {
+        to: m.email,
+        message: { ...message, links: [...own, ...(message.links ?? [])], recipients: { emails: [m.email] } },
+      };
+    });
   return [...(personal ?? []), ...more];
+}
+
+/** The approver groups' members to tell (with an address, not the requester, once each, at most the bound). */
+async function groupRecipients(d: PodNotifyDeps, s: RequestState): Promise<{ id: string; email: string }[]> {
+  if (!s.policy.approverGroups?.length || !d.groupMembers) return [];
+  const seen = new Set<string>();
+  const out: { id: string; email: string }[] = [];
+  for (const m of await d.groupMembers(s)) {
+    const email = m.email?.toLowerCase();
+    if (!email || seen.has(email) || `user:${email}` === s.requester.toLowerCase()) continue;
+    seen.add(email);
+    out.push({ id: m.id, email: m.email! });
+  }
+  return out.slice(0, MAX_PERSONAL_GROUP_APPROVERS);
 }
 
 /** `notify` fans a notice out into one `send` job per delivery; `send` delivers one. */
@@ -148,16 +177,13 @@ export function notifyHandlers(d: PodNotifyDeps): Record<string, JobHandler> {
       if (!s) return;
       const id = p.flowId.slice(2);
       const message = podMessage(id, s, p, d.consoleUrl(s.integration));
-      // Approver groups: their members are told by e-mail (without personal links: they sign in to decide).
-      const byGroup =
-        p.event === 'submitted' && s.status === 'submitted' && s.policy.approverGroups?.length && d.groupEmails
-          ? (await d.groupEmails(s)).filter((e) => `user:${e}` !== s.requester)
-          : [];
-      const emails = [...new Set([...(message.recipients?.emails ?? []), ...byGroup])];
+      // Approver groups: their members are told by e-mail, each with links for their own Entra account.
+      const byGroup = p.event === 'submitted' && s.status === 'submitted' ? await groupRecipients(d, s) : [];
+      const emails = [...new Set([...(message.recipients?.emails ?? []), ...byGroup.map((m) => m.email)])];
       message.recipients = { ...message.recipients, emails };
       const channels = deliveries(d.notifier(s.integration), message);
       const personal = channels.some((c) => c.type === 'email')
-        ? withGroupEmails(approverEmails(d, id, s, p.event, message), byGroup, message)
+        ? withGroupEmails(d, id, s, approverEmails(d, id, s, p.event, message), byGroup, message)
         : undefined;
       const key = `${ctx.job.key}`;
       const send = (channel: Channel, m: MessageInput, to = '') =>

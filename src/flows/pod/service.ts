@@ -117,6 +117,8 @@ export class PodService {
     via = 'ticketloop',
     /** Runs first in the decision's transaction (a one-time link is used up with it, or not at all). */
     within?: Within,
+    /** The decider's Entra object id when known otherwise (an ITSM approver found by e-mail). */
+    entraId?: string,
   ): Promise<RequestState> {
     const s = await this.mustLoad(id);
     let why = whyNotDecide(s, actor);
@@ -127,7 +129,7 @@ export class PodService {
       !s.policy.approvers.includes(actor) &&
       (actor !== s.requester || s.policy.allowSelfApproval);
     if (why && byGroup) {
-      group = await this.approverGroupOf(s, actor);
+      group = await this.approverGroupOf(s, actor, entraId);
       why = whyNotDecide(s, actor, group);
     }
     if (why) throw new ActionRefused(s.status === 'submitted' && !why.includes('already') ? 403 : 409, why);
@@ -224,7 +226,7 @@ export class PodService {
    * The Entra object id of a Ticketloop user signed in with Entra ID (OIDC subject `oidc:<tid>:<oid>`),
    * when their tenant is the Microsoft connection's; local users have none.
    */
-  private async entraIdOf(actor: string): Promise<string | undefined> {
+  async entraIdOf(actor: string): Promise<string | undefined> {
     if (!actor.startsWith('user:')) return undefined;
     const u = await this.app.identity.users.find(actor.slice(5)).catch(() => undefined);
     const m = u?.source === 'oidc' ? /^oidc:([^:]+):([^:]+)$/.exec(u.subject ?? '') : null;
@@ -252,14 +254,20 @@ export class PodService {
   }
 
   /** The approver group `actor` is a member of in Entra, or a 403 saying why they cannot approve by group. */
-  private async approverGroupOf(s: RequestState, actor: string): Promise<string> {
+  private async approverGroupOf(s: RequestState, actor: string, entraId?: string): Promise<string> {
     const groups = s.policy.approverGroups!;
     const names = groups.map((g) => `"${g.name}"`).join(', ');
-    const oid = await this.entraIdOf(actor);
+    const oid = entraId ?? (await this.entraIdOf(actor));
     if (!oid)
       throw new ActionRefused(
         403,
         `${actor} is not an approver of policy "${s.policy.name}": approver group(s) ${names} are checked in Entra ID, and ${actor} is a local user without an Entra ID link (sign in with Entra ID to approve by group)`,
+      );
+    // The same person under another name (an ITSM e-mail, a console account) is still the requester.
+    if (!s.policy.allowSelfApproval && oid.toLowerCase() === (await this.entraIdOf(s.requester))?.toLowerCase())
+      throw new ActionRefused(
+        403,
+        `${actor} is the requester (in Entra ID): policy "${s.policy.name}" forbids self-approval`,
       );
     const hit = await approverGroupsOf(this.app).memberOf(
       oid,

@@ -192,6 +192,22 @@ export class ServiceNowAccessRequests implements AccessRequestPort {
     if (Object.keys(fields).length) await this.write(ref.kind, ref.id, fields);
   }
 
+  /** A comment (`sys_journal_field`, element `comments`) with exactly this (bounded) text since `since`. */
+  async hasNote(ref: TicketRef, note: string, since: number): Promise<boolean> {
+    const page = await this.client.list('sys_journal_field', {
+      query: q()
+        .eq('element_id', ref.id)
+        .eq('element', 'comments')
+        .gte('sys_created_on', formatSnDate(since - LOOK_BACK_MS))
+        .orderByDesc('sys_created_on'),
+      fields: ['value'],
+      pageSize: 100,
+      noCount: true,
+    });
+    const want = this.bound('comments', note).trim();
+    return page.records.some((r) => str(r.value).trim() === want);
+  }
+
   // ---- internals ----------------------------------------------------------------------------
 
   /** One keyset page of `table` after the watermark (keyset.ts), `filter` on every block. */

@@ -67,7 +67,9 @@ export function DecisionLinkDialog(p: { request: PodRequest; onDone(message: str
   if (!token || !me) return null;
   const claims = claimsOf(token);
   const verb = claims?.act === 'reject' ? 'Reject' : 'Approve';
-  const someoneElse = claims && claims.actor !== me.actor;
+  // A link for an approver group's member names their Entra account: the server checks it, and the membership.
+  const byGroup = !!claims?.actor.startsWith('entra:');
+  const someoneElse = claims && !byGroup && claims.actor !== me.actor;
   const r = p.request;
   return (
     <Dialog open onOpenChange={(_e, d) => !d.open && close()}>
@@ -88,9 +90,17 @@ export function DecisionLinkDialog(p: { request: PodRequest; onDone(message: str
                 {claims.actor.replace(/^user:/, '')} to use it.
               </Notice>
             ) : (
-              <Field label="Comment" hint={verb === 'Reject' ? 'the requester sees it' : undefined}>
-                <Textarea value={comment} onChange={(_e, d) => setComment(d.value)} maxLength={2000} />
-              </Field>
+              <>
+                {byGroup && (
+                  <Notice intent="info">
+                    This link is for a member of an approver group: confirming checks that you are signed in with that
+                    Entra ID account and are still a member.
+                  </Notice>
+                )}
+                <Field label="Comment" hint={verb === 'Reject' ? 'the requester sees it' : undefined}>
+                  <Textarea value={comment} onChange={(_e, d) => setComment(d.value)} maxLength={2000} />
+                </Field>
+              </>
             )}
             <ErrorBar error={run.error} />
           </DialogContent>

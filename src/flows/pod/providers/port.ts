@@ -55,8 +55,10 @@ export interface ExtendInput extends AssignmentTarget {
   key: string;
   /** The provider's id of the assignment, from the grant's read-back. */
   ref?: string;
-  /** The new end of the assignment: the latest end among the requests holding it. */
+  /** The new end of the assignment: the latest end among the requests holding it (later or earlier). */
   endsAt: number;
+  /** No earlier attempt can have written under this key (the job's first run): no look-up by key first. */
+  firstAttempt?: boolean;
   justification: string;
   ticketNumber?: string;
   requestId: string;

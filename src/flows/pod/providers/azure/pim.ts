@@ -119,7 +119,7 @@ export class AzurePimProvider implements AuthorizationProvider {
 
   /**
    * An assignment active from now until `endsAt`, named by the input's key: a retry after a lost
-   * answer finds the request the first attempt made.
+   * answer finds the request the first attempt made (an extend's first attempt has none to find).
    */
   private async scheduleUntil(
     input: GrantInput | ExtendInput,
@@ -128,7 +128,10 @@ export class AzurePimProvider implements AuthorizationProvider {
     justification: string,
   ): Promise<Operation> {
     const name = requestName(requestType === 'AdminAssign' ? 'pim-assign' : 'pim-update', input, input.key);
-    const earlier = await this.client.getScheduleRequest(input.scope, name);
+    const earlier =
+      'firstAttempt' in input && input.firstAttempt
+        ? undefined
+        : await this.client.getScheduleRequest(input.scope, name);
     if (earlier) return this.outcome(earlier);
     const r = await this.client.putScheduleRequest(input.scope, name, {
       roleDefinitionId: roleDefinitionIdFor(input.scope, input.permission),

@@ -100,9 +100,11 @@ export class EntraPimGroupProvider implements AuthorizationProvider {
     const now = this.clock.now();
     if (input.endsAt <= now) throw new PermanentError(`PIM for Groups extend ${input.key} would end before now`);
     // A retry after a lost answer finds the request its first attempt made.
-    const mine = (await this.groups.listAssignmentRequests(groupId, input.principal.id)).find(
-      (r) => r.customData === keyTag(input.key) && r.action === 'adminUpdate',
-    );
+    const mine = input.firstAttempt
+      ? undefined
+      : (await this.groups.listAssignmentRequests(groupId, input.principal.id)).find(
+          (r) => r.customData === keyTag(input.key) && r.action === 'adminUpdate',
+        );
     if (mine) return this.operationOf(mine);
     try {
       const r = await this.groups.createAssignmentRequest({
