@@ -5,7 +5,7 @@ import type { M365Integration } from './config.ts';
 import { EscalationService } from './escalation/service.ts';
 import { HealthStore } from './health/store.ts';
 import { matchAll } from './match/matcher.ts';
-import { toMatchIssue } from './routes.ts';
+import { toMatchIssue } from './match/input.ts';
 import { recommend } from './solutions.ts';
 import { learnOf } from './learn.ts';
 

@@ -15,8 +15,8 @@ import { checkCorrelationId } from './correlation.ts';
 import { str, type ServiceNowClient } from './client.ts';
 import { boundFields, DEFAULT_FIELD_LIMIT } from './limits.ts';
 import { toRef, type MapContext } from './map.ts';
-import { keysetPage } from './keyset.ts';
-import { checkField, parseSnDate, q } from './query.ts';
+import { keysetPage, LOOK_BACK_MS } from './keyset.ts';
+import { checkField, formatSnDate, parseSnDate, q } from './query.ts';
 
 /**
  * Access requests on ServiceNow (pod-wire-format.md §6): a catalog item's requested items

@@ -8,7 +8,7 @@ import { formatSnDate, parseSnDate, q } from './query.ts';
  * reader must take a record seen twice as the same record.
  */
 
-const LOOK_BACK_MS = 60_000;
+export const LOOK_BACK_MS = 60_000;
 
 /** A page cursor: `id` set while a round continues, absent at a round's end (the next starts a look-back before `ts`). */
 interface Mark {
