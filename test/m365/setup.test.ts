@@ -142,7 +142,7 @@ test('setup m365 with flags records the integration, stores the secrets encrypte
         method,
         url,
         headers: { authorization: `Bearer ${token}` },
-        ...(method === 'POST' ? { payload: {} } : {}),
+        ...(method === 'POST' ? { payload: { integration: entry.name } } : {}),
       });
       return { status: r.statusCode, text: r.body, body: JSON.parse(r.body) };
     };

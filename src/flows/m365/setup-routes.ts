@@ -103,19 +103,19 @@ export function registerSetupRoutes(app: Ticketloop, all: () => M365Integration[
       schema: {
         tags,
         summary: 'Test setup: every check of one m365 integration and its connections, each failure with its fix',
-        body: z.object({ integration: z.string().min(1).max(80).optional() }).strict(),
+        body: z.object({ integration: z.string().min(1, 'required: the integration to test').max(80) }).strict(),
         response: { 200: z.object({ integration: z.string(), results: z.array(checkResult) }) },
       },
     },
     async (req) => {
       const list = all();
       const name = req.body.integration;
-      const i = name ? list.find((x) => x.name === name) : list[0];
+      const i = list.find((x) => x.name === name);
       if (!i)
-        throw new HttpProblem(404, 'not_found', name ? `no m365 integration "${name}"` : 'no m365 integration', [
+        throw new HttpProblem(404, 'not_found', `no m365 integration "${name}"`, [
           { path: 'body.integration', message: `one of: ${list.map((x) => x.name).join(', ') || '(none configured)'}` },
         ]);
-      const results = await app.checkConnections();
+      const results = await app.checkConnections({ flows: ['m365'] });
       return { integration: i.name, results: results.filter((r) => concerns(r, i)) };
     },
   );

@@ -124,7 +124,7 @@ async function run(app: Ticketloop, o: Record<string, any>, ctx: SetupContext): 
     steps.push({ what: 'Test setup', outcome: 'manual', detail: 'runs once the configuration is written' });
     return steps;
   }
-  const results = await ctx.withReloadedApp((fresh) => fresh.checkConnections());
+  const results = await ctx.withReloadedApp((fresh) => fresh.checkConnections({ flows: ['m365'] }));
   steps.push(...results.filter((r) => concerns(r, input)).map(checkStep));
   if (input.escalation === 'off') ctx.say('Escalation is off: "Insights only" (health, matches and solutions).');
   return steps;

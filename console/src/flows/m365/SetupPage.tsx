@@ -74,7 +74,7 @@ function CheckList({ results }: { results: CheckRow[] }) {
 
 function TestSetup({ view }: { view: SetupView }) {
   const [name, setName] = useState(view.integrations[0]?.name ?? '');
-  const run = useMutation({ mutationFn: () => testSetup(name || undefined) });
+  const run = useMutation({ mutationFn: () => testSetup(name) });
   if (!view.integrations.length) return null;
   const failed = run.data?.results.filter((r) => !r.ok).length ?? 0;
   return (

@@ -29,8 +29,8 @@ export interface CheckRow {
 
 export const loadSetup = async () => (await call(api.GET('/api/m365/setup'))) as unknown as SetupView;
 
-export const testSetup = async (integration?: string) =>
-  (await call(api.POST('/api/m365/setup/test', { body: integration ? { integration } : {} }))) as unknown as {
+export const testSetup = async (integration: string) =>
+  (await call(api.POST('/api/m365/setup/test', { body: { integration } }))) as unknown as {
     integration: string;
     results: CheckRow[];
   };
