@@ -365,6 +365,23 @@ test('from ServiceNow: group members are asked; a non-member’s approval does n
   assert.equal(submitted.id, approved.id);
 });
 
+test('from ServiceNow: a member who approves in the console is written to ServiceNow as their own approval row', async () => {
+  const ritm = await orderInServiceNow('storage');
+  await intake();
+  const submitted = await until(async () => {
+    const r = await requestOfTicket(ritm.number);
+    return r?.status === 'submitted' ? r : undefined;
+  }, 'the ServiceNow request submitted');
+  await until(async () => (await approvalsOf(ritm.id))[MEGAN.mail]?.state === 'requested', 'her approval row');
+  const approved = await as('megan', 'POST', `/api/pod/requests/${submitted.id}/approve`, { comment: 'ok here' });
+  assert.equal(approved.status, 200, JSON.stringify(approved.body));
+  assert.equal(approved.body.approvals[0].group, FINANCE.id);
+  await until(
+    async () => (await approvalsOf(ritm.id))[MEGAN.mail]?.state === 'approved',
+    'her ServiceNow approval row approved (her console name "megan" is no e-mail: found by her Entra account)',
+  );
+});
+
 test('from ServiceNow: a member removed from the group before deciding is not counted', async () => {
   const ritm = await orderInServiceNow('storage');
   await intake();

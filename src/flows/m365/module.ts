@@ -30,6 +30,7 @@ import { m365SolutionNoteMigrations, solutionNoteEffects } from './solution-note
 export { FLOW };
 
 const enabled = (app: Ticketloop) => app.integrations<M365Integration>('m365').filter((i) => i.enabled);
+const enabledNamed = (app: Ticketloop) => (name: string) => enabled(app).find((x) => x.name === name);
 
 export const m365Module: FlowModule = {
   name: FLOW,
@@ -42,12 +43,12 @@ export const m365Module: FlowModule = {
     ...m365MatchMigrations(dialect),
   }),
   effects: (app) => ({
-    ...escalationEffects(app, (name) => enabled(app).find((x) => x.name === name)),
-    ...incidentEffects(app, (name) => enabled(app).find((x) => x.name === name)),
-    ...solutionNoteEffects(app, (name) => enabled(app).find((x) => x.name === name)),
-    ...feedEffects(app, (name) => enabled(app).find((x) => x.name === name)),
+    ...escalationEffects(app, enabledNamed(app)),
+    ...incidentEffects(app, enabledNamed(app)),
+    ...solutionNoteEffects(app, enabledNamed(app)),
+    ...feedEffects(app, enabledNamed(app)),
     async 'health-sync'(p: { integration: string }) {
-      const i = enabled(app).find((x) => x.name === p.integration);
+      const i = enabledNamed(app)(p.integration);
       if (!i) return;
       const incidents = i.incidents.enabled;
       const r = await syncHealth({

@@ -15,7 +15,7 @@ import { ItsmNotes } from './itsm-notes.ts';
 import { FLOW, requestItem } from './flow.ts';
 import { emailOf, formField, noteFor, phaseOf, toRequestInput, type FrontConfig } from './itsm-front-map.ts';
 import { RequestRefused } from './policy.ts';
-import { whyNotDecide, type RequestState } from './request.ts';
+import { whyNotDecide, type Approval, type RequestState } from './request.ts';
 import { ActionRefused, type PodService } from './service.ts';
 
 /**
@@ -226,8 +226,8 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
     let left = 0;
     if (!s.policy.autoApproved) {
       for (const a of s.approvals) {
-        const email = emailOf(a.actor);
-        if (a.via !== 'servicenow' && email) await port.decideApproval(ref, email, a.decision, a.comment);
+        const email = a.via === 'servicenow' ? undefined : await approverEmailOf(a);
+        if (email) await port.decideApproval(ref, email, a.decision, a.comment);
       }
       if (s.status === 'submitted') {
         const decided = new Set(s.approvals.map((a) => a.actor));
@@ -245,6 +245,19 @@ export function itsmFrontHandlers(d: FrontDeps): Record<string, JobHandler> {
       correlation: frontCorrelation(id),
       note: noteFor(id, s, p, consoleUrl(i)) + (p.event === 'submitted' ? more : ''),
     });
+  }
+
+  /**
+   * The e-mail the ITSM knows an approver by: for a group member (whose console name need not be an
+   * e-mail), the mail of their Entra account among the group's members; otherwise their user name.
+   */
+  async function approverEmailOf(a: Approval): Promise<string | undefined> {
+    if (a.group) {
+      const oid = (await d.service().entraIdOf(a.actor))?.toLowerCase();
+      const member = oid && (await approverGroupsOf(app).usersOf(a.group)).find((m) => m.id.toLowerCase() === oid);
+      if (member && member.email) return member.email.toLowerCase();
+    }
+    return emailOf(a.actor);
   }
 
   /**
