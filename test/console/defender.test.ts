@@ -169,9 +169,11 @@ describe('console: Defender for Cloud pages', { skip: missing() }, () => {
     await page.getByRole('button', { name: 'Filter' }).click();
     await until(async () => new URL(page.url()).searchParams.get('severity') === 'High', 'filter in the address');
     const table = page.getByRole('table', { name: 'Assignments' });
-    await table.getByRole('row').nth(1).waitFor();
-    const severities = await table.locator('td[data-label="Severity"]').allTextContents();
-    assert.ok(severities.length > 0 && severities.every((s) => s === 'High'), severities.join());
+    // The unfiltered rows stay on screen until the filtered answer arrives: wait for the filtered ones.
+    const severities = await until(async () => {
+      const shown = await table.locator('td[data-label="Severity"]').allTextContents();
+      return shown.length > 0 && shown.every((s) => s === 'High') ? shown : undefined;
+    }, 'only High assignments shown');
 
     const [download] = await Promise.all([
       page.waitForEvent('download'),
