@@ -71,7 +71,7 @@ test("the demo shows the issue's own incident, the feed's match with its note an
   assert.equal((await desk.incident(ownId)).number, ownNumber);
 
   // 2. The user's incident, matched by the feed: reasons, one work note, the parent link.
-  const user = /^(INC\d{7}) opened .* \(UTC\)  https:\/\/\S+sys_id%3D(\w+)$/m.exec(out);
+  const user = /^(INC\d{7}) opened .* \(UTC\) {2}https:\/\/\S+sys_id%3D(\w+)$/m.exec(out);
   assert.ok(user, out);
   const [, userNumber, userId] = user;
   assert.match(
