@@ -111,9 +111,9 @@ async function runM365Demo(ctx: DemoContext): Promise<void> {
   const ranked = await waitUntil(`${incident.number} matched, noted and linked`, async () => {
     const rows = (await matches.matchesOf(app.store.db, i.name, incident.sys_id)).filter((m) => m.rank !== null);
     const top = rows.find((m) => m.rank === 1);
-    return top?.noted_at !== null && top?.linked_at !== null && top
-      ? rows.sort((a, b) => a.rank! - b.rank!)
-      : undefined;
+    // The top match's note written and the incident linked to that issue's own incident.
+    if (!top || top.noted_at === null || top.linked_at === null) return undefined;
+    return rows.sort((a, b) => a.rank! - b.rank!);
   });
   for (const m of ranked) say(`${m.issue_id} score ${Number(m.score).toFixed(2)}: ${m.why}`);
   const child = await desk.incident(incident.sys_id);
