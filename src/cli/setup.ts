@@ -118,11 +118,13 @@ export function registerSetupCommands(cli: Command, load: Load): void {
         (app) =>
           spec.run(app, o, {
             dryRun: Boolean(o.dryRun),
-            recordIntegration: (entry) => upsertIntegration(file, entry, { dryRun: Boolean(o.dryRun), validate: validateConfig }),
+            recordIntegration: (entry) =>
+              upsertIntegration(file, entry, { dryRun: Boolean(o.dryRun), validate: validateConfig }),
             setupItsm: (name, kinds) =>
               setupItsm(app, name, kinds, { publicUrl: publicUrlOf(app, o.url), dryRun: Boolean(o.dryRun) }),
             say: (text) => notes.push(text),
-            recordSection: (key, value, so) => upsertSection(file, key, value, { ...so, dryRun: Boolean(o.dryRun), validate: validateConfig }),
+            recordSection: (key, value, so) =>
+              upsertSection(file, key, value, { ...so, dryRun: Boolean(o.dryRun), validate: validateConfig }),
             async withReloadedApp(fn) {
               const fresh = await setupApp(load(file));
               try {

@@ -63,8 +63,7 @@ function integrationEntry(
   if (i.subscription) escalation.subscription = i.subscription;
   // No contact given: keep the linked administrator account already configured (when escalating).
   const current = config.integrations.find((x) => x.type === 'm365' && x.name === i.name) as
-    | M365Integration
-    | undefined;
+    M365Integration | undefined;
   const contact = i.contact ?? (i.escalation !== 'off' ? current?.escalation.contact : undefined);
   if (contact) escalation.contact = contact;
   const entry = { name: i.name, type: 'm365', itsm: i.itsm, testEnvironment: i.testEnvironment, escalation };
@@ -109,8 +108,7 @@ async function recordConnections(
     // A secret left empty keeps the one the connection names already (setupInput checked there is one).
     const kept = configuredSnSecret(config, i.itsm, sn.auth);
     if (sn.auth === 'oauth') {
-      if (sn.clientSecret)
-        steps.push(await storeSecret(app, SECRET_NAMES.snClientSecret(i.itsm), sn.clientSecret, w));
+      if (sn.clientSecret) steps.push(await storeSecret(app, SECRET_NAMES.snClientSecret(i.itsm), sn.clientSecret, w));
       auth = {
         type: 'oauth',
         grant: 'client_credentials',
