@@ -9,6 +9,7 @@ import { buildTicketloop, createLogger, type Ticketloop } from '../../src/app/bu
 import { loadConfig } from '../../src/app/config.ts';
 import { FLOW_MODULES, ITSM_MODULES } from '../../src/app/registry.ts';
 import { sandboxConnections } from '../../src/cli/demo.ts';
+import { resolveSecret } from '../../src/config/secrets.ts';
 import { SECRET_NAMES } from '../../src/flows/m365/setup.ts';
 import { tokenFor } from '../helpers/identity.ts';
 
@@ -232,6 +233,8 @@ test('Test setup runs on the setup as saved (the sandbox answers every check)', 
   const failed = tested.body.results.filter((r: { ok: boolean }) => !r.ok);
   assert.deepEqual(failed, [], tested.text);
   assert.equal(signIn(tested.body.results), true, tested.text);
+  // The app built from the saved file loaded its secrets; the running one does not see them.
+  assert.throws(() => resolveSecret({ secret: SECRET_NAMES.clientSecret }), /not in the secret store/);
   const health = tested.body.results.find((r: { check: string }) => r.check === 'read service health');
   assert.equal(health?.ok, true, tested.text);
 });
