@@ -21,6 +21,7 @@ import { openStore, type Store } from '../store/db.ts';
 import { migrateToLatest, pendingMigrations, type Migrations } from '../store/migrations.ts';
 import { HostAllowList } from './allowlist.ts';
 import type { CheckResult } from './checks.ts';
+import { configFileOf, type ConfigFile } from './config-file.ts';
 import { Connections } from './connections.ts';
 import { ConnectionHealth, runChecks } from './doctor.ts';
 import { Metrics } from './metrics.ts';
@@ -52,6 +53,8 @@ export interface Ticketloop {
   verifyAudit(): Promise<AuditVerifyResult>;
   /** ITSM ports and Microsoft clients from configuration, shared by all flows. */
   connections: Connections;
+  /** The configuration file it started from, for setup over the API; undefined on embedded defaults. */
+  configFile?: ConfigFile & { withReloadedApp<T>(fn: (app: Ticketloop) => Promise<T>): Promise<T> };
   /** Ticket changes (push, poll, reconcile) routed to flows by correlation key. */
   watch: TicketWatch;
   /** Users, sessions, API tokens; the access control every `/api/` route goes through. */
@@ -82,6 +85,8 @@ export interface BuildOptions {
   engine?: boolean;
   /** The built console (default dist/console beside the package; http/console.ts). */
   consoleDir?: string;
+  /** The configuration file `config` was loaded from (none: embedded defaults, the demo). */
+  configFile?: string;
 }
 
 /**
@@ -246,6 +251,11 @@ export async function buildTicketloop(config: Config, o: BuildOptions): Promise<
     identity,
     apiRoutes,
     itsmModules: o.itsm,
+    configFile: o.configFile
+      ? configFileOf(o.configFile, o, (fresh) =>
+          buildTicketloop(fresh, { ...o, engine: false, logger: createLogger('fatal'), configFile: undefined }),
+        )
+      : undefined,
     integrations: <I extends IntegrationConfig>(type: string) =>
       config.integrations.filter((i) => i.type === type) as I[],
     async checkConnections(c = {}) {

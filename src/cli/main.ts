@@ -113,8 +113,9 @@ export function program(): Command {
         ...(o.port ? { PORT: o.port } : {}),
         ...(o.host ? { TICKETLOOP_HOST: o.host } : {}),
       };
-      const { config } = loaded(o.config, env);
-      const app = await buildTicketloop(config, { itsm: ITSM_MODULES, flows: FLOW_MODULES });
+      const { config, source } = loaded(o.config, env);
+      const configFile = source === 'embedded defaults' ? undefined : source;
+      const app = await buildTicketloop(config, { itsm: ITSM_MODULES, flows: FLOW_MODULES, configFile });
       const url = await app.start();
       app.log.info({ url, database: app.store.description }, 'Ticketloop started');
       // The first start without users: the setup token is in a warning on stdout (JSON logs); on a

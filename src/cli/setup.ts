@@ -4,7 +4,8 @@ import type { SetupStep } from '../app/checks.ts';
 import type { SetupCommand } from '../app/module.ts';
 import { FLOW_MODULES, ITSM_MODULES } from '../app/registry.ts';
 import type { LoadedConfig } from '../config/load.ts';
-import { upsertIntegration, upsertSection } from './config-file.ts';
+import { validateConfig } from '../app/config.ts';
+import { upsertIntegration, upsertSection } from '../config/file-edit.ts';
 import { ask } from './prompt.ts';
 
 /**
@@ -117,11 +118,13 @@ export function registerSetupCommands(cli: Command, load: Load): void {
         (app) =>
           spec.run(app, o, {
             dryRun: Boolean(o.dryRun),
-            recordIntegration: (entry) => upsertIntegration(file, entry, { dryRun: Boolean(o.dryRun) }),
+            recordIntegration: (entry) =>
+              upsertIntegration(file, entry, { dryRun: Boolean(o.dryRun), validate: validateConfig }),
             setupItsm: (name, kinds) =>
               setupItsm(app, name, kinds, { publicUrl: publicUrlOf(app, o.url), dryRun: Boolean(o.dryRun) }),
             say: (text) => notes.push(text),
-            recordSection: (key, value, so) => upsertSection(file, key, value, { ...so, dryRun: Boolean(o.dryRun) }),
+            recordSection: (key, value, so) =>
+              upsertSection(file, key, value, { ...so, dryRun: Boolean(o.dryRun), validate: validateConfig }),
             async withReloadedApp(fn) {
               const fresh = await setupApp(load(file));
               try {

@@ -109,6 +109,18 @@ export async function loadStoredSecrets(store: SecretStore, config: unknown): Pr
   }
 }
 
+/**
+ * The decrypted secrets as they are, and putting them back: an app built beside the running one
+ * (Test setup on a saved configuration) loads its own, which must not become the running app's.
+ */
+export function storedSecretsSnapshot(): () => void {
+  const before = new Map(storedSecrets);
+  return () => {
+    storedSecrets.clear();
+    for (const [k, v] of before) storedSecrets.set(k, v);
+  };
+}
+
 export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env): Secret {
   if (typeof ref === 'string') return new Secret(ref);
   if ('secret' in ref) {

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'undici';
@@ -43,6 +44,8 @@ export interface LoopOptions {
   identity?: (sandbox: Sandbox) => Record<string, unknown>;
   /** More flow modules beside entitlement (the console tests add Defender for Cloud). */
   flows?: FlowModule[];
+  /** Start from a configuration file (written from the same settings), as setup over the API needs. */
+  configFile?: boolean;
 }
 
 export interface Loop {
@@ -83,35 +86,36 @@ export async function startLoop(o: LoopOptions = {}): Promise<Loop> {
   const sn = sandbox.servicenow;
   const msb = sandbox.microsoft;
   const connections = sandboxConnections(sandbox);
-  const config = validateConfig(
-    {
-      dataDir: tdb.dataDir,
-      server: { host: '127.0.0.1', port: 0 },
-      database: tdb.url ? { url: tdb.url } : {},
-      engine: { pollIntervalMs: 20, backoffBaseMs: 50, backoffMaxMs: 2000 },
-      servicenow: [
-        {
-          ...connections.servicenow,
-          pollIntervalSeconds: o.pollIntervalSeconds ?? 1,
-          webhook: { type: 'hmac', secret: WEBHOOK_SECRET },
-        },
-      ],
-      microsoft: connections.microsoft,
-      ...(o.identity ? { identity: o.identity(sandbox) } : {}),
-      integrations: [
-        {
-          name: 'ent',
-          type: 'entitlement',
-          servicenow: 'sandbox',
-          inbound: { logicAppHmacSecret: HMAC_SECRET },
-          ...o.integration,
-        },
-        ...(o.integrations?.(sandbox) ?? []),
-      ],
-    },
-    'test',
-  );
+  const raw = {
+    dataDir: tdb.dataDir,
+    server: { host: '127.0.0.1', port: 0 },
+    database: tdb.url ? { url: tdb.url } : {},
+    engine: { pollIntervalMs: 20, backoffBaseMs: 50, backoffMaxMs: 2000 },
+    servicenow: [
+      {
+        ...connections.servicenow,
+        pollIntervalSeconds: o.pollIntervalSeconds ?? 1,
+        webhook: { type: 'hmac', secret: WEBHOOK_SECRET },
+      },
+    ],
+    microsoft: connections.microsoft,
+    ...(o.identity ? { identity: o.identity(sandbox) } : {}),
+    integrations: [
+      {
+        name: 'ent',
+        type: 'entitlement',
+        servicenow: 'sandbox',
+        inbound: { logicAppHmacSecret: HMAC_SECRET },
+        ...o.integration,
+      },
+      ...(o.integrations?.(sandbox) ?? []),
+    ],
+  };
+  const config = validateConfig(raw, 'test');
+  const configFile = o.configFile ? join(dir, 'ticketloop.yaml') : undefined;
+  if (configFile) writeFileSync(configFile, stringify(raw));
   const app = await buildTicketloop(config, {
+    configFile,
     logger: createLogger('silent'),
     itsm: ITSM_MODULES,
     flows: [entitlementModule, ...(o.flows ?? [])],

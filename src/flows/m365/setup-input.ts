@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
-import type { Ticketloop } from '../../app/build.ts';
 import type { SetupContext } from '../../app/module.ts';
+import type { Config } from '../../config/schema.ts';
 import { ESCALATION_MODES, type EscalationMode } from './escalation/config.ts';
 
 /**
  * What `ticketloop setup m365` is told: from its flags, or asked for at the terminal when it runs
- * there without any. A wrong value is an Error whose message starts with the flag (a usage error).
+ * there without any (the console's PUT /api/m365/setup gives the same options). A wrong value is an
+ * Error whose message starts with the flag (a usage error). Checked against `config`, the
+ * configuration file as it is now: a secret left empty keeps the one it already names.
  */
 
 export interface ServiceNowInput {
@@ -51,6 +53,15 @@ export const CONTACT_FLAGS: Record<string, string> = {
 const usage = (flag: string, message: string) => new Error(`${flag}: ${message}`);
 const PEM = (label: string) => new RegExp(`-----BEGIN ${label}-----[\\s\\S]+?-----END ${label}-----`);
 
+/** The private key and certificate of a PEM text (`what` names where it came from). */
+export function parseCertificate(text: string, what: string): { privateKeyPem: string; certificatePem: string } {
+  const key = PEM('(?:RSA |EC )?PRIVATE KEY').exec(text)?.[0];
+  const cert = PEM('CERTIFICATE').exec(text)?.[0];
+  if (!key) throw usage('--certificate', `${what} holds no private key (a PEM with the key and the certificate)`);
+  if (!cert) throw usage('--certificate', `${what} holds no certificate (a PEM with the key and the certificate)`);
+  return { privateKeyPem: key, certificatePem: cert };
+}
+
 /** The private key and certificate of one PEM file. */
 export function readCertificate(file: string): { privateKeyPem: string; certificatePem: string } {
   let text: string;
@@ -59,17 +70,13 @@ export function readCertificate(file: string): { privateKeyPem: string; certific
   } catch (e) {
     throw usage('--certificate', `cannot read ${file}: ${(e as Error).message}`);
   }
-  const key = PEM('(?:RSA |EC )?PRIVATE KEY').exec(text)?.[0];
-  const cert = PEM('CERTIFICATE').exec(text)?.[0];
-  if (!key) throw usage('--certificate', `${file} holds no private key (a PEM with the key and the certificate)`);
-  if (!cert) throw usage('--certificate', `${file} holds no certificate (a PEM with the key and the certificate)`);
-  return { privateKeyPem: key, certificatePem: cert };
+  return parseCertificate(text, file);
 }
 
 /** Fill in what a person at the terminal answers (only when `ctx.ask` is there). */
-async function askFor(app: Ticketloop, ask: NonNullable<SetupContext['ask']>): Promise<Options> {
+async function askFor(config: Config, ask: NonNullable<SetupContext['ask']>): Promise<Options> {
   const o: Options = {};
-  const ms = app.config.microsoft;
+  const ms = config.microsoft;
   o.name = await ask('Integration name', { default: 'm365' });
   o.tenant = await ask('Tenant domain (contoso.onmicrosoft.com)', { default: ms?.tenantId });
   o.clientId = await ask('Application (client) ID of the Entra app Ticketloop signs in as', {
@@ -80,9 +87,9 @@ async function askFor(app: Ticketloop, ask: NonNullable<SetupContext['ask']>): P
   else
     o.clientSecret =
       (await ask('Client secret (not shown; empty: keep the one configured)', { secret: true })) || undefined;
-  const only = app.config.itsm.length === 1 ? app.config.itsm[0].name : undefined;
+  const only = config.itsm.length === 1 ? config.itsm[0].name : undefined;
   o.itsm = await ask('ServiceNow connection name', { default: only ?? 'servicenow' });
-  if (!app.config.itsm.some((c) => c.name === o.itsm)) {
+  if (!config.itsm.some((c) => c.name === o.itsm)) {
     o.instance = await ask('ServiceNow instance URL (https://<name>.service-now.com)');
     o.snAuth = await ask('ServiceNow sign-in: oauth or basic', { default: 'oauth' });
     if (o.snAuth === 'oauth') {
@@ -108,32 +115,48 @@ async function askFor(app: Ticketloop, ask: NonNullable<SetupContext['ask']>): P
 
 const text = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 
-export async function setupInput(app: Ticketloop, given: Options, ctx: SetupContext): Promise<M365SetupInput> {
-  const o = ctx.ask ? await askFor(app, ctx.ask) : given;
+/** The secret a ServiceNow connection's auth already names (kept when the field is left empty). */
+export function configuredSnSecret(config: Config, itsm: string, auth: 'oauth' | 'basic'): unknown {
+  const a = (config.itsm.find((c) => c.name === itsm) as { auth?: Record<string, unknown> } | undefined)?.auth;
+  if (a?.type !== auth) return undefined;
+  return auth === 'oauth' ? a.clientSecret : a.password;
+}
+
+export async function setupInput(
+  config: Config,
+  given: Options,
+  ctx: Pick<SetupContext, 'ask'>,
+): Promise<M365SetupInput> {
+  const o = ctx.ask ? await askFor(config, ctx.ask) : given;
   const name = text(o.name) ?? 'm365';
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(name)) throw usage('--name', 'letters, digits, ".", "_" and "-"');
 
   let microsoft: M365SetupInput['microsoft'];
   const tenant = text(o.tenant);
   const clientId = text(o.clientId);
-  if (o.clientSecret !== undefined && o.certificate !== undefined)
+  const pem = text(o.certificatePem);
+  if (text(o.clientSecret) && (text(o.certificate) || pem))
     throw usage('--client-secret', 'give --client-secret or --certificate, not both');
-  if (tenant || clientId || o.clientSecret || o.certificate) {
-    const current = app.config.microsoft;
+  if (tenant || clientId || o.clientSecret || o.certificate || pem) {
+    const current = config.microsoft;
     const tenantId = tenant ?? current?.tenantId;
     const appId = clientId ?? current?.clientId;
     if (!tenantId) throw usage('--tenant', 'the tenant domain (contoso.onmicrosoft.com) or id is required');
     if (!/^[A-Za-z0-9.-]+$/.test(tenantId)) throw usage('--tenant', `"${tenantId}" is not a domain or tenant id`);
     if (!appId) throw usage('--client-id', 'the application (client) id of the Entra app is required');
     const clientSecret = text(o.clientSecret);
-    const certificate = text(o.certificate) ? readCertificate(text(o.certificate)!) : undefined;
+    const certificate = text(o.certificate)
+      ? readCertificate(text(o.certificate)!)
+      : pem
+        ? parseCertificate(pem, 'the certificate PEM')
+        : undefined;
     if (!clientSecret && !certificate && !current?.clientSecret && !current?.certificate)
       throw usage('--client-secret', "give the app's client secret, or --certificate <pem file>");
     microsoft = { tenantId, clientId: appId, clientSecret, certificate };
-  } else if (!app.config.microsoft)
+  } else if (!config.microsoft)
     throw usage('--tenant', 'no microsoft connection is configured: give --tenant, --client-id and --client-secret');
 
-  const only = app.config.itsm.length === 1 ? app.config.itsm[0].name : undefined;
+  const only = config.itsm.length === 1 ? config.itsm[0].name : undefined;
   const itsm = text(o.itsm) ?? only;
   if (!itsm) throw usage('--itsm', 'name the ServiceNow connection (none or several are configured)');
   let servicenow: ServiceNowInput | undefined;
@@ -150,17 +173,18 @@ export async function setupInput(app: Ticketloop, given: Options, ctx: SetupCont
       username: text(o.snUsername),
       password: text(o.snPassword),
     };
-    if (auth === 'oauth' && (!servicenow.clientId || !servicenow.clientSecret))
+    const kept = configuredSnSecret(config, itsm, auth) !== undefined;
+    if (auth === 'oauth' && (!servicenow.clientId || (!servicenow.clientSecret && !kept)))
       throw usage(
         servicenow.clientId ? '--sn-client-secret' : '--sn-client-id',
         'OAuth needs the client id and secret',
       );
-    if (auth === 'basic' && (!servicenow.username || !servicenow.password))
+    if (auth === 'basic' && (!servicenow.username || (!servicenow.password && !kept)))
       throw usage(
         servicenow.username ? '--sn-password' : '--sn-username',
         'basic auth needs the user name and password',
       );
-  } else if (!app.config.itsm.some((c) => c.name === itsm))
+  } else if (!config.itsm.some((c) => c.name === itsm))
     throw usage('--itsm', `no ITSM connection named "${itsm}": give --instance and its sign-in to create it`);
 
   const escalation = (text(o.escalation) ?? 'off') as EscalationMode;

@@ -1,15 +1,17 @@
 import { z } from 'zod';
 import type { Ticketloop } from '../../app/build.ts';
 import type { SecretRef } from '../../config/common.ts';
+import type { Config } from '../../config/schema.ts';
 import { HttpProblem } from '../../http/server.ts';
 import type { M365Integration } from './config.ts';
 import { concerns } from './setup.ts';
+import { registerSetupSave, RESTART, type SavedState } from './setup-save.ts';
 
 /**
  * The console's setup page (admin): what each m365 integration is configured with — never a
- * secret, only where it is kept — and "Test setup" for one of them. The configuration file is
- * the one place setup writes, and Ticketloop has no API that stores secrets for it, so changes
- * are made with `ticketloop setup m365` (the page builds the command).
+ * secret, only where it is kept — "Test setup" for one of them, and saving the fields
+ * (setup-save.ts). Once a save changed the configuration file, the page shows the file as saved
+ * and Test setup runs on an app built from it, until Ticketloop restarts with it.
  */
 
 const tags = ['m365'];
@@ -40,7 +42,18 @@ const setupView = z.object({
       kept: z.string().nullable(),
     })
     .nullable(),
-  itsm: z.array(z.object({ name: z.string(), type: z.string() })),
+  itsm: z.array(
+    z.object({
+      name: z.string(),
+      type: z.string(),
+      instanceUrl: z.string().nullable(),
+      auth: z.string().nullable(),
+      /** The user name of basic sign-in, or the client id of OAuth (never a secret). */
+      account: z.string().nullable(),
+    }),
+  ),
+  /** Set when a save changed the file: the running service applies it at its next start. */
+  pending: z.string().nullable(),
   integrations: z.array(
     z.object({
       name: z.string(),
@@ -56,7 +69,25 @@ const setupView = z.object({
   ),
 });
 
-export function registerSetupRoutes(app: Ticketloop, all: () => M365Integration[]): void {
+const m365Of = (config: Config) => config.integrations.filter((i) => i.type === 'm365') as M365Integration[];
+
+/** A connection's sign-in, in words the page shows (no secret). */
+function signIn(c: Config['itsm'][number]) {
+  const x = c as { instanceUrl?: unknown; auth?: { type?: unknown; username?: unknown; clientId?: unknown } };
+  const str = (v: unknown) => (typeof v === 'string' ? v : null);
+  return {
+    instanceUrl: str(x.instanceUrl),
+    auth: str(x.auth?.type),
+    account: str(x.auth?.username) ?? str(x.auth?.clientId),
+  };
+}
+
+export function registerSetupRoutes(app: Ticketloop, running: () => M365Integration[]): void {
+  const saved: SavedState = { sinceStart: false };
+  registerSetupSave(app, saved);
+  // After a save, the file as saved (what the next start runs with); before, the running app's.
+  const current = () => (saved.sinceStart && app.configFile ? app.configFile.read() : undefined);
+
   app.http.get(
     '/api/m365/setup',
     {
@@ -68,8 +99,11 @@ export function registerSetupRoutes(app: Ticketloop, all: () => M365Integration[
       },
     },
     async () => {
-      const ms = app.config.microsoft;
+      const config = current() ?? app.config;
+      const all = current() ? m365Of(config) : running();
+      const ms = config.microsoft;
       return {
+        pending: saved.sinceStart ? RESTART : null,
         microsoft: ms
           ? {
               tenantId: ms.tenantId,
@@ -78,8 +112,8 @@ export function registerSetupRoutes(app: Ticketloop, all: () => M365Integration[
               kept: secretSource(ms.certificate?.privateKeyPem ?? ms.clientSecret),
             }
           : null,
-        itsm: app.config.itsm.map((c) => ({ name: c.name, type: c.type })),
-        integrations: all().map((i) => ({
+        itsm: config.itsm.map((c) => ({ name: c.name, type: c.type, ...signIn(c) })),
+        integrations: all.map((i) => ({
           name: i.name,
           enabled: i.enabled,
           itsm: i.itsm,
@@ -108,14 +142,16 @@ export function registerSetupRoutes(app: Ticketloop, all: () => M365Integration[
       },
     },
     async (req) => {
-      const list = all();
+      const file = saved.sinceStart ? app.configFile : undefined;
+      const list = file ? m365Of(file.read()) : running();
       const name = req.body.integration;
       const i = list.find((x) => x.name === name);
       if (!i)
         throw new HttpProblem(404, 'not_found', `no m365 integration "${name}"`, [
           { path: 'body.integration', message: `one of: ${list.map((x) => x.name).join(', ') || '(none configured)'}` },
         ]);
-      const results = await app.checkConnections({ flows: ['m365'] });
+      const check = (a: Ticketloop) => a.checkConnections({ flows: ['m365'] });
+      const results = file ? await file.withReloadedApp(check) : await check(app);
       return { integration: i.name, results: results.filter((r) => concerns(r, i)) };
     },
   );

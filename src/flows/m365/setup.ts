@@ -1,10 +1,12 @@
 import type { Ticketloop } from '../../app/build.ts';
 import type { CheckResult, SetupStep } from '../../app/checks.ts';
 import type { SetupCommand, SetupContext } from '../../app/module.ts';
+import type { Kysely } from 'kysely';
 import { formatPath } from '../../config/common.ts';
-import { integrationSchema } from '../../config/schema.ts';
-import { m365Shape } from './config.ts';
-import { CONTACT_FLAGS, setupInput, type M365SetupInput } from './setup-input.ts';
+import { integrationSchema, type Config } from '../../config/schema.ts';
+import type { Database } from '../../store/schema.ts';
+import { m365Shape, type M365Integration } from './config.ts';
+import { configuredSnSecret, CONTACT_FLAGS, setupInput, type M365SetupInput } from './setup-input.ts';
 
 /**
  * `ticketloop setup m365`: the steps of Microsoft's retired wizard, on public APIs. The secrets go
@@ -12,6 +14,7 @@ import { CONTACT_FLAGS, setupInput, type M365SetupInput } from './setup-input.ts
  * `microsoft` connection, the ServiceNow connection (when asked to create it) and the integration
  * are recorded in the file; then Test setup runs on what was written, and each check is printed
  * with its fix. Each step compares before it writes, so a second run reports everything unchanged.
+ * The console's PUT /api/m365/setup (setup-save.ts) records through the same `recordSetup`.
  */
 
 /** Names of the secrets setup stores (the configuration refers to them by these names). */
@@ -32,21 +35,37 @@ const FLAG_OF: Record<string, string> = {
   ...Object.fromEntries(Object.entries(CONTACT_FLAGS).map(([f, flag]) => [`escalation.contact.${f}`, flag])),
 };
 
-async function storeSecret(app: Ticketloop, name: string, value: string, dryRun: boolean): Promise<SetupStep> {
+/** Where setup records: the configuration file's sections and, with `trx`, the secrets' transaction. */
+export interface SetupRecorder {
+  dryRun: boolean;
+  recordSection(key: string, value: Record<string, unknown>, o?: { listBy?: string }): Promise<SetupStep>;
+  recordIntegration(entry: Record<string, unknown> & { name: string }): Promise<SetupStep>;
+  trx?: Kysely<Database>;
+}
+
+async function storeSecret(app: Ticketloop, name: string, value: string, w: SetupRecorder): Promise<SetupStep> {
   const what = `secret "${name}" (encrypted in the secret store)`;
-  const current = await app.secrets.get(name);
+  const current = await app.secrets.get(name, w.trx);
   if (current === value) return { what, outcome: 'unchanged' };
   const outcome = current === undefined ? 'created' : 'updated';
-  if (dryRun) return { what, outcome: 'manual', detail: `would be ${outcome}` };
-  await app.secrets.put(name, value, { now: app.clock.now() });
+  if (w.dryRun) return { what, outcome: 'manual', detail: `would be ${outcome}` };
+  await app.secrets.put(name, value, { now: app.clock.now(), trx: w.trx });
   return { what, outcome };
 }
 
 /** The integration entry, checked as the configuration will check it; a problem names its flag. */
-function integrationEntry(app: Ticketloop, i: M365SetupInput): Record<string, unknown> & { name: string } {
+function integrationEntry(
+  app: Ticketloop,
+  config: Config,
+  i: M365SetupInput,
+): Record<string, unknown> & { name: string } {
   const escalation: Record<string, unknown> = { mode: i.escalation };
   if (i.subscription) escalation.subscription = i.subscription;
-  if (i.contact) escalation.contact = i.contact;
+  // No contact given: keep the linked administrator account already configured (when escalating).
+  const current = config.integrations.find((x) => x.type === 'm365' && x.name === i.name) as
+    M365Integration | undefined;
+  const contact = i.contact ?? (i.escalation !== 'off' ? current?.escalation.contact : undefined);
+  if (contact) escalation.contact = contact;
   const entry = { name: i.name, type: 'm365', itsm: i.itsm, testEnvironment: i.testEnvironment, escalation };
   // The schema does not look the connection up: it may be the one this run creates.
   const parsed = integrationSchema({ type: 'm365', shape: m365Shape }, app.itsmModules).safeParse(entry);
@@ -58,19 +77,24 @@ function integrationEntry(app: Ticketloop, i: M365SetupInput): Record<string, un
   return entry;
 }
 
-async function recordConnections(app: Ticketloop, i: M365SetupInput, ctx: SetupContext): Promise<SetupStep[]> {
+async function recordConnections(
+  app: Ticketloop,
+  config: Config,
+  i: M365SetupInput,
+  w: SetupRecorder,
+): Promise<SetupStep[]> {
   const steps: SetupStep[] = [];
-  const section = ctx.recordSection!;
+  const section = w.recordSection;
   if (i.microsoft) {
     const m = i.microsoft;
     const ms: Record<string, unknown> = { tenantId: m.tenantId, clientId: m.clientId };
     if (m.clientSecret) {
-      steps.push(await storeSecret(app, SECRET_NAMES.clientSecret, m.clientSecret, ctx.dryRun));
+      steps.push(await storeSecret(app, SECRET_NAMES.clientSecret, m.clientSecret, w));
       ms.clientSecret = { secret: SECRET_NAMES.clientSecret };
     }
     if (m.certificate) {
-      steps.push(await storeSecret(app, SECRET_NAMES.privateKeyPem, m.certificate.privateKeyPem, ctx.dryRun));
-      steps.push(await storeSecret(app, SECRET_NAMES.certificatePem, m.certificate.certificatePem, ctx.dryRun));
+      steps.push(await storeSecret(app, SECRET_NAMES.privateKeyPem, m.certificate.privateKeyPem, w));
+      steps.push(await storeSecret(app, SECRET_NAMES.certificatePem, m.certificate.certificatePem, w));
       ms.certificate = {
         privateKeyPem: { secret: SECRET_NAMES.privateKeyPem },
         certificatePem: { secret: SECRET_NAMES.certificatePem },
@@ -81,17 +105,20 @@ async function recordConnections(app: Ticketloop, i: M365SetupInput, ctx: SetupC
   const sn = i.servicenow;
   if (sn) {
     let auth: Record<string, unknown>;
+    // A secret left empty keeps the one the connection names already (setupInput checked there is one).
+    const kept = configuredSnSecret(config, i.itsm, sn.auth);
     if (sn.auth === 'oauth') {
-      steps.push(await storeSecret(app, SECRET_NAMES.snClientSecret(i.itsm), sn.clientSecret!, ctx.dryRun));
+      if (sn.clientSecret) steps.push(await storeSecret(app, SECRET_NAMES.snClientSecret(i.itsm), sn.clientSecret, w));
       auth = {
         type: 'oauth',
         grant: 'client_credentials',
         clientId: sn.clientId,
-        clientSecret: { secret: SECRET_NAMES.snClientSecret(i.itsm) },
+        clientSecret: sn.clientSecret ? { secret: SECRET_NAMES.snClientSecret(i.itsm) } : kept,
       };
     } else {
-      steps.push(await storeSecret(app, SECRET_NAMES.snPassword(i.itsm), sn.password!, ctx.dryRun));
-      auth = { type: 'basic', username: sn.username, password: { secret: SECRET_NAMES.snPassword(i.itsm) } };
+      if (sn.password) steps.push(await storeSecret(app, SECRET_NAMES.snPassword(i.itsm), sn.password, w));
+      const password = sn.password ? { secret: SECRET_NAMES.snPassword(i.itsm) } : kept;
+      auth = { type: 'basic', username: sn.username, password };
     }
     steps.push(await section('servicenow', { name: i.itsm, instanceUrl: sn.instanceUrl, auth }, { listBy: 'name' }));
   }
@@ -112,19 +139,38 @@ export function checkStep(r: CheckResult): SetupStep {
     : { what, outcome: 'failed', detail: `${r.detail}${r.fix ? `; fix: ${r.fix}` : ''}` };
 }
 
-async function run(app: Ticketloop, o: Record<string, any>, ctx: SetupContext): Promise<SetupStep[]> {
-  if (!ctx.recordSection || !ctx.withReloadedApp) throw new Error('setup m365 needs the configuration file');
-  const input = await setupInput(app, o, ctx);
-  const entry = integrationEntry(app, input);
-  const steps = await recordConnections(app, input, ctx);
+/**
+ * Record what setup was told: the secrets (in the store), the connections and the integration (in
+ * the file), each compared before it is written. Stops at the first failed step.
+ */
+export async function recordSetup(
+  app: Ticketloop,
+  config: Config,
+  input: M365SetupInput,
+  w: SetupRecorder,
+): Promise<SetupStep[]> {
+  const entry = integrationEntry(app, config, input);
+  const steps = await recordConnections(app, config, input, w);
   if (steps.some((s) => s.outcome === 'failed')) return steps;
-  steps.push(await ctx.recordIntegration(entry));
+  steps.push(await w.recordIntegration(entry));
+  return steps;
+}
+
+async function run(app: Ticketloop, o: Record<string, any>, ctx: SetupContext): Promise<SetupStep[]> {
+  const { recordSection, withReloadedApp } = ctx;
+  if (!recordSection || !withReloadedApp) throw new Error('setup m365 needs the configuration file');
+  const input = await setupInput(app.config, o, ctx);
+  const steps = await recordSetup(app, app.config, input, {
+    dryRun: ctx.dryRun,
+    recordSection,
+    recordIntegration: (e) => ctx.recordIntegration(e),
+  });
   if (steps.some((s) => s.outcome === 'failed')) return steps;
   if (ctx.dryRun) {
     steps.push({ what: 'Test setup', outcome: 'manual', detail: 'runs once the configuration is written' });
     return steps;
   }
-  const results = await ctx.withReloadedApp((fresh) => fresh.checkConnections({ flows: ['m365'] }));
+  const results = await withReloadedApp((fresh) => fresh.checkConnections({ flows: ['m365'] }));
   steps.push(...results.filter((r) => concerns(r, input)).map(checkStep));
   if (input.escalation === 'off') ctx.say('Escalation is off: "Insights only" (health, matches and solutions).');
   return steps;

@@ -1,23 +1,25 @@
 import { Badge, Button, Card, Checkbox, Field, Input, Select, Text, Textarea } from '@fluentui/react-components';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { Empty, ErrorBar, Loading, Notice, PageHeader } from '../../components/common.tsx';
 import {
   ESCALATION_MODES,
   loadSetup,
+  saveSetup,
   secretVariables,
   setupCommand,
   testSetup,
   type CheckRow,
+  type SaveResult,
   type SetupForm,
   type SetupView,
 } from './setup-data.ts';
 
 /**
- * Microsoft 365 setup (admins): how each integration is set up, "Test setup" with each check's
- * fix, and the same fields as `ticketloop setup m365`. The console has no API that stores secrets
- * or writes the configuration file, so the fields build the command to run, secrets read from
- * environment variables at the terminal.
+ * Microsoft 365 setup (admins): how each integration is set up, the same fields as
+ * `ticketloop setup m365` with Save (secrets typed into password fields, never prefilled, stored
+ * encrypted; an empty one keeps the stored one) and the command for those who prefer the CLI, then
+ * "Test setup" on the saved setup with each check's fix.
  */
 
 function Current({ view }: { view: SetupView }) {
@@ -33,6 +35,7 @@ function Current({ view }: { view: SetupView }) {
       ) : (
         <Text block>No Microsoft connection is configured yet.</Text>
       )}
+      {view.pending && <Notice intent="warning">Saved: {view.pending}.</Notice>}
       {view.integrations.length === 0 && <Empty>No Microsoft 365 integration yet: fill in the form below.</Empty>}
       {view.integrations.map((i) => (
         <Text block key={i.name}>
@@ -73,7 +76,8 @@ function CheckList({ results }: { results: CheckRow[] }) {
 }
 
 function TestSetup({ view }: { view: SetupView }) {
-  const [name, setName] = useState(view.integrations[0]?.name ?? '');
+  const [chosen, setName] = useState('');
+  const name = view.integrations.some((i) => i.name === chosen) ? chosen : (view.integrations[0]?.name ?? '');
   const run = useMutation({ mutationFn: () => testSetup(name) });
   if (!view.integrations.length) return null;
   const failed = run.data?.results.filter((r) => !r.ok).length ?? 0;
@@ -104,17 +108,23 @@ function TestSetup({ view }: { view: SetupView }) {
 
 function initialForm(view: SetupView): SetupForm {
   const i = view.integrations[0];
+  const sn = view.itsm.find((c) => c.name === i?.itsm);
+  const basic = sn?.auth === 'basic';
   return {
     name: i?.name ?? 'm365',
     tenant: view.microsoft?.tenantId ?? '',
     clientId: view.microsoft?.clientId ?? '',
     credential: view.microsoft?.credential === 'certificate' ? 'certificate' : 'secret',
     certificateFile: '',
+    clientSecret: '',
+    certificatePem: '',
     itsm: i?.itsm ?? view.itsm[0]?.name ?? 'servicenow',
-    instance: '',
-    snAuth: 'oauth',
-    snClientId: '',
-    snUsername: '',
+    instance: sn?.instanceUrl ?? '',
+    snAuth: basic ? 'basic' : 'oauth',
+    snClientId: !basic ? (sn?.account ?? '') : '',
+    snUsername: basic ? (sn?.account ?? '') : '',
+    snClientSecret: '',
+    snPassword: '',
     testEnvironment: i?.testEnvironment ?? false,
     escalation: (i?.escalation.mode as SetupForm['escalation']) ?? 'off',
     subscription: i?.escalation.subscription ?? '',
@@ -126,15 +136,57 @@ function initialForm(view: SetupView): SetupForm {
   };
 }
 
+function SaveSteps({ result }: { result: SaveResult }) {
+  const failed = result.steps.some((s) => s.outcome === 'failed');
+  return (
+    <>
+      <Notice intent={failed || result.restartNeeded ? 'warning' : 'success'}>
+        {result.saved ? `Saved: ${result.message}` : result.message}
+      </Notice>
+      <ul aria-label="Saved steps" style={{ listStyle: 'none', padding: 0 }}>
+        {result.steps.map((s) => (
+          <li key={s.what}>
+            <Badge appearance="tint" color={s.outcome === 'failed' ? 'danger' : 'informative'}>
+              {s.outcome}
+            </Badge>{' '}
+            {s.what}
+            {s.detail ? ` — ${s.detail}` : ''}
+          </li>
+        ))}
+      </ul>
+    </>
+  );
+}
+
 function SetupFields({ view }: { view: SetupView }) {
   const [f, setF] = useState<SetupForm>(() => initialForm(view));
   const set = <K extends keyof SetupForm>(k: K, v: SetupForm[K]) => setF((x) => ({ ...x, [k]: v }));
+  const queries = useQueryClient();
+  const save = useMutation({
+    mutationFn: () => saveSetup(f),
+    onSuccess: async () => {
+      // The secrets typed here are not kept in the page once stored.
+      setF((x) => ({ ...x, clientSecret: '', certificatePem: '', snClientSecret: '', snPassword: '' }));
+      await queries.invalidateQueries({ queryKey: ['m365', 'setup'] });
+    },
+  });
+  const secret = (k: keyof SetupForm, label: string, kept: boolean) => (
+    <Field label={label} hint={kept ? 'empty: keep the one stored' : undefined}>
+      <Input
+        type="password"
+        autoComplete="new-password"
+        value={String(f[k])}
+        onChange={(_e, d) => set(k, d.value as never)}
+      />
+    </Field>
+  );
   const text = (k: keyof SetupForm, label: string, hint?: string) => (
     <Field label={label} hint={hint}>
       <Input value={String(f[k])} onChange={(_e, d) => set(k, d.value as never)} />
     </Field>
   );
   const known = view.itsm.some((c) => c.name === f.itsm);
+  const knownAuth = view.itsm.find((c) => c.name === f.itsm)?.auth;
   const vars = secretVariables(f);
   return (
     <Card aria-label="Setup fields">
@@ -144,11 +196,24 @@ function SetupFields({ view }: { view: SetupView }) {
       {text('clientId', 'Application (client) ID of the Entra app Ticketloop signs in as')}
       <Field label="The app's credential">
         <Select value={f.credential} onChange={(_e, d) => set('credential', d.value as SetupForm['credential'])}>
-          <option value="secret">Client secret (entered at the terminal)</option>
-          <option value="certificate">Certificate (a PEM file on the Ticketloop host)</option>
+          <option value="secret">Client secret</option>
+          <option value="certificate">Certificate (key and certificate, PEM)</option>
         </Select>
       </Field>
-      {f.credential === 'certificate' && text('certificateFile', 'Certificate PEM file (key and certificate)')}
+      {f.credential === 'secret' && secret('clientSecret', 'Client secret', view.microsoft?.kept != null)}
+      {f.credential === 'certificate' && (
+        <>
+          <Field label="Certificate PEM (private key and certificate)" hint="empty: keep the one stored">
+            <Textarea
+              value={f.certificatePem}
+              onChange={(_e, d) => set('certificatePem', d.value)}
+              rows={4}
+              spellCheck={false}
+            />
+          </Field>
+          {text('certificateFile', 'Certificate PEM file on the Ticketloop host (for the command)')}
+        </>
+      )}
       {text('itsm', 'ServiceNow connection', known ? 'configured' : 'not configured yet: give the instance below')}
       {text(
         'instance',
@@ -163,9 +228,17 @@ function SetupFields({ view }: { view: SetupView }) {
               <option value="basic">Basic (an integration user)</option>
             </Select>
           </Field>
-          {f.snAuth === 'oauth'
-            ? text('snClientId', 'OAuth client ID (Application Registry)')
-            : text('snUsername', 'User name (needs itil)')}
+          {f.snAuth === 'oauth' ? (
+            <>
+              {text('snClientId', 'OAuth client ID (Application Registry)')}
+              {secret('snClientSecret', 'OAuth client secret', knownAuth === 'oauth')}
+            </>
+          ) : (
+            <>
+              {text('snUsername', 'User name (needs itil)')}
+              {secret('snPassword', 'Password', knownAuth === 'basic')}
+            </>
+          )}
         </>
       )}
       <Checkbox
@@ -193,11 +266,14 @@ function SetupFields({ view }: { view: SetupView }) {
           {text('contactCountry', 'Contact country', 'ISO 3166-1 alpha-3: usa, deu')}
         </>
       )}
+      <Button appearance="primary" onClick={() => save.mutate()} disabled={save.isPending}>
+        {save.isPending ? 'Saving…' : 'Save'}
+      </Button>
+      <ErrorBar error={save.error} />
+      {save.data && <SaveSteps result={save.data} />}
       <Notice intent="info">
-        Secrets are entered only at the command line: the console has no API that stores them or writes the
-        configuration file. Run this where Ticketloop's configuration file is
-        {vars.length ? `, after setting ${vars.join(' and ')} in that shell` : ''}; it stores the secrets encrypted in
-        the secret store, records the integration and runs Test setup.
+        Or run this where Ticketloop's configuration file is
+        {vars.length ? `, after setting ${vars.join(' and ')} in that shell` : ''}: the secrets never go in the command.
       </Notice>
       <Field label="Command">
         <Textarea readOnly value={setupCommand(f)} rows={8} />
@@ -216,8 +292,8 @@ export default function SetupPage() {
       {setup.data && (
         <>
           <Current view={setup.data} />
-          <TestSetup view={setup.data} />
           <SetupFields view={setup.data} />
+          <TestSetup view={setup.data} />
         </>
       )}
     </>

@@ -1,6 +1,9 @@
 import { api, call } from '../../api/client.ts';
 
-/** The setup page's calls (src/flows/m365/setup-routes.ts) and the command line it builds. */
+/**
+ * The setup page's calls (src/flows/m365/setup-routes.ts, setup-save.ts), the body Save sends and
+ * the command line the same fields build.
+ */
 
 export interface SetupView {
   microsoft: {
@@ -9,7 +12,9 @@ export interface SetupView {
     credential: 'client secret' | 'certificate';
     kept: string | null;
   } | null;
-  itsm: { name: string; type: string }[];
+  itsm: { name: string; type: string; instanceUrl: string | null; auth: string | null; account: string | null }[];
+  /** Set when a save changed the configuration file: the service applies it at its next start. */
+  pending: string | null;
   integrations: {
     name: string;
     enabled: boolean;
@@ -35,6 +40,20 @@ export const testSetup = async (integration: string) =>
     results: CheckRow[];
   };
 
+export interface SaveStep {
+  what: string;
+  outcome: 'created' | 'updated' | 'unchanged' | 'manual' | 'failed';
+  detail?: string;
+}
+
+export interface SaveResult {
+  integration: string;
+  saved: boolean;
+  steps: SaveStep[];
+  restartNeeded: boolean;
+  message: string;
+}
+
 export const ESCALATION_MODES = ['off', 'azure-support', 'guided', 'both'] as const;
 
 export interface SetupForm {
@@ -43,12 +62,18 @@ export interface SetupForm {
   clientId: string;
   credential: 'secret' | 'certificate';
   certificateFile: string;
+  /** Typed for Save only (never prefilled; empty keeps the stored one). */
+  clientSecret: string;
+  /** PEM text (key and certificate), for Save. */
+  certificatePem: string;
   itsm: string;
   /** Set: create or update the ServiceNow connection. */
   instance: string;
   snAuth: 'oauth' | 'basic';
   snClientId: string;
   snUsername: string;
+  snClientSecret: string;
+  snPassword: string;
   testEnvironment: boolean;
   escalation: (typeof ESCALATION_MODES)[number];
   subscription: string;
@@ -58,6 +83,47 @@ export interface SetupForm {
   contactTimeZone: string;
   contactCountry: string;
 }
+
+const given = (v: string) => (v.trim() ? v.trim() : undefined);
+
+/** PUT /api/m365/setup's body for the form: an empty secret is left out, so the stored one stays. */
+export function saveBody(f: SetupForm) {
+  const ms = Boolean(f.tenant.trim() || f.clientId.trim());
+  const escalating = f.escalation !== 'off';
+  const contact = {
+    firstName: given(f.contactFirstName),
+    lastName: given(f.contactLastName),
+    primaryEmailAddress: given(f.contactEmail),
+    preferredTimeZone: given(f.contactTimeZone),
+    country: given(f.contactCountry),
+  };
+  return {
+    name: given(f.name),
+    tenant: ms ? given(f.tenant) : undefined,
+    clientId: ms ? given(f.clientId) : undefined,
+    clientSecret: ms && f.credential === 'secret' ? given(f.clientSecret) : undefined,
+    certificate: ms && f.credential === 'certificate' ? given(f.certificatePem) : undefined,
+    itsm: given(f.itsm),
+    servicenow: f.instance.trim()
+      ? {
+          instanceUrl: f.instance.trim(),
+          auth: f.snAuth,
+          ...(f.snAuth === 'oauth'
+            ? { clientId: given(f.snClientId), clientSecret: given(f.snClientSecret) }
+            : { username: given(f.snUsername), password: given(f.snPassword) }),
+        }
+      : undefined,
+    testEnvironment: f.testEnvironment,
+    escalation: {
+      mode: f.escalation,
+      subscription: f.escalation === 'azure-support' || f.escalation === 'both' ? given(f.subscription) : undefined,
+      contact: escalating && Object.values(contact).some(Boolean) ? contact : undefined,
+    },
+  };
+}
+
+export const saveSetup = async (f: SetupForm) =>
+  (await call(api.PUT('/api/m365/setup', { body: saveBody(f) }))) as unknown as SaveResult;
 
 /** A shell word: quoted when it holds anything but safe characters. */
 const word = (v: string) => (/^[A-Za-z0-9_./:@%+=,-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);

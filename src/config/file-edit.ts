@@ -1,19 +1,25 @@
 import { isDeepStrictEqual } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { validateConfig } from '../app/config.ts';
 import type { SetupStep } from '../app/checks.ts';
-import { ConfigError } from '../config/load.ts';
+import { ConfigError } from './load.ts';
 
 /**
  * `ticketloop setup` records the integrations it creates in the configuration file — the one place
  * an operator reviews — keeping the file's comments and layout (YAML documents are edited, not
  * re-serialised). Fields of an existing entry that setup does not set are kept. The file as
- * changed must still validate, or nothing is written.
+ * changed must still validate, or nothing is written. `validate` is the configuration schema of the
+ * registered modules (app/config.ts); it is passed in so that this stays below the modules that use it.
  */
+
+export type Validate = (raw: unknown, source: string) => unknown;
 
 type Entry = Record<string, unknown> & { name: string };
 
-export async function upsertIntegration(file: string, entry: Entry, o: { dryRun?: boolean } = {}): Promise<SetupStep> {
+export async function upsertIntegration(
+  file: string,
+  entry: Entry,
+  o: { dryRun?: boolean; validate: Validate },
+): Promise<SetupStep> {
   const what = `integration "${entry.name}" in ${file}`;
   const text = readFileSync(file, 'utf8');
   const json = file.endsWith('.json');
@@ -46,7 +52,7 @@ export async function upsertIntegration(file: string, entry: Entry, o: { dryRun?
   if (outcome === 'unchanged') return { what, outcome };
   const parsed = json ? JSON.parse(next) : YAML!.parse(next);
   try {
-    validateConfig(parsed, file);
+    o.validate(parsed, file);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     const problems = e.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
@@ -65,7 +71,7 @@ export async function upsertSection(
   file: string,
   key: string,
   value: Record<string, unknown>,
-  o: { dryRun?: boolean; listBy?: string } = {},
+  o: { dryRun?: boolean; listBy?: string; validate: Validate },
 ): Promise<SetupStep> {
   const what = o.listBy ? `${key} "${String(value[o.listBy])}" in ${file}` : `${key} in ${file}`;
   const text = readFileSync(file, 'utf8');
@@ -100,7 +106,7 @@ export async function upsertSection(
   }
   const parsed = json ? JSON.parse(next) : YAML!.parse(next);
   try {
-    validateConfig(parsed, file);
+    o.validate(parsed, file);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     // Setup writes the connections before the integration that needs them: only this section's problems count.
