@@ -2,7 +2,6 @@ import type { SetupStep } from './checks.ts';
 import { upsertIntegration, upsertSection } from '../config/file-edit.ts';
 import { loadConfig, validateConfig } from '../config/load.ts';
 import { buildConfigSchema, type Config } from '../config/schema.ts';
-import { storedSecretsSnapshot } from '../config/secrets.ts';
 import type { ItsmModule } from '../itsm/port.ts';
 import type { FlowModule } from './module.ts';
 
@@ -44,17 +43,11 @@ export function configFileOf<A extends App>(
     recordSection: (key, value, o) => upsertSection(path, key, value, { ...o, validate }),
     recordIntegration: (entry) => upsertIntegration(path, entry, { validate }),
     async withReloadedApp(fn) {
-      // The fresh app decrypts the secrets the file names; the running app keeps its own after.
-      const restore = storedSecretsSnapshot();
+      const fresh = await build(read());
       try {
-        const fresh = await build(read());
-        try {
-          return await fn(fresh);
-        } finally {
-          await fresh.stop();
-        }
+        return await fn(fresh);
       } finally {
-        restore();
+        await fresh.stop();
       }
     },
   };

@@ -84,47 +84,37 @@ export class Secret {
 
 /**
  * Stored secrets the configuration names (`{secret: name}`), decrypted once when the app is built
- * (loadStoredSecrets), so that resolving a reference stays synchronous wherever it happens.
+ * (loadStoredSecrets), so that resolving a reference stays synchronous wherever it happens. Each is
+ * kept by its reference object, so two apps in one process (Test setup builds one beside the running
+ * app) each resolve their own configuration's values.
  */
-const storedSecrets = new Map<string, Secret>();
+const storedSecrets = new WeakMap<object, Secret>();
 
 /** Every `{secret: name}` in a configuration (an object with that one key). */
-export function storedSecretNames(value: unknown, out = new Set<string>()): Set<string> {
-  if (Array.isArray(value)) for (const v of value) storedSecretNames(v, out);
+function storedSecretRefs(value: unknown, out: { secret: string }[] = []): { secret: string }[] {
+  if (Array.isArray(value)) for (const v of value) storedSecretRefs(v, out);
   else if (value && typeof value === 'object') {
     const keys = Object.keys(value);
-    const name = (value as { secret?: unknown }).secret;
-    if (keys.length === 1 && typeof name === 'string') out.add(name);
-    else for (const v of Object.values(value)) storedSecretNames(v, out);
+    if (keys.length === 1 && typeof (value as { secret?: unknown }).secret === 'string')
+      out.push(value as { secret: string });
+    else for (const v of Object.values(value)) storedSecretRefs(v, out);
   }
   return out;
 }
 
 /** Decrypt the stored secrets the configuration names; a missing one fails when it is resolved. */
 export async function loadStoredSecrets(store: SecretStore, config: unknown): Promise<void> {
-  for (const name of storedSecretNames(config)) {
-    const value = await store.get(name);
-    if (value === undefined) storedSecrets.delete(name);
-    else storedSecrets.set(name, new Secret(value));
+  for (const ref of storedSecretRefs(config)) {
+    const value = await store.get(ref.secret);
+    if (value === undefined) storedSecrets.delete(ref);
+    else storedSecrets.set(ref, new Secret(value));
   }
-}
-
-/**
- * The decrypted secrets as they are, and putting them back: an app built beside the running one
- * (Test setup on a saved configuration) loads its own, which must not become the running app's.
- */
-export function storedSecretsSnapshot(): () => void {
-  const before = new Map(storedSecrets);
-  return () => {
-    storedSecrets.clear();
-    for (const [k, v] of before) storedSecrets.set(k, v);
-  };
 }
 
 export function resolveSecret(ref: SecretRef, env: NodeJS.ProcessEnv = process.env): Secret {
   if (typeof ref === 'string') return new Secret(ref);
   if ('secret' in ref) {
-    const stored = storedSecrets.get(ref.secret);
+    const stored = storedSecrets.get(ref);
     if (!stored)
       throw new Error(
         `the secret "${ref.secret}" is not in the secret store of this database: run the setup that stores it again`,
