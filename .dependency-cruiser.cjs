@@ -33,6 +33,14 @@ module.exports = {
       to: { path: ['^src/connectors/http\\.ts$', '^src/itsm/(?!port\\.ts$|watch\\.ts$)'] },
     },
     {
+      name: 'a-flow-is-a-folder',
+      severity: 'error',
+      comment:
+        'A flow imports no other flow: what two flows share lives in the core (config/, app/, identity/, engine/…).',
+      from: { path: '^src/flows/([^/]+)/' },
+      to: { path: '^src/flows/', pathNot: '^src/flows/$1/' },
+    },
+    {
       name: 'engine-is-generic',
       severity: 'error',
       comment: 'src/engine/ knows jobs and flows in general, no flow, vendor, ITSM, HTTP server or app wiring.',

@@ -53,6 +53,15 @@ export function principalOf(req: FastifyRequest): Principal {
   return req.principal;
 }
 
+/**
+ * The person acting: a signed-in user, or the owner of a personal token (`user:<name>` either way, so
+ * "my requests" and self-approval see one person); a service token acts as itself (`token:<name>`).
+ */
+export function personOf(req: FastifyRequest): string {
+  const p = principalOf(req);
+  return p.tokenKind === 'personal' ? `user:${p.name.split('/')[0]}` : p.actor;
+}
+
 /** The audit actor of a request: `user:<name>`, `token:<name>` or `anonymous`. */
 export function actorOf(req: FastifyRequest): string {
   return req.principal?.actor ?? 'anonymous';

@@ -22,7 +22,7 @@ import {
 } from '../../console/src/flows/pod/logic.ts';
 import type { Catalog, PodRequest } from '../../console/src/flows/pod/types.ts';
 import { shownFlows } from '../../console/src/lib/flows.ts';
-import { formatDuration, parseDuration } from '../../src/flows/pod/duration.ts';
+import { formatDuration, parseDuration } from '../../src/config/duration.ts';
 
 /**
  * The permissions-on-demand pages' logic without a browser. Behaviour: the request rules of

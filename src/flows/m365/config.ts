@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Integration } from '../../config/schema.ts';
 import { notificationsSchema } from '../../notify/channels.ts';
-import { parseDuration } from '../pod/duration.ts';
+import { parseDuration } from '../../config/duration.ts';
 import { escalationShape } from './escalation/config.ts';
 import { feedShape } from './feed/config.ts';
 import { incidentsShape } from './incidents/config.ts';

@@ -1,6 +1,6 @@
 import type { DemoContext, DemoSandbox, FlowDemo } from '../../app/module.ts';
 import { loadFlowState } from '../../engine/flow.ts';
-import { waitUntil } from '../pod/demo-servicenow.ts';
+import { waitUntil } from '../../app/demo-wait.ts';
 import type { M365Integration } from './config.ts';
 import { asInsightsAgent, call, serviceDesk } from './demo-calls.ts';
 import { EscalationService } from './escalation/service.ts';

@@ -1,7 +1,7 @@
 import type { Ticketloop } from '../../app/build.ts';
 import type { FlowModule } from '../../app/module.ts';
 import { ServiceHealthClient } from '../../connectors/microsoft/service-health.ts';
-import { parseDuration } from '../pod/duration.ts';
+import { parseDuration } from '../../config/duration.ts';
 import { m365Checks } from './checks.ts';
 import { m365Shape, type M365Integration } from './config.ts';
 import { escalationEffects } from './escalation/effects.ts';

@@ -3,7 +3,7 @@ import type { Ticketloop } from '../../app/build.ts';
 import type { SetupStep } from '../../app/checks.ts';
 import { HttpProblem } from '../../http/server.ts';
 import { appendAudit } from '../../store/audit.ts';
-import { actorOf } from '../pod/routes.ts';
+import { personOf } from '../../identity/http.ts';
 import { ESCALATION_MODES } from './escalation/config.ts';
 import { recordSetup } from './setup.ts';
 import { CONTACT_FLAGS, setupInput } from './setup-input.ts';
@@ -169,7 +169,7 @@ export function registerSetupSave(app: Ticketloop, saved: SavedState): void {
         );
       const config = file.read();
       const input = await setupInput(config, options(req.body), {}).catch(asProblem);
-      const { actor } = actorOf(req);
+      const actor = personOf(req);
       let steps: SetupStep[];
       try {
         steps = await app.store.db.transaction().execute(async (trx) => {

@@ -10,7 +10,7 @@ import { boundText, type Ticket, type TicketRef } from '../../itsm/port.ts';
 import { appendAudit } from '../../store/audit.ts';
 import type { Dialect } from '../../store/db.ts';
 import type { Database } from '../../store/schema.ts';
-import { actorOf } from '../pod/routes.ts';
+import { personOf } from '../../identity/http.ts';
 import { incidentRef } from './escalation/routes.ts';
 import type { M365Integration } from './config.ts';
 import { normalUrl, recommend, type Solution } from './solutions.ts';
@@ -173,7 +173,7 @@ export function registerSolutionWriteRoute(
         query,
         urls: JSON.stringify(articles.map((a) => a.url)),
         text: solutionNote(query, items),
-        created_by: actorOf(req).actor,
+        created_by: personOf(req),
         created_at: app.clock.now(),
         written_at: null,
       };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Integration } from '../../config/schema.ts';
 import { notificationsSchema } from '../../notify/channels.ts';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../../config/duration.ts';
 
 /**
  * A permissions-on-demand integration (type: 'pod'): the authorization systems (provider instances),

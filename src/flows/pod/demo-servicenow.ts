@@ -1,5 +1,6 @@
 import { Agent, request } from 'undici';
 import type { DemoContext } from '../../app/module.ts';
+import { waitUntil } from '../../app/demo-wait.ts';
 import { AuthorizationClient, principalFilter, type RoleAssignment } from '../../connectors/microsoft/authorization.ts';
 import type { RequestState } from './request.ts';
 import { podService } from './runtime.ts';
@@ -14,17 +15,6 @@ import { listRequests } from './views.ts';
 
 const MEGAN = { id: 'a1b2c3d4-0003-4e5f-8a9b-0c1d2e3f4a03', mail: 'megan.bowen@ticketloopsandbox.onmicrosoft.com' };
 const ITEM = 'Cloud access request';
-
-/** Poll `probe` until it answers (the demo waits for conditions, never for a fixed time). */
-export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`demo: ${what} did not happen within ${ms / 1000} s`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The sandbox instance's REST API as its IT support account (Basic), answers parsed. */
 function serviceNow(ctx: DemoContext) {

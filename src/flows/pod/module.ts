@@ -6,7 +6,7 @@ import { podReferenceErrors, podShape, type PodIntegration } from './config.ts';
 import { registerDecisionLinkRoute } from './decision-link-routes.ts';
 import { decisionLinkMigrations, decisionLinks } from './decision-links.ts';
 import { podMigrations, reconcileHandler } from './drift.ts';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../../config/duration.ts';
 import { approverGroupsOf } from './approver-groups.ts';
 import { createPodEffects } from './effects.ts';
 import { itsmFrontHandlers, withItsmSync } from './itsm-front.ts';

@@ -3,7 +3,7 @@ import { effectJob } from '../../engine/flow.ts';
 import type { Channel, Notifier } from '../../notify/channels.ts';
 import type { MessageInput, MessageLink } from '../../notify/message.ts';
 import { MAX_PERSONAL_GROUP_APPROVERS } from './approver-groups.ts';
-import { formatDuration } from './duration.ts';
+import { formatDuration } from '../../config/duration.ts';
 import { FLOW } from './flow.ts';
 import type { RequestState } from './request.ts';
 

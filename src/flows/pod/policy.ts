@@ -1,6 +1,6 @@
 import type { UserView } from '../../identity/users.ts';
 import type { PodIntegration, PodPermission, PodPolicy, PodSystem } from './config.ts';
-import { parseDuration } from './duration.ts';
+import { parseDuration } from '../../config/duration.ts';
 import type { Principal } from './providers/port.ts';
 import type { PolicySnapshot } from './request.ts';
 

@@ -4,6 +4,7 @@ import type { Ticketloop } from '../../app/build.ts';
 import { csvLines } from '../../http/csv.ts';
 import { HttpProblem } from '../../http/server.ts';
 import { satisfies } from '../../identity/roles.ts';
+import { personOf } from '../../identity/http.ts';
 import type { PodIntegration } from './config.ts';
 import { listDrift } from './drift.ts';
 import { requestItem } from './flow.ts';
@@ -37,14 +38,10 @@ const requestBody = z
 
 const viewSchema = z.record(z.string(), z.unknown());
 
-/**
- * The person acting: a signed-in user, or the owner of a personal token (`user:<name>` either way, so
- * "my requests" and self-approval see one person); a service token acts as itself (`token:<name>`).
- */
+/** The person acting (identity/http.ts personOf), and what their roles let them see and do. */
 export function actorOf(req: FastifyRequest): { actor: string; isAdmin: boolean; canRead: boolean } {
-  const p = req.principal!;
-  const actor = p.tokenKind === 'personal' ? `user:${p.name.split('/')[0]}` : p.actor;
-  return { actor, isAdmin: satisfies(p.roles, 'admin'), canRead: satisfies(p.roles, 'read') };
+  const roles = req.principal!.roles;
+  return { actor: personOf(req), isAdmin: satisfies(roles, 'admin'), canRead: satisfies(roles, 'read') };
 }
 
 /** Service refusals as HTTP answers naming the field or the reason. */

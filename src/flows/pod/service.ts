@@ -9,7 +9,7 @@ import { approverGroupsOf } from './approver-groups.ts';
 import { assignmentItem } from './assignment.ts';
 import { attachEvents } from './effects.ts';
 import type { PodIntegration } from './config.ts';
-import { formatDuration, parseDuration } from './duration.ts';
+import { formatDuration, parseDuration } from '../../config/duration.ts';
 import { FLOW, requestItem, type PodEvent } from './flow.ts';
 import { pickScope, RequestRefused, resolveRequest, snapshotPolicy, type RequestInput } from './policy.ts';
 import type { ProviderRegistry } from './providers/registry.ts';

@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { Dialect } from '../../store/db.ts';
 import { jsonText } from '../../store/json.ts';
 import type { Database } from '../../store/schema.ts';
-import { formatDuration } from './duration.ts';
+import { formatDuration } from '../../config/duration.ts';
 import { FLOW } from './flow.ts';
 import type { RequestState, RequestStatus } from './request.ts';
 

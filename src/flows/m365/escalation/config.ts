@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../../pod/duration.ts';
+import { parseDuration } from '../../../config/duration.ts';
 
 /**
  * `escalation:` of an m365 integration. `off` (the default) is "Insights only": health, matches and

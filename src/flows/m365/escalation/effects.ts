@@ -7,7 +7,7 @@ import type { TicketRef } from '../../../itsm/port.ts';
 import { Notifier } from '../../../notify/channels.ts';
 import type { MessageInput } from '../../../notify/message.ts';
 import { appendAudit } from '../../../store/audit.ts';
-import { parseDuration } from '../../pod/duration.ts';
+import { parseDuration } from '../../../config/duration.ts';
 import type { M365Integration } from '../config.ts';
 import { FLOW, noteJob, supportClient } from './service.ts';
 import { EscalationStore, isFinished, type EscalationRow } from './store.ts';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Ticketloop } from '../../../app/build.ts';
-import { actorOf } from '../../pod/routes.ts';
+import { personOf } from '../../../identity/http.ts';
 import type { M365Integration } from '../config.ts';
 import { EscalationService, GUIDED_STATUSES, supportClient } from './service.ts';
 import { escalationView } from './store.ts';
@@ -75,7 +75,7 @@ export function registerEscalationRoutes(app: Ticketloop, pick: (name?: string) 
     },
     async (req, reply) => {
       const i = pick(req.body.integration);
-      const row = await service.escalate(i, req.body, actorOf(req).actor);
+      const row = await service.escalate(i, req.body, personOf(req));
       return reply.code(201).send(escalationView(row));
     },
   );
@@ -133,7 +133,7 @@ export function registerEscalationRoutes(app: Ticketloop, pick: (name?: string) 
     },
     async (req) => {
       await owned(req.params.id);
-      return escalationView(await service.recordCase(req.params.id, req.body.caseNumber, actorOf(req).actor));
+      return escalationView(await service.recordCase(req.params.id, req.body.caseNumber, personOf(req)));
     },
   );
 
@@ -151,7 +151,7 @@ export function registerEscalationRoutes(app: Ticketloop, pick: (name?: string) 
     },
     async (req) => {
       await owned(req.params.id);
-      return escalationView(await service.setStatus(req.params.id, req.body.status, actorOf(req).actor));
+      return escalationView(await service.setStatus(req.params.id, req.body.status, personOf(req)));
     },
   );
 
@@ -169,7 +169,7 @@ export function registerEscalationRoutes(app: Ticketloop, pick: (name?: string) 
     },
     async (req, reply) => {
       await owned(req.params.id);
-      const r = await service.reply(req.params.id, req.body.message, actorOf(req).actor);
+      const r = await service.reply(req.params.id, req.body.message, personOf(req));
       return reply.code(202).send({ communication: r.communication, state: 'sending' as const });
     },
   );
@@ -191,7 +191,7 @@ export function registerEscalationRoutes(app: Ticketloop, pick: (name?: string) 
     },
     async (req, reply) => {
       await owned(req.params.id);
-      await service.close(req.params.id, actorOf(req).actor, req.body?.reason);
+      await service.close(req.params.id, personOf(req), req.body?.reason);
       return reply.code(202).send({ state: 'closing' as const });
     },
   );

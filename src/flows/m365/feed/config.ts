@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../../pod/duration.ts';
+import { parseDuration } from '../../../config/duration.ts';
 
 /**
  * The incident feed of an m365 integration: how often the ITSM's new and changed incidents are read

@@ -6,7 +6,7 @@ import { boundText, type ReportedIncident, type TicketRef } from '../../../itsm/
 import { CORRELATION_PREFIX } from '../../../itsm/watch.ts';
 import { appendAudit } from '../../../store/audit.ts';
 import type { Database } from '../../../store/schema.ts';
-import { parseDuration } from '../../pod/duration.ts';
+import { parseDuration } from '../../../config/duration.ts';
 import type { M365Integration } from '../config.ts';
 import { HealthStore } from '../health/store.ts';
 import { toMatchIssue } from '../match/input.ts';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Ticketloop } from '../../../app/build.ts';
 import { HttpProblem } from '../../../http/server.ts';
-import { actorOf } from '../../pod/routes.ts';
+import { personOf } from '../../../identity/http.ts';
 import type { M365Integration } from '../config.ts';
 import { HealthStore } from '../health/store.ts';
 import { MATCH_STATUSES, MatchStore } from './store.ts';
@@ -111,15 +111,7 @@ export function registerMatchRoutes(app: Ticketloop, pick: (name?: string) => M3
           throw new HttpProblem(404, 'not_found', `no service health issue ${issue}`, [
             { path: 'params.issue', message: 'a stored health issue id' },
           ]);
-        await decide(
-          i,
-          incident.incident_id,
-          incident.incident_key,
-          [issue],
-          status,
-          actorOf(req).actor,
-          req.body?.comment,
-        );
+        await decide(i, incident.incident_id, incident.incident_key, [issue], status, personOf(req), req.body?.comment);
         const [row] = await store
           .list(i.name, { incidentId: incident.incident_id })
           .then((all) => all.filter((m) => m.issue === issue));
@@ -151,7 +143,7 @@ export function registerMatchRoutes(app: Ticketloop, pick: (name?: string) => M3
         incident.incident_key,
         suggested,
         'rejected',
-        actorOf(req).actor,
+        personOf(req),
         req.body?.comment ?? 'none of the suggestions',
       );
       return { rejected: suggested };

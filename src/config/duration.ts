@@ -1,5 +1,5 @@
 /**
- * ISO 8601 durations as permissions on demand uses them (`PT1H`, `PT30M`, `P1D`, `P1DT12H`): days,
+ * ISO 8601 durations as the configuration and the API use them (`PT1H`, `PT30M`, `P1D`, `P1DT12H`): days,
  * hours, minutes and seconds only — months and years have no fixed length, so they are refused.
  */
 
