@@ -9,7 +9,8 @@ import type { MessageInput } from '../../../notify/message.ts';
 import { appendAudit } from '../../../store/audit.ts';
 import { parseDuration } from '../../../config/duration.ts';
 import type { M365Integration } from '../config.ts';
-import { FLOW, noteJob, supportClient } from './service.ts';
+import { FLOW } from '../flow.ts';
+import { noteJob, supportClient } from './service.ts';
 import { EscalationStore, isFinished, type EscalationRow } from './store.ts';
 import { ADMIN_CENTER_SUPPORT_URL } from './summary.ts';
 

@@ -8,6 +8,7 @@ import { boundText, type Ticket } from '../../../itsm/port.ts';
 import { appendAudit } from '../../../store/audit.ts';
 import type { Database } from '../../../store/schema.ts';
 import type { M365Integration } from '../config.ts';
+import { FLOW } from '../flow.ts';
 import { HealthStore, type StoredIssue } from '../health/store.ts';
 import type { EscalationKind } from './config.ts';
 import { chooseKind, resolveClassification } from './kind.ts';
@@ -21,7 +22,6 @@ import { ADMIN_CENTER_SUPPORT_URL, TEST_ENVIRONMENT_MARK, guidedSummary } from '
  * row and the jobs that carry it to the incident and to Microsoft.
  */
 
-export const FLOW = 'm365';
 export const GUIDED_STATUSES = ['awaiting-case', 'open', 'waiting-on-microsoft', 'waiting-on-us', 'resolved', 'closed'];
 
 export interface EscalateInput {

@@ -8,6 +8,7 @@ import { appendAudit } from '../../../store/audit.ts';
 import type { Database } from '../../../store/schema.ts';
 import { parseDuration } from '../../../config/duration.ts';
 import type { M365Integration } from '../config.ts';
+import { FLOW } from '../flow.ts';
 import { HealthStore } from '../health/store.ts';
 import { toMatchIssue } from '../match/input.ts';
 import { Matcher, type Match } from '../match/matcher.ts';
@@ -26,7 +27,6 @@ import { COMMAND_MARK, parseCommands, recordVerdict, type NoteCommand } from './
  * in work notes (`#ticketloop reject EX123456`, verdicts.ts) are taken once each, in the same transaction.
  */
 
-export const FLOW = 'm365';
 const KIND = 'incident';
 const PAGE_SIZE = 100;
 /** Pages per pass; the rest waits for the next pass (the watermark keeps the place). */
