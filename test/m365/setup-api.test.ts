@@ -202,6 +202,9 @@ test('a bad field is a 400 naming it; insights is refused', async () => {
   const noSub = await call('PUT', '/api/m365/setup', form({ escalation: { mode: 'azure-support', contact } }));
   assert.equal(noSub.status, 400, noSub.text);
   assert.match(noSub.text, /body\.escalation\.subscription: required for mode azure-support/);
+  const empty = await call('PUT', '/api/m365/setup', {});
+  assert.equal(empty.status, 400, 'an empty body changes nothing by accident');
+  assert.match(empty.text, /name/);
   const mode = await call('PUT', '/api/m365/setup', form({ escalation: { mode: 'sometimes' } }));
   assert.equal(mode.status, 400);
   assert.match(mode.text, /escalation\.mode/);

@@ -35,7 +35,8 @@ const contact = z
 
 export const setupBody = z
   .object({
-    name: text(80),
+    /** The integration (m365 by default in the CLI): required, so an empty body changes nothing by accident. */
+    name: z.string().trim().min(1, 'required: the integration name, e.g. m365').max(80),
     tenant: text(256),
     clientId: text(100),
     /** Empty or absent: keep the stored one. */

@@ -98,7 +98,7 @@ export function saveBody(f: SetupForm) {
     country: given(f.contactCountry),
   };
   return {
-    name: given(f.name),
+    name: f.name.trim(),
     tenant: ms ? given(f.tenant) : undefined,
     clientId: ms ? given(f.clientId) : undefined,
     clientSecret: ms && f.credential === 'secret' ? given(f.clientSecret) : undefined,
