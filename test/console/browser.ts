@@ -91,6 +91,16 @@ export async function screenshots(page: Page, name: string, ready: () => Promise
 }
 
 /** Sign in on the console's sign-in form (already open in `page`) and wait for the console. */
+/** A page in a fresh desktop context (a page error fails the test), at `url`, signed in as `name`. */
+export async function signedInPage(browser: Browser, url: string, name: string, password: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: DESKTOP, reducedMotion: 'reduce' });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
+  await page.goto(url);
+  await signInAs(page, name, password);
+  return page;
+}
+
 export async function signInAs(page: Page, name: string, password: string): Promise<void> {
   await page.getByLabel('Name').fill(name);
   await page.getByLabel('Password').fill(password);

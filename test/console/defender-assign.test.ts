@@ -6,7 +6,7 @@ import { defenderModule } from '../../src/flows/defender/module.ts';
 import type { ItemState } from '../../src/flows/defender/flow.ts';
 import { startLoop, until, type Loop } from '../entitlement/helpers.ts';
 import { userFor } from '../helpers/identity.ts';
-import { assertAccessible, builtConsole, DESKTOP, launch, missing, screenshots, signInAs } from './browser.ts';
+import { assertAccessible, builtConsole, launch, missing, screenshots, signedInPage } from './browser.ts';
 
 /**
  * "Create assignment" in Debian's Chromium against the sandbox (issue #16 item 1): an operator picks a
@@ -61,12 +61,8 @@ describe('console: Create assignment (Defender)', { skip: missing() }, () => {
 
   async function signIn(role: 'operator' | 'auditor'): Promise<Page> {
     const user = await userFor(L.app, role, PASSWORD);
-    const context = await browser.newContext({ viewport: DESKTOP, reducedMotion: 'reduce' });
-    contexts.push(context);
-    const page = await context.newPage();
-    page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
-    await page.goto(L.url);
-    await signInAs(page, user.name, PASSWORD);
+    const page = await signedInPage(browser, L.url, user.name, PASSWORD);
+    contexts.push(page.context());
     return page;
   }
   const heading = (page: Page, name: string) => page.getByRole('heading', { name, exact: true, level: 1 });

@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { m365Module } from '../../src/flows/m365/module.ts';
 import { startLoop, type Loop } from '../entitlement/helpers.ts';
 import { userFor } from '../helpers/identity.ts';
-import { assertAccessible, builtConsole, DESKTOP, launch, missing, signInAs } from './browser.ts';
+import { assertAccessible, builtConsole, launch, missing, signedInPage } from './browser.ts';
 
 /**
  * The console's "Escalate to Microsoft support" page in Debian's Chromium against the sandbox: an
@@ -44,11 +44,7 @@ describe('console: escalate to Microsoft support', { skip: missing() }, () => {
       launch(),
     ]);
     const user = await userFor(L.app, 'admin', PASSWORD);
-    const context = await browser.newContext({ viewport: DESKTOP, reducedMotion: 'reduce' });
-    page = await context.newPage();
-    page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
-    await page.goto(L.url);
-    await signInAs(page, user.name, PASSWORD);
+    page = await signedInPage(browser, L.url, user.name, PASSWORD);
   });
   after(async () => {
     await browser?.close();

@@ -6,7 +6,7 @@ import { m365Module } from '../../src/flows/m365/module.ts';
 import { startLoop, type Loop } from '../entitlement/helpers.ts';
 import { tokenFor, userFor } from '../helpers/identity.ts';
 import { until } from '../helpers/wait.ts';
-import { assertAccessible, builtConsole, DESKTOP, launch, missing, signInAs } from './browser.ts';
+import { assertAccessible, builtConsole, launch, missing, signedInPage } from './browser.ts';
 
 /**
  * The console's "Microsoft support escalations" page in Debian's Chromium against the sandbox: the list
@@ -58,11 +58,7 @@ describe('console: Microsoft support escalations', { skip: missing() }, () => {
     ]);
     token = await tokenFor(L.app, ['admin', 'insights']);
     const user = await userFor(L.app, ['admin', 'insights'], PASSWORD);
-    const context = await browser.newContext({ viewport: DESKTOP, reducedMotion: 'reduce' });
-    page = await context.newPage();
-    page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
-    await page.goto(L.url);
-    await signInAs(page, user.name, PASSWORD);
+    page = await signedInPage(browser, L.url, user.name, PASSWORD);
   });
   after(async () => {
     await browser?.close();

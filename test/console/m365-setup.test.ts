@@ -6,7 +6,7 @@ import { m365Module } from '../../src/flows/m365/module.ts';
 import { SECRET_NAMES } from '../../src/flows/m365/setup.ts';
 import { startLoop, type Loop } from '../entitlement/helpers.ts';
 import { userFor } from '../helpers/identity.ts';
-import { assertAccessible, builtConsole, DESKTOP, launch, missing, signInAs } from './browser.ts';
+import { assertAccessible, builtConsole, launch, missing, signedInPage } from './browser.ts';
 
 /**
  * The console's "Microsoft 365 setup" page in Debian's Chromium against the sandbox: an admin sees
@@ -34,11 +34,7 @@ describe('console: Microsoft 365 setup', { skip: missing() }, () => {
       launch(),
     ]);
     const user = await userFor(L.app, 'admin', PASSWORD);
-    const context = await browser.newContext({ viewport: DESKTOP, reducedMotion: 'reduce' });
-    page = await context.newPage();
-    page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
-    await page.goto(L.url);
-    await signInAs(page, user.name, PASSWORD);
+    page = await signedInPage(browser, L.url, user.name, PASSWORD);
   });
   after(async () => {
     await browser?.close();

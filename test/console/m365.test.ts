@@ -4,7 +4,7 @@ import type { Browser, Page } from 'playwright-core';
 import { m365Module } from '../../src/flows/m365/module.ts';
 import { startLoop, until, type Loop } from '../entitlement/helpers.ts';
 import { tokenFor, userFor } from '../helpers/identity.ts';
-import { assertAccessible, builtConsole, DESKTOP, launch, missing, signInAs } from './browser.ts';
+import { assertAccessible, builtConsole, launch, missing, signedInPage } from './browser.ts';
 
 /**
  * The console's Microsoft 365 service health page in Debian's Chromium against the sandbox: the
@@ -31,11 +31,7 @@ describe('console: Microsoft 365 service health', { skip: missing() }, () => {
     ]);
     assert.equal((await L.sn('POST', '/_sandbox/servicenow/knowledge/seed')).status, 200);
     const user = await userFor(L.app, 'insights', PASSWORD);
-    const context = await browser.newContext({ viewport: DESKTOP, reducedMotion: 'reduce' });
-    page = await context.newPage();
-    page.on('pageerror', (e) => assert.fail(`page error: ${e.message}`));
-    await page.goto(L.url);
-    await signInAs(page, user.name, PASSWORD);
+    page = await signedInPage(browser, L.url, user.name, PASSWORD);
   });
   after(async () => {
     await browser?.close();
